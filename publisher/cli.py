@@ -1,0 +1,198 @@
+"""The ``publisher`` command: parse, call one use case, print. Errors are one line, no traceback.
+
+Exit codes (CONTRACT.md): 0 success, 1 operational failure, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from publisher import publish, store
+from publisher.errors import PublisherError
+from publisher.settings import Settings, load_settings, with_secret_key
+
+app = typer.Typer(
+    help="Newsflash Publisher: feeds and the Join The Community digest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+articles_app = typer.Typer(
+    help="Put articles in, list, correct and unpublish them.", no_args_is_help=True
+)
+app.add_typer(articles_app, name="articles")
+
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+@contextmanager
+def _context() -> Iterator[tuple[Settings, Engine]]:
+    settings = with_secret_key(load_settings())
+    engine = store.make_engine(settings.database_url)
+    try:
+        yield settings, engine
+    finally:
+        engine.dispose()
+
+
+def _ready() -> tuple[Settings, Engine, Callable[[], None]]:
+    settings = with_secret_key(load_settings())
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    return settings, engine, engine.dispose
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database, the secret key and a starter schedules.yaml."""
+    with _context() as (settings, engine):
+        for line in publish.initialise(settings, engine):
+            print(line)
+        key = "from PUBLISHER_SECRET_KEY" if load_settings().secret_key else "in var/secret.key"
+        print(f"secret key {key}")
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load the sample articles if there are none.")] = False,
+    web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: workers only).")] = True,
+    scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
+) -> None:
+    """The daemon: web server (and, as they land, scheduler and delivery workers)."""
+    import uvicorn
+
+    from publisher.web import create_app
+
+    settings, engine, close = _ready()
+    try:
+        if demo:
+            report = publish.load_samples(engine, settings, now=_now())
+            if report is not None:
+                print(f"loaded {report.created} sample articles")
+        if web:
+            print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
+            uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+    finally:
+        close()
+
+
+@articles_app.command("add")
+def articles_add(
+    paths: Annotated[list[Path], typer.Argument(help="Article files or folders.")],
+) -> None:
+    """Import .md, .json and .jsonl articles; all or nothing per call."""
+    with _context() as (settings, engine):
+        store.migrate(engine)
+        report = publish.import_articles(engine, settings, paths, now=_now())
+    for action, slug in report.changes:
+        print(f"{action} {slug}")
+    listed = len(report.changes)
+    if report.created + report.updated > listed:
+        print(f"... and {report.created + report.updated - listed} more")
+    print(
+        f"{report.files} file(s): {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+    )
+
+
+@articles_app.command("list")
+def articles_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Every article, scheduled and unpublished ones included, newest first."""
+    with _context() as (_settings, engine):
+        views = publish.list_articles(engine)
+    now = _now()
+    if as_json:
+        json.dump([_article_json(v, now) for v in views], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return
+    for view in views:
+        a = view.article
+        print(f"{a.published_at:%Y-%m-%d %H:%M}  {view.status(now):<11}  {a.slug}  {a.title}")
+
+
+def _article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
+    a = view.article
+    return {
+        "id": a.uid,
+        "slug": a.slug,
+        "title": a.title,
+        "status": view.status(now),
+        "categories": list(view.categories),
+        "published_at": a.published_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+        "author": a.author,
+        "editor": a.editor,
+        "sponsored": a.sponsored,
+        "ai_assisted": a.ai_assisted,
+        "corrections": [
+            {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
+        ],
+    }
+
+
+@articles_app.command("correct")
+def articles_correct(
+    slug: str,
+    note: Annotated[str, typer.Option("--note", help="What was corrected, for readers.")],
+) -> None:
+    """Record a correction; the article's updated time moves."""
+    with _context() as (_settings, engine):
+        publish.correct_article(engine, slug, note, now=_now())
+    print(f"corrected {slug}")
+
+
+@articles_app.command("unpublish")
+def articles_unpublish(slug: str) -> None:
+    """Take an article off the site, the feeds and future digests."""
+    with _context() as (_settings, engine):
+        changed = publish.set_article_status(engine, slug, "unpublished", now=_now())
+    print(f"unpublished {slug}" if changed else f"{slug} was already unpublished")
+
+
+@articles_app.command("publish")
+def articles_publish(slug: str) -> None:
+    """Put an unpublished article back."""
+    with _context() as (_settings, engine):
+        changed = publish.set_article_status(engine, slug, "published", now=_now())
+    print(f"published {slug}" if changed else f"{slug} was already published")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning every failure into one clean line."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except PublisherError as exc:
+        for line in exc.lines():
+            _err(f"Error: {line}" if line == exc.message else line)
+        sys.exit(exc.exit_code)
+    except sa_exc.SQLAlchemyError as exc:
+        reason = str(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc).splitlines()[0]
+        _err(f"Error: database: {reason}")
+        sys.exit(1)
+    except OSError as exc:
+        _err(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,76 @@
+"""Text that is safe everywhere: XML 1.0 characters only, Markdown rendered, HTML sanitised.
+
+The only user of markdown-it-py and nh3.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import nh3
+from markdown_it import MarkdownIt
+
+# XML 1.0 Char production: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF.
+# Anything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) makes feedgen raise at
+# rss_str() time, so it never gets past this module.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SPACES = re.compile(r"\s+")
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
+    "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd",
+    "li", "mark", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "hreflang"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+_markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+_markdown.enable("table").enable("strikethrough")
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character outside the XML 1.0 range removed."""
+    return _NOT_XML_CHAR.sub("", value)
+
+
+def one_line(value: str) -> str:
+    """XML-safe text on one line, runs of white space folded to one space."""
+    return _SPACES.sub(" ", xml_text(value)).strip()
+
+
+def sanitise_html(html: str) -> str:
+    """HTML with scripts, event handlers, styles and non-http(s)/mailto URLs removed."""
+    cleaned: str = nh3.clean(
+        xml_text(html),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+    return cleaned.strip()
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (CommonMark plus tables and strikethrough) as sanitised HTML."""
+    return sanitise_html(_markdown.render(xml_text(text)))
+
+
+def slugify(value: str) -> str:
+    """A URL slug: letters, marks and digits of any script, lower-cased, joined by hyphens."""
+    text = unicodedata.normalize("NFKC", value).lower()
+    out: list[str] = []
+    for char in text:
+        keep = unicodedata.category(char)[0] in "LNM"
+        out.append(char if keep else "-")
+    return re.sub("-{2,}", "-", "".join(out)).strip("-")

@@ -1,0 +1,91 @@
+"""SQLModel tables. No queries and no I/O here: those live in ``store.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in and out on every backend; stored as UTC.
+
+    SQLite has no time zone type and SQLAlchemy drops the offset there, so values are
+    normalised to UTC going in and tagged UTC coming out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(AwareDateTime(), nullable=nullable, index=index))
+
+
+class Article(SQLModel, table=True):
+    """A story. ``uid`` is its immutable ``tag:`` URI; ``slug`` may be re-used to update it."""
+
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_status_published", "status", "published_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(unique=True, max_length=200)
+    slug: str = Field(unique=True, max_length=200)
+    title: str = Field(max_length=500)
+    summary: str = Field(default="", sa_type=Text)
+    body_html: str = Field(default="", sa_type=Text)
+    author: str = Field(default="", max_length=200)
+    editor: str = Field(default="", max_length=200)
+    source_name: str = Field(default="", max_length=300)
+    source_url: str = Field(default="", max_length=2000)
+    image: str = Field(default="", max_length=2000)
+    ai_assisted: bool = False
+    sponsored: bool = False
+    status: str = Field(default="published", max_length=20)
+    content_hash: str = Field(max_length=64)
+    published_at: datetime = _when()
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "categories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=200)
+    name: str = Field(max_length=200)
+
+
+class ArticleCategory(SQLModel, table=True):
+    __tablename__ = "article_categories"
+    __table_args__ = (Index("ix_article_categories_category", "category_id", "article_id"),)
+
+    article_id: int = Field(foreign_key="articles.id", primary_key=True, ondelete="CASCADE")
+    category_id: int = Field(foreign_key="categories.id", primary_key=True, ondelete="CASCADE")
+    position: int = 0
+
+
+class Correction(SQLModel, table=True):
+    __tablename__ = "corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", index=True, ondelete="CASCADE")
+    note: str = Field(sa_type=Text)
+    created_at: datetime = _when()

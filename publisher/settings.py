@@ -1,0 +1,127 @@
+"""Settings: read once from the environment (and ``.env``) into a frozen value."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from publisher.errors import ConfigError
+
+ENV_PREFIX = "PUBLISHER_"
+
+
+class Settings(BaseSettings):
+    """Every knob of the publisher. Field ``x`` is the variable ``PUBLISHER_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", env_file_encoding="utf-8"
+    )
+
+    database_url: str = "sqlite:///var/publisher.db"
+    site_url: str = "http://127.0.0.1:8000"
+    site_title: str = "Newsflash Asia"
+    site_tagline: str = "Breaking Stories, Smarter and Faster"
+    site_language: str = "en"
+    timezone: str = "Asia/Singapore"
+    secret_key: SecretStr | None = None
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Newsflash Asia <newsletter@localhost>"
+    api_token: SecretStr | None = None
+    schedules: Path = Path("schedules.yaml")
+    postal_address: str = ""
+    websub_hub: str | None = None
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    send_rate: float = Field(default=0, ge=0)
+    var_dir: Path = Path("var")
+    feed_items: int = Field(default=50, ge=1, le=1000)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment arrives as init kwargs from load_settings(), so tests pass a dict
+        # and nothing here reads os.environ behind the caller's back.
+        return (init_settings, dotenv_settings)
+
+    @field_validator("site_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://news.example.com")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown time zone {value!r} (use an IANA name such as Asia/Singapore)"
+            raise ValueError(message) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(self.site_url).hostname or "localhost"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | str | None = ".env"
+) -> Settings:
+    """Settings from ``environ`` (default: the process environment) over ``env_file``."""
+    source = os.environ if environ is None else environ
+    values: dict[str, Any] = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in source.items()
+        if key.startswith(ENV_PREFIX) and value != ""
+    }
+    known = set(Settings.model_fields)
+    try:
+        return Settings(_env_file=env_file, **{k: v for k, v in values.items() if k in known})
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid settings", details=problems) from None
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """Settings whose secret key is set: the given one, or ``var/secret.key`` (made 0600)."""
+    if settings.secret_key is not None:
+        return settings
+    path = settings.var_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret.key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic and never overwrites: two daemons agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path}: secret key is too short (32 characters at least)")
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
