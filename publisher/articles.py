@@ -7,9 +7,13 @@ line it came from (for JSON Lines, the line of the record).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import multiprocessing
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -378,11 +382,11 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def read_file(path: Path, zone: ZoneInfo) -> Iterator[tuple[Location, ArticleInput | Problem]]:
-    """Each record of one article file, cleaned, or the problem with it.
+_Raw = tuple[Path, int, dict[str, int], object]
+Parsed = tuple[Location, ArticleInput | Problem]
 
-    A file that cannot be read at all (not UTF-8, not JSON, too large) raises InputError.
-    """
+
+def _raw_records(path: Path) -> Iterator[_Raw]:
     kind = SUFFIXES[path.suffix.lower()]
     if kind == "jsonl":
         records = _jsonl_records(path)
@@ -391,10 +395,56 @@ def read_file(path: Path, zone: ZoneInfo) -> Iterator[tuple[Location, ArticleInp
     else:
         records = _markdown_records(path, _read_text(path))
     for line, key_lines, data in records:
-        result = validate_record(data, zone)
-        if isinstance(result, ArticleInput):
-            yield Location(path, line), result
-        else:
-            key, message = result
-            where = Location(path, key_lines.get(key, line))
-            yield where, Problem(where, message)
+        yield path, line, key_lines, data
+
+
+def _validate(raw: _Raw, zone: ZoneInfo) -> Parsed:
+    path, line, key_lines, data = raw
+    result = validate_record(data, zone)
+    if isinstance(result, ArticleInput):
+        return Location(path, line), result
+    key, message = result
+    where = Location(path, key_lines.get(key, line))
+    return where, Problem(where, message)
+
+
+def _validate_chunk(zone_name: str, chunk: list[_Raw]) -> list[Parsed]:
+    zone = ZoneInfo(zone_name)
+    return [_validate(raw, zone) for raw in chunk]
+
+
+def read_file(path: Path, zone: ZoneInfo) -> Iterator[Parsed]:
+    """Each record of one article file, cleaned, or the problem with it.
+
+    A file that cannot be read at all (not UTF-8, not JSON, too large) raises InputError.
+    """
+    for raw in _raw_records(path):
+        yield _validate(raw, zone)
+
+
+def read_files(paths: Iterable[Path], zone: ZoneInfo, *, workers: int = 1) -> Iterator[Parsed]:
+    """``read_file`` over many files, in order; Markdown rendering spread over ``workers``
+    processes, with a bounded number of chunks in flight so that memory stays flat."""
+    if workers <= 1:
+        for path in paths:
+            yield from read_file(path, zone)
+        return
+    records = (raw for path in paths for raw in _raw_records(path))
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[list[Parsed]]] = deque()
+        try:
+            while True:
+                chunk = list(itertools.islice(records, _CHUNK))
+                if chunk:
+                    pending.append(pool.submit(_validate_chunk, zone.key, chunk))
+                if pending and (len(pending) > 2 * workers or not chunk):
+                    yield from pending.popleft().result()
+                elif not chunk:
+                    return
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+_CHUNK = 500

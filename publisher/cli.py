@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from publisher import publish, store
 from publisher.errors import PublisherError
 from publisher.settings import Settings, load_settings, with_secret_key
+from publisher.web import create_app, serve
 
 app = typer.Typer(
     help="Newsflash Publisher: feeds and the Join The Community digest.",
@@ -79,10 +80,6 @@ def run(
     scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
 ) -> None:
     """The daemon: web server (and, as they land, scheduler and delivery workers)."""
-    import uvicorn
-
-    from publisher.web import create_app
-
     settings, engine, close = _ready()
     try:
         if demo:
@@ -91,7 +88,7 @@ def run(
                 print(f"loaded {report.created} sample articles")
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
-            uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+            serve(create_app(settings, engine), host=host, port=port)
     finally:
         close()
 

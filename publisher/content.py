@@ -5,6 +5,7 @@ The only user of markdown-it-py and nh3.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -66,9 +67,15 @@ def markdown_html(text: str) -> str:
     return sanitise_html(_markdown.render(xml_text(text)))
 
 
+_ASCII_RUNS = re.compile("[^a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
 def slugify(value: str) -> str:
     """A URL slug: letters, marks and digits of any script, lower-cased, joined by hyphens."""
-    text = unicodedata.normalize("NFKC", value).lower()
+    if value.isascii():
+        return _ASCII_RUNS.sub("-", value.lower()).strip("-")
+    text = unicodedata.normalize("NFC", value).lower()
     out: list[str] = []
     for char in text:
         keep = unicodedata.category(char)[0] in "LNM"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,11 +11,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from publisher import store
-from publisher.articles import ArticleInput, Location, Problem, expand, read_file
+from publisher.articles import ArticleInput, Location, Problem, expand, read_files
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
 
 BATCH = 1000
+PARALLEL_BYTES = 4 * 1024 * 1024  # past this, Markdown is rendered in worker processes
 MAX_PROBLEMS = 50
 MAX_LISTED_CHANGES = 100
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
@@ -70,35 +72,33 @@ def import_articles(
     """
     files = expand(paths)
     report = ImportReport(files=len(files))
+    size = sum(path.stat().st_size for path in files)
+    workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     problems: list[str] = []
     seen: dict[str, Location] = {}
     batch: list[ArticleInput] = []
     with store.writing(engine) as session:
-        for path in files:
-            for where, item in read_file(path, settings.zone):
-                if isinstance(item, Problem):
-                    problems.append(str(item))
-                elif item.slug in seen:
-                    problems.append(f"{where}: slug {item.slug!r} also at {seen[item.slug]}")
-                else:
-                    seen[item.slug] = where
-                    if not problems:
-                        batch.append(item)
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-                if len(batch) >= BATCH:
-                    report.record(
-                        store.upsert_articles(session, batch, now=now, host=settings.site_host)
-                    )
-                    batch.clear()
+        for where, item in read_files(files, settings.zone, workers=workers):
+            if isinstance(item, Problem):
+                problems.append(str(item))
+            elif item.slug in seen:
+                problems.append(f"{where}: slug {item.slug!r} also at {seen[item.slug]}")
+            else:
+                seen[item.slug] = where
+                batch.append(item)
             if len(problems) >= MAX_PROBLEMS:
                 break
-        if problems:
-            session.rollback()
+            if problems:
+                batch.clear()  # keep reading to report every problem, but write nothing more
+            elif len(batch) >= BATCH:
+                report.record(
+                    store.upsert_articles(session, batch, now=now, host=settings.site_host)
+                )
+                batch.clear()
+        if problems:  # raising inside the transaction rolls back every batch already written
+            more = " (stopped at the first 50)" if len(problems) >= MAX_PROBLEMS else ""
             raise InputError(
-                f"nothing imported: {len(problems)} problem(s)"
-                + (" (stopped at the first 50)" if len(problems) >= MAX_PROBLEMS else ""),
-                details=problems,
+                f"nothing imported: {len(problems)} problem(s){more}", details=problems
             )
         report.record(store.upsert_articles(session, batch, now=now, host=settings.site_host))
     return report

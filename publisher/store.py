@@ -280,9 +280,7 @@ def _link_categories(session: Session, items: Sequence[ArticleInput], ids: dict[
         session.execute(statement, links)
 
 
-def _add_corrections(
-    session: Session, items: Sequence[ArticleInput], ids: dict[str, int]
-) -> None:
+def _add_corrections(session: Session, items: Sequence[ArticleInput], ids: dict[str, int]) -> None:
     """Record the corrections a file lists that are not recorded yet (none is ever removed)."""
     wanted = [(ids[i.slug], when, note) for i in items for when, note in i.corrections]
     if not wanted:
@@ -290,8 +288,9 @@ def _add_corrections(
     have = {
         (row.article_id, row.created_at, row.note)
         for row in session.execute(
-            select(corrections_t.c.article_id, corrections_t.c.created_at, corrections_t.c.note)
-            .where(corrections_t.c.article_id.in_({article_id for article_id, _, _ in wanted}))
+            select(
+                corrections_t.c.article_id, corrections_t.c.created_at, corrections_t.c.note
+            ).where(corrections_t.c.article_id.in_({article_id for article_id, _, _ in wanted}))
         )
     }
     rows = [

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -56,3 +57,18 @@ def create_app(settings: Settings, engine: Engine, *, clock: Clock = _utcnow) ->
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful stop, so the process would die of the
+    signal; ops (and systemd) expect a clean exit 0 after a clean shutdown."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then return normally."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
+    _Server(config).run()

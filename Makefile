@@ -1,0 +1,48 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+.PHONY: run test lint types pytest install test-deps system-deps bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test-deps: $(VENV)/.test-installed system-deps
+
+# Debian's Chromium for the browser tests (never `playwright install`: it cannot download here).
+system-deps:
+	bash .ci/system-deps
+
+run: install
+	$(BIN)/publisher init
+	$(BIN)/publisher run --demo
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+pytest: test-deps
+	$(BIN)/pytest
+
+test: lint types pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/import_articles.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

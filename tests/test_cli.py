@@ -1,0 +1,104 @@
+"""The command line as users run it: a real process, real exit codes, real stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRET
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+
+
+def cli(tmp_path: Path, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")
+    } | {
+        "PUBLISHER_DATABASE_URL": database_url,
+        "PUBLISHER_SECRET_KEY": SECRET,
+        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", *args],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
+    added = cli(tmp_path, database_url, "articles", "add", str(EXAMPLES))
+    assert added.returncode == 0, added.stderr
+    assert "created penang-culture-forum" in added.stdout
+    assert added.stdout.strip().endswith("6 created, 0 updated, 0 unchanged")
+
+    corrected = cli(tmp_path, database_url, "articles", "correct", "durian-exports-rail",
+                    "--note", "The train carried 42 containers, not 24.")  # fmt: skip
+    assert corrected.returncode == 0, corrected.stderr
+    assert cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum").returncode == 0
+
+    listed = cli(tmp_path, database_url, "articles", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["slug"]: row for row in json.loads(listed.stdout)}
+    assert len(rows) == 6
+    for row in rows.values():
+        assert row["id"].startswith("tag:")
+        assert {"title", "status", "categories", "published_at", "updated_at"} <= set(row)
+        assert row["published_at"].endswith("+00:00")
+    assert rows["penang-culture-forum"]["status"] == "unpublished"
+    assert rows["durian-exports-rail"]["corrections"][0]["note"].startswith("The train")
+    assert rows["busan-independent-film-section"]["title"] == "부산 국제 영화제, 아시아 독립영화 부문 신설"
+
+    text = cli(tmp_path, database_url, "articles", "list")
+    assert "unpublished  penang-culture-forum" in text.stdout
+
+
+def test_bad_file_exits_2_with_file_and_line(tmp_path: Path, database_url: str) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\ntitle: Fine\nwhen: tomorrow\n---\nbody\n")
+    result = cli(tmp_path, database_url, "articles", "add", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Error: nothing imported: 1 problem(s)",
+        f"{bad}:3: when: unknown key (allowed: title, slug, summary, body, body_html, "
+        "published_at, author, editor, categories, image, source, ai_assisted, sponsored, "
+        "corrections)",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_things_are_clean_errors(tmp_path: Path, database_url: str) -> None:
+    missing = cli(tmp_path, database_url, "articles", "add", "nowhere.md")
+    assert (missing.returncode, missing.stderr.strip()) == (2, "Error: nowhere.md: no such file or folder")
+    unknown = cli(tmp_path, database_url, "articles", "correct", "nope", "--note", "x")
+    assert (unknown.returncode, unknown.stderr.strip()) == (1, "Error: no article with slug 'nope'")
+    usage = cli(tmp_path, database_url, "articles", "correct", "nope")
+    assert usage.returncode == 2 and "--note" in usage.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_bad_settings_and_unreachable_database(tmp_path: Path, database_url: str) -> None:
+    bad = cli(tmp_path, database_url, "articles", "list", PUBLISHER_SITE_URL="nope")
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[0] == "Error: invalid settings"
+    assert "PUBLISHER_SITE_URL" in bad.stderr and "Traceback" not in bad.stderr
+    down = cli(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none", "articles", "list")
+    assert down.returncode == 1
+    assert down.stderr.startswith("Error: cannot reach the database at postgresql+psycopg://")
+    assert len(down.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_init_creates_key_and_timetable(tmp_path: Path, database_url: str) -> None:
+    result = cli(tmp_path, database_url, "init", PUBLISHER_SECRET_KEY="")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "schedules.yaml").exists()

@@ -1,0 +1,73 @@
+"""The layering of STYLE.md: a module imports only from layers to its left."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "publisher"
+
+# Within layer 1, the parsers (1.5) may use the plain values and text rules (1).
+LAYERS = {
+    "errors": 0,
+    "settings": 1, "models": 1, "tokens": 1, "content": 1,
+    "schedules": 1.5, "articles": 1.5,
+    "store": 2, "templating": 2,
+    "feeds": 3, "digest": 3, "mailer": 3,
+    "publish": 4,
+    "scheduler": 5, "web": 5, "cli": 5, "__main__": 6, "__init__": 0,
+}  # fmt: skip
+ENTRY_POINTS = {"scheduler", "web", "cli"}
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "publisher":
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith("publisher."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(
+                a.name.split(".")[1] for a in node.names if a.name.startswith("publisher.")
+            )
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert modules <= set(LAYERS), f"add {modules - set(LAYERS)} to LAYERS and the README"
+
+
+def test_imports_only_go_left() -> None:
+    wrong = []
+    for path in PACKAGE.glob("*.py"):
+        me = path.stem
+        for other in imports_of(path):
+            allowed = LAYERS[other] < LAYERS[me]
+            if me == "cli" and other in ENTRY_POINTS - {"cli"}:
+                allowed = True  # the CLI may start the web app and the scheduler
+            elif me in ENTRY_POINTS and other in ENTRY_POINTS:
+                allowed = False
+            if not allowed:
+                wrong.append(f"{me} imports {other}")
+    assert wrong == []
+
+
+def test_third_party_libraries_have_one_home() -> None:
+    homes = {"feedgen": "feeds", "premailer": "digest", "smtplib": "mailer", "nh3": "content",
+             "markdown_it": "content", "apscheduler": "scheduler"}  # fmt: skip
+    wrong = []
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module.split(".")[0]]
+            wrong.extend(
+                f"{path.stem} imports {n}" for n in names if n in homes and homes[n] != path.stem
+            )
+    assert wrong == []
