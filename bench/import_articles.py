@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import measure, postgres_database, publisher_env  # noqa: E402
+from bench.common import measure, postgres_database, publisher_env
 
 CATEGORIES = ["Culture", "Trade", "Transport", "Malaysia", "Singapore", "Korea", "Thailand",
               "Business", "Travel", "Brand Studio"]  # fmt: skip

@@ -15,10 +15,10 @@ from tests.conftest import SECRET
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 
 
-def cli(tmp_path: Path, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")
-    } | {
+def cli(
+    tmp_path: Path, database_url: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
         "PUBLISHER_DATABASE_URL": database_url,
         "PUBLISHER_SECRET_KEY": SECRET,
         "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
@@ -43,7 +43,9 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
     corrected = cli(tmp_path, database_url, "articles", "correct", "durian-exports-rail",
                     "--note", "The train carried 42 containers, not 24.")  # fmt: skip
     assert corrected.returncode == 0, corrected.stderr
-    assert cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum").returncode == 0
+    assert (
+        cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum").returncode == 0
+    )
 
     listed = cli(tmp_path, database_url, "articles", "list", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -55,7 +57,10 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
         assert row["published_at"].endswith("+00:00")
     assert rows["penang-culture-forum"]["status"] == "unpublished"
     assert rows["durian-exports-rail"]["corrections"][0]["note"].startswith("The train")
-    assert rows["busan-independent-film-section"]["title"] == "부산 국제 영화제, 아시아 독립영화 부문 신설"
+    assert (
+        rows["busan-independent-film-section"]["title"]
+        == "부산 국제 영화제, 아시아 독립영화 부문 신설"
+    )
 
     text = cli(tmp_path, database_url, "articles", "list")
     assert "unpublished  penang-culture-forum" in text.stdout
@@ -77,9 +82,13 @@ def test_bad_file_exits_2_with_file_and_line(tmp_path: Path, database_url: str) 
 
 def test_missing_things_are_clean_errors(tmp_path: Path, database_url: str) -> None:
     missing = cli(tmp_path, database_url, "articles", "add", "nowhere.md")
-    assert (missing.returncode, missing.stderr.strip()) == (2, "Error: nowhere.md: no such file or folder")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        2,
+        "Error: nowhere.md: no such file or folder",
+    )
     unknown = cli(tmp_path, database_url, "articles", "correct", "nope", "--note", "x")
-    assert (unknown.returncode, unknown.stderr.strip()) == (1, "Error: no article with slug 'nope'")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "Error: no article with slug 'nope'"
     usage = cli(tmp_path, database_url, "articles", "correct", "nope")
     assert usage.returncode == 2 and "--note" in usage.stderr
 

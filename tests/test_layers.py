@@ -58,7 +58,7 @@ def test_imports_only_go_left() -> None:
 def test_third_party_libraries_have_one_home() -> None:
     homes = {"feedgen": "feeds", "premailer": "digest", "smtplib": "mailer", "nh3": "content",
              "markdown_it": "content", "apscheduler": "scheduler"}  # fmt: skip
-    wrong = []
+    wrong: list[str] = []
     for path in PACKAGE.glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from publisher import publish, store
-from publisher.errors import InputError
+from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
 from tests.conftest import NOW
 
@@ -97,9 +97,9 @@ def test_unpublished_and_scheduled_articles_are_not_found(
     )
     publish.import_articles(engine, settings, [path], now=NOW)
     assert publish.article(engine, "now", now=NOW).article.title == "Now"
-    with pytest.raises(store.NotFoundError):
+    with pytest.raises(NotFoundError):
         publish.article(engine, "soon", now=NOW)
     assert publish.article(engine, "soon", now=NOW + timedelta(days=2)).article.title == "Soon"
     publish.set_article_status(engine, "now", "unpublished", now=NOW)
-    with pytest.raises(store.NotFoundError):
+    with pytest.raises(NotFoundError):
         publish.article(engine, "now", now=NOW)

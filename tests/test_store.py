@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -147,9 +147,9 @@ def test_sqlite_concurrent_read_modify_write_loses_nothing(tmp_path: Path) -> No
                 with store.writing(engine) as session:
                     title = session.scalar(select(table.c.title).where(table.c.slug == "counter"))
                     session.execute(
-                        update(table).where(table.c.slug == "counter").values(
-                            title=str(int(title or 0) + 1)
-                        )
+                        update(table)
+                        .where(table.c.slug == "counter")
+                        .values(title=str(int(title or 0) + 1))
                     )
         except BaseException as exc:
             errors.append(exc)
