@@ -17,7 +17,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from publisher import publish, store
+from publisher import publish, store, syndication
 from publisher.errors import PublisherError
 from publisher.settings import Settings, load_settings, with_secret_key
 from publisher.web import create_app, serve
@@ -32,6 +32,8 @@ articles_app = typer.Typer(
     help="Put articles in, list, correct and unpublish them.", no_args_is_help=True
 )
 app.add_typer(articles_app, name="articles")
+feeds_app = typer.Typer(help="Build the site's feeds as static files.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
 
 T = TypeVar("T")
 
@@ -174,6 +176,17 @@ def articles_publish(slug: str) -> None:
     with _context() as (_settings, engine):
         changed = publish.set_article_status(engine, slug, "published", now=_now())
     print(f"published {slug}" if changed else f"{slug} was already published")
+
+
+@feeds_app.command("build")
+def feeds_build(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the feeds into.")],
+) -> None:
+    """Write every feed (with .gz siblings) under DIR, mirroring the URL paths."""
+    with _context() as (settings, engine):
+        store.migrate(engine)
+        written = syndication.export(engine, syndication.FeedBuilder(settings), out, now=_now())
+    print(f"wrote {len(written)} feeds (and their .gz siblings) to {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

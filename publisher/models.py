@@ -89,3 +89,34 @@ class Correction(SQLModel, table=True):
     article_id: int = Field(foreign_key="articles.id", index=True, ondelete="CASCADE")
     note: str = Field(sa_type=Text)
     created_at: datetime = _when()
+
+
+class Stamp(SQLModel, table=True):
+    """A counter bumped in the same transaction as every change to what it names
+    (``articles``), so that any process can tell cheaply whether its cache is stale."""
+
+    __tablename__ = "stamps"
+
+    name: str = Field(primary_key=True, max_length=50)
+    version: int = 0
+
+
+class FeedState(SQLModel, table=True):
+    """The ETag each feed path last had, to notice when a feed's bytes change."""
+
+    __tablename__ = "feed_state"
+
+    path: str = Field(primary_key=True, max_length=300)
+    etag: str = Field(max_length=80)
+    changed_at: datetime = _when()
+
+
+class WebSubPing(SQLModel, table=True):
+    """A hub notification still owed for a feed URL (retried with back-off while it fails)."""
+
+    __tablename__ = "websub_pings"
+
+    feed_url: str = Field(primary_key=True, max_length=2000)
+    due_at: datetime = _when(index=True)
+    attempts: int = 0
+    last_error: str = Field(default="", sa_type=Text)

@@ -41,7 +41,15 @@ from sqlalchemy.orm import Session
 from publisher.articles import ArticleInput
 from publisher.content import slugify
 from publisher.errors import ConfigError, InputError, NotFoundError, OperationalError
-from publisher.models import Article, ArticleCategory, Category, Correction
+from publisher.models import (
+    Article,
+    ArticleCategory,
+    Category,
+    Correction,
+    FeedState,
+    Stamp,
+    WebSubPing,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _MIGRATION_LOCK = 0x6E657773  # pg advisory lock key: two daemons starting never migrate twice
@@ -50,6 +58,9 @@ articles_t = Article.__table__  # type: ignore[attr-defined]
 categories_t = Category.__table__  # type: ignore[attr-defined]
 links_t = ArticleCategory.__table__  # type: ignore[attr-defined]
 corrections_t = Correction.__table__  # type: ignore[attr-defined]
+stamps_t = Stamp.__table__  # type: ignore[attr-defined]
+feed_state_t = FeedState.__table__  # type: ignore[attr-defined]
+pings_t = WebSubPing.__table__  # type: ignore[attr-defined]
 
 STATUSES = ("published", "unpublished")
 
@@ -208,6 +219,8 @@ def upsert_articles(
     touched = [item for item in items if item.slug in ids]
     _link_categories(session, touched, ids)
     _add_corrections(session, touched, ids)
+    if touched:
+        bump(session, "articles")
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
@@ -317,6 +330,7 @@ def add_correction(session: Session, slug: str, note: str, *, now: datetime) -> 
     article_id = _article_id(session, slug)
     session.execute(insert(corrections_t).values(article_id=article_id, note=note, created_at=now))
     session.execute(update(articles_t).where(articles_t.c.id == article_id).values(updated_at=now))
+    bump(session, "articles")
 
 
 def set_status(session: Session, slug: str, status: str, *, now: datetime) -> bool:
@@ -329,7 +343,10 @@ def set_status(session: Session, slug: str, status: str, *, now: datetime) -> bo
         .where(and_(articles_t.c.id == article_id, articles_t.c.status != status))
         .values(status=status, updated_at=now)
     )
-    return bool(cast(CursorResult[Any], result).rowcount)
+    changed = bool(cast(CursorResult[Any], result).rowcount)
+    if changed:
+        bump(session, "articles")
+    return changed
 
 
 # ---------------------------------------------------------------- articles: reads
@@ -430,3 +447,109 @@ def category_list(session: Session) -> list[Category]:
 
 def article_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(articles_t)) or 0)
+
+
+def next_scheduled(session: Session, *, now: datetime) -> datetime | None:
+    """When the next scheduled article becomes visible (None: nothing is scheduled)."""
+    return session.scalar(
+        select(func.min(articles_t.c.published_at)).where(
+            and_(articles_t.c.status == "published", articles_t.c.published_at > now)
+        )
+    )
+
+
+def categories_with_articles(session: Session) -> list[Category]:
+    """Categories that at least one article is in (feeds exist for these)."""
+    used = exists().where(links_t.c.category_id == categories_t.c.id)
+    return list(session.scalars(select(Category).where(used).order_by(categories_t.c.slug)).all())
+
+
+# ---------------------------------------------------------------- change stamps
+
+
+def bump(session: Session, name: str) -> None:
+    """Move the stamp ``name`` on; call inside the transaction that changes the thing."""
+    statement = _insert_ignore(session)(stamps_t).values(name=name, version=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"version": stamps_t.c.version + 1}
+        )
+    )
+
+
+def stamp(session: Session, name: str) -> int:
+    return int(session.scalar(select(stamps_t.c.version).where(stamps_t.c.name == name)) or 0)
+
+
+# ---------------------------------------------------------------- feed state and WebSub
+
+
+def record_feed_etags(session: Session, etags: dict[str, str], *, now: datetime) -> list[str]:
+    """Store each path's ETag; the paths whose ETag changed (new paths count as changed).
+
+    The conditional UPDATE lets exactly one of several daemons see a given change.
+    """
+    known = {
+        row.path
+        for row in session.execute(
+            select(feed_state_t.c.path).where(feed_state_t.c.path.in_(list(etags)))
+        )
+    }
+    changed: list[str] = []
+    fresh = [p for p in etags if p not in known]
+    if fresh:
+        statement = (
+            _insert_ignore(session)(feed_state_t)
+            .on_conflict_do_nothing(index_elements=["path"])
+            .returning(feed_state_t.c.path)
+        )
+        for path in fresh:
+            inserted = session.execute(
+                statement, {"path": path, "etag": etags[path], "changed_at": now}
+            ).first()
+            if inserted is not None:
+                changed.append(path)
+    for path in known:
+        result = session.execute(
+            update(feed_state_t)
+            .where(and_(feed_state_t.c.path == path, feed_state_t.c.etag != etags[path]))
+            .values(etag=etags[path], changed_at=now)
+        )
+        if cast(CursorResult[Any], result).rowcount:
+            changed.append(path)
+    return sorted(changed)
+
+
+def queue_pings(session: Session, feed_urls: Iterable[str], *, now: datetime) -> None:
+    """Owe the hub a notification for each URL (one row per URL however often it changes)."""
+    rows = [{"feed_url": url, "due_at": now, "attempts": 0, "last_error": ""} for url in feed_urls]
+    if not rows:
+        return
+    statement = _insert_ignore(session)(pings_t)
+    statement = statement.on_conflict_do_update(
+        index_elements=["feed_url"],
+        set_={"due_at": now, "attempts": 0, "last_error": ""},
+    )
+    session.execute(statement, rows)
+
+
+def due_pings(session: Session, *, now: datetime, limit: int = 100) -> list[WebSubPing]:
+    query = select(WebSubPing).where(pings_t.c.due_at <= now).order_by(pings_t.c.due_at)
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def ping_done(session: Session, feed_url: str, *, queued_before: datetime) -> None:
+    """Forget a ping that went through, unless the feed changed again meanwhile."""
+    session.execute(
+        delete(pings_t).where(
+            and_(pings_t.c.feed_url == feed_url, pings_t.c.due_at <= queued_before)
+        )
+    )
+
+
+def ping_failed(session: Session, feed_url: str, error: str, *, retry_at: datetime) -> None:
+    session.execute(
+        update(pings_t)
+        .where(pings_t.c.feed_url == feed_url)
+        .values(attempts=pings_t.c.attempts + 1, last_error=error[:500], due_at=retry_at)
+    )

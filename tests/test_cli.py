@@ -40,8 +40,15 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
     assert "created penang-culture-forum" in added.stdout
     assert added.stdout.strip().endswith("6 created, 0 updated, 0 unchanged")
 
-    corrected = cli(tmp_path, database_url, "articles", "correct", "durian-exports-rail",
-                    "--note", "The train carried 42 containers, not 24.")  # fmt: skip
+    corrected = cli(
+        tmp_path,
+        database_url,
+        "articles",
+        "correct",
+        "durian-exports-rail",
+        "--note",
+        "The train carried 42 containers, not 24.",
+    )
     assert corrected.returncode == 0, corrected.stderr
     assert (
         cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum").returncode == 0

@@ -56,13 +56,17 @@ def test_upsert_keeps_id_and_moves_updated_only_on_change(engine: Engine) -> Non
     first = add(engine, ArticleInput(slug="a", title="A", categories=("Trade", "Culture")))
     assert first.created == ["a"]
     before = view(engine, "a")
-    same = add(engine, ArticleInput(slug="a", title="A", categories=("Trade", "Culture")),
-               now=NOW + timedelta(hours=1))  # fmt: skip
+    same = add(
+        engine,
+        ArticleInput(slug="a", title="A", categories=("Trade", "Culture")),
+        now=NOW + timedelta(hours=1),
+    )
     assert (same.created, same.updated, same.unchanged) == ([], [], 1)
     assert view(engine, "a").article.updated_at == before.article.updated_at
     later = NOW + timedelta(hours=2)
-    changed = add(engine, ArticleInput(slug="a", title="A, revised", categories=("Trade",)),
-                  now=later)  # fmt: skip
+    changed = add(
+        engine, ArticleInput(slug="a", title="A, revised", categories=("Trade",)), now=later
+    )
     assert changed.updated == ["a"]
     after = view(engine, "a")
     assert after.article.uid == before.article.uid
@@ -119,8 +123,12 @@ def test_corrections_from_files_are_added_once(engine: Engine) -> None:
         slug="a", title="A", published_at=NOW - timedelta(days=1), corrections=((when, "Fixed."),)
     )
     add(engine, item)
-    add(engine, ArticleInput(slug="a", title="A2", published_at=item.published_at,
-                             corrections=item.corrections))  # fmt: skip
+    add(
+        engine,
+        ArticleInput(
+            slug="a", title="A2", published_at=item.published_at, corrections=item.corrections
+        ),
+    )
     got = view(engine, "a")
     assert [(c.created_at, c.note) for c in got.corrections] == [(when, "Fixed.")]
 

@@ -24,7 +24,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 @pytest.fixture
 def client(engine: Engine, settings: Settings) -> TestClient:
     publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
-    return TestClient(create_app(settings, engine, clock=lambda: NOW))
+    return TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
 
 
 def test_index_lists_the_visible_articles(client: TestClient) -> None:
@@ -92,3 +92,89 @@ def test_publisher_run_demo_serves_the_samples(tmp_path: Path, database_url: str
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert "loaded 6 sample articles" in output
+
+
+def test_feeds_are_served_with_validators_and_types(client: TestClient) -> None:
+    for path, media_type in [
+        ("/feed.xml", "application/rss+xml; charset=utf-8"),
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/categories/trade/feed.xml", "application/rss+xml; charset=utf-8"),
+    ]:
+        response = client.get(path, headers={"Accept-Encoding": "identity"})
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == media_type
+        assert response.headers["etag"].startswith('"')
+        assert response.headers["cache-control"] == "public, max-age=300"
+        assert "content-encoding" not in response.headers
+    assert client.get("/feed.xml").headers["last-modified"] == "Sun, 29 Nov 2026 10:30:00 GMT"
+
+
+def test_conditional_requests_get_304(client: TestClient) -> None:
+    first = client.get("/atom.xml")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    by_etag = client.get("/atom.xml", headers={"If-None-Match": f'"other", {etag}'})
+    assert by_etag.status_code == 304 and by_etag.content == b""
+    assert by_etag.headers["etag"] == etag
+    by_date = client.get("/atom.xml", headers={"If-Modified-Since": modified})
+    assert by_date.status_code == 304
+    older = client.get("/atom.xml", headers={"If-Modified-Since": "Sat, 28 Nov 2026 00:00:00 GMT"})
+    assert older.status_code == 200
+    stale_etag = client.get(
+        "/atom.xml", headers={"If-None-Match": '"stale"', "If-Modified-Since": modified}
+    )
+    assert stale_etag.status_code == 200  # If-None-Match wins (RFC 9110 13.2.2)
+
+
+def test_gzip_is_served_when_asked(client: TestClient) -> None:
+    import gzip
+
+    plain = client.get("/feed.json", headers={"Accept-Encoding": "identity"}).content
+    raw = client.get("/feed.json", headers={"Accept-Encoding": "gzip"}, extensions={})
+    assert raw.headers["content-encoding"] == "gzip"
+    assert raw.content == plain  # httpx decodes; the bytes on the wire were gzip
+    stream = client.stream("GET", "/feed.json", headers={"Accept-Encoding": "gzip"})
+    with stream as response:
+        wire = b"".join(response.iter_raw())
+    assert gzip.decompress(wire) == plain
+    refused = client.get("/feed.json", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_unknown_category_and_feed_name_are_404(client: TestClient) -> None:
+    assert client.get("/categories/no-such-thing/feed.xml").status_code == 404
+    assert client.get("/categories/trade/feed.rdf").status_code == 404
+
+
+def test_browsers_get_a_readable_feed(client: TestClient) -> None:
+    browser = client.get("/feed.xml", headers={"Accept": "text/html,application/xml;q=0.9"})
+    assert browser.headers["content-type"] == "text/xml; charset=utf-8"
+    assert b'<?xml-stylesheet type="text/xsl" href="/feed.xsl"?>' in browser.content
+    xsl = client.get("/feed.xsl")
+    assert xsl.status_code == 200 and b"xsl:stylesheet" in xsl.content
+
+
+def test_pages_advertise_the_feeds(client: TestClient) -> None:
+    index = client.get("/").text
+    assert '<link rel="alternate" type="application/rss+xml"' in index
+    assert 'href="https://news.example.com/atom.xml"' in index
+    assert 'href="https://news.example.com/feed.json"' in index
+    article = client.get("/articles/durian-exports-rail").text
+    assert 'href="https://news.example.com/categories/trade/feed.xml"' in article
+
+
+def test_hub_is_advertised_in_the_link_header(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_WEBSUB_HUB="https://hub.example.com/",
+    )
+    app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None)
+    response = TestClient(app).get("/feed.xml")
+    assert response.headers["link"] == (
+        '<https://hub.example.com/>; rel="hub", <https://news.example.com/feed.xml>; rel="self"'
+    )

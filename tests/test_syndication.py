@@ -1,0 +1,259 @@
+"""Feeds built from the store, on SQLite and PostgreSQL: caching, export and WebSub."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import feedparser
+import pytest
+from sqlalchemy import Engine
+
+from publisher import publish, store, syndication
+from publisher.settings import Settings
+from tests.conftest import NOW, make_settings
+from tests.validators import validate_atom, validate_jsonfeed
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+
+
+def load(engine: Engine, settings: Settings, tmp_path: Path, *records: dict[str, object]) -> None:
+    path = tmp_path / "extra.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    publish.import_articles(engine, settings, [EXAMPLES, path], now=NOW)
+
+
+def build(engine: Engine, settings: Settings, when: datetime = NOW) -> syndication.FeedSet:
+    with store.reading(engine) as session:
+        return syndication.FeedBuilder(settings).build(session, now=when)
+
+
+def titles(body: bytes) -> list[str]:
+    parsed = feedparser.parse(body)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    return [e.title for e in parsed.entries]
+
+
+def test_every_feed_of_the_site_is_valid(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    feed_set = build(engine, settings)
+    paths = set(feed_set.documents)
+    assert {"feed.xml", "atom.xml", "feed.json"} <= paths
+    assert {"categories/trade/feed.xml", "categories/brand-studio/atom.xml"} <= paths
+    assert "categories/nope/feed.xml" not in paths
+    for path, doc in feed_set.documents.items():
+        if path.endswith(".json"):
+            assert validate_jsonfeed(doc.body) == [], path
+        else:
+            assert titles(doc.body), path
+    assert validate_atom(feed_set.documents["atom.xml"].body) == []
+    assert titles(feed_set.documents["categories/trade/feed.xml"].body) == [
+        "Durian exporters switch to rail as the new freight corridor opens"
+    ]
+
+
+def test_editorial_facts_travel_with_each_item(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    entries = {
+        e.link: e
+        for e in feedparser.parse(build(engine, settings).documents["atom.xml"].body).entries
+    }
+    site = settings.site_url
+    sponsored = entries[f"{site}/articles/brand-studio-sabah-coffee"]
+    assert sponsored.title.startswith("Sponsored: ")
+    assert "paid for by an advertiser" in sponsored.content[0].value
+    ai = entries[f"{site}/articles/durian-exports-rail"]
+    assert "A human editor selected and published this story" in ai.content[0].value
+    assert "adapted from source material with the help of AI tools" in ai.content[0].value
+    corrected = entries[f"{site}/articles/second-link-lane-closures"]
+    assert (
+        "They start at\n11 pm" in corrected.content[0].value
+        or "11 pm" in corrected.content[0].value
+    )
+    assert corrected.updated > corrected.published
+    for entry in entries.values():
+        assert entry.content[0].value.rstrip().endswith("Spot an error? Report it here</a></p>"), (
+            entry.link
+        )
+        assert f'href="{site}/report?article=' in entry.content[0].value
+
+
+def test_rebuilds_are_byte_identical(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    load(engine, settings, tmp_path)
+    first = build(engine, settings)
+    second = build(engine, settings, NOW + timedelta(hours=1))
+    assert first.documents.keys() == second.documents.keys()
+    for path, doc in first.documents.items():
+        assert second.documents[path].body == doc.body, path
+        assert second.documents[path].etag == doc.etag
+
+
+def test_scheduled_appears_at_its_time_and_unpublished_disappears(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    later = NOW + timedelta(hours=3)
+    load(
+        engine,
+        settings,
+        tmp_path,
+        {
+            "title": "Embargoed budget story",
+            "published_at": later.isoformat(),
+            "categories": ["Trade"],
+        },
+    )
+    before = build(engine, settings)
+    assert "Embargoed budget story" not in titles(before.documents["feed.xml"].body)
+    assert before.valid_until == later
+    at_time = build(engine, settings, later)
+    assert (
+        titles(at_time.documents["categories/trade/feed.xml"].body)[0] == "Embargoed budget story"
+    )
+    publish.set_article_status(engine, "durian-exports-rail", "unpublished", now=later)
+    after = build(engine, settings, later)
+    assert "Durian exporters switch to rail as the new freight corridor opens" not in titles(
+        after.documents["feed.xml"].body
+    )
+
+
+def test_a_correction_keeps_the_id_and_moves_updated(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    before = {
+        e.id: e
+        for e in feedparser.parse(build(engine, settings).documents["atom.xml"].body).entries
+    }
+    note = "The forum was the third, not the fourth."
+    publish.correct_article(engine, "penang-culture-forum", note, now=NOW + timedelta(minutes=1))
+    after_doc = build(engine, settings).documents["atom.xml"]
+    after = {e.id: e for e in feedparser.parse(after_doc.body).entries}
+    assert before.keys() == after.keys()
+    changed = [i for i in after if after[i].updated != before[i].updated]
+    assert len(changed) == 1
+    assert "The forum was the third" in after[changed[0]].content[0].value
+    assert after_doc.last_modified == NOW + timedelta(minutes=1)
+
+
+class Hub:
+    """A real WebSub hub endpoint on loopback that records publish notifications."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, list[str]]] = []
+        self.status = 202
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                body = parse_qs(self.rfile.read(length).decode())
+                if outer.status < 300:
+                    outer.received.append(body)
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    server = Hub()
+    yield server
+    server.close()
+
+
+def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
+    engine: Engine, database_url: str, tmp_path: Path, hub: Hub
+) -> None:
+    up = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB=hub.url)
+    load(engine, up, tmp_path)
+    syndication.refresh(engine, syndication.FeedBuilder(up), now=NOW)
+    hub.status = 503
+    assert syndication.send_pings(engine, up, now=NOW) == (0, 36)
+    with store.reading(engine) as session:
+        assert store.due_pings(session, now=NOW) == []
+        retry = store.due_pings(session, now=NOW + timedelta(seconds=31))
+    assert len(retry) == 36 and retry[0].attempts == 1 and "answered 503" in retry[0].last_error
+    refused = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB="http://127.0.0.1:9/"
+    )
+    later = NOW + timedelta(seconds=31)
+    assert syndication.send_pings(engine, refused, now=later) == (0, 36)
+    with store.reading(engine) as session:
+        again = store.due_pings(session, now=later + timedelta(seconds=61))
+    assert again[0].attempts == 2 and "unreachable" in again[0].last_error
+
+    hub.status = 202
+    assert syndication.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (36, 0)
+    topics = {r["hub.url"][0] for r in hub.received}
+    assert (
+        f"{up.site_url}/feed.xml" in topics
+        and f"{up.site_url}/categories/trade/feed.json" in topics
+    )
+    assert all(r["hub.mode"] == ["publish"] for r in hub.received)
+
+    hub.received.clear()
+    syndication.refresh(engine, syndication.FeedBuilder(up), now=NOW + timedelta(minutes=2))
+    assert syndication.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (0, 0)
+    publish.correct_article(
+        engine, "durian-exports-rail", "Fixed a figure.", now=NOW + timedelta(minutes=3)
+    )
+    syndication.refresh(engine, syndication.FeedBuilder(up), now=NOW + timedelta(minutes=3))
+    assert syndication.send_pings(engine, up, now=NOW + timedelta(minutes=3))[0] > 0
+    topics = {r["hub.url"][0] for r in hub.received}
+    assert f"{up.site_url}/categories/trade/atom.xml" in topics
+    assert f"{up.site_url}/categories/culture/atom.xml" not in topics
+
+
+def test_cache_rebuilds_only_after_a_change(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    cache = syndication.FeedCache(
+        engine, syndication.FeedBuilder(settings), lambda: NOW, check_every=0
+    )
+    first = cache.current()
+    assert cache.current() is first
+    publish.set_article_status(engine, "penang-culture-forum", "unpublished", now=NOW)
+    second = cache.current()
+    assert second is not first and second.stamp == first.stamp + 1
+    assert second.documents["feed.xml"].etag != first.documents["feed.xml"].etag
+
+
+def test_export_writes_every_feed_with_gzip_siblings(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    out = tmp_path / "public"
+    written = syndication.export(engine, syndication.FeedBuilder(settings), out, now=NOW)
+    assert out / "feed.xml" in written and out / "categories" / "trade" / "feed.json" in written
+    for path in written:
+        assert gzip.decompress(path.with_name(path.name + ".gz").read_bytes()) == path.read_bytes()
+    assert (out / "feed.xsl").read_bytes().startswith(b"<?xml")
+    assert not list(out.rglob("*.tmp"))
+    again = tmp_path / "again"
+    syndication.export(
+        engine, syndication.FeedBuilder(settings), again, now=NOW + timedelta(days=1)
+    )
+    for path in written:
+        assert (again / path.relative_to(out)).read_bytes() == path.read_bytes()
