@@ -10,6 +10,7 @@ feedgen drops their ``rel``/``type`` (upstream issue #135).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -81,12 +82,14 @@ class FeedDocument:
     media_type: str
     last_modified: datetime
     etag: str = field(init=False)
-    gzipped: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "etag", f'"{hashlib.sha256(self.body).hexdigest()[:32]}"')
-        # mtime=0: the same bytes always compress to the same bytes.
-        object.__setattr__(self, "gzipped", gzip.compress(self.body, 6, mtime=0))
+
+    @functools.cached_property
+    def gzipped(self) -> bytes:
+        """Compressed on first use, then kept; mtime=0 makes the same bytes compress alike."""
+        return gzip.compress(self.body, 6, mtime=0)
 
 
 def display_title(item: FeedItem) -> str:
@@ -234,7 +237,8 @@ def json_feed(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
     if info.hub:
         feed["hubs"] = [{"type": "WebSub", "url": info.hub}]
     feed["items"] = [_json_item(item) for item in items]
-    return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    # Compact: with indent=, the json module falls back to its slow pure-Python encoder.
+    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def _json_item(item: FeedItem) -> dict[str, Any]:

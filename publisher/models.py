@@ -43,7 +43,7 @@ class Article(SQLModel, table=True):
     """A story. ``uid`` is its immutable ``tag:`` URI; ``slug`` may be re-used to update it."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_status_published", "status", "published_at"),)
+    __table_args__ = (Index("ix_articles_status_published", "status", "published_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True, max_length=200)

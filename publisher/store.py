@@ -403,20 +403,52 @@ def visible(now: datetime) -> Any:
     return and_(articles_t.c.status == "published", articles_t.c.published_at <= now)
 
 
+def _latest(query: Any, *, now: datetime, limit: int, category_id: int | None) -> Any:
+    query = query.where(visible(now))
+    if category_id is not None:
+        query = query.where(
+            exists()
+            .where(links_t.c.article_id == articles_t.c.id)
+            .where(links_t.c.category_id == category_id)
+        )
+    return query.order_by(*_NEWEST_FIRST).limit(limit)
+
+
 def latest_articles(
     session: Session, *, now: datetime, limit: int, category_slug: str | None = None
 ) -> list[ArticleView]:
     """The newest visible articles, newest first (by publication time, then id)."""
-    query = select(Article).where(visible(now))
+    category_id = None
     if category_slug is not None:
-        query = query.where(
-            exists()
-            .where(links_t.c.article_id == articles_t.c.id)
-            .where(links_t.c.category_id == categories_t.c.id)
-            .where(categories_t.c.slug == category_slug)
-        )
-    query = query.order_by(*_NEWEST_FIRST).limit(limit)
+        category_id = category_by_slug(session, category_slug).id
+    query = _latest(select(Article), now=now, limit=limit, category_id=category_id)
     return _views(session, session.scalars(query).all())
+
+
+@dataclass(frozen=True)
+class ArticleKey:
+    """What identifies one version of an article's content, without loading the content."""
+
+    id: int
+    content_hash: str
+    updated_at: datetime
+
+
+def latest_keys(
+    session: Session, *, now: datetime, limit: int, category_id: int | None = None
+) -> list[ArticleKey]:
+    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check."""
+    columns = select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.updated_at)
+    query = _latest(columns, now=now, limit=limit, category_id=category_id)
+    return [ArticleKey(row.id, row.content_hash, row.updated_at) for row in session.execute(query)]
+
+
+def views_by_id(session: Session, ids: Iterable[int]) -> dict[int, ArticleView]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = session.scalars(select(Article).where(articles_t.c.id.in_(wanted))).all()
+    return {view.article.id or 0: view for view in _views(session, found)}
 
 
 def all_articles(session: Session, *, limit: int | None = None) -> list[ArticleView]:

@@ -43,30 +43,18 @@ class FeedSet:
 
 
 class FeedBuilder:
-    """Builds feed sets; keeps each article's rendered item until the article changes."""
+    """Builds feed sets. Keeps each article's rendered item, and each feed's document, until
+    what went into it changes: after one article changes, only the feeds that carry it are
+    rendered again."""
 
     def __init__(self, settings: Settings, env: Environment | None = None) -> None:
         self.settings = settings
         self.env = env or make_environment()
-        self._items: OrderedDict[tuple[int, str, datetime], FeedItem] = OrderedDict()
+        self._items: OrderedDict[store.ArticleKey, FeedItem] = OrderedDict()
+        self._documents: dict[str, tuple[tuple[object, ...], FeedDocument]] = {}
         self._lock = threading.Lock()
 
-    def item(self, view: store.ArticleView) -> FeedItem:
-        a = view.article
-        key = (a.id or 0, a.content_hash, a.updated_at)
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        made = self._render(view)
-        with self._lock:
-            self._items[key] = made
-            while len(self._items) > 20 * self.settings.feed_items:
-                self._items.popitem(last=False)
-        return made
-
-    def _render(self, view: store.ArticleView) -> FeedItem:
+    def _render_item(self, view: store.ArticleView) -> FeedItem:
         a = view.article
         site = self.settings.site_url
         html = self.env.get_template("feeds/item.html").render(
@@ -108,23 +96,62 @@ class FeedBuilder:
         """Every feed: the site's and one per category, each in the three formats."""
         limit = self.settings.feed_items
         version = store.stamp(session, "articles")
-        groups: list[tuple[str, str, list[store.ArticleView]]] = [
-            ("", self.settings.site_title, store.latest_articles(session, now=now, limit=limit))
+        groups: list[tuple[str, str, list[store.ArticleKey]]] = [
+            ("", self.settings.site_title, store.latest_keys(session, now=now, limit=limit))
         ]
         for category in store.categories_with_articles(session):
-            views = store.latest_articles(
-                session, now=now, limit=limit, category_slug=category.slug
-            )
+            keys = store.latest_keys(session, now=now, limit=limit, category_id=category.id)
             title = f"{self.settings.site_title}: {category.name}"
-            groups.append((f"categories/{category.slug}", title, views))
-        documents: dict[str, FeedDocument] = {}
-        for prefix, title, views in groups:
-            info = self.info(prefix, title)
-            items = [self.item(view) for view in views]
-            for kind, (name, _) in feeds.FORMATS.items():
-                path = f"{prefix}/{name}" if prefix else name
-                documents[path] = feeds.render(kind, info, items)
-        return FeedSet(documents, version, store.next_scheduled(session, now=now))
+            groups.append((f"categories/{category.slug}", title, keys))
+        with self._lock:
+            items = self._items_for({key for _, _, keys in groups for key in keys}, session)
+            documents = {}
+            for prefix, title, keys in groups:
+                documents.update(self._documents_for(prefix, title, keys, items))
+            self._documents = {path: self._documents[path] for path in documents}
+        return FeedSet(
+            {path: doc for path, doc in documents.items()},
+            version,
+            store.next_scheduled(session, now=now),
+        )
+
+    def _items_for(
+        self, keys: set[store.ArticleKey], session: Session
+    ) -> dict[store.ArticleKey, FeedItem]:
+        missing = [key for key in keys if key not in self._items]
+        views = store.views_by_id(session, (key.id for key in missing))
+        for key in missing:
+            view = views.get(key.id)
+            if view is not None:  # changed again since the key query: next build has it
+                self._items[key] = self._render_item(view)
+        for key in keys:
+            if key in self._items:
+                self._items.move_to_end(key)
+        while len(self._items) > max(4 * len(keys), 1000):
+            self._items.popitem(last=False)
+        return {key: self._items[key] for key in keys if key in self._items}
+
+    def _documents_for(
+        self,
+        prefix: str,
+        title: str,
+        keys: list[store.ArticleKey],
+        items: dict[store.ArticleKey, FeedItem],
+    ) -> dict[str, FeedDocument]:
+        recipe = (title, *keys)
+        out = {}
+        info: FeedInfo | None = None
+        for kind, (name, _) in feeds.FORMATS.items():
+            path = f"{prefix}/{name}" if prefix else name
+            known = self._documents.get(path)
+            if known is not None and known[0] == recipe:
+                out[path] = known[1]
+                continue
+            info = info or self.info(prefix, title)
+            document = feeds.render(kind, info, [items[k] for k in keys if k in items])
+            self._documents[path] = (recipe, document)
+            out[path] = document
+        return out
 
 
 def _quote(slug: str) -> str:
@@ -209,6 +236,15 @@ class FeedCache:
                 self._current = current
                 self._checked = time.monotonic()
             return current
+
+    def peek(self) -> FeedSet | None:
+        """The current set when no staleness check is due yet (no I/O); else None."""
+        current = self._current
+        if current is None or time.monotonic() - self._checked >= self.check_every:
+            return None
+        if current.valid_until is not None and self.clock() >= current.valid_until:
+            return None
+        return current
 
     def _stale(self, current: FeedSet) -> bool:
         if current.valid_until is not None and self.clock() >= current.valid_until:

@@ -16,10 +16,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher import publish, store, syndication
 from publisher.content import slugify
-from publisher.errors import NotFoundError, PublisherError
+from publisher.errors import PublisherError
 from publisher.feeds import FeedDocument, http_date
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
@@ -70,6 +72,12 @@ def create_app(
         html = env.get_template(f"pages/{name}").render(settings=settings, **values)
         return HTMLResponse(html, status_code=status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return page("error.html", 404, message="There is no page at this address.")
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
     @app.exception_handler(PublisherError)
     async def _publisher_error(request: Request, exc: PublisherError) -> Response:
         return page("error.html", exc.http_status, message=exc.message)
@@ -85,30 +93,6 @@ def create_app(
         categories = [(slugify(name), name) for name in view.categories]
         return page("article.html", view=view, article=view.article, categories=categories)
 
-    def feed(path: str, request: Request) -> Response:
-        doc = cache.document(path)
-        if doc is None:
-            raise NotFoundError("no such feed")
-        return _feed_response(doc, request, settings, f"{settings.site_url}/{path}")
-
-    @app.get("/feed.xml", include_in_schema=False)
-    def rss(request: Request) -> Response:
-        return feed("feed.xml", request)
-
-    @app.get("/atom.xml", include_in_schema=False)
-    def atom(request: Request) -> Response:
-        return feed("atom.xml", request)
-
-    @app.get("/feed.json", include_in_schema=False)
-    def json_feed(request: Request) -> Response:
-        return feed("feed.json", request)
-
-    @app.get("/categories/{slug}/{name}", include_in_schema=False)
-    def category_feed(slug: str, name: str, request: Request) -> Response:
-        if name not in FEED_NAMES:
-            raise NotFoundError("no such feed")
-        return feed(f"categories/{slug}/{name}", request)
-
     @app.get("/feed.xsl", include_in_schema=False)
     def stylesheet() -> FileResponse:
         return FileResponse(syndication.STYLESHEET_FILE, media_type="text/xsl")
@@ -121,6 +105,7 @@ def create_app(
             return JSONResponse({"status": "error", "database": exc.message}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    app.add_middleware(FeedRoutes, cache=cache, settings=settings)
     return app
 
 
@@ -134,7 +119,7 @@ async def _every(seconds: float, job: Callable[[], None]) -> None:
         await asyncio.sleep(seconds)
 
 
-FEED_NAMES = {"feed.xml", "atom.xml", "feed.json"}
+FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
 FEED_MAX_AGE = 300
 
 
@@ -147,53 +132,91 @@ def _discovery(settings: Settings) -> list[tuple[str, str, str]]:
     ]
 
 
-def _not_modified(doc: FeedDocument, request: Request) -> bool:
+class FeedRoutes:
+    """Serves every feed path straight from the feed cache, as plain ASGI: this is the hot path
+    of the site, so no router, no thread hop and no per-request header building sit in it.
+    Anything else goes on to the app."""
+
+    def __init__(self, app: ASGIApp, *, cache: syndication.FeedCache, settings: Settings) -> None:
+        self.app = app
+        self.cache = cache
+        self.settings = settings
+        self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"].lstrip("/") if scope["type"] == "http" else ""
+        if scope["type"] != "http" or not path.endswith(FEED_SUFFIXES):
+            await self.app(scope, receive, send)
+            return
+        feed_set = self.cache.peek()
+        if feed_set is None:
+            feed_set = await run_in_threadpool(self.cache.current)
+        doc = feed_set.documents.get(path)
+        if doc is None or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        request = dict(scope["headers"])
+        headers = self._common_headers(path, doc)
+        if _not_modified(doc, request):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        media_type = doc.media_type
+        # Browsers download application/rss+xml; as text/xml they apply feed.xsl: a page.
+        if b"xml" in media_type.encode() and b"text/html" in request.get(b"accept", b""):
+            media_type = "text/xml; charset=utf-8"
+        body = doc.body
+        extra = [(b"content-type", media_type.encode())]
+        if _wants_gzip(request.get(b"accept-encoding", b"")):
+            body = doc.gzipped
+            extra.append((b"content-encoding", b"gzip"))
+        extra.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
+        await send(
+            {"type": "http.response.body", "body": body if scope["method"] == "GET" else b""}
+        )
+
+    def _common_headers(self, path: str, doc: FeedDocument) -> list[tuple[bytes, bytes]]:
+        found = self._headers.get((path, doc.etag))
+        if found is None:
+            links = [f'<{self.settings.site_url}/{path}>; rel="self"']
+            if self.settings.websub_hub:
+                links.insert(0, f'<{self.settings.websub_hub}>; rel="hub"')
+            found = [
+                (b"etag", doc.etag.encode()),
+                (b"last-modified", http_date(doc.last_modified).encode()),
+                (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
+                (b"vary", b"Accept-Encoding, Accept"),
+                (b"link", ", ".join(links).encode()),
+            ]
+            if len(self._headers) > 1000:
+                self._headers.clear()
+            self._headers[(path, doc.etag)] = found
+        return found
+
+
+def _not_modified(doc: FeedDocument, request: dict[bytes, bytes]) -> bool:
     """RFC 9110 13.1: If-None-Match wins over If-Modified-Since when both are sent."""
-    if_none_match = request.headers.get("if-none-match")
+    if_none_match = request.get(b"if-none-match")
     if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or doc.etag in tags
-    if_modified_since = request.headers.get("if-modified-since")
+        tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
+        return b"*" in tags or doc.etag.encode() in tags
+    if_modified_since = request.get(b"if-modified-since")
     if if_modified_since:
         try:
-            since = parsedate_to_datetime(if_modified_since)
+            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
         except (TypeError, ValueError):
             return False
         return since.tzinfo is not None and doc.last_modified.replace(microsecond=0) <= since
     return False
 
 
-def _wants_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+def _wants_gzip(accept_encoding: bytes) -> bool:
+    for part in accept_encoding.split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip().lower() in (b"gzip", b"*"):
+            return params.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
     return False
-
-
-def _feed_response(
-    doc: FeedDocument, request: Request, settings: Settings, self_url: str
-) -> Response:
-    headers = {
-        "ETag": doc.etag,
-        "Last-Modified": http_date(doc.last_modified),
-        "Cache-Control": f"public, max-age={FEED_MAX_AGE}",
-        "Vary": "Accept-Encoding, Accept",
-    }
-    links = [f'<{self_url}>; rel="self"']
-    if settings.websub_hub:
-        links.insert(0, f'<{settings.websub_hub}>; rel="hub"')
-    headers["Link"] = ", ".join(links)
-    if _not_modified(doc, request):
-        return Response(status_code=304, headers=headers)
-    media_type = doc.media_type
-    # Browsers download application/rss+xml; as text/xml they apply feed.xsl and show a page.
-    if "xml" in media_type and "text/html" in request.headers.get("accept", ""):
-        media_type = "text/xml; charset=utf-8"
-    if _wants_gzip(request):
-        headers["Content-Encoding"] = "gzip"
-        return Response(doc.gzipped, headers=headers, media_type=media_type)
-    return Response(doc.body, headers=headers, media_type=media_type)
 
 
 class _Server(uvicorn.Server):
@@ -205,7 +228,9 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def serve(app: FastAPI, *, host: str, port: int) -> None:
+def serve(app: FastAPI, *, host: str, port: int, access_log: bool = False) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then return normally."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", access_log=access_log, proxy_headers=True
+    )
     _Server(config).run()

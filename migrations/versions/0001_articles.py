@@ -40,7 +40,10 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("updated_at", WHEN, nullable=False),
     )
-    op.create_index("ix_articles_status_published", "articles", ["status", "published_at"])
+    # Serves "newest visible first" (ORDER BY published_at DESC, id DESC) without a sort.
+    op.create_index(
+        "ix_articles_status_published", "articles", ["status", "published_at", "id"]
+    )
     op.create_table(
         "categories",
         sa.Column("id", sa.Integer(), primary_key=True),
