@@ -34,11 +34,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import postgres_database, publisher_env
 from publisher import publish, store, syndication
-from publisher.models import Article, ArticleCategory, Category
+from publisher.models import Article, ArticleCategory
 from publisher.settings import Settings, load_settings
 
-CATEGORIES = ["Culture", "Trade", "Transport", "Malaysia", "Singapore", "Korea", "Thailand",
-              "Business", "Travel", "Brand Studio"]  # fmt: skip
+CATEGORIES = [
+    "Culture",
+    "Trade",
+    "Transport",
+    "Malaysia",
+    "Singapore",
+    "Korea",
+    "Thailand",
+    "Business",
+    "Travel",
+    "Brand Studio",
+]
 BODY = "<p>" + "Exporters say the new corridor shortens the journey by two days. " * 30 + "</p>"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -56,16 +66,30 @@ def populate(engine: Engine, count: int) -> None:
         rows, link_rows = [], []
         for n in range(first, min(first + batch, count)):
             when = start + timedelta(minutes=n)
-            rows.append({
-                "id": n + 1, "uid": f"tag:bench.example,2026-11-30:article/{uuid.uuid4().hex}",
-                "slug": f"story-{n}", "title": f"Story {n}: regional trade update",
-                "summary": "Growers say rail halves spoilage.", "body_html": BODY,
-                "author": "Newsflash Desk", "editor": "Daniel Tan", "source_name": "",
-                "source_url": "", "image": "", "ai_assisted": n % 3 == 0,
-                "sponsored": n % 50 == 0, "status": "published", "content_hash": f"{n:064x}",
-                "published_at": when, "created_at": when, "updated_at": when,
-            })  # fmt: skip
-            link_rows.append({"article_id": n + 1, "category_id": ids[slugs[n % 10]], "position": 0})
+            rows.append(
+                {
+                    "id": n + 1,
+                    "uid": f"tag:bench.example,2026-11-30:article/{uuid.uuid4().hex}",
+                    "slug": f"story-{n}",
+                    "title": f"Story {n}: regional trade update",
+                    "summary": "Growers say rail halves spoilage.",
+                    "body_html": BODY,
+                    "author": "Newsflash Desk",
+                    "editor": "Daniel Tan",
+                    "source_name": "",
+                    "source_url": "",
+                    "image": "",
+                    "ai_assisted": n % 3 == 0,
+                    "sponsored": n % 50 == 0,
+                    "status": "published",
+                    "content_hash": f"{n:064x}",
+                    "published_at": when,
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
+            first_category = ids[slugs[n % 10]]
+            link_rows.append({"article_id": n + 1, "category_id": first_category, "position": 0})
             link_rows.append(
                 {"article_id": n + 1, "category_id": ids[slugs[(n * 7 + 3) % 10]], "position": 1}
             )
@@ -97,8 +121,12 @@ def rebuild_times(engine: Engine, settings: Settings, rounds: int = 5) -> tuple[
         builder.build(session, now=NOW)  # a running daemon has built its feeds before
     warm = []
     for n in range(rounds):
-        publish.correct_article(engine, f"story-{999 - n}" if n else "story-0", f"Fix {n}.",
-                                now=NOW + timedelta(seconds=n + 1))  # fmt: skip
+        publish.correct_article(
+            engine,
+            f"story-{999 - n}" if n else "story-0",
+            f"Fix {n}.",
+            now=NOW + timedelta(seconds=n + 1),
+        )
         started = time.perf_counter()
         with store.reading(engine) as session:
             feed_set = builder.build(session, now=NOW + timedelta(seconds=n + 1))
@@ -121,7 +149,8 @@ def part_one(count: int, work: Path) -> None:
             targets.append(("PostgreSQL", pg_url))
         for label, url in targets:
             settings = load_settings(
-                publisher_env(url, work / "var") | {"PUBLISHER_SITE_URL": "https://news.example.com"},
+                publisher_env(url, work / "var")
+                | {"PUBLISHER_SITE_URL": "https://news.example.com"},
                 env_file=None,
             )
             engine = store.make_engine(url)
@@ -130,8 +159,10 @@ def part_one(count: int, work: Path) -> None:
             populate(engine, count)
             loaded = time.perf_counter() - started
             warm, cold = rebuild_times(engine, settings)
-            print(f"   {label:<10} loaded in {loaded:5.0f} s; rebuild: {warm:6.1f} ms "
-                  f"(daemon, items cached)  {cold:6.1f} ms (cold process)")  # fmt: skip
+            print(
+                f"   {label:<10} loaded in {loaded:5.0f} s; rebuild: {warm:6.1f} ms "
+                f"(daemon, items cached)  {cold:6.1f} ms (cold process)"
+            )
             engine.dispose()
 
 
@@ -162,14 +193,29 @@ def part_two(seconds: int, work: Path) -> None:
     env = publisher_env(url, work / "var")
     port, nginx_port = free_port(), free_port()
     env["PUBLISHER_SITE_URL"] = f"http://127.0.0.1:{port}"
-    subprocess.run([sys.executable, "-m", "publisher", "init"], env=env, cwd=work, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "publisher", "init"],
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
-    subprocess.run([sys.executable, "-m", "publisher", "articles", "add", str(examples)],
-                   env=env, cwd=work, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "publisher", "articles", "add", str(examples)],
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     public = work / "public"
-    subprocess.run([sys.executable, "-m", "publisher", "feeds", "build", "--out", str(public)],
-                   env=env, cwd=work, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "publisher", "feeds", "build", "--out", str(public)],
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     conf = work / "nginx.conf"
     conf.write_text(f"""
 worker_processes 1;
@@ -191,12 +237,21 @@ http {{
 """)
     daemon = subprocess.Popen(
         [sys.executable, "-m", "publisher", "run", "--port", str(port)],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    nginx = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(work)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        ours_url, nginx_url = f"http://127.0.0.1:{port}/feed.xml", f"http://127.0.0.1:{nginx_port}/feed.xml"
+        ours_url, nginx_url = (
+            f"http://127.0.0.1:{port}/feed.xml",
+            f"http://127.0.0.1:{nginx_port}/feed.xml",
+        )
         for target in (ours_url, nginx_url):
             for _ in range(100):
                 try:
@@ -208,19 +263,26 @@ http {{
         if ours.content != theirs.content:
             (work / "ours.xml").write_bytes(ours.content)
             (work / "theirs.xml").write_bytes(theirs.content)
-            diff = subprocess.run(["diff", str(work / "ours.xml"), str(work / "theirs.xml")],
-                                  capture_output=True, text=True).stdout  # fmt: skip
+            diff = subprocess.run(
+                ["diff", str(work / "ours.xml"), str(work / "theirs.xml")],
+                capture_output=True,
+                text=True,
+            ).stdout
             sys.exit(f"nginx must serve the same bytes as publisher:\n{diff[:2000]}")
-        print(f"2. GET /feed.xml ({len(ours.content):,} bytes), wrk -t2 -c32 -d{seconds}s, 2 cores shared")
-        full = {name: wrk(u, seconds, []) for name, u in (("publisher", ours_url), ("nginx", nginx_url))}
+        size = len(ours.content)
+        print(f"2. GET /feed.xml ({size:,} bytes), wrk -t2 -c32 -d{seconds}s, 2 cores shared")
+        targets = (("publisher", ours_url), ("nginx", nginx_url))
+        full = {name: wrk(u, seconds, []) for name, u in targets}
         cond = {
             "publisher": wrk(ours_url, seconds, [f"If-None-Match: {ours.headers['etag']}"]),
             "nginx": wrk(nginx_url, seconds, [f"If-None-Match: {theirs.headers['etag']}"]),
         }
         for label, figures in (("200 (full body)", full), ("304 (If-None-Match)", cond)):
             ratio = figures["publisher"] / figures["nginx"]
-            print(f"   {label:<20} publisher {figures['publisher']:9,.0f} req/s   "
-                  f"nginx {figures['nginx']:9,.0f} req/s   ratio {ratio:4.2f}")  # fmt: skip
+            print(
+                f"   {label:<20} publisher {figures['publisher']:9,.0f} req/s   "
+                f"nginx {figures['nginx']:9,.0f} req/s   ratio {ratio:4.2f}"
+            )
     finally:
         for proc in (daemon, nginx):
             proc.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,12 +11,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-def _date(value: datetime, fmt: str = "%d %b %Y, %H:%M") -> str:
-    return value.strftime(fmt)
+def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:
+    """Autoescaping environment over ``templates/``; undefined names are errors, not blanks.
+    The ``date`` filter shows times in ``zone`` (the site's time zone)."""
 
+    def _date(value: datetime, fmt: str = "%d %b %Y, %H:%M") -> str:
+        local = value.astimezone(zone)
+        return f"{local.strftime(fmt)} {local.tzname()}"
 
-def make_environment(templates: Path = TEMPLATES) -> Environment:
-    """Autoescaping environment over ``templates/``; undefined names are errors, not blanks."""
     env = Environment(
         loader=FileSystemLoader(templates),
         autoescape=select_autoescape(["html", "xml", "xsl"], default_for_string=True),

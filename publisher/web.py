@@ -44,7 +44,7 @@ def create_app(
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
     owed WebSub notifications are sent."""
-    env = make_environment()
+    env = make_environment(zone=settings.zone)
     cache = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
 
     def upkeep() -> None:

@@ -41,9 +41,7 @@ def upgrade() -> None:
         sa.Column("updated_at", WHEN, nullable=False),
     )
     # Serves "newest visible first" (ORDER BY published_at DESC, id DESC) without a sort.
-    op.create_index(
-        "ix_articles_status_published", "articles", ["status", "published_at", "id"]
-    )
+    op.create_index("ix_articles_status_published", "articles", ["status", "published_at", "id"])
     op.create_table(
         "categories",
         sa.Column("id", sa.Integer(), primary_key=True),

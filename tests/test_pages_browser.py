@@ -1,0 +1,75 @@
+"""Pages and feeds as a reader sees them in Chromium, on a phone and on a desktop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from publisher import publish, store
+from publisher.settings import Settings
+from publisher.web import create_app
+from tests.browser import LiveServer, browser, screenshot
+from tests.conftest import NOW, make_settings
+
+__all__ = ["browser"]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[LiveServer]:
+    """The sample site on SQLite (the store itself is tested on both databases elsewhere)."""
+    settings: Settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/b.db"
+    )
+    engine: Engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    yield server
+    server.stop()
+    engine.dispose()
+
+
+def widest(page: Any) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_index_and_article_fit_the_screen(
+    browser: Any, site: LiveServer, viewport: dict[str, int]
+) -> None:
+    page = browser.new_page(viewport=viewport)
+    page.goto(site.url + "/")
+    assert page.locator("h2 a").first.inner_text() == "ตลาดน้ำอัมพวาเปิดเส้นทางเรือใหม่ 🚤"
+    assert widest(page) <= viewport["width"]
+    screenshot(page, f"index-{viewport['width']}")
+    page.get_by_role("link", name="Second Link bridge lane closures moved to the weekend").click()
+    assert (
+        page.locator("h1").inner_text() == "Second Link bridge lane closures moved to the weekend"
+    )
+    assert "They start at 11 pm" in page.locator(".corrections").inner_text()
+    assert page.get_by_role("link", name="Spot an error? Report it here").is_visible()
+    assert widest(page) <= viewport["width"]
+    screenshot(page, f"article-{viewport['width']}")
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["/feed.xml", "/atom.xml"])
+def test_a_feed_opened_in_the_browser_reads_as_a_page(
+    browser: Any, site: LiveServer, path: str
+) -> None:
+    page = browser.new_page(viewport=PHONE)
+    page.goto(site.url + path)
+    page.wait_for_selector("li.story")
+    assert "This is a web feed." in page.inner_text("body")
+    titles = page.locator("li.story h2").all_inner_texts()
+    assert "Durian exporters switch to rail as the new freight corridor opens" in titles
+    assert widest(page) <= PHONE["width"]
+    screenshot(page, f"feed-{path.strip('/').replace('.', '-')}")
+    page.close()
