@@ -17,9 +17,11 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from publisher import publish, store, syndication
+from publisher import editions, publish, store, syndication
 from publisher.errors import PublisherError
+from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
+from publisher.templating import make_environment
 from publisher.web import create_app, serve
 
 app = typer.Typer(
@@ -34,6 +36,8 @@ articles_app = typer.Typer(
 app.add_typer(articles_app, name="articles")
 feeds_app = typer.Typer(help="Build the site's feeds as static files.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
+digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
 
 T = TypeVar("T")
 
@@ -176,6 +180,61 @@ def articles_publish(slug: str) -> None:
     with _context() as (_settings, engine):
         changed = publish.set_article_status(engine, slug, "published", now=_now())
     print(f"published {slug}" if changed else f"{slug} was already published")
+
+
+@app.command()
+def check() -> None:
+    """Validate settings and schedules.yaml; print each digest's next three send times."""
+    settings = load_settings()
+    timetable = load_timetable(settings.schedules)
+    engine = store.make_engine(settings.database_url)
+    store.ping(engine)
+    print(f"settings: ok; database {engine.url.render_as_string(hide_password=True)} answers")
+    engine.dispose()
+    print(f"{settings.schedules}: ok, {len(timetable.digests)} digest(s)")
+    now = _now()
+    for digest in timetable.digests.values():
+        times = ", ".join(t.isoformat() for t in digest.next_times(now, 3))
+        print(f"  {digest.name}: {digest.cron} in {digest.zone.key}; next: {times}")
+
+
+@digest_app.command("preview")
+def digest_preview(
+    name: str,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the HTML here.")] = None,
+) -> None:
+    """Render the next edition of NAME as it would go out now, without recording it."""
+    with _context() as (settings, engine):
+        store.migrate(engine)
+        timetable = load_timetable(settings.schedules)
+        rendered = editions.preview(
+            engine,
+            settings,
+            timetable,
+            make_environment(zone=settings.zone),
+            timetable.digest(name),
+            now=_now(),
+        )
+    if out is None:
+        print(rendered.text)
+        return
+    out.write_text(rendered.html, encoding="utf-8")
+    size = len(rendered.html.encode())
+    print(f"{rendered.subject}: {rendered.stories} stories, {size:,} bytes of HTML in {out}")
+
+
+@digest_app.command("list")
+def digest_list() -> None:
+    """Editions, newest first, with their status and story counts."""
+    with _context() as (_settings, engine):
+        rows = editions.list_editions(engine)
+    if not rows:
+        print("no editions yet")
+    for edition in rows:
+        print(
+            f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<8} "
+            f"{edition.article_count:>3} stories  {edition.subject}"
+        )
 
 
 @feeds_app.command("build")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -120,3 +120,35 @@ class WebSubPing(SQLModel, table=True):
     due_at: datetime = _when(index=True)
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)
+
+
+class Edition(SQLModel, table=True):
+    """One issue of a digest for one period: unique on (digest, period key), so a second
+    daemon, a retry or a DST double fire creates nothing. Rendered once, with placeholders
+    where each recipient's links go."""
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("digest", "period_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=50)
+    period_key: str = Field(max_length=20)
+    nominal_at: datetime = _when()
+    status: str = Field(max_length=20)  # pending, skipped, ready, sending, sent, missed
+    subject: str = Field(default="", max_length=500)
+    html: str = Field(default="", sa_type=Text)
+    text: str = Field(default="", sa_type=Text)
+    article_count: int = 0
+    created_at: datetime = _when()
+
+
+class EditionArticle(SQLModel, table=True):
+    """An article carried by an edition; unique per digest, so no story goes out twice."""
+
+    __tablename__ = "edition_articles"
+    __table_args__ = (UniqueConstraint("digest", "article_id"),)
+
+    edition_id: int = Field(foreign_key="editions.id", primary_key=True, ondelete="CASCADE")
+    article_id: int = Field(foreign_key="articles.id", primary_key=True, ondelete="CASCADE")
+    digest: str = Field(max_length=50)
+    position: int = 0

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import publish, store, syndication
+from publisher import editions, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import PublisherError
 from publisher.feeds import FeedDocument, http_date
@@ -92,6 +92,15 @@ def create_app(
         view = publish.article(engine, slug, now=clock())
         categories = [(slugify(name), name) for name in view.categories]
         return page("article.html", view=view, article=view.article, categories=categories)
+
+    @app.get("/digests/", response_class=HTMLResponse)
+    def digest_archive() -> HTMLResponse:
+        return page("digests.html", editions=editions.list_editions(engine, public_only=True))
+
+    @app.get("/digests/{edition_id}", response_class=HTMLResponse)
+    def digest_edition(edition_id: int) -> HTMLResponse:
+        _edition, html = editions.archived(engine, settings, edition_id)
+        return HTMLResponse(html)
 
     @app.get("/feed.xsl", include_in_schema=False)
     def stylesheet() -> FileResponse:

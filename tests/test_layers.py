@@ -24,6 +24,7 @@ LAYERS = {
     "websub": 3,
     "publish": 4,
     "syndication": 4,
+    "editions": 4,
     "scheduler": 5,
     "web": 5,
     "cli": 5,
@@ -75,7 +76,8 @@ def test_third_party_libraries_have_one_home() -> None:
         "smtplib": "mailer",
         "nh3": "content",
         "markdown_it": "content",
-        "apscheduler": "scheduler",
+        "apscheduler": "schedules",
+        "cssutils": "digest",
         "httpx": "websub",
         "lxml": "feeds",
     }

@@ -73,3 +73,38 @@ def test_a_feed_opened_in_the_browser_reads_as_a_page(
     assert widest(page) <= PHONE["width"]
     screenshot(page, f"feed-{path.strip('/').replace('.', '-')}")
     page.close()
+
+
+WIDEST_ELEMENT = """() => Math.max(...Array.from(document.querySelectorAll('body *'))
+    .filter(e => e.getClientRects().length)
+    .map(e => e.getBoundingClientRect().right))"""
+
+
+@pytest.mark.parametrize("width", [390, 1024])
+def test_the_digest_fits_a_phone_and_a_desktop(browser: Any, tmp_path: Path, width: int) -> None:
+    from publisher.digest import Personaliser, greeting, render_edition
+    from publisher.templating import make_environment
+    from tests.test_digest import context, stories
+
+    rendered = render_edition(make_environment(), context(), stories(12))
+    values = {
+        "greeting": greeting("Aisyah"),
+        "unsubscribe": "https://news.example.com/u/T",
+        "preferences": "https://news.example.com/p/T",
+    }
+    html = Personaliser(rendered.html, escape_html=True).fill(values).decode()
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_content(html)
+    assert page.locator(".story-title").count() == 12
+    assert widest(page) <= width
+    assert page.evaluate(WIDEST_ELEMENT) <= width
+    screenshot(page, f"digest-{width}")
+    dark = browser.new_page(viewport={"width": width, "height": 900}, color_scheme="dark")
+    dark.set_content(html)
+    background = dark.evaluate(
+        "getComputedStyle(document.querySelector('.container')).backgroundColor"
+    )
+    assert background == "rgb(24, 28, 32)"
+    screenshot(dark, f"digest-{width}-dark")
+    page.close()
+    dark.close()

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from publisher import publish, store, syndication
 from publisher.settings import Settings
 from tests.conftest import NOW, make_settings
-from tests.validators import validate_atom, validate_jsonfeed
+from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 
@@ -257,3 +257,35 @@ def test_export_writes_every_feed_with_gzip_siblings(
     )
     for path in written:
         assert (again / path.relative_to(out)).read_bytes() == path.read_bytes()
+
+
+NASTY = [
+    {"title": "Control\u0001 chars\u001b in title", "body": "bell\u0007 nul\u0000 esc\u001b"},
+    {"title": "Lone surrogate", "body_html": "<p>before \udc80 after</p>", "summary": "s\ud800"},
+    {"title": "CDATA end", "body": "Code `]]>` and ]]> and <![CDATA[ nested ]]>"},
+    {"title": "A one megabyte story", "body": "All work and no play. " * 48_000},
+    {"title": "No summary, no author", "summary": "", "author": ""},
+    {"title": "부산 영화제 소식", "slug": "부산-영화제-소식", "categories": ["한국 문화"]},
+    {"title": "🚤🎬 Emoji headline 🇹🇭", "categories": ["Travel"], "sponsored": True},
+]
+
+
+def test_nasty_articles_still_give_valid_feeds(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "nasty.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=True) for r in NASTY), encoding="utf-8")
+    publish.import_articles(engine, settings, [path], now=NOW)
+    feed_set = build(engine, settings)
+    for name in ("feed.xml", "atom.xml", "categories/한국-문화/feed.xml"):
+        assert len(titles(feed_set.documents[name].body)) >= 1, name
+    assert len(titles(feed_set.documents["feed.xml"].body)) == len(NASTY)
+    assert validate_atom(feed_set.documents["atom.xml"].body) == []
+    assert validate_jsonfeed(feed_set.documents["feed.json"].body) == []
+    node = parse_with_node(feed_set.documents["feed.xml"].body)
+    assert len(node["items"]) == len(NASTY)  # type: ignore[arg-type]
+    links = {e.link for e in feedparser.parse(feed_set.documents["atom.xml"].body).entries}
+    assert (
+        f"{settings.site_url}/articles/%EB%B6%80%EC%82%B0-%EC%98%81%ED%99%94%EC%A0%9C-%EC%86%8C%EC%8B%9D"
+        in links
+    )

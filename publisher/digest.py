@@ -1,0 +1,181 @@
+"""Compose one digest edition: render the HTML and text parts once, inline the CSS once
+(premailer, the only user of it), and leave space-free placeholders where each recipient's
+greeting and links go, to be filled with a byte substitution at send time (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import cssutils
+from jinja2 import Environment
+from premailer import Premailer
+
+from publisher.content import one_line
+from publisher.schedules import BrandStudio
+
+MAX_HTML_BYTES = 100_000  # Gmail clips messages past about 102 KB of HTML
+SUMMARY_CHARS = 600
+# Letters, digits and underscores only: they survive premailer, lxml's URL escaping in href,
+# quoted-printable and header folding unchanged.
+PLACEHOLDERS = {
+    "greeting": "NFPH_GREETING_NFPH",
+    "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
+    "preferences": "NFPH_PREFERENCES_URL_NFPH",
+}
+
+# cssutils logs about 45 lines per premailer call at its default level (DESIGN.md).
+cssutils.log.setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    url: str
+    summary: str
+    image: str
+    categories: tuple[str, ...]
+    editor: str
+    report_url: str
+    sponsored: bool = False
+    ai_assisted: bool = False
+
+
+@dataclass(frozen=True)
+class EditionContext:
+    """Everything an edition shows besides its stories."""
+
+    site_title: str
+    site_url: str
+    tagline: str
+    language: str
+    postal_address: str
+    digest_title: str
+    subject: str
+    preheader: str
+    intro: str
+    archive_url: str
+    studio: BrandStudio
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    subject: str
+    html: str
+    text: str
+    stories: int  # how many of the offered stories fit under the size limit
+
+
+class _InlineCounter:
+    def __init__(self) -> None:
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def inline(self, document: str) -> str:
+        with self._lock:
+            self.calls += 1
+        inliner = Premailer(
+            document,
+            strip_important=False,  # the default strips !important from kept media queries
+            allow_network=False,
+            keep_style_tags=False,
+            disable_validation=True,
+            cssutils_logging_level=logging.CRITICAL,
+        )
+        out: str = inliner.transform()
+        return out
+
+
+INLINER = _InlineCounter()
+
+
+def render_edition(
+    env: Environment, context: EditionContext, stories: Sequence[Story]
+) -> RenderedEdition:
+    """The edition's subject, inlined HTML and text, with recipient placeholders.
+
+    Over MAX_HTML_BYTES, stories are dropped from the end and a "more on the site" link
+    takes their place; premailer runs once unless that happens.
+    """
+    shown = [_trimmed(story) for story in stories]
+    while True:
+        values = _values(context, shown, more=len(shown) < len(stories))
+        inlined = INLINER.inline(env.get_template("email/digest.html").render(**values))
+        size = len(inlined.encode("utf-8"))
+        if size <= MAX_HTML_BYTES or len(shown) <= 1:
+            break
+        keep = max(1, min(len(shown) - 1, int(len(shown) * MAX_HTML_BYTES / size * 0.95)))
+        shown = shown[:keep]
+    text = env.get_template("email/digest.txt").render(**values)
+    return RenderedEdition(one_line(context.subject), inlined, text, len(shown))
+
+
+def _trimmed(story: Story) -> Story:
+    if len(story.summary) <= SUMMARY_CHARS:
+        return story
+    cut = story.summary[:SUMMARY_CHARS].rsplit(" ", 1)[0]
+    return Story(**{**story.__dict__, "summary": cut + " …"})
+
+
+def _values(context: EditionContext, stories: Sequence[Story], *, more: bool) -> dict[str, object]:
+    return {
+        **context.__dict__,
+        "subject": one_line(context.subject),
+        "stories": stories,
+        "more_url": context.site_url + "/" if more else "",
+        "greeting_placeholder": PLACEHOLDERS["greeting"],
+        "unsubscribe_placeholder": PLACEHOLDERS["unsubscribe"],
+        "preferences_placeholder": PLACEHOLDERS["preferences"],
+    }
+
+
+def greeting(name: str) -> str:
+    """The plain-text greeting for a recipient (escape it for HTML)."""
+    name = one_line(name)
+    return f"Hi {name}," if name else "Hello,"
+
+
+class Personaliser:
+    """Fills the placeholders of one rendered part for many recipients: the part is split
+    once, and each recipient costs a join of bytes."""
+
+    def __init__(self, template: str, *, escape_html: bool) -> None:
+        self.escape_html = escape_html
+        self.pieces: list[bytes] = []
+        self.slots: list[str] = []
+        by_token = {token: name for name, token in PLACEHOLDERS.items()}
+        rest = template
+        while True:
+            found = [(rest.find(token), token) for token in by_token if token in rest]
+            if not found:
+                self.pieces.append(rest.encode("utf-8"))
+                break
+            index, token = min(found)
+            self.pieces.append(rest[:index].encode("utf-8"))
+            self.slots.append(by_token[token])
+            rest = rest[index + len(token) :]
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        """The part with each placeholder replaced by ``values[name]`` (escaped for HTML)."""
+        encoded = {
+            name: (html.escape(value, quote=True) if self.escape_html else value).encode("utf-8")
+            for name, value in values.items()
+        }
+        out = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            out.append(encoded[slot])
+            out.append(piece)
+        return b"".join(out)
+
+
+def archive_values(site_url: str) -> dict[str, str]:
+    """What the web archive shows instead of anyone's personal links."""
+    return {
+        "greeting": "Hello,",
+        "unsubscribe": f"{site_url}/subscribe",
+        "preferences": f"{site_url}/subscribe",
+    }

@@ -1,0 +1,192 @@
+"""Digest use cases: make this period's edition once, preview the next one, list and show
+past editions. The edition table, not the scheduler, says what exists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from publisher import store
+from publisher.digest import (
+    EditionContext,
+    Personaliser,
+    RenderedEdition,
+    Story,
+    archive_values,
+    render_edition,
+)
+from publisher.errors import InputError, NotFoundError
+from publisher.models import Edition
+from publisher.schedules import Digest, Timetable
+from publisher.settings import Settings
+
+PUBLIC_STATUSES = ("ready", "sending", "sent")
+
+
+def story(view: store.ArticleView, site_url: str) -> Story:
+    a = view.article
+    slug = quote(a.slug, safe="")
+    return Story(
+        title=a.title,
+        url=f"{site_url}/articles/{slug}",
+        summary=a.summary,
+        image=a.image,
+        categories=view.categories,
+        editor=a.editor,
+        report_url=f"{site_url}/report?article={slug}",
+        sponsored=a.sponsored,
+        ai_assisted=a.ai_assisted,
+    )
+
+
+def _context(
+    settings: Settings,
+    timetable: Timetable,
+    digest: Digest,
+    *,
+    nominal: datetime,
+    stories: list[Story],
+    archive_url: str,
+) -> EditionContext:
+    count = len(stories)
+    intro = (
+        f"Here {'is the story' if count == 1 else f'are the {count} stories'} our editors "
+        "picked for you since the last edition."
+    )
+    local = nominal.astimezone(digest.zone)
+    return EditionContext(
+        site_title=settings.site_title,
+        site_url=settings.site_url,
+        tagline=settings.site_tagline,
+        language=settings.site_language,
+        postal_address=settings.postal_address,
+        digest_title=digest.title,
+        subject=f"{digest.title} · {local.day} {local:%b %Y}",
+        preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
+        intro=intro,
+        archive_url=archive_url,
+        studio=timetable.brand_studio,
+    )
+
+
+def ensure_edition(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    nominal: datetime,
+    now: datetime,
+) -> tuple[Edition, bool]:
+    """The edition of ``digest`` for the period of ``nominal``, created and rendered once;
+    and whether this call created it. An edition with no new stories is recorded as skipped."""
+    key = digest.period_key(nominal)
+    for attempt in range(3):
+        try:
+            with store.writing(engine) as session:
+                edition, created = store.create_edition(
+                    session, digest.name, key, nominal_at=nominal, now=now
+                )
+                if created:
+                    views = store.candidate_articles(
+                        session,
+                        digest.name,
+                        categories=digest.categories,
+                        limit=digest.max_articles,
+                        until=nominal,
+                        before_id=edition.id,
+                    )
+                    store.carry_articles(session, edition, [v.article.id or 0 for v in views])
+            break
+        except sa_exc.IntegrityError:
+            # Another process carried one of these stories in another edition at the same
+            # moment; this transaction was rolled back whole, so try again.
+            if attempt == 2:
+                raise
+    with store.reading(engine) as session:
+        edition = store.edition_by_id(session, edition.id or 0)
+        views = store.edition_articles(session, edition.id or 0)
+    if edition.status == "pending":
+        stories = [story(view, settings.site_url) for view in views]
+        archive_url = f"{settings.site_url}/digests/{edition.id}"
+        context = _context(
+            settings, timetable, digest, nominal=nominal, stories=stories, archive_url=archive_url
+        )
+        rendered = render_edition(env, context, stories)
+        with store.writing(engine) as session:
+            store.save_rendering(
+                session,
+                edition.id or 0,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                count=rendered.stories,
+            )
+        with store.reading(engine) as session:
+            edition = store.edition_by_id(session, edition.id or 0)
+    return edition, created
+
+
+def current_nominal(digest: Digest, now: datetime) -> datetime:
+    """The period containing ``now``: its latest nominal send time at or before now."""
+    nominal = digest.last_time(now)
+    if nominal is None:
+        raise InputError(f"digest {digest.name!r} has no send time before now ({digest.cron})")
+    return nominal
+
+
+def preview(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    now: datetime,
+) -> RenderedEdition:
+    """The next edition as it would go out if sent now, not recorded, with the web archive's
+    generic links and greeting in place of a recipient's."""
+    with store.reading(engine) as session:
+        views = store.candidate_articles(
+            session,
+            digest.name,
+            categories=digest.categories,
+            limit=digest.max_articles,
+            until=now,
+        )
+    stories = [story(view, settings.site_url) for view in views]
+    upcoming = digest.next_times(now, 1)
+    nominal = upcoming[0] if upcoming else now
+    context = _context(
+        settings,
+        timetable,
+        digest,
+        nominal=nominal,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/",
+    )
+    rendered = render_edition(env, context, stories)
+    values = archive_values(settings.site_url)
+    html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+    text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
+    return RenderedEdition(rendered.subject, html, text, rendered.stories)
+
+
+def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    with store.reading(engine) as session:
+        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+
+
+def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Edition, str]:
+    """A past edition and its HTML without anyone's personal links (view in browser)."""
+    with store.reading(engine) as session:
+        edition = store.edition_by_id(session, edition_id)
+    if edition.status not in PUBLIC_STATUSES:
+        raise NotFoundError(f"no edition {edition_id}")
+    filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
+    return edition, filled.decode("utf-8")
