@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from publisher import editions, publish
 from publisher.digest import INLINER
 from publisher.errors import NotFoundError
+from publisher.models import Edition
 from publisher.schedules import Timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -50,7 +51,9 @@ def story(n: int, hours_before: float, *categories: str) -> dict[str, object]:
     return {"title": f"Story {n}", "published_at": when.isoformat(), "categories": list(categories)}
 
 
-def make(engine: Engine, settings: Settings, timetable: Timetable, name: str, nominal: datetime):  # type: ignore[no-untyped-def]
+def make(
+    engine: Engine, settings: Settings, timetable: Timetable, name: str, nominal: datetime
+) -> tuple[Edition, bool]:
     return editions.ensure_edition(
         engine,
         settings,
