@@ -47,3 +47,13 @@ def test_every_command_is_documented() -> None:
 
 def test_quick_start_shows_the_two_commands() -> None:
     assert "make run" in README and "make test" in README
+
+
+def test_every_schedules_key_is_documented() -> None:
+    from publisher import schedules
+
+    keys = [f"`{name}`" for name in schedules._Timetable.model_fields]
+    keys += [f"`digests.NAME.{name}`" for name in schedules._Digest.model_fields]
+    keys += [f".{name}`" for name in schedules._BrandStudio.model_fields if name != "label"]
+    keys.append("`brand_studio.label`")
+    assert [key for key in keys if key not in README] == []

@@ -1,0 +1,93 @@
+"""Render one edition of 12 stories, then personalise it for 100,000 recipients.
+
+Per recipient: two signed tokens (unsubscribe, preferences), the greeting, and the byte
+substitution of the placeholders in both the HTML and the text part. Prints the one-off render
+time, the time per recipient and how many times premailer ran. Target: under 50 microseconds
+per recipient after the one-off render.
+
+    .venv/bin/python bench/digest_render.py [--recipients 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from publisher.digest import INLINER, EditionContext, Personaliser, Story, greeting, render_edition
+from publisher.schedules import BrandStudio
+from publisher.templating import make_environment
+from publisher.tokens import Signer
+
+SITE = "https://news.example.com"
+SUMMARY = (
+    "Growers in Pahang say refrigerated rail cuts the trip to Kunming to under three days and "
+    "halves spoilage, but smaller farms worry about minimum volumes and ask for shared slots."
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    args = parser.parse_args()
+    stories = [
+        Story(
+            title=f"Story {n}: durian exporters switch to rail",
+            url=f"{SITE}/articles/s-{n}",
+            summary=SUMMARY,
+            image=f"https://images.example.org/{n}.jpg",
+            categories=("Trade", "Malaysia"),
+            editor="Daniel Tan",
+            report_url=f"{SITE}/report?article=s-{n}",
+            sponsored=n == 5,
+            ai_assisted=n % 2 == 0,
+        )
+        for n in range(12)
+    ]
+    context = EditionContext(
+        site_title="Newsflash Asia",
+        site_url=SITE,
+        tagline="Breaking Stories, Smarter and Faster",
+        language="en",
+        postal_address="1 Harbour Road, Singapore 000001",
+        digest_title="Join The Community: Today's Briefing",
+        subject="Join The Community: Today's Briefing · 30 Nov 2026",
+        preheader="Today's stories",
+        intro="Here are the 12 stories our editors picked for you.",
+        archive_url=f"{SITE}/digests/1",
+        studio=BrandStudio("From our Brand Studio", "Tell your story", "Our studio.", SITE),
+    )
+    env = make_environment()
+    started = time.perf_counter()
+    rendered = render_edition(env, context, stories)
+    html_part = Personaliser(rendered.html, escape_html=True)
+    text_part = Personaliser(rendered.text, escape_html=False)
+    one_off = time.perf_counter() - started
+    signer = Signer("bench-secret-key-0123456789-abcdefghijkl")
+    names = ["Aisyah", "", "Wei Jie", "Priya", ""]
+    total = 0
+    started = time.perf_counter()
+    for n in range(args.recipients):
+        values = {
+            "greeting": greeting(names[n % 5]),
+            "unsubscribe": f"{SITE}/unsubscribe/{signer.make('unsubscribe', n)}",
+            "preferences": f"{SITE}/preferences/{signer.make('preferences', n)}",
+        }
+        total += len(html_part.fill(values)) + len(text_part.fill(values))
+    per_recipient = (time.perf_counter() - started) / args.recipients
+    print(
+        f"one edition, 12 stories: HTML {len(rendered.html.encode()):,} bytes, "
+        f"text {len(rendered.text.encode()):,} bytes"
+    )
+    print(f"one-off render and inline: {one_off * 1000:.0f} ms; premailer calls: {INLINER.calls}")
+    print(
+        f"personalised for {args.recipients:,} recipients: {per_recipient * 1e6:.1f} µs per "
+        f"recipient ({total / 1e9:.2f} GB of parts), target < 50 µs"
+    )
+
+
+if __name__ == "__main__":
+    main()
