@@ -6,7 +6,10 @@ Exit codes (CONTRACT.md): 0 success, 1 operational failure, 2 bad input or usage
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from publisher import editions, publish, store, syndication
+from publisher import community, delivery, editions, publish, store, syndication
 from publisher.errors import PublisherError
+from publisher.mailer import read_hard_bounces
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
 from publisher.templating import make_environment
@@ -38,6 +43,10 @@ feeds_app = typer.Typer(help="Build the site's feeds as static files.", no_args_
 app.add_typer(feeds_app, name="feeds")
 digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
+app.add_typer(subscribers_app, name="subscribers")
+bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
+app.add_typer(bounces_app, name="bounces")
 
 T = TypeVar("T")
 
@@ -52,9 +61,11 @@ def _err(line: str) -> None:
 
 @contextmanager
 def _context() -> Iterator[tuple[Settings, Engine]]:
+    """Settings, and an engine on a database brought up to date."""
     settings = with_secret_key(load_settings())
     engine = store.make_engine(settings.database_url)
     try:
+        store.migrate(engine)
         yield settings, engine
     finally:
         engine.dispose()
@@ -105,7 +116,6 @@ def articles_add(
 ) -> None:
     """Import .md, .json and .jsonl articles; all or nothing per call."""
     with _context() as (settings, engine):
-        store.migrate(engine)
         report = publish.import_articles(engine, settings, paths, now=_now())
     for action, slug in report.changes:
         print(f"{action} {slug}")
@@ -205,7 +215,6 @@ def digest_preview(
 ) -> None:
     """Render the next edition of NAME as it would go out now, without recording it."""
     with _context() as (settings, engine):
-        store.migrate(engine)
         timetable = load_timetable(settings.schedules)
         rendered = editions.preview(
             engine,
@@ -225,16 +234,187 @@ def digest_preview(
 
 @digest_app.command("list")
 def digest_list() -> None:
-    """Editions, newest first, with their status and story counts."""
+    """Editions, newest first, with their status, story counts and delivery counts."""
     with _context() as (_settings, engine):
         rows = editions.list_editions(engine)
+        tallies = delivery.counts(engine, [e.id or 0 for e in rows])
     if not rows:
         print("no editions yet")
     for edition in rows:
+        tally = tallies.get(edition.id or 0, {})
+        owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
         print(
             f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<8} "
-            f"{edition.article_count:>3} stories  {edition.subject}"
+            f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
+            f"failed {tally.get('failed', 0)}  owed {owed}  {edition.subject}"
         )
+
+
+@digest_app.command("send")
+def digest_send(
+    name: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen.")] = False,
+) -> None:
+    """Create this period's edition of NAME (once) and deliver it, with a progress bar."""
+    with _context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        digest = timetable.digest(name)
+        now = _now()
+        if dry_run:
+            print(editions.describe_send(engine, settings, digest, now=now))
+            return
+        env = make_environment(zone=settings.zone)
+        plan = delivery.prepare_send(engine, settings, timetable, env, digest, now=now)
+        edition = plan.edition
+        print(
+            f"edition {edition.id} ({edition.period_key}): {edition.status}, "
+            f"{edition.article_count} stories{'' if plan.created else ' (already made)'}"
+        )
+        if edition.status == "skipped":
+            print("nothing new to send: the edition is recorded as skipped")
+            return
+        _deliver_with_progress(engine, settings, edition.id or 0)
+
+
+def _deliver_with_progress(engine: Engine, settings: Settings, edition_id: int) -> None:
+    stop = threading.Event()
+    sender = delivery.Sender(engine, settings, clock=_now)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sender.run(stop, once=True)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="sender")
+    previous = _stop_on_signals(stop)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+    )
+    started = time.monotonic()
+    try:
+        worker.start()
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task("sending", total=None, rate=0.0)
+            while worker.is_alive():
+                worker.join(timeout=0.3)
+                tally = delivery.counts(engine, [edition_id])[edition_id]
+                done = sum(tally.get(s, 0) for s in ("sent", "failed", "cancelled"))
+                elapsed = max(time.monotonic() - started, 1e-6)
+                label = f"sent {tally.get('sent', 0)} failed {tally.get('failed', 0)}"
+                progress.update(
+                    task,
+                    total=sum(tally.values()),
+                    completed=done,
+                    rate=sender.tally.sent / elapsed,
+                    description=label,
+                )
+    finally:
+        _restore_signals(previous)
+    if outcome:
+        raise outcome[0]
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
+    print(
+        f"sent {tally.get('sent', 0)}, failed {tally.get('failed', 0)}, "
+        f"cancelled {tally.get('cancelled', 0)}, still owed {owed}"
+        + (" (retried later by `publisher deliver` or the daemon)" if owed else "")
+    )
+    if stop.is_set():
+        print("stopped: what was not sent is still owed and goes out on the next run")
+
+
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+@app.command()
+def deliver(
+    once: Annotated[bool, typer.Option("--once", help="Exit when nothing is due.")] = False,
+) -> None:
+    """Delivery workers only (for extra machines): send what is owed until stopped."""
+    with _context() as (settings, engine):
+        stop = threading.Event()
+        previous = _stop_on_signals(stop)
+        try:
+            tally = delivery.Sender(engine, settings, clock=_now).run(stop, once=once)
+        finally:
+            _restore_signals(previous)
+    print(
+        f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "
+        f"bounced {tally.bounced}, cancelled {tally.cancelled}"
+    )
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: str,
+    name: Annotated[str, typer.Option(help="How to greet them.")] = "",
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in.")] = False,
+    digest: Annotated[list[str] | None, typer.Option("--digest", help="A digest (repeat).")] = None,
+) -> None:
+    """Add a subscriber (to every digest unless --digest is given)."""
+    with _context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        view, created = community.add_subscriber(
+            engine,
+            email,
+            name=name,
+            confirmed=confirmed,
+            digests=digest or [],
+            known_digests=list(timetable.digests),
+            now=_now(),
+        )
+    row = view.subscriber
+    print(
+        f"{'added' if created else 'updated'} {row.email} ({row.status}; "
+        f"digests: {' '.join(view.digests)})"
+    )
+
+
+@subscribers_app.command("list")
+def subscribers_list() -> None:
+    """Every subscriber with status and digests."""
+    with _context() as (_settings, engine):
+        views = community.list_subscribers(engine)
+    for view in views:
+        row = view.subscriber
+        print(f"{row.email:<40} {row.status:<13} {' '.join(view.digests)}")
+    print(f"{len(views)} subscriber(s)")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: str) -> None:
+    """Delete a subscriber and their delivery records."""
+    with _context() as (_settings, engine):
+        community.remove_subscriber(engine, email)
+    print(f"removed {email.strip().lower()}")
+
+
+@bounces_app.command("process")
+def bounces_process(path: Path) -> None:
+    """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
+    every address that bounced permanently."""
+    addresses, read = read_hard_bounces(path)
+    with _context() as (_settings, engine):
+        changed = delivery.suppress_bounces(engine, addresses, now=_now())
+    print(
+        f"{read} message(s) read: {len(addresses)} hard bounce(s), {changed} subscriber(s) "
+        "suppressed"
+    )
 
 
 @feeds_app.command("build")
@@ -243,7 +423,6 @@ def feeds_build(
 ) -> None:
     """Write every feed (with .gz siblings) under DIR, mirroring the URL paths."""
     with _context() as (settings, engine):
-        store.migrate(engine)
         written = syndication.export(engine, syndication.FeedBuilder(settings), out, now=_now())
     print(f"wrote {len(written)} feeds (and their .gz siblings) to {out}")
 

@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 import nh3
+from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 
 # XML 1.0 Char production: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF.
@@ -81,3 +82,12 @@ def slugify(value: str) -> str:
         keep = unicodedata.category(char)[0] in "LNM"
         out.append(char if keep else "-")
     return re.sub("-{2,}", "-", "".join(out)).strip("-")
+
+
+def normalise_email(address: str) -> str:
+    """The address lower-cased and checked (syntax only: no DNS); ValueError saying why not."""
+    try:
+        checked = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address.strip()!r} is not an email address: {exc}") from None
+    return str(checked.normalized).lower()

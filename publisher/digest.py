@@ -5,10 +5,9 @@ greeting and links go, to be filled with a byte substitution at send time (DESIG
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cssutils
@@ -17,16 +16,10 @@ from premailer import Premailer
 
 from publisher.content import one_line
 from publisher.schedules import BrandStudio
+from publisher.templating import PLACEHOLDERS
 
 MAX_HTML_BYTES = 100_000  # Gmail clips messages past about 102 KB of HTML
 SUMMARY_CHARS = 600
-# Letters, digits and underscores only: they survive premailer, lxml's URL escaping in href,
-# quoted-printable and header folding unchanged.
-PLACEHOLDERS = {
-    "greeting": "NFPH_GREETING_NFPH",
-    "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
-    "preferences": "NFPH_PREFERENCES_URL_NFPH",
-}
 
 # cssutils logs about 45 lines per premailer call at its default level (DESIGN.md).
 cssutils.log.setLevel(logging.CRITICAL)
@@ -137,39 +130,6 @@ def greeting(name: str) -> str:
     """The plain-text greeting for a recipient (escape it for HTML)."""
     name = one_line(name)
     return f"Hi {name}," if name else "Hello,"
-
-
-class Personaliser:
-    """Fills the placeholders of one rendered part for many recipients: the part is split
-    once, and each recipient costs a join of bytes."""
-
-    def __init__(self, template: str, *, escape_html: bool) -> None:
-        self.escape_html = escape_html
-        self.pieces: list[bytes] = []
-        self.slots: list[str] = []
-        by_token = {token: name for name, token in PLACEHOLDERS.items()}
-        rest = template
-        while True:
-            found = [(rest.find(token), token) for token in by_token if token in rest]
-            if not found:
-                self.pieces.append(rest.encode("utf-8"))
-                break
-            index, token = min(found)
-            self.pieces.append(rest[:index].encode("utf-8"))
-            self.slots.append(by_token[token])
-            rest = rest[index + len(token) :]
-
-    def fill(self, values: Mapping[str, str]) -> bytes:
-        """The part with each placeholder replaced by ``values[name]`` (escaped for HTML)."""
-        encoded = {
-            name: (html.escape(value, quote=True) if self.escape_html else value).encode("utf-8")
-            for name, value in values.items()
-        }
-        out = [self.pieces[0]]
-        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            out.append(encoded[slot])
-            out.append(piece)
-        return b"".join(out)
 
 
 def archive_values(site_url: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ from sqlalchemy import exc as sa_exc
 from publisher import store
 from publisher.digest import (
     EditionContext,
-    Personaliser,
     RenderedEdition,
     Story,
     archive_values,
@@ -23,6 +22,7 @@ from publisher.errors import InputError, NotFoundError
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
+from publisher.templating import Personaliser
 
 PUBLIC_STATUSES = ("ready", "sending", "sent")
 
@@ -190,3 +190,34 @@ def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Editi
         raise NotFoundError(f"no edition {edition_id}")
     filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")
+
+
+def describe_send(engine: Engine, settings: Settings, digest: Digest, *, now: datetime) -> str:
+    """What ``digest send`` would do now, in words; changes nothing."""
+    nominal = current_nominal(digest, now)
+    key = digest.period_key(nominal)
+    with store.reading(engine) as session:
+        existing = [
+            e for e in store.edition_list(session, digest=digest.name) if e.period_key == key
+        ]
+        audience = store.audience_size(session, digest.name)
+        if existing:
+            edition = existing[0]
+            return (
+                f"edition {edition.id} for {key} exists ({edition.status}, "
+                f"{edition.article_count} stories); {audience} confirmed subscriber(s) "
+                "would get what is still owed"
+            )
+        views = store.candidate_articles(
+            session,
+            digest.name,
+            categories=digest.categories,
+            limit=digest.max_articles,
+            until=nominal,
+        )
+    if not views:
+        return f"no edition for {key} yet; nothing new, so it would be recorded as skipped"
+    return (
+        f"no edition for {key} yet; it would carry {len(views)} stories to {audience} "
+        "confirmed subscriber(s)"
+    )

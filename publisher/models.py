@@ -152,3 +152,49 @@ class EditionArticle(SQLModel, table=True):
     article_id: int = Field(foreign_key="articles.id", primary_key=True, ondelete="CASCADE")
     digest: str = Field(max_length=50)
     position: int = 0
+
+
+class Subscriber(SQLModel, table=True):
+    """A community member. ``email`` is stored lower-cased; unique."""
+
+    __tablename__ = "subscribers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    name: str = Field(default="", max_length=200)
+    status: str = Field(max_length=20, index=True)  # pending, confirmed, unsubscribed, bounced
+    created_at: datetime = _when()
+    confirmed_at: datetime | None = _when(nullable=True)
+    updated_at: datetime = _when()
+
+
+class Subscription(SQLModel, table=True):
+    """Which digests a subscriber receives."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_digest", "digest", "subscriber_id"),)
+
+    subscriber_id: int = Field(foreign_key="subscribers.id", primary_key=True, ondelete="CASCADE")
+    digest: str = Field(primary_key=True, max_length=50)
+
+
+class Delivery(SQLModel, table=True):
+    """One edition to one subscriber: pending, sending (leased), sent, retry or failed."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="editions.id", ondelete="CASCADE")
+    subscriber_id: int = Field(foreign_key="subscribers.id", ondelete="CASCADE")
+    email: str = Field(max_length=320)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    lease_owner: str = Field(default="", max_length=100)
+    lease_until: datetime | None = _when(nullable=True)
+    last_error: str = Field(default="", sa_type=Text)
+    sent_at: datetime | None = _when(nullable=True)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     websub_hub: str | None = None
     send_concurrency: int = Field(default=4, ge=1, le=64)
     send_rate: float = Field(default=0, ge=0)
+    send_max_attempts: int = Field(default=8, ge=1, le=50)
+    send_retry_base: float = Field(default=60, gt=0)
+    send_lease: float = Field(default=300, ge=1)
+    dkim_selector: str | None = None
+    dkim_key_file: Path | None = None
     var_dir: Path = Path("var")
     feed_items: int = Field(default=50, ge=1, le=1000)
 

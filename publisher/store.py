@@ -23,12 +23,15 @@ from sqlalchemy import (
     ExceptionContext,
     and_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
     exists,
     func,
     insert,
+    literal,
+    or_,
     select,
     update,
 )
@@ -44,12 +47,16 @@ from publisher.errors import ConfigError, InputError, NotFoundError, Operational
 from publisher.models import (
     Article,
     ArticleCategory,
+    AwareDateTime,
     Category,
     Correction,
+    Delivery,
     Edition,
     EditionArticle,
     FeedState,
     Stamp,
+    Subscriber,
+    Subscription,
     WebSubPing,
 )
 
@@ -65,6 +72,9 @@ feed_state_t = FeedState.__table__  # type: ignore[attr-defined]
 pings_t = WebSubPing.__table__  # type: ignore[attr-defined]
 editions_t = Edition.__table__  # type: ignore[attr-defined]
 edition_articles_t = EditionArticle.__table__  # type: ignore[attr-defined]
+subscribers_t = Subscriber.__table__  # type: ignore[attr-defined]
+subscriptions_t = Subscription.__table__  # type: ignore[attr-defined]
+deliveries_t = Delivery.__table__  # type: ignore[attr-defined]
 
 STATUSES = ("published", "unpublished")
 
@@ -731,3 +741,323 @@ def edition_list(
     if statuses:
         query = query.where(editions_t.c.status.in_(list(statuses)))
     return list(session.scalars(query.limit(limit)).all())
+
+
+# ---------------------------------------------------------------- subscribers
+
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.scalars(
+        select(Subscriber).where(subscribers_t.c.email == email.strip().lower())
+    ).first()
+
+
+def subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber:
+    found = session.get(Subscriber, subscriber_id)
+    if found is None:
+        raise NotFoundError(f"no subscriber {subscriber_id}")
+    return found
+
+
+def upsert_subscriber(
+    session: Session, email: str, *, name: str, status: str, digests: Sequence[str], now: datetime
+) -> tuple[Subscriber, bool]:
+    """Create or update a subscriber (by lower-cased address) and set their digests.
+    An unsubscribed or bounced address never becomes confirmed this way; only the person
+    confirming again does that (``confirm_subscriber``). Returns the row and whether it is new."""
+    address = email.strip().lower()
+    found = subscriber_by_email(session, address)
+    if found is None:
+        statement = (
+            _insert_ignore(session)(subscribers_t)
+            .values(
+                email=address,
+                name=name,
+                status=status,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now if status == "confirmed" else None,
+            )
+            .on_conflict_do_nothing(index_elements=["email"])
+        )
+        session.execute(statement)
+        created = True
+    else:
+        created = False
+        values: dict[str, Any] = {"updated_at": now}
+        if name:
+            values["name"] = name
+        # Never back to confirmed from unsubscribed or bounced, never down to pending.
+        locked = found.status in ("unsubscribed", "bounced")
+        downgrade = found.status == "confirmed" and status == "pending"
+        if status != found.status and not locked and not downgrade:
+            values["status"] = status
+            if status == "confirmed":
+                values["confirmed_at"] = now
+        session.execute(update(subscribers_t).where(subscribers_t.c.id == found.id).values(values))
+    row = subscriber_by_email(session, address)
+    assert row is not None and row.id is not None
+    set_subscriptions(session, row.id, digests)
+    session.refresh(row)
+    return row, created
+
+
+def set_subscriptions(session: Session, subscriber_id: int, digests: Sequence[str]) -> None:
+    session.execute(delete(subscriptions_t).where(subscriptions_t.c.subscriber_id == subscriber_id))
+    rows = [{"subscriber_id": subscriber_id, "digest": d} for d in dict.fromkeys(digests)]
+    if rows:
+        session.execute(insert(subscriptions_t), rows)
+
+
+def subscriptions_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in subscriber_ids}
+    for row in session.execute(
+        select(subscriptions_t.c.subscriber_id, subscriptions_t.c.digest)
+        .where(subscriptions_t.c.subscriber_id.in_(list(subscriber_ids)))
+        .order_by(subscriptions_t.c.digest)
+    ):
+        out[row.subscriber_id].append(row.digest)
+    return out
+
+
+def set_subscriber_status(
+    session: Session, subscriber_id: int, status: str, *, now: datetime
+) -> bool:
+    """Change a subscriber's status; False when it already had it."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == "confirmed":
+        values["confirmed_at"] = now
+    result = session.execute(
+        update(subscribers_t)
+        .where(and_(subscribers_t.c.id == subscriber_id, subscribers_t.c.status != status))
+        .values(values)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def subscriber_list(session: Session, *, after_id: int = 0, limit: int = 1000) -> list[Subscriber]:
+    query = select(Subscriber).where(subscribers_t.c.id > after_id).order_by(subscribers_t.c.id)
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def delete_subscriber(session: Session, email: str) -> bool:
+    result = session.execute(
+        delete(subscribers_t).where(subscribers_t.c.email == email.strip().lower())
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def audience_size(session: Session, digest: str) -> int:
+    """Confirmed subscribers of ``digest``."""
+    query = (
+        select(func.count())
+        .select_from(subscriptions_t)
+        .join(subscribers_t, subscribers_t.c.id == subscriptions_t.c.subscriber_id)
+        .where(and_(subscriptions_t.c.digest == digest, subscribers_t.c.status == "confirmed"))
+    )
+    return int(session.scalar(query) or 0)
+
+
+# ---------------------------------------------------------------- deliveries
+
+OPEN_DELIVERY = ("pending", "sending", "retry")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    edition_id: int
+    subscriber_id: int
+    email: str
+    attempts: int
+
+
+def start_deliveries(session: Session, edition: Edition, *, now: datetime) -> int:
+    """One pending delivery per confirmed subscriber of the edition's digest (insert-if-absent,
+    so running it again adds only subscribers confirmed since); the edition is sending."""
+    source = (
+        select(
+            literal(edition.id),
+            subscribers_t.c.id,
+            subscribers_t.c.email,
+            literal("pending"),
+            literal(0),
+            literal(now, AwareDateTime()),
+            literal(""),
+            literal(""),
+        )
+        .join(subscriptions_t, subscriptions_t.c.subscriber_id == subscribers_t.c.id)
+        .where(
+            and_(subscriptions_t.c.digest == edition.digest, subscribers_t.c.status == "confirmed")
+        )
+    )
+    columns = [
+        "edition_id",
+        "subscriber_id",
+        "email",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_owner",
+        "last_error",
+    ]
+    statement = (
+        _insert_ignore(session)(deliveries_t)
+        .from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
+    )
+    result = session.execute(statement)
+    session.execute(
+        update(editions_t)
+        .where(and_(editions_t.c.id == edition.id, editions_t.c.status.in_(("ready", "sent"))))
+        .values(status="sending")
+    )
+    return max(cast(CursorResult[Any], result).rowcount, 0)
+
+
+def claim_deliveries(
+    session: Session, worker: str, *, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Lease up to ``limit`` deliveries that are due, or whose lease ran out (a worker died).
+    PostgreSQL skips rows other workers hold (FOR UPDATE SKIP LOCKED); SQLite has one writer."""
+    due = or_(
+        and_(
+            deliveries_t.c.status.in_(("pending", "retry")), deliveries_t.c.next_attempt_at <= now
+        ),
+        and_(deliveries_t.c.status == "sending", deliveries_t.c.lease_until < now),
+    )
+    pick = select(deliveries_t.c.id).where(due).order_by(deliveries_t.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(deliveries_t)
+        .where(deliveries_t.c.id.in_(pick.scalar_subquery()))
+        .values(status="sending", lease_owner=worker, lease_until=now + lease)
+        .returning(
+            deliveries_t.c.id,
+            deliveries_t.c.edition_id,
+            deliveries_t.c.subscriber_id,
+            deliveries_t.c.email,
+            deliveries_t.c.attempts,
+        )
+    )
+    rows = [
+        Claimed(r.id, r.edition_id, r.subscriber_id, r.email, r.attempts)
+        for r in session.execute(statement)
+    ]
+    return sorted(rows, key=lambda r: r.id)
+
+
+def renew_lease(session: Session, ids: Sequence[int], worker: str, *, until: datetime) -> None:
+    session.execute(
+        update(deliveries_t)
+        .where(
+            and_(
+                deliveries_t.c.id.in_(list(ids)),
+                deliveries_t.c.lease_owner == worker,
+                deliveries_t.c.status == "sending",
+            )
+        )
+        .values(lease_until=until)
+    )
+
+
+def recipients(session: Session, subscriber_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(name, status) of each subscriber, read at send time."""
+    rows = session.execute(
+        select(subscribers_t.c.id, subscribers_t.c.name, subscribers_t.c.status).where(
+            subscribers_t.c.id.in_(list(subscriber_ids))
+        )
+    )
+    return {row.id: (row.name, row.status) for row in rows}
+
+
+def finish_delivery(
+    session: Session,
+    delivery_id: int,
+    status: str,
+    *,
+    now: datetime,
+    error: str = "",
+    retry_at: datetime | None = None,
+) -> None:
+    """Record one attempt's outcome: sent, retry (at ``retry_at``), failed or cancelled."""
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": deliveries_t.c.attempts + 1,
+        "lease_owner": "",
+        "lease_until": None,
+        "last_error": error[:1000],
+    }
+    if status == "sent":
+        values["sent_at"] = now
+    if status == "cancelled":
+        values["attempts"] = deliveries_t.c.attempts
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    session.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(values))
+
+
+def release_deliveries(
+    session: Session, ids: Sequence[int], worker: str, *, retry_at: datetime
+) -> None:
+    """Give back leased, unattempted deliveries (on shutdown, or when the server is down)."""
+    if not ids:
+        return
+    session.execute(
+        update(deliveries_t)
+        .where(
+            and_(
+                deliveries_t.c.id.in_(list(ids)),
+                deliveries_t.c.lease_owner == worker,
+                deliveries_t.c.status == "sending",
+            )
+        )
+        .values(
+            status=case((deliveries_t.c.attempts > 0, "retry"), else_="pending"),
+            lease_owner="",
+            lease_until=None,
+            next_attempt_at=retry_at,
+        )
+    )
+
+
+def open_deliveries(session: Session, *, due_by: datetime | None = None) -> int:
+    """Deliveries not finished yet (only those due by ``due_by``, leased ones included)."""
+    query = (
+        select(func.count())
+        .select_from(deliveries_t)
+        .where(deliveries_t.c.status.in_(OPEN_DELIVERY))
+    )
+    if due_by is not None:
+        query = query.where(
+            or_(deliveries_t.c.status == "sending", deliveries_t.c.next_attempt_at <= due_by)
+        )
+    return int(session.scalar(query) or 0)
+
+
+def finish_editions(session: Session) -> None:
+    """Editions being sent whose every delivery is finished are sent."""
+    unfinished = (
+        exists()
+        .where(deliveries_t.c.edition_id == editions_t.c.id)
+        .where(deliveries_t.c.status.in_(OPEN_DELIVERY))
+    )
+    session.execute(
+        update(editions_t)
+        .where(and_(editions_t.c.status == "sending", ~unfinished))
+        .values(status="sent")
+    )
+
+
+def delivery_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {i: {} for i in edition_ids}
+    for row in session.execute(
+        select(deliveries_t.c.edition_id, deliveries_t.c.status, func.count())
+        .where(deliveries_t.c.edition_id.in_(list(edition_ids)))
+        .group_by(deliveries_t.c.edition_id, deliveries_t.c.status)
+    ):
+        out[row[0]][row[1]] = int(row[2])
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from urllib.parse import quote
@@ -9,6 +11,13 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Letters, digits and underscores only: they survive premailer, lxml's URL escaping in href,
+# quoted-printable and header folding unchanged.
+PLACEHOLDERS = {
+    "greeting": "NFPH_GREETING_NFPH",
+    "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
+    "preferences": "NFPH_PREFERENCES_URL_NFPH",
+}
 
 
 def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:
@@ -30,3 +39,36 @@ def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environ
     env.filters["date"] = _date
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     return env
+
+
+class Personaliser:
+    """Fills the placeholders of one rendered part for many recipients: the part is split
+    once, and each recipient costs a join of bytes."""
+
+    def __init__(self, template: str, *, escape_html: bool) -> None:
+        self.escape_html = escape_html
+        self.pieces: list[bytes] = []
+        self.slots: list[str] = []
+        by_token = {token: name for name, token in PLACEHOLDERS.items()}
+        rest = template
+        while True:
+            found = [(rest.find(token), token) for token in by_token if token in rest]
+            if not found:
+                self.pieces.append(rest.encode("utf-8"))
+                break
+            index, token = min(found)
+            self.pieces.append(rest[:index].encode("utf-8"))
+            self.slots.append(by_token[token])
+            rest = rest[index + len(token) :]
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        """The part with each placeholder replaced by ``values[name]`` (escaped for HTML)."""
+        encoded = {
+            name: (html.escape(value, quote=True) if self.escape_html else value).encode("utf-8")
+            for name, value in values.items()
+        }
+        out = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            out.append(encoded[slot])
+            out.append(piece)
+        return b"".join(out)

@@ -10,15 +10,13 @@ import pytest
 from publisher import digest
 from publisher.digest import (
     INLINER,
-    PLACEHOLDERS,
     EditionContext,
-    Personaliser,
     Story,
     greeting,
     render_edition,
 )
 from publisher.schedules import BrandStudio
-from publisher.templating import make_environment
+from publisher.templating import PLACEHOLDERS, Personaliser, make_environment
 
 SITE = "https://news.example.com"
 STUDIO = BrandStudio(

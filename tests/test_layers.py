@@ -25,6 +25,8 @@ LAYERS = {
     "publish": 4,
     "syndication": 4,
     "editions": 4,
+    "community": 4,
+    "delivery": 4.5,
     "scheduler": 5,
     "web": 5,
     "cli": 5,

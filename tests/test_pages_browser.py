@@ -82,8 +82,8 @@ WIDEST_ELEMENT = """() => Math.max(...Array.from(document.querySelectorAll('body
 
 @pytest.mark.parametrize("width", [390, 1024])
 def test_the_digest_fits_a_phone_and_a_desktop(browser: Any, tmp_path: Path, width: int) -> None:
-    from publisher.digest import Personaliser, greeting, render_edition
-    from publisher.templating import make_environment
+    from publisher.digest import greeting, render_edition
+    from publisher.templating import Personaliser, make_environment
     from tests.test_digest import context, stories
 
     rendered = render_edition(make_environment(), context(), stories(12))

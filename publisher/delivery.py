@@ -1,0 +1,347 @@
+"""Delivery use cases: start an edition's deliveries and send them, crash-safe.
+
+Every delivery is a row (pending, sending under a lease, sent, retry, failed, cancelled).
+Workers lease small batches, send each message, and record each outcome in its own commit
+before sending the next on that connection: after a crash nothing is lost, and only the one
+message each connection had in flight can go twice. A dead worker's lease runs out and its
+rows go to another worker. Nothing here trusts the scheduler or a cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from publisher import editions, store
+from publisher.digest import greeting
+from publisher.errors import ConfigError
+from publisher.mailer import (
+    DeliveryError,
+    DkimSigner,
+    MessageTemplate,
+    Recipient,
+    Transport,
+    envelope_sender,
+    make_transport,
+)
+from publisher.models import Edition
+from publisher.schedules import Digest, Timetable
+from publisher.settings import Settings
+from publisher.tokens import Signer
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+IDLE_POLL = 1.0
+Clock = Callable[[], datetime]
+
+
+def backoff(attempt: int, base: float) -> timedelta:
+    """Exponential back-off with full jitter: base, 2 base, 4 base ... up to 64 base."""
+    ceiling = base * 2 ** min(attempt, 6)
+    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+@dataclass
+class Tally:
+    """What the workers of this process did (thread-safe counters)."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    bounced: int = 0
+    cancelled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+class RateLimit:
+    """At most ``rate`` messages a second across every thread of this process (0: none)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self.interval
+        if slot > now:
+            stop.wait(slot - now)
+
+
+class Sender:
+    """Sends due deliveries of every edition with ``settings.send_concurrency`` connections."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Clock,
+        transport_factory: Callable[[], Transport] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.sender = envelope_sender(settings.mail_from)
+        self.signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
+        maildir = settings.var_dir / "mail"
+        smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+        self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))
+        self.dkim = _dkim(settings, self.sender)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.tally = Tally()
+        self.rate = RateLimit(settings.send_rate)
+        self._templates: dict[int, MessageTemplate] = {}
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> Tally:
+        """Send until ``stop`` is set (or, with ``once``, until nothing is due). Threads stop
+        claiming when ``stop`` is set, finish the message in hand, and give back the rest."""
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                self._work(stop, once, f"{self.worker}:{n}")
+            except BaseException as exc:  # never lose a worker's failure
+                log.exception("delivery worker %s stopped", n)
+                errors.append(exc)
+                stop.set()
+
+        threads = [
+            threading.Thread(target=work, args=(n,), name=f"deliver-{n}", daemon=True)
+            for n in range(self.settings.send_concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+        with store.writing(self.engine) as session:
+            store.finish_editions(session)
+        if errors:
+            raise errors[0]
+        return self.tally
+
+    def _work(self, stop: threading.Event, once: bool, worker: str) -> None:
+        transport = self.transport_factory()
+        lease = timedelta(seconds=self.settings.send_lease)
+        try:
+            while not stop.is_set():
+                with store.writing(self.engine) as session:
+                    batch = store.claim_deliveries(
+                        session, worker, now=self.clock(), lease=lease, limit=BATCH
+                    )
+                if not batch:
+                    with store.writing(self.engine) as session:
+                        store.finish_editions(session)
+                    if once and self._nothing_due():
+                        return
+                    stop.wait(IDLE_POLL)
+                    continue
+                self._send_batch(batch, transport, stop, worker, lease)
+        finally:
+            transport.close()
+
+    def _nothing_due(self) -> bool:
+        with store.reading(self.engine) as session:
+            return store.open_deliveries(session, due_by=self.clock()) == 0
+
+    def _send_batch(
+        self,
+        batch: list[store.Claimed],
+        transport: Transport,
+        stop: threading.Event,
+        worker: str,
+        lease: timedelta,
+    ) -> None:
+        with store.reading(self.engine) as session:
+            people = store.recipients(session, [d.subscriber_id for d in batch])
+        renewed = time.monotonic()
+        for index, delivery in enumerate(batch):
+            rest = [d.id for d in batch[index:]]
+            if stop.is_set():
+                self._release(rest, worker, self.clock())
+                return
+            if time.monotonic() - renewed > lease.total_seconds() / 3:
+                with store.writing(self.engine) as session:
+                    store.renew_lease(session, rest, worker, until=self.clock() + lease)
+                renewed = time.monotonic()
+            name, status = people.get(delivery.subscriber_id, ("", "gone"))
+            if status != "confirmed":  # unsubscribed or bounced since the edition started
+                self._finish(delivery, "cancelled", f"subscriber is {status}")
+                continue
+            self.rate.wait(stop)
+            try:
+                message = self._template(delivery.edition_id).render(
+                    self._recipient(delivery, name)
+                )
+                transport.send(self.sender, delivery.email, message)
+            except DeliveryError as exc:
+                if self._failed(delivery, exc):
+                    # The server is down or refused the connection: the rest of the batch
+                    # would fail the same way, so give it back and wait a little.
+                    self._release(
+                        rest[1:], worker, self.clock() + backoff(0, self.settings.send_retry_base)
+                    )
+                    stop.wait(min(self.settings.send_retry_base, 5.0))
+                    return
+            else:
+                self._finish(delivery, "sent")
+
+    def _failed(self, delivery: store.Claimed, exc: DeliveryError) -> bool:
+        """Record a failed attempt; True when the connection itself failed."""
+        attempt = delivery.attempts + 1
+        if exc.temporary and attempt < self.settings.send_max_attempts:
+            retry_at = self.clock() + backoff(attempt - 1, self.settings.send_retry_base)
+            self._finish(delivery, "retry", exc.reply, retry_at=retry_at)
+            log.info(
+                "delivery %s to %s: %s; retry at %s",
+                delivery.id,
+                delivery.email,
+                exc.reply,
+                retry_at.isoformat(),
+            )
+        else:
+            self._finish(delivery, "failed", exc.reply)
+            log.warning("delivery %s to %s failed: %s", delivery.id, delivery.email, exc.reply)
+            if exc.mailbox_gone:
+                with store.writing(self.engine) as session:
+                    store.set_subscriber_status(
+                        session, delivery.subscriber_id, "bounced", now=self.clock()
+                    )
+                self.tally.add("bounced")
+        return exc.temporary and exc.code == 0
+
+    def _finish(
+        self,
+        delivery: store.Claimed,
+        status: str,
+        error: str = "",
+        *,
+        retry_at: datetime | None = None,
+    ) -> None:
+        with store.writing(self.engine) as session:
+            store.finish_delivery(
+                session, delivery.id, status, now=self.clock(), error=error, retry_at=retry_at
+            )
+        self.tally.add({"retry": "retried"}.get(status, status))
+
+    def _release(self, ids: list[int], worker: str, retry_at: datetime) -> None:
+        with store.writing(self.engine) as session:
+            store.release_deliveries(session, ids, worker, retry_at=retry_at)
+
+    # -------------------------------------------------------------- message bytes
+
+    def _template(self, edition_id: int) -> MessageTemplate:
+        with self._lock:
+            found = self._templates.get(edition_id)
+        if found is not None:
+            return found
+        with store.reading(self.engine) as session:
+            edition = store.edition_by_id(session, edition_id)
+        made = MessageTemplate(
+            sender=self.settings.mail_from,
+            subject=edition.subject,
+            html=edition.html,
+            text=edition.text,
+            list_id=f"{edition.digest}.{self.settings.site_host}",
+            dkim_signer=self.dkim,
+        )
+        with self._lock:
+            self._templates[edition_id] = made
+        return made
+
+    def _recipient(self, delivery: store.Claimed, name: str) -> Recipient:
+        site = self.settings.site_url
+        sid = delivery.subscriber_id
+        return Recipient(
+            address=delivery.email,
+            # The same id for the same delivery: a receiver can drop a copy sent twice.
+            message_id=f"edition-{delivery.edition_id}.delivery-{delivery.id}@{self.settings.site_host}",
+            date=self.clock(),
+            values={
+                "greeting": greeting(name),
+                "unsubscribe": f"{site}/unsubscribe/{self.signer.make('unsubscribe', sid)}",
+                "preferences": f"{site}/preferences/{self.signer.make('preferences', sid)}",
+            },
+        )
+
+
+def _dkim(settings: Settings, sender: str) -> DkimSigner | None:
+    if not settings.dkim_selector and not settings.dkim_key_file:
+        return None
+    if not (settings.dkim_selector and settings.dkim_key_file):
+        raise ConfigError("DKIM needs both PUBLISHER_DKIM_SELECTOR and PUBLISHER_DKIM_KEY_FILE")
+    return DkimSigner.from_file(
+        settings.dkim_selector, sender.rsplit("@", 1)[1], settings.dkim_key_file
+    )
+
+
+def start(engine: Engine, edition: Edition, *, now: datetime) -> int:
+    """Create the edition's deliveries (once per subscriber); how many were new."""
+    with store.writing(engine) as session:
+        return store.start_deliveries(session, edition, now=now)
+
+
+def counts(engine: Engine, edition_ids: list[int]) -> dict[int, dict[str, int]]:
+    with store.reading(engine) as session:
+        return store.delivery_counts(session, edition_ids)
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    edition: Edition
+    created: bool
+    new_deliveries: int
+
+
+def prepare_send(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    now: datetime,
+) -> SendPlan:
+    """This period's edition (made once) with a delivery for every confirmed subscriber.
+    Run again in the same period, it adds only what is still owed."""
+    nominal = editions.current_nominal(digest, now)
+    edition, created = editions.ensure_edition(
+        engine, settings, timetable, env, digest, nominal=nominal, now=now
+    )
+    if edition.status in ("skipped", "pending"):
+        return SendPlan(edition, created, 0)
+    return SendPlan(edition, created, start(engine, edition, now=now))
+
+
+def suppress_bounces(engine: Engine, addresses: list[str], *, now: datetime) -> int:
+    """Mark these subscribers bounced (never mailed again); how many changed."""
+    changed = 0
+    with store.writing(engine) as session:
+        for address in addresses:
+            found = store.subscriber_by_email(session, address)
+            if found is not None and found.id is not None:
+                changed += store.set_subscriber_status(session, found.id, "bounced", now=now)
+    return changed
