@@ -333,7 +333,9 @@ def prepare_send(
     )
     if edition.status in ("skipped", "pending"):
         return SendPlan(edition, created, 0)
-    return SendPlan(edition, created, start(engine, edition, now=now))
+    new = start(engine, edition, now=now)
+    with store.reading(engine) as session:
+        return SendPlan(store.edition_by_id(session, edition.id or 0), created, new)
 
 
 def suppress_bounces(engine: Engine, addresses: list[str], *, now: datetime) -> int:

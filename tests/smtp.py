@@ -1,0 +1,92 @@
+"""A real SMTP server for the tests (aiosmtpd), recording what it accepts, failing on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.browser import free_port
+
+
+@dataclass
+class Received:
+    sender: str
+    recipient: str
+    data: bytes
+
+    def parsed(self) -> EmailMessage:
+        message = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass
+class Recorder:
+    """The handler: ``plans`` maps an address to replies to give its next RCPTs (e.g.
+    ``["451 4.3.0 try later"]``); ``delay`` slows every DATA a little."""
+
+    received: list[Received] = field(default_factory=list)
+    plans: dict[str, list[str]] = field(default_factory=dict)
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            plan = self.plans.get(address.lower())
+            reply = plan.pop(0) if plan else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        content = envelope.original_content or b""
+        with self.lock:
+            for recipient in envelope.rcpt_tos:
+                self.received.append(Received(envelope.mail_from or "", recipient.lower(), content))
+        return "250 OK: queued"
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(r.recipient for r in self.received)
+
+
+class SmtpServer:
+    """aiosmtpd on a loopback port that stays the same across stop() and start()."""
+
+    def __init__(self, recorder: Recorder | None = None) -> None:
+        self.recorder = recorder or Recorder()
+        self.port = free_port()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        kwargs: dict[str, Any] = {"data_size_limit": 10 * 1024 * 1024, "decode_data": False}
+        self.controller = Controller(
+            self.recorder, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs
+        )
+        for _ in range(50):
+            try:
+                self.controller.start()
+                return
+            except OSError:  # the port is still in TIME_WAIT from the last run
+                time.sleep(0.1)
+        raise RuntimeError(f"cannot listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None

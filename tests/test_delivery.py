@@ -1,0 +1,329 @@
+"""Delivery against a real SMTP server (aiosmtpd), on SQLite and PostgreSQL: every confirmed
+member gets each edition once, whatever fails; crashes lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from publisher import community, delivery, publish, store
+from publisher.delivery import Sender
+from publisher.schedules import load_timetable
+from publisher.settings import Settings
+from publisher.templating import make_environment
+from tests.conftest import SECRET, make_settings
+from tests.smtp import SmtpServer
+
+TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"\n'
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    return make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_SEND_RETRY_BASE="0.2",
+        PUBLISHER_SEND_LEASE="2",
+        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+    )
+
+
+def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int) -> list[str]:
+    """Stories for this period, ``confirmed`` members, one pending and one who left."""
+    digest = load_timetable(settings.schedules).digest("daily")
+    nominal = digest.last_time(now())
+    assert nominal is not None
+    path = tmp_path / "stories.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "title": f"Story {n}",
+                    "summary": "Summary.",
+                    "published_at": (nominal - timedelta(hours=n + 1)).isoformat(),
+                }
+            )
+            for n in range(3)
+        )
+    )
+    publish.import_articles(engine, settings, [path], now=now())
+    addresses = [f"member{n}@example.com" for n in range(confirmed)]
+    for address in addresses:
+        community.add_subscriber(
+            engine,
+            address,
+            name=address[:7].title(),
+            confirmed=True,
+            digests=["daily"],
+            known_digests=["daily"],
+            now=now(),
+        )
+    community.add_subscriber(
+        engine,
+        "waiting@example.com",
+        confirmed=False,
+        digests=["daily"],
+        known_digests=["daily"],
+        now=now(),
+    )
+    left, _ = community.add_subscriber(
+        engine,
+        "left@example.com",
+        confirmed=True,
+        digests=["daily"],
+        known_digests=["daily"],
+        now=now(),
+    )
+    with store.writing(engine) as session:
+        store.set_subscriber_status(session, left.subscriber.id or 0, "unsubscribed", now=now())
+    return addresses
+
+
+def start_edition(engine: Engine, settings: Settings) -> int:
+    timetable = load_timetable(settings.schedules)
+    plan = delivery.prepare_send(
+        engine, settings, timetable, make_environment(), timetable.digest("daily"), now=now()
+    )
+    assert plan.edition.status == "sending"
+    return plan.edition.id or 0
+
+
+def run_until_done(engine: Engine, settings: Settings, edition_id: int, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while True:
+        Sender(engine, settings, clock=now).run(threading.Event(), once=True)
+        tally = delivery.counts(engine, [edition_id])[edition_id]
+        if not any(tally.get(s) for s in ("pending", "sending", "retry")):
+            return
+        assert time.monotonic() < deadline, tally
+        time.sleep(0.2)
+
+
+def test_every_confirmed_member_gets_it_once(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 30)
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+    message = smtp.recorder.received[0].parsed()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
+    assert message["Message-ID"].endswith("@news.example.com>")
+    assert "Story 0" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    assert tally == {"sent": 30}
+    with store.reading(engine) as session:
+        assert store.edition_by_id(session, edition_id).status == "sent"
+    # Run again in the same period: nothing more is owed, nothing is sent twice.
+    start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+
+
+def test_temporary_failures_are_retried_and_a_dead_mailbox_bounces(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 12)
+    smtp.recorder.plans["member1@example.com"] = ["451 4.3.0 greylisted", "421 4.7.0 busy"]
+    smtp.recorder.plans["member2@example.com"] = ["451 4.3.0 greylisted"]
+    smtp.recorder.plans["member3@example.com"] = ["550 5.1.1 <member3@example.com>: user unknown"]
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    expected = {address: 1 for address in members if address != "member3@example.com"}
+    assert smtp.recorder.counts() == expected
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 11, "failed": 1}
+    with store.reading(engine) as session:
+        gone = store.subscriber_by_email(session, "member3@example.com")
+    assert gone is not None and gone.status == "bounced"
+    with store.reading(engine) as session:
+        assert store.audience_size(session, "daily") == 11
+
+
+def test_a_server_that_goes_down_mid_send_loses_nothing(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 60)
+    smtp.recorder.delay = 0.01
+    edition_id = start_edition(engine, mail_settings)
+    stop = threading.Event()
+    sender = Sender(engine, mail_settings, clock=now)
+    worker = threading.Thread(target=sender.run, args=(stop,))
+    worker.start()
+    while len(smtp.recorder.received) < 15:
+        time.sleep(0.01)
+    smtp.stop()
+    time.sleep(1.0)  # sends fail and are rescheduled while the server is away
+    smtp.start()
+    deadline = time.monotonic() + 60
+    while sum(
+        delivery.counts(engine, [edition_id])[edition_id].get(s, 0)
+        for s in ("pending", "sending", "retry")
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stop.set()
+    worker.join()
+    counts = smtp.recorder.counts()
+    assert set(counts) == set(members)  # nobody lost
+    # Only a message in flight on a connection when the server died can arrive twice.
+    assert sum(counts.values()) - len(members) <= mail_settings.send_concurrency
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 60}
+
+
+def test_someone_who_leaves_during_a_send_is_not_mailed(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    audience(engine, mail_settings, tmp_path, 5)
+    edition_id = start_edition(engine, mail_settings)
+    with store.writing(engine) as session:
+        row = store.subscriber_by_email(session, "member4@example.com")
+        assert row is not None
+        store.set_subscriber_status(session, row.id or 0, "unsubscribed", now=now())
+    run_until_done(engine, mail_settings, edition_id)
+    assert "member4@example.com" not in smtp.recorder.counts()
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 4, "cancelled": 1}
+
+
+def cli_env(
+    settings: Settings, database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env.update(
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SECRET_KEY=SECRET,
+        PUBLISHER_VAR_DIR=str(tmp_path / "var"),
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_SCHEDULES=str(settings.schedules),
+        PUBLISHER_SEND_LEASE="2",
+        PUBLISHER_SEND_RETRY_BASE="0.2",
+        PUBLISHER_SITE_URL="https://news.example.com",
+        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+    )
+    return env
+
+
+def test_sigkill_at_random_points_loses_nothing(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 300)
+    smtp.recorder.delay = 0.01
+    edition_id = start_edition(engine, mail_settings)
+    env = cli_env(mail_settings, database_url, smtp, tmp_path)
+    command = [sys.executable, "-m", "publisher", "deliver", "--once"]
+    rng = random.Random(7)
+    kills = 0
+    while kills < 5:
+        before = len(smtp.recorder.received)
+        proc = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 30
+        # Kill once it is sending, at a random point of the run.
+        while len(smtp.recorder.received) < before + rng.randint(5, 40):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    final = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert final.returncode == 0, final.stderr
+    counts = smtp.recorder.counts()
+    assert set(counts) == set(members)  # none lost
+    duplicates = sum(counts.values()) - len(members)
+    assert duplicates <= kills * mail_settings.send_concurrency  # only what was in flight
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    assert tally == {"sent": 300}
+    listing = subprocess.run(
+        [sys.executable, "-m", "publisher", "digest", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "sent 300  failed 0  owed 0" in listing.stdout
+
+
+def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 200)
+    smtp.recorder.delay = 0.02
+    edition_id = start_edition(engine, mail_settings)
+    env = cli_env(mail_settings, database_url, smtp, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "deliver"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while len(smtp.recorder.received) < 20:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.startswith("sent ")
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    assert tally.get("sending", 0) == 0  # nothing left leased: released for the next run
+    assert 0 < tally["sent"] < 200 and tally["sent"] + tally.get("pending", 0) == 200
+    run_until_done(engine, mail_settings, edition_id)
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_deliver_processes_share_one_edition(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    """Several delivery processes is the PostgreSQL set-up (FOR UPDATE SKIP LOCKED)."""
+    members = audience(engine, mail_settings, tmp_path, 400)
+    smtp.recorder.delay = 0.002
+    start_edition(engine, mail_settings)
+    env = cli_env(mail_settings, database_url, smtp, tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "publisher", "deliver", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+    sent = [int(out.split()[1].rstrip(",")) for out, _ in outputs]
+    assert sum(sent) == 400 and min(sent) > 0  # both did part of the work

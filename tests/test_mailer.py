@@ -1,0 +1,226 @@
+"""mailer.py: message bytes inboxes accept, and the transports, against a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dkim
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from publisher.errors import ConfigError
+from publisher.mailer import (
+    DkimSigner,
+    MaildirTransport,
+    MessageTemplate,
+    Recipient,
+    SmtpTransport,
+    classify,
+    parse_smtp_url,
+    read_hard_bounces,
+)
+from publisher.templating import PLACEHOLDERS
+from tests.smtp import SmtpServer
+
+SITE = "https://news.example.com"
+LONG_TOKEN = "x" * 120
+HTML = (
+    f"<html><body><p>{PLACEHOLDERS['greeting']}</p>"
+    + "".join(
+        f'<p style="color: #111111; margin: 0">Paragraph {n} ' + "word " * 300 + "</p>"
+        for n in range(3)
+    )
+    + f'<p>.starts with a dot</p>\n.<a href="{PLACEHOLDERS["unsubscribe"]}">Unsubscribe</a>'
+    + f' <a href="{PLACEHOLDERS["preferences"]}">Preferences</a></body></html>'
+)
+TEXT = f"{PLACEHOLDERS['greeting']}\n\n.dot line\nUnsubscribe: {PLACEHOLDERS['unsubscribe']}\n"
+
+
+def template(**extra: object) -> MessageTemplate:
+    return MessageTemplate(
+        sender="Newsflash Asia <newsletter@news.example.com>",
+        subject="Join The Community: Today's Briefing · 30 Nov 2026 — 부산",
+        html=HTML,
+        text=TEXT,
+        list_id="daily.news.example.com",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def recipient(address: str = "aisyah@example.com", name: str = "Aisyah & <Co>") -> Recipient:
+    return Recipient(
+        address=address,
+        message_id="edition-1.delivery-7@news.example.com",
+        date=datetime(2026, 11, 30, 7, 0, 3, tzinfo=UTC),
+        values={
+            "greeting": f"Hi {name},",
+            "unsubscribe": f"{SITE}/unsubscribe/{LONG_TOKEN}",
+            "preferences": f"{SITE}/preferences/{LONG_TOKEN}",
+        },
+    )
+
+
+def test_headers_that_inboxes_and_rfc_8058_need() -> None:
+    raw = template().render(recipient())
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) < 998
+    head = raw.split(b"\r\n\r\n", 1)[0].decode()
+    lines = head.split("\r\n")
+    # One line each, never RFC 2047 encoded nor folded inside the URL.
+    assert f"List-Unsubscribe: <{SITE}/unsubscribe/{LONG_TOKEN}>" in lines
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    assert "Message-ID: <edition-1.delivery-7@news.example.com>" in lines
+    assert "Date: Mon, 30 Nov 2026 07:00:03 +0000" in lines
+    assert "To: aisyah@example.com" in lines
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Join The Community: Today's Briefing · 30 Nov 2026 — 부산"
+    assert message.get_content_type() == "multipart/alternative"
+    parts = list(message.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in parts)
+    assert "NFPH_" not in text + html
+    assert "Hi Aisyah & <Co>," in text and "Hi Aisyah &amp; &lt;Co&gt;," in html
+    assert f'href="{SITE}/unsubscribe/{LONG_TOKEN}"' in html
+    assert "word word" in html and ".starts with a dot" in html
+
+
+def test_dkim_signature_covers_the_unsubscribe_headers_and_verifies() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    signer = DkimSigner("mail", "news.example.com", private)
+    raw = template(dkim_signer=signer).render(recipient())
+    assert raw.startswith(b"DKIM-Signature:")
+    signed = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b"").replace(b"\r\n\t", b"")
+    header = next(line for line in signed.split(b"\r\n") if line.startswith(b"DKIM-Signature"))
+    assert b"list-unsubscribe" in header.lower() and b"list-unsubscribe-post" in header.lower()
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)
+    tampered = raw.replace(LONG_TOKEN.encode(), b"y" * 120, 1)
+    assert not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: record)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "temporary", "gone"),
+    [
+        (451, b"4.3.0 Try again later", True, False),
+        (421, b"Service not available", True, False),
+        (550, b"5.1.1 <x@example.com>: Recipient address rejected: User unknown", False, True),
+        (550, b"No such user here", False, True),
+        (550, b"5.7.1 Message rejected as spam", False, False),
+        (552, b"5.2.2 Mailbox full", False, False),
+        (554, b"Transaction failed", False, False),
+    ],
+)
+def test_replies_are_classified(code: int, text: bytes, temporary: bool, gone: bool) -> None:
+    error = classify(code, text)
+    assert (error.temporary, error.mailbox_gone) == (temporary, gone)
+    assert error.reply.startswith(str(code))
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_smtp_transport_reuses_one_connection_and_handles_refusals(smtp: SmtpServer) -> None:
+    transport = SmtpTransport(parse_smtp_url(smtp.url))
+    smtp.recorder.plans["later@example.com"] = ["451 4.3.0 try later"]
+    smtp.recorder.plans["gone@example.com"] = ["550 5.1.1 no such user"]
+    sent = []
+    for address in ["a@example.com", "later@example.com", "gone@example.com", "b@example.com"]:
+        try:
+            transport.send(
+                "newsletter@news.example.com", address, template().render(recipient(address))
+            )
+            sent.append(address)
+        except Exception as exc:
+            sent.append(f"{address}: {exc}")
+    transport.close()
+    assert sent[0] == "a@example.com" and sent[3] == "b@example.com"
+    assert sent[1].startswith("later@example.com: 451") and sent[2].startswith(
+        "gone@example.com: 550"
+    )
+    received = smtp.recorder.received
+    assert [r.recipient for r in received] == ["a@example.com", "b@example.com"]
+    parsed = received[0].parsed()
+    assert ".starts with a dot" in parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert ".dot line" in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_server_that_is_down_is_a_temporary_failure(smtp: SmtpServer) -> None:
+    smtp.stop()
+    transport = SmtpTransport(parse_smtp_url(smtp.url))
+    with pytest.raises(Exception) as caught:
+        transport.send("n@news.example.com", "a@example.com", b"Subject: x\r\n\r\nx\r\n")
+    assert getattr(caught.value, "temporary", False) is True
+    assert "cannot connect" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://x", "use smtp://"),
+        ("smtp://h:notaport", "numbers"),
+        ("smtp://h?tls=1", "unknown option"),
+    ],
+)
+def test_bad_smtp_urls(url: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        parse_smtp_url(url)
+
+
+def test_smtp_url_forms() -> None:
+    config = parse_smtp_url("smtp://user%40x:p%3Ass@mail.example.com:587?starttls=true")
+    assert (config.host, config.port, config.username, config.password, config.starttls) == (
+        "mail.example.com",
+        587,
+        "user@x",
+        "p:ss",
+        True,
+    )
+    assert parse_smtp_url("smtps://mail.example.com").port == 465
+    assert parse_smtp_url("smtp://127.0.0.1:2525").implicit_tls is False
+
+
+def test_maildir_transport_and_hard_bounces(tmp_path: Path) -> None:
+    box = tmp_path / "mail"
+    MaildirTransport(box).send("n@x", "a@example.com", template().render(recipient()))
+    assert len(list((box / "new").iterdir())) == 1
+    bounces = tmp_path / "bounces"
+    transport = MaildirTransport(bounces)
+    for address, action, status in [
+        ("gone@example.com", "failed", "5.1.1"),
+        ("full@example.com", "delayed", "4.2.2"),
+        ("Other@Example.com", "failed", "5.1.10"),
+    ]:
+        transport.send("mailer-daemon@x", "n@x", dsn(address, action, status))
+    addresses, read = read_hard_bounces(bounces)
+    assert read == 3 and addresses == ["gone@example.com", "other@example.com"]
+
+
+def dsn(address: str, action: str, status: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.com\r\nTo: newsletter@news.example.com\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {address}\r\nAction: {action}\r\nStatus: {status}\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n--b--\r\n"
+    ).encode()
