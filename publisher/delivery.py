@@ -41,7 +41,7 @@ from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
-BATCH = 20
+BATCH = 50
 IDLE_POLL = 1.0
 Clock = Callable[[], datetime]
 
@@ -112,6 +112,7 @@ class Sender:
         self.rate = RateLimit(settings.send_rate)
         self._templates: dict[int, MessageTemplate] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     # -------------------------------------------------------------- the loop
 
@@ -146,6 +147,8 @@ class Sender:
     def _work(self, stop: threading.Event, once: bool, worker: str) -> None:
         transport = self.transport_factory()
         lease = timedelta(seconds=self.settings.send_lease)
+        # Each outcome is committed on this thread's own connection before the next send.
+        self._local.outcomes = store.OutcomeWriter(self.engine)
         try:
             while not stop.is_set():
                 with store.writing(self.engine) as session:
@@ -162,6 +165,7 @@ class Sender:
                 self._send_batch(batch, transport, stop, worker, lease)
         finally:
             transport.close()
+            self._local.outcomes.close()
 
     def _nothing_due(self) -> bool:
         with store.reading(self.engine) as session:
@@ -241,10 +245,9 @@ class Sender:
         *,
         retry_at: datetime | None = None,
     ) -> None:
-        with store.writing(self.engine) as session:
-            store.finish_delivery(
-                session, delivery.id, status, now=self.clock(), error=error, retry_at=retry_at
-            )
+        self._local.outcomes.record(
+            delivery.id, status, now=self.clock(), error=error, retry_at=retry_at
+        )
         self.tally.add({"retry": "retried"}.get(status, status))
 
     def _release(self, ids: list[int], worker: str, retry_at: datetime) -> None:

@@ -77,6 +77,9 @@ class _InlineCounter:
             allow_network=False,
             keep_style_tags=False,
             disable_validation=True,
+            # Keep the templates' width="544" on images: premailer would turn CSS widths
+            # into width="100%" and height="auto" (not valid HTML attributes).
+            disable_basic_attributes=["width", "height"],
             cssutils_logging_level=logging.CRITICAL,
         )
         out: str = inliner.transform()

@@ -29,6 +29,7 @@ from publisher.errors import ConfigError
 from publisher.templating import Personaliser
 
 MAX_LINE = 900  # octets; RFC 5322 allows 998
+_LINE_START_DOT_TEXT = re.compile(r"(?m)^\.")
 TIMEOUT = 30.0
 _ENHANCED = re.compile(rb"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _GONE_WORDS = re.compile(
@@ -78,8 +79,8 @@ def classify(code: int, message: bytes) -> DeliveryError:
 
 
 class Transport(Protocol):
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
-        """Hand over one message (canonical CRLF bytes); DeliveryError if refused."""
+    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
+        """Hand over one message (or canonical CRLF bytes); DeliveryError if refused."""
 
     def close(self) -> None: ...
 
@@ -162,14 +163,23 @@ class MessageTemplate:
             ]
         )
         self.head = head.encode("utf-8")
-        # The text part takes values as they are, the HTML part escaped.
+        # The text part takes values as they are, the HTML part escaped. The SMTP variant is
+        # dot-stuffed here, once (RFC 5321 4.5.2): placeholders never start a line.
         split = body.find("Content-Type: text/html")
-        self._plain = Personaliser(body[:split], escape_html=False)
-        self._html = Personaliser(body[split:], escape_html=True)
+        stuffed = _LINE_START_DOT_TEXT.sub("..", body)
+        stuffed_split = stuffed.find("Content-Type: text/html")
+        self._body = (
+            Personaliser(body[:split], escape_html=False),
+            Personaliser(body[split:], escape_html=True),
+        )
+        self._wire = (
+            Personaliser(stuffed[:stuffed_split], escape_html=False),
+            Personaliser(stuffed[stuffed_split:], escape_html=True),
+        )
         self.dkim = dkim_signer
 
-    def render(self, recipient: Recipient) -> bytes:
-        """The whole message for one recipient, canonical CRLF."""
+    def render(self, recipient: Recipient) -> Outgoing:
+        """The message for one recipient."""
         unsubscribe = recipient.values["unsubscribe"]
         lines = [
             f"To: {recipient.address}",
@@ -178,19 +188,32 @@ class MessageTemplate:
             f"List-Unsubscribe: <{unsubscribe}>",  # RFC 8058; kept on one line, never encoded
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
-        message = b"".join(
-            [
-                "\r\n".join(lines).encode("ascii"),
-                b"\r\n",
-                self.head,
-                b"\r\n",
-                self._plain.fill(recipient.values),
-                self._html.fill(recipient.values),
-            ]
-        )
+        head = b"".join(["\r\n".join(lines).encode("ascii"), b"\r\n", self.head, b"\r\n"])
         if self.dkim is not None:
-            message = self.dkim.sign(message)
-        return message
+            head = self.dkim.signature(head + self._fill(self._body, recipient.values)) + head
+        return Outgoing(self, head, recipient.values)
+
+    @staticmethod
+    def _fill(parts: tuple[Personaliser, Personaliser], values: Mapping[str, str]) -> bytes:
+        return parts[0].fill(values) + parts[1].fill(values)
+
+
+class Outgoing:
+    """One recipient's message: canonical bytes for a mailbox, dot-stuffed bytes for SMTP,
+    each made only when asked for."""
+
+    __slots__ = ("head", "template", "values")
+
+    def __init__(self, template: MessageTemplate, head: bytes, values: Mapping[str, str]) -> None:
+        self.template = template
+        self.head = head  # header lines never start with a dot
+        self.values = values
+
+    def as_bytes(self) -> bytes:
+        return self.head + self.template._fill(self.template._body, self.values)
+
+    def as_wire(self) -> bytes:
+        return self.head + self.template._fill(self.template._wire, self.values)
 
 
 @dataclass(frozen=True)
@@ -213,7 +236,8 @@ class DkimSigner:
             raise ConfigError(f"PUBLISHER_DKIM_KEY_FILE: {key_file} is not a PEM private key")
         return cls(selector, domain, key)
 
-    def sign(self, message: bytes) -> bytes:
+    def signature(self, message: bytes) -> bytes:
+        """The DKIM-Signature header line(s) for ``message``."""
         signature: bytes = dkim.sign(
             message,
             self.selector.encode(),
@@ -222,7 +246,7 @@ class DkimSigner:
             include_headers=DKIM_HEADERS,
             linesep=b"\r\n",
         )
-        return signature + message
+        return signature
 
 
 # ---------------------------------------------------------------- transports
@@ -270,9 +294,6 @@ def parse_smtp_url(url: str) -> SmtpConfig:
     )
 
 
-_LINE_START_DOT = re.compile(rb"(?m)^\.")
-
-
 class SmtpTransport:
     """One SMTP connection, opened when first needed and reused for many messages.
     Uses PIPELINING (RFC 2920) when offered: one round trip for MAIL, RCPT and DATA."""
@@ -312,7 +333,7 @@ class SmtpTransport:
         self._eight_bit = smtp.has_extn("8bitmime")
         return smtp
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -342,7 +363,11 @@ class SmtpTransport:
                     smtp.getreply()
                 smtp.rset()
                 raise classify(*failed)
-            smtp.send(_LINE_START_DOT.sub(b"..", message) + b".\r\n")
+            if isinstance(message, Outgoing):
+                wire = message.as_wire()
+            else:
+                wire = _LINE_START_DOT_TEXT.sub("..", message.decode("utf-8")).encode("utf-8")
+            smtp.send(wire + b".\r\n")
             code, text = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
@@ -370,8 +395,8 @@ class MaildirTransport:
             folder.mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(path, create=False)
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
-        self.box.add(message)
+    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
+        self.box.add(message.as_bytes() if isinstance(message, Outgoing) else message)
 
     def close(self) -> None:
         pass

@@ -64,7 +64,7 @@ def recipient(address: str = "aisyah@example.com", name: str = "Aisyah & <Co>") 
 
 
 def test_headers_that_inboxes_and_rfc_8058_need() -> None:
-    raw = template().render(recipient())
+    raw = template().render(recipient()).as_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     assert max(len(line) for line in raw.split(b"\r\n")) < 998
     head = raw.split(b"\r\n\r\n", 1)[0].decode()
@@ -101,7 +101,7 @@ def test_dkim_signature_covers_the_unsubscribe_headers_and_verifies() -> None:
 
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
     signer = DkimSigner("mail", "news.example.com", private)
-    raw = template(dkim_signer=signer).render(recipient())
+    raw = template(dkim_signer=signer).render(recipient()).as_bytes()
     assert raw.startswith(b"DKIM-Signature:")
     signed = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b"").replace(b"\r\n\t", b"")
     header = next(line for line in signed.split(b"\r\n") if line.startswith(b"DKIM-Signature"))
