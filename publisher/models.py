@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -184,7 +184,12 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index(
+            "ix_deliveries_open",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending', 'retry')"),
+            sqlite_where=text("status IN ('pending', 'sending', 'retry')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -66,7 +66,15 @@ def upgrade() -> None:
         sa.Column("sent_at", WHEN, nullable=True),
         sa.UniqueConstraint("edition_id", "subscriber_id"),
     )
-    op.create_index("ix_deliveries_due", "deliveries", ["status", "next_attempt_at"])
+    # Only unfinished deliveries are indexed: claims find work among them, newest-last, without
+    # walking past the rows already sent.
+    op.create_index(
+        "ix_deliveries_open",
+        "deliveries",
+        ["id"],
+        postgresql_where=sa.text("status IN ('pending', 'sending', 'retry')"),
+        sqlite_where=sa.text("status IN ('pending', 'sending', 'retry')"),
+    )
 
 
 def downgrade() -> None:
