@@ -1,0 +1,399 @@
+"""Articles, categories, corrections and the change stamp: writes and reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from publisher.articles import ArticleInput
+from publisher.content import slugify
+from publisher.errors import InputError, NotFoundError
+from publisher.models import (
+    Article,
+    Category,
+)
+from publisher.store.engine import (
+    STATUSES,
+    _insert_ignore,
+    articles_t,
+    categories_t,
+    corrections_t,
+    links_t,
+    stamps_t,
+)
+
+# ---------------------------------------------------------------- articles: writes
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    created: list[str]
+    updated: list[str]
+    unchanged: int
+
+
+def new_uid(host: str, now: datetime) -> str:
+    """A ``tag:`` URI (RFC 4151), fixed at creation and never derived from title or slug."""
+    return f"tag:{host},{now.date().isoformat()}:article/{uuid.uuid4().hex}"
+
+
+def upsert_articles(
+    session: Session, items: Sequence[ArticleInput], *, now: datetime, host: str
+) -> BatchResult:
+    """Insert new slugs, update changed ones, leave identical ones alone. One batch."""
+    if not items:
+        return BatchResult([], [], 0)
+    slugs = [item.slug for item in items]
+    existing = {
+        row.slug: row
+        for row in session.execute(
+            select(
+                articles_t.c.id,
+                articles_t.c.slug,
+                articles_t.c.content_hash,
+                articles_t.c.published_at,
+            ).where(articles_t.c.slug.in_(slugs))
+        )
+    }
+    fresh = [item for item in items if item.slug not in existing]
+    changed = [
+        item
+        for item in items
+        if item.slug in existing and existing[item.slug].content_hash != item.content_hash
+    ]
+    ids: dict[str, int] = {}
+    if fresh:
+        rows = [_new_row(item, now, host) for item in fresh]
+        result = session.execute(
+            insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows
+        )
+        ids.update({row.slug: row.id for row in result})
+    if changed:
+        session.execute(
+            update(articles_t)
+            .where(articles_t.c.id == bindparam("_id"))
+            .values(
+                {
+                    name: bindparam(name)
+                    for name in (*_EDITABLE, "content_hash", "updated_at", "published_at")
+                }
+            ),
+            [_changed_row(item, existing[item.slug], now) for item in changed],
+        )
+        changed_ids = [existing[item.slug].id for item in changed]
+        session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
+        ids.update({item.slug: existing[item.slug].id for item in changed})
+    touched = [item for item in items if item.slug in ids]
+    _link_categories(session, touched, ids)
+    _add_corrections(session, touched, ids)
+    if touched:
+        bump(session, "articles")
+    return BatchResult(
+        [item.slug for item in fresh],
+        [item.slug for item in changed],
+        len(items) - len(fresh) - len(changed),
+    )
+
+
+_EDITABLE = (
+    "title",
+    "summary",
+    "body_html",
+    "author",
+    "editor",
+    "image",
+    "source_name",
+    "source_url",
+    "ai_assisted",
+    "sponsored",
+)
+
+
+def _new_row(item: ArticleInput, now: datetime, host: str) -> dict[str, Any]:
+    published = item.published_at or now
+    row = {name: getattr(item, name) for name in _EDITABLE}
+    row.update(
+        uid=new_uid(host, now),
+        slug=item.slug,
+        status="published",
+        content_hash=item.content_hash,
+        published_at=published,
+        created_at=now,
+        updated_at=max([published, *(when for when, _ in item.corrections)]),
+    )
+    return row
+
+
+def _changed_row(item: ArticleInput, current: Any, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(item, name) for name in _EDITABLE}
+    row.update(
+        _id=current.id,
+        content_hash=item.content_hash,
+        updated_at=now,
+        # A file without published_at keeps the time the article first went out.
+        published_at=item.published_at or current.published_at,
+    )
+    return row
+
+
+def ensure_categories(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """Category ids by slug, creating the categories that do not exist yet."""
+    wanted = {slugify(name): name for name in names}
+    if not wanted:
+        return {}
+    statement = _insert_ignore(session)(categories_t).on_conflict_do_nothing(
+        index_elements=["slug"]
+    )
+    session.execute(statement, [{"slug": s, "name": n} for s, n in wanted.items()])
+    found = session.execute(
+        select(categories_t.c.slug, categories_t.c.id).where(categories_t.c.slug.in_(wanted))
+    )
+    return {row.slug: row.id for row in found}
+
+
+def _link_categories(session: Session, items: Sequence[ArticleInput], ids: dict[str, int]) -> None:
+    categories = ensure_categories(session, (name for i in items for name in i.categories))
+    links = [
+        {"article_id": ids[item.slug], "category_id": categories[slugify(name)], "position": n}
+        for item in items
+        for n, name in enumerate(item.categories)
+    ]
+    if links:
+        statement = _insert_ignore(session)(links_t).on_conflict_do_nothing()
+        session.execute(statement, links)
+
+
+def _add_corrections(session: Session, items: Sequence[ArticleInput], ids: dict[str, int]) -> None:
+    """Record the corrections a file lists that are not recorded yet (none is ever removed)."""
+    wanted = [(ids[i.slug], when, note) for i in items for when, note in i.corrections]
+    if not wanted:
+        return
+    have = {
+        (row.article_id, row.created_at, row.note)
+        for row in session.execute(
+            select(
+                corrections_t.c.article_id, corrections_t.c.created_at, corrections_t.c.note
+            ).where(corrections_t.c.article_id.in_({article_id for article_id, _, _ in wanted}))
+        )
+    }
+    rows = [
+        {"article_id": article_id, "created_at": when, "note": note}
+        for article_id, when, note in wanted
+        if (article_id, when, note) not in have
+    ]
+    if rows:
+        session.execute(insert(corrections_t), rows)
+
+
+def _article_id(session: Session, slug: str) -> int:
+    found = session.scalar(select(articles_t.c.id).where(articles_t.c.slug == slug))
+    if found is None:
+        raise NotFoundError(f"no article with slug {slug!r}")
+    return int(found)
+
+
+def add_correction(session: Session, slug: str, note: str, *, now: datetime) -> None:
+    """Record a correction; the article's ``updated_at`` moves to ``now``."""
+    note = note.strip()
+    if not note:
+        raise InputError("a correction needs a note saying what was corrected")
+    article_id = _article_id(session, slug)
+    session.execute(insert(corrections_t).values(article_id=article_id, note=note, created_at=now))
+    session.execute(update(articles_t).where(articles_t.c.id == article_id).values(updated_at=now))
+    bump(session, "articles")
+
+
+def set_status(session: Session, slug: str, status: str, *, now: datetime) -> bool:
+    """Publish or unpublish; False when it already had that status."""
+    if status not in STATUSES:
+        raise InputError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
+    article_id = _article_id(session, slug)
+    result = session.execute(
+        update(articles_t)
+        .where(and_(articles_t.c.id == article_id, articles_t.c.status != status))
+        .values(status=status, updated_at=now)
+    )
+    changed = bool(cast(CursorResult[Any], result).rowcount)
+    if changed:
+        bump(session, "articles")
+    return changed
+
+
+# ---------------------------------------------------------------- articles: reads
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """An article with its categories and corrections, as pages, feeds and mail need it."""
+
+    article: Article
+    categories: tuple[str, ...]
+    corrections: tuple[CorrectionView, ...]
+
+    def status(self, now: datetime) -> str:
+        if self.article.status == "published" and self.article.published_at > now:
+            return "scheduled"
+        return self.article.status
+
+
+def _views(session: Session, articles: Sequence[Article]) -> list[ArticleView]:
+    ids = [a.id for a in articles]
+    names: dict[int, list[str]] = {i: [] for i in ids if i is not None}
+    notes: dict[int, list[CorrectionView]] = {i: [] for i in ids if i is not None}
+    if ids:
+        for article_id, name in session.execute(
+            select(links_t.c.article_id, categories_t.c.name)
+            .join(categories_t, categories_t.c.id == links_t.c.category_id)
+            .where(links_t.c.article_id.in_(ids))
+            .order_by(links_t.c.article_id, links_t.c.position)
+        ):
+            names[article_id].append(name)
+        for row in session.execute(
+            select(corrections_t.c.article_id, corrections_t.c.note, corrections_t.c.created_at)
+            .where(corrections_t.c.article_id.in_(ids))
+            .order_by(corrections_t.c.created_at, corrections_t.c.id)
+        ):
+            notes[row.article_id].append(CorrectionView(row.note, row.created_at))
+    return [
+        ArticleView(a, tuple(names[a.id]), tuple(notes[a.id])) for a in articles if a.id is not None
+    ]
+
+
+_NEWEST_FIRST = (articles_t.c.published_at.desc(), articles_t.c.id.desc())
+
+
+def visible(now: datetime) -> Any:
+    """The condition for an article readers may see at ``now``."""
+    return and_(articles_t.c.status == "published", articles_t.c.published_at <= now)
+
+
+def _latest(query: Any, *, now: datetime, limit: int, category_id: int | None) -> Any:
+    query = query.where(visible(now))
+    if category_id is not None:
+        query = query.where(
+            exists()
+            .where(links_t.c.article_id == articles_t.c.id)
+            .where(links_t.c.category_id == category_id)
+        )
+    return query.order_by(*_NEWEST_FIRST).limit(limit)
+
+
+def latest_articles(
+    session: Session, *, now: datetime, limit: int, category_slug: str | None = None
+) -> list[ArticleView]:
+    """The newest visible articles, newest first (by publication time, then id)."""
+    category_id = None
+    if category_slug is not None:
+        category_id = category_by_slug(session, category_slug).id
+    query = _latest(select(Article), now=now, limit=limit, category_id=category_id)
+    return _views(session, session.scalars(query).all())
+
+
+@dataclass(frozen=True)
+class ArticleKey:
+    """What identifies one version of an article's content, without loading the content."""
+
+    id: int
+    content_hash: str
+    updated_at: datetime
+
+
+def latest_keys(
+    session: Session, *, now: datetime, limit: int, category_id: int | None = None
+) -> list[ArticleKey]:
+    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check."""
+    columns = select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.updated_at)
+    query = _latest(columns, now=now, limit=limit, category_id=category_id)
+    return [ArticleKey(row.id, row.content_hash, row.updated_at) for row in session.execute(query)]
+
+
+def views_by_id(session: Session, ids: Iterable[int]) -> dict[int, ArticleView]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = session.scalars(select(Article).where(articles_t.c.id.in_(wanted))).all()
+    return {view.article.id or 0: view for view in _views(session, found)}
+
+
+def all_articles(session: Session, *, limit: int | None = None) -> list[ArticleView]:
+    """Every article whatever its status, newest publication first."""
+    query = select(Article).order_by(*_NEWEST_FIRST)
+    if limit is not None:
+        query = query.limit(limit)
+    return _views(session, session.scalars(query).all())
+
+
+def article_by_slug(session: Session, slug: str) -> ArticleView:
+    found = session.scalars(select(Article).where(articles_t.c.slug == slug)).first()
+    if found is None:
+        raise NotFoundError(f"no article with slug {slug!r}")
+    return _views(session, [found])[0]
+
+
+def category_by_slug(session: Session, slug: str) -> Category:
+    found = session.scalars(select(Category).where(categories_t.c.slug == slug)).first()
+    if found is None:
+        raise NotFoundError(f"no category {slug!r}")
+    return found
+
+
+def category_list(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(categories_t.c.slug)).all())
+
+
+def article_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(articles_t)) or 0)
+
+
+def next_scheduled(session: Session, *, now: datetime) -> datetime | None:
+    """When the next scheduled article becomes visible (None: nothing is scheduled)."""
+    return session.scalar(
+        select(func.min(articles_t.c.published_at)).where(
+            and_(articles_t.c.status == "published", articles_t.c.published_at > now)
+        )
+    )
+
+
+def categories_with_articles(session: Session) -> list[Category]:
+    """Categories that at least one article is in (feeds exist for these)."""
+    used = exists().where(links_t.c.category_id == categories_t.c.id)
+    return list(session.scalars(select(Category).where(used).order_by(categories_t.c.slug)).all())
+
+
+# ---------------------------------------------------------------- change stamps
+
+
+def bump(session: Session, name: str) -> None:
+    """Move the stamp ``name`` on; call inside the transaction that changes the thing."""
+    statement = _insert_ignore(session)(stamps_t).values(name=name, version=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"version": stamps_t.c.version + 1}
+        )
+    )
+
+
+def stamp(session: Session, name: str) -> int:
+    return int(session.scalar(select(stamps_t.c.version).where(stamps_t.c.name == name)) or 0)

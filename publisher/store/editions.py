@@ -1,0 +1,171 @@
+"""Digest editions and the articles they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from publisher.errors import NotFoundError
+from publisher.models import (
+    Article,
+    Edition,
+)
+from publisher.store.articles import (
+    _NEWEST_FIRST,
+    ArticleView,
+    _views,
+    visible,
+)
+from publisher.store.engine import (
+    _insert_ignore,
+    articles_t,
+    categories_t,
+    edition_articles_t,
+    editions_t,
+    links_t,
+)
+
+# ---------------------------------------------------------------- editions
+
+FIRST_EDITION_LOOKBACK = timedelta(days=7)
+CARRYING = ("pending", "ready", "sending", "sent")
+
+
+def create_edition(
+    session: Session, digest: str, period_key: str, *, nominal_at: datetime, now: datetime
+) -> tuple[Edition, bool]:
+    """The edition of ``digest`` for ``period_key``, and whether this call created it.
+    Insert-if-absent: a second call, daemon or DST double fire gets the existing one."""
+    statement = (
+        _insert_ignore(session)(editions_t)
+        .values(
+            digest=digest,
+            period_key=period_key,
+            nominal_at=nominal_at,
+            status="pending",
+            subject="",
+            html="",
+            text="",
+            article_count=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["digest", "period_key"])
+        .returning(editions_t.c.id)
+    )
+    created = session.execute(statement).first() is not None
+    found = session.scalars(
+        select(Edition).where(
+            and_(editions_t.c.digest == digest, editions_t.c.period_key == period_key)
+        )
+    ).one()
+    return found, created
+
+
+def candidate_articles(
+    session: Session,
+    digest: str,
+    *,
+    categories: Sequence[str],
+    limit: int,
+    until: datetime,
+    before_id: int | None = None,
+) -> list[ArticleView]:
+    """Visible articles that no edition of ``digest`` carried, newer than the last edition
+    that carried any (a week back for a first edition), newest first."""
+    last = select(func.max(editions_t.c.nominal_at)).where(
+        and_(editions_t.c.digest == digest, editions_t.c.status.in_(CARRYING))
+    )
+    if before_id is not None:
+        last = last.where(editions_t.c.id != before_id)
+    since = session.scalar(last) or until - FIRST_EDITION_LOOKBACK
+    query = select(Article).where(
+        and_(visible(until), articles_t.c.published_at > since),
+        ~exists()
+        .where(edition_articles_t.c.article_id == articles_t.c.id)
+        .where(edition_articles_t.c.digest == digest),
+    )
+    if categories:
+        query = query.where(
+            exists()
+            .where(links_t.c.article_id == articles_t.c.id)
+            .where(links_t.c.category_id == categories_t.c.id)
+            .where(categories_t.c.slug.in_(list(categories)))
+        )
+    query = query.order_by(*_NEWEST_FIRST).limit(limit)
+    return _views(session, session.scalars(query).all())
+
+
+def carry_articles(session: Session, edition: Edition, article_ids: Sequence[int]) -> None:
+    rows = [
+        {
+            "edition_id": edition.id,
+            "article_id": article_id,
+            "digest": edition.digest,
+            "position": position,
+        }
+        for position, article_id in enumerate(article_ids)
+    ]
+    if rows:
+        session.execute(insert(edition_articles_t), rows)
+    session.execute(
+        update(editions_t)
+        .where(editions_t.c.id == edition.id)
+        .values(article_count=len(rows), status="pending" if rows else "skipped")
+    )
+
+
+def edition_articles(session: Session, edition_id: int) -> list[ArticleView]:
+    """The articles an edition carries, in its order."""
+    query = (
+        select(Article)
+        .join(edition_articles_t, edition_articles_t.c.article_id == articles_t.c.id)
+        .where(edition_articles_t.c.edition_id == edition_id)
+        .order_by(edition_articles_t.c.position)
+    )
+    return _views(session, session.scalars(query).all())
+
+
+def save_rendering(
+    session: Session, edition_id: int, *, subject: str, html: str, text: str, count: int
+) -> bool:
+    """Store a pending edition's rendering and make it ready; False if another process did."""
+    result = session.execute(
+        update(editions_t)
+        .where(and_(editions_t.c.id == edition_id, editions_t.c.status == "pending"))
+        .values(subject=subject, html=html, text=text, status="ready", article_count=count)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def set_edition_status(session: Session, edition_id: int, status: str) -> None:
+    session.execute(update(editions_t).where(editions_t.c.id == edition_id).values(status=status))
+
+
+def edition_by_id(session: Session, edition_id: int) -> Edition:
+    found = session.get(Edition, edition_id)
+    if found is None:
+        raise NotFoundError(f"no edition {edition_id}")
+    return found
+
+
+def edition_list(
+    session: Session, *, digest: str | None = None, statuses: Sequence[str] = (), limit: int = 100
+) -> list[Edition]:
+    query = select(Edition).order_by(editions_t.c.nominal_at.desc(), editions_t.c.id.desc())
+    if digest is not None:
+        query = query.where(editions_t.c.digest == digest)
+    if statuses:
+        query = query.where(editions_t.c.status.in_(list(statuses)))
+    return list(session.scalars(query.limit(limit)).all())

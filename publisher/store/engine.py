@@ -1,0 +1,180 @@
+"""The engine factory, sessions, the SQLite write lock, migrations and the table handles.
+
+SQLite is used the way DESIGN.md measured to be safe: WAL, a busy timeout, and every write
+transaction opened with ``BEGIN IMMEDIATE`` (deferred BEGIN loses to "database is locked").
+PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ExceptionContext,
+    create_engine,
+    event,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from publisher.errors import ConfigError, OperationalError
+from publisher.models import (
+    Article,
+    ArticleCategory,
+    Category,
+    Correction,
+    Delivery,
+    Edition,
+    EditionArticle,
+    FeedState,
+    Stamp,
+    Subscriber,
+    Subscription,
+    WebSubPing,
+)
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_MIGRATION_LOCK = 0x6E657773  # pg advisory lock key: two daemons starting never migrate twice
+
+articles_t = Article.__table__  # type: ignore[attr-defined]
+categories_t = Category.__table__  # type: ignore[attr-defined]
+links_t = ArticleCategory.__table__  # type: ignore[attr-defined]
+corrections_t = Correction.__table__  # type: ignore[attr-defined]
+stamps_t = Stamp.__table__  # type: ignore[attr-defined]
+feed_state_t = FeedState.__table__  # type: ignore[attr-defined]
+pings_t = WebSubPing.__table__  # type: ignore[attr-defined]
+editions_t = Edition.__table__  # type: ignore[attr-defined]
+edition_articles_t = EditionArticle.__table__  # type: ignore[attr-defined]
+subscribers_t = Subscriber.__table__  # type: ignore[attr-defined]
+subscriptions_t = Subscription.__table__  # type: ignore[attr-defined]
+deliveries_t = Delivery.__table__  # type: ignore[attr-defined]
+
+STATUSES = ("published", "unpublished")
+
+
+# ---------------------------------------------------------------- engine and sessions
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLite file or PostgreSQL), configured for safe concurrent use."""
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        raise ConfigError(f"PUBLISHER_DATABASE_URL: cannot parse {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        _translate_connect_errors(engine)
+        return engine
+    raise ConfigError(
+        f"PUBLISHER_DATABASE_URL: {backend!r} is not supported (use sqlite:/// or postgresql://)"
+    )
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event (below) issue BEGIN itself, as pysqlite's legacy
+        # implicit transactions lost updates under concurrency (DESIGN.md).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    _translate_connect_errors(engine)
+    return engine
+
+
+def _translate_connect_errors(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_disconnect or context.connection is None:
+            url = engine.url.render_as_string(hide_password=True)
+            reason = str(context.original_exception).strip().splitlines()[0]
+            raise OperationalError(f"cannot reach the database at {url}: {reason}")
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_lock(engine: Engine | Connection) -> AbstractContextManager[object]:
+    """Held around each write transaction on SQLite: threads of one process queue here
+    instead of in SQLite's busy handler, which sleeps in growing steps and made four sending
+    threads spend a quarter of their time waiting for BEGIN IMMEDIATE. Other processes still
+    meet at the busy timeout. A no-op on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    pool = engine.pool if isinstance(engine, Engine) else engine.engine.pool
+    lock = _WRITE_LOCKS.get(pool)
+    if lock is None:
+        lock = _WRITE_LOCKS.setdefault(pool, threading.Lock())
+    return lock
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """A session in one write transaction, committed on success, rolled back on error."""
+    bound = engine.execution_options(sqlite_immediate=True)
+    with (
+        write_lock(engine),
+        Session(bound, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session for reads; its transaction is rolled back at the end."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (safe to call from several daemons at once)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.execution_options(sqlite_immediate=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def ping(engine: Engine) -> None:
+    """Raise OperationalError unless the database answers."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
+def _insert_ignore(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert if dialect == "postgresql" else sqlite_insert

@@ -1,0 +1,144 @@
+"""Subscribers and the digests they receive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from publisher.errors import NotFoundError
+from publisher.models import (
+    Subscriber,
+)
+from publisher.store.engine import (
+    _insert_ignore,
+    subscribers_t,
+    subscriptions_t,
+)
+
+# ---------------------------------------------------------------- subscribers
+
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.scalars(
+        select(Subscriber).where(subscribers_t.c.email == email.strip().lower())
+    ).first()
+
+
+def subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber:
+    found = session.get(Subscriber, subscriber_id)
+    if found is None:
+        raise NotFoundError(f"no subscriber {subscriber_id}")
+    return found
+
+
+def upsert_subscriber(
+    session: Session, email: str, *, name: str, status: str, digests: Sequence[str], now: datetime
+) -> tuple[Subscriber, bool]:
+    """Create or update a subscriber (by lower-cased address) and set their digests.
+    An unsubscribed or bounced address never becomes confirmed this way; only the person
+    confirming again does that (``confirm_subscriber``). Returns the row and whether it is new."""
+    address = email.strip().lower()
+    found = subscriber_by_email(session, address)
+    if found is None:
+        statement = (
+            _insert_ignore(session)(subscribers_t)
+            .values(
+                email=address,
+                name=name,
+                status=status,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now if status == "confirmed" else None,
+            )
+            .on_conflict_do_nothing(index_elements=["email"])
+        )
+        session.execute(statement)
+        created = True
+    else:
+        created = False
+        values: dict[str, Any] = {"updated_at": now}
+        if name:
+            values["name"] = name
+        # Never back to confirmed from unsubscribed or bounced, never down to pending.
+        locked = found.status in ("unsubscribed", "bounced")
+        downgrade = found.status == "confirmed" and status == "pending"
+        if status != found.status and not locked and not downgrade:
+            values["status"] = status
+            if status == "confirmed":
+                values["confirmed_at"] = now
+        session.execute(update(subscribers_t).where(subscribers_t.c.id == found.id).values(values))
+    row = subscriber_by_email(session, address)
+    assert row is not None and row.id is not None
+    set_subscriptions(session, row.id, digests)
+    session.refresh(row)
+    return row, created
+
+
+def set_subscriptions(session: Session, subscriber_id: int, digests: Sequence[str]) -> None:
+    session.execute(delete(subscriptions_t).where(subscriptions_t.c.subscriber_id == subscriber_id))
+    rows = [{"subscriber_id": subscriber_id, "digest": d} for d in dict.fromkeys(digests)]
+    if rows:
+        session.execute(insert(subscriptions_t), rows)
+
+
+def subscriptions_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in subscriber_ids}
+    for row in session.execute(
+        select(subscriptions_t.c.subscriber_id, subscriptions_t.c.digest)
+        .where(subscriptions_t.c.subscriber_id.in_(list(subscriber_ids)))
+        .order_by(subscriptions_t.c.digest)
+    ):
+        out[row.subscriber_id].append(row.digest)
+    return out
+
+
+def set_subscriber_status(
+    session: Session, subscriber_id: int, status: str, *, now: datetime
+) -> bool:
+    """Change a subscriber's status; False when it already had it."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == "confirmed":
+        values["confirmed_at"] = now
+    result = session.execute(
+        update(subscribers_t)
+        .where(and_(subscribers_t.c.id == subscriber_id, subscribers_t.c.status != status))
+        .values(values)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def subscriber_list(session: Session, *, after_id: int = 0, limit: int = 1000) -> list[Subscriber]:
+    query = select(Subscriber).where(subscribers_t.c.id > after_id).order_by(subscribers_t.c.id)
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def delete_subscriber(session: Session, email: str) -> bool:
+    result = session.execute(
+        delete(subscribers_t).where(subscribers_t.c.email == email.strip().lower())
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def audience_size(session: Session, digest: str) -> int:
+    """Confirmed subscribers of ``digest``."""
+    query = (
+        select(func.count())
+        .select_from(subscriptions_t)
+        .join(subscribers_t, subscribers_t.c.id == subscriptions_t.c.subscriber_id)
+        .where(and_(subscriptions_t.c.digest == digest, subscribers_t.c.status == "confirmed"))
+    )
+    return int(session.scalar(query) or 0)
