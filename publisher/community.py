@@ -12,6 +12,7 @@ from publisher import store
 from publisher.content import normalise_email
 from publisher.errors import InputError, NotFoundError
 from publisher.models import Subscriber
+from publisher.tokens import Signer
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,54 @@ def remove_subscriber(engine: Engine, email: str) -> None:
     with store.writing(engine) as session:
         if not store.delete_subscriber(session, email):
             raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
+
+
+def member(
+    engine: Engine, signer: Signer, purpose: str, token: str, *, now: datetime
+) -> SubscriberView:
+    """The subscriber a link's token names; TokenError for a forged, altered or expired one,
+    NotFoundError when the subscriber has since been removed."""
+    claim = signer.check(purpose, token, now=now)
+    with store.reading(engine) as session:
+        try:
+            row = store.subscriber_by_id(session, claim.subscriber_id)
+        except NotFoundError:
+            raise NotFoundError("this subscription no longer exists") from None
+        digests = store.subscriptions_of(session, [claim.subscriber_id])[claim.subscriber_id]
+    return SubscriberView(row, tuple(digests))
+
+
+def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
+    """Stop every digest for the token's subscriber (RFC 8058 one-click too). Idempotent; a
+    bounced address stays bounced."""
+    view = member(engine, signer, "unsubscribe", token, now=now)
+    if view.subscriber.status != "bounced":
+        with store.writing(engine) as session:
+            store.set_subscriber_status(session, view.subscriber.id or 0, "unsubscribed", now=now)
+    return member(engine, signer, "unsubscribe", token, now=now)
+
+
+def set_preferences(
+    engine: Engine,
+    signer: Signer,
+    token: str,
+    digests: Sequence[str],
+    *,
+    known_digests: Sequence[str],
+    now: datetime,
+) -> SubscriberView:
+    """Choose which digests the token's subscriber receives: none unsubscribes them, some
+    brings an unsubscribed member back."""
+    view = member(engine, signer, "preferences", token, now=now)
+    chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
+    subscriber_id = view.subscriber.id or 0
+    status = view.subscriber.status
+    with store.writing(engine) as session:
+        store.set_subscriptions(session, subscriber_id, chosen)
+        if not chosen and status == "confirmed":
+            store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
+        elif chosen and status == "unsubscribed":
+            # The link came in their mail and saving is a deliberate POST: they are back.
+            # A bounced address stays bounced: that mailbox does not exist.
+            store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
+    return member(engine, signer, "preferences", token, now=now)

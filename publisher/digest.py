@@ -139,6 +139,6 @@ def archive_values(site_url: str) -> dict[str, str]:
     """What the web archive shows instead of anyone's personal links."""
     return {
         "greeting": "Hello,",
-        "unsubscribe": f"{site_url}/subscribe",
-        "preferences": f"{site_url}/subscribe",
+        "unsubscribe": f"{site_url}/",
+        "preferences": f"{site_url}/",
     }

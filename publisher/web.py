@@ -19,12 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import editions, publish, store, syndication
+from publisher import community, editions, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import PublisherError
 from publisher.feeds import FeedDocument, http_date
+from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
+from publisher.tokens import Signer
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -40,11 +42,14 @@ def create_app(
     *,
     clock: Clock = _utcnow,
     feed_upkeep_every: float | None = 10.0,
+    timetable: Timetable | None = None,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
     owed WebSub notifications are sent."""
     env = make_environment(zone=settings.zone)
+    timetable = timetable or load_timetable(settings.schedules)
+    signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
     cache = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
 
     def upkeep() -> None:
@@ -67,20 +72,20 @@ def create_app(
     app.state.feeds = cache
     discovery = _discovery(settings)
 
-    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def page(name: str, *, http_status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("feed_links", discovery)
         html = env.get_template(f"pages/{name}").render(settings=settings, **values)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=http_status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return page("error.html", 404, message="There is no page at this address.")
+            return page("error.html", http_status=404, message="There is no page at this address.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(PublisherError)
     async def _publisher_error(request: Request, exc: PublisherError) -> Response:
-        return page("error.html", exc.http_status, message=exc.message)
+        return page("error.html", http_status=exc.http_status, message=exc.message)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -92,6 +97,58 @@ def create_app(
         view = publish.article(engine, slug, now=clock())
         categories = [(slugify(name), name) for name in view.categories]
         return page("article.html", view=view, article=view.article, categories=categories)
+
+    def unsubscribe_view(view: community.SubscriberView, *, done: bool) -> HTMLResponse:
+        preferences_url = f"/preferences/{signer.make('preferences', view.subscriber.id or 0)}"
+        return page(
+            "unsubscribe.html",
+            done=done,
+            email=view.subscriber.email,
+            preferences_url=preferences_url,
+        )
+
+    @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe_page(token: str) -> HTMLResponse:
+        # A GET only shows a button: link scanners follow GET links in mail (DESIGN.md).
+        view = community.member(engine, signer, "unsubscribe", token, now=clock())
+        return unsubscribe_view(view, done=view.subscriber.status == "unsubscribed")
+
+    @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe(token: str) -> HTMLResponse:
+        # RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, no cookie, no login, no
+        # redirect. The page's own button posts here too; either body unsubscribes.
+        view = community.unsubscribe(engine, signer, token, now=clock())
+        return unsubscribe_view(view, done=True)
+
+    @app.get("/preferences/{token}", response_class=HTMLResponse)
+    def preferences_page(token: str) -> HTMLResponse:
+        view = community.member(engine, signer, "preferences", token, now=clock())
+        return preferences_view(view, saved=False)
+
+    @app.post("/preferences/{token}", response_class=HTMLResponse)
+    async def preferences(token: str, request: Request) -> HTMLResponse:
+        form = await request.form()
+        chosen = [str(value) for value in form.getlist("digest")]
+        view = await run_in_threadpool(
+            community.set_preferences,
+            engine,
+            signer,
+            token,
+            chosen,
+            known_digests=list(timetable.digests),
+            now=clock(),
+        )
+        return preferences_view(view, saved=True)
+
+    def preferences_view(view: community.SubscriberView, *, saved: bool) -> HTMLResponse:
+        return page(
+            "preferences.html",
+            email=view.subscriber.email,
+            status=view.subscriber.status,
+            chosen=view.digests,
+            digests=list(timetable.digests.items()),
+            saved=saved,
+        )
 
     @app.get("/digests/", response_class=HTMLResponse)
     def digest_archive() -> HTMLResponse:

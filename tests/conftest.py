@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from publisher import store
+from publisher.publish import STARTER_SCHEDULES
 from publisher.settings import Settings, load_settings
 
 PG_URL = os.environ.get(
@@ -84,6 +85,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 def make_settings(tmp_path: Path, **values: str) -> Settings:
+    timetable = tmp_path / "schedules.yaml"
+    if not timetable.exists():
+        timetable.write_text(STARTER_SCHEDULES)
     environ = {
         "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
         "PUBLISHER_SECRET_KEY": SECRET,

@@ -327,3 +327,35 @@ def test_two_deliver_processes_share_one_edition(
     assert smtp.recorder.counts() == {address: 1 for address in members}
     sent = [int(out.split()[1].rstrip(",")) for out, _ in outputs]
     assert sum(sent) == 400 and min(sent) > 0  # both did part of the work
+
+
+def test_the_unsubscribe_link_in_the_mail_works_with_one_click(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    from urllib.parse import urlsplit
+
+    from fastapi.testclient import TestClient
+
+    from publisher.web import create_app
+
+    audience(engine, mail_settings, tmp_path, 3)
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    message = next(
+        r for r in smtp.recorder.received if r.recipient == "member1@example.com"
+    ).parsed()
+    url = urlsplit(message["List-Unsubscribe"].strip("<>"))
+    client = TestClient(create_app(mail_settings, engine, feed_upkeep_every=None))
+    response = client.post(
+        url.path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    with store.reading(engine) as session:
+        row = store.subscriber_by_email(session, "member1@example.com")
+        assert row is not None and row.status == "unsubscribed"
+        assert store.audience_size(session, "daily") == 2
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    preferences = html.split('href="https://news.example.com/preferences/')[1].split('"')[0]
+    assert client.get(f"/preferences/{preferences}").status_code == 200

@@ -82,6 +82,7 @@ def test_load_samples_only_into_an_empty_database(engine: Engine, settings: Sett
 
 
 def test_initialise_writes_a_starter_timetable(engine: Engine, settings: Settings) -> None:
+    settings.schedules.unlink()
     done = publish.initialise(settings, engine)
     assert settings.schedules.read_text().startswith("# The digest timetable")
     assert any("starter" in line for line in done)

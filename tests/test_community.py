@@ -1,0 +1,109 @@
+"""Unsubscribe (RFC 8058 one-click) and preferences, through the real app, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from publisher import community, store
+from publisher.settings import Settings
+from publisher.tokens import Signer
+from publisher.web import create_app
+from tests.conftest import SECRET
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SIGNER = Signer(SECRET)
+
+
+@pytest.fixture
+def member(engine: Engine) -> int:
+    view, _ = community.add_subscriber(
+        engine,
+        "Aisyah@Example.com",
+        name="Aisyah",
+        confirmed=True,
+        digests=["daily"],
+        known_digests=["daily"],
+        now=NOW,
+    )
+    return view.subscriber.id or 0
+
+
+@pytest.fixture
+def client(engine: Engine, settings: Settings) -> TestClient:
+    return TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+
+
+def status(engine: Engine, member: int) -> str:
+    with store.reading(engine) as session:
+        return store.subscriber_by_id(session, member).status
+
+
+def test_get_only_shows_a_button(client: TestClient, engine: Engine, member: int) -> None:
+    page = client.get(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
+    assert page.status_code == 200
+    assert "<button" in page.text and "aisyah@example.com" in page.text
+    assert status(engine, member) == "confirmed"
+
+
+def test_rfc_8058_one_click_post(client: TestClient, engine: Engine, member: int) -> None:
+    url = f"/unsubscribe/{SIGNER.make('unsubscribe', member)}"
+    client.cookies.clear()
+    done = client.post(url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert status(engine, member) == "unsubscribed"
+    again = client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert again.status_code == 200 and status(engine, member) == "unsubscribed"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "nonsense",
+        "1.AAAAAAAAAAAAAAAAAAAAAA",
+        SIGNER.make("preferences", 1),
+        Signer("z" * 40).make("unsubscribe", 1),
+    ],
+)
+def test_forged_or_wrong_tokens_change_nothing(
+    client: TestClient, engine: Engine, member: int, token: str
+) -> None:
+    for response in (client.get(f"/unsubscribe/{token}"), client.post(f"/unsubscribe/{token}")):
+        assert response.status_code == 400
+        assert "not valid" in response.text
+    assert status(engine, member) == "confirmed"
+
+
+def test_preferences_choose_leave_and_come_back(
+    client: TestClient, engine: Engine, member: int
+) -> None:
+    url = f"/preferences/{SIGNER.make('preferences', member)}"
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="daily" checked' in page.text
+    none = client.post(url, data={})
+    assert none.status_code == 200 and "Saved." in none.text
+    assert status(engine, member) == "unsubscribed"
+    back = client.post(url, data={"digest": ["daily", "not-a-digest"]})
+    assert back.status_code == 200 and 'value="daily" checked' in back.text
+    assert status(engine, member) == "confirmed"
+    with store.reading(engine) as session:
+        assert store.subscriptions_of(session, [member])[member] == ["daily"]
+
+
+def test_a_bounced_address_stays_bounced(client: TestClient, engine: Engine, member: int) -> None:
+    with store.writing(engine) as session:
+        store.set_subscriber_status(session, member, "bounced", now=NOW)
+    client.post(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
+    client.post(f"/preferences/{SIGNER.make('preferences', member)}", data={"digest": "daily"})
+    assert status(engine, member) == "bounced"
+
+
+def test_a_removed_subscriber_gets_a_clear_page(
+    client: TestClient, engine: Engine, member: int
+) -> None:
+    community.remove_subscriber(engine, "aisyah@example.com")
+    page = client.get(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
+    assert page.status_code == 404 and "no longer exists" in page.text
