@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from publisher import community, delivery, editions, publish, store, syndication
 from publisher.errors import PublisherError
 from publisher.mailer import read_hard_bounces
+from publisher.scheduler import Timekeeper
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
 from publisher.templating import make_environment
@@ -93,20 +94,52 @@ def run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load the sample articles if there are none.")] = False,
-    web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: workers only).")] = True,
+    web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: no web server).")] = True,
     scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
 ) -> None:
-    """The daemon: web server (and, as they land, scheduler and delivery workers)."""
+    """The daemon: web server, digest timetable and delivery workers in one process.
+    SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
     settings, engine, close = _ready()
+    for line in publish.initialise(settings, engine)[1:]:  # a starter timetable if none
+        print(line)
+    timetable = load_timetable(settings.schedules)
+    stop = threading.Event()
+    keeper = None
+    workers = threading.Thread(
+        target=delivery.Sender(engine, settings, clock=_now).run, args=(stop,), name="delivery"
+    )
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=_now())
             if report is not None:
                 print(f"loaded {report.created} sample articles")
+        if scheduler:
+            keeper = Timekeeper(
+                engine, settings, timetable, make_environment(zone=settings.zone), clock=_now
+            )
+            for line in keeper.start():
+                print(line, flush=True)
+            signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
+        workers.start()
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
-            serve(create_app(settings, engine), host=host, port=port)
+            app_ = create_app(
+                settings, engine, timetable=timetable, status=keeper.status if keeper else None
+            )
+            serve(app_, host=host, port=port)
+        else:
+            previous = _stop_on_signals(stop)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                _restore_signals(previous)
     finally:
+        stop.set()
+        if keeper is not None:
+            keeper.shutdown()
+        if workers.is_alive():
+            workers.join(timeout=15)
         close()
 
 

@@ -350,3 +350,43 @@ def suppress_bounces(engine: Engine, addresses: list[str], *, now: datetime) -> 
             if found is not None and found.id is not None:
                 changed += store.set_subscriber_status(session, found.id, "bounced", now=now)
     return changed
+
+
+def catch_up(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    now: datetime,
+) -> str:
+    """At start: if the digest's last send time passed while no daemon ran, its edition goes
+    out now when that is within ``catch_up``, and is recorded as missed (never sent) when
+    later. An edition already made is left to the workers. Says what it did, in words."""
+    nominal = digest.last_time(now)
+    if nominal is None:
+        return f"{digest.name}: no send time yet"
+    key = digest.period_key(nominal)
+    with store.reading(engine) as session:
+        existing = store.edition_for(session, digest.name, key)
+    if existing is not None and existing.status != "pending":
+        if existing.status in ("ready", "sending"):
+            start(engine, existing, now=now)  # the rest of what is owed, if any
+        return f"{digest.name}: edition {existing.id} for {key} is {existing.status}"
+    if existing is None and now - nominal > digest.catch_up:
+        with store.writing(engine) as session:
+            edition, created = store.create_edition(
+                session, digest.name, key, nominal_at=nominal, now=now
+            )
+            if created:
+                store.set_edition_status(session, edition.id or 0, "missed")
+        return (
+            f"{digest.name}: the send time {nominal.isoformat()} is more than "
+            f"{digest.catch_up} ago: recorded as missed, not sent"
+        )
+    plan = prepare_send(engine, settings, timetable, env, digest, now=now)
+    return (
+        f"{digest.name}: caught up on {key}: edition {plan.edition.id} "
+        f"{plan.edition.status}, {plan.new_deliveries} deliveries"
+    )

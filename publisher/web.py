@@ -43,6 +43,7 @@ def create_app(
     clock: Clock = _utcnow,
     feed_upkeep_every: float | None = 10.0,
     timetable: Timetable | None = None,
+    status: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
@@ -165,11 +166,23 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
+        """Database reachable, the timetable's clock running, each digest's next send."""
+        body: dict[str, Any] = {"status": "ok", "database": "ok", "scheduler": "off"}
         try:
             store.ping(engine)
         except PublisherError as exc:
-            return JSONResponse({"status": "error", "database": exc.message}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            body.update(status="error", database=exc.message)
+        if status is not None:
+            body.update(status())
+            if body["scheduler"] != "running":
+                body["status"] = "error"
+        else:
+            now = clock()
+            body["digests"] = {
+                name: {"next_send": next(iter(d.next_times(now, 1)), now).isoformat()}
+                for name, d in timetable.digests.items()
+            }
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.add_middleware(FeedRoutes, cache=cache, settings=settings)
     return app

@@ -84,7 +84,8 @@ def test_third_party_libraries_have_one_home() -> None:
         "smtplib": "mailer",
         "nh3": "content",
         "markdown_it": "content",
-        "apscheduler": "schedules",
+        # The crontab parser checks schedules.yaml; the clock runs in the scheduler.
+        "apscheduler": "schedules scheduler",
         "cssutils": "digest",
         "httpx": "websub",
         "lxml": "feeds",
@@ -98,5 +99,7 @@ def test_third_party_libraries_have_one_home() -> None:
                 names = [a.name.split(".")[0] for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module.split(".")[0]]
-            wrong.extend(f"{me} imports {n}" for n in names if n in homes and homes[n] != me)
+            wrong.extend(
+                f"{me} imports {n}" for n in names if n in homes and me not in homes[n].split()
+            )
     assert wrong == []

@@ -169,3 +169,11 @@ def edition_list(
     if statuses:
         query = query.where(editions_t.c.status.in_(list(statuses)))
     return list(session.scalars(query.limit(limit)).all())
+
+
+def edition_for(session: Session, digest: str, period_key: str) -> Edition | None:
+    return session.scalars(
+        select(Edition).where(
+            and_(editions_t.c.digest == digest, editions_t.c.period_key == period_key)
+        )
+    ).first()

@@ -1,0 +1,145 @@
+"""The daemon's alarm clock: APScheduler 3.x, in memory, one job per digest on its cron in its
+own time zone. It only says "now"; the editions table decides whether an edition exists, so
+a second daemon, a restart or a DST double fire sends nothing twice (DESIGN.md)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from publisher import delivery
+from publisher.errors import PublisherError
+from publisher.schedules import Timetable, load_timetable
+from publisher.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Timekeeper:
+    """Fires each digest at its send times; catches up at start; reloads on request."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        timetable: Timetable,
+        env: Environment,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.timetable = timetable
+        self.env = env
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},  # never shared between daemons
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+
+    def start(self) -> list[str]:
+        """Catch up on missed send times, then start the clock; what catching up did."""
+        done = [self._catch_up(name) for name in self.timetable.digests]
+        self._schedule()
+        self.scheduler.start()
+        return done
+
+    def _catch_up(self, name: str) -> str:
+        try:
+            return delivery.catch_up(
+                self.engine,
+                self.settings,
+                self.timetable,
+                self.env,
+                self.timetable.digest(name),
+                now=self.clock(),
+            )
+        except PublisherError as exc:
+            log.error("catching up on %s failed: %s", name, exc.message)
+            return f"{name}: catching up failed: {exc.message}"
+
+    def _schedule(self) -> None:
+        for digest in self.timetable.digests.values():
+            grace = max(int(digest.catch_up.total_seconds()), 1)
+            self.scheduler.add_job(
+                self.fire,
+                trigger=digest.trigger,
+                args=[digest.name],
+                id=digest.name,
+                misfire_grace_time=grace,
+                replace_existing=True,
+            )
+
+    def fire(self, name: str) -> None:
+        """A digest's send time came: make this period's edition (once) and its deliveries;
+        the delivery workers send them."""
+        with self._lock:
+            digest = self.timetable.digests.get(name)
+        if digest is None:
+            return
+        try:
+            plan = delivery.prepare_send(
+                self.engine, self.settings, self.timetable, self.env, digest, now=self.clock()
+            )
+        except Exception:
+            log.exception(
+                "digest %s: the edition could not be made; the next start catches up", name
+            )
+            return
+        log.info(
+            "digest %s: edition %s (%s) %s, %d new deliveries",
+            name,
+            plan.edition.id,
+            plan.edition.period_key,
+            plan.edition.status,
+            plan.new_deliveries,
+        )
+
+    def reload(self, path: Path) -> bool:
+        """Read the timetable again; a bad file keeps the old one (and says why in the log)."""
+        try:
+            timetable = load_timetable(path)
+        except PublisherError as exc:
+            log.error(
+                "%s not reloaded, keeping the old timetable: %s", path, "; ".join(exc.lines())
+            )
+            return False
+        with self._lock:
+            self.timetable = timetable
+            for job in self.scheduler.get_jobs():
+                if job.id not in timetable.digests:
+                    job.remove()
+            self._schedule()
+        log.info("%s reloaded: %s", path, ", ".join(timetable.digests) or "no digests")
+        return True
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: whether the clock runs, and each digest's next send time."""
+        running = bool(self.scheduler.running)
+        now = self.clock()
+        digests = {
+            name: {
+                "next_send": (next(iter(d.next_times(now, 1)), None) or now).isoformat(),
+                "cron": d.cron,
+                "timezone": d.zone.key,
+            }
+            for name, d in self.timetable.digests.items()
+        }
+        return {"scheduler": "running" if running else "stopped", "digests": digests}
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
