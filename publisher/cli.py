@@ -6,6 +6,7 @@ Exit codes (CONTRACT.md): 0 success, 1 operational failure, 2 bad input or usage
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pythonjsonlogger.json import JsonFormatter
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
@@ -72,8 +74,20 @@ def _context() -> Iterator[tuple[Settings, Engine]]:
         engine.dispose()
 
 
+def _logging(settings: Settings) -> None:
+    """Log lines on stderr: readable text, or one JSON object a line for log collectors."""
+    handler = logging.StreamHandler()
+    fields = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(fields, rename_fields={"asctime": "time"}))
+    else:
+        handler.setFormatter(logging.Formatter(fields.replace(" %(name)s", " [%(name)s]")))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+
+
 def _ready() -> tuple[Settings, Engine, Callable[[], None]]:
     settings = with_secret_key(load_settings())
+    _logging(settings)
     engine = store.make_engine(settings.database_url)
     store.migrate(engine)
     return settings, engine, engine.dispose
@@ -105,9 +119,8 @@ def run(
     timetable = load_timetable(settings.schedules)
     stop = threading.Event()
     keeper = None
-    workers = threading.Thread(
-        target=delivery.Sender(engine, settings, clock=_now).run, args=(stop,), name="delivery"
-    )
+    sender = delivery.Sender(engine, settings, clock=_now)
+    workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=_now())
@@ -124,7 +137,11 @@ def run(
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
             app_ = create_app(
-                settings, engine, timetable=timetable, status=keeper.status if keeper else None
+                settings,
+                engine,
+                timetable=timetable,
+                status=keeper.status if keeper else None,
+                counters=sender.tally.snapshot,
             )
             serve(app_, host=host, port=port)
         else:

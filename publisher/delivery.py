@@ -67,6 +67,14 @@ class Tally:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def snapshot(self) -> dict[str, int]:
+        """The counts as ``messages_<outcome>``, for /metrics."""
+        with self._lock:
+            return {
+                f"messages_{name}": getattr(self, name)
+                for name in ("sent", "failed", "retried", "bounced", "cancelled")
+            }
+
 
 class RateLimit:
     """At most ``rate`` messages a second across every thread of this process (0: none)."""

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     send_lease: float = Field(default=300, ge=1)
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
+    log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
     var_dir: Path = Path("var")
     feed_items: int = Field(default=50, ge=1, le=1000)
 
@@ -78,6 +80,13 @@ class Settings(BaseSettings):
             message = f"unknown time zone {value!r} (use an IANA name such as Asia/Singapore)"
             raise ValueError(message) from None
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -223,6 +223,7 @@ class FeedCache:
         self.check_every = check_every
         self._current: FeedSet | None = None
         self._checked = 0.0
+        self.builds = 0
         self._lock = threading.Lock()
 
     def current(self) -> FeedSet:
@@ -234,6 +235,7 @@ class FeedCache:
             if current is None or self._stale(current):
                 current = refresh(self.engine, self.builder, now=self.clock())
                 self._current = current
+                self.builds += 1
                 self._checked = time.monotonic()
             return current
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import community, editions, publish, store, syndication
+from publisher import community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import PublisherError
 from publisher.feeds import FeedDocument, http_date
@@ -44,6 +44,7 @@ def create_app(
     feed_upkeep_every: float | None = 10.0,
     timetable: Timetable | None = None,
     status: Callable[[], dict[str, Any]] | None = None,
+    counters: Callable[[], dict[str, int]] | None = None,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
@@ -163,6 +164,14 @@ def create_app(
     @app.get("/feed.xsl", include_in_schema=False)
     def stylesheet() -> FileResponse:
         return FileResponse(syndication.STYLESHEET_FILE, media_type="text/xsl")
+
+    scrape = metrics.registry(
+        engine, lambda: {**(counters() if counters else {}), "feed_builds": cache.builds}
+    )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(scrape), media_type=metrics.CONTENT_TYPE)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -310,6 +319,11 @@ class _Server(uvicorn.Server):
 def serve(app: FastAPI, *, host: str, port: int, access_log: bool = False) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then return normally."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", access_log=access_log, proxy_headers=True
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        proxy_headers=True,
+        log_config=None,  # log through the process's handlers (text or JSON, see cli)
     )
     _Server(config).run()

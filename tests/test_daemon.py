@@ -113,6 +113,7 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         "PUBLISHER_SMTP_URL": smtp.url,
         "PUBLISHER_SITE_URL": f"http://127.0.0.1:{port}",
         "PUBLISHER_MAIL_FROM": "Newsflash Asia <newsletter@news.example.com>",
+        "PUBLISHER_LOG_FORMAT": "json",
     }
 
     def start() -> subprocess.Popen[str]:
@@ -158,7 +159,11 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=15)
         assert proc.returncode == 0, output
-        assert "caught up on" in output and "not reloaded, keeping the old timetable" in output
+        assert "caught up on" in output
+        logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        reload_error = [r for r in logged if "not reloaded" in r["message"]]
+        assert reload_error and reload_error[0]["levelname"] == "ERROR"
+        assert "keeping the old timetable" in reload_error[0]["message"]
         # Restarted: the edition exists and is sent; nothing goes twice.
         schedules.write_text(timetable_text(nominal, "6h"))
         proc = start()

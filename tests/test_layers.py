@@ -26,6 +26,7 @@ LAYERS = {
     "syndication": 4,
     "editions": 4,
     "community": 4,
+    "metrics": 4,
     "delivery": 4.5,
     "scheduler": 5,
     "web": 5,
@@ -89,6 +90,7 @@ def test_third_party_libraries_have_one_home() -> None:
         "cssutils": "digest",
         "httpx": "websub",
         "lxml": "feeds",
+        "prometheus_client": "metrics",
     }
     wrong: list[str] = []
     for me, path in module_files():

@@ -178,3 +178,42 @@ def test_hub_is_advertised_in_the_link_header(
     assert response.headers["link"] == (
         '<https://hub.example.com/>; rel="hub", <https://news.example.com/feed.xml>; rel="self"'
     )
+
+
+def test_metrics_report_the_queue_editions_and_this_process(
+    engine: Engine, settings: Settings
+) -> None:
+    from publisher import community, delivery, editions
+    from publisher.schedules import load_timetable
+    from publisher.templating import make_environment
+
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    community.add_subscriber(
+        engine, "a@example.com", confirmed=True, digests=["daily"], known_digests=["daily"], now=NOW
+    )
+    timetable = load_timetable(settings.schedules)
+    edition, _ = editions.ensure_edition(
+        engine,
+        settings,
+        timetable,
+        make_environment(),
+        timetable.digest("daily"),
+        nominal=NOW,
+        now=NOW,
+    )
+    delivery.start(engine, edition, now=NOW)
+    app = create_app(
+        settings,
+        engine,
+        clock=lambda: NOW,
+        feed_upkeep_every=None,
+        counters=lambda: {"messages_sent": 7},
+    )
+    client = TestClient(app)
+    client.get("/feed.xml")
+    text = client.get("/metrics").text
+    assert 'newsflash_deliveries{status="pending"} 1.0' in text
+    assert "newsflash_queue_depth 1.0" in text
+    assert 'newsflash_editions{status="sending"} 1.0' in text
+    assert 'newsflash_process_events_total{event="messages_sent"} 7.0' in text
+    assert 'newsflash_process_events_total{event="feed_builds"} 1.0' in text

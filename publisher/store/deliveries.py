@@ -281,3 +281,31 @@ def delivery_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, d
     ):
         out[row[0]][row[1]] = int(row[2])
     return out
+
+
+def status_counts(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """(deliveries by status, editions by status) over the whole database."""
+    deliveries = {
+        row[0]: int(row[1])
+        for row in session.execute(
+            select(deliveries_t.c.status, func.count()).group_by(deliveries_t.c.status)
+        )
+    }
+    editions = {
+        row[0]: int(row[1])
+        for row in session.execute(
+            select(editions_t.c.status, func.count()).group_by(editions_t.c.status)
+        )
+    }
+    return deliveries, editions
+
+
+def last_sends(session: Session) -> dict[str, datetime]:
+    """When each digest last had a message accepted."""
+    query = (
+        select(editions_t.c.digest, func.max(deliveries_t.c.sent_at, type_=AwareDateTime()))
+        .join(deliveries_t, deliveries_t.c.edition_id == editions_t.c.id)
+        .where(deliveries_t.c.status == "sent")
+        .group_by(editions_t.c.digest)
+    )
+    return {digest: when for digest, when in session.execute(query) if when is not None}
