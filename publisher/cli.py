@@ -121,16 +121,16 @@ def run(
     keeper = None
     sender = delivery.Sender(engine, settings, clock=_now)
     workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
+    env = make_environment(zone=settings.zone)
+    feeds = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), _now)
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=_now())
             if report is not None:
                 print(f"loaded {report.created} sample articles")
         if scheduler:
-            keeper = Timekeeper(
-                engine, settings, timetable, make_environment(zone=settings.zone), clock=_now
-            )
-            for line in keeper.start():
+            keeper = Timekeeper(engine, settings, timetable, env, clock=_now)
+            for line in keeper.start(feeds=feeds):
                 print(line, flush=True)
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
@@ -142,6 +142,8 @@ def run(
                 timetable=timetable,
                 status=keeper.status if keeper else None,
                 counters=sender.tally.snapshot,
+                feeds=feeds,
+                feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
             )
             serve(app_, host=host, port=port)
         else:

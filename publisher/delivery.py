@@ -398,3 +398,10 @@ def catch_up(
         f"{digest.name}: caught up on {key}: edition {plan.edition.id} "
         f"{plan.edition.status}, {plan.new_deliveries} deliveries"
     )
+
+
+def prune(engine: Engine, settings: Settings, *, now: datetime) -> int:
+    """Forget finished deliveries older than the retention period."""
+    before = now - timedelta(days=settings.delivery_retention_days)
+    with store.writing(engine) as session:
+        return store.prune_deliveries(session, before=before)

@@ -17,10 +17,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import delivery
+from publisher import delivery, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
+from publisher.syndication import FeedCache
+
+FEED_UPKEEP_SECONDS = 10
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +53,46 @@ class Timekeeper:
             timezone="UTC",
         )
 
-    def start(self) -> list[str]:
-        """Catch up on missed send times, then start the clock; what catching up did."""
+    def start(self, *, feeds: FeedCache | None = None) -> list[str]:
+        """Catch up on missed send times, then start the clock; what catching up did.
+        With ``feeds``, the clock also keeps them fresh: scheduled articles appear at their
+        time, changed feeds are rebuilt and the WebSub hub is told."""
         done = [self._catch_up(name) for name in self.timetable.digests]
         self._schedule()
+        if feeds is not None:
+            self.scheduler.add_job(
+                self._feeds,
+                "interval",
+                args=[feeds],
+                id="feeds",
+                seconds=FEED_UPKEEP_SECONDS,
+                next_run_time=self.clock(),
+            )
+        self.scheduler.add_job(
+            self._prune, "interval", id="prune", hours=6, next_run_time=self.clock()
+        )
         self.scheduler.start()
         return done
+
+    def _feeds(self, feeds: FeedCache) -> None:
+        try:
+            feeds.current()
+            syndication.send_pings(self.engine, self.settings, now=self.clock())
+        except Exception:
+            log.exception("feed upkeep failed; trying again in %s s", FEED_UPKEEP_SECONDS)
+
+    def _prune(self) -> None:
+        try:
+            gone = delivery.prune(self.engine, self.settings, now=self.clock())
+        except Exception:
+            log.exception("pruning old deliveries failed; trying again later")
+            return
+        if gone:
+            log.info(
+                "pruned %d finished deliveries older than %d days",
+                gone,
+                self.settings.delivery_retention_days,
+            )
 
     def _catch_up(self, name: str) -> str:
         try:
@@ -72,13 +109,16 @@ class Timekeeper:
             return f"{name}: catching up failed: {exc.message}"
 
     def _schedule(self) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id[7:] not in self.timetable.digests:
+                job.remove()
         for digest in self.timetable.digests.values():
             grace = max(int(digest.catch_up.total_seconds()), 1)
             self.scheduler.add_job(
                 self.fire,
                 trigger=digest.trigger,
                 args=[digest.name],
-                id=digest.name,
+                id=f"digest:{digest.name}",
                 misfire_grace_time=grace,
                 replace_existing=True,
             )
@@ -119,9 +159,6 @@ class Timekeeper:
             return False
         with self._lock:
             self.timetable = timetable
-            for job in self.scheduler.get_jobs():
-                if job.id not in timetable.digests:
-                    job.remove()
             self._schedule()
         log.info("%s reloaded: %s", path, ", ".join(timetable.digests) or "no digests")
         return True

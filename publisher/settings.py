@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     send_lease: float = Field(default=300, ge=1)
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
+    delivery_retention_days: int = Field(default=90, ge=1)
     log_level: str = "INFO"
     log_format: str = Field(default="text", pattern="^(text|json)$")
     var_dir: Path = Path("var")

@@ -45,6 +45,7 @@ def create_app(
     timetable: Timetable | None = None,
     status: Callable[[], dict[str, Any]] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,
+    feeds: syndication.FeedCache | None = None,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
@@ -52,7 +53,7 @@ def create_app(
     env = make_environment(zone=settings.zone)
     timetable = timetable or load_timetable(settings.schedules)
     signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
-    cache = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
+    cache = feeds or syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
 
     def upkeep() -> None:
         cache.current()

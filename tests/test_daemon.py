@@ -177,3 +177,124 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         if proc.poll() is None:
             proc.kill()
         smtp.stop()
+
+
+def daemon_env(
+    tmp_path: Path, database_url: str, smtp: SmtpServer, schedules: Path, port: int
+) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
+        "PUBLISHER_DATABASE_URL": database_url,
+        "PUBLISHER_SECRET_KEY": SECRET,
+        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        "PUBLISHER_SCHEDULES": str(schedules),
+        "PUBLISHER_SMTP_URL": smtp.url,
+        "PUBLISHER_SITE_URL": f"http://127.0.0.1:{port}",
+        "PUBLISHER_MAIL_FROM": "Newsflash Asia <newsletter@news.example.com>",
+        "PUBLISHER_SEND_LEASE": "2",
+        "PUBLISHER_SEND_RETRY_BASE": "0.2",
+    }
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_three_daemons_on_postgresql_one_killed_every_member_once(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    smtp = SmtpServer()
+    smtp.recorder.delay = 0.005
+    smtp.start()
+    nominal = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(nominal, "6h"))
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    setup_site(engine, settings, tmp_path, nominal)
+    members = [f"m{n}@example.com" for n in range(3)]
+    for n in range(3, 300):
+        community.add_subscriber(
+            engine,
+            f"m{n}@example.com",
+            confirmed=True,
+            digests=["daily"],
+            known_digests=["daily"],
+            now=nominal,
+        )
+        members.append(f"m{n}@example.com")
+    env = daemon_env(tmp_path, database_url, smtp, schedules, free_port())
+    command = [sys.executable, "-m", "publisher", "run", "--no-web"]
+    daemons = [
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(smtp.recorder.received) < 60:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        daemons[0].send_signal(signal.SIGKILL)
+        daemons[0].wait()
+        while set(smtp.recorder.counts()) != set(members):
+            assert time.monotonic() < deadline, len(smtp.recorder.counts())
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        for proc in daemons[1:]:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=30)[0] for proc in daemons[1:]]
+        smtp.stop()
+    assert [proc.returncode for proc in daemons[1:]] == [0, 0], outputs
+    counts = smtp.recorder.counts()
+    assert set(counts) == set(members)
+    assert sum(counts.values()) - len(members) <= settings.send_concurrency  # the killed one's
+    assert len(editions.list_editions(engine)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    smtp = SmtpServer()
+    port = free_port()
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(datetime.now(UTC) - timedelta(hours=2), "1h"))
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    path = tmp_path / "embargo.jsonl"
+    path.write_text(
+        json.dumps({"title": "Embargoed budget story", "published_at": due.isoformat()})
+    )
+    publish.import_articles(engine, settings, [path], now=datetime.now(UTC))
+    env = daemon_env(tmp_path, database_url, smtp, schedules, port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "run", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        seen_before = False
+        while True:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/feed.xml", timeout=2).text
+            except httpx.TransportError:
+                body = ""
+            if body and datetime.now(UTC) < due:
+                seen_before = seen_before or "Embargoed budget story" not in body
+            if "Embargoed budget story" in body:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert datetime.now(UTC) >= due
+        assert seen_before  # it was served before its time, without the story
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output

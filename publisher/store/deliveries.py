@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Engine,
     and_,
     case,
+    delete,
     exists,
     func,
     literal,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from publisher.models import (
@@ -309,3 +311,18 @@ def last_sends(session: Session) -> dict[str, datetime]:
         .group_by(editions_t.c.digest)
     )
     return {digest: when for digest, when in session.execute(query) if when is not None}
+
+
+def prune_deliveries(session: Session, *, before: datetime) -> int:
+    """Delete finished delivery rows of editions made before ``before``; how many went.
+    The editions themselves (and their story counts) stay."""
+    old_editions = select(editions_t.c.id).where(editions_t.c.created_at < before)
+    result = session.execute(
+        delete(deliveries_t).where(
+            and_(
+                deliveries_t.c.status.in_(("sent", "failed", "cancelled")),
+                deliveries_t.c.edition_id.in_(old_editions.scalar_subquery()),
+            )
+        )
+    )
+    return max(cast(CursorResult[Any], result).rowcount, 0)
