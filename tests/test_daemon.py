@@ -298,3 +298,47 @@ def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_digest_due_after_start_goes_out_once_at_its_time(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    """The timetable's own job, not catch-up: cron minutes are whole, so this waits for the
+    next minute boundary (never more than about a minute)."""
+    smtp = SmtpServer()
+    smtp.start()
+    now = datetime.now(UTC)
+    due = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (due - now).total_seconds() < 8:  # leave the daemon time to start
+        due += timedelta(minutes=1)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(due, "1m"))
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    setup_site(engine, settings, tmp_path, due)
+    env = daemon_env(tmp_path, database_url, smtp, schedules, free_port())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "run", "--no-web"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = due + timedelta(seconds=30)
+        while len(smtp.recorder.received) < 3:
+            assert datetime.now(UTC) < deadline, smtp.recorder.counts()
+            time.sleep(0.2)
+        assert datetime.now(UTC) >= due
+        time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+        smtp.stop()
+    assert proc.returncode == 0, output
+    assert smtp.recorder.counts() == {f"m{n}@example.com": 1 for n in range(3)}
+    made = {e.period_key: e.status for e in editions.list_editions(engine)}
+    assert made[due.strftime("%Y-%m-%dT%H:%M")] == "sent"
+    # Yesterday's send time was long before the 1-minute catch-up window: recorded, not sent.
+    assert made[(due - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")] == "missed"
