@@ -38,6 +38,8 @@ class Recorder:
     plans: dict[str, list[str]] = field(default_factory=dict)
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cleared: every DATA waits until it is set (to hold senders at a known point).
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -51,6 +53,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
         if self.delay:
             await asyncio.sleep(self.delay)
         content = envelope.original_content or b""
@@ -62,6 +66,11 @@ class Recorder:
     def counts(self) -> Counter[str]:
         with self.lock:
             return Counter(r.recipient for r in self.received)
+
+
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 class SmtpServer:

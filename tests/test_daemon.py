@@ -263,7 +263,7 @@ def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
     schedules = tmp_path / "schedules.yaml"
     schedules.write_text(timetable_text(datetime.now(UTC) - timedelta(hours=2), "1h"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
-    due = datetime.now(UTC) + timedelta(seconds=4)
+    due = datetime.now(UTC) + timedelta(seconds=10)
     path = tmp_path / "embargo.jsonl"
     path.write_text(
         json.dumps({"title": "Embargoed budget story", "published_at": due.isoformat()})

@@ -278,7 +278,7 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
     members = audience(engine, mail_settings, tmp_path, 200)
-    smtp.recorder.delay = 0.02
+    smtp.recorder.delay = 0.05
     edition_id = start_edition(engine, mail_settings)
     env = cli_env(mail_settings, database_url, smtp, tmp_path)
     proc = subprocess.Popen(
@@ -302,14 +302,26 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     assert smtp.recorder.counts() == {address: 1 for address in members}
 
 
+def lease_holders(engine: Engine) -> set[str]:
+    """The processes (host:pid) holding deliveries right now."""
+    from sqlalchemy import select
+
+    deliveries = store.deliveries_t
+    with store.reading(engine) as session:
+        owners = session.scalars(
+            select(deliveries.c.lease_owner).where(deliveries.c.status == "sending").distinct()
+        ).all()
+    return {owner.rsplit(":", 1)[0] for owner in owners if owner}
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_deliver_processes_share_one_edition(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
     """Several delivery processes is the PostgreSQL set-up (FOR UPDATE SKIP LOCKED)."""
     members = audience(engine, mail_settings, tmp_path, 400)
-    smtp.recorder.delay = 0.002
     start_edition(engine, mail_settings)
+    smtp.recorder.gate.clear()  # hold every message until both processes hold deliveries
     env = cli_env(mail_settings, database_url, smtp, tmp_path)
     procs = [
         subprocess.Popen(
@@ -322,6 +334,11 @@ def test_two_deliver_processes_share_one_edition(
         )
         for _ in range(2)
     ]
+    deadline = time.monotonic() + 60
+    while len(lease_holders(engine)) < 2:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    smtp.recorder.gate.set()
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert smtp.recorder.counts() == {address: 1 for address in members}
