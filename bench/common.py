@@ -10,10 +10,27 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
+
+from publisher import store
+from publisher.models import Subscriber, Subscription
+
+CATEGORIES = [
+    "Culture",
+    "Trade",
+    "Transport",
+    "Malaysia",
+    "Singapore",
+    "Korea",
+    "Thailand",
+    "Business",
+    "Travel",
+    "Brand Studio",
+]
 
 PG_URL = os.environ.get(
     "PUBLISHER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -69,3 +86,27 @@ def publisher_env(database_url: str, var_dir: Path) -> dict[str, str]:
         PUBLISHER_SECRET_KEY="bench-secret-key-0123456789-abcdefghijkl",
     )
     return env
+
+
+def add_confirmed_subscribers(engine: Engine, count: int, now: datetime, digest: str) -> None:
+    """``count`` confirmed subscribers of ``digest`` (member0@example.com ...), in bulk."""
+    subscribers = Subscriber.__table__  # type: ignore[attr-defined]
+    subscriptions = Subscription.__table__  # type: ignore[attr-defined]
+    for first in range(0, count, 10_000):
+        rows = [
+            {
+                "id": n + 1,
+                "email": f"member{n}@example.com",
+                "name": f"Member {n}",
+                "status": "confirmed",
+                "created_at": now,
+                "updated_at": now,
+                "confirmed_at": now,
+            }
+            for n in range(first, min(count, first + 10_000))
+        ]
+        with store.writing(engine) as session:
+            session.execute(insert(subscribers), rows)
+            session.execute(
+                insert(subscriptions), [{"subscriber_id": r["id"], "digest": digest} for r in rows]
+            )

@@ -20,13 +20,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import postgres_database, publisher_env
+from bench.common import add_confirmed_subscribers, postgres_database, publisher_env
 from publisher import publish, store
-from publisher.models import Delivery, Subscriber, Subscription
+from publisher.models import Delivery
 from publisher.settings import load_settings
 from tests.browser import free_port
 
@@ -64,26 +64,7 @@ def prepare(url: str, work: Path, count: int, smtp_url: str) -> tuple[dict[str, 
         )
     )
     publish.import_articles(engine, settings, [stories], now=now)
-    subscribers = Subscriber.__table__  # type: ignore[attr-defined]
-    subscriptions = Subscription.__table__  # type: ignore[attr-defined]
-    for first in range(0, count, 10_000):
-        rows = [
-            {
-                "id": n + 1,
-                "email": f"member{n}@example.com",
-                "name": "",
-                "status": "confirmed",
-                "created_at": now,
-                "updated_at": now,
-                "confirmed_at": now,
-            }
-            for n in range(first, min(count, first + 10_000))
-        ]
-        with store.writing(engine) as session:
-            session.execute(insert(subscribers), rows)
-            session.execute(
-                insert(subscriptions), [{"subscriber_id": r["id"], "digest": "daily"} for r in rows]
-            )
+    add_confirmed_subscribers(engine, count, now, "daily")
     engine.dispose()
     return env, due
 

@@ -26,13 +26,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import measure, postgres_database, publisher_env
+from bench.common import add_confirmed_subscribers, measure, postgres_database, publisher_env
 from publisher import delivery, publish, store
-from publisher.models import Subscriber, Subscription
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
 from publisher.templating import make_environment
@@ -82,26 +79,7 @@ def prepare(
         )
     )
     publish.import_articles(engine, settings, [stories], now=now)
-    subscribers = Subscriber.__table__  # type: ignore[attr-defined]
-    subscriptions = Subscription.__table__  # type: ignore[attr-defined]
-    for first in range(0, count, 10_000):
-        rows = [
-            {
-                "id": n + 1,
-                "email": f"member{n}@example.com",
-                "name": f"Member {n}",
-                "status": "confirmed",
-                "created_at": now,
-                "updated_at": now,
-                "confirmed_at": now,
-            }
-            for n in range(first, min(count, first + 10_000))
-        ]
-        with store.writing(engine) as session:
-            session.execute(insert(subscribers), rows)
-            session.execute(
-                insert(subscriptions), [{"subscriber_id": r["id"], "digest": "daily"} for r in rows]
-            )
+    add_confirmed_subscribers(engine, count, now, "daily")
     plan = delivery.prepare_send(
         engine, settings, load_timetable(settings.schedules), make_environment(), digest, now=now
     )

@@ -32,23 +32,11 @@ from sqlalchemy import Engine, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import postgres_database, publisher_env
+from bench.common import CATEGORIES, postgres_database, publisher_env
 from publisher import publish, store, syndication
 from publisher.models import Article, ArticleCategory
 from publisher.settings import Settings, load_settings
 
-CATEGORIES = [
-    "Culture",
-    "Trade",
-    "Transport",
-    "Malaysia",
-    "Singapore",
-    "Korea",
-    "Thailand",
-    "Business",
-    "Travel",
-    "Brand Studio",
-]
 BODY = "<p>" + "Exporters say the new corridor shortens the journey by two days. " * 30 + "</p>"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

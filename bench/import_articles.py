@@ -19,20 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import measure, postgres_database, publisher_env
+from bench.common import CATEGORIES, measure, postgres_database, publisher_env
 
-CATEGORIES = [
-    "Culture",
-    "Trade",
-    "Transport",
-    "Malaysia",
-    "Singapore",
-    "Korea",
-    "Thailand",
-    "Business",
-    "Travel",
-    "Brand Studio",
-]
 PARAGRAPH = (
     "Exporters say the new corridor shortens the journey by two days and halves spoilage, "
     "while smaller growers worry about minimum volumes and ask for shared container slots. "

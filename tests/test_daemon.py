@@ -105,15 +105,8 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     setup_site(engine, settings, tmp_path, nominal)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
-        "PUBLISHER_DATABASE_URL": database_url,
-        "PUBLISHER_SECRET_KEY": SECRET,
-        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
-        "PUBLISHER_SCHEDULES": str(schedules),
-        "PUBLISHER_SMTP_URL": smtp.url,
-        "PUBLISHER_SITE_URL": f"http://127.0.0.1:{port}",
-        "PUBLISHER_MAIL_FROM": "Newsflash Asia <newsletter@news.example.com>",
-        "PUBLISHER_LOG_FORMAT": "json",
+    env = daemon_env(tmp_path, database_url, smtp, schedules, port) | {
+        "PUBLISHER_LOG_FORMAT": "json"
     }
 
     def start() -> subprocess.Popen[str]:
