@@ -50,6 +50,8 @@ subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
 app.add_typer(bounces_app, name="bounces")
+reports_app = typer.Typer(help='Readers\' "Spot an error?" reports.', no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
 
 T = TypeVar("T")
 
@@ -467,6 +469,29 @@ def bounces_process(path: Path) -> None:
         f"{read} message(s) read: {len(addresses)} hard bounce(s), {changed} subscriber(s) "
         "suppressed"
     )
+
+
+@reports_app.command("list")
+def reports_list(
+    all_: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+) -> None:
+    """Error reports from readers, oldest first (open ones unless --all)."""
+    with _context() as (settings, engine):
+        rows = community.list_reports(engine, include_resolved=all_)
+    for row in rows:
+        when = row.created_at.astimezone(settings.zone)
+        contact = f" ({row.email})" if row.email else ""
+        print(f"#{row.id} {when:%Y-%m-%d %H:%M} {row.status:<8} {row.slug}{contact}")
+        print("    " + row.message.replace("\n", "\n    "))
+    print(f"{len(rows)} report(s)")
+
+
+@reports_app.command("resolve")
+def reports_resolve(report_id: int) -> None:
+    """Mark a report resolved."""
+    with _context() as (_settings, engine):
+        changed = community.resolve_report(engine, report_id, now=_now())
+    print(f"resolved #{report_id}" if changed else f"#{report_id} was already resolved")
 
 
 @feeds_app.command("build")

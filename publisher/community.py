@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from publisher import store
-from publisher.content import normalise_email
+from publisher.content import normalise_email, xml_text
 from publisher.errors import InputError, NotFoundError
-from publisher.models import Subscriber
+from publisher.models import Report, Subscriber
 from publisher.tokens import Signer
 
 
@@ -124,3 +124,33 @@ def set_preferences(
             # A bounced address stays bounced: that mailbox does not exist.
             store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
     return member(engine, signer, "preferences", token, now=now)
+
+
+MAX_REPORT = 5000
+
+
+def report_error(engine: Engine, slug: str, message: str, email: str, *, now: datetime) -> int:
+    """Store a reader's "Spot an error?" report for the editors; its id."""
+    text = xml_text(message).strip()
+    if len(text) < 5:
+        raise InputError("please say what is wrong (a few words at least)")
+    if len(text) > MAX_REPORT:
+        raise InputError(f"please keep it under {MAX_REPORT:,} characters")
+    address = ""
+    if email.strip():
+        try:
+            address = normalise_email(email)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    with store.writing(engine) as session:
+        return store.add_report(session, slug, text, address, now=now)
+
+
+def list_reports(engine: Engine, *, include_resolved: bool = False) -> list[Report]:
+    with store.reading(engine) as session:
+        return store.report_list(session, include_resolved=include_resolved)
+
+
+def resolve_report(engine: Engine, report_id: int, *, now: datetime) -> bool:
+    with store.writing(engine) as session:
+        return store.resolve_report(session, report_id, now=now)

@@ -203,3 +203,18 @@ class Delivery(SQLModel, table=True):
     lease_until: datetime | None = _when(nullable=True)
     last_error: str = Field(default="", sa_type=Text)
     sent_at: datetime | None = _when(nullable=True)
+
+
+class Report(SQLModel, table=True):
+    """A reader's "Spot an error? Report it here" message about an article, for editors."""
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int | None = Field(default=None, foreign_key="articles.id", ondelete="SET NULL")
+    slug: str = Field(max_length=200)
+    message: str = Field(sa_type=Text)
+    email: str = Field(default="", max_length=320)
+    status: str = Field(default="open", max_length=20, index=True)  # open, resolved
+    created_at: datetime = _when()
+    resolved_at: datetime | None = _when(nullable=True)

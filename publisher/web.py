@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher import community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
-from publisher.errors import PublisherError
+from publisher.errors import InputError, PublisherError
 from publisher.feeds import FeedDocument, http_date
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
@@ -152,6 +152,34 @@ def create_app(
             digests=list(timetable.digests.items()),
             saved=saved,
         )
+
+    @app.get("/report", response_class=HTMLResponse)
+    def report_form(article: str = "") -> HTMLResponse:
+        view = publish.article(engine, article, now=clock())
+        return page("report.html", article=view.article, done=False, error="", message="", email="")
+
+    @app.post("/report", response_class=HTMLResponse)
+    async def report(request: Request) -> HTMLResponse:
+        form = await request.form()
+        slug, message, email = (str(form.get(k, "")) for k in ("article", "message", "email"))
+        view = await run_in_threadpool(publish.article, engine, slug, now=clock())
+        if form.get("website"):  # the honeypot: a person never sees this field
+            return page("report.html", article=view.article, done=True)
+        try:
+            await run_in_threadpool(
+                community.report_error, engine, slug, message, email, now=clock()
+            )
+        except InputError as exc:
+            return page(
+                "report.html",
+                http_status=400,
+                article=view.article,
+                done=False,
+                error=exc.message,
+                message=message,
+                email=email,
+            )
+        return page("report.html", article=view.article, done=True)
 
     @app.get("/digests/", response_class=HTMLResponse)
     def digest_archive() -> HTMLResponse:

@@ -118,3 +118,23 @@ def test_init_creates_key_and_timetable(tmp_path: Path, database_url: str) -> No
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "schedules.yaml").exists()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_reports_from_the_command_line(tmp_path: Path, database_url: str) -> None:
+    from publisher import community, publish, store
+    from tests.conftest import NOW, make_settings
+
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    engine = store.make_engine(database_url)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    community.report_error(engine, "penang-culture-forum", "The date is wrong.", "", now=NOW)
+    engine.dispose()
+    listed = cli(tmp_path, database_url, "reports", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "#1 " in listed.stdout and "penang-culture-forum" in listed.stdout
+    assert "The date is wrong." in listed.stdout
+    assert cli(tmp_path, database_url, "reports", "resolve", "1").stdout.strip() == "resolved #1"
+    missing = cli(tmp_path, database_url, "reports", "resolve", "99")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "Error: no report 99")
+    assert cli(tmp_path, database_url, "reports", "list").stdout.strip() == "0 report(s)"

@@ -107,3 +107,53 @@ def test_a_removed_subscriber_gets_a_clear_page(
     community.remove_subscriber(engine, "aisyah@example.com")
     page = client.get(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
     assert page.status_code == 404 and "no longer exists" in page.text
+
+
+def test_readers_report_errors_and_editors_resolve_them(
+    client: TestClient, engine: Engine, settings: Settings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from publisher import publish
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
+    publish.import_articles(engine, settings, [examples], now=NOW)
+    form = client.get("/report?article=durian-exports-rail")
+    assert form.status_code == 200 and 'name="message"' in form.text
+    assert "Durian exporters switch to rail" in form.text
+    sent = client.post(
+        "/report",
+        data={
+            "article": "durian-exports-rail",
+            "message": "The train had 42 containers, not 24.",
+            "email": "Reader@Example.com",
+        },
+    )
+    assert sent.status_code == 200 and "Thank you" in sent.text
+    empty = client.post("/report", data={"article": "durian-exports-rail", "message": " "})
+    assert empty.status_code == 400 and "please say what is wrong" in empty.text
+    bad_email = client.post(
+        "/report",
+        data={"article": "durian-exports-rail", "message": "Typo in the title", "email": "nope"},
+    )
+    assert bad_email.status_code == 400 and "not an email address" in bad_email.text
+    bot = client.post(
+        "/report",
+        data={
+            "article": "durian-exports-rail",
+            "message": "buy cheap things",
+            "website": "http://spam",
+        },
+    )
+    assert bot.status_code == 200
+    assert client.get("/report?article=no-such-story").status_code == 404
+    [report] = community.list_reports(engine)
+    assert (report.slug, report.email, report.status) == (
+        "durian-exports-rail",
+        "reader@example.com",
+        "open",
+    )
+    assert community.resolve_report(engine, report.id or 0, now=NOW)
+    assert not community.resolve_report(engine, report.id or 0, now=NOW)
+    assert community.list_reports(engine) == []
+    assert len(community.list_reports(engine, include_resolved=True)) == 1
