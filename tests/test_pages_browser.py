@@ -108,3 +108,21 @@ def test_the_digest_fits_a_phone_and_a_desktop(browser: Any, tmp_path: Path, wid
     screenshot(dark, f"digest-{width}-dark")
     page.close()
     dark.close()
+
+
+def test_report_and_unsubscribe_pages_on_a_phone(browser: Any, site: LiveServer) -> None:
+    page = browser.new_page(viewport=PHONE)
+    page.goto(site.url + "/articles/durian-exports-rail")
+    page.get_by_role("link", name="Spot an error? Report it here").click()
+    page.get_by_label("What is wrong?").fill("The train carried 42 containers, not 24.")
+    page.get_by_label("Your email (optional, if you would like an answer)").fill(
+        "reader@example.com"
+    )
+    assert widest(page) <= PHONE["width"]
+    screenshot(page, "report-390")
+    page.get_by_role("button", name="Send to the editors").click()
+    assert page.locator("h1").inner_text() == "Thank you"
+    page.goto(site.url + "/unsubscribe/forged.token")
+    assert "not valid" in page.inner_text("body")
+    screenshot(page, "unsubscribe-forged-390")
+    page.close()
