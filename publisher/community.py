@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from jinja2 import Environment
 from sqlalchemy import Engine
 
 from publisher import store
-from publisher.content import normalise_email, xml_text
-from publisher.errors import InputError, NotFoundError
+from publisher.content import normalise_email, one_line, xml_text
+from publisher.errors import InputError, NotFoundError, OperationalError
+from publisher.mailer import DeliveryError, Transport, envelope_sender, simple_message
 from publisher.models import Report, Subscriber
-from publisher.tokens import Signer
+from publisher.settings import Settings
+from publisher.tokens import CONFIRM_TTL, Signer
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,81 @@ def list_reports(engine: Engine, *, include_resolved: bool = False) -> list[Repo
 def resolve_report(engine: Engine, report_id: int, *, now: datetime) -> bool:
     with store.writing(engine) as session:
         return store.resolve_report(session, report_id, now=now)
+
+
+CONFIRMATIONS_PER_DAY = 3
+
+
+def signup(
+    engine: Engine,
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    transport: Transport,
+    email: str,
+    *,
+    name: str,
+    digests: Sequence[str],
+    known_digests: Sequence[str],
+    now: datetime,
+) -> bool:
+    """Join The Community, double opt-in: store a pending subscriber and mail a confirmation
+    link. The caller shows the same answer whatever happened (no one learns whether an address
+    is known); returns whether a mail went out. A confirmed member is left as they are, and at
+    most CONFIRMATIONS_PER_DAY mails go to one address a day."""
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
+    name = one_line(name)[:200]
+    with store.writing(engine) as session:
+        row = store.subscriber_by_email(session, address)
+        if row is not None and row.status == "confirmed":
+            return False
+        row, _ = store.upsert_subscriber(
+            session, address, name=name, status="pending", digests=chosen, now=now
+        )
+        subscriber_id = row.id or 0
+        if store.confirmations_since(session, subscriber_id, now - timedelta(days=1)) >= (
+            CONFIRMATIONS_PER_DAY
+        ):
+            return False
+        store.record_confirmation(session, subscriber_id, now=now)
+    token = signer.make("confirm", subscriber_id, expires=now + CONFIRM_TTL)
+    values = {
+        "name": name,
+        "site_title": settings.site_title,
+        "language": settings.site_language,
+        "postal_address": settings.postal_address,
+        "confirm_url": f"{settings.site_url}/confirm/{token}",
+        "subject": f"Confirm your {settings.site_title} subscription",
+    }
+    message = simple_message(
+        sender=settings.mail_from,
+        to=address,
+        subject=values["subject"],
+        text=env.get_template("email/confirm.txt").render(**values),
+        html=env.get_template("email/confirm.html").render(**values),
+        message_id=f"confirm-{subscriber_id}.{int(now.timestamp())}@{settings.site_host}",
+        date=now,
+    )
+    try:
+        transport.send(envelope_sender(settings.mail_from), address, message)
+    except DeliveryError as exc:
+        raise OperationalError(
+            "we could not send the confirmation email just now; please try again in a few "
+            f"minutes ({exc.reply})"
+        ) from None
+    finally:
+        transport.close()
+    return True
+
+
+def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
+    """The person clicked the link in their mail and pressed the button: they are in."""
+    view = member(engine, signer, "confirm", token, now=now)
+    if view.subscriber.status != "confirmed":
+        with store.writing(engine) as session:
+            store.set_subscriber_status(session, view.subscriber.id or 0, "confirmed", now=now)
+    return member(engine, signer, "confirm", token, now=now)

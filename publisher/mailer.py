@@ -10,6 +10,7 @@ near 150 messages a second). Parts go as 8bit UTF-8 with every line under 998 oc
 from __future__ import annotations
 
 import email.message
+import email.policy
 import email.utils
 import mailbox
 import re
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -451,3 +453,19 @@ def read_hard_bounces(path: Path) -> tuple[list[str], int]:
                 if action == "failed" and status.startswith("5") and "@" in address:
                     found.append(address)
     return sorted(set(found)), read
+
+
+def simple_message(
+    *, sender: str, to: str, subject: str, text: str, html: str, message_id: str, date: datetime
+) -> bytes:
+    """A one-off message (a confirmation, say): text and HTML alternatives, canonical CRLF.
+    Few of these are sent, so the standard library builds them."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = email.utils.format_datetime(date)
+    message["Message-ID"] = f"<{message_id}>"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message.as_bytes()

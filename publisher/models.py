@@ -218,3 +218,14 @@ class Report(SQLModel, table=True):
     status: str = Field(default="open", max_length=20, index=True)  # open, resolved
     created_at: datetime = _when()
     resolved_at: datetime | None = _when(nullable=True)
+
+
+class Confirmation(SQLModel, table=True):
+    """A confirmation mail sent (at most a few per address per day)."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (Index("ix_confirmations_subscriber", "subscriber_id", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscribers.id", ondelete="CASCADE")
+    sent_at: datetime = _when()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from publisher import community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
 from publisher.feeds import FeedDocument, http_date
+from publisher.mailer import Transport, make_transport
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
@@ -53,6 +57,12 @@ def create_app(
     env = make_environment(zone=settings.zone)
     timetable = timetable or load_timetable(settings.schedules)
     signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
+    limiter = ClientLimit(per_window=10, window=600.0)
+    smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+
+    def mail_transport() -> Transport:
+        return make_transport(smtp_url, settings.var_dir / "mail")
+
     cache = feeds or syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
 
     def upkeep() -> None:
@@ -75,9 +85,9 @@ def create_app(
     app.state.feeds = cache
     discovery = _discovery(settings)
 
-    def page(name: str, *, http_status: int = 200, **values: Any) -> HTMLResponse:
+    def page(template: str, /, *, http_status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("feed_links", discovery)
-        html = env.get_template(f"pages/{name}").render(settings=settings, **values)
+        html = env.get_template(f"pages/{template}").render(settings=settings, **values)
         return HTMLResponse(html, status_code=http_status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -90,10 +100,75 @@ def create_app(
     async def _publisher_error(request: Request, exc: PublisherError) -> Response:
         return page("error.html", http_status=exc.http_status, message=exc.message)
 
+    signup_form: dict[str, Any] = {
+        "error": "",
+        "email": "",
+        "name": "",
+        "digests": list(timetable.digests.items()),
+    }
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
         articles = publish.latest(engine, settings, now=clock())
-        return page("index.html", articles=articles)
+        return page("index.html", articles=articles, **signup_form)
+
+    @app.get("/subscribe", response_class=HTMLResponse)
+    def subscribe_page() -> HTMLResponse:
+        return page("subscribe.html", done=False, **signup_form)
+
+    @app.post("/subscribe", response_class=HTMLResponse)
+    async def subscribe(request: Request) -> HTMLResponse:
+        form = await request.form()
+        email, name = str(form.get("email", "")), str(form.get("name", ""))
+        values: dict[str, Any] = {**signup_form, "email": email, "name": name}
+        if not limiter.allow(request.client.host if request.client else "?", time.monotonic()):
+            values["error"] = "Too many sign-ups from here; please try again later."
+            return page("subscribe.html", http_status=429, done=False, **values)
+        if form.get("website"):  # the honeypot: people never see it
+            return page("subscribe.html", done=True, **values)
+        try:
+            await run_in_threadpool(
+                community.signup,
+                engine,
+                settings,
+                signer,
+                env,
+                mail_transport(),
+                email,
+                name=name,
+                digests=[str(d) for d in form.getlist("digest")],
+                known_digests=list(timetable.digests),
+                now=clock(),
+            )
+        except InputError as exc:
+            return page(
+                "subscribe.html", http_status=400, done=False, **{**values, "error": exc.message}
+            )
+        return page("subscribe.html", done=True, **values)
+
+    @app.get("/confirm/{token}", response_class=HTMLResponse)
+    def confirm_page(token: str) -> HTMLResponse:
+        # GET only shows a button: link scanners follow GET links in mail (DESIGN.md).
+        view = community.member(engine, signer, "confirm", token, now=clock())
+        return page(
+            "confirm.html",
+            done=view.subscriber.status == "confirmed",
+            email=view.subscriber.email,
+            preferences_url=preferences_url(view),
+        )
+
+    @app.post("/confirm/{token}", response_class=HTMLResponse)
+    def confirm(token: str) -> HTMLResponse:
+        view = community.confirm(engine, signer, token, now=clock())
+        return page(
+            "confirm.html",
+            done=True,
+            email=view.subscriber.email,
+            preferences_url=preferences_url(view),
+        )
+
+    def preferences_url(view: community.SubscriberView) -> str:
+        return f"/preferences/{signer.make('preferences', view.subscriber.id or 0)}"
 
     @app.get("/articles/{slug}", response_class=HTMLResponse)
     def article(slug: str) -> HTMLResponse:
@@ -234,6 +309,28 @@ async def _every(seconds: float, job: Callable[[], None]) -> None:
         except Exception:
             log.exception("background job %s failed; trying again in %s s", job.__name__, seconds)
         await asyncio.sleep(seconds)
+
+
+class ClientLimit:
+    """At most ``per_window`` form posts per client address in ``window`` seconds."""
+
+    def __init__(self, *, per_window: int, window: float) -> None:
+        self.per_window = per_window
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str, now: float) -> bool:
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            times = self._seen.setdefault(client, deque())
+            while times and now - times[0] > self.window:
+                times.popleft()
+            if len(times) >= self.per_window:
+                return False
+            times.append(now)
+            return True
 
 
 FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")

@@ -157,3 +157,98 @@ def test_readers_report_errors_and_editors_resolve_them(
     assert not community.resolve_report(engine, report.id or 0, now=NOW)
     assert community.list_reports(engine) == []
     assert len(community.list_reports(engine, include_resolved=True)) == 1
+
+
+def mails(settings: Settings) -> list[bytes]:
+    folder = settings.var_dir / "mail" / "new"
+    return [p.read_bytes() for p in sorted(folder.iterdir())] if folder.exists() else []
+
+
+def confirm_path(message: bytes) -> str:
+    import re
+
+    found = re.search(rb"https://news\.example\.com(/confirm/[A-Za-z0-9._-]+)", message)
+    assert found, message[:500]
+    return found.group(1).decode()
+
+
+def test_join_the_community_with_double_opt_in(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    page = client.get("/")
+    assert 'action="/subscribe"' in page.text and 'name="email"' in page.text
+    done = client.post(
+        "/subscribe", data={"email": "New.Reader@Example.com", "name": "Wei Jie", "digest": "daily"}
+    )
+    assert done.status_code == 200 and "Check your inbox" in done.text
+    [message] = mails(settings)
+    assert b"Hello Wei Jie" in message and b"To: new.reader@example.com" in message
+    path = confirm_path(message)
+    with store.reading(engine) as session:
+        row = store.subscriber_by_email(session, "new.reader@example.com")
+    assert row is not None and row.status == "pending"
+    button = client.get(path)  # a link scanner's GET changes nothing
+    assert button.status_code == 200 and "<button" in button.text
+    assert status(engine, row.id or 0) == "pending"
+    confirmed = client.post(path)
+    assert confirmed.status_code == 200 and "Welcome to the community" in confirmed.text
+    assert status(engine, row.id or 0) == "confirmed"
+    # Known or not, the answer is the same, and a member is not mailed again.
+    again = client.post("/subscribe", data={"email": "new.reader@example.com"})
+    assert again.status_code == 200 and "Check your inbox" in again.text
+    assert len(mails(settings)) == 1
+
+
+def test_signup_limits_and_bad_input(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    for _ in range(5):
+        assert client.post("/subscribe", data={"email": "twice@example.com"}).status_code == 200
+    assert len(mails(settings)) == 3  # at most three confirmation mails an address a day
+    bad = client.post("/subscribe", data={"email": "not-an-address"})
+    assert bad.status_code == 400 and "not an email address" in bad.text
+    bot = client.post("/subscribe", data={"email": "bot@example.com", "website": "x"})
+    assert bot.status_code == 200
+    with store.reading(engine) as session:
+        assert store.subscriber_by_email(session, "bot@example.com") is None
+    statuses = [
+        client.post("/subscribe", data={"email": f"r{n}@example.com"}).status_code for n in range(4)
+    ]
+    assert statuses[-1] == 429  # ten posts from one client in ten minutes
+
+
+def test_forged_and_expired_confirmation_links_change_nothing(
+    engine: Engine, settings: Settings, member: int
+) -> None:
+    from datetime import timedelta
+
+    with store.writing(engine) as session:
+        store.set_subscriber_status(session, member, "pending", now=NOW)
+    later = NOW + timedelta(days=4)
+    token = SIGNER.make("confirm", member, expires=NOW + timedelta(days=3))
+    app = create_app(settings, engine, clock=lambda: later, feed_upkeep_every=None)
+    expired = TestClient(app).post(f"/confirm/{token}")
+    assert expired.status_code == 400 and "expired" in expired.text
+    forged = TestClient(app).post(f"/confirm/{token[:-3]}abc")
+    assert forged.status_code == 400
+    assert status(engine, member) == "pending"
+
+
+def test_a_mail_server_that_is_down_gets_a_clear_message(
+    engine: Engine, tmp_path: object, database_url: str
+) -> None:
+    from pathlib import Path
+
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        Path(str(tmp_path)),
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL="smtp://127.0.0.1:9",
+    )
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    down = client.post("/subscribe", data={"email": "later@example.com"})
+    assert down.status_code == 503 and "try again in a few minutes" in down.text
+    with store.reading(engine) as session:
+        kept = store.subscriber_by_email(session, "later@example.com")
+    assert kept is not None and kept.status == "pending"  # nothing lost

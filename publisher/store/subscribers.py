@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from publisher.errors import NotFoundError
 from publisher.models import (
+    Confirmation,
     Subscriber,
 )
 from publisher.store.engine import (
@@ -142,3 +143,23 @@ def audience_size(session: Session, digest: str) -> int:
         .where(and_(subscriptions_t.c.digest == digest, subscribers_t.c.status == "confirmed"))
     )
     return int(session.scalar(query) or 0)
+
+
+confirmations_t = Confirmation.__table__  # type: ignore[attr-defined]
+
+
+def confirmations_since(session: Session, subscriber_id: int, since: datetime) -> int:
+    query = (
+        select(func.count())
+        .select_from(confirmations_t)
+        .where(
+            and_(
+                confirmations_t.c.subscriber_id == subscriber_id, confirmations_t.c.sent_at >= since
+            )
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def record_confirmation(session: Session, subscriber_id: int, *, now: datetime) -> None:
+    session.execute(insert(confirmations_t).values(subscriber_id=subscriber_id, sent_at=now))
