@@ -126,3 +126,73 @@ def test_report_and_unsubscribe_pages_on_a_phone(browser: Any, site: LiveServer)
     assert "not valid" in page.inner_text("body")
     screenshot(page, "unsubscribe-forged-390")
     page.close()
+
+
+def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path) -> None:
+    """At 390x844: sign up on the index page, confirm from the mail aiosmtpd received, get the
+    next digest, and unsubscribe from the link in it."""
+    import re
+    import threading
+    from datetime import UTC, datetime
+
+    from publisher import delivery
+    from publisher.schedules import load_timetable
+    from publisher.templating import make_environment
+    from tests.smtp import SmtpServer
+
+    smtp = SmtpServer()
+    smtp.start()
+    now = datetime.now(UTC)
+    settings: Settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/j.db", PUBLISHER_SMTP_URL=smtp.url
+    )
+    engine: Engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    publish.import_articles(engine, settings, [EXAMPLES], now=now)
+    server = LiveServer(create_app(settings, engine, feed_upkeep_every=None))
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(server.url + "/")
+        page.get_by_label("Email").fill("reader@example.com")
+        page.get_by_label("Name (optional)").fill("Priya")
+        screenshot(page, "join-390")
+        page.get_by_role("button", name="Join").click()
+        assert page.locator("h1").inner_text() == "Check your inbox"
+        [mail] = smtp.recorder.received
+        text = mail.parsed().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https://news\.example\.com(/confirm/[\w.-]+)", text)
+        assert link is not None
+        page.goto(server.url + link.group(1))
+        screenshot(page, "confirm-390")
+        page.get_by_role("button", name="Yes, send me the newsletter").click()
+        assert page.locator("h1").inner_text() == "Welcome to the community"
+        timetable = load_timetable(settings.schedules)
+        delivery.prepare_send(
+            engine,
+            settings,
+            timetable,
+            make_environment(),
+            timetable.digest("daily"),
+            now=datetime.now(UTC),
+        )
+        delivery.Sender(engine, settings, clock=lambda: datetime.now(UTC)).run(
+            threading.Event(), once=True
+        )
+        digest = smtp.recorder.received[-1].parsed()
+        assert digest["To"] == "reader@example.com"
+        html = digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert "Hi Priya," in html
+        unsubscribe = digest["List-Unsubscribe"].strip("<>").replace("https://news.example.com", "")
+        page.goto(server.url + unsubscribe)
+        screenshot(page, "unsubscribe-390")
+        page.get_by_role("button", name="Unsubscribe").click()
+        assert page.locator("h1").inner_text() == "You are unsubscribed"
+        assert widest(page) <= PHONE["width"]
+        with store.reading(engine) as session:
+            row = store.subscriber_by_email(session, "reader@example.com")
+        assert row is not None and row.status == "unsubscribed"
+    finally:
+        page.close()
+        server.stop()
+        smtp.stop()
+        engine.dispose()
