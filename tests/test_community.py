@@ -252,3 +252,37 @@ def test_a_mail_server_that_is_down_gets_a_clear_message(
     with store.reading(engine) as session:
         kept = store.subscriber_by_email(session, "later@example.com")
     assert kept is not None and kept.status == "pending"  # nothing lost
+
+
+def test_security_headers_and_cross_site_posts(client: TestClient, member: int) -> None:
+    page = client.get("/")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert client.get("/feed.xml").headers["x-frame-options"] == "DENY"
+    forged = client.post(
+        "/subscribe",
+        data={"email": "victim@example.com"},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert forged.status_code == 403 and "another site" in forged.text
+    prefs = client.post(
+        f"/preferences/{SIGNER.make('preferences', member)}",
+        data={},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert prefs.status_code == 403
+    own = client.post(
+        "/subscribe",
+        data={"email": "me@example.com"},
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert own.status_code == 200
+    # RFC 8058: the mail provider posts the one-click unsubscribe from its own origin.
+    one_click = client.post(
+        f"/unsubscribe/{SIGNER.make('unsubscribe', member)}",
+        data={"List-Unsubscribe": "One-Click"},
+        headers={"Origin": "https://mail.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert one_click.status_code == 200
