@@ -439,6 +439,31 @@ def subscribers_add(
     )
 
 
+@subscribers_app.command("import")
+def subscribers_import(path: Path) -> None:
+    """Import a CSV (email, name, status, digests, created_at, confirmed_at); all or nothing."""
+    with _context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        done = community.import_subscribers(
+            engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=_now()
+        )
+    print(f"{path}: {done.created} added, {done.updated} updated")
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    path: Annotated[Path | None, typer.Argument(help="CSV file (default: stdout).")] = None,
+) -> None:
+    """Write every subscriber as CSV (the columns `subscribers import` reads)."""
+    with _context() as (_settings, engine):
+        if path is None:
+            community.export_subscribers(engine, sys.stdout)
+            return
+        with path.open("w", encoding="utf-8", newline="") as out:
+            count = community.export_subscribers(engine, out)
+    print(f"wrote {count} subscriber(s) to {path}")
+
+
 @subscribers_app.command("list")
 def subscribers_list() -> None:
     """Every subscriber with status and digests."""

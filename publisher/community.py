@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import store
+from publisher import roster, store
 from publisher.content import normalise_email, one_line, xml_text
 from publisher.errors import InputError, NotFoundError, OperationalError
 from publisher.mailer import DeliveryError, Transport, envelope_sender, simple_message
@@ -235,3 +238,64 @@ def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> Sub
         with store.writing(engine) as session:
             store.set_subscriber_status(session, view.subscriber.id or 0, "confirmed", now=now)
     return member(engine, signer, "confirm", token, now=now)
+
+
+@dataclass(frozen=True)
+class ImportedSubscribers:
+    created: int
+    updated: int
+
+
+def import_subscribers(
+    engine: Engine, path: Path, *, known_digests: Sequence[str], zone: ZoneInfo, now: datetime
+) -> ImportedSubscribers:
+    """Import a subscriber CSV, all or nothing; every bad row is reported with its line.
+    Addresses are matched case-insensitively, and an unsubscribed or bounced address is never
+    turned back into a confirmed one (only the person confirming again does that)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    created = updated = 0
+    with store.writing(engine) as session:
+        for row in roster.read_rows(path, known_digests=known_digests, zone=zone):
+            if isinstance(row, str):
+                problems.append(row)
+                continue
+            if row.email in seen:
+                problems.append(f"{path}:{row.line}: {row.email} is also on line {seen[row.email]}")
+                continue
+            seen[row.email] = row.line
+            if problems:
+                continue  # keep reading to report every problem; write nothing more
+            _, new = store.upsert_subscriber(
+                session,
+                row.email,
+                name=row.name,
+                status=row.status,
+                digests=row.digests,
+                now=now,
+                created_at=row.created_at,
+                confirmed_at=row.confirmed_at,
+            )
+            created += new
+            updated += not new
+        if problems:
+            raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
+    return ImportedSubscribers(created, updated)
+
+
+def export_subscribers(engine: Engine, out: TextIO) -> int:
+    """Every subscriber as CSV (CONTRACT.md columns); how many."""
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        for view in list_subscribers(engine):
+            row = view.subscriber
+            yield (
+                row.email,
+                row.name,
+                row.status,
+                " ".join(view.digests),
+                row.created_at.isoformat(),
+                row.confirmed_at.isoformat() if row.confirmed_at else "",
+            )
+
+    return roster.write_rows(out, rows())

@@ -286,3 +286,56 @@ def test_security_headers_and_cross_site_posts(client: TestClient, member: int) 
         headers={"Origin": "https://mail.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert one_click.status_code == 200
+
+
+def test_csv_import_export_round_trip_and_bad_rows(
+    engine: Engine, settings: Settings, tmp_path: object, member: int
+) -> None:
+    import io
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    with store.writing(engine) as session:
+        store.set_subscriber_status(session, member, "unsubscribed", now=NOW)
+    good = folder / "list.csv"
+    good.write_text(
+        "Email,Name,Status,Digests\n"
+        "AISYAH@example.com,Aisyah,confirmed,daily\n"  # left: stays unsubscribed
+        "wei@example.com,Wei Jie,,\n"
+        "priya@example.com,,pending,daily\n"
+    )
+    done = community.import_subscribers(
+        engine, good, known_digests=["daily"], zone=settings.zone, now=NOW
+    )
+    assert (done.created, done.updated) == (2, 1)
+    assert status(engine, member) == "unsubscribed"
+    out = io.StringIO()
+    assert community.export_subscribers(engine, out) == 3
+    exported = out.getvalue()
+    assert exported.splitlines()[0] == "email,name,status,digests,created_at,confirmed_at"
+    assert "wei@example.com,Wei Jie,confirmed,daily," in exported
+    # Round trip: export, import into an empty list, export again: the same file.
+    copy = folder / "export.csv"
+    copy.write_text(exported)
+    for view in community.list_subscribers(engine):
+        community.remove_subscriber(engine, view.subscriber.email)
+    community.import_subscribers(engine, copy, known_digests=["daily"], zone=settings.zone, now=NOW)
+    again = io.StringIO()
+    community.export_subscribers(engine, again)
+    assert again.getvalue() == exported
+
+    bad = folder / "bad.csv"
+    bad.write_text(
+        "email,status,digests\nok@example.com,,\nnot-an-address,,\n"
+        "x@example.com,vip,\ny@example.com,,weekly\nOK@example.com,,\n"
+    )
+    with pytest.raises(Exception) as caught:
+        community.import_subscribers(
+            engine, bad, known_digests=["daily"], zone=settings.zone, now=NOW
+        )
+    details = caught.value.details  # type: ignore[attr-defined]
+    assert [d.split(": ", 1)[0] for d in details] == [f"{bad}:{n}" for n in (3, 4, 5, 6)]
+    assert "not an email address" in details[0] and "status: 'vip'" in details[1]
+    assert "digests: unknown weekly" in details[2] and "also on line 2" in details[3]
+    with store.reading(engine) as session:
+        assert store.subscriber_by_email(session, "ok@example.com") is None  # nothing imported

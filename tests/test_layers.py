@@ -16,6 +16,7 @@ LAYERS = {
     "content": 1,
     "schedules": 1.5,
     "articles": 1.5,
+    "roster": 1.5,
     "store": 2,
     "templating": 2,
     "feeds": 3,

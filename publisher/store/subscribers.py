@@ -47,7 +47,15 @@ def subscriber_by_id(session: Session, subscriber_id: int) -> Subscriber:
 
 
 def upsert_subscriber(
-    session: Session, email: str, *, name: str, status: str, digests: Sequence[str], now: datetime
+    session: Session,
+    email: str,
+    *,
+    name: str,
+    status: str,
+    digests: Sequence[str],
+    now: datetime,
+    created_at: datetime | None = None,
+    confirmed_at: datetime | None = None,
 ) -> tuple[Subscriber, bool]:
     """Create or update a subscriber (by lower-cased address) and set their digests.
     An unsubscribed or bounced address never becomes confirmed this way; only the person
@@ -61,9 +69,9 @@ def upsert_subscriber(
                 email=address,
                 name=name,
                 status=status,
-                created_at=now,
+                created_at=created_at or now,
                 updated_at=now,
-                confirmed_at=now if status == "confirmed" else None,
+                confirmed_at=(confirmed_at or now) if status == "confirmed" else confirmed_at,
             )
             .on_conflict_do_nothing(index_elements=["email"])
         )

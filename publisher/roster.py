@@ -1,0 +1,103 @@
+"""Subscriber lists as CSV: the columns of CONTRACT.md (email, name, status, digests,
+created_at, confirmed_at), read with a line number for every problem. Pure apart from the
+files it is given."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from publisher.content import normalise_email, one_line
+from publisher.errors import InputError
+
+COLUMNS = ("email", "name", "status", "digests", "created_at", "confirmed_at")
+STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    email: str
+    name: str
+    status: str
+    digests: tuple[str, ...]
+    created_at: datetime | None
+    confirmed_at: datetime | None
+
+
+def _when(text: str, zone: ZoneInfo, column: str) -> datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{column}: {text!r} is not an ISO 8601 date and time") from None
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
+
+def read_rows(path: Path, *, known_digests: Sequence[str], zone: ZoneInfo) -> Iterator[Row | str]:
+    """Each row of a subscriber CSV, cleaned, or ``"path:LINE: problem"``. A file that is not
+    a CSV with an ``email`` column raises InputError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}:1: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    if "email" not in header:
+        raise InputError(f"{path}:1: no email column (columns: {', '.join(COLUMNS)})")
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputError(
+            f"{path}:1: unknown column(s) {', '.join(unknown)} (allowed: {', '.join(COLUMNS)})"
+        )
+    reader.fieldnames = header
+    for record in reader:
+        line = reader.line_num
+        try:
+            yield _row(line, record, known_digests, zone)
+        except ValueError as exc:
+            yield f"{path}:{line}: {exc}"
+
+
+def _row(line: int, record: dict[str, str | None], known: Sequence[str], zone: ZoneInfo) -> Row:
+    def get(column: str) -> str:
+        return (record.get(column) or "").strip()
+
+    email = normalise_email(get("email"))
+    status = get("status").lower() or "confirmed"
+    if status not in STATUSES:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    digests = tuple(dict.fromkeys(get("digests").split())) or tuple(known)
+    unknown = [d for d in digests if d not in known]
+    if unknown:
+        raise ValueError(f"digests: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+    return Row(
+        line,
+        email,
+        one_line(get("name"))[:200],
+        status,
+        digests,
+        _when(get("created_at"), zone, "created_at"),
+        _when(get("confirmed_at"), zone, "confirmed_at"),
+    )
+
+
+def write_rows(out: TextIO, rows: Iterable[tuple[object, ...]]) -> int:
+    """Write the header and ``rows`` (in COLUMNS order); how many rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
