@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -448,3 +448,9 @@ def read_files(paths: Iterable[Path], zone: ZoneInfo, *, workers: int = 1) -> It
 
 
 _CHUNK = 500
+
+
+def parse_objects(objects: Sequence[object], source: str, zone: ZoneInfo) -> Iterator[Parsed]:
+    """Article objects from an API request, each located as ``source`` item N (from 1)."""
+    for number, data in enumerate(objects, start=1):
+        yield _validate((Path(source), number, {}, data), zone)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +11,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from publisher import store
-from publisher.articles import ArticleInput, Location, Problem, expand, read_files
+from publisher.articles import (
+    ArticleInput,
+    Location,
+    Parsed,
+    Problem,
+    expand,
+    parse_objects,
+    read_files,
+)
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
 
@@ -71,14 +79,31 @@ def import_articles(
     Records stream through in batches inside one write transaction, so memory stays flat.
     """
     files = expand(paths)
-    report = ImportReport(files=len(files))
     size = sum(path.stat().st_size for path in files)
     workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
+    records = read_files(files, settings.zone, workers=workers)
+    return import_records(engine, settings, records, files=len(files), now=now)
+
+
+def import_objects(
+    engine: Engine, settings: Settings, objects: Sequence[object], *, source: str, now: datetime
+) -> ImportReport:
+    """Import article objects (the admin API's JSON), all or nothing, like files."""
+    return import_records(
+        engine, settings, parse_objects(objects, source, settings.zone), files=0, now=now
+    )
+
+
+def import_records(
+    engine: Engine, settings: Settings, records: Iterable[Parsed], *, files: int, now: datetime
+) -> ImportReport:
+    """Write parsed records in batches in one transaction; any problem writes nothing."""
+    report = ImportReport(files=files)
     problems: list[str] = []
     seen: dict[str, Location] = {}
     batch: list[ArticleInput] = []
     with store.writing(engine) as session:
-        for where, item in read_files(files, settings.zone, workers=workers):
+        for where, item in records:
             if isinstance(item, Problem):
                 problems.append(str(item))
             elif item.slug in seen:
@@ -139,3 +164,9 @@ def correct_article(engine: Engine, slug: str, note: str, *, now: datetime) -> N
 def set_article_status(engine: Engine, slug: str, status: str, *, now: datetime) -> bool:
     with store.writing(engine) as session:
         return store.set_status(session, slug, status, now=now)
+
+
+def article_any(engine: Engine, slug: str) -> store.ArticleView:
+    """An article by slug whatever its status (for editors)."""
+    with store.reading(engine) as session:
+        return store.article_by_slug(session, slug)

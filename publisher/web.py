@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from publisher import community, editions, metrics, publish, store, syndication
+from publisher import api, community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
 from publisher.feeds import FeedDocument, http_date
@@ -93,12 +93,22 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": exc.detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
         if exc.status_code == 404:
             return page("error.html", http_status=404, message="There is no page at this address.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(PublisherError)
     async def _publisher_error(request: Request, exc: PublisherError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": exc.message, "problems": exc.details}, status_code=exc.http_status
+            )
         return page("error.html", http_status=exc.http_status, message=exc.message)
 
     signup_form: dict[str, Any] = {
@@ -298,6 +308,7 @@ def create_app(
             }
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
+    app.include_router(api.router(settings, engine, timetable, clock))
     app.add_middleware(FeedRoutes, cache=cache, settings=settings)
     app.add_middleware(CrossSiteGuard, settings=settings)
     app.add_middleware(SecurityHeaders)
@@ -346,7 +357,9 @@ class SecurityHeaders:
                 kind = dict(headers).get(b"content-type", b"")
                 # A feed opened in a browser runs its XSLT stylesheet, which CSP counts as
                 # script: feeds get every header but the policy.
-                extra = SECURITY_HEADERS[1:] if b"xml" in kind else SECURITY_HEADERS
+                # /docs is Swagger UI, which runs script from its CDN.
+                relaxed = b"xml" in kind or scope["path"] == "/docs"
+                extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
                 message["headers"] = [*headers, *extra]
             await send(message)
 

@@ -29,6 +29,7 @@ LAYERS = {
     "community": 4,
     "metrics": 4,
     "delivery": 4.5,
+    "api": 4.8,
     "scheduler": 5,
     "web": 5,
     "cli": 5,

@@ -1,0 +1,161 @@
+"""The admin API under /api/, for editors' tools and scripts: articles, subscribers and
+reports, with the same validation as the command line. A bearer token
+(PUBLISHER_API_TOKEN) guards it; without one configured, it answers 404."""
+
+from __future__ import annotations
+
+import hmac
+import io
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from publisher import community, publish, store
+from publisher.errors import InputError
+from publisher.schedules import Timetable
+from publisher.settings import Settings
+
+
+class Correction(BaseModel):
+    note: str = Field(min_length=1, max_length=5000, description="What was corrected, for readers")
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+
+
+def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
+    a = view.article
+    return {
+        "id": a.uid,
+        "slug": a.slug,
+        "title": a.title,
+        "status": view.status(now),
+        "categories": list(view.categories),
+        "published_at": a.published_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+        "author": a.author,
+        "editor": a.editor,
+        "sponsored": a.sponsored,
+        "ai_assisted": a.ai_assisted,
+        "corrections": [
+            {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
+        ],
+    }
+
+
+def router(
+    settings: Settings, engine: Engine, timetable: Timetable, clock: Callable[[], datetime]
+) -> APIRouter:
+    """The /api routes; every one needs ``Authorization: Bearer <PUBLISHER_API_TOKEN>``."""
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            raise HTTPException(404)
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorised)], tags=["admin"])
+
+    @api.get("/articles")
+    def list_articles() -> list[dict[str, Any]]:
+        """Every article, scheduled and unpublished ones too, newest first."""
+        now = clock()
+        return [article_json(v, now) for v in publish.list_articles(engine)]
+
+    @api.post("/articles")
+    def add_articles(
+        articles: Annotated[list[dict[str, Any]], Body(description="Article objects (file keys)")],
+    ) -> ImportResult:
+        """Create or update articles by slug, all or nothing (the article file keys)."""
+        report = publish.import_objects(engine, settings, articles, source="request", now=clock())
+        return ImportResult(
+            created=report.created, updated=report.updated, unchanged=report.unchanged
+        )
+
+    @api.put("/articles/{slug}")
+    def put_article(slug: str, article: Annotated[dict[str, Any], Body()]) -> ImportResult:
+        """Create or update the article with this slug."""
+        if article.get("slug", slug) != slug:
+            raise InputError("the slug in the body differs from the one in the URL")
+        return add_articles([{**article, "slug": slug}])
+
+    @api.post("/articles/{slug}/corrections")
+    def correct(slug: str, correction: Correction) -> dict[str, Any]:
+        """Record a correction; the article's updated time moves."""
+        publish.correct_article(engine, slug, correction.note, now=clock())
+        return article_json(publish.article_any(engine, slug), clock())
+
+    @api.post("/articles/{slug}/unpublish")
+    def unpublish(slug: str) -> dict[str, Any]:
+        publish.set_article_status(engine, slug, "unpublished", now=clock())
+        return article_json(publish.article_any(engine, slug), clock())
+
+    @api.post("/articles/{slug}/publish")
+    def republish(slug: str) -> dict[str, Any]:
+        publish.set_article_status(engine, slug, "published", now=clock())
+        return article_json(publish.article_any(engine, slug), clock())
+
+    @api.get("/subscribers")
+    def subscribers() -> list[dict[str, Any]]:
+        return [
+            {
+                "email": v.subscriber.email,
+                "name": v.subscriber.name,
+                "status": v.subscriber.status,
+                "digests": list(v.digests),
+                "created_at": v.subscriber.created_at.isoformat(),
+            }
+            for v in community.list_subscribers(engine)
+        ]
+
+    @api.get("/subscribers/export", response_class=PlainTextResponse)
+    def export() -> PlainTextResponse:
+        out = io.StringIO()
+        community.export_subscribers(engine, out)
+        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+    @api.post("/subscribers/import")
+    async def import_csv(request: Request) -> dict[str, int]:
+        """Import a CSV body (the `subscribers export` columns), all or nothing."""
+        body = await request.body()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "request.csv"
+            path.write_bytes(body)
+            done = community.import_subscribers(
+                engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=clock()
+            )
+        return {"created": done.created, "updated": done.updated}
+
+    @api.get("/reports")
+    def reports(include_resolved: bool = False) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": r.id,
+                "article": r.slug,
+                "message": r.message,
+                "email": r.email,
+                "status": r.status,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in community.list_reports(engine, include_resolved=include_resolved)
+        ]
+
+    @api.post("/reports/{report_id}/resolve")
+    def resolve(report_id: int) -> dict[str, bool]:
+        return {"changed": community.resolve_report(engine, report_id, now=clock())}
+
+    return api
