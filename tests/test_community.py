@@ -339,3 +339,41 @@ def test_csv_import_export_round_trip_and_bad_rows(
     assert "digests: unknown weekly" in details[2] and "also on line 2" in details[3]
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "ok@example.com") is None  # nothing imported
+
+
+def test_500_concurrent_signups_lose_and_duplicate_nothing(
+    engine: Engine, settings: Settings
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from tests.browser import LiveServer
+
+    server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    addresses = [f"reader{n % 450}@example.com" for n in range(500)]  # 50 sign up twice
+
+    async def sign_up(client: httpx.AsyncClient, n: int, gate: asyncio.Semaphore) -> int:
+        async with gate:
+            response = await client.post(
+                "/subscribe",
+                data={"email": addresses[n]},
+                headers={"X-Forwarded-For": f"10.0.{n // 250}.{n % 250}"},
+            )
+            return response.status_code
+
+    async def main() -> list[int]:
+        gate = asyncio.Semaphore(25)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            return list(await asyncio.gather(*(sign_up(client, n, gate) for n in range(500))))
+
+    try:
+        statuses = asyncio.run(main())
+    finally:
+        server.stop()
+    assert statuses == [200] * 500
+    with store.reading(engine) as session:
+        rows = store.subscriber_list(session, limit=10_000)
+    emails = [row.email for row in rows if row.email.startswith("reader")]
+    assert len(emails) == len(set(emails)) == 450
+    assert {row.status for row in rows if row.email.startswith("reader")} == {"pending"}
