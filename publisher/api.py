@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -21,6 +22,8 @@ from publisher import community, publish, store
 from publisher.errors import InputError
 from publisher.schedules import Timetable
 from publisher.settings import Settings
+
+MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: larger ones are a 422, not a crash
 
 
 class Correction(BaseModel):
@@ -155,7 +158,7 @@ def router(
         ]
 
     @api.post("/reports/{report_id}/resolve")
-    def resolve(report_id: int) -> dict[str, bool]:
+    def resolve(report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, bool]:
         return {"changed": community.resolve_report(engine, report_id, now=clock())}
 
     return api

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -272,7 +273,7 @@ def create_app(
         return page("digests.html", editions=editions.list_editions(engine, public_only=True))
 
     @app.get("/digests/{edition_id}", response_class=HTMLResponse)
-    def digest_edition(edition_id: int) -> HTMLResponse:
+    def digest_edition(edition_id: Annotated[int, PathParam(ge=1, le=api.MAX_ID)]) -> HTMLResponse:
         _edition, html = editions.archived(engine, settings, edition_id)
         return HTMLResponse(html)
 
