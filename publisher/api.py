@@ -120,6 +120,7 @@ def router(
                 "name": v.subscriber.name,
                 "status": v.subscriber.status,
                 "digests": list(v.digests),
+                "categories": list(v.categories),
                 "created_at": v.subscriber.created_at.isoformat(),
             }
             for v in community.list_subscribers(engine)

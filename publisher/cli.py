@@ -120,10 +120,17 @@ def run(
         print(line)
     timetable = load_timetable(settings.schedules)
     stop = threading.Event()
-    keeper = None
-    sender = delivery.Sender(engine, settings, clock=_now)
-    workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
+    keeper: Timekeeper | None = None
     env = make_environment(zone=settings.zone)
+    sender = delivery.Sender(
+        engine,
+        settings,
+        clock=_now,
+        # the timetable SIGHUP last loaded, for the digests' titles
+        timetable=lambda: keeper.timetable if keeper else timetable,
+        env=env,
+    )
+    workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
     feeds = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), _now)
     try:
         if demo:
@@ -419,8 +426,13 @@ def subscribers_add(
     name: Annotated[str, typer.Option(help="How to greet them.")] = "",
     confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in.")] = False,
     digest: Annotated[list[str] | None, typer.Option("--digest", help="A digest (repeat).")] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only this category's stories (repeat; slug)."),
+    ] = None,
 ) -> None:
-    """Add a subscriber (to every digest unless --digest is given)."""
+    """Add a subscriber (to every digest unless --digest is given; every category's stories
+    unless --category is given)."""
     with _context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         view, created = community.add_subscriber(
@@ -430,18 +442,20 @@ def subscribers_add(
             confirmed=confirmed,
             digests=digest or [],
             known_digests=list(timetable.digests),
+            categories=category,
             now=_now(),
         )
     row = view.subscriber
     print(
         f"{'added' if created else 'updated'} {row.email} ({row.status}; "
-        f"digests: {' '.join(view.digests)})"
+        f"digests: {' '.join(view.digests)}; categories: {' '.join(view.categories) or 'all'})"
     )
 
 
 @subscribers_app.command("import")
 def subscribers_import(path: Path) -> None:
-    """Import a CSV (email, name, status, digests, created_at, confirmed_at); all or nothing."""
+    """Import a CSV (email, name, status, digests, created_at, confirmed_at, categories);
+    all or nothing, every bad row reported with its line."""
     with _context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         done = community.import_subscribers(
@@ -466,12 +480,13 @@ def subscribers_export(
 
 @subscribers_app.command("list")
 def subscribers_list() -> None:
-    """Every subscriber with status and digests."""
+    """Every subscriber with status, digests and categories (when they chose some)."""
     with _context() as (_settings, engine):
         views = community.list_subscribers(engine)
     for view in views:
         row = view.subscriber
-        print(f"{row.email:<40} {row.status:<13} {' '.join(view.digests)}")
+        topics = f"  [{' '.join(view.categories)}]" if view.categories else ""
+        print(f"{row.email:<40} {row.status:<13} {' '.join(view.digests)}{topics}")
     print(f"{len(views)} subscriber(s)")
 
 

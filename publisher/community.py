@@ -25,6 +25,7 @@ from publisher.tokens import CONFIRM_TTL, Signer
 class SubscriberView:
     subscriber: Subscriber
     digests: tuple[str, ...]
+    categories: tuple[str, ...] = ()  # slugs of the categories they chose; empty: every one
 
 
 def add_subscriber(
@@ -35,9 +36,11 @@ def add_subscriber(
     confirmed: bool,
     digests: Sequence[str],
     known_digests: Sequence[str],
+    categories: Sequence[str] | None = None,
     now: datetime,
 ) -> tuple[SubscriberView, bool]:
-    """Add (or update) a subscriber to ``digests`` (every known digest when empty)."""
+    """Add (or update) a subscriber to ``digests`` (every known digest when empty), with
+    only ``categories``' stories (category slugs; None keeps their choice, empty: all)."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
@@ -57,7 +60,10 @@ def add_subscriber(
             digests=chosen,
             now=now,
         )
-        return SubscriberView(row, tuple(chosen)), created
+        if categories is not None:
+            store.set_interests(session, row.id or 0, [c.strip().lower() for c in categories])
+        topics = store.interests_of(session, [row.id or 0])[row.id or 0]
+        return SubscriberView(row, tuple(chosen), tuple(topics)), created
 
 
 def list_subscribers(engine: Engine) -> list[SubscriberView]:
@@ -68,8 +74,12 @@ def list_subscribers(engine: Engine) -> list[SubscriberView]:
             rows = store.subscriber_list(session, after_id=after)
             if not rows:
                 return views
-            digests = store.subscriptions_of(session, [r.id or 0 for r in rows])
-            views.extend(SubscriberView(r, tuple(digests[r.id or 0])) for r in rows)
+            ids = [r.id or 0 for r in rows]
+            digests = store.subscriptions_of(session, ids)
+            topics = store.interests_of(session, ids)
+            views.extend(
+                SubscriberView(r, tuple(digests[r.id or 0]), tuple(topics[r.id or 0])) for r in rows
+            )
             after = rows[-1].id or 0
 
 
@@ -93,7 +103,8 @@ def member(
         except NotFoundError:
             raise NotFoundError("this subscription no longer exists") from None
         digests = store.subscriptions_of(session, [claim.subscriber_id])[claim.subscriber_id]
-    return SubscriberView(row, tuple(digests))
+        topics = store.interests_of(session, [claim.subscriber_id])[claim.subscriber_id]
+    return SubscriberView(row, tuple(digests), tuple(topics))
 
 
 def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
@@ -106,6 +117,12 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
     return member(engine, signer, "unsubscribe", token, now=now)
 
 
+def categories(engine: Engine) -> list[tuple[str, str]]:
+    """(slug, name) of every category a reader can choose: those with stories."""
+    with store.reading(engine) as session:
+        return [(c.slug, c.name) for c in store.categories_with_articles(session)]
+
+
 def set_preferences(
     engine: Engine,
     signer: Signer,
@@ -113,15 +130,18 @@ def set_preferences(
     digests: Sequence[str],
     *,
     known_digests: Sequence[str],
+    categories: Sequence[str] = (),
     now: datetime,
 ) -> SubscriberView:
-    """Choose which digests the token's subscriber receives: none unsubscribes them, some
-    brings an unsubscribed member back."""
+    """Choose which digests the token's subscriber receives (none unsubscribes them, some
+    brings an unsubscribed member back) and which categories' stories they contain (none:
+    every category). An unknown category is an InputError and changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
     subscriber_id = view.subscriber.id or 0
     status = view.subscriber.status
     with store.writing(engine) as session:
+        store.set_interests(session, subscriber_id, categories)
         store.set_subscriptions(session, subscriber_id, chosen)
         if not chosen and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
@@ -256,7 +276,11 @@ def import_subscribers(
     seen: dict[str, int] = {}
     created = updated = 0
     with store.writing(engine) as session:
-        for row in roster.read_rows(path, known_digests=known_digests, zone=zone):
+        categories = [c.slug for c in store.category_list(session)]
+        rows = roster.read_rows(
+            path, known_digests=known_digests, zone=zone, known_categories=categories
+        )
+        for row in rows:
             if isinstance(row, str):
                 problems.append(row)
                 continue
@@ -266,7 +290,7 @@ def import_subscribers(
             seen[row.email] = row.line
             if problems:
                 continue  # keep reading to report every problem; write nothing more
-            _, new = store.upsert_subscriber(
+            found, new = store.upsert_subscriber(
                 session,
                 row.email,
                 name=row.name,
@@ -276,6 +300,8 @@ def import_subscribers(
                 created_at=row.created_at,
                 confirmed_at=row.confirmed_at,
             )
+            if row.categories is not None:  # a file without the column keeps their choice
+                store.set_interests(session, found.id or 0, row.categories)
             created += new
             updated += not new
         if problems:
@@ -296,6 +322,7 @@ def export_subscribers(engine: Engine, out: TextIO) -> int:
                 " ".join(view.digests),
                 row.created_at.isoformat(),
                 row.confirmed_at.isoformat() if row.confirmed_at else "",
+                " ".join(view.categories),
             )
 
     return roster.write_rows(out, rows())

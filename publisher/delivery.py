@@ -35,13 +35,16 @@ from publisher.mailer import (
     make_transport,
 )
 from publisher.models import Edition
-from publisher.schedules import Digest, Timetable
+from publisher.schedules import Digest, Timetable, load_timetable
 from publisher.settings import Settings
+from publisher.templating import make_environment
 from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
+MAX_VARIANTS = 256  # renderings per reader's categories kept in memory
+GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
 Clock = Callable[[], datetime]
 
@@ -105,7 +108,11 @@ class Sender:
         *,
         clock: Clock,
         transport_factory: Callable[[], Transport] | None = None,
+        timetable: Callable[[], Timetable] | None = None,
+        env: Environment | None = None,
     ) -> None:
+        """``timetable`` gives the digests' titles for the editions rendered per reader's
+        categories (read from ``settings.schedules`` when first needed if not given)."""
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -118,8 +125,13 @@ class Sender:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.tally = Tally()
         self.rate = RateLimit(settings.send_rate)
+        self._timetable = timetable or _loader(settings)
+        self._env = env or make_environment(zone=settings.zone)
         self._templates: dict[int, MessageTemplate] = {}
+        self._topics: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._local = threading.local()
 
     # -------------------------------------------------------------- the loop
@@ -199,15 +211,17 @@ class Sender:
                 with store.writing(self.engine) as session:
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
                 renewed = time.monotonic()
-            name, status = people.get(delivery.subscriber_id, ("", "gone"))
-            if status != "confirmed":  # unsubscribed or bounced since the edition started
-                self._finish(delivery, "cancelled", f"subscriber is {status}")
+            person = people.get(delivery.subscriber_id, GONE)
+            if person.status != "confirmed":  # unsubscribed or bounced since the edition started
+                self._finish(delivery, "cancelled", f"subscriber is {person.status}")
+                continue
+            template = self._template_for(delivery.edition_id, person.topics)
+            if template is None:
+                self._finish(delivery, "cancelled", "no story in the categories they chose")
                 continue
             self.rate.wait(stop)
             try:
-                message = self._template(delivery.edition_id).render(
-                    self._recipient(delivery, name)
-                )
+                message = template.render(self._recipient(delivery, person.name))
                 transport.send(self.sender, delivery.email, message)
             except DeliveryError as exc:
                 if self._failed(delivery, exc):
@@ -271,17 +285,62 @@ class Sender:
             return found
         with store.reading(self.engine) as session:
             edition = store.edition_by_id(session, edition_id)
-        made = MessageTemplate(
-            sender=self.settings.mail_from,
-            subject=edition.subject,
-            html=edition.html,
-            text=edition.text,
-            list_id=f"{edition.digest}.{self.settings.site_host}",
-            dkim_signer=self.dkim,
-        )
+        made = self._message_template(edition, edition.subject, edition.html, edition.text)
         with self._lock:
             self._templates[edition_id] = made
         return made
+
+    def _template_for(self, edition_id: int, topics: frozenset[int]) -> MessageTemplate | None:
+        """The edition as this reader gets it: whole when they chose no categories (or every
+        story is in theirs), else only the stories in their categories, rendered once per
+        edition and set of stories; None when no story is in their categories."""
+        if not topics:
+            return self._template(edition_id)
+        with self._lock:
+            stories = self._topics.get(edition_id)
+        if stories is None:
+            with store.reading(self.engine) as session:
+                stories = store.edition_topics(session, edition_id)
+            with self._lock:
+                self._topics[edition_id] = stories
+        kept = tuple(article_id for article_id, ids in stories if ids & topics)
+        if len(kept) == len(stories):
+            return self._template(edition_id)
+        if not kept:
+            return None
+        key = (edition_id, kept)
+        with self._render_lock:  # each variant rendered once per process
+            with self._lock:
+                found = self._variants.get(key)
+            if found is not None:
+                return found
+            with store.reading(self.engine) as session:
+                edition = store.edition_by_id(session, edition_id)
+            try:
+                rendered = editions.render_variant(
+                    self.engine, self.settings, self._timetable(), self._env, edition, kept
+                )
+            except ConfigError as exc:  # the digest left the timetable since: send it whole
+                log.warning("edition %s sent whole to readers with categories: %s", edition_id, exc)
+                return self._template(edition_id)
+            made = self._message_template(edition, rendered.subject, rendered.html, rendered.text)
+            with self._lock:
+                if len(self._variants) >= MAX_VARIANTS:
+                    self._variants.pop(next(iter(self._variants)))
+                self._variants[key] = made
+            return made
+
+    def _message_template(
+        self, edition: Edition, subject: str, html: str, text: str
+    ) -> MessageTemplate:
+        return MessageTemplate(
+            sender=self.settings.mail_from,
+            subject=subject,
+            html=html,
+            text=text,
+            list_id=f"{edition.digest}.{self.settings.site_host}",
+            dkim_signer=self.dkim,
+        )
 
     def _recipient(self, delivery: store.Claimed, name: str) -> Recipient:
         site = self.settings.site_url
@@ -297,6 +356,17 @@ class Sender:
                 "preferences": f"{site}/preferences/{self.signer.make('preferences', sid)}",
             },
         )
+
+
+def _loader(settings: Settings) -> Callable[[], Timetable]:
+    loaded: list[Timetable] = []
+
+    def timetable() -> Timetable:
+        if not loaded:
+            loaded.append(load_timetable(settings.schedules))
+        return loaded[0]
+
+    return timetable
 
 
 def _dkim(settings: Settings, sender: str) -> DkimSigner | None:

@@ -3,6 +3,7 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -112,12 +113,7 @@ def ensure_edition(
         edition = store.edition_by_id(session, edition.id or 0)
         views = store.edition_articles(session, edition.id or 0)
     if edition.status == "pending":
-        stories = [story(view, settings.site_url) for view in views]
-        archive_url = f"{settings.site_url}/digests/{edition.id}"
-        context = _context(
-            settings, timetable, digest, nominal=nominal, stories=stories, archive_url=archive_url
-        )
-        rendered = render_edition(env, context, stories)
+        rendered = _render(settings, timetable, env, digest, edition, views)
         with store.writing(engine) as session:
             store.save_rendering(
                 session,
@@ -130,6 +126,45 @@ def ensure_edition(
         with store.reading(engine) as session:
             edition = store.edition_by_id(session, edition.id or 0)
     return edition, created
+
+
+def _render(
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    edition: Edition,
+    views: list[store.ArticleView],
+) -> RenderedEdition:
+    stories = [story(view, settings.site_url) for view in views]
+    context = _context(
+        settings,
+        timetable,
+        digest,
+        nominal=edition.nominal_at,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/{edition.id}",
+    )
+    return render_edition(env, context, stories)
+
+
+def render_variant(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    article_ids: Sequence[int],
+) -> RenderedEdition:
+    """The edition with only these of its stories (for readers who chose categories), with
+    the same subject and the same recipient placeholders as the edition itself."""
+    wanted = set(article_ids)
+    with store.reading(engine) as session:
+        views = [
+            v for v in store.edition_articles(session, edition.id or 0) if v.article.id in wanted
+        ]
+    digest = timetable.digest(edition.digest)
+    return _render(settings, timetable, env, digest, edition, views)
 
 
 def current_nominal(digest: Digest, now: datetime) -> datetime:

@@ -178,6 +178,15 @@ class Subscription(SQLModel, table=True):
     digest: str = Field(primary_key=True, max_length=50)
 
 
+class Interest(SQLModel, table=True):
+    """A category a subscriber wants in their digests; a subscriber with none gets them all."""
+
+    __tablename__ = "subscriber_categories"
+
+    subscriber_id: int = Field(foreign_key="subscribers.id", primary_key=True, ondelete="CASCADE")
+    category_id: int = Field(foreign_key="categories.id", primary_key=True, ondelete="CASCADE")
+
+
 class Delivery(SQLModel, table=True):
     """One edition to one subscriber: pending, sending (leased), sent, retry or failed."""
 

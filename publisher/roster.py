@@ -1,6 +1,6 @@
 """Subscriber lists as CSV: the columns of CONTRACT.md (email, name, status, digests,
-created_at, confirmed_at), read with a line number for every problem. Pure apart from the
-files it is given."""
+created_at, confirmed_at) and categories, read with a line number for every problem. Pure
+apart from the files it is given."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from publisher.content import normalise_email, one_line
 from publisher.errors import InputError
 
-COLUMNS = ("email", "name", "status", "digests", "created_at", "confirmed_at")
+COLUMNS = ("email", "name", "status", "digests", "created_at", "confirmed_at", "categories")
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
 
 
@@ -29,6 +29,7 @@ class Row:
     digests: tuple[str, ...]
     created_at: datetime | None
     confirmed_at: datetime | None
+    categories: tuple[str, ...] | None = None  # slugs; empty: every one; None: no such column
 
 
 def _when(text: str, zone: ZoneInfo, column: str) -> datetime | None:
@@ -42,7 +43,13 @@ def _when(text: str, zone: ZoneInfo, column: str) -> datetime | None:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
-def read_rows(path: Path, *, known_digests: Sequence[str], zone: ZoneInfo) -> Iterator[Row | str]:
+def read_rows(
+    path: Path,
+    *,
+    known_digests: Sequence[str],
+    zone: ZoneInfo,
+    known_categories: Sequence[str] = (),
+) -> Iterator[Row | str]:
     """Each row of a subscriber CSV, cleaned, or ``"path:LINE: problem"``. A file that is not
     a CSV with an ``email`` column raises InputError."""
     try:
@@ -64,12 +71,18 @@ def read_rows(path: Path, *, known_digests: Sequence[str], zone: ZoneInfo) -> It
     for record in reader:
         line = reader.line_num
         try:
-            yield _row(line, record, known_digests, zone)
+            yield _row(line, record, known_digests, known_categories, zone)
         except ValueError as exc:
             yield f"{path}:{line}: {exc}"
 
 
-def _row(line: int, record: dict[str, str | None], known: Sequence[str], zone: ZoneInfo) -> Row:
+def _row(
+    line: int,
+    record: dict[str, str | None],
+    known: Sequence[str],
+    known_categories: Sequence[str],
+    zone: ZoneInfo,
+) -> Row:
     def get(column: str) -> str:
         return (record.get(column) or "").strip()
 
@@ -81,6 +94,17 @@ def _row(line: int, record: dict[str, str | None], known: Sequence[str], zone: Z
     unknown = [d for d in digests if d not in known]
     if unknown:
         raise ValueError(f"digests: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+    categories = (
+        None
+        if record.get("categories") is None
+        else tuple(dict.fromkeys(get("categories").lower().split()))
+    )
+    unknown = [c for c in categories or () if c not in known_categories]
+    if unknown:
+        raise ValueError(
+            f"categories: unknown {', '.join(unknown)} "
+            f"(known: {', '.join(known_categories) or 'none yet'})"
+        )
     return Row(
         line,
         email,
@@ -89,6 +113,7 @@ def _row(line: int, record: dict[str, str | None], known: Sequence[str], zone: Z
         digests,
         _when(get("created_at"), zone, "created_at"),
         _when(get("confirmed_at"), zone, "confirmed_at"),
+        categories,
     )
 
 

@@ -219,25 +219,37 @@ def create_app(
     async def preferences(token: str, request: Request) -> HTMLResponse:
         form = await request.form()
         chosen = [str(value) for value in form.getlist("digest")]
-        view = await run_in_threadpool(
-            community.set_preferences,
-            engine,
-            signer,
-            token,
-            chosen,
-            known_digests=list(timetable.digests),
-            now=clock(),
-        )
+        topics = [str(value) for value in form.getlist("category")]
+        try:
+            view = await run_in_threadpool(
+                community.set_preferences,
+                engine,
+                signer,
+                token,
+                chosen,
+                known_digests=list(timetable.digests),
+                categories=topics,
+                now=clock(),
+            )
+        except InputError as exc:  # a category that is not offered: nothing was changed
+            view = community.member(engine, signer, "preferences", token, now=clock())
+            return preferences_view(view, saved=False, error=exc.message, http_status=400)
         return preferences_view(view, saved=True)
 
-    def preferences_view(view: community.SubscriberView, *, saved: bool) -> HTMLResponse:
+    def preferences_view(
+        view: community.SubscriberView, *, saved: bool, error: str = "", http_status: int = 200
+    ) -> HTMLResponse:
         return page(
             "preferences.html",
+            http_status=http_status,
             email=view.subscriber.email,
             status=view.subscriber.status,
             chosen=view.digests,
             digests=list(timetable.digests.items()),
+            topics=community.categories(engine),
+            chosen_topics=view.categories,
             saved=saved,
+            error=error,
         )
 
     @app.get("/report", response_class=HTMLResponse)

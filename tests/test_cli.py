@@ -138,3 +138,43 @@ def test_reports_from_the_command_line(tmp_path: Path, database_url: str) -> Non
     missing = cli(tmp_path, database_url, "reports", "resolve", "99")
     assert (missing.returncode, missing.stderr.strip()) == (1, "Error: no report 99")
     assert cli(tmp_path, database_url, "reports", "list").stdout.strip() == "0 report(s)"
+
+
+def test_subscribers_from_the_command_line(tmp_path: Path, database_url: str) -> None:
+    assert cli(tmp_path, database_url, "init").returncode == 0
+    assert cli(tmp_path, database_url, "articles", "add", str(EXAMPLES)).returncode == 0
+    added = cli(
+        tmp_path,
+        database_url,
+        *("subscribers", "add", "Wei@Example.com", "--confirmed"),
+        *("--category", "Transport", "--category", "malaysia"),
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == (
+        "added wei@example.com (confirmed; digests: daily; categories: malaysia transport)"
+    )
+    unknown = cli(
+        tmp_path, database_url, "subscribers", "add", "new@example.com", "--category", "sport"
+    )
+    assert unknown.returncode != 0 and "unknown category 'sport' (known: brand-studio" in (
+        unknown.stderr
+    )
+    listing = tmp_path / "in.csv"
+    listing.write_text("email,categories\npriya@example.com,culture\nbad,\n")
+    refused = cli(tmp_path, database_url, "subscribers", "import", str(listing))
+    assert refused.returncode != 0 and f"{listing}:3: " in refused.stderr
+    listing.write_text("email,categories\npriya@example.com,culture\n")
+    imported = cli(tmp_path, database_url, "subscribers", "import", str(listing))
+    assert imported.stdout.strip() == f"{listing}: 1 added, 0 updated", imported.stderr
+    listed = cli(tmp_path, database_url, "subscribers", "list").stdout.splitlines()
+    assert "new@example.com" not in "\n".join(listed)
+    assert listed[0].split() == ["wei@example.com", "confirmed", "daily", "[malaysia", "transport]"]
+    assert listed[1].split() == ["priya@example.com", "confirmed", "daily", "[culture]"]
+    exported = cli(tmp_path, database_url, "subscribers", "export").stdout
+    assert exported.splitlines()[0].endswith(",confirmed_at,categories")
+    assert exported.splitlines()[1].endswith(",malaysia transport")
+    removed = cli(tmp_path, database_url, "subscribers", "remove", "WEI@example.com")
+    assert removed.stdout.strip() == "removed wei@example.com"
+    assert cli(tmp_path, database_url, "subscribers", "list").stdout.splitlines()[-1] == (
+        "1 subscriber(s)"
+    )

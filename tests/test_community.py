@@ -312,7 +312,9 @@ def test_csv_import_export_round_trip_and_bad_rows(
     out = io.StringIO()
     assert community.export_subscribers(engine, out) == 3
     exported = out.getvalue()
-    assert exported.splitlines()[0] == "email,name,status,digests,created_at,confirmed_at"
+    assert exported.splitlines()[0] == (
+        "email,name,status,digests,created_at,confirmed_at,categories"
+    )
     assert "wei@example.com,Wei Jie,confirmed,daily," in exported
     # Round trip: export, import into an empty list, export again: the same file.
     copy = folder / "export.csv"

@@ -30,6 +30,7 @@ from publisher.store.engine import (
     _insert_ignore,
     deliveries_t,
     editions_t,
+    interests_t,
     subscribers_t,
     subscriptions_t,
     write_lock,
@@ -145,14 +146,33 @@ def renew_lease(session: Session, ids: Sequence[int], worker: str, *, until: dat
     )
 
 
-def recipients(session: Session, subscriber_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """(name, status) of each subscriber, read at send time."""
+@dataclass(frozen=True)
+class Addressee:
+    """A subscriber as the sender needs them, read at send time."""
+
+    name: str
+    status: str
+    topics: frozenset[int]  # category ids they chose; empty: every category
+
+
+def recipients(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Addressee]:
+    """Name, status and chosen categories of each subscriber."""
+    ids = list(subscriber_ids)
+    topics: dict[int, set[int]] = {}
+    for subscriber_id, category_id in session.execute(
+        select(interests_t.c.subscriber_id, interests_t.c.category_id).where(
+            interests_t.c.subscriber_id.in_(ids)
+        )
+    ):
+        topics.setdefault(subscriber_id, set()).add(category_id)
     rows = session.execute(
         select(subscribers_t.c.id, subscribers_t.c.name, subscribers_t.c.status).where(
-            subscribers_t.c.id.in_(list(subscriber_ids))
+            subscribers_t.c.id.in_(ids)
         )
     )
-    return {row.id: (row.name, row.status) for row in rows}
+    return {
+        row.id: Addressee(row.name, row.status, frozenset(topics.get(row.id, ()))) for row in rows
+    }
 
 
 class OutcomeWriter:

@@ -137,6 +137,24 @@ def edition_articles(session: Session, edition_id: int) -> list[ArticleView]:
     return _views(session, session.scalars(query).all())
 
 
+def edition_topics(session: Session, edition_id: int) -> list[tuple[int, frozenset[int]]]:
+    """Each article an edition carries, in its order, with its category ids."""
+    order = [
+        article_id
+        for (article_id,) in session.execute(
+            select(edition_articles_t.c.article_id)
+            .where(edition_articles_t.c.edition_id == edition_id)
+            .order_by(edition_articles_t.c.position)
+        )
+    ]
+    found: dict[int, set[int]] = {article_id: set() for article_id in order}
+    for article_id, category_id in session.execute(
+        select(links_t.c.article_id, links_t.c.category_id).where(links_t.c.article_id.in_(order))
+    ):
+        found[article_id].add(category_id)
+    return [(article_id, frozenset(found[article_id])) for article_id in order]
+
+
 def save_rendering(
     session: Session, edition_id: int, *, subject: str, html: str, text: str, count: int
 ) -> bool:

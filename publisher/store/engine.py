@@ -39,6 +39,7 @@ from publisher.models import (
     Edition,
     EditionArticle,
     FeedState,
+    Interest,
     Stamp,
     Subscriber,
     Subscription,
@@ -59,6 +60,7 @@ editions_t = Edition.__table__  # type: ignore[attr-defined]
 edition_articles_t = EditionArticle.__table__  # type: ignore[attr-defined]
 subscribers_t = Subscriber.__table__  # type: ignore[attr-defined]
 subscriptions_t = Subscription.__table__  # type: ignore[attr-defined]
+interests_t = Interest.__table__  # type: ignore[attr-defined]
 deliveries_t = Delivery.__table__  # type: ignore[attr-defined]
 
 STATUSES = ("published", "unpublished")

@@ -17,13 +17,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from publisher.errors import NotFoundError
+from publisher.errors import InputError, NotFoundError
 from publisher.models import (
     Confirmation,
     Subscriber,
 )
 from publisher.store.engine import (
     _insert_ignore,
+    categories_t,
+    interests_t,
     subscribers_t,
     subscriptions_t,
 )
@@ -112,6 +114,42 @@ def subscriptions_of(session: Session, subscriber_ids: Sequence[int]) -> dict[in
         .order_by(subscriptions_t.c.digest)
     ):
         out[row.subscriber_id].append(row.digest)
+    return out
+
+
+def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) -> None:
+    """The categories (by slug) the subscriber wants; none means every category. Unknown
+    slugs raise InputError and change nothing."""
+    wanted = list(dict.fromkeys(slugs))
+    ids: dict[str, int] = {
+        slug: category_id
+        for slug, category_id in session.execute(
+            select(categories_t.c.slug, categories_t.c.id).where(categories_t.c.slug.in_(wanted))
+        )
+    }
+    unknown = [slug for slug in wanted if slug not in ids]
+    if unknown:
+        known = session.scalars(select(categories_t.c.slug).order_by(categories_t.c.slug)).all()
+        raise InputError(
+            f"unknown category {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(known) or 'none yet'})"
+        )
+    session.execute(delete(interests_t).where(interests_t.c.subscriber_id == subscriber_id))
+    rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
+    if rows:
+        session.execute(insert(interests_t), rows)
+
+
+def interests_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The category slugs each subscriber chose (an empty list: every category)."""
+    out: dict[int, list[str]] = {i: [] for i in subscriber_ids}
+    for row in session.execute(
+        select(interests_t.c.subscriber_id, categories_t.c.slug)
+        .join(categories_t, categories_t.c.id == interests_t.c.category_id)
+        .where(interests_t.c.subscriber_id.in_(list(subscriber_ids)))
+        .order_by(categories_t.c.slug)
+    ):
+        out[row.subscriber_id].append(row.slug)
     return out
 
 
