@@ -166,6 +166,14 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         screenshot(page, "confirm-390")
         page.get_by_role("button", name="Yes, send me the newsletter").click()
         assert page.locator("h1").inner_text() == "Welcome to the community"
+        page.get_by_role("link", name="choose your newsletters and topics").click()
+        page.get_by_label("Malaysia").check()
+        screenshot(page, "preferences-390")
+        assert widest(page) <= PHONE["width"]
+        page.get_by_role("button", name="Save").click()
+        assert page.get_by_role("status").inner_text() == "Saved."
+        assert page.get_by_label("Malaysia").is_checked()
+        assert not page.get_by_label("Penang").is_checked()
         timetable = load_timetable(settings.schedules)
         delivery.prepare_send(
             engine,
@@ -182,6 +190,8 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         assert digest["To"] == "reader@example.com"
         html = digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert "Hi Priya," in html
+        # Only the stories in Malaysia, the topic chosen above.
+        assert "Durian exporters switch to rail" in html and "Penang culture forum" not in html
         unsubscribe = digest["List-Unsubscribe"].strip("<>").replace("https://news.example.com", "")
         page.goto(server.url + unsubscribe)
         screenshot(page, "unsubscribe-390")
