@@ -7,7 +7,10 @@ bytes over the same number of connections. Prints messages per second, the ratio
 and the sender's peak memory. Targets: 1,000 messages a second end to end, 1.2 times the
 smtplib loop, half of smtp-source, under 250 MB.
 
-    .venv/bin/python bench/deliver.py [--recipients 100000]
+With --topics the 12 stories are in 6 categories (two each) and three readers in four chose one
+or two categories, so the sender renders a variant per set of stories (21 of them) on the way.
+
+    .venv/bin/python bench/deliver.py [--recipients 100000] [--topics]
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import Engine, insert
+
 from bench.common import add_confirmed_subscribers, measure, postgres_database, publisher_env
 from publisher import delivery, publish, store
+from publisher.models import Interest
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
 from publisher.templating import make_environment
@@ -43,8 +49,18 @@ SUMMARY = (
 ) * 6
 
 
+TOPICS = ("Trade", "Malaysia", "Transport", "Singapore", "Culture", "Weather")
+
+
+def chosen_topics(n: int) -> set[int]:
+    """The category numbers subscriber ``n`` chose: none for one in four, else one or two."""
+    if n % 4 == 0:
+        return set()
+    return {n % 6, (n // 6) % 6}
+
+
 def prepare(
-    url: str, work: Path, count: int, smtp_url: str
+    url: str, work: Path, count: int, smtp_url: str, topics: bool
 ) -> tuple[Settings, dict[str, str], int]:
     (work / "schedules.yaml").write_text(TIMETABLE)
     env = publisher_env(url, work / "var") | {
@@ -70,7 +86,7 @@ def prepare(
                     "summary": SUMMARY,
                     "image": f"https://images.example.org/{n}.jpg",
                     "editor": "Daniel Tan",
-                    "categories": ["Trade", "Malaysia"],
+                    "categories": [TOPICS[n % 6]] if topics else ["Trade", "Malaysia"],
                     "ai_assisted": n % 2 == 0,
                     "published_at": (nominal - timedelta(minutes=n + 1)).isoformat(),
                 }
@@ -80,6 +96,8 @@ def prepare(
     )
     publish.import_articles(engine, settings, [stories], now=now)
     add_confirmed_subscribers(engine, count, now, "daily")
+    if topics:
+        add_interests(engine, count)
     plan = delivery.prepare_send(
         engine, settings, load_timetable(settings.schedules), make_environment(), digest, now=now
     )
@@ -88,6 +106,20 @@ def prepare(
         edition = store.edition_by_id(session, plan.edition.id or 0)
     engine.dispose()
     return settings, env, edition.id or 0
+
+
+def add_interests(engine: Engine, count: int) -> None:
+    interests = Interest.__table__  # type: ignore[attr-defined]
+    with store.reading(engine) as session:
+        ids = {c.name: c.id for c in store.category_list(session)}
+    for first in range(0, count, 10_000):
+        rows = [
+            {"subscriber_id": n + 1, "category_id": ids[TOPICS[t]]}
+            for n in range(first, min(count, first + 10_000))
+            for t in chosen_topics(n)
+        ]
+        with store.writing(engine) as session:
+            session.execute(insert(interests), rows)
 
 
 def sample_message(settings: Settings, url: str, edition_id: int) -> bytes:
@@ -148,7 +180,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--ceiling-messages", type=int, default=20_000)
+    parser.add_argument("--topics", action="store_true", help="readers choose categories")
     args = parser.parse_args()
+    if args.topics:
+        variants = {frozenset(chosen_topics(n)) for n in range(args.recipients)} - {frozenset()}
+        print(f"readers chose categories: {len(variants)} variants of the edition to render")
     sink = "/usr/sbin/smtp-sink"
     if not Path(sink).exists():
         sys.exit("install Debian's postfix package for smtp-sink and smtp-source")
@@ -171,7 +207,7 @@ def main() -> None:
                     work = Path(tmp) / label
                     work.mkdir()
                     settings, env, edition_id = prepare(
-                        url, work, args.recipients, f"smtp://127.0.0.1:{port}"
+                        url, work, args.recipients, f"smtp://127.0.0.1:{port}", args.topics
                     )
                     message = sample_message(settings, url, edition_id)
                     run = measure(
