@@ -364,6 +364,17 @@ class SmtpTransport:
                     smtp.send(b".\r\n")  # a server that said 354 anyway: end the empty message
                     smtp.getreply()
                 smtp.rset()
+                if replies[0][0] >= 400:
+                    # MAIL FROM refused: the server will take nothing from us (it wants
+                    # STARTTLS or a login, or refuses our address). Our set-up, not this
+                    # reader's address: the connection failed, and the send is tried later.
+                    code, text = replies[0]
+                    raise DeliveryError(
+                        f"the server refused the sender: {code} "
+                        f"{text.decode('utf-8', 'replace')} (check PUBLISHER_SMTP_URL: "
+                        "starttls, user and password, and PUBLISHER_MAIL_FROM)",
+                        temporary=True,
+                    )
                 raise classify(*failed)
             if isinstance(message, Outgoing):
                 wire = message.as_wire()

@@ -76,14 +76,21 @@ def _opened(event: threading.Event) -> threading.Event:
 class SmtpServer:
     """aiosmtpd on a loopback port that stays the same across stop() and start()."""
 
-    def __init__(self, recorder: Recorder | None = None) -> None:
+    def __init__(self, recorder: Recorder | None = None, **options: Any) -> None:
+        """``options`` go to aiosmtpd: ``tls_context`` and ``require_starttls`` for STARTTLS,
+        ``ssl_context`` for implicit TLS, ``authenticator`` and ``auth_required``, say."""
         self.recorder = recorder or Recorder()
         self.port = free_port()
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.controller: Controller | None = None
+        self.options = options
 
     def start(self) -> None:
-        kwargs: dict[str, Any] = {"data_size_limit": 10 * 1024 * 1024, "decode_data": False}
+        kwargs: dict[str, Any] = {
+            "data_size_limit": 10 * 1024 * 1024,
+            "decode_data": False,
+            **self.options,
+        }
         self.controller = Controller(
             self.recorder, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs
         )
