@@ -8,7 +8,8 @@ and the sender's peak memory. Targets: 1,000 messages a second end to end, 1.2 t
 smtplib loop, half of smtp-source, under 250 MB.
 
 With --topics the 12 stories are in 6 categories (two each) and three readers in four chose one
-or two categories, so the sender renders a variant per set of stories (21 of them) on the way.
+or two categories, so the sender renders a variant per set of stories on the way (it prints
+how many).
 
     .venv/bin/python bench/deliver.py [--recipients 100000] [--topics]
 """

@@ -22,6 +22,7 @@ LAYERS = {
     "feeds": 3,
     "digest": 3,
     "mailer": 3,
+    "bounces": 3,
     "websub": 3,
     "publish": 4,
     "syndication": 4,

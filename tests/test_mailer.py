@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from publisher.bounces import read_hard_bounces
 from publisher.errors import ConfigError
 from publisher.mailer import (
     DkimSigner,
@@ -20,7 +21,6 @@ from publisher.mailer import (
     SmtpTransport,
     classify,
     parse_smtp_url,
-    read_hard_bounces,
 )
 from publisher.templating import PLACEHOLDERS
 from tests.smtp import SmtpServer

@@ -1,0 +1,78 @@
+"""What every command shares: the root Typer app, the clock, settings and a migrated
+engine, logging, and stopping cleanly on SIGTERM and Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import Engine
+
+from publisher import store
+from publisher.settings import Settings, load_settings, with_secret_key
+
+app = typer.Typer(
+    help="Newsflash Publisher: feeds and the Join The Community digest.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+@contextmanager
+def context() -> Iterator[tuple[Settings, Engine]]:
+    """Settings, and an engine on a database brought up to date."""
+    settings = with_secret_key(load_settings())
+    engine = store.make_engine(settings.database_url)
+    try:
+        store.migrate(engine)
+        yield settings, engine
+    finally:
+        engine.dispose()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log lines on stderr: readable text, or one JSON object a line for log collectors."""
+    handler = logging.StreamHandler()
+    fields = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(fields, rename_fields={"asctime": "time"}))
+    else:
+        handler.setFormatter(logging.Formatter(fields.replace(" %(name)s", " [%(name)s]")))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+
+
+def ready() -> tuple[Settings, Engine, Callable[[], None]]:
+    settings = with_secret_key(load_settings())
+    configure_logging(settings)
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    return settings, engine, engine.dispose
+
+
+def stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)

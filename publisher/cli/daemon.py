@@ -1,0 +1,134 @@
+"""The daemon and its kin: init, run (web, timetable and workers), check, deliver."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from publisher import delivery, publish, store, syndication
+from publisher.cli.common import (
+    app,
+    context,
+    ready,
+    restore_signals,
+    stop_on_signals,
+    utc_now,
+)
+from publisher.scheduler import Timekeeper
+from publisher.schedules import load_timetable
+from publisher.settings import load_settings
+from publisher.templating import make_environment
+from publisher.web import create_app, serve
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database, the secret key and a starter schedules.yaml."""
+    with context() as (settings, engine):
+        for line in publish.initialise(settings, engine):
+            print(line)
+        key = "from PUBLISHER_SECRET_KEY" if load_settings().secret_key else "in var/secret.key"
+        print(f"secret key {key}")
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load the sample articles if there are none.")] = False,
+    web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: no web server).")] = True,
+    scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
+) -> None:
+    """The daemon: web server, digest timetable and delivery workers in one process.
+    SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
+    settings, engine, close = ready()
+    for line in publish.initialise(settings, engine)[1:]:  # a starter timetable if none
+        print(line)
+    timetable = load_timetable(settings.schedules)
+    stop = threading.Event()
+    keeper: Timekeeper | None = None
+    env = make_environment(zone=settings.zone)
+    sender = delivery.Sender(
+        engine,
+        settings,
+        clock=utc_now,
+        # the timetable SIGHUP last loaded, for the digests' titles
+        timetable=lambda: keeper.timetable if keeper else timetable,
+        env=env,
+    )
+    workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
+    feeds = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), utc_now)
+    try:
+        if demo:
+            report = publish.load_samples(engine, settings, now=utc_now())
+            if report is not None:
+                print(f"loaded {report.created} sample articles")
+        if scheduler:
+            keeper = Timekeeper(engine, settings, timetable, env, clock=utc_now)
+            for line in keeper.start(feeds=feeds):
+                print(line, flush=True)
+            signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
+        workers.start()
+        if web:
+            print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
+            app_ = create_app(
+                settings,
+                engine,
+                timetable=timetable,
+                status=keeper.status if keeper else None,
+                counters=sender.tally.snapshot,
+                feeds=feeds,
+                feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
+            )
+            serve(app_, host=host, port=port)
+        else:
+            previous = stop_on_signals(stop)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                restore_signals(previous)
+    finally:
+        stop.set()
+        if keeper is not None:
+            keeper.shutdown()
+        if workers.is_alive():
+            workers.join(timeout=15)
+        close()
+
+
+@app.command()
+def check() -> None:
+    """Validate settings and schedules.yaml; print each digest's next three send times."""
+    settings = load_settings()
+    timetable = load_timetable(settings.schedules)
+    engine = store.make_engine(settings.database_url)
+    store.ping(engine)
+    print(f"settings: ok; database {engine.url.render_as_string(hide_password=True)} answers")
+    engine.dispose()
+    print(f"{settings.schedules}: ok, {len(timetable.digests)} digest(s)")
+    now = utc_now()
+    for digest in timetable.digests.values():
+        times = ", ".join(t.isoformat() for t in digest.next_times(now, 3))
+        print(f"  {digest.name}: {digest.cron} in {digest.zone.key}; next: {times}")
+
+
+@app.command()
+def deliver(
+    once: Annotated[bool, typer.Option("--once", help="Exit when nothing is due.")] = False,
+) -> None:
+    """Delivery workers only (for extra machines): send what is owed until stopped."""
+    with context() as (settings, engine):
+        stop = threading.Event()
+        previous = stop_on_signals(stop)
+        try:
+            tally = delivery.Sender(engine, settings, clock=utc_now).run(stop, once=once)
+        finally:
+            restore_signals(previous)
+    print(
+        f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "
+        f"bounced {tally.bounced}, cancelled {tally.cancelled}"
+    )

@@ -1,0 +1,146 @@
+"""`publisher digest preview/list/send`, with a progress bar while sending."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
+
+from publisher import delivery, editions
+from publisher.cli.common import (
+    context,
+    restore_signals,
+    stop_on_signals,
+    utc_now,
+)
+from publisher.schedules import load_timetable
+from publisher.settings import Settings
+from publisher.templating import make_environment
+
+digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=True)
+
+
+@digest_app.command("preview")
+def digest_preview(
+    name: str,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the HTML here.")] = None,
+) -> None:
+    """Render the next edition of NAME as it would go out now, without recording it."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        rendered = editions.preview(
+            engine,
+            settings,
+            timetable,
+            make_environment(zone=settings.zone),
+            timetable.digest(name),
+            now=utc_now(),
+        )
+    if out is None:
+        print(rendered.text)
+        return
+    out.write_text(rendered.html, encoding="utf-8")
+    size = len(rendered.html.encode())
+    print(f"{rendered.subject}: {rendered.stories} stories, {size:,} bytes of HTML in {out}")
+
+
+@digest_app.command("list")
+def digest_list() -> None:
+    """Editions, newest first, with their status, story counts and delivery counts."""
+    with context() as (_settings, engine):
+        rows = editions.list_editions(engine)
+        tallies = delivery.counts(engine, [e.id or 0 for e in rows])
+    if not rows:
+        print("no editions yet")
+    for edition in rows:
+        tally = tallies.get(edition.id or 0, {})
+        owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
+        print(
+            f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<8} "
+            f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
+            f"failed {tally.get('failed', 0)}  owed {owed}  {edition.subject}"
+        )
+
+
+@digest_app.command("send")
+def digest_send(
+    name: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen.")] = False,
+) -> None:
+    """Create this period's edition of NAME (once) and deliver it, with a progress bar."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        digest = timetable.digest(name)
+        now = utc_now()
+        if dry_run:
+            print(editions.describe_send(engine, settings, digest, now=now))
+            return
+        env = make_environment(zone=settings.zone)
+        plan = delivery.prepare_send(engine, settings, timetable, env, digest, now=now)
+        edition = plan.edition
+        print(
+            f"edition {edition.id} ({edition.period_key}): {edition.status}, "
+            f"{edition.article_count} stories{'' if plan.created else ' (already made)'}"
+        )
+        if edition.status == "skipped":
+            print("nothing new to send: the edition is recorded as skipped")
+            return
+        _deliver_with_progress(engine, settings, edition.id or 0)
+
+
+def _deliver_with_progress(engine: Engine, settings: Settings, edition_id: int) -> None:
+    stop = threading.Event()
+    sender = delivery.Sender(engine, settings, clock=utc_now)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sender.run(stop, once=True)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="sender")
+    previous = stop_on_signals(stop)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+    )
+    started = time.monotonic()
+    try:
+        worker.start()
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task("sending", total=None, rate=0.0)
+            while worker.is_alive():
+                worker.join(timeout=0.3)
+                tally = delivery.counts(engine, [edition_id])[edition_id]
+                done = sum(tally.get(s, 0) for s in ("sent", "failed", "cancelled"))
+                elapsed = max(time.monotonic() - started, 1e-6)
+                label = f"sent {tally.get('sent', 0)} failed {tally.get('failed', 0)}"
+                progress.update(
+                    task,
+                    total=sum(tally.values()),
+                    completed=done,
+                    rate=sender.tally.sent / elapsed,
+                    description=label,
+                )
+    finally:
+        restore_signals(previous)
+    if outcome:
+        raise outcome[0]
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
+    print(
+        f"sent {tally.get('sent', 0)}, failed {tally.get('failed', 0)}, "
+        f"cancelled {tally.get('cancelled', 0)}, still owed {owed}"
+        + (" (retried later by `publisher deliver` or the daemon)" if owed else "")
+    )
+    if stop.is_set():
+        print("stopped: what was not sent is still owed and goes out on the next run")

@@ -1,0 +1,135 @@
+"""`publisher subscribers ...`, `bounces process` and `reports ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from publisher import community, delivery
+from publisher.bounces import read_hard_bounces
+from publisher.cli.common import (
+    context,
+    utc_now,
+)
+from publisher.schedules import load_timetable
+
+subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
+bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
+reports_app = typer.Typer(help='Readers\' "Spot an error?" reports.', no_args_is_help=True)
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: str,
+    name: Annotated[str, typer.Option(help="How to greet them.")] = "",
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in.")] = False,
+    digest: Annotated[list[str] | None, typer.Option("--digest", help="A digest (repeat).")] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only this category's stories (repeat; slug)."),
+    ] = None,
+) -> None:
+    """Add a subscriber (to every digest unless --digest is given; every category's stories
+    unless --category is given)."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        view, created = community.add_subscriber(
+            engine,
+            email,
+            name=name,
+            confirmed=confirmed,
+            digests=digest or [],
+            known_digests=list(timetable.digests),
+            categories=category,
+            now=utc_now(),
+        )
+    row = view.subscriber
+    print(
+        f"{'added' if created else 'updated'} {row.email} ({row.status}; "
+        f"digests: {' '.join(view.digests)}; categories: {' '.join(view.categories) or 'all'})"
+    )
+
+
+@subscribers_app.command("import")
+def subscribers_import(path: Path) -> None:
+    """Import a CSV (email, name, status, digests, created_at, confirmed_at, categories);
+    all or nothing, every bad row reported with its line."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        done = community.import_subscribers(
+            engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=utc_now()
+        )
+    print(f"{path}: {done.created} added, {done.updated} updated")
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    path: Annotated[Path | None, typer.Argument(help="CSV file (default: stdout).")] = None,
+) -> None:
+    """Write every subscriber as CSV (the columns `subscribers import` reads)."""
+    with context() as (_settings, engine):
+        if path is None:
+            community.export_subscribers(engine, sys.stdout)
+            return
+        with path.open("w", encoding="utf-8", newline="") as out:
+            count = community.export_subscribers(engine, out)
+    print(f"wrote {count} subscriber(s) to {path}")
+
+
+@subscribers_app.command("list")
+def subscribers_list() -> None:
+    """Every subscriber with status, digests and categories (when they chose some)."""
+    with context() as (_settings, engine):
+        views = community.list_subscribers(engine)
+    for view in views:
+        row = view.subscriber
+        topics = f"  [{' '.join(view.categories)}]" if view.categories else ""
+        print(f"{row.email:<40} {row.status:<13} {' '.join(view.digests)}{topics}")
+    print(f"{len(views)} subscriber(s)")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: str) -> None:
+    """Delete a subscriber and their delivery records."""
+    with context() as (_settings, engine):
+        community.remove_subscriber(engine, email)
+    print(f"removed {email.strip().lower()}")
+
+
+@bounces_app.command("process")
+def bounces_process(path: Path) -> None:
+    """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
+    every address that bounced permanently."""
+    addresses, read = read_hard_bounces(path)
+    with context() as (_settings, engine):
+        changed = delivery.suppress_bounces(engine, addresses, now=utc_now())
+    print(
+        f"{read} message(s) read: {len(addresses)} hard bounce(s), {changed} subscriber(s) "
+        "suppressed"
+    )
+
+
+@reports_app.command("list")
+def reports_list(
+    all_: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+) -> None:
+    """Error reports from readers, oldest first (open ones unless --all)."""
+    with context() as (settings, engine):
+        rows = community.list_reports(engine, include_resolved=all_)
+    for row in rows:
+        when = row.created_at.astimezone(settings.zone)
+        contact = f" ({row.email})" if row.email else ""
+        print(f"#{row.id} {when:%Y-%m-%d %H:%M} {row.status:<8} {row.slug}{contact}")
+        print("    " + row.message.replace("\n", "\n    "))
+    print(f"{len(rows)} report(s)")
+
+
+@reports_app.command("resolve")
+def reports_resolve(report_id: int) -> None:
+    """Mark a report resolved."""
+    with context() as (_settings, engine):
+        changed = community.resolve_report(engine, report_id, now=utc_now())
+    print(f"resolved #{report_id}" if changed else f"#{report_id} was already resolved")
