@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,7 +62,8 @@ def add_subscriber(
             now=now,
         )
         if categories is not None:
-            store.set_interests(session, row.id or 0, [c.strip().lower() for c in categories])
+            slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
+            store.set_interests(session, row.id or 0, slugs)
         topics = store.interests_of(session, [row.id or 0])[row.id or 0]
         return SubscriberView(row, tuple(chosen), tuple(topics)), created
 
@@ -117,10 +119,13 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
     return member(engine, signer, "unsubscribe", token, now=now)
 
 
-def categories(engine: Engine) -> list[tuple[str, str]]:
-    """(slug, name) of every category a reader can choose: those with stories."""
+def categories(engine: Engine, chosen: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(slug, name) of every category a reader can choose: those with stories, and those in
+    ``chosen`` (a reader's choice stays visible after its last story moved elsewhere)."""
     with store.reading(engine) as session:
-        return [(c.slug, c.name) for c in store.categories_with_articles(session)]
+        offered = {c.slug: c.name for c in store.categories_with_articles(session)}
+        offered |= {c.slug: c.name for c in store.category_list(session) if c.slug in chosen}
+    return sorted(offered.items())
 
 
 def set_preferences(
@@ -141,6 +146,7 @@ def set_preferences(
     subscriber_id = view.subscriber.id or 0
     status = view.subscriber.status
     with store.writing(engine) as session:
+        store.lock_subscriber(session, subscriber_id)  # two saves at once: one after the other
         store.set_interests(session, subscriber_id, categories)
         store.set_subscriptions(session, subscriber_id, chosen)
         if not chosen and status == "confirmed":

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 MAX_VARIANTS = 256  # renderings per reader's categories kept in memory
+MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
 GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
 Clock = Callable[[], datetime]
@@ -64,6 +65,7 @@ class Tally:
     retried: int = 0
     bounced: int = 0
     cancelled: int = 0
+    deferred: int = 0  # batches given back because the SMTP server was down
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, outcome: str) -> None:
@@ -75,7 +77,7 @@ class Tally:
         with self._lock:
             return {
                 f"messages_{name}": getattr(self, name)
-                for name in ("sent", "failed", "retried", "bounced", "cancelled")
+                for name in ("sent", "failed", "retried", "bounced", "cancelled", "deferred")
             }
 
 
@@ -132,6 +134,7 @@ class Sender:
         self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
+        self._outages = 0  # failed tries since the SMTP server was last reachable
         self._local = threading.local()
 
     # -------------------------------------------------------------- the loop
@@ -182,7 +185,7 @@ class Sender:
                         return
                     stop.wait(IDLE_POLL)
                     continue
-                self._send_batch(batch, transport, stop, worker, lease)
+                self._send_batch(batch, transport, stop, worker, lease, once=once)
         finally:
             transport.close()
             self._local.outcomes.close()
@@ -198,6 +201,8 @@ class Sender:
         stop: threading.Event,
         worker: str,
         lease: timedelta,
+        *,
+        once: bool,
     ) -> None:
         with store.reading(self.engine) as session:
             people = store.recipients(session, [d.subscriber_id for d in batch])
@@ -224,9 +229,17 @@ class Sender:
                 message = template.render(self._recipient(delivery, person.name))
                 transport.send(self.sender, delivery.email, message)
             except DeliveryError as exc:
+                if exc.server_down:
+                    # Not this reader's fault: the whole rest of the batch goes back with no
+                    # attempt counted, and this worker waits longer while the outage lasts.
+                    wait = self._outage(exc)
+                    self._release(rest, worker, self.clock() + timedelta(seconds=wait))
+                    # --once hands what is owed to the next run soon instead of sitting it out
+                    stop.wait(min(wait, 5.0) if once else wait)
+                    return
                 if self._failed(delivery, exc):
-                    # The server is down or refused the connection: the rest of the batch
-                    # would fail the same way, so give it back and wait a little.
+                    # The connection dropped with this message (counted against it, in case
+                    # it is the cause): give the rest of the batch back and wait a little.
                     self._release(
                         rest[1:], worker, self.clock() + backoff(0, self.settings.send_retry_base)
                     )
@@ -234,6 +247,33 @@ class Sender:
                     return
             else:
                 self._finish(delivery, "sent")
+                if self._outages:
+                    self._outage_over()
+
+    def _outage(self, exc: DeliveryError) -> float:
+        """Count a failed try while the server is down; seconds to wait before the next.
+        Logged on the first try and then on the 2nd, 4th, 8th ... not on every one."""
+        with self._lock:
+            self._outages += 1
+            tries = self._outages
+        self.tally.add("deferred")
+        ceiling = min(self.settings.send_retry_base * (1 << min(tries - 1, 16)), MAX_OUTAGE_WAIT)
+        wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+        if tries & (tries - 1) == 0:
+            log.warning(
+                "SMTP server unavailable (%s failed tries): %s; the batch goes back to the "
+                "queue, next try in %.0f s",
+                tries,
+                exc.reply,
+                wait,
+            )
+        return wait
+
+    def _outage_over(self) -> None:
+        with self._lock:
+            tries, self._outages = self._outages, 0
+        if tries:
+            log.warning("SMTP server back after %s failed tries", tries)
 
     def _failed(self, delivery: store.Claimed, exc: DeliveryError) -> bool:
         """Record a failed attempt; True when the connection itself failed."""
@@ -320,10 +360,13 @@ class Sender:
                 rendered = editions.render_variant(
                     self.engine, self.settings, self._timetable(), self._env, edition, kept
                 )
+                # The edition's own subject, even if the digest's title changed since.
+                made = self._message_template(
+                    edition, edition.subject, rendered.html, rendered.text
+                )
             except ConfigError as exc:  # the digest left the timetable since: send it whole
-                log.warning("edition %s sent whole to readers with categories: %s", edition_id, exc)
-                return self._template(edition_id)
-            made = self._message_template(edition, rendered.subject, rendered.html, rendered.text)
+                log.warning("edition %s goes whole to readers with categories: %s", edition_id, exc)
+                made = self._template(edition_id)
             with self._lock:
                 if len(self._variants) >= MAX_VARIANTS:
                     self._variants.pop(next(iter(self._variants)))

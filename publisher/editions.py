@@ -157,7 +157,7 @@ def render_variant(
     article_ids: Sequence[int],
 ) -> RenderedEdition:
     """The edition with only these of its stories (for readers who chose categories), with
-    the same subject and the same recipient placeholders as the edition itself."""
+    the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     with store.reading(engine) as session:
         views = [

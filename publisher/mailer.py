@@ -57,14 +57,25 @@ DKIM_HEADERS = [
 class DeliveryError(Exception):
     """A message that was not accepted. ``temporary``: try again later (4xx, a dropped or
     refused connection); otherwise give up on this recipient. ``mailbox_gone``: a 5xx saying
-    the address does not exist, so the subscriber is suppressed from every later edition."""
+    the address does not exist, so the subscriber is suppressed from every later edition.
+    ``server_down``: the server could not be reached or takes nothing from us (no connection,
+    login refused, sender refused) before this recipient was named: not the recipient's fault."""
 
-    def __init__(self, reply: str, *, code: int = 0, temporary: bool, mailbox_gone: bool = False):
+    def __init__(
+        self,
+        reply: str,
+        *,
+        code: int = 0,
+        temporary: bool,
+        mailbox_gone: bool = False,
+        server_down: bool = False,
+    ):
         super().__init__(reply)
         self.reply = reply
         self.code = code
         self.temporary = temporary
         self.mailbox_gone = mailbox_gone
+        self.server_down = server_down
 
 
 def classify(code: int, message: bytes) -> DeliveryError:
@@ -326,10 +337,11 @@ class SmtpTransport:
                 f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}",
                 code=exc.smtp_code,
                 temporary=True,
+                server_down=True,
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
-                f"cannot connect to {c.host}:{c.port}: {exc}", temporary=True
+                f"cannot connect to {c.host}:{c.port}: {exc}", temporary=True, server_down=True
             ) from None
         self._pipelining = smtp.has_extn("pipelining")
         self._eight_bit = smtp.has_extn("8bitmime")
@@ -366,14 +378,16 @@ class SmtpTransport:
                 smtp.rset()
                 if replies[0][0] >= 400:
                     # MAIL FROM refused: the server will take nothing from us (it wants
-                    # STARTTLS or a login, or refuses our address). Our set-up, not this
-                    # reader's address: the connection failed, and the send is tried later.
+                    # STARTTLS or a login, refuses our address, or is rate-limiting us). Our
+                    # set-up, not this reader's address: reconnect and try again later.
+                    self.close()
                     code, text = replies[0]
                     raise DeliveryError(
                         f"the server refused the sender: {code} "
                         f"{text.decode('utf-8', 'replace')} (check PUBLISHER_SMTP_URL: "
                         "starttls, user and password, and PUBLISHER_MAIL_FROM)",
                         temporary=True,
+                        server_down=True,
                     )
                 raise classify(*failed)
             if isinstance(message, Outgoing):

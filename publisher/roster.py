@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,9 +96,9 @@ def _row(
     if unknown:
         raise ValueError(f"digests: unknown {', '.join(unknown)} (known: {', '.join(known)})")
     categories = (
-        None
-        if record.get("categories") is None
-        else tuple(dict.fromkeys(get("categories").lower().split()))
+        tuple(dict.fromkeys(unicodedata.normalize("NFC", get("categories").lower()).split()))
+        if "categories" in record
+        else None
     )
     unknown = [c for c in categories or () if c not in known_categories]
     if unknown:

@@ -218,15 +218,17 @@ def create_app(
     @app.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences(token: str, request: Request) -> HTMLResponse:
         form = await request.form()
-        chosen = [str(value) for value in form.getlist("digest")]
+        digests = [str(value) for value in form.getlist("digest")]
         topics = [str(value) for value in form.getlist("category")]
+        return await run_in_threadpool(save_preferences, token, digests, topics)
+
+    def save_preferences(token: str, digests: list[str], topics: list[str]) -> HTMLResponse:
         try:
-            view = await run_in_threadpool(
-                community.set_preferences,
+            view = community.set_preferences(
                 engine,
                 signer,
                 token,
-                chosen,
+                digests,
                 known_digests=list(timetable.digests),
                 categories=topics,
                 now=clock(),
@@ -246,7 +248,7 @@ def create_app(
             status=view.subscriber.status,
             chosen=view.digests,
             digests=list(timetable.digests.items()),
-            topics=community.categories(engine),
+            topics=community.categories(engine, view.categories),
             chosen_topics=view.categories,
             saved=saved,
             error=error,

@@ -98,6 +98,12 @@ def test_missing_things_are_clean_errors(tmp_path: Path, database_url: str) -> N
     assert unknown.stderr.strip() == "Error: no article with slug 'nope'"
     usage = cli(tmp_path, database_url, "articles", "correct", "nope")
     assert usage.returncode == 2 and "--note" in usage.stderr
+    # A delivery machine without the timetable stops before sending anything.
+    workers = cli(tmp_path, database_url, "deliver", "--once")
+    assert (workers.returncode, workers.stderr.strip()) == (
+        2,
+        "Error: schedules.yaml: no such file (run `publisher init` to create one)",
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -173,6 +179,16 @@ def test_subscribers_from_the_command_line(tmp_path: Path, database_url: str) ->
     exported = cli(tmp_path, database_url, "subscribers", "export").stdout
     assert exported.splitlines()[0].endswith(",confirmed_at,categories")
     assert exported.splitlines()[1].endswith(",malaysia transport")
+    both = cli(
+        tmp_path,
+        database_url,
+        *("subscribers", "add", "wei@example.com", "--category", "trade", "--every-category"),
+    )
+    assert both.returncode == 2 and "do not go together" in both.stderr
+    everything = cli(
+        tmp_path, database_url, "subscribers", "add", "wei@example.com", "--every-category"
+    )
+    assert everything.stdout.strip().endswith("categories: all)"), everything.stderr
     removed = cli(tmp_path, database_url, "subscribers", "remove", "WEI@example.com")
     assert removed.stdout.strip() == "removed wei@example.com"
     assert cli(tmp_path, database_url, "subscribers", "list").stdout.splitlines()[-1] == (

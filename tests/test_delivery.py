@@ -197,6 +197,42 @@ def test_a_server_that_goes_down_mid_send_loses_nothing(
     assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 60}
 
 
+def test_a_long_outage_fails_nobody(
+    engine: Engine, tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    """The server is away for more tries than send_max_attempts: those tries are not the
+    readers' fault, so nobody is marked failed and everyone gets it once it is back."""
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_SEND_RETRY_BASE="0.05",
+        PUBLISHER_SEND_MAX_ATTEMPTS="2",
+        PUBLISHER_SEND_CONCURRENCY="2",
+    )
+    members = audience(engine, settings, tmp_path, 20)
+    smtp.stop()
+    edition_id = start_edition(engine, settings)
+    stop = threading.Event()
+    sender = Sender(engine, settings, clock=now)
+    worker = threading.Thread(target=sender.run, args=(stop,))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while sender.tally.deferred < 6:  # three times send_max_attempts, at least
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert delivery.counts(engine, [edition_id])[edition_id].get("failed") is None
+    smtp.start()
+    while delivery.counts(engine, [edition_id])[edition_id] != {"sent": 20}:
+        assert time.monotonic() < deadline + 30, delivery.counts(engine, [edition_id])
+        time.sleep(0.1)
+    stop.set()
+    worker.join()
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+    assert sender.tally.failed == 0 and sender.tally.snapshot()["messages_deferred"] >= 6
+
+
 def test_someone_who_leaves_during_a_send_is_not_mailed(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:

@@ -257,3 +257,21 @@ def test_add_with_an_unknown_category_changes_nothing(
         join(engine, "new@example.com", ["sport"])
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "new@example.com") is None
+
+
+def test_a_choice_stays_visible_after_its_last_story_moved(
+    client: TestClient, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load_stories(engine, settings, tmp_path)
+    with store.writing(engine) as session:
+        store.ensure_categories(session, ["Sport"])  # no story is in Sport (any more)
+    member = join(engine, "fan@example.com", ["sport"])
+    url = f"/preferences/{SIGNER.make('preferences', member)}"
+    page = client.get(url)
+    assert 'value="sport" checked' in page.text  # shown, so saving does not drop it silently
+    client.post(url, data={"digest": "daily", "category": ["sport", "weather"]})
+    with store.reading(engine) as session:
+        assert store.interests_of(session, [member])[member] == ["sport", "weather"]
+    stranger = join(engine, "new@example.com", None)
+    other = client.get(f"/preferences/{SIGNER.make('preferences', stranger)}")
+    assert 'value="sport"' not in other.text and 'value="weather" >' in other.text

@@ -122,10 +122,15 @@ def deliver(
 ) -> None:
     """Delivery workers only (for extra machines): send what is owed until stopped."""
     with context() as (settings, engine):
+        # The digests' titles, for readers who chose categories: a missing or broken
+        # schedules.yaml stops here, before anything is sent.
+        timetable = load_timetable(settings.schedules)
         stop = threading.Event()
         previous = stop_on_signals(stop)
         try:
-            tally = delivery.Sender(engine, settings, clock=utc_now).run(stop, once=once)
+            tally = delivery.Sender(
+                engine, settings, clock=utc_now, timetable=lambda: timetable
+            ).run(stop, once=once)
         finally:
             restore_signals(previous)
     print(

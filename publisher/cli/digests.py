@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from jinja2 import Environment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
@@ -18,7 +19,7 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
-from publisher.schedules import load_timetable
+from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 
@@ -90,12 +91,14 @@ def digest_send(
         if edition.status == "skipped":
             print("nothing new to send: the edition is recorded as skipped")
             return
-        _deliver_with_progress(engine, settings, edition.id or 0)
+        _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
 
 
-def _deliver_with_progress(engine: Engine, settings: Settings, edition_id: int) -> None:
+def _deliver_with_progress(
+    engine: Engine, settings: Settings, edition_id: int, timetable: Timetable, env: Environment
+) -> None:
     stop = threading.Event()
-    sender = delivery.Sender(engine, settings, clock=utc_now)
+    sender = delivery.Sender(engine, settings, clock=utc_now, timetable=lambda: timetable, env=env)
     outcome: list[BaseException] = []
 
     def run() -> None:

@@ -14,6 +14,7 @@ from publisher.cli.common import (
     context,
     utc_now,
 )
+from publisher.errors import InputError
 from publisher.schedules import load_timetable
 
 subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
@@ -31,9 +32,14 @@ def subscribers_add(
         list[str] | None,
         typer.Option("--category", help="Only this category's stories (repeat; slug)."),
     ] = None,
+    every_category: Annotated[
+        bool, typer.Option("--every-category", help="Every category's stories again.")
+    ] = False,
 ) -> None:
     """Add a subscriber (to every digest unless --digest is given; every category's stories
     unless --category is given)."""
+    if every_category and category:
+        raise InputError("--category and --every-category do not go together")
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         view, created = community.add_subscriber(
@@ -43,7 +49,7 @@ def subscribers_add(
             confirmed=confirmed,
             digests=digest or [],
             known_digests=list(timetable.digests),
-            categories=category,
+            categories=[] if every_category else category,
             now=utc_now(),
         )
     row = view.subscriber

@@ -99,6 +99,14 @@ def upsert_subscriber(
     return row, created
 
 
+def lock_subscriber(session: Session, subscriber_id: int) -> None:
+    """Hold the subscriber's row until this transaction ends (PostgreSQL; SQLite's writes are
+    one at a time already), so concurrent changes to their choices queue up."""
+    session.execute(
+        select(subscribers_t.c.id).where(subscribers_t.c.id == subscriber_id).with_for_update()
+    )
+
+
 def set_subscriptions(session: Session, subscriber_id: int, digests: Sequence[str]) -> None:
     session.execute(delete(subscriptions_t).where(subscriptions_t.c.subscriber_id == subscriber_id))
     rows = [{"subscriber_id": subscriber_id, "digest": d} for d in dict.fromkeys(digests)]
@@ -137,7 +145,8 @@ def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) ->
     session.execute(delete(interests_t).where(interests_t.c.subscriber_id == subscriber_id))
     rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
     if rows:
-        session.execute(insert(interests_t), rows)
+        # Ignore a row another transaction has just added for the same choice.
+        session.execute(_insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
 
 
 def interests_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
