@@ -202,12 +202,15 @@ def signup(
     name: str,
     digests: Sequence[str],
     known_digests: Sequence[str],
+    categories: Sequence[str] = (),
     now: datetime,
 ) -> bool:
-    """Join The Community, double opt-in: store a pending subscriber and mail a confirmation
-    link. The caller shows the same answer whatever happened (no one learns whether an address
-    is known); returns whether a mail went out. A confirmed member is left as they are, and at
-    most CONFIRMATIONS_PER_DAY mails go to one address a day."""
+    """Join The Community, double opt-in: store a pending subscriber (with their digests and
+    the categories they want, none meaning all) and mail a confirmation link. The caller shows
+    the same answer whatever happened (no one learns whether an address is known); returns
+    whether a mail went out. A confirmed member is left as they are (their choices are theirs
+    to change, through their preferences link), and at most CONFIRMATIONS_PER_DAY mails go to
+    one address a day. An unknown category is an InputError and stores nothing."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
@@ -222,6 +225,7 @@ def signup(
             session, address, name=name, status="pending", digests=chosen, now=now
         )
         subscriber_id = row.id or 0
+        store.set_interests(session, subscriber_id, categories)
         if store.confirmations_since(session, subscriber_id, now - timedelta(days=1)) >= (
             CONFIRMATIONS_PER_DAY
         ):

@@ -119,20 +119,29 @@ def create_app(
         "digests": list(timetable.digests.items()),
     }
 
+    def signup_values() -> dict[str, Any]:
+        return {**signup_form, "topics": community.categories(engine), "chosen_topics": ()}
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
         articles = publish.latest(engine, settings, now=clock())
-        return page("index.html", articles=articles, **signup_form)
+        return page("index.html", articles=articles, **signup_values())
 
     @app.get("/subscribe", response_class=HTMLResponse)
     def subscribe_page() -> HTMLResponse:
-        return page("subscribe.html", done=False, **signup_form)
+        return page("subscribe.html", done=False, **signup_values())
 
     @app.post("/subscribe", response_class=HTMLResponse)
     async def subscribe(request: Request) -> HTMLResponse:
         form = await request.form()
         email, name = str(form.get("email", "")), str(form.get("name", ""))
-        values: dict[str, Any] = {**signup_form, "email": email, "name": name}
+        topics = [str(value) for value in form.getlist("category")]
+        values: dict[str, Any] = {
+            **(await run_in_threadpool(signup_values)),
+            "email": email,
+            "name": name,
+            "chosen_topics": topics,
+        }
         if not limiter.allow(request.client.host if request.client else "?", time.monotonic()):
             values["error"] = "Too many sign-ups from here; please try again later."
             return page("subscribe.html", http_status=429, done=False, **values)
@@ -150,6 +159,7 @@ def create_app(
                 name=name,
                 digests=[str(d) for d in form.getlist("digest")],
                 known_digests=list(timetable.digests),
+                categories=topics,
                 now=clock(),
             )
         except InputError as exc:

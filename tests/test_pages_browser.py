@@ -155,7 +155,10 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         page.goto(server.url + "/")
         page.get_by_label("Email").fill("reader@example.com")
         page.get_by_label("Name (optional)").fill("Priya")
+        page.get_by_text("Only some topics? (optional)").click()
+        page.get_by_label("Malaysia").check()
         screenshot(page, "join-390")
+        assert widest(page) <= PHONE["width"]
         page.get_by_role("button", name="Join").click()
         assert page.locator("h1").inner_text() == "Check your inbox"
         [mail] = smtp.recorder.received
@@ -167,12 +170,14 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         page.get_by_role("button", name="Yes, send me the newsletter").click()
         assert page.locator("h1").inner_text() == "Welcome to the community"
         page.get_by_role("link", name="choose your newsletters and topics").click()
-        page.get_by_label("Malaysia").check()
+        assert page.get_by_label("Malaysia").is_checked()  # chosen when joining
+        page.get_by_label("Transport").check()
         screenshot(page, "preferences-390")
         assert widest(page) <= PHONE["width"]
         page.get_by_role("button", name="Save").click()
         assert page.get_by_role("status").inner_text() == "Saved."
         assert page.get_by_label("Malaysia").is_checked()
+        assert page.get_by_label("Transport").is_checked()
         assert not page.get_by_label("Penang").is_checked()
         timetable = load_timetable(settings.schedules)
         delivery.prepare_send(
@@ -190,7 +195,7 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         assert digest["To"] == "reader@example.com"
         html = digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert "Hi Priya," in html
-        # Only the stories in Malaysia, the topic chosen above.
+        # Only the stories in Malaysia or Transport, the topics chosen above.
         assert "Durian exporters switch to rail" in html and "Penang culture forum" not in html
         unsubscribe = digest["List-Unsubscribe"].strip("<>").replace("https://news.example.com", "")
         page.goto(server.url + unsubscribe)

@@ -275,3 +275,31 @@ def test_a_choice_stays_visible_after_its_last_story_moved(
     stranger = join(engine, "new@example.com", None)
     other = client.get(f"/preferences/{SIGNER.make('preferences', stranger)}")
     assert 'value="sport"' not in other.text and 'value="weather" >' in other.text
+
+
+def test_sign_up_with_topics(
+    client: TestClient, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load_stories(engine, settings, tmp_path)
+    form = client.get("/")
+    assert "Only some topics?" in form.text and 'name="category" value="weather"' in form.text
+    joined = client.post(
+        "/subscribe", data={"email": "Ana@Example.com", "category": ["weather", "transport"]}
+    )
+    assert joined.status_code == 200 and "Check your inbox" in joined.text
+    with store.reading(engine) as session:
+        row = store.subscriber_by_email(session, "ana@example.com")
+        assert row is not None and row.status == "pending"
+        assert store.interests_of(session, [row.id or 0])[row.id or 0] == ["transport", "weather"]
+
+    forged = client.post("/subscribe", data={"email": "bob@example.com", "category": "sport"})
+    assert forged.status_code == 400 and "unknown category" in forged.text
+    assert 'value="bob@example.com"' in forged.text  # the form comes back filled in
+    with store.reading(engine) as session:
+        assert store.subscriber_by_email(session, "bob@example.com") is None
+
+    # Someone else signing up a member's address changes nothing of theirs.
+    member = join(engine, "cara@example.com", ["economy"])
+    client.post("/subscribe", data={"email": "cara@example.com", "category": "weather"})
+    with store.reading(engine) as session:
+        assert store.interests_of(session, [member])[member] == ["economy"]
