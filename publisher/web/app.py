@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -22,17 +17,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher import api, community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
-from publisher.feeds import FeedDocument, http_date
 from publisher.mailer import Transport, make_transport
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
 from publisher.tokens import Signer
+from publisher.web.feedroutes import FeedRoutes, discovery_links
+from publisher.web.guards import ClientLimit, CrossSiteGuard, SecurityHeaders
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -85,7 +80,7 @@ def create_app(
     app = FastAPI(title=settings.site_title, docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.state.feeds = cache
-    discovery = _discovery(settings)
+    discovery = discovery_links(settings)
 
     def page(template: str, /, *, http_status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("feed_links", discovery)
@@ -348,223 +343,3 @@ async def _every(seconds: float, job: Callable[[], None]) -> None:
         except Exception:
             log.exception("background job %s failed; trying again in %s s", job.__name__, seconds)
         await asyncio.sleep(seconds)
-
-
-SECURITY_HEADERS = [
-    # No script anywhere; inline styles for the archived digests (mail HTML is inlined).
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'none'; "
-        b"style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; "
-        b"base-uri 'none'; form-action 'self'; object-src 'none'",
-    ),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    # Same-origin only: token URLs (/unsubscribe/..., /confirm/...) never leak to other sites.
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    """The headers above on every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                kind = dict(headers).get(b"content-type", b"")
-                # A feed opened in a browser runs its XSLT stylesheet, which CSP counts as
-                # script: feeds get every header but the policy.
-                # /docs is Swagger UI, which runs script from its CDN.
-                relaxed = b"xml" in kind or scope["path"] == "/docs"
-                extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
-                message["headers"] = [*headers, *extra]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class CrossSiteGuard:
-    """Refuses form posts that a browser sends from another site (CSRF). Browsers say where a
-    request comes from (Sec-Fetch-Site, Origin); clients without them are not browsers. The
-    RFC 8058 one-click unsubscribe is exempt: mail providers post it from their own origin."""
-
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
-        self.site_host = urlsplit(settings.site_url).netloc
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].startswith(("/unsubscribe/", "/api/"))
-        ):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        own = {self.site_host, headers.get(b"host", b"").decode("latin-1")}
-        cross = fetch_site in ("cross-site", "same-site") or (
-            origin not in ("", "null") and urlsplit(origin).netloc not in own
-        )
-        if not cross:
-            await self.app(scope, receive, send)
-            return
-        response = HTMLResponse(
-            "<!doctype html><title>Refused</title><p>This form was sent from another site, "
-            "so it was not accepted. Please use the form on our own pages.</p>",
-            status_code=403,
-        )
-        await response(scope, receive, send)
-
-
-class ClientLimit:
-    """At most ``per_window`` form posts per client address in ``window`` seconds."""
-
-    def __init__(self, *, per_window: int, window: float) -> None:
-        self.per_window = per_window
-        self.window = window
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, client: str, now: float) -> bool:
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-            times = self._seen.setdefault(client, deque())
-            while times and now - times[0] > self.window:
-                times.popleft()
-            if len(times) >= self.per_window:
-                return False
-            times.append(now)
-            return True
-
-
-FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
-FEED_MAX_AGE = 300
-
-
-def _discovery(settings: Settings) -> list[tuple[str, str, str]]:
-    site = settings.site_url
-    return [
-        ("application/rss+xml", f"{settings.site_title} (RSS)", f"{site}/feed.xml"),
-        ("application/atom+xml", f"{settings.site_title} (Atom)", f"{site}/atom.xml"),
-        ("application/feed+json", f"{settings.site_title} (JSON Feed)", f"{site}/feed.json"),
-    ]
-
-
-class FeedRoutes:
-    """Serves every feed path straight from the feed cache, as plain ASGI: this is the hot path
-    of the site, so no router, no thread hop and no per-request header building sit in it.
-    Anything else goes on to the app."""
-
-    def __init__(self, app: ASGIApp, *, cache: syndication.FeedCache, settings: Settings) -> None:
-        self.app = app
-        self.cache = cache
-        self.settings = settings
-        self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"].lstrip("/") if scope["type"] == "http" else ""
-        if scope["type"] != "http" or not path.endswith(FEED_SUFFIXES):
-            await self.app(scope, receive, send)
-            return
-        feed_set = self.cache.peek()
-        if feed_set is None:
-            feed_set = await run_in_threadpool(self.cache.current)
-        doc = feed_set.documents.get(path)
-        if doc is None or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        request = dict(scope["headers"])
-        headers = self._common_headers(path, doc)
-        if _not_modified(doc, request):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        media_type = doc.media_type
-        # Browsers download application/rss+xml; as text/xml they apply feed.xsl: a page.
-        if b"xml" in media_type.encode() and b"text/html" in request.get(b"accept", b""):
-            media_type = "text/xml; charset=utf-8"
-        body = doc.body
-        extra = [(b"content-type", media_type.encode())]
-        if _wants_gzip(request.get(b"accept-encoding", b"")):
-            body = doc.gzipped
-            extra.append((b"content-encoding", b"gzip"))
-        extra.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
-        await send(
-            {"type": "http.response.body", "body": body if scope["method"] == "GET" else b""}
-        )
-
-    def _common_headers(self, path: str, doc: FeedDocument) -> list[tuple[bytes, bytes]]:
-        found = self._headers.get((path, doc.etag))
-        if found is None:
-            links = [f'<{self.settings.site_url}/{path}>; rel="self"']
-            if self.settings.websub_hub:
-                links.insert(0, f'<{self.settings.websub_hub}>; rel="hub"')
-            found = [
-                (b"etag", doc.etag.encode()),
-                (b"last-modified", http_date(doc.last_modified).encode()),
-                (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
-                (b"vary", b"Accept-Encoding, Accept"),
-                (b"link", ", ".join(links).encode()),
-            ]
-            if len(self._headers) > 1000:
-                self._headers.clear()
-            self._headers[(path, doc.etag)] = found
-        return found
-
-
-def _not_modified(doc: FeedDocument, request: dict[bytes, bytes]) -> bool:
-    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since when both are sent."""
-    if_none_match = request.get(b"if-none-match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
-        return b"*" in tags or doc.etag.encode() in tags
-    if_modified_since = request.get(b"if-modified-since")
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
-        except (TypeError, ValueError):
-            return False
-        return since.tzinfo is not None and doc.last_modified.replace(microsecond=0) <= since
-    return False
-
-
-def _wants_gzip(accept_encoding: bytes) -> bool:
-    for part in accept_encoding.split(b","):
-        coding, _, params = part.strip().partition(b";")
-        if coding.strip().lower() in (b"gzip", b"*"):
-            return params.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
-    return False
-
-
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after a graceful stop, so the process would die of the
-    signal; ops (and systemd) expect a clean exit 0 after a clean shutdown."""
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
-def serve(app: FastAPI, *, host: str, port: int, access_log: bool = False) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then return normally."""
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        access_log=access_log,
-        proxy_headers=True,
-        log_config=None,  # log through the process's handlers (text or JSON, see cli)
-    )
-    _Server(config).run()

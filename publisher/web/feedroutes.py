@@ -1,0 +1,112 @@
+"""Feeds served from memory as plain ASGI, ahead of FastAPI: ETag and Last-Modified with
+304s, gzip done once per build, and the autodiscovery links the pages carry."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from publisher import syndication
+from publisher.feeds import FeedDocument, http_date
+from publisher.settings import Settings
+
+FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
+FEED_MAX_AGE = 300
+
+
+def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
+    site = settings.site_url
+    return [
+        ("application/rss+xml", f"{settings.site_title} (RSS)", f"{site}/feed.xml"),
+        ("application/atom+xml", f"{settings.site_title} (Atom)", f"{site}/atom.xml"),
+        ("application/feed+json", f"{settings.site_title} (JSON Feed)", f"{site}/feed.json"),
+    ]
+
+
+class FeedRoutes:
+    """Serves every feed path straight from the feed cache, as plain ASGI: this is the hot path
+    of the site, so no router, no thread hop and no per-request header building sit in it.
+    Anything else goes on to the app."""
+
+    def __init__(self, app: ASGIApp, *, cache: syndication.FeedCache, settings: Settings) -> None:
+        self.app = app
+        self.cache = cache
+        self.settings = settings
+        self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"].lstrip("/") if scope["type"] == "http" else ""
+        if scope["type"] != "http" or not path.endswith(FEED_SUFFIXES):
+            await self.app(scope, receive, send)
+            return
+        feed_set = self.cache.peek()
+        if feed_set is None:
+            feed_set = await run_in_threadpool(self.cache.current)
+        doc = feed_set.documents.get(path)
+        if doc is None or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        request = dict(scope["headers"])
+        headers = self._common_headers(path, doc)
+        if _not_modified(doc, request):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        media_type = doc.media_type
+        # Browsers download application/rss+xml; as text/xml they apply feed.xsl: a page.
+        if b"xml" in media_type.encode() and b"text/html" in request.get(b"accept", b""):
+            media_type = "text/xml; charset=utf-8"
+        body = doc.body
+        extra = [(b"content-type", media_type.encode())]
+        if _wants_gzip(request.get(b"accept-encoding", b"")):
+            body = doc.gzipped
+            extra.append((b"content-encoding", b"gzip"))
+        extra.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
+        await send(
+            {"type": "http.response.body", "body": body if scope["method"] == "GET" else b""}
+        )
+
+    def _common_headers(self, path: str, doc: FeedDocument) -> list[tuple[bytes, bytes]]:
+        found = self._headers.get((path, doc.etag))
+        if found is None:
+            links = [f'<{self.settings.site_url}/{path}>; rel="self"']
+            if self.settings.websub_hub:
+                links.insert(0, f'<{self.settings.websub_hub}>; rel="hub"')
+            found = [
+                (b"etag", doc.etag.encode()),
+                (b"last-modified", http_date(doc.last_modified).encode()),
+                (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
+                (b"vary", b"Accept-Encoding, Accept"),
+                (b"link", ", ".join(links).encode()),
+            ]
+            if len(self._headers) > 1000:
+                self._headers.clear()
+            self._headers[(path, doc.etag)] = found
+        return found
+
+
+def _not_modified(doc: FeedDocument, request: dict[bytes, bytes]) -> bool:
+    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since when both are sent."""
+    if_none_match = request.get(b"if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
+        return b"*" in tags or doc.etag.encode() in tags
+    if_modified_since = request.get(b"if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
+        except (TypeError, ValueError):
+            return False
+        return since.tzinfo is not None and doc.last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def _wants_gzip(accept_encoding: bytes) -> bool:
+    for part in accept_encoding.split(b","):
+        coding, _, params = part.strip().partition(b";")
+        if coding.strip().lower() in (b"gzip", b"*"):
+            return params.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
+    return False
