@@ -129,7 +129,9 @@ def sample_message(settings: Settings, url: str, edition_id: int) -> bytes:
     with store.reading(engine) as session:
         claimed = store.Claimed(1, edition_id, 1, "member0@example.com", 0)
         del session
-    message = sender._template(edition_id).render(sender._recipient(claimed, "Member 0")).as_bytes()
+    message = (
+        sender.book.whole(edition_id).render(sender._recipient(claimed, "Member 0")).as_bytes()
+    )
     engine.dispose()
     return message
 

@@ -24,26 +24,22 @@ from sqlalchemy import Engine
 
 from publisher import editions, store
 from publisher.digest import greeting
-from publisher.errors import ConfigError
 from publisher.mailer import (
     DeliveryError,
-    DkimSigner,
-    MessageTemplate,
     Recipient,
     Transport,
     envelope_sender,
     make_transport,
 )
+from publisher.messages import MessageBook
 from publisher.models import Edition
-from publisher.schedules import Digest, Timetable, load_timetable
+from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
 from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
-MAX_VARIANTS = 256  # renderings per reader's categories kept in memory
 MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
 GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
@@ -123,17 +119,11 @@ class Sender:
         maildir = settings.var_dir / "mail"
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))
-        self.dkim = _dkim(settings, self.sender)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.tally = Tally()
         self.rate = RateLimit(settings.send_rate)
-        self._timetable = timetable or _loader(settings)
-        self._env = env or make_environment(zone=settings.zone)
-        self._templates: dict[int, MessageTemplate] = {}
-        self._topics: dict[int, list[tuple[int, frozenset[int]]]] = {}
-        self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
+        self.book = MessageBook(engine, settings, timetable=timetable, env=env)
         self._lock = threading.Lock()
-        self._render_lock = threading.Lock()
         self._outages = 0  # failed tries since the SMTP server was last reachable
         self._local = threading.local()
 
@@ -220,7 +210,7 @@ class Sender:
             if person.status != "confirmed":  # unsubscribed or bounced since the edition started
                 self._finish(delivery, "cancelled", f"subscriber is {person.status}")
                 continue
-            template = self._template_for(delivery.edition_id, person.topics)
+            template = self.book.for_reader(delivery.edition_id, person.topics)
             if template is None:
                 self._finish(delivery, "cancelled", "no story in the categories they chose")
                 continue
@@ -316,75 +306,6 @@ class Sender:
         with store.writing(self.engine) as session:
             store.release_deliveries(session, ids, worker, retry_at=retry_at)
 
-    # -------------------------------------------------------------- message bytes
-
-    def _template(self, edition_id: int) -> MessageTemplate:
-        with self._lock:
-            found = self._templates.get(edition_id)
-        if found is not None:
-            return found
-        with store.reading(self.engine) as session:
-            edition = store.edition_by_id(session, edition_id)
-        made = self._message_template(edition, edition.subject, edition.html, edition.text)
-        with self._lock:
-            self._templates[edition_id] = made
-        return made
-
-    def _template_for(self, edition_id: int, topics: frozenset[int]) -> MessageTemplate | None:
-        """The edition as this reader gets it: whole when they chose no categories (or every
-        story is in theirs), else only the stories in their categories, rendered once per
-        edition and set of stories; None when no story is in their categories."""
-        if not topics:
-            return self._template(edition_id)
-        with self._lock:
-            stories = self._topics.get(edition_id)
-        if stories is None:
-            with store.reading(self.engine) as session:
-                stories = store.edition_topics(session, edition_id)
-            with self._lock:
-                self._topics[edition_id] = stories
-        kept = tuple(article_id for article_id, ids in stories if ids & topics)
-        if len(kept) == len(stories):
-            return self._template(edition_id)
-        if not kept:
-            return None
-        key = (edition_id, kept)
-        with self._render_lock:  # each variant rendered once per process
-            with self._lock:
-                found = self._variants.get(key)
-            if found is not None:
-                return found
-            with store.reading(self.engine) as session:
-                edition = store.edition_by_id(session, edition_id)
-            try:
-                rendered = editions.render_variant(
-                    self.engine, self.settings, self._timetable(), self._env, edition, kept
-                )
-                # The edition's own subject, even if the digest's title changed since.
-                made = self._message_template(
-                    edition, edition.subject, rendered.html, rendered.text
-                )
-            except ConfigError as exc:  # the digest left the timetable since: send it whole
-                log.warning("edition %s goes whole to readers with categories: %s", edition_id, exc)
-                made = self._template(edition_id)
-            with self._lock:
-                if len(self._variants) >= MAX_VARIANTS:
-                    self._variants.pop(next(iter(self._variants)))
-                self._variants[key] = made
-            return made
-
-    def _message_template(
-        self, edition: Edition, subject: str, html: str, text: str
-    ) -> MessageTemplate:
-        return MessageTemplate(
-            sender=self.settings.mail_from,
-            subject=subject,
-            html=html,
-            text=text,
-            list_id=f"{edition.digest}.{self.settings.site_host}",
-            dkim_signer=self.dkim,
-        )
-
     def _recipient(self, delivery: store.Claimed, name: str) -> Recipient:
         site = self.settings.site_url
         sid = delivery.subscriber_id
@@ -399,27 +320,6 @@ class Sender:
                 "preferences": f"{site}/preferences/{self.signer.make('preferences', sid)}",
             },
         )
-
-
-def _loader(settings: Settings) -> Callable[[], Timetable]:
-    loaded: list[Timetable] = []
-
-    def timetable() -> Timetable:
-        if not loaded:
-            loaded.append(load_timetable(settings.schedules))
-        return loaded[0]
-
-    return timetable
-
-
-def _dkim(settings: Settings, sender: str) -> DkimSigner | None:
-    if not settings.dkim_selector and not settings.dkim_key_file:
-        return None
-    if not (settings.dkim_selector and settings.dkim_key_file):
-        raise ConfigError("DKIM needs both PUBLISHER_DKIM_SELECTOR and PUBLISHER_DKIM_KEY_FILE")
-    return DkimSigner.from_file(
-        settings.dkim_selector, sender.rsplit("@", 1)[1], settings.dkim_key_file
-    )
 
 
 def start(engine: Engine, edition: Edition, *, now: datetime) -> int:

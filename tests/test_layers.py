@@ -29,6 +29,7 @@ LAYERS = {
     "editions": 4,
     "community": 4,
     "metrics": 4,
+    "messages": 4.4,
     "delivery": 4.5,
     "api": 4.8,
     "scheduler": 5,
