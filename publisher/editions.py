@@ -183,9 +183,11 @@ def preview(
     digest: Digest,
     *,
     now: datetime,
+    categories: Sequence[str] = (),
 ) -> RenderedEdition:
     """The next edition as it would go out if sent now, not recorded, with the web archive's
-    generic links and greeting in place of a recipient's."""
+    generic links and greeting in place of a recipient's; with ``categories`` (slugs), as a
+    reader who chose those gets it. An unknown category is an InputError."""
     with store.reading(engine) as session:
         views = store.candidate_articles(
             session,
@@ -194,6 +196,16 @@ def preview(
             limit=digest.max_articles,
             until=now,
         )
+        known = {c.slug: c.name for c in store.category_list(session)}
+    unknown = [slug for slug in categories if slug not in known]
+    if unknown:
+        raise InputError(
+            f"unknown category {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(sorted(known)) or 'none yet'})"
+        )
+    if categories:
+        names = {known[slug] for slug in categories}
+        views = [v for v in views if names.intersection(v.categories)]
     stories = [story(view, settings.site_url) for view in views]
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import community, delivery, digest, publish, store
+from publisher import community, delivery, digest, editions, publish, store
 from publisher.errors import InputError
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
@@ -303,3 +303,25 @@ def test_sign_up_with_topics(
     client.post("/subscribe", data={"email": "cara@example.com", "category": "weather"})
     with store.reading(engine) as session:
         assert store.interests_of(session, [member])[member] == ["economy"]
+
+
+def test_editors_preview_what_a_reader_of_a_category_gets(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    load_stories(engine, settings, tmp_path)
+    timetable = load_timetable(settings.schedules)
+    daily = timetable.digest("daily")
+
+    def preview(*categories: str) -> str:
+        rendered = editions.preview(
+            engine, settings, timetable, make_environment(), daily, now=now(), categories=categories
+        )
+        return rendered.text
+
+    assert titles(preview()) == set(STORIES)
+    assert titles(preview("transport")) == {"Port strike ends", "New metro line opens"}
+    assert "the 2 stories" in preview("transport")
+    assert titles(preview("markets")) == set()
+    with pytest.raises(InputError, match="unknown category 'sport'"):
+        preview("sport")

@@ -30,8 +30,13 @@ digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=
 def digest_preview(
     name: str,
     out: Annotated[Path | None, typer.Option("--out", help="Write the HTML here.")] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="As a reader of this category gets it (repeat; slug)."),
+    ] = None,
 ) -> None:
-    """Render the next edition of NAME as it would go out now, without recording it."""
+    """Render the next edition of NAME as it would go out now, without recording it; with
+    --category, as a reader who chose those categories would get it."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         rendered = editions.preview(
@@ -41,7 +46,11 @@ def digest_preview(
             make_environment(zone=settings.zone),
             timetable.digest(name),
             now=utc_now(),
+            categories=category or [],
         )
+    if category and not rendered.stories:
+        print("no story in those categories: a reader who chose them gets nothing this time")
+        return
     if out is None:
         print(rendered.text)
         return
