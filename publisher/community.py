@@ -218,6 +218,8 @@ def signup(
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
     name = one_line(name)[:200]
     with store.writing(engine) as session:
+        # Checked before the address is looked up, so the answer cannot tell who is a member.
+        store.category_ids(session, categories)
         row = store.subscriber_by_email(session, address)
         if row is not None and row.status == "confirmed":
             return False

@@ -124,7 +124,6 @@ class Sender:
         self.rate = RateLimit(settings.send_rate)
         self.book = MessageBook(engine, settings, timetable=timetable, env=env)
         self._lock = threading.Lock()
-        self._outages = 0  # failed tries since the SMTP server was last reachable
         self._local = threading.local()
 
     # -------------------------------------------------------------- the loop
@@ -162,6 +161,7 @@ class Sender:
         lease = timedelta(seconds=self.settings.send_lease)
         # Each outcome is committed on this thread's own connection before the next send.
         self._local.outcomes = store.OutcomeWriter(self.engine)
+        self._local.outages = 0  # this thread's failed tries since the server last answered
         try:
             while not stop.is_set():
                 with store.writing(self.engine) as session:
@@ -175,7 +175,12 @@ class Sender:
                         return
                     stop.wait(IDLE_POLL)
                     continue
-                self._send_batch(batch, transport, stop, worker, lease, once=once)
+                down = self._send_batch(batch, transport, stop, worker, lease, once=once)
+                if down and once:
+                    # --once: what is owed waits for the next run instead of this one
+                    # trying every batch against a server that is not there.
+                    log.warning("%s: the SMTP server is unavailable; stopping", worker)
+                    return
         finally:
             transport.close()
             self._local.outcomes.close()
@@ -193,7 +198,8 @@ class Sender:
         lease: timedelta,
         *,
         once: bool,
-    ) -> None:
+    ) -> bool:
+        """Send one claimed batch; True when the SMTP server was unavailable."""
         with store.reading(self.engine) as session:
             people = store.recipients(session, [d.subscriber_id for d in batch])
         renewed = time.monotonic()
@@ -201,7 +207,7 @@ class Sender:
             rest = [d.id for d in batch[index:]]
             if stop.is_set():
                 self._release(rest, worker, self.clock())
-                return
+                return False
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 with store.writing(self.engine) as session:
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
@@ -224,9 +230,9 @@ class Sender:
                     # attempt counted, and this worker waits longer while the outage lasts.
                     wait = self._outage(exc)
                     self._release(rest, worker, self.clock() + timedelta(seconds=wait))
-                    # --once hands what is owed to the next run soon instead of sitting it out
-                    stop.wait(min(wait, 5.0) if once else wait)
-                    return
+                    if not once:
+                        stop.wait(wait)
+                    return True
                 if self._failed(delivery, exc):
                     # The connection dropped with this message (counted against it, in case
                     # it is the cause): give the rest of the batch back and wait a little.
@@ -234,22 +240,22 @@ class Sender:
                         rest[1:], worker, self.clock() + backoff(0, self.settings.send_retry_base)
                     )
                     stop.wait(min(self.settings.send_retry_base, 5.0))
-                    return
+                    return False
             else:
                 self._finish(delivery, "sent")
-                if self._outages:
+                if self._local.outages:
                     self._outage_over()
+        return False
 
     def _outage(self, exc: DeliveryError) -> float:
-        """Count a failed try while the server is down; seconds to wait before the next.
-        Logged on the first try and then on the 2nd, 4th, 8th ... not on every one."""
-        with self._lock:
-            self._outages += 1
-            tries = self._outages
+        """Count this thread's failed try while the server is down; seconds to wait before
+        the next. Logged on the 1st, 2nd, 4th and 8th try, then every 12th (about hourly)."""
+        self._local.outages += 1
+        tries: int = self._local.outages
         self.tally.add("deferred")
         ceiling = min(self.settings.send_retry_base * (1 << min(tries - 1, 16)), MAX_OUTAGE_WAIT)
         wait = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if tries & (tries - 1) == 0:
+        if (tries <= 8 and tries & (tries - 1) == 0) or tries % 12 == 0:
             log.warning(
                 "SMTP server unavailable (%s failed tries): %s; the batch goes back to the "
                 "queue, next try in %.0f s",
@@ -260,10 +266,8 @@ class Sender:
         return wait
 
     def _outage_over(self) -> None:
-        with self._lock:
-            tries, self._outages = self._outages, 0
-        if tries:
-            log.warning("SMTP server back after %s failed tries", tries)
+        tries, self._local.outages = self._local.outages, 0
+        log.warning("SMTP server back after %s failed tries", tries)
 
     def _failed(self, delivery: store.Claimed, exc: DeliveryError) -> bool:
         """Record a failed attempt; True when the connection itself failed."""

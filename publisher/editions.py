@@ -3,6 +3,7 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote
@@ -197,6 +198,7 @@ def preview(
             until=now,
         )
         known = {c.slug: c.name for c in store.category_list(session)}
+    categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     unknown = [slug for slug in categories if slug not in known]
     if unknown:
         raise InputError(

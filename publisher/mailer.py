@@ -357,12 +357,13 @@ class SmtpTransport:
             b"RCPT TO:<" + recipient.encode() + b">",
             b"DATA",
         ]
+        replies: list[tuple[int, bytes]] = []
         try:
             if self._pipelining:
                 smtp.send(b"\r\n".join(commands) + b"\r\n")
-                replies = [smtp.getreply() for _ in commands]
+                for _ in commands:
+                    replies.append(smtp.getreply())
             else:
-                replies = []
                 for command in commands:
                     smtp.send(command + b"\r\n")
                     replies.append(smtp.getreply())
@@ -375,20 +376,10 @@ class SmtpTransport:
                 if len(replies) == 3 and replies[2][0] == 354:
                     smtp.send(b".\r\n")  # a server that said 354 anyway: end the empty message
                     smtp.getreply()
-                smtp.rset()
                 if replies[0][0] >= 400:
-                    # MAIL FROM refused: the server will take nothing from us (it wants
-                    # STARTTLS or a login, refuses our address, or is rate-limiting us). Our
-                    # set-up, not this reader's address: reconnect and try again later.
                     self.close()
-                    code, text = replies[0]
-                    raise DeliveryError(
-                        f"the server refused the sender: {code} "
-                        f"{text.decode('utf-8', 'replace')} (check PUBLISHER_SMTP_URL: "
-                        "starttls, user and password, and PUBLISHER_MAIL_FROM)",
-                        temporary=True,
-                        server_down=True,
-                    )
+                    raise _sender_refused(*replies[0])
+                smtp.rset()
                 raise classify(*failed)
             if isinstance(message, Outgoing):
                 wire = message.as_wire()
@@ -398,6 +389,8 @@ class SmtpTransport:
             code, text = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
+            if replies and replies[0][0] >= 400:  # "421 closing connection" to MAIL FROM
+                raise _sender_refused(*replies[0]) from None
             raise DeliveryError(
                 f"connection lost: {exc or type(exc).__name__}", temporary=True
             ) from None
@@ -411,6 +404,18 @@ class SmtpTransport:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _sender_refused(code: int, text: bytes) -> DeliveryError:
+    """MAIL FROM refused: the server takes nothing from us (it wants STARTTLS or a login,
+    refuses our address, or is rate-limiting us). Our set-up or its state, not the reader's
+    address: the connection failed, and the message is tried again later."""
+    return DeliveryError(
+        f"the server refused the sender: {code} {text.decode('utf-8', 'replace')} (check "
+        "PUBLISHER_SMTP_URL: starttls, user and password, and PUBLISHER_MAIL_FROM)",
+        temporary=True,
+        server_down=True,
+    )
 
 
 class MaildirTransport:

@@ -233,6 +233,26 @@ def test_a_long_outage_fails_nobody(
     assert sender.tally.failed == 0 and sender.tally.snapshot()["messages_deferred"] >= 6
 
 
+def test_once_gives_up_early_while_the_server_is_down(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """`digest send` and `deliver --once` stop at the outage instead of trying every batch;
+    everything stays owed, with no attempt counted."""
+    audience(engine, mail_settings, tmp_path, 300)  # six batches
+    smtp.stop()
+    edition_id = start_edition(engine, mail_settings)
+    sender = Sender(engine, mail_settings, clock=now)
+    worker = threading.Thread(target=sender.run, args=(threading.Event(),), kwargs={"once": True})
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    # At most one try per connection, not one per batch.
+    assert 1 <= sender.tally.deferred <= mail_settings.send_concurrency < 6
+    owed = delivery.counts(engine, [edition_id])[edition_id]
+    assert owed == {"pending": 300}  # released with no attempt counted
+    smtp.start()
+
+
 def test_someone_who_leaves_during_a_send_is_not_mailed(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:

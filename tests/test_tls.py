@@ -5,6 +5,7 @@ recipient for good."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -157,6 +158,30 @@ def test_a_server_that_wants_tls_or_a_login_fails_the_send_not_the_reader(
     with pytest.raises(DeliveryError) as caught:
         send(f"smtp://127.0.0.1:{starttls_server.port}")
     error = caught.value
-    assert error.temporary and error.code == 0 and not error.mailbox_gone
+    assert error.temporary and error.server_down and not error.mailbox_gone
     assert "refused the sender: 530" in error.reply and "PUBLISHER_SMTP_URL" in error.reply
     assert starttls_server.recorder.received == []
+
+
+@dataclass
+class Throttling(Recorder):
+    """Answers MAIL FROM with 421 and hangs up, as a server shedding load does."""
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        assert server.transport is not None
+        asyncio.get_running_loop().call_soon(server.transport.close)
+        return "421 4.7.0 Too many connections, closing connection"
+
+
+def test_a_421_and_hang_up_at_mail_from_is_the_server_not_the_reader() -> None:
+    server = SmtpServer(Throttling())
+    server.start()
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            send(server.url)
+    finally:
+        server.stop()
+    assert caught.value.server_down and caught.value.temporary
+    assert "refused the sender: 421" in caught.value.reply

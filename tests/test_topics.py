@@ -298,8 +298,11 @@ def test_sign_up_with_topics(
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "bob@example.com") is None
 
-    # Someone else signing up a member's address changes nothing of theirs.
+    # Someone else signing up a member's address changes nothing of theirs, and a forged
+    # category gets the same 400 as for anyone: the answer does not tell who is a member.
     member = join(engine, "cara@example.com", ["economy"])
+    probe = client.post("/subscribe", data={"email": "cara@example.com", "category": "sport"})
+    assert probe.status_code == 400 and "unknown category" in probe.text
     client.post("/subscribe", data={"email": "cara@example.com", "category": "weather"})
     with store.reading(engine) as session:
         assert store.interests_of(session, [member])[member] == ["economy"]

@@ -17,6 +17,7 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
+from publisher.errors import OperationalError
 from publisher.scheduler import Timekeeper
 from publisher.schedules import load_timetable
 from publisher.settings import load_settings
@@ -135,5 +136,10 @@ def deliver(
             restore_signals(previous)
     print(
         f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "
-        f"bounced {tally.bounced}, cancelled {tally.cancelled}"
+        f"bounced {tally.bounced}, cancelled {tally.cancelled}, deferred {tally.deferred}"
     )
+    if once and tally.deferred and not stop.is_set():
+        raise OperationalError(
+            "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
+            "what is owed goes out on the next run"
+        )

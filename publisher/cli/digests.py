@@ -19,6 +19,7 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
+from publisher.errors import OperationalError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -156,3 +157,8 @@ def _deliver_with_progress(
     )
     if stop.is_set():
         print("stopped: what was not sent is still owed and goes out on the next run")
+    elif owed and sender.tally.deferred:
+        raise OperationalError(
+            "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
+            f"{owed} message(s) still owed go out on the next run"
+        )

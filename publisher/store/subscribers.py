@@ -129,6 +129,17 @@ def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) ->
     """The categories (by slug) the subscriber wants; none means every category. Unknown
     slugs raise InputError and change nothing."""
     wanted = list(dict.fromkeys(slugs))
+    ids = category_ids(session, wanted)
+    session.execute(delete(interests_t).where(interests_t.c.subscriber_id == subscriber_id))
+    rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
+    if rows:
+        # Ignore a row another transaction has just added for the same choice.
+        session.execute(_insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
+
+
+def category_ids(session: Session, slugs: Sequence[str]) -> dict[str, int]:
+    """The id of each category slug; InputError naming any unknown one."""
+    wanted = list(dict.fromkeys(slugs))
     ids: dict[str, int] = {
         slug: category_id
         for slug, category_id in session.execute(
@@ -142,11 +153,7 @@ def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) ->
             f"unknown category {', '.join(map(repr, unknown))} "
             f"(known: {', '.join(known) or 'none yet'})"
         )
-    session.execute(delete(interests_t).where(interests_t.c.subscriber_id == subscriber_id))
-    rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
-    if rows:
-        # Ignore a row another transaction has just added for the same choice.
-        session.execute(_insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
+    return ids
 
 
 def interests_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, list[str]]:
