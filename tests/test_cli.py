@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,39 @@ def test_subscribers_from_the_command_line(tmp_path: Path, database_url: str) ->
     assert cli(tmp_path, database_url, "subscribers", "list").stdout.splitlines()[-1] == (
         "1 subscriber(s)"
     )
+
+
+def test_deliver_once_says_when_the_mail_server_is_down(tmp_path: Path, database_url: str) -> None:
+    from publisher import community, delivery, publish, store
+    from publisher.schedules import load_timetable
+    from publisher.templating import make_environment
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    engine = store.make_engine(database_url)
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    timetable = load_timetable(settings.schedules)
+    name = next(iter(timetable.digests))
+    community.add_subscriber(
+        engine,
+        "reader@example.com",
+        confirmed=True,
+        digests=[name],
+        known_digests=[name],
+        now=datetime.now(UTC),
+    )
+    plan = delivery.prepare_send(
+        engine,
+        settings,
+        timetable,
+        make_environment(),
+        timetable.digest(name),
+        now=datetime.now(UTC),
+    )
+    engine.dispose()
+    assert plan.new_deliveries == 1
+    down = cli(tmp_path, database_url, "deliver", "--once", PUBLISHER_SMTP_URL="smtp://127.0.0.1:9")
+    assert down.returncode == 1, down.stderr
+    assert "Error: the SMTP server was unavailable" in down.stderr
+    assert "cannot connect to 127.0.0.1:9" in down.stderr  # the log line says why
+    assert down.stdout.strip().endswith("deferred 1")
