@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from publisher import roster, store
 from publisher.content import normalise_email, one_line, xml_text
 from publisher.errors import InputError, NotFoundError, OperationalError
-from publisher.mailer import DeliveryError, Transport, envelope_sender, simple_message
+from publisher.mailer import envelope_sender, simple_message
 from publisher.models import Report, Subscriber
 from publisher.settings import Settings
 from publisher.tokens import CONFIRM_TTL, Signer
+from publisher.transports import DeliveryError, Transport
 
 
 @dataclass(frozen=True)

@@ -24,18 +24,13 @@ from sqlalchemy import Engine
 
 from publisher import editions, store
 from publisher.digest import greeting
-from publisher.mailer import (
-    DeliveryError,
-    Recipient,
-    Transport,
-    envelope_sender,
-    make_transport,
-)
+from publisher.mailer import Recipient, envelope_sender
 from publisher.messages import MessageBook
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.tokens import Signer
+from publisher.transports import DeliveryError, Transport, make_transport
 
 log = logging.getLogger(__name__)
 

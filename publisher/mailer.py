@@ -1,10 +1,9 @@
-"""Message bytes and the transports that carry them. The only smtplib user.
-
-A :class:`MessageTemplate` is built once per edition: headers, both MIME parts, line lengths
-and SMTP dot-stuffing all done once; each recipient then costs a byte join and a few header
-lines (DESIGN.md: EmailMessage costs 6-13 ms per message, which would cap a 2-core machine
-near 150 messages a second). Parts go as 8bit UTF-8 with every line under 998 octets
-(RFC 5322 2.1.1), so placeholders are never split by an encoding.
+"""Message bytes, built once per edition: a :class:`MessageTemplate` holds the headers, both
+MIME parts, line lengths and SMTP dot-stuffing, all done once; each recipient then costs a
+byte join and a few header lines (DESIGN.md: EmailMessage costs 6-13 ms per message, which
+would cap a 2-core machine near 150 messages a second). Parts go as 8bit UTF-8 with every line
+under 998 octets (RFC 5322 2.1.1), so placeholders are never split by an encoding. DKIM signs
+each message. The transports that carry them are ``transports``.
 """
 
 from __future__ import annotations
@@ -12,18 +11,13 @@ from __future__ import annotations
 import email.message
 import email.policy
 import email.utils
-import mailbox
 import re
-import smtplib
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import dkim
 
@@ -31,15 +25,7 @@ from publisher.errors import ConfigError
 from publisher.templating import Personaliser
 
 MAX_LINE = 900  # octets; RFC 5322 allows 998
-_LINE_START_DOT_TEXT = re.compile(r"(?m)^\.")
-TIMEOUT = 30.0
-_ENHANCED = re.compile(rb"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_GONE_WORDS = re.compile(
-    rb"(no such|unknown|does not exist|doesn't exist|not found|invalid|disabled)\s+"
-    rb"(user|mailbox|recipient|address|account)|user unknown|mailbox unavailable|"
-    rb"recipient rejected|address rejected",
-    re.IGNORECASE,
-)
+LINE_START_DOT = re.compile(r"(?m)^\.")  # SMTP dot-stuffing (RFC 5321 4.5.2)
 DKIM_HEADERS = [
     b"from",
     b"to",
@@ -52,53 +38,6 @@ DKIM_HEADERS = [
     b"mime-version",
     b"content-type",
 ]
-
-
-class DeliveryError(Exception):
-    """A message that was not accepted. ``temporary``: try again later (4xx, a dropped or
-    refused connection); otherwise give up on this recipient. ``mailbox_gone``: a 5xx saying
-    the address does not exist, so the subscriber is suppressed from every later edition.
-    ``server_down``: the server could not be reached or takes nothing from us (no connection,
-    login refused, sender refused) before this recipient was named: not the recipient's fault."""
-
-    def __init__(
-        self,
-        reply: str,
-        *,
-        code: int = 0,
-        temporary: bool,
-        mailbox_gone: bool = False,
-        server_down: bool = False,
-    ):
-        super().__init__(reply)
-        self.reply = reply
-        self.code = code
-        self.temporary = temporary
-        self.mailbox_gone = mailbox_gone
-        self.server_down = server_down
-
-
-def classify(code: int, message: bytes) -> DeliveryError:
-    """The DeliveryError for an SMTP reply that is not success."""
-    text = f"{code} {message.decode('utf-8', 'replace')}".strip()
-    if 400 <= code < 500:
-        return DeliveryError(text, code=code, temporary=True)
-    enhanced = _ENHANCED.search(message)
-    if enhanced is not None:
-        gone = enhanced.group(1) == b"5" and enhanced.group(2) == b"1"
-    else:
-        gone = code in (550, 551, 553) and _GONE_WORDS.search(message) is not None
-    return DeliveryError(text, code=code, temporary=False, mailbox_gone=gone)
-
-
-class Transport(Protocol):
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
-        """Hand over one message (or canonical CRLF bytes); DeliveryError if refused."""
-
-    def close(self) -> None: ...
-
-
-# ---------------------------------------------------------------- message bytes
 
 
 def _wrap(text: str) -> str:
@@ -179,7 +118,7 @@ class MessageTemplate:
         # The text part takes values as they are, the HTML part escaped. The SMTP variant is
         # dot-stuffed here, once (RFC 5321 4.5.2): placeholders never start a line.
         split = body.find("Content-Type: text/html")
-        stuffed = _LINE_START_DOT_TEXT.sub("..", body)
+        stuffed = LINE_START_DOT.sub("..", body)
         stuffed_split = stuffed.find("Content-Type: text/html")
         self._body = (
             Personaliser(body[:split], escape_html=False),
@@ -263,182 +202,6 @@ class DkimSigner:
 
 
 # ---------------------------------------------------------------- transports
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    implicit_tls: bool
-    starttls: bool
-    timeout: float
-
-
-def parse_smtp_url(url: str) -> SmtpConfig:
-    """``smtp://user:pass@host:587?starttls=true``, ``smtps://host:465``, ``smtp://host:2525``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise ConfigError(
-            "PUBLISHER_SMTP_URL: use smtp://[user:pass@]host[:port][?starttls=true] or "
-            "smtps://[user:pass@]host[:port]"
-        )
-    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"starttls", "timeout"}
-    if unknown:
-        raise ConfigError(
-            f"PUBLISHER_SMTP_URL: unknown option(s) {', '.join(sorted(unknown))} "
-            "(allowed: starttls, timeout)"
-        )
-    try:
-        port = parts.port or (465 if parts.scheme == "smtps" else 25)
-        timeout = float(query.get("timeout", TIMEOUT))
-    except ValueError:
-        raise ConfigError("PUBLISHER_SMTP_URL: the port and timeout must be numbers") from None
-    return SmtpConfig(
-        host=parts.hostname,
-        port=port,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        implicit_tls=parts.scheme == "smtps",
-        starttls=query.get("starttls") in ("true", "1", "yes"),
-        timeout=timeout,
-    )
-
-
-class SmtpTransport:
-    """One SMTP connection, opened when first needed and reused for many messages.
-    Uses PIPELINING (RFC 2920) when offered: one round trip for MAIL, RCPT and DATA."""
-
-    def __init__(self, config: SmtpConfig) -> None:
-        self.config = config
-        self._smtp: smtplib.SMTP | None = None
-        self._pipelining = False
-        self._eight_bit = False
-
-    def _connect(self) -> smtplib.SMTP:
-        c = self.config
-        try:
-            if c.implicit_tls:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    c.host, c.port, timeout=c.timeout, context=ssl.create_default_context()
-                )
-            else:
-                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
-            smtp.ehlo()
-            if c.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            if c.username:
-                smtp.login(c.username, c.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(
-                f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}",
-                code=exc.smtp_code,
-                temporary=True,
-                server_down=True,
-            ) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(
-                f"cannot connect to {c.host}:{c.port}: {exc}", temporary=True, server_down=True
-            ) from None
-        self._pipelining = smtp.has_extn("pipelining")
-        self._eight_bit = smtp.has_extn("8bitmime")
-        return smtp
-
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
-        if self._smtp is None:
-            self._smtp = self._connect()
-        smtp = self._smtp
-        body = b" BODY=8BITMIME" if self._eight_bit else b""
-        commands = [
-            b"MAIL FROM:<" + sender.encode() + b">" + body,
-            b"RCPT TO:<" + recipient.encode() + b">",
-            b"DATA",
-        ]
-        replies: list[tuple[int, bytes]] = []
-        try:
-            if self._pipelining:
-                smtp.send(b"\r\n".join(commands) + b"\r\n")
-                for _ in commands:
-                    replies.append(smtp.getreply())
-            else:
-                for command in commands:
-                    smtp.send(command + b"\r\n")
-                    replies.append(smtp.getreply())
-                    if replies[-1][0] >= 400:
-                        break
-            failed = next(((code, text) for code, text in replies[:2] if code >= 400), None)
-            if failed is None and replies[-1][0] != 354:
-                failed = replies[-1]
-            if failed is not None:
-                if len(replies) == 3 and replies[2][0] == 354:
-                    smtp.send(b".\r\n")  # a server that said 354 anyway: end the empty message
-                    smtp.getreply()
-                if replies[0][0] >= 400:
-                    self.close()
-                    raise _sender_refused(*replies[0])
-                smtp.rset()
-                raise classify(*failed)
-            if isinstance(message, Outgoing):
-                wire = message.as_wire()
-            else:
-                wire = _LINE_START_DOT_TEXT.sub("..", message.decode("utf-8")).encode("utf-8")
-            smtp.send(wire + b".\r\n")
-            code, text = smtp.getreply()
-        except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            self.close()
-            if replies and replies[0][0] >= 400:  # "421 closing connection" to MAIL FROM
-                raise _sender_refused(*replies[0]) from None
-            raise DeliveryError(
-                f"connection lost: {exc or type(exc).__name__}", temporary=True
-            ) from None
-        if code != 250:
-            raise classify(code, text)
-
-    def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is not None:
-            try:
-                smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                smtp.close()
-
-
-def _sender_refused(code: int, text: bytes) -> DeliveryError:
-    """MAIL FROM refused: the server takes nothing from us (it wants STARTTLS or a login,
-    refuses our address, or is rate-limiting us). Our set-up or its state, not the reader's
-    address: the connection failed, and the message is tried again later."""
-    return DeliveryError(
-        f"the server refused the sender: {code} {text.decode('utf-8', 'replace')} (check "
-        "PUBLISHER_SMTP_URL: starttls, user and password, and PUBLISHER_MAIL_FROM)",
-        temporary=True,
-        server_down=True,
-    )
-
-
-class MaildirTransport:
-    """Writes each message into a Maildir (the default: ``make run`` needs no mail server)."""
-
-    def __init__(self, path: Path) -> None:
-        # Made here, not by mailbox.Maildir(create=True), which races between threads.
-        for folder in (path, path / "tmp", path / "new", path / "cur"):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.box = mailbox.Maildir(path, create=False)
-
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
-        self.box.add(message.as_bytes() if isinstance(message, Outgoing) else message)
-
-    def close(self) -> None:
-        pass
-
-
-def make_transport(smtp_url: str | None, maildir: Path) -> Transport:
-    """A fresh transport (one per sending thread: connections are not shared)."""
-    if smtp_url:
-        return SmtpTransport(parse_smtp_url(smtp_url))
-    return MaildirTransport(maildir)
 
 
 def envelope_sender(mail_from: str) -> str:

@@ -11,14 +11,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from publisher import store
+from publisher.article_files import expand, read_files
 from publisher.articles import (
     ArticleInput,
     Location,
     Parsed,
     Problem,
-    expand,
     parse_objects,
-    read_files,
 )
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings

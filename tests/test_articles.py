@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from publisher import articles
-from publisher.articles import ArticleInput, Problem, expand, read_file
+from publisher.article_files import expand, read_file
+from publisher.articles import ArticleInput, Problem
 from publisher.errors import InputError
 
 ZONE = ZoneInfo("Asia/Singapore")

@@ -1,4 +1,5 @@
-"""mailer.py: message bytes inboxes accept, and the transports, against a real SMTP server."""
+"""mailer.py and transports.py: message bytes inboxes accept, and the transports, against a
+real SMTP server."""
 
 from __future__ import annotations
 
@@ -13,16 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from publisher.bounces import read_hard_bounces
 from publisher.errors import ConfigError
-from publisher.mailer import (
-    DkimSigner,
-    MaildirTransport,
-    MessageTemplate,
-    Recipient,
-    SmtpTransport,
-    classify,
-    parse_smtp_url,
-)
+from publisher.mailer import DkimSigner, MessageTemplate, Recipient
 from publisher.templating import PLACEHOLDERS
+from publisher.transports import MaildirTransport, SmtpTransport, classify, parse_smtp_url
 from tests.smtp import SmtpServer
 
 SITE = "https://news.example.com"

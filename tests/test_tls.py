@@ -16,7 +16,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from publisher.mailer import DeliveryError, SmtpTransport, parse_smtp_url, simple_message
+from publisher.mailer import simple_message
+from publisher.transports import DeliveryError, SmtpTransport, parse_smtp_url
 from tests.smtp import Recorder, SmtpServer
 
 USER, PASSWORD = "newsletter", "s3cret pass/word"

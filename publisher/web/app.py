@@ -21,11 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from publisher import api, community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
-from publisher.mailer import Transport, make_transport
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
 from publisher.tokens import Signer
+from publisher.transports import Transport, make_transport
 from publisher.web.feedroutes import FeedRoutes, discovery_links
 from publisher.web.guards import ClientLimit, CrossSiteGuard, SecurityHeaders
 
