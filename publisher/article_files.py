@@ -16,15 +16,12 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from publisher.articles import (
-    MAX_FILE_BYTES,
-    MAX_RECORD_BYTES,
-    SUFFIXES,
-    Parsed,
-    Raw,
-    locate,
-)
+from publisher.articles import Parsed, Raw, locate
 from publisher.errors import InputError
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".jsonl": "jsonl"}
 
 
 class _PlainLoader(yaml.SafeLoader):

@@ -17,9 +17,6 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationErr
 
 from publisher.content import markdown_html, one_line, sanitise_html, slugify, xml_text
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_RECORD_BYTES = 4 * 1024 * 1024
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".jsonl": "jsonl"}
 MAX_TITLE = 500
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from publisher import articles
+from publisher import article_files
 from publisher.article_files import expand, read_file
 from publisher.articles import ArticleInput, Problem
 from publisher.errors import InputError
@@ -154,7 +154,7 @@ def test_unreadable_files(tmp_path: Path, name: str, payload: bytes, words: str)
 
 
 def test_file_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(articles, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(article_files, "MAX_FILE_BYTES", 100)
     path = write(tmp_path, "big.md", "---\ntitle: T\n---\n" + "x" * 200)
     with pytest.raises(InputError, match=r"big\.md:1: file is 2\d\d bytes; the limit is 100"):
         parse(path)
@@ -182,3 +182,13 @@ def test_content_hash_changes_with_content() -> None:
     a = ArticleInput(slug="s", title="T")
     assert a.content_hash == ArticleInput(slug="s", title="T").content_hash
     assert a.content_hash != ArticleInput(slug="s", title="T", summary="x").content_hash
+
+
+def test_reading_in_worker_processes_gives_the_same_records() -> None:
+    from publisher.article_files import read_files
+
+    files = expand([Path(__file__).resolve().parent.parent / "examples" / "articles"])
+    zone = ZoneInfo("Asia/Singapore")
+    alone = list(read_files(files, zone, workers=1))
+    shared = list(read_files(files, zone, workers=2))
+    assert len(alone) == 6 and [r for _, r in alone] == [r for _, r in shared]
