@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from publisher import community, publish, store
+from publisher import community, publish
 from publisher.errors import InputError
 from publisher.schedules import Timetable
 from publisher.settings import Settings
@@ -34,26 +34,6 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
-
-
-def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
-    a = view.article
-    return {
-        "id": a.uid,
-        "slug": a.slug,
-        "title": a.title,
-        "status": view.status(now),
-        "categories": list(view.categories),
-        "published_at": a.published_at.isoformat(),
-        "updated_at": a.updated_at.isoformat(),
-        "author": a.author,
-        "editor": a.editor,
-        "sponsored": a.sponsored,
-        "ai_assisted": a.ai_assisted,
-        "corrections": [
-            {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
-        ],
-    }
 
 
 def router(
@@ -77,7 +57,7 @@ def router(
     def list_articles() -> list[dict[str, Any]]:
         """Every article, scheduled and unpublished ones too, newest first."""
         now = clock()
-        return [article_json(v, now) for v in publish.list_articles(engine)]
+        return [publish.article_json(v, now) for v in publish.list_articles(engine)]
 
     @api.post("/articles")
     def add_articles(
@@ -100,17 +80,17 @@ def router(
     def correct(slug: str, correction: Correction) -> dict[str, Any]:
         """Record a correction; the article's updated time moves."""
         publish.correct_article(engine, slug, correction.note, now=clock())
-        return article_json(publish.article_any(engine, slug), clock())
+        return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.post("/articles/{slug}/unpublish")
     def unpublish(slug: str) -> dict[str, Any]:
         publish.set_article_status(engine, slug, "unpublished", now=clock())
-        return article_json(publish.article_any(engine, slug), clock())
+        return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.post("/articles/{slug}/publish")
     def republish(slug: str) -> dict[str, Any]:
         publish.set_article_status(engine, slug, "published", now=clock())
-        return article_json(publish.article_any(engine, slug), clock())
+        return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.get("/subscribers")
     def subscribers() -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -169,3 +170,24 @@ def article_any(engine: Engine, slug: str) -> store.ArticleView:
     """An article by slug whatever its status (for editors)."""
     with store.reading(engine) as session:
         return store.article_by_slug(session, slug)
+
+
+def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
+    """An article as `articles list --json` and the admin API show it (CONTRACT.md)."""
+    a = view.article
+    return {
+        "id": a.uid,
+        "slug": a.slug,
+        "title": a.title,
+        "status": view.status(now),
+        "categories": list(view.categories),
+        "published_at": a.published_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+        "author": a.author,
+        "editor": a.editor,
+        "sponsored": a.sponsored,
+        "ai_assisted": a.ai_assisted,
+        "corrections": [
+            {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
+        ],
+    }

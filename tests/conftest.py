@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from publisher import store
 from publisher.publish import STARTER_SCHEDULES
 from publisher.settings import Settings, load_settings
+from tests.smtp import SmtpServer
 
 PG_URL = os.environ.get(
     "PUBLISHER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,3 +97,12 @@ def make_settings(tmp_path: Path, **values: str) -> Settings:
         **values,
     }
     return load_settings(environ, env_file=None)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback that records what it is given."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,14 +30,6 @@ TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ real SMTP server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,14 +120,6 @@ def test_replies_are_classified(code: int, text: bytes, temporary: bool, gone: b
     error = classify(code, text)
     assert (error.temporary, error.mailbox_gone) == (temporary, gone)
     assert error.reply.startswith(str(code))
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_smtp_transport_reuses_one_connection_and_handles_refusals(smtp: SmtpServer) -> None:

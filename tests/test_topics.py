@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,14 +37,6 @@ STORIES = {
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from publisher import publish, store, syndication
+from publisher import publish, syndication
 from publisher.cli.common import (
     context,
     utc_now,
@@ -49,32 +48,14 @@ def articles_list(
         views = publish.list_articles(engine)
     now = utc_now()
     if as_json:
-        json.dump([_article_json(v, now) for v in views], sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(
+            [publish.article_json(v, now) for v in views], sys.stdout, ensure_ascii=False, indent=2
+        )
         print()
         return
     for view in views:
         a = view.article
         print(f"{a.published_at:%Y-%m-%d %H:%M}  {view.status(now):<11}  {a.slug}  {a.title}")
-
-
-def _article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
-    a = view.article
-    return {
-        "id": a.uid,
-        "slug": a.slug,
-        "title": a.title,
-        "status": view.status(now),
-        "categories": list(view.categories),
-        "published_at": a.published_at.isoformat(),
-        "updated_at": a.updated_at.isoformat(),
-        "author": a.author,
-        "editor": a.editor,
-        "sponsored": a.sponsored,
-        "ai_assisted": a.ai_assisted,
-        "corrections": [
-            {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
-        ],
-    }
 
 
 @articles_app.command("correct")
