@@ -154,6 +154,29 @@ def test_browsers_get_a_readable_feed(client: TestClient) -> None:
     assert xsl.status_code == 200 and b"xsl:stylesheet" in xsl.content
 
 
+@pytest.mark.parametrize("path", ["/feed.xml", "/atom.xml", "/categories/trade/feed.xml"])
+def test_a_browser_opening_a_feed_gets_a_page(client: TestClient, path: str) -> None:
+    """Browsers are dropping XSLT: a navigation gets the page feed.xsl makes, done here."""
+    navigate = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
+    page = client.get(path, headers=navigate)
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.text.startswith("<!DOCTYPE html>") and "This is a web feed." in page.text
+    assert "Durian exporters switch to rail" in page.text and "<script" not in page.text
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "Sec-Fetch-Mode" in page.headers["vary"]
+    again = client.get(path, headers={**navigate, "If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
+    # A feed reader, or a script fetching it, still gets the feed itself, with its own ETag.
+    reader = client.get(path)
+    assert reader.headers["content-type"].startswith("application/")
+    assert (
+        reader.headers["etag"] != page.headers["etag"]
+        and "Sec-Fetch-Mode" in reader.headers["vary"]
+    )
+    fetched = client.get(path, headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})
+    assert fetched.content == reader.content
+
+
 def test_pages_advertise_the_feeds(client: TestClient) -> None:
     index = client.get("/").text
     assert '<link rel="alternate" type="application/rss+xml"' in index

@@ -1,5 +1,6 @@
 """Feeds served from memory as plain ASGI, ahead of FastAPI: ETag and Last-Modified with
-304s, gzip done once per build, and the autodiscovery links the pages carry."""
+304s, gzip done once per build, a readable page for a browser that opens an RSS or Atom feed,
+and the autodiscovery links the pages carry."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher import syndication
-from publisher.feeds import FeedDocument, http_date
+from publisher.feeds import FeedDocument, browser_page, http_date
 from publisher.settings import Settings
 
 FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
@@ -35,6 +36,7 @@ class FeedRoutes:
         self.cache = cache
         self.settings = settings
         self._headers: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+        self._pages: dict[tuple[str, str], FeedDocument] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"].lstrip("/") if scope["type"] == "http" else ""
@@ -49,13 +51,16 @@ class FeedRoutes:
             await self.app(scope, receive, send)
             return
         request = dict(scope["headers"])
+        if _navigating(request) and b"xml" in doc.media_type.encode():
+            doc = await self._page(path, doc)
         headers = self._common_headers(path, doc)
         if _not_modified(doc, request):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         media_type = doc.media_type
-        # Browsers download application/rss+xml; as text/xml they apply feed.xsl: a page.
+        # Browsers download application/rss+xml; as text/xml they apply feed.xsl: a page
+        # (for browsers that do not say they are navigating, and still run XSLT).
         if b"xml" in media_type.encode() and b"text/html" in request.get(b"accept", b""):
             media_type = "text/xml; charset=utf-8"
         body = doc.body
@@ -69,6 +74,18 @@ class FeedRoutes:
             {"type": "http.response.body", "body": body if scope["method"] == "GET" else b""}
         )
 
+    async def _page(self, path: str, doc: FeedDocument) -> FeedDocument:
+        """The feed as an HTML page (feed.xsl applied here, once per build of the feed):
+        browsers are dropping XSLT, and a reader who opens a feed should see stories."""
+        found = self._pages.get((path, doc.etag))
+        if found is None:
+            html = await run_in_threadpool(browser_page, doc.body, syndication.STYLESHEET_FILE)
+            found = FeedDocument(html, "text/html; charset=utf-8", doc.last_modified)
+            if len(self._pages) > 200:
+                self._pages.clear()
+            self._pages[(path, doc.etag)] = found
+        return found
+
     def _common_headers(self, path: str, doc: FeedDocument) -> list[tuple[bytes, bytes]]:
         found = self._headers.get((path, doc.etag))
         if found is None:
@@ -79,13 +96,21 @@ class FeedRoutes:
                 (b"etag", doc.etag.encode()),
                 (b"last-modified", http_date(doc.last_modified).encode()),
                 (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
-                (b"vary", b"Accept-Encoding, Accept"),
+                (b"vary", b"Accept-Encoding, Accept, Sec-Fetch-Mode"),
                 (b"link", ", ".join(links).encode()),
             ]
             if len(self._headers) > 1000:
                 self._headers.clear()
             self._headers[(path, doc.etag)] = found
         return found
+
+
+def _navigating(request: dict[bytes, bytes]) -> bool:
+    """A browser opening the address as a page (Fetch Metadata), not a reader or a script."""
+    return (
+        request.get(b"sec-fetch-mode") == b"navigate"
+        and request.get(b"sec-fetch-dest", b"document") == b"document"
+    )
 
 
 def _not_modified(doc: FeedDocument, request: dict[bytes, bytes]) -> bool:

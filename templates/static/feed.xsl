@@ -5,12 +5,11 @@
   xmlns:atom="http://www.w3.org/2005/Atom"
   xmlns:dc="http://purl.org/dc/elements/1.1/"
   exclude-result-prefixes="atom dc">
-  <xsl:output method="html" encoding="utf-8" indent="yes"/>
+  <xsl:output method="html" encoding="utf-8" indent="yes" doctype-system="about:legacy-compat"/>
   <xsl:template match="/">
     <xsl:variable name="title" select="/rss/channel/title | /atom:feed/atom:title"/>
     <html lang="en">
       <head>
-        <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <title><xsl:value-of select="$title"/> (feed)</title>
         <link rel="stylesheet" href="/static/site.css"/>
