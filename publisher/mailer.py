@@ -201,7 +201,7 @@ class DkimSigner:
         return signature
 
 
-# ---------------------------------------------------------------- transports
+# ---------------------------------------------------------------- addresses and one-off messages
 
 
 def envelope_sender(mail_from: str) -> str:

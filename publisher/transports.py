@@ -71,7 +71,7 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-# ---------------------------------------------------------------- message bytes
+# ---------------------------------------------------------------- SMTP
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,11 @@ def test_a_browser_opening_a_feed_gets_a_page(client: TestClient, path: str) -> 
     assert "Sec-Fetch-Mode" in page.headers["vary"]
     again = client.get(path, headers={**navigate, "If-None-Match": page.headers["etag"]})
     assert again.status_code == 304
+    assert again.headers["content-security-policy"] == page.headers["content-security-policy"]
+    assert len(page.headers.get_list("content-security-policy")) == 1
+    # The feed's 304 adds no policy to the stored feed, whose XSLT view would then be blocked.
+    stored = client.get(path, headers={"If-None-Match": client.get(path).headers["etag"]})
+    assert stored.status_code == 304 and "content-security-policy" not in stored.headers
     # A feed reader, or a script fetching it, still gets the feed itself, with its own ETag.
     reader = client.get(path)
     assert reader.headers["content-type"].startswith("application/")

@@ -12,9 +12,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from publisher import syndication
 from publisher.feeds import FeedDocument, browser_page, http_date
 from publisher.settings import Settings
+from publisher.web.guards import SECURITY_HEADERS
 
 FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
 FEED_MAX_AGE = 300
+MAX_PAGES = 1000  # feeds' pages kept in memory
 
 
 def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
@@ -81,8 +83,8 @@ class FeedRoutes:
         if found is None:
             html = await run_in_threadpool(browser_page, doc.body, syndication.STYLESHEET_FILE)
             found = FeedDocument(html, "text/html; charset=utf-8", doc.last_modified)
-            if len(self._pages) > 200:
-                self._pages.clear()
+            if len(self._pages) >= MAX_PAGES:
+                self._pages.pop(next(iter(self._pages)))  # the oldest
             self._pages[(path, doc.etag)] = found
         return found
 
@@ -96,9 +98,12 @@ class FeedRoutes:
                 (b"etag", doc.etag.encode()),
                 (b"last-modified", http_date(doc.last_modified).encode()),
                 (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
-                (b"vary", b"Accept-Encoding, Accept, Sec-Fetch-Mode"),
+                (b"vary", b"Accept-Encoding, Accept, Sec-Fetch-Mode, Sec-Fetch-Dest"),
                 (b"link", ", ".join(links).encode()),
             ]
+            if doc.media_type.startswith("text/html"):
+                # The feed's page: its policy on the 304s too, which the guard leaves bare.
+                found.append(SECURITY_HEADERS[0])
             if len(self._headers) > 1000:
                 self._headers.clear()
             self._headers[(path, doc.etag)] = found

@@ -43,11 +43,14 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 kind = dict(headers).get(b"content-type", b"")
                 # A feed opened in a browser runs its XSLT stylesheet, which CSP counts as
-                # script: feeds get every header but the policy.
-                # /docs is Swagger UI, which runs script from its CDN.
-                relaxed = b"xml" in kind or scope["path"] == "/docs"
+                # script: feeds get every header but the policy. A 304 updates the headers a
+                # browser stored, so it must not add a policy either (a response that needs
+                # one, the feed's page, carries it itself). /docs is Swagger UI, which runs
+                # script from its CDN.
+                relaxed = b"xml" in kind or message["status"] == 304 or scope["path"] == "/docs"
+                present = {name.lower() for name, _ in headers}
                 extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
-                message["headers"] = [*headers, *extra]
+                message["headers"] = [*headers, *(h for h in extra if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, with_headers)
