@@ -245,3 +245,28 @@ def test_metrics_report_the_queue_editions_and_this_process(
     assert 'newsflash_editions{status="sending"} 1.0' in text
     assert 'newsflash_process_events_total{event="messages_sent"} 7.0' in text
     assert 'newsflash_process_events_total{event="feed_builds"} 1.0' in text
+
+
+def test_a_client_that_hangs_up_mid_form_is_no_server_error(
+    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.browser import LiveServer
+
+    caplog.set_level(logging.INFO)
+    server = LiveServer(create_app(settings, engine, feed_upkeep_every=None))
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            raw.sendall(
+                b"POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 1000\r\n\r\nemail=half"
+            )
+        deadline = time.monotonic() + 10
+        while not any("disconnected" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.05)
+        assert not any("Exception in ASGI application" in r.getMessage() for r in caplog.records)
+    finally:
+        server.stop()

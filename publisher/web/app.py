@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from publisher import api, community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
@@ -86,6 +87,12 @@ def create_app(
         values.setdefault("feed_links", discovery)
         html = env.get_template(f"pages/{template}").render(settings=settings, **values)
         return HTMLResponse(html, status_code=http_status)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up while sending its form: nobody to answer, nothing was done.
+        log.info("%s %s: the client disconnected", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
