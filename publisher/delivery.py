@@ -119,6 +119,7 @@ class Sender:
         self.rate = RateLimit(settings.send_rate)
         self.book = MessageBook(engine, settings, timetable=timetable, env=env)
         self._lock = threading.Lock()
+        self._down_since: datetime | None = None  # the SMTP server's outage, as seen here
         self._local = threading.local()
 
     # -------------------------------------------------------------- the loop
@@ -238,9 +239,15 @@ class Sender:
                     return False
             else:
                 self._finish(delivery, "sent")
-                if self._local.outages:
+                if self._local.outages or self._down_since is not None:
                     self._outage_over()
         return False
+
+    def mail_status(self) -> str:
+        """For /healthz: "ok", or since when the SMTP server has been unavailable."""
+        with self._lock:
+            since = self._down_since
+        return "ok" if since is None else f"unavailable since {since.isoformat()}"
 
     def _outage(self, exc: DeliveryError) -> float:
         """Count this thread's failed try while the server is down; seconds to wait before
@@ -248,6 +255,9 @@ class Sender:
         self._local.outages += 1
         tries: int = self._local.outages
         self.tally.add("deferred")
+        with self._lock:
+            if self._down_since is None:
+                self._down_since = self.clock()
         ceiling = min(self.settings.send_retry_base * (1 << min(tries - 1, 16)), MAX_OUTAGE_WAIT)
         wait = ceiling / 2 + random.uniform(0, ceiling / 2)
         if (tries <= 8 and tries & (tries - 1) == 0) or tries % 12 == 0:
@@ -262,7 +272,10 @@ class Sender:
 
     def _outage_over(self) -> None:
         tries, self._local.outages = self._local.outages, 0
-        log.warning("SMTP server back after %s failed tries", tries)
+        with self._lock:
+            self._down_since = None
+        if tries:
+            log.warning("SMTP server back after %s failed tries", tries)
 
     def _failed(self, delivery: store.Claimed, exc: DeliveryError) -> bool:
         """Record a failed attempt; True when the connection itself failed."""

@@ -134,6 +134,7 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         assert first.status_code == 200, first.text
         body = first.json()
         assert body["scheduler"] == "running" and body["database"] == "ok"
+        assert body["smtp"] == "ok"
         assert body["digests"]["daily"]["next_send"].startswith(
             (nominal + timedelta(days=1)).date().isoformat()
         )

@@ -214,6 +214,7 @@ def test_a_long_outage_fails_nobody(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert delivery.counts(engine, [edition_id])[edition_id].get("failed") is None
+    assert sender.mail_status().startswith("unavailable since ")
     smtp.start()
     while delivery.counts(engine, [edition_id])[edition_id] != {"sent": 20}:
         assert time.monotonic() < deadline + 30, delivery.counts(engine, [edition_id])
@@ -222,6 +223,7 @@ def test_a_long_outage_fails_nobody(
     worker.join()
     assert smtp.recorder.counts() == {address: 1 for address in members}
     assert sender.tally.failed == 0 and sender.tally.snapshot()["messages_deferred"] >= 6
+    assert sender.mail_status() == "ok"
 
 
 def test_once_gives_up_early_while_the_server_is_down(

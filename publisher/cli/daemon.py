@@ -81,6 +81,7 @@ def run(
                 timetable=timetable,
                 status=keeper.status if keeper else None,
                 counters=sender.tally.snapshot,
+                mail_status=sender.mail_status,
                 feeds=feeds,
                 feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
             )

@@ -47,6 +47,7 @@ def create_app(
     timetable: Timetable | None = None,
     status: Callable[[], dict[str, Any]] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,
+    mail_status: Callable[[], str] | None = None,
     feeds: syndication.FeedCache | None = None,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
@@ -323,6 +324,8 @@ def create_app(
             store.ping(engine)
         except PublisherError as exc:
             body.update(status="error", database=exc.message)
+        if mail_status is not None:  # informative: the web side is still healthy
+            body["smtp"] = mail_status()
         if status is not None:
             body.update(status())
             if body["scheduler"] != "running":
