@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi import Path as PathParam
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher import community, publish
 from publisher.errors import InputError
@@ -24,6 +26,7 @@ from publisher.schedules import Timetable
 from publisher.settings import Settings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: larger ones are a 422, not a crash
+IMPORT_PATH = "/api/subscribers/import"  # takes up to PUBLISHER_MAX_IMPORT_BYTES, not the default
 
 
 class Correction(BaseModel):
@@ -36,17 +39,56 @@ class ImportResult(BaseModel):
     unchanged: int
 
 
+def bearer_ok(token: str, authorization: str | None) -> bool:
+    """Whether an Authorization header is ``Bearer <token>`` (the scheme is required and,
+    as RFC 9110 11.1 says, case-insensitive); compared in constant time."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+class Gate:
+    """Every /api request is answered before its body is read (issue 16: FastAPI parses a
+    body before any dependency runs): 404 while no token is configured, 401 without the
+    right bearer token. Both close the connection, so an unread body is never taken in."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        if self.token is not None and bearer_ok(self.token, given):
+            await self.app(scope, receive, send)
+            return
+        closing = {"Connection": "close"}
+        if self.token is None:
+            response = JSONResponse({"detail": "Not Found"}, status_code=404, headers=closing)
+        else:
+            response = JSONResponse(
+                {"detail": "a valid bearer token is needed"},
+                status_code=401,
+                headers={**closing, "WWW-Authenticate": "Bearer"},
+            )
+        await response(scope, receive, send)
+
+
 def router(
     settings: Settings, engine: Engine, timetable: Timetable, clock: Callable[[], datetime]
 ) -> APIRouter:
-    """The /api routes; every one needs ``Authorization: Bearer <PUBLISHER_API_TOKEN>``."""
+    """The /api routes; every one needs ``Authorization: Bearer <PUBLISHER_API_TOKEN>``,
+    checked by ``Gate`` before any body is read and again here."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
 
     def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
             raise HTTPException(404)
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not bearer_ok(token, authorization):
             raise HTTPException(
                 401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -112,15 +154,22 @@ def router(
         community.export_subscribers(engine, out)
         return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
 
-    @api.post("/subscribers/import")
+    @api.post(IMPORT_PATH.removeprefix("/api"))
     async def import_csv(request: Request) -> dict[str, int]:
-        """Import a CSV body (the `subscribers export` columns), all or nothing."""
-        body = await request.body()
+        """Import a CSV body (the `subscribers export` columns), all or nothing; up to
+        PUBLISHER_MAX_IMPORT_BYTES."""
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "request.csv"
-            path.write_bytes(body)
-            done = community.import_subscribers(
-                engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=clock()
+            with path.open("wb") as out:
+                async for chunk in request.stream():  # to disk as it comes, not into memory
+                    out.write(chunk)
+            done = await run_in_threadpool(
+                community.import_subscribers,
+                engine,
+                path,
+                known_digests=list(timetable.digests),
+                zone=settings.zone,
+                now=clock(),
             )
         return {"created": done.created, "updated": done.updated}
 

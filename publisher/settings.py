@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -50,6 +51,16 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     var_dir: Path = Path("var")
     feed_items: int = Field(default=50, ge=1, le=1000)
+    # HTTP limits (issue 16): bodies, proxies, and what uvicorn allows a slow or greedy client.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    trusted_proxies: str = ""
+    http_header_timeout: float = Field(default=10, gt=0)
+    http_body_timeout: float = Field(default=15, gt=0)
+    http_keep_alive: int = Field(default=5, ge=1)
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    http_max_connections: int = Field(default=500, ge=1)
+    http_backlog: int = Field(default=2048, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -82,6 +93,18 @@ class Settings(BaseSettings):
             raise ValueError(message) from None
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (such as 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -92,6 +115,12 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The proxies whose X-Forwarded-For is believed (none unless configured)."""
+        items = self.trusted_proxies.replace(",", " ").split()
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
     @property
     def site_host(self) -> str:

@@ -85,7 +85,7 @@ def run(
                 feeds=feeds,
                 feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
             )
-            serve(app_, host=host, port=port)
+            serve(app_, settings, host=host, port=port)
         else:
             previous = stop_on_signals(stop)
             try:

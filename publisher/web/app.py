@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from publisher import api, community, editions, metrics, publish, store, syndication
 from publisher.content import slugify
@@ -28,10 +29,23 @@ from publisher.templating import TEMPLATES, make_environment
 from publisher.tokens import Signer
 from publisher.transports import Transport, make_transport
 from publisher.web.feedroutes import FeedRoutes, discovery_links
-from publisher.web.guards import ClientLimit, CrossSiteGuard, SecurityHeaders
+from publisher.web.guards import (
+    DOCS_PATH,
+    ClientLimit,
+    CrossSiteGuard,
+    SecurityHeaders,
+    SiteHost,
+    proxy_hosts,
+)
+from publisher.web.limits import BodyLimit, BodyRefused
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
+
+UNAVAILABLE = "We could not do that just now; please try again in a few minutes."
+# Reader forms have a handful of short fields and never a file (Starlette's own defaults are
+# 1,000 fields and files of any number); PUBLISHER_MAX_BODY_BYTES caps the whole body.
+FORM_LIMITS: dict[str, Any] = {"max_files": 0, "max_fields": 300, "max_part_size": 64 * 1024}
 
 
 def _utcnow() -> datetime:
@@ -79,7 +93,16 @@ def create_app(
             with suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(title=settings.site_title, docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    api_on = settings.api_token is not None
+    # The API's description only where there is an API (issue 16), with Swagger UI served
+    # from /static (vendored and pinned), never from a CDN.
+    app = FastAPI(
+        title=settings.site_title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if api_on else None,
+        lifespan=lifespan,
+    )
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.state.feeds = cache
     discovery = discovery_links(settings)
@@ -105,15 +128,23 @@ def create_app(
             )
         if exc.status_code == 404:
             return page("error.html", http_status=404, message="There is no page at this address.")
+        if isinstance(exc, BodyRefused):
+            return page("error.html", http_status=exc.status_code, message=f"Sorry: {exc.detail}.")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(PublisherError)
     async def _publisher_error(request: Request, exc: PublisherError) -> Response:
+        message, details = exc.message, exc.details
+        if exc.http_status >= 500:
+            # A server-side failure: its message names internals (the database's URL, the
+            # mail server's host and reply), which go to the log, never to a visitor.
+            log.warning("%s %s: %s", request.method, request.url.path, "; ".join(exc.lines()))
+            message, details = UNAVAILABLE, []
         if request.url.path.startswith("/api/"):
             return JSONResponse(
-                {"detail": exc.message, "problems": exc.details}, status_code=exc.http_status
+                {"detail": message, "problems": details}, status_code=exc.http_status
             )
-        return page("error.html", http_status=exc.http_status, message=exc.message)
+        return page("error.html", http_status=exc.http_status, message=message)
 
     signup_form: dict[str, Any] = {
         "error": "",
@@ -136,7 +167,7 @@ def create_app(
 
     @app.post("/subscribe", response_class=HTMLResponse)
     async def subscribe(request: Request) -> HTMLResponse:
-        form = await request.form()
+        form = await request.form(**FORM_LIMITS)
         email, name = str(form.get("email", "")), str(form.get("name", ""))
         topics = [str(value) for value in form.getlist("category")]
         values: dict[str, Any] = {
@@ -230,7 +261,7 @@ def create_app(
 
     @app.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences(token: str, request: Request) -> HTMLResponse:
-        form = await request.form()
+        form = await request.form(**FORM_LIMITS)
         digests = [str(value) for value in form.getlist("digest")]
         topics = [str(value) for value in form.getlist("category")]
         return await run_in_threadpool(save_preferences, token, digests, topics)
@@ -274,7 +305,7 @@ def create_app(
 
     @app.post("/report", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:
-        form = await request.form()
+        form = await request.form(**FORM_LIMITS)
         slug, message, email = (str(form.get(k, "")) for k in ("article", "message", "email"))
         view = await run_in_threadpool(publish.article, engine, slug, now=clock())
         if form.get("website"):  # the honeypot: a person never sees this field
@@ -323,7 +354,8 @@ def create_app(
         try:
             store.ping(engine)
         except PublisherError as exc:
-            body.update(status="error", database=exc.message)
+            log.warning("/healthz: %s", exc.message)  # the URL and reason: for ops, in the log
+            body.update(status="error", database="unavailable")
         if mail_status is not None:  # informative: the web side is still healthy
             body["smtp"] = mail_status()
         if status is not None:
@@ -338,9 +370,27 @@ def create_app(
             }
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    app.include_router(api.router(settings, engine, timetable, clock))
+    if api_on:
+        app.include_router(api.router(settings, engine, timetable, clock))
+
+        @app.get(DOCS_PATH, include_in_schema=False)
+        def docs() -> FileResponse:
+            return FileResponse(TEMPLATES / "static" / "swagger-ui" / "index.html")
+
+    # Outermost last: headers on every answer; the real client; the API's token and every
+    # body's size before anything reads a body; then the cross-site guard and the feeds.
     app.add_middleware(FeedRoutes, cache=cache, settings=settings)
     app.add_middleware(CrossSiteGuard, settings=settings)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        larger={api.IMPORT_PATH: settings.max_import_bytes},
+        idle=settings.http_body_timeout,
+    )
+    app.add_middleware(api.Gate, settings=settings)
+    app.add_middleware(SiteHost, settings=settings)
+    if settings.proxy_networks:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxy_hosts(settings))
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -3,14 +3,18 @@ per-client rate limit."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     # No script anywhere; inline styles for the archived digests (mail HTML is inlined).
@@ -27,8 +31,24 @@ SECURITY_HEADERS = [
 ]
 
 
+# Swagger UI at /docs, served from /static/swagger-ui/ (vendored, pinned): its own script,
+# no inline one, and nothing from another site.
+DOCS_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    b"form-action 'self'; object-src 'none'"
+)
+DOCS_PATH = "/docs"
+
+_FAILED = (
+    b"<!doctype html><title>Something went wrong</title>"
+    b"<p>Something went wrong on our side. Please try again in a few minutes.</p>"
+)
+
+
 class SecurityHeaders:
-    """The headers above on every response."""
+    """The headers above on every response, a 500 included: an exception that nothing
+    handled is logged and answered here, inside this layer, with the same headers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,23 +57,44 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                kind = dict(headers).get(b"content-type", b"")
-                # A feed opened in a browser runs its XSLT stylesheet, which CSP counts as
-                # script: feeds get every header but the policy. A 304 updates the headers a
-                # browser stored, so it must not add a policy either (a response that needs
-                # one, the feed's page, carries it itself). /docs is Swagger UI, which runs
-                # script from its CDN.
-                relaxed = b"xml" in kind or message["status"] == 304 or scope["path"] == "/docs"
-                present = {name.lower() for name, _ in headers}
-                extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
-                message["headers"] = [*headers, *(h for h in extra if h[0] not in present)]
+                started = True
+                message["headers"] = self._add(scope, message)
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if started:
+                raise
+            await with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")],
+                }
+            )
+            await with_headers({"type": "http.response.body", "body": _FAILED})
+
+    @staticmethod
+    def _add(scope: Scope, message: Message) -> list[tuple[bytes, bytes]]:
+        headers = list(message.get("headers", []))
+        kind = dict(headers).get(b"content-type", b"")
+        # A feed opened in a browser runs its XSLT stylesheet, which CSP counts as script:
+        # feeds get every header but the policy. A 304 updates the headers a browser stored,
+        # so it must not add a policy either (a response that needs one, the feed's page,
+        # carries it itself). /docs runs Swagger UI's own script from /static.
+        relaxed = b"xml" in kind or message["status"] == 304
+        present = {name.lower() for name, _ in headers}
+        extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
+        if scope["path"] == DOCS_PATH:
+            extra = [(b"content-security-policy", DOCS_POLICY), *SECURITY_HEADERS[1:]]
+        return [*headers, *(h for h in extra if h[0] not in present)]
 
 
 class CrossSiteGuard:
@@ -63,7 +104,8 @@ class CrossSiteGuard:
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
-        self.site_host = urlsplit(settings.site_url).netloc
+        parts = urlsplit(settings.site_url)
+        self.site_origin = f"{parts.scheme}://{parts.netloc}".lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -75,11 +117,17 @@ class CrossSiteGuard:
             return
         headers = dict(scope["headers"])
         fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        own = {self.site_host, headers.get(b"host", b"").decode("latin-1")}
-        cross = fetch_site in ("cross-site", "same-site") or (
-            origin not in ("", "null") and urlsplit(origin).netloc not in own
-        )
+        origin = headers.get(b"origin")
+        if origin == b"null":
+            # Sandboxed frames, data: URLs and some redirects send "null": never our own page,
+            # whatever Sec-Fetch-Site says (issue 16).
+            cross = True
+        elif fetch_site:  # the browser's own verdict (same-origin, or none: typed, bookmarked)
+            cross = fetch_site not in ("same-origin", "none")
+        else:
+            # Older browsers send only Origin: it must be the site's own (PUBLISHER_SITE_URL),
+            # never compared with the Host header, which the client chooses.
+            cross = origin is not None and origin.decode("latin-1").lower() != self.site_origin
         if not cross:
             await self.app(scope, receive, send)
             return
@@ -92,22 +140,68 @@ class CrossSiteGuard:
 
 
 class ClientLimit:
-    """At most ``per_window`` form posts per client address in ``window`` seconds."""
+    """At most ``per_window`` form posts per client in ``window`` seconds. A client is an
+    IPv4 address or an IPv6 /64 (one subscriber line gets a whole /64). At most ``keys``
+    clients are remembered; past that the one seen least recently is forgotten, so a flood
+    of new addresses never wipes everyone's count."""
 
-    def __init__(self, *, per_window: int, window: float) -> None:
+    def __init__(self, *, per_window: int, window: float, keys: int = 10_000) -> None:
         self.per_window = per_window
         self.window = window
-        self._seen: dict[str, deque[float]] = {}
+        self.keys = keys
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def allow(self, client: str, now: float) -> bool:
+        key = client_key(client)
         with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-            times = self._seen.setdefault(client, deque())
+            times = self._seen.pop(key, None)
+            if times is None:
+                times = deque()
+                while len(self._seen) >= self.keys:
+                    self._seen.popitem(last=False)
+            self._seen[key] = times
             while times and now - times[0] > self.window:
                 times.popleft()
             if len(times) >= self.per_window:
                 return False
             times.append(now)
             return True
+
+
+def client_key(host: str) -> str:
+    """The rate-limit key of a client address: itself, or its /64 for IPv6."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def proxy_hosts(settings: Settings) -> list[str]:
+    """The networks whose X-Forwarded-For uvicorn's ProxyHeadersMiddleware believes: it
+    takes the right-most hop that is not one of them as the client. None are by default
+    (PUBLISHER_TRUSTED_PROXIES), since anyone can write that header."""
+    return [str(network) for network in settings.proxy_networks]
+
+
+class SiteHost:
+    """Requests are read as addressed to PUBLISHER_SITE_URL, whatever Host header the client
+    sent: a URL the app builds (Starlette's trailing-slash redirect, say) never points
+    elsewhere (issue 16)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        parts = urlsplit(settings.site_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("idna")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(n, v) for n, v in scope["headers"] if n != b"host"]
+            scope = {**scope, "scheme": self.scheme, "headers": [(b"host", self.host), *headers]}
+        await self.app(scope, receive, send)

@@ -1,0 +1,113 @@
+"""Request bodies: a cap on their size, counted as they stream, and on how long a client may
+pause while sending one (issue 16: a 72 MB body was read and parsed before the 401).
+
+Any area that takes uploads (CSV import, the admin's files) names its path and its own,
+documented limit in ``larger``; every other path gets the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyRefused(HTTPException):
+    """A body over its limit (413) or stalled (408). It is an HTTPException so that FastAPI's
+    body parsing passes it on instead of turning it into a 400; the connection is closed
+    after the answer, since the rest of the body is never read."""
+
+
+class BodyLimit:
+    """At most ``default`` bytes of body per request (``larger``: path -> limit), enforced
+    on the Content-Length before anything is read and on the bytes as they arrive (chunked
+    bodies too); a client that sends nothing for ``idle`` seconds mid-body gets a 408."""
+
+    def __init__(
+        self, app: ASGIApp, *, default: int, larger: Mapping[str, int], idle: float
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.larger = dict(larger)
+        self.idle = idle
+
+    def limit_for(self, path: str) -> int:
+        return self.larger.get(path, self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, _too_large(limit))
+            return
+        received = 0
+        body_done = False
+        refused = False
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received, body_done, refused
+            if body_done:  # waiting for a disconnect while the response streams: no clock
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.idle)
+            except TimeoutError:
+                refused = True
+                raise BodyRefused(408, "the request body stopped arriving") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
+                if received > limit:
+                    refused = True
+                    raise _too_large(limit)
+            return message
+
+        async def closing(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if refused:  # the unread rest of the body must not be taken for a request
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, closing)
+        except BodyRefused as exc:
+            if started:
+                raise
+            await _refuse(send, exc)
+
+
+def _too_large(limit: int) -> BodyRefused:
+    return BodyRefused(413, f"the request body is larger than {limit:,} bytes")
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, exc: BodyRefused) -> None:
+    body = f"{exc.detail}\n".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status_code,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
