@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 
-from publisher.content import markdown_html, one_line, sanitise_html, slugify, xml_text
+from publisher.content import (
+    markdown_html,
+    one_line,
+    plain_text,
+    sanitise_html,
+    slugify,
+)
 
 MAX_TITLE = 500
 
@@ -132,7 +138,14 @@ def parse_when(value: object, zone: ZoneInfo, key: str = "published_at") -> date
                 f"{key}: {text!r} is not an ISO 8601 date and time such as "
                 f"2026-11-30T07:00:00+08:00 ({exc})",
             ) from None
-    return when.replace(tzinfo=zone) if when.tzinfo is None else when
+    when = when.replace(tzinfo=zone) if when.tzinfo is None else when
+    try:
+        when.astimezone(UTC)  # stored in UTC: 9999-12-31T23:59:59-23:59 is past year 9999
+    except OverflowError:
+        raise _FieldError(
+            key, f"{key}: {when.isoformat()!r} is out of range (years 1 to 9999 in UTC)"
+        ) from None
+    return when
 
 
 def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
@@ -168,7 +181,7 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
     source = fields.source or _Source()
     corrections = []
     for number, correction in enumerate(fields.corrections):
-        note = xml_text(correction.note).strip()
+        note = plain_text(correction.note).strip()
         if not note:
             raise _FieldError("corrections", f"corrections.{number}.note: must not be empty")
         when = parse_when(correction.date, zone, f"corrections.{number}.date")
@@ -176,7 +189,7 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
     return ArticleInput(
         slug=slug,
         title=title,
-        summary=xml_text(fields.summary).strip(),
+        summary=plain_text(fields.summary).strip(),
         body_html=body_html,
         author=one_line(fields.author),
         editor=one_line(fields.editor),

@@ -10,9 +10,10 @@ from pathlib import Path
 from publisher.errors import ConfigError
 
 
-def read_hard_bounces(path: Path) -> tuple[list[str], int]:
+def read_hard_bounces(path: Path) -> tuple[list[str], int, list[str]]:
     """Addresses that delivery status notifications in a Maildir or mbox report as failed
-    permanently (Action: failed with a 5.x.x Status); and how many messages were read."""
+    permanently (Action: failed with a 5.x.x Status); how many messages were read; and the
+    messages that could not be read (a broken symlink, say), each with why, skipped."""
     if path.is_dir():
         box: mailbox.Mailbox[mailbox.Message] = mailbox.Maildir(path, create=False)
     elif path.is_file():
@@ -20,8 +21,14 @@ def read_hard_bounces(path: Path) -> tuple[list[str], int]:
     else:
         raise ConfigError(f"{path}: no such Maildir or mbox")
     found: list[str] = []
+    skipped: list[str] = []
     read = 0
-    for message in box:
+    for key in box.iterkeys():
+        try:
+            message = box[key]
+        except OSError as exc:  # one unreadable file must not stop the run (issue 16)
+            skipped.append(f"{exc.filename or key}: {exc.strerror or exc}")
+            continue
         read += 1
         for part in message.walk():
             if part.get_content_type() != "message/delivery-status":
@@ -40,4 +47,4 @@ def read_hard_bounces(path: Path) -> tuple[list[str], int]:
                 address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
                 if action == "failed" and status.startswith("5") and "@" in address:
                     found.append(address)
-    return sorted(set(found)), read
+    return sorted(set(found)), read, skipped

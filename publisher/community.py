@@ -14,7 +14,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from publisher import roster, store
-from publisher.content import normalise_email, one_line, xml_text
+from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import InputError, NotFoundError, OperationalError
 from publisher.mailer import envelope_sender, simple_message
 from publisher.models import Report, Subscriber
@@ -164,7 +164,7 @@ MAX_REPORT = 5000
 
 def report_error(engine: Engine, slug: str, message: str, email: str, *, now: datetime) -> int:
     """Store a reader's "Spot an error?" report for the editors; its id."""
-    text = xml_text(message).strip()
+    text = plain_text(message).strip()  # multi-line: LF kept; CR, C1, bidi overrides not
     if len(text) < 5:
         raise InputError("please say what is wrong (a few words at least)")
     if len(text) > MAX_REPORT:

@@ -18,6 +18,13 @@ from markdown_it import MarkdownIt
 # rss_str() time, so it never gets past this module.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACES = re.compile(r"\s+")
+# In text a stranger writes (a name, an error report) and a terminal or a page shows: C1
+# controls (U+0080-U+009F: some terminals act on them), and the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069) that reorder what follows them
+# ("Trojan Source", CVE-2021-42574). Left-to-right and right-to-left marks (U+200E, U+200F,
+# U+061C) stay: they only nudge neutral characters and mixed-script text needs them.
+_UNSAFE_TEXT = re.compile("[\u0080-\u009f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
@@ -47,8 +54,31 @@ def xml_text(value: str) -> str:
 
 
 def one_line(value: str) -> str:
-    """XML-safe text on one line, runs of white space folded to one space."""
-    return _SPACES.sub(" ", xml_text(value)).strip()
+    """XML-safe text on one line, runs of white space folded to one space, without C1
+    controls or bidirectional overrides."""
+    return _SPACES.sub(" ", plain_text(value)).strip()
+
+
+def plain_text(value: str) -> str:
+    """XML-safe text for a multi-line field: lines end in LF only (a CR could rewrite a
+    terminal line), no C1 controls, no bidirectional overrides or isolates."""
+    return _UNSAFE_TEXT.sub("", _LINE_BREAKS.sub("\n", xml_text(value)))
+
+
+def printable(value: str) -> str:
+    """``value`` for a terminal: every control, CR and bidirectional override shown as an
+    escape (``\\x1b``, ``\\u202e``), newlines and tabs kept; for text stored before it was
+    cleaned, or from anywhere else."""
+    return "".join(
+        char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if char not in "\n\t"
+        and (unicodedata.category(char) in _ESCAPED or _UNSAFE_TEXT.match(char))
+        else char
+        for char in value
+    )
+
+
+_ESCAPED = {"Cc", "Cs", "Zl", "Zp"}  # controls, lone surrogates, line and paragraph separators
 
 
 def sanitise_html(html: str) -> str:

@@ -9,7 +9,7 @@ import io
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -41,7 +41,12 @@ def _when(text: str, zone: ZoneInfo, column: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{column}: {text!r} is not an ISO 8601 date and time") from None
-    return value.replace(tzinfo=zone) if value.tzinfo is None else value
+    value = value.replace(tzinfo=zone) if value.tzinfo is None else value
+    try:
+        value.astimezone(UTC)  # stored in UTC: 9999-12-31T23:59:59-23:59 is past year 9999
+    except OverflowError:
+        raise ValueError(f"{column}: {text!r} is out of range (years 1 to 9999 in UTC)") from None
+    return value
 
 
 def read_rows(

@@ -194,8 +194,12 @@ def test_maildir_transport_and_hard_bounces(tmp_path: Path) -> None:
         ("Other@Example.com", "failed", "5.1.10"),
     ]:
         transport.send("mailer-daemon@x", "n@x", dsn(address, action, status))
-    addresses, read = read_hard_bounces(bounces)
+    # A broken symlink (a file moved away mid-run, say) is skipped and named; the rest are read
+    # (issue 16: one such file aborted the whole run).
+    (bounces / "new" / "1700000000.broken.host").symlink_to(bounces / "gone-away")
+    addresses, read, skipped = read_hard_bounces(bounces)
     assert read == 3 and addresses == ["gone@example.com", "other@example.com"]
+    assert len(skipped) == 1 and "No such file or directory" in skipped[0]
 
 
 def dsn(address: str, action: str, status: str) -> bytes:

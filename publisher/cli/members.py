@@ -12,8 +12,10 @@ from publisher import community, delivery
 from publisher.bounces import read_hard_bounces
 from publisher.cli.common import (
     context,
+    err,
     utc_now,
 )
+from publisher.content import printable
 from publisher.errors import InputError
 from publisher.schedules import load_timetable
 
@@ -109,12 +111,14 @@ def subscribers_remove(email: str) -> None:
 def bounces_process(path: Path) -> None:
     """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
     every address that bounced permanently."""
-    addresses, read = read_hard_bounces(path)
+    addresses, read, skipped = read_hard_bounces(path)
     with context() as (_settings, engine):
         changed = delivery.suppress_bounces(engine, addresses, now=utc_now())
+    for problem in skipped:
+        err(f"skipped {problem}")
     print(
         f"{read} message(s) read: {len(addresses)} hard bounce(s), {changed} subscriber(s) "
-        "suppressed"
+        f"suppressed" + (f"; {len(skipped)} unreadable message(s) skipped" if skipped else "")
     )
 
 
@@ -127,9 +131,10 @@ def reports_list(
         rows = community.list_reports(engine, include_resolved=all_)
     for row in rows:
         when = row.created_at.astimezone(settings.zone)
-        contact = f" ({row.email})" if row.email else ""
-        print(f"#{row.id} {when:%Y-%m-%d %H:%M} {row.status:<8} {row.slug}{contact}")
-        print("    " + row.message.replace("\n", "\n    "))
+        contact = f" ({printable(row.email)})" if row.email else ""
+        print(f"#{row.id} {when:%Y-%m-%d %H:%M} {row.status:<8} {printable(row.slug)}{contact}")
+        # A reader wrote it: no control character or override may act on the terminal.
+        print("    " + printable(row.message).replace("\n", "\n    "))
     print(f"{len(rows)} report(s)")
 
 
