@@ -231,3 +231,38 @@ def test_deliver_once_says_when_the_mail_server_is_down(tmp_path: Path, database
     assert "Error: the SMTP server was unavailable" in down.stderr
     assert "cannot connect to 127.0.0.1:9" in down.stderr  # the log line says why
     assert down.stdout.strip().endswith("deferred 1")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_out_of_range_dates_and_unsafe_report_text(tmp_path: Path, database_url: str) -> None:
+    far = tmp_path / "far.json"
+    far.write_text('{"title": "Far", "published_at": "9999-12-31T23:59:59-23:59"}')
+    added = cli(tmp_path, database_url, "articles", "add", str(far))
+    assert added.returncode == 2, added.stderr  # bad input, not an operational failure
+    assert "out of range" in added.stderr and "Traceback" not in added.stderr
+
+    from publisher import publish, store
+    from publisher.models import Report
+    from tests.conftest import NOW, make_settings
+
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    engine = store.make_engine(database_url)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    # A row stored before text was cleaned (or written by anything else): the listing must
+    # not let its CR, escape sequence or right-to-left override act on the terminal.
+    with store.writing(engine) as session:
+        session.add(
+            Report(
+                slug="penang-culture-forum",
+                message="Typo\r#2 2026-11-30 resolved fake\x1b[2J\u202eevil",
+                email="",
+                status="open",
+                created_at=NOW,
+            )
+        )
+    engine.dispose()
+    listed = cli(tmp_path, database_url, "reports", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "\r" not in listed.stdout and "\x1b" not in listed.stdout
+    assert "\u202e" not in listed.stdout
+    assert "Typo\\r#2 2026-11-30 resolved fake\\x1b[2J\\u202eevil" in listed.stdout

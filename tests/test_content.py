@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from publisher.content import markdown_html, one_line, sanitise_html, slugify, xml_text
+from publisher.content import (
+    markdown_html,
+    one_line,
+    plain_text,
+    printable,
+    sanitise_html,
+    slugify,
+    xml_text,
+)
 
 
 def test_xml_text_drops_controls_and_lone_surrogates() -> None:
@@ -45,3 +53,16 @@ def test_slugify_keeps_letters_of_any_script() -> None:
     assert slugify("ตลาดน้ำ อัมพวา") == "ตลาดน้ำ-อัมพวา"
     assert slugify("Brand Studio") == "brand-studio"
     assert slugify("🚤!!") == ""
+
+
+def test_text_fields_lose_what_could_rewrite_a_line_or_reorder_it() -> None:
+    # CR, C1 controls (U+0085, U+009B: CSI in some terminals) and bidirectional overrides
+    # and isolates survived before (issue 16); marks that mixed-script text needs stay.
+    hostile = "Aisyah\r#2 fake\x85\x9b2J \u202egnp.exe\u2066x\u2069 \u200fשלום\u200e"
+    assert one_line(hostile) == "Aisyah #2 fake2J gnp.exex \u200fשלום\u200e"
+    assert plain_text("line one\r\nline two\rline three\u2028four\u202a") == (
+        "line one\nline two\nline three\nfour"
+    )
+    assert printable("ok\x1b[2J\r\u202e\n\tשלום 👩\u200d💻") == (
+        "ok\\x1b[2J\\r\\u202e\n\tשלום 👩\u200d💻"
+    )

@@ -170,3 +170,16 @@ def test_csv_import_has_its_own_larger_limit(
     assert imported.status_code == 200 and imported.json()["created"] == 100
     articles = client.post("/api/articles", headers=auth, content=b"[" + b" " * 2000 + b"]")
     assert articles.status_code == 413
+
+
+def test_an_out_of_range_date_is_a_clear_400(app: Any) -> None:
+    # The attack: 9999-12-31T23:59:59-23:59 is past year 9999 in UTC, and was a bare 500.
+    client = TestClient(app, raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for when in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        answer = client.post(
+            "/api/articles", headers=auth, json=[{"title": "Far", "published_at": when}]
+        )
+        assert answer.status_code == 400, answer.text
+        assert "out of range" in answer.json()["problems"][0]
+        assert "content-security-policy" in answer.headers
