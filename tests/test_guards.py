@@ -163,3 +163,22 @@ def test_a_report_keeps_its_lines_but_nothing_that_rewrites_them(
     assert client.post("/report", data={**REPORT, "message": message}).status_code == 200
     [report] = community.list_reports(engine)
     assert report.message == "Line one\nLine two\n#2 fake line evil 31m"
+
+
+def test_error_reports_are_limited_per_client(client: TestClient) -> None:
+    # Reports are stored for the editors: a client cannot fill the table (as sign-ups cannot).
+    answers = [client.post("/report", data=REPORT).status_code for _ in range(11)]
+    assert answers == [200] * 10 + [429]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_mail_server_that_is_down_is_not_named_to_visitors(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SMTP_URL="smtp://127.0.0.1:9"
+    )
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    down = client.post("/subscribe", data={"email": "later@example.com"})
+    assert down.status_code == 503 and "try again in a few minutes" in down.text
+    assert "127.0.0.1" not in down.text and "refused" not in down.text.lower()

@@ -71,6 +71,7 @@ def create_app(
     timetable = timetable or load_timetable(settings.schedules)
     signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
     limiter = ClientLimit(per_window=10, window=600.0)
+    report_limiter = ClientLimit(per_window=10, window=600.0)  # reports are stored: bound them
     smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
 
     def mail_transport() -> Transport:
@@ -308,6 +309,18 @@ def create_app(
         form = await request.form(**FORM_LIMITS)
         slug, message, email = (str(form.get(k, "")) for k in ("article", "message", "email"))
         view = await run_in_threadpool(publish.article, engine, slug, now=clock())
+        if not report_limiter.allow(
+            request.client.host if request.client else "?", time.monotonic()
+        ):
+            return page(
+                "report.html",
+                http_status=429,
+                article=view.article,
+                done=False,
+                error="Too many reports from here; please try again later.",
+                message=message,
+                email=email,
+            )
         if form.get("website"):  # the honeypot: a person never sees this field
             return page("report.html", article=view.article, done=True)
         try:

@@ -116,6 +116,7 @@ def server_config(
         # X-Forwarded-For is the app's business, from PUBLISHER_TRUSTED_PROXIES only: uvicorn
         # would otherwise believe it from 127.0.0.1 (its forwarded_allow_ips default).
         proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" to tell a visitor what to aim at
         timeout_keep_alive=settings.http_keep_alive,
         limit_concurrency=settings.http_max_connections,
         backlog=settings.http_backlog,
