@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from publisher.settings import Settings
@@ -111,6 +112,48 @@ def test_slow_sockets_are_dropped_at_the_default_settings(
     assert proc.returncode == 0, output
 
 
+class Served:
+    """``app`` in a real uvicorn configured as ``publisher run`` does, in a thread."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = server_config(app, settings, host="127.0.0.1", port=self.port)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_for_http(f"{self.url}/healthz")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_server_believes_no_x_forwarded_for_by_default(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    # uvicorn itself believes X-Forwarded-For from 127.0.0.1 unless told otherwise: a fresh
+    # header on each post made each one a fresh client for the sign-up limit.
+    settings: Settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    served = Served(
+        create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None), settings
+    )
+    try:
+        with httpx.Client(base_url=served.url) as client:
+            answers = [
+                client.post(
+                    "/subscribe",
+                    data={"email": "x@example.com", "website": "bot"},  # the honeypot
+                    headers={"X-Forwarded-For": f"198.51.100.{n}"},
+                ).status_code
+                for n in range(11)
+            ]
+    finally:
+        served.stop()
+    assert answers == [200] * 10 + [429]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_past_the_connection_limit_a_client_gets_503(
     engine: Engine, tmp_path: Path, database_url: str
@@ -119,13 +162,11 @@ def test_past_the_connection_limit_a_client_gets_503(
     settings: Settings = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_HTTP_MAX_CONNECTIONS="3"
     )
-    app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None)
-    port = free_port()
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    served = Served(
+        create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None), settings
+    )
+    port = served.port
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz")
         idle = [opened(port), opened(port)]
         busy = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"})
         assert busy.status_code == 503
@@ -139,5 +180,4 @@ def test_past_the_connection_limit_a_client_gets_503(
             time.sleep(0.1)
         assert again.status_code == 200
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        served.stop()
