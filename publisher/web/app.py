@@ -116,7 +116,7 @@ def create_app(
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:
         # The client hung up while sending its form: nobody to answer, nothing was done.
-        log.info("%s %s: the client disconnected", request.method, request.url.path)
+        log.info("%s %r: the client disconnected", request.method, request.url.path)
         return Response(status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
@@ -139,7 +139,7 @@ def create_app(
         if exc.http_status >= 500:
             # A server-side failure: its message names internals (the database's URL, the
             # mail server's host and reply), which go to the log, never to a visitor.
-            log.warning("%s %s: %s", request.method, request.url.path, "; ".join(exc.lines()))
+            log.warning("%s %r: %s", request.method, request.url.path, "; ".join(exc.lines()))
             message, details = UNAVAILABLE, []
         if request.url.path.startswith("/api/"):
             return JSONResponse(

@@ -69,7 +69,8 @@ class SecurityHeaders:
         try:
             await self.app(scope, receive, with_headers)
         except Exception:
-            log.exception("%s %s failed", scope["method"], scope["path"])
+            # %r: a decoded path may hold CR LF, which would forge a log line.
+            log.exception("%s %r failed", scope["method"], scope["path"])
             if started:
                 raise
             await with_headers(
