@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = "We could not do that just now; please try again in a few minutes."
 # Reader forms have a handful of short fields and never a file (Starlette's own defaults are
 # 1,000 fields and files of any number); PUBLISHER_MAX_BODY_BYTES caps the whole body.
-FORM_LIMITS: dict[str, Any] = {"max_files": 0, "max_fields": 300, "max_part_size": 64 * 1024}
+FORM_LIMITS: dict[str, Any] = {"max_files": 0, "max_fields": 300, "max_part_size": 256 * 1024}
 
 
 def _utcnow() -> datetime:
@@ -129,8 +129,12 @@ def create_app(
             )
         if exc.status_code == 404:
             return page("error.html", http_status=404, message="There is no page at this address.")
-        if isinstance(exc, BodyRefused):
-            return page("error.html", http_status=exc.status_code, message=f"Sorry: {exc.detail}.")
+        if isinstance(exc, BodyRefused) or 400 <= exc.status_code < 500:
+            # A form too big or too long, a method not allowed: said on a page like the rest.
+            headers = getattr(exc, "headers", None) or {}
+            answer = page("error.html", http_status=exc.status_code, message=f"Sorry: {exc.detail}")
+            answer.headers.update(headers)
+            return answer
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(PublisherError)
