@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,10 @@ def call(
         "server": ("news.example.com", 80),
         "state": {},
     }
-    asyncio.run(asyncio.wait_for(app(scope, body.receive, send), 60))
+    # In a thread of its own: a running event loop in this one (Playwright's, say) must not
+    # stop asyncio.run.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(app(scope, body.receive, send), 60)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], dict(start["headers"]), content

@@ -211,3 +211,30 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         server.stop()
         smtp.stop()
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_swagger_ui_runs_under_its_policy_in_a_browser(browser: Any, tmp_path: Path) -> None:
+    # Served from /static with a CSP allowing only the site's own script: the page must still
+    # work in a real browser (no inline script, nothing from a CDN).
+    url = f"sqlite:///{tmp_path}/docs.db"
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=url, PUBLISHER_API_TOKEN="t" * 20)
+    engine = store.make_engine(url)
+    store.migrate(engine)
+    server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    page = browser.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server.url) else elsewhere.append(r.url))
+    try:
+        page.goto(f"{server.url}/docs")
+        page.wait_for_selector(".opblock", timeout=20_000)
+        shown = page.inner_text("body")
+        screenshot(page, "api-docs")
+    finally:
+        page.close()
+        server.stop()
+        engine.dispose()
+    assert "/api/subscribers/import" in shown
+    assert refused == [] and elsewhere == []
