@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     var_dir: Path = Path("var")
     feed_items: int = Field(default=50, ge=1, le=1000)
+    feeds_export_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as https://news.example.com")
         return value.rstrip("/")
+
+    @field_validator("feeds_export_dir", mode="before")
+    @classmethod
+    def _no_export_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod
