@@ -218,10 +218,10 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
     elif item.image:
         # Media RSS 1.5.1: media:group is only for alternatives of one object; a single image
         # is a media:content of the item itself (W3C: MediaGroupWithoutAlternatives).
-        image = {"url": item.image, "medium": "image", "group": None}
-        image_type = mimetypes.guess_type(item.image)[0]
-        if image_type and image_type.startswith("image/"):
-            image["type"] = image_type
+        image: dict[str, str | None] = {"url": item.image, "medium": "image", "group": None}
+        guessed = mimetypes.guess_type(item.image)[0]
+        if guessed and guessed.startswith("image/"):
+            image["type"] = guessed
         fe.media.content(image)
 
 

@@ -263,7 +263,7 @@ def test_export_writes_every_feed_with_gzip_siblings(
         assert (again / path.relative_to(out)).read_bytes() == path.read_bytes()
 
 
-NASTY = [
+NASTY: list[dict[str, object]] = [
     {"title": "Control\u0001 chars\u001b in title", "body": "bell\u0007 nul\u0000 esc\u001b"},
     {"title": "Lone surrogate", "body_html": "<p>before \udc80 after</p>", "summary": "s\ud800"},
     {"title": "CDATA end", "body": "Code `]]>` and ]]> and <![CDATA[ nested ]]>"},
@@ -401,7 +401,7 @@ def test_no_rss_feed_has_a_media_group_without_alternatives(
     MediaGroupWithoutAlternatives)."""
     image = "https://images.example.org/nasty.png"
     nasty = tmp_path / "nasty.jsonl"
-    nasty.write_text("\n".join(json.dumps(r | {"image": image}, ensure_ascii=True) for r in NASTY))
+    nasty.write_text("\n".join(json.dumps({**r, "image": image}, ensure_ascii=True) for r in NASTY))
     publish.import_articles(engine, settings, [EXAMPLES, nasty], now=NOW)
     media = "{http://search.yahoo.com/mrss/}"
     images = 0
