@@ -120,11 +120,13 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
     return member(engine, signer, "unsubscribe", token, now=now)
 
 
-def categories(engine: Engine, chosen: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """(slug, name) of every category a reader can choose: those with stories, and those in
-    ``chosen`` (a reader's choice stays visible after its last story moved elsewhere)."""
+def categories(
+    engine: Engine, chosen: Sequence[str] = (), *, now: datetime
+) -> list[tuple[str, str]]:
+    """(slug, name) of every category a reader can choose: those with published stories, and
+    those in ``chosen`` (a reader's choice stays visible after its last story moved elsewhere)."""
     with store.reading(engine) as session:
-        offered = {c.slug: c.name for c in store.categories_with_articles(session)}
+        offered = {c.slug: c.name for c in store.public_categories(session, now=now)}
         offered |= {c.slug: c.name for c in store.category_list(session) if c.slug in chosen}
     return sorted(offered.items())
 
@@ -148,7 +150,7 @@ def set_preferences(
     status = view.subscriber.status
     with store.writing(engine) as session:
         store.lock_subscriber(session, subscriber_id)  # two saves at once: one after the other
-        store.set_interests(session, subscriber_id, categories)
+        store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
         if not chosen and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
@@ -220,7 +222,7 @@ def signup(
     name = one_line(name)[:200]
     with store.writing(engine) as session:
         # Checked before the address is looked up, so the answer cannot tell who is a member.
-        store.category_ids(session, categories)
+        store.category_ids(session, categories, now=now)
         row = store.subscriber_by_email(session, address)
         if row is not None and row.status == "confirmed":
             return False

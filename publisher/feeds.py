@@ -77,15 +77,19 @@ class FeedInfo:
 
 @dataclass(frozen=True)
 class FeedDocument:
-    """Bytes ready to serve: a strong ETag from their hash, gzip done once."""
+    """Bytes ready to serve: a strong ETag from their hash, gzip done once. The gzip
+    representation has its own ETag (RFC 9110 8.8.3: strong tags differ between encodings)."""
 
     body: bytes
     media_type: str
     last_modified: datetime
     etag: str = field(init=False)
+    gzip_etag: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "etag", f'"{hashlib.sha256(self.body).hexdigest()[:32]}"')
+        digest = hashlib.sha256(self.body).hexdigest()[:32]
+        object.__setattr__(self, "etag", f'"{digest}"')
+        object.__setattr__(self, "gzip_etag", f'"{digest}-gz"')
 
     @functools.cached_property
     def gzipped(self) -> bytes:
@@ -212,7 +216,13 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
             links.append({"rel": "enclosure", "type": image_type, "href": item.image})
         fe.nflinks.links = links
     elif item.image:
-        fe.media.content({"url": item.image, "medium": "image"})
+        # Media RSS 1.5.1: media:group is only for alternatives of one object; a single image
+        # is a media:content of the item itself (W3C: MediaGroupWithoutAlternatives).
+        image: dict[str, str | None] = {"url": item.image, "medium": "image", "group": None}
+        guessed = mimetypes.guess_type(item.image)[0]
+        if guessed and guessed.startswith("image/"):
+            image["type"] = guessed
+        fe.media.content(image)
 
 
 # ---------------------------------------------------------------- the three formats

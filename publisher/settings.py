@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     http_max_connections: int = Field(default=500, ge=1)
     http_backlog: int = Field(default=2048, ge=1)
+    feeds_export_dir: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as https://news.example.com")
         return value.rstrip("/")
+
+    @field_validator("feeds_export_dir", mode="before")
+    @classmethod
+    def _no_export_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod

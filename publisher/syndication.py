@@ -3,8 +3,10 @@ export them as static files, and tell a WebSub hub when a feed's bytes change.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -99,7 +101,7 @@ class FeedBuilder:
         groups: list[tuple[str, str, list[store.ArticleKey]]] = [
             ("", self.settings.site_title, store.latest_keys(session, now=now, limit=limit))
         ]
-        for category in store.categories_with_articles(session):
+        for category in store.public_categories(session, now=now):
             keys = store.latest_keys(session, now=now, limit=limit, category_id=category.id)
             title = f"{self.settings.site_title}: {category.name}"
             groups.append((f"categories/{category.slug}", title, keys))
@@ -207,7 +209,9 @@ def send_pings(
 
 class FeedCache:
     """The current feed set, rebuilt only when articles changed (a cheap stamp query, at most
-    once per ``check_every`` seconds) or a scheduled article's time has come."""
+    once per ``check_every`` seconds) or a scheduled article's time has come. With
+    ``export_dir``, every rebuild whose bytes differ from what was last written there is
+    written there too (as ``export`` does)."""
 
     def __init__(
         self,
@@ -216,47 +220,75 @@ class FeedCache:
         clock: Callable[[], datetime],
         *,
         check_every: float = 1.0,
+        export_dir: Path | None = None,
     ) -> None:
         self.engine = engine
         self.builder = builder
         self.clock = clock
         self.check_every = check_every
+        self.export_dir = export_dir
         self._current: FeedSet | None = None
         self._checked = 0.0
+        self._exported: dict[str, str] = {}  # path: ETag written to export_dir
         self.builds = 0
         self._lock = threading.Lock()
 
     def current(self) -> FeedSet:
         current = self._current
-        if current is not None and not self._stale(current):
+        if current is not None and not self._due(current):
             return current
         with self._lock:
+            # Decide under the lock, and move the stamp only once the database has answered:
+            # a check that moved it first made the locked re-check say "fresh" (issue 11).
             current = self._current
-            if current is None or self._stale(current):
+            if current is not None and not self._due(current):
+                return current  # another thread checked while this one waited
+            if current is None or self._changed(current):
                 current = refresh(self.engine, self.builder, now=self.clock())
                 self._current = current
                 self.builds += 1
-                self._checked = time.monotonic()
+            self._checked = time.monotonic()
+            self._export(current)
             return current
 
     def peek(self) -> FeedSet | None:
         """The current set when no staleness check is due yet (no I/O); else None."""
         current = self._current
-        if current is None or time.monotonic() - self._checked >= self.check_every:
-            return None
-        if current.valid_until is not None and self.clock() >= current.valid_until:
+        if current is None or self._due(current):
             return None
         return current
 
-    def _stale(self, current: FeedSet) -> bool:
+    def _due(self, current: FeedSet) -> bool:
+        """Whether the set must be checked now (no I/O, changes nothing)."""
         if current.valid_until is not None and self.clock() >= current.valid_until:
             return True
-        if time.monotonic() - self._checked < self.check_every:
-            return False
+        return time.monotonic() - self._checked >= self.check_every
+
+    def _changed(self, current: FeedSet) -> bool:
+        if current.valid_until is not None and self.clock() >= current.valid_until:
+            return True
         with store.reading(self.engine) as session:
             version = store.stamp(session, "articles")
-        self._checked = time.monotonic()
         return version != current.stamp
+
+    def _export(self, current: FeedSet) -> None:
+        """Write the feeds whose bytes changed since the last write (none: nothing to do).
+        A failure is logged and tried again at the next check; serving goes on."""
+        if self.export_dir is None:
+            return
+        etags = {path: doc.etag for path, doc in current.documents.items()}
+        if etags == self._exported:
+            return
+        try:
+            write_feeds(self.export_dir, current, unchanged=self._exported)
+        except OSError as exc:
+            self._exported = {}
+            log.error("feeds not written to %s (tried again shortly): %s", self.export_dir, exc)
+        except OperationalError as exc:
+            self._exported = {}
+            log.error("feeds not written to %s: %s", self.export_dir, exc.message)
+        else:
+            self._exported = etags
 
     def document(self, path: str) -> FeedDocument | None:
         return self.current().documents.get(path)
@@ -265,28 +297,89 @@ class FeedCache:
 def export(engine: Engine, builder: FeedBuilder, out: Path, *, now: datetime) -> list[Path]:
     """Write every feed under ``out`` as the URL paths say, each with a ``.gz`` sibling and the
     feed's time as its mtime, plus the XSLT stylesheet. Each file is replaced atomically."""
-    feed_set = refresh(engine, builder, now=now)
+    return write_feeds(out, refresh(engine, builder, now=now))
+
+
+FEED_NAMES = frozenset(name for name, _ in feeds.FORMATS.values())
+
+
+def write_feeds(
+    out: Path, feed_set: FeedSet, *, unchanged: dict[str, str] | None = None
+) -> list[Path]:
+    """``export`` for a set already built. Files of ``unchanged`` (path: ETag) whose ETag is
+    the same are not written again; feed files of feeds that no longer exist are removed.
+    Nothing is written through a symbolic link inside ``out`` (OperationalError)."""
+    unchanged = unchanged or {}
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for path, doc in sorted(feed_set.documents.items()):
-        target = out / path
+        written.append(out / path)
+        if unchanged.get(path) == doc.etag:
+            continue
         stamp = doc.last_modified.timestamp()
-        _write_atomically(target, doc.body, stamp)
-        _write_atomically(target.with_name(target.name + ".gz"), doc.gzipped, stamp)
-        written.append(target)
-    _write_atomically(out / STYLESHEET.lstrip("/"), STYLESHEET_FILE.read_bytes(), None)
+        _write_atomically(out, path, doc.body, stamp)
+        _write_atomically(out, path + ".gz", doc.gzipped, stamp)
+    if not unchanged:
+        _write_atomically(out, STYLESHEET.lstrip("/"), STYLESHEET_FILE.read_bytes(), None)
+    _remove_gone(out, set(feed_set.documents))
     return written
 
 
-def _write_atomically(target: Path, data: bytes, mtime: float | None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+def _remove_gone(out: Path, current: set[str]) -> None:
+    """Remove the category feeds' files that the set no longer has (a category whose last
+    public article went), without following links."""
+    categories = out / "categories"
+    if not categories.is_dir() or categories.is_symlink():
+        return
+    for folder in categories.iterdir():
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            name = file.name.removesuffix(".gz")
+            if name in FEED_NAMES and f"categories/{folder.name}/{name}" not in current:
+                file.unlink(missing_ok=True)
+
+
+def _write_atomically(out: Path, relative: str, data: bytes, mtime: float | None) -> None:
+    """Write ``out/relative`` by renaming a new file into place. Each folder below ``out`` is
+    opened without following links (a symlinked folder is refused), and the temporary file
+    has a random name and is created exclusively, so a link planted in its place is never
+    followed."""
+    *folders, name = relative.split("/")
+    directory = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with temporary.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if mtime is not None:
-            os.utime(temporary, (mtime, mtime))
-        os.replace(temporary, target)
+        for folder in folders:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, 0o755, dir_fd=directory)
+            try:
+                inner = os.open(
+                    folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory
+                )
+            except OSError as exc:  # ELOOP: a link; ENOTDIR: a file
+                raise OperationalError(
+                    f"{out / relative} not written: {folder!r} in its path is not a folder "
+                    "(a symbolic link or a file); feeds are only written into real folders"
+                ) from exc
+            os.close(directory)
+            directory = inner
+        temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(
+            temporary,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+            dir_fd=directory,
+        )
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                if mtime is not None:
+                    os.utime(file.fileno(), (mtime, mtime))
+                os.fsync(file.fileno())
+            os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=directory)
+            raise
     finally:
-        temporary.unlink(missing_ok=True)
+        os.close(directory)

@@ -3,20 +3,25 @@ a process (SIGTERM, SIGHUP), with a real SMTP server."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from publisher import community, delivery, editions, publish
+from publisher import community, delivery, editions, publish, store, syndication
 from publisher.scheduler import Timekeeper
 from publisher.schedules import parse_timetable
 from publisher.settings import Settings
@@ -336,3 +341,271 @@ def test_a_digest_due_after_start_goes_out_once_at_its_time(
     assert made[due.strftime("%Y-%m-%dT%H:%M")] == "sent"
     # Yesterday's send time was long before the 1-minute catch-up window: recorded, not sent.
     assert made[(due - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")] == "missed"
+
+
+# ---------------------------------------------------------------- feeds changed from outside
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+API_TOKEN = "feeds-test-token-0123456789"
+
+
+class RecordingHub:
+    """A WebSub hub as a real HTTP server: records each publish notification's topic."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                if body.get("hub.mode") == ["publish"]:
+                    with outer.lock:
+                        outer.topics.extend(body["hub.url"])
+                self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self) -> set[str]:
+        with self.lock:
+            taken, self.topics = set(self.topics), []
+        return taken
+
+    def wait_for(self, wanted: set[str], seconds: float) -> set[str]:
+        """Every topic received until ``wanted`` all came (or the time is up)."""
+        deadline = time.monotonic() + seconds
+        seen: set[str] = set()
+        while True:
+            seen |= self.take()
+            if wanted <= seen or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.1)
+
+
+class FeedSite:
+    """One `publisher run` daemon, as a reader, a hub and the export folder see it."""
+
+    def __init__(self, engine: Engine, settings: Settings, port: int, out: Path) -> None:
+        self.engine, self.settings, self.out = engine, settings, out
+        self.base = f"http://127.0.0.1:{port}"
+
+    def paths(self) -> set[str]:
+        """Every feed path the site has now (built here from the same database)."""
+        with store.reading(self.engine) as session:
+            built = syndication.FeedBuilder(self.settings).build(session, now=datetime.now(UTC))
+        return set(built.documents)
+
+    def get(self, path: str, **headers: str) -> httpx.Response:
+        return httpx.get(
+            f"{self.base}/{path}", headers={"Accept-Encoding": "identity", **headers}, timeout=5
+        )
+
+    def served(self) -> dict[str, httpx.Response]:
+        return {path: self.get(path) for path in self.paths()}
+
+    def wait_until(self, shows: Callable[[bytes], bool], seconds: float) -> float:
+        """Seconds until every site-wide feed shows the change."""
+        start = time.monotonic()
+        while not all(shows(self.get(p).content) for p in ("feed.xml", "atom.xml", "feed.json")):
+            assert time.monotonic() - start < seconds, f"{self.base}: no change in {seconds} s"
+            time.sleep(0.1)
+        return time.monotonic() - start
+
+    def assert_exported(self, served: dict[str, httpx.Response]) -> None:
+        for path, response in served.items():
+            assert response.status_code == 200, path
+            assert (self.out / path).read_bytes() == response.content, path
+            assert gzip.decompress((self.out / f"{path}.gz").read_bytes()) == response.content
+        names = {p for p in self.out.rglob("*") if p.name in syndication.FEED_NAMES}
+        assert {str(p.relative_to(self.out)) for p in names} == set(served)
+
+
+def feeds_env(tmp_path: Path, database_url: str, hub: RecordingHub, out: Path) -> dict[str, str]:
+    """Production settings: nothing shortened (no lease, retry or check period)."""
+    schedules = tmp_path / "schedules.yaml"
+    if not schedules.exists():  # a digest whose last send time is past its catch-up window
+        schedules.write_text(timetable_text(datetime.now(UTC) - timedelta(hours=2), "1h"))
+    return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
+        "PUBLISHER_DATABASE_URL": database_url,
+        "PUBLISHER_SECRET_KEY": SECRET,
+        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        "PUBLISHER_SCHEDULES": str(schedules),
+        "PUBLISHER_SITE_URL": "https://news.example.com",
+        "PUBLISHER_API_TOKEN": API_TOKEN,
+        "PUBLISHER_WEBSUB_HUB": hub.url,
+        "PUBLISHER_FEEDS_EXPORT_DIR": str(out),
+    }
+
+
+def start_daemon(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "run", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+
+
+def stop_daemons(*procs: subprocess.Popen[str]) -> list[str]:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    outputs = [proc.communicate(timeout=30)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * len(procs), outputs
+    return outputs
+
+
+def change_and_check(
+    sites: list[FeedSite],
+    hub: RecordingHub,
+    change: Callable[[], None],
+    shows: Callable[[bytes], bool],
+) -> set[str]:
+    """Make ``change`` outside the daemons; every daemon serves it within 15 s with moved
+    ETags (an old ETag's 304 becomes a 200), the hub hears of exactly the feeds that changed,
+    and each export folder holds the served bytes. The paths that changed."""
+    before = sites[0].served()
+    old = before["feed.xml"].headers["etag"]
+    for site in sites:
+        assert site.get("feed.xml", **{"If-None-Match": old}).status_code == 304
+        assert not shows(site.get("feed.xml").content)
+    change()
+    for site in sites:
+        assert site.wait_until(shows, 15) < 15
+    after = sites[0].served()
+    changed = {p for p, r in after.items() if before.get(p) is None or
+               before[p].headers["etag"] != r.headers["etag"]}  # fmt: skip
+    assert {"feed.xml", "atom.xml", "feed.json"} <= changed
+    assert changed != set(after)  # the feeds without the story stay as they were
+    for site in sites:
+        served = site.served()
+        assert {p: r.headers["etag"] for p, r in served.items()} == {
+            p: r.headers["etag"] for p, r in after.items()
+        }
+        assert site.get("feed.xml", **{"If-None-Match": old}).status_code == 200
+        site.assert_exported(served)
+    wanted = {f"https://news.example.com/{p}" for p in changed}
+    assert hub.wait_for(wanted, 30) == wanted
+    return changed
+
+
+@pytest.mark.slow
+def test_a_running_daemon_serves_changes_made_from_outside(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    """Issue 11, with `publisher run` at its default settings: a correction from the CLI, one
+    through the admin API and an unpublished story each reach the feeds, the hub and the
+    export folder."""
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url,
+                             PUBLISHER_SITE_URL="https://news.example.com")  # fmt: skip
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    hub = RecordingHub()
+    port = free_port()
+    out = tmp_path / "public"
+    env = feeds_env(tmp_path, database_url, hub, out)
+    proc = start_daemon(env, port, tmp_path)
+    site = FeedSite(engine, settings, port, out)
+    try:
+        # At start every feed is new to the database: the hub hears of all of them once.
+        everything = {f"https://news.example.com/{p}" for p in site.paths()}
+        assert hub.wait_for(everything, 30) == everything
+        site.assert_exported(site.served())
+
+        def cli_correction() -> None:
+            subprocess.run(
+                [sys.executable, "-m", "publisher", "articles", "correct",
+                 "durian-exports-rail", "--note", "The corridor opens in May."],
+                env=env, cwd=tmp_path, check=True, capture_output=True,
+            )  # fmt: skip
+
+        changed = change_and_check(
+            [site], hub, cli_correction, lambda body: b"The corridor opens in May." in body
+        )
+        assert "categories/trade/feed.xml" in changed
+        assert "categories/culture/feed.xml" not in changed
+
+        def api_correction() -> None:
+            response = httpx.post(
+                f"{site.base}/api/articles/second-link-lane-closures/corrections",
+                json={"note": "Closures start at 10pm."},
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+            )
+            assert response.status_code == 200, response.text
+
+        changed = change_and_check(
+            [site], hub, api_correction, lambda body: b"Closures start at 10pm." in body
+        )
+        assert "categories/transport/atom.xml" in changed
+
+        def unpublish() -> None:
+            subprocess.run(
+                [sys.executable, "-m", "publisher", "articles", "unpublish",
+                 "penang-culture-forum"],
+                env=env, cwd=tmp_path, check=True, capture_output=True,
+            )  # fmt: skip
+
+        changed = change_and_check(
+            [site], hub, unpublish, lambda body: b"Penang culture forum" not in body
+        )
+        assert "categories/culture/feed.json" in changed
+        # Penang had only that story: its feed is gone, from the site and the folder.
+        assert site.get("categories/penang/feed.xml").status_code == 404
+        assert not (out / "categories" / "penang" / "feed.xml").exists()
+    finally:
+        stop_daemons(proc)
+        hub.server.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_daemons_on_postgresql_serve_a_change_made_through_one(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url,
+                             PUBLISHER_SITE_URL="https://news.example.com")  # fmt: skip
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    hub = RecordingHub()
+    ports = [free_port(), free_port()]
+    outs = [tmp_path / "public-a", tmp_path / "public-b"]
+    procs = []
+    try:
+        for port, out in zip(ports, outs, strict=True):
+            procs.append(start_daemon(feeds_env(tmp_path, database_url, hub, out), port, tmp_path))
+        sites = [FeedSite(engine, settings, p, o) for p, o in zip(ports, outs, strict=True)]
+        everything = {f"https://news.example.com/{p}" for p in sites[0].paths()}
+        assert hub.wait_for(everything, 30) == everything
+        hub.take()
+
+        def through_the_first() -> None:
+            response = httpx.post(
+                f"{sites[0].base}/api/articles/durian-exports-rail/corrections",
+                json={"note": "Two daemons, one correction."},
+                headers={"Authorization": f"Bearer {API_TOKEN}"},
+            )
+            assert response.status_code == 200, response.text
+
+        changed = change_and_check(
+            sites, hub, through_the_first, lambda body: b"Two daemons, one correction." in body
+        )
+        assert "categories/trade/feed.xml" in changed
+    finally:
+        stop_daemons(*procs)
+        hub.server.shutdown()

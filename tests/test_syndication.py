@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -13,9 +15,11 @@ from urllib.parse import parse_qs
 
 import feedparser
 import pytest
+from lxml import etree
 from sqlalchemy import Engine
 
-from publisher import publish, store, syndication
+from publisher import community, publish, store, syndication
+from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
 from tests.conftest import NOW, make_settings
 from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
@@ -259,7 +263,7 @@ def test_export_writes_every_feed_with_gzip_siblings(
         assert (again / path.relative_to(out)).read_bytes() == path.read_bytes()
 
 
-NASTY = [
+NASTY: list[dict[str, object]] = [
     {"title": "Control\u0001 chars\u001b in title", "body": "bell\u0007 nul\u0000 esc\u001b"},
     {"title": "Lone surrogate", "body_html": "<p>before \udc80 after</p>", "summary": "s\ud800"},
     {"title": "CDATA end", "body": "Code `]]>` and ]]> and <![CDATA[ nested ]]>"},
@@ -289,3 +293,164 @@ def test_nasty_articles_still_give_valid_feeds(
         f"{settings.site_url}/articles/%EB%B6%80%EC%82%B0-%EC%98%81%ED%99%94%EC%A0%9C-%EC%86%8C%EC%8B%9D"
         in links
     )
+
+
+def test_cache_sees_a_change_made_elsewhere_at_its_default_check_period(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 11: the first staleness check moved the "checked" stamp, so the locked re-check
+    said "fresh" and a daemon never rebuilt. Here at the default period (1 s)."""
+    load(engine, settings, tmp_path)
+    cache = syndication.FeedCache(engine, syndication.FeedBuilder(settings), lambda: NOW)
+    first = cache.current()
+    assert cache.peek() is first  # within the period: served without asking the database
+    publish.correct_article(engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW)
+    deadline = time.monotonic() + 15
+    while (current := cache.current()) is first:
+        assert time.monotonic() < deadline, "the cache never saw the correction"
+        time.sleep(0.05)
+    assert current.stamp == first.stamp + 1 and cache.builds == 2
+    assert b"Fixed the tonnage." in current.documents["feed.xml"].body
+    assert current.documents["feed.xml"].etag != first.documents["feed.xml"].etag
+    assert cache.current() is current  # and no rebuild without a change
+
+
+def test_the_export_dir_follows_every_change(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    out = tmp_path / "public"
+    # check_every=0: each call looks at the database at once (the period itself is tested at
+    # its default above and in the daemon tests).
+    cache = syndication.FeedCache(
+        engine, syndication.FeedBuilder(settings), lambda: NOW, check_every=0, export_dir=out
+    )
+
+    def assert_exported(feed_set: syndication.FeedSet) -> None:
+        for path, doc in feed_set.documents.items():
+            assert (out / path).read_bytes() == doc.body, path
+            assert (out / f"{path}.gz").read_bytes() == doc.gzipped, path
+        on_disk = {
+            str(p.relative_to(out)) for p in out.rglob("*") if p.name in syndication.FEED_NAMES
+        }
+        assert on_disk == set(feed_set.documents)
+
+    first = cache.current()
+    assert_exported(first)
+    assert (out / "feed.xsl").is_file() and not list(out.rglob("*.tmp"))
+    culture = (out / "categories" / "culture" / "feed.xml").stat().st_mtime_ns
+    publish.correct_article(engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW)
+    second = cache.current()
+    assert b"Fixed the tonnage." in (out / "feed.xml").read_bytes()
+    assert_exported(second)
+    # A feed whose bytes did not change is not written again.
+    assert (out / "categories" / "culture" / "feed.xml").stat().st_mtime_ns == culture
+    # The only Brand Studio story goes: so does its category's feed, here and on disk.
+    publish.set_article_status(engine, "brand-studio-sabah-coffee", "unpublished", now=NOW)
+    third = cache.current()
+    assert "categories/brand-studio/feed.xml" not in third.documents
+    assert_exported(third)
+
+
+def test_export_never_writes_through_a_symbolic_link(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 16 item 12: a link planted at the old predictable temporary name, and a linked
+    folder inside the export dir."""
+    load(engine, settings, tmp_path)
+    out = tmp_path / "public"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / f".feed.xml.{os.getpid()}.tmp").symlink_to(victim)
+    syndication.export(engine, syndication.FeedBuilder(settings), out, now=NOW)
+    assert victim.read_text() == "precious"
+    assert (out / "feed.xml").read_bytes().startswith(b"<?xml") and not (
+        out / "feed.xml"
+    ).is_symlink()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "categories").symlink_to(elsewhere)
+    with pytest.raises(OperationalError, match="not a folder"):
+        syndication.export(engine, syndication.FeedBuilder(settings), linked, now=NOW)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_daemon_export_survives_a_refused_folder_and_serves_on(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    out = tmp_path / "public"
+    out.mkdir()
+    (out / "categories").symlink_to(tmp_path)
+    cache = syndication.FeedCache(
+        engine, syndication.FeedBuilder(settings), lambda: NOW, export_dir=out
+    )
+    assert "feed.xml" in cache.current().documents  # served although the export was refused
+    assert not (tmp_path / "trade").exists()
+
+
+def test_no_rss_feed_has_a_media_group_without_alternatives(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Media RSS 1.5.1: media:group holds alternatives of one object, so at least two
+    media:content; a single image is a media:content of the item (W3C validator:
+    MediaGroupWithoutAlternatives)."""
+    image = "https://images.example.org/nasty.png"
+    nasty = tmp_path / "nasty.jsonl"
+    nasty.write_text("\n".join(json.dumps({**r, "image": image}, ensure_ascii=True) for r in NASTY))
+    publish.import_articles(engine, settings, [EXAMPLES, nasty], now=NOW)
+    media = "{http://search.yahoo.com/mrss/}"
+    images = 0
+    for path, doc in build(engine, settings).documents.items():
+        if not path.endswith("feed.xml"):
+            continue
+        root = etree.fromstring(doc.body)
+        for group in root.iter(f"{media}group"):
+            assert len(group.findall(f"{media}content")) >= 2, path
+        for content in root.iterfind(f"channel/item/{media}content"):
+            assert content.get("medium") == "image" and content.get("url"), path
+            images += 1
+        assert titles(doc.body), path
+    node = parse_with_node(build(engine, settings).documents["feed.xml"].body)
+    assert len(node["items"]) >= len(NASTY)  # type: ignore[arg-type]
+    assert images >= len(NASTY) + 2
+    first = etree.fromstring(build(engine, settings).documents["feed.xml"].body)
+    typed = {c.get("url"): c.get("type") for c in first.iter(f"{media}content")}
+    assert typed[image] == "image/png"
+
+
+def test_categories_only_unseen_articles_have_stay_private(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 16 item 11: categories of scheduled or unpublished articles are named nowhere on
+    the public side: no feed, not offered, not listed in an error."""
+    later = NOW + timedelta(days=2)
+    load(
+        engine,
+        settings,
+        tmp_path,
+        {
+            "title": "Merger talks",
+            "published_at": later.isoformat(),
+            "categories": ["Embargo Desk"],
+        },
+        {"title": "Spiked story", "slug": "spiked", "categories": ["Secret Desk"]},
+    )
+    publish.set_article_status(engine, "spiked", "unpublished", now=NOW)
+    paths = set(build(engine, settings).documents)
+    assert not {p for p in paths if "embargo-desk" in p or "secret-desk" in p}
+    offered = [slug for slug, _ in community.categories(engine, now=NOW)]
+    assert "trade" in offered and "embargo-desk" not in offered and "secret-desk" not in offered
+    with store.writing(engine) as session, pytest.raises(InputError) as refused:
+        store.category_ids(session, ["embargo-desk"], now=NOW)
+    assert "known: " in refused.value.message and "trade" in refused.value.message
+    assert "desk" not in refused.value.message.split("known:")[1]
+    # Its time comes: the category is public everywhere.
+    assert "categories/embargo-desk/feed.xml" in build(engine, settings, later).documents
+    assert "embargo-desk" in [slug for slug, _ in community.categories(engine, now=later)]
+    with store.reading(engine) as session:
+        assert "embargo-desk" in store.category_ids(session, ["embargo-desk"], now=later)

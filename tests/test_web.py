@@ -141,6 +141,29 @@ def test_gzip_is_served_when_asked(client: TestClient) -> None:
     assert "content-encoding" not in refused.headers
 
 
+def test_gzip_and_identity_feeds_have_their_own_etags(client: TestClient) -> None:
+    """RFC 9110 8.8.3: a strong ETag names one representation, so the gzip bytes need a tag
+    of their own; a 304 names the representation the client's cache holds."""
+    plain = client.get("/feed.xml", headers={"Accept-Encoding": "identity"})
+    zipped = client.get("/feed.xml", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert plain.headers["etag"] != zipped.headers["etag"]
+    for held, accept in [(plain, "identity"), (zipped, "gzip"), (plain, "gzip"), (zipped, "br")]:
+        again = client.get(
+            "/feed.xml",
+            headers={"Accept-Encoding": accept, "If-None-Match": held.headers["etag"]},
+        )
+        assert again.status_code == 304, (held.headers["etag"], accept)
+        assert again.headers["etag"] == held.headers["etag"]
+    both = f"{plain.headers['etag']}, {zipped.headers['etag']}"
+    chosen = client.get("/feed.xml", headers={"Accept-Encoding": "gzip", "If-None-Match": both})
+    assert chosen.status_code == 304 and chosen.headers["etag"] == zipped.headers["etag"]
+    weak = client.get("/feed.xml", headers={"If-None-Match": f"W/{zipped.headers['etag']}"})
+    assert weak.status_code == 304  # If-None-Match compares weakly (RFC 9110 13.1.2)
+    other = client.get("/feed.json", headers={"If-None-Match": zipped.headers["etag"]})
+    assert other.status_code == 200
+
+
 def test_unknown_category_and_feed_name_are_404(client: TestClient) -> None:
     assert client.get("/categories/no-such-thing/feed.xml").status_code == 404
     assert client.get("/categories/trade/feed.rdf").status_code == 404

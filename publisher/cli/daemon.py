@@ -61,7 +61,12 @@ def run(
         env=env,
     )
     workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
-    feeds = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), utc_now)
+    feeds = syndication.FeedCache(
+        engine,
+        syndication.FeedBuilder(settings, env),
+        utc_now,
+        export_dir=settings.feeds_export_dir,
+    )
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=utc_now())

@@ -376,10 +376,25 @@ def next_scheduled(session: Session, *, now: datetime) -> datetime | None:
     )
 
 
-def categories_with_articles(session: Session) -> list[Category]:
-    """Categories that at least one article is in (feeds exist for these)."""
-    used = exists().where(links_t.c.category_id == categories_t.c.id)
-    return list(session.scalars(select(Category).where(used).order_by(categories_t.c.slug)).all())
+def public_categories(session: Session, *, now: datetime) -> list[Category]:
+    """Categories that an article readers may see at ``now`` is in: the only ones the public
+    side names (feeds, the join form, preferences, error messages). A category that only
+    scheduled or unpublished articles have stays unknown outside the newsroom (issue 16)."""
+    return list(
+        session.scalars(
+            select(Category).where(category_is_public(now)).order_by(categories_t.c.slug)
+        )
+    )
+
+
+def category_is_public(now: datetime) -> Any:
+    """The condition for a category that an article readers may see at ``now`` is in."""
+    return (
+        exists()
+        .where(links_t.c.category_id == categories_t.c.id)
+        .where(links_t.c.article_id == articles_t.c.id)
+        .where(visible(now))
+    )
 
 
 # ---------------------------------------------------------------- change stamps

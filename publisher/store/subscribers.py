@@ -11,6 +11,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -22,6 +23,7 @@ from publisher.models import (
     Confirmation,
     Subscriber,
 )
+from publisher.store.articles import category_is_public
 from publisher.store.engine import (
     _insert_ignore,
     categories_t,
@@ -125,11 +127,15 @@ def subscriptions_of(session: Session, subscriber_ids: Sequence[int]) -> dict[in
     return out
 
 
-def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) -> None:
+def set_interests(
+    session: Session, subscriber_id: int, slugs: Sequence[str], *, now: datetime | None = None
+) -> None:
     """The categories (by slug) the subscriber wants; none means every category. Unknown
-    slugs raise InputError and change nothing."""
+    slugs raise InputError and change nothing. With ``now``, a reader's choice: only public
+    categories and those they already have count as known."""
     wanted = list(dict.fromkeys(slugs))
-    ids = category_ids(session, wanted)
+    had = interests_of(session, [subscriber_id])[subscriber_id] if now is not None else []
+    ids = category_ids(session, wanted, now=now, keep=had)
     session.execute(delete(interests_t).where(interests_t.c.subscriber_id == subscriber_id))
     rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
     if rows:
@@ -137,18 +143,27 @@ def set_interests(session: Session, subscriber_id: int, slugs: Sequence[str]) ->
         session.execute(_insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
 
 
-def category_ids(session: Session, slugs: Sequence[str]) -> dict[str, int]:
-    """The id of each category slug; InputError naming any unknown one."""
+def category_ids(
+    session: Session,
+    slugs: Sequence[str],
+    *,
+    now: datetime | None = None,
+    keep: Sequence[str] = (),
+) -> dict[str, int]:
+    """The id of each category slug; InputError naming any unknown one. With ``now`` (a
+    reader's choice), a category is known only when public at ``now`` or in ``keep``, and
+    the message lists only public ones."""
     wanted = list(dict.fromkeys(slugs))
-    ids: dict[str, int] = {
-        slug: category_id
-        for slug, category_id in session.execute(
-            select(categories_t.c.slug, categories_t.c.id).where(categories_t.c.slug.in_(wanted))
-        )
-    }
+    query = select(categories_t.c.slug, categories_t.c.id).where(categories_t.c.slug.in_(wanted))
+    if now is not None:
+        query = query.where(or_(category_is_public(now), categories_t.c.slug.in_(list(keep))))
+    ids: dict[str, int] = {slug: category_id for slug, category_id in session.execute(query)}
     unknown = [slug for slug in wanted if slug not in ids]
     if unknown:
-        known = session.scalars(select(categories_t.c.slug).order_by(categories_t.c.slug)).all()
+        listed = select(categories_t.c.slug).order_by(categories_t.c.slug)
+        if now is not None:
+            listed = listed.where(category_is_public(now))
+        known = session.scalars(listed).all()
         raise InputError(
             f"unknown category {', '.join(map(repr, unknown))} "
             f"(known: {', '.join(known) or 'none yet'})"

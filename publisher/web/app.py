@@ -77,7 +77,12 @@ def create_app(
     def mail_transport() -> Transport:
         return make_transport(smtp_url, settings.var_dir / "mail")
 
-    cache = feeds or syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), clock)
+    cache = feeds or syndication.FeedCache(
+        engine,
+        syndication.FeedBuilder(settings, env),
+        clock,
+        export_dir=settings.feeds_export_dir,
+    )
 
     def upkeep() -> None:
         cache.current()
@@ -159,7 +164,11 @@ def create_app(
     }
 
     def signup_values() -> dict[str, Any]:
-        return {**signup_form, "topics": community.categories(engine), "chosen_topics": ()}
+        return {
+            **signup_form,
+            "topics": community.categories(engine, now=clock()),
+            "chosen_topics": (),
+        }
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -297,7 +306,7 @@ def create_app(
             status=view.subscriber.status,
             chosen=view.digests,
             digests=list(timetable.digests.items()),
-            topics=community.categories(engine, view.categories),
+            topics=community.categories(engine, view.categories, now=clock()),
             chosen_topics=view.categories,
             saved=saved,
             error=error,

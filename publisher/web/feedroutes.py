@@ -56,7 +56,10 @@ class FeedRoutes:
         if _navigating(request) and b"xml" in doc.media_type.encode():
             doc = await self._page(path, doc)
         headers = self._common_headers(path, doc)
-        if _not_modified(doc, request):
+        gzipped = _wants_gzip(request.get(b"accept-encoding", b""))
+        matched = _not_modified(doc, request, gzipped=gzipped)
+        if matched is not None:
+            headers = [*headers, (b"etag", matched)]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -66,10 +69,10 @@ class FeedRoutes:
         if b"xml" in media_type.encode() and b"text/html" in request.get(b"accept", b""):
             media_type = "text/xml; charset=utf-8"
         body = doc.body
-        extra = [(b"content-type", media_type.encode())]
-        if _wants_gzip(request.get(b"accept-encoding", b"")):
+        extra = [(b"content-type", media_type.encode()), (b"etag", doc.etag.encode())]
+        if gzipped:
             body = doc.gzipped
-            extra.append((b"content-encoding", b"gzip"))
+            extra = [extra[0], (b"etag", doc.gzip_etag.encode()), (b"content-encoding", b"gzip")]
         extra.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
         await send(
@@ -95,7 +98,6 @@ class FeedRoutes:
             if self.settings.websub_hub:
                 links.insert(0, f'<{self.settings.websub_hub}>; rel="hub"')
             found = [
-                (b"etag", doc.etag.encode()),
                 (b"last-modified", http_date(doc.last_modified).encode()),
                 (b"cache-control", f"public, max-age={FEED_MAX_AGE}".encode()),
                 (b"vary", b"Accept-Encoding, Accept, Sec-Fetch-Mode, Sec-Fetch-Dest"),
@@ -118,20 +120,27 @@ def _navigating(request: dict[bytes, bytes]) -> bool:
     )
 
 
-def _not_modified(doc: FeedDocument, request: dict[bytes, bytes]) -> bool:
-    """RFC 9110 13.1: If-None-Match wins over If-Modified-Since when both are sent."""
+def _not_modified(doc: FeedDocument, request: dict[bytes, bytes], *, gzipped: bool) -> bytes | None:
+    """The ETag to answer a 304 with, or None for a 200. RFC 9110 13.1: If-None-Match (weak
+    comparison) wins over If-Modified-Since when both are sent. A cache holding either
+    representation (identity or gzip) gets a 304 naming the one it holds (RFC 9111 4.3.4);
+    when it holds both, the one this request would get."""
+    selected, other = (doc.gzip_etag, doc.etag) if gzipped else (doc.etag, doc.gzip_etag)
     if_none_match = request.get(b"if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
-        return b"*" in tags or doc.etag.encode() in tags
+        if b"*" in tags or selected.encode() in tags:
+            return selected.encode()
+        return other.encode() if other.encode() in tags else None
     if_modified_since = request.get(b"if-modified-since")
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
         except (TypeError, ValueError):
-            return False
-        return since.tzinfo is not None and doc.last_modified.replace(microsecond=0) <= since
-    return False
+            return None
+        if since.tzinfo is not None and doc.last_modified.replace(microsecond=0) <= since:
+            return selected.encode()
+    return None
 
 
 def _wants_gzip(accept_encoding: bytes) -> bool:
