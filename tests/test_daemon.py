@@ -262,22 +262,17 @@ def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
     schedules = tmp_path / "schedules.yaml"
     schedules.write_text(timetable_text(datetime.now(UTC) - timedelta(hours=2), "1h"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
-    due = datetime.now(UTC) + timedelta(seconds=10)
-    path = tmp_path / "embargo.jsonl"
-    path.write_text(
-        json.dumps({"title": "Embargoed budget story", "published_at": due.isoformat()})
-    )
-    publish.import_articles(engine, settings, [path], now=datetime.now(UTC))
     env = daemon_env(tmp_path, database_url, smtp, schedules, port)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "run", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Scheduled while the daemon runs (from outside it): it must not wait for a restart, and
+    # the daemon's start-up time (long on a busy machine) cannot eat the ten seconds.
+    proc = start_daemon(env, port, tmp_path)
     try:
+        due = datetime.now(UTC) + timedelta(seconds=10)
+        path = tmp_path / "embargo.jsonl"
+        path.write_text(
+            json.dumps({"title": "Embargoed budget story", "published_at": due.isoformat()})
+        )
+        publish.import_articles(engine, settings, [path], now=datetime.now(UTC))
         deadline = time.monotonic() + 40
         seen_before = False
         while True:
