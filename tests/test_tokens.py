@@ -97,7 +97,9 @@ def test_tokens_expire() -> None:
 
 def test_message_ids_are_signed_for_their_address() -> None:
     message_id = SIGNER.message_id("edition-3.delivery-9", "Ann@Example.com", "news.example.com")
-    assert message_id.startswith("edition-3.delivery-9.") and message_id.endswith("@news.example.com")
+    assert message_id.startswith("edition-3.delivery-9.") and message_id.endswith(
+        "@news.example.com"
+    )
     assert SIGNER.genuine_message_id(f"<{message_id}>", "ann@example.com")
     assert not SIGNER.genuine_message_id(message_id, "bob@example.com")
     forged = message_id.replace("delivery-9", "delivery-8")

@@ -88,6 +88,7 @@ def run(
                 mail_status=sender.mail_status,
                 feeds=feeds,
                 feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
+                send_mail_now=True,  # confirmations go out at once, apart from the answer
             )
             serve(app_, host=host, port=port)
         else:

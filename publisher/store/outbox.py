@@ -38,7 +38,9 @@ def queue_mail(session: Session, recipient: str, message: bytes, *, now: datetim
             created_at=now,
         )
     )
-    return int(cast(CursorResult[Any], result).inserted_primary_key[0])
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def claim_outbox(

@@ -269,7 +269,9 @@ def record_request(
             categories=None if categories is None else " ".join(categories),
         )
     )
-    return int(cast(CursorResult[Any], result).inserted_primary_key[0])
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def request_by_id(session: Session, request_id: int) -> Confirmation | None:

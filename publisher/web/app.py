@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from publisher import api, community, editions, metrics, publish, store, syndication
+from publisher import api, community, editions, metrics, outbox, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
 from publisher.schedules import Timetable, load_timetable
@@ -54,10 +54,12 @@ def create_app(
     counters: Callable[[], dict[str, int]] | None = None,
     mail_status: Callable[[], str] | None = None,
     feeds: syndication.FeedCache | None = None,
+    send_mail_now: bool = False,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
-    owed WebSub notifications are sent."""
+    owed WebSub notifications are sent. With ``send_mail_now``, the mail a sign-up queues is
+    sent straight after the answer too (else only the daemon's outbox worker sends it)."""
     env = make_environment(zone=settings.zone)
     timetable = timetable or load_timetable(settings.schedules)
     signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
@@ -170,6 +172,7 @@ def create_app(
             return page(
                 "subscribe.html", http_status=400, done=False, **{**values, "error": exc.message}
             )
+        send_soon()
         return page("subscribe.html", done=True, **values)
 
     @app.get("/confirm/{token}", response_class=HTMLResponse)
@@ -197,6 +200,25 @@ def create_app(
         return f"/preferences/{community.preferences_token(signer, view, now=clock())}"
 
     access_limiter = ClientLimit(per_window=10, window=600.0)
+    sending: set[asyncio.Task[Any]] = set()
+
+    def send_soon() -> None:
+        """Send the outbox now, after and apart from the answer (which never waits on the
+        mail server); done after every sign-up or link request, mail queued or not, so that
+        not even what follows the answer tells who is a member. The daemon's outbox worker
+        sends whatever this misses."""
+        if not send_mail_now:
+            return
+        task = asyncio.create_task(
+            run_in_threadpool(outbox.send_due, engine, settings, now=clock())
+        )
+        sending.add(task)
+        task.add_done_callback(_sent)
+
+    def _sent(task: asyncio.Task[Any]) -> None:
+        sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("outbox: sending failed (the daemon tries again): %s", task.exception())
 
     @app.get("/subscription", response_class=HTMLResponse)
     def subscription_page() -> HTMLResponse:
@@ -227,6 +249,7 @@ def create_app(
             return page(
                 "subscription.html", http_status=400, done=False, email=email, error=exc.message
             )
+        send_soon()
         return page("subscription.html", done=True, email=email, error="")
 
     @app.get("/subscription/{token}", response_class=HTMLResponse)
