@@ -273,7 +273,8 @@ def test_deliver_once_sends_the_outbox(
         PUBLISHER_SCHEDULES=str(tmp_path / "schedules.yaml"),
     )
     assert done.returncode == 0, done.stderr
-    assert [r.recipient for r in smtp.recorder.wait_for(1)] == ["cli@example.com"]
+    assert "outbox: sent 1, kept 0 for later" in done.stdout
+    assert [r.recipient for r in smtp.recorder.received] == ["cli@example.com"]
 
 
 def community_env(settings: Settings) -> Environment:

@@ -143,7 +143,9 @@ def deliver(
         )
         try:
             if once:
-                outbox.send_due(engine, settings, now=utc_now())
+                mailed, waiting = outbox.send_due(engine, settings, now=utc_now())
+                if mailed or waiting:
+                    print(f"outbox: sent {mailed}, kept {waiting} for later")
             else:
                 mail.start()
             tally = delivery.Sender(
