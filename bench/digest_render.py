@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +24,8 @@ from publisher.templating import Personaliser, make_environment
 from publisher.tokens import Signer
 
 SITE = "https://news.example.com"
+KEY = "k" * 32  # a subscriber's link key
+END = datetime(2030, 1, 1, tzinfo=UTC)
 SUMMARY = (
     "Growers in Pahang say refrigerated rail cuts the trip to Kunming to under three days and "
     "halves spoilage, but smaller farms worry about minimum volumes and ask for shared slots."
@@ -73,8 +76,8 @@ def main() -> None:
     for n in range(args.recipients):
         values = {
             "greeting": greeting(names[n % 5]),
-            "unsubscribe": f"{SITE}/unsubscribe/{signer.make('unsubscribe', n)}",
-            "preferences": f"{SITE}/preferences/{signer.make('preferences', n)}",
+            "unsubscribe": f"{SITE}/unsubscribe/{signer.make('unsubscribe', n, KEY, expires=END)}",
+            "preferences": f"{SITE}/preferences/{signer.make('preferences', n, KEY, expires=END)}",
         }
         total += len(html_part.fill(values)) + len(text_part.fill(values))
     per_recipient = (time.perf_counter() - started) / args.recipients

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,15 +13,22 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from publisher import roster, store
 from publisher.content import normalise_email, one_line, plain_text
-from publisher.errors import InputError, NotFoundError, OperationalError
-from publisher.mailer import envelope_sender, simple_message
-from publisher.models import Report, Subscriber
+from publisher.errors import InputError, NotFoundError
+from publisher.mailer import simple_message
+from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
-from publisher.tokens import CONFIRM_TTL, Signer
-from publisher.transports import DeliveryError, Transport
+from publisher.tokens import (
+    ACCESS_TTL,
+    CONFIRM_TTL,
+    GONE,
+    PREFERENCES_TTL,
+    Signer,
+    TokenError,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class SubscriberView:
     subscriber: Subscriber
     digests: tuple[str, ...]
     categories: tuple[str, ...] = ()  # slugs of the categories they chose; empty: every one
+    used: bool = False  # for a confirm or access link: whether it was used already
 
 
 def add_subscriber(
@@ -98,16 +107,82 @@ def member(
     engine: Engine, signer: Signer, purpose: str, token: str, *, now: datetime
 ) -> SubscriberView:
     """The subscriber a link's token names; TokenError for a forged, altered or expired one,
-    NotFoundError when the subscriber has since been removed."""
-    claim = signer.check(purpose, token, now=now)
+    or one whose subscriber was removed or signed out of all links."""
     with store.reading(engine) as session:
-        try:
-            row = store.subscriber_by_id(session, claim.subscriber_id)
-        except NotFoundError:
-            raise NotFoundError("this subscription no longer exists") from None
-        digests = store.subscriptions_of(session, [claim.subscriber_id])[claim.subscriber_id]
-        topics = store.interests_of(session, [claim.subscriber_id])[claim.subscriber_id]
-    return SubscriberView(row, tuple(digests), tuple(topics))
+        row, request = _resolve(session, signer, purpose, token, now=now)
+        return _view(session, row, used=request is not None and request.used_at is not None)
+
+
+def _resolve(
+    session: Session, signer: Signer, purpose: str, token: str, *, now: datetime
+) -> tuple[Subscriber, Confirmation | None]:
+    if purpose == "unsubscribe":
+        legacy = signer.legacy_unsubscribe(token)
+        if legacy is not None:  # a link mailed before link keys (migration 0008)
+            found = session.get(Subscriber, legacy)
+            until = found.legacy_links_until if found else None
+            if found is None or until is None or now >= until:
+                raise TokenError(GONE)
+            return found, None
+    subject = signer.subject(token)
+    request = None
+    if purpose in ("confirm", "access"):
+        request = store.request_by_id(session, subject)
+        if request is None or request.kind != purpose or request.subscriber_id is None:
+            raise TokenError(GONE)
+        subject = request.subscriber_id
+    row = session.get(Subscriber, subject)
+    if row is None:
+        raise TokenError(GONE)
+    try:
+        signer.check(purpose, token, row.link_key, now=now)
+    except TokenError as exc:
+        # Written canonically but not signed with the current key: signed out, or forged.
+        raise TokenError(GONE if "not valid" in exc.message else exc.message) from None
+    return row, request
+
+
+def _view(session: Session, row: Subscriber, *, used: bool = False) -> SubscriberView:
+    subscriber_id = row.id or 0
+    digests = store.subscriptions_of(session, [subscriber_id])[subscriber_id]
+    topics = store.interests_of(session, [subscriber_id])[subscriber_id]
+    return SubscriberView(row, tuple(digests), tuple(topics), used)
+
+
+def preferences_token(signer: Signer, view: SubscriberView, *, now: datetime) -> str:
+    """A preferences link for the subscriber, valid PREFERENCES_TTL."""
+    row = view.subscriber
+    return signer.make("preferences", row.id or 0, row.link_key, expires=now + PREFERENCES_TTL)
+
+
+def sign_out_everywhere(engine: Engine, signer: Signer, token: str, *, now: datetime) -> str:
+    """ "Sign out of all links": a new link key for the preferences token's subscriber, so that
+    every link mailed before (this one too) stops working; their address."""
+    view = member(engine, signer, "preferences", token, now=now)
+    with store.writing(engine) as session:
+        store.rotate_link_key(session, view.subscriber.id or 0, now=now)
+    return view.subscriber.email
+
+
+def rotate_links(engine: Engine, email: str, *, now: datetime) -> None:
+    """The editors' "sign out of all links" for ``email`` (a forwarded digest, a lost phone)."""
+    with store.writing(engine) as session:
+        row = store.subscriber_by_email(session, email)
+        if row is None:
+            raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
+        store.rotate_link_key(session, row.id or 0, now=now)
+
+
+def clear_bounce(engine: Engine, email: str, *, now: datetime) -> None:
+    """An editor says mail to ``email`` works again: bounced becomes unsubscribed, so the
+    person can sign up and confirm again (a bounced address cannot do that itself)."""
+    with store.writing(engine) as session:
+        row = store.subscriber_by_email(session, email)
+        if row is None:
+            raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
+        if row.status != "bounced":
+            raise InputError(f"{row.email} has not bounced (it is {row.status})")
+        store.set_subscriber_status(session, row.id or 0, "unsubscribed", now=now)
 
 
 def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
@@ -191,7 +266,28 @@ def resolve_report(engine: Engine, report_id: int, *, now: datetime) -> bool:
         return store.resolve_report(session, report_id, now=now)
 
 
-CONFIRMATIONS_PER_DAY = 3
+CONFIRMATIONS_PER_DAY = 3  # per mailbox: the address without its +tag (issue 16)
+ACCESS_LINKS_PER_DAY = 3
+MAX_NAME = 80
+# A name is put into a mail a stranger can make us send: no web or mail addresses in it
+# (phishing text, issue 16): a scheme, "www.", an @, or anything shaped like a domain.
+_LINKISH = re.compile(r"(?i)(://|\bwww\.|@|[a-z0-9-]\.[a-z]{2,}\b|\b[a-z]{2,}:/)")
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address reaches: lower-case, without a ``+tag`` in the local part."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def clean_name(name: str) -> str:
+    """The name as a sign-up may give it; InputError for a long one or one holding links."""
+    text = one_line(name).strip()
+    if len(text) > MAX_NAME:
+        raise InputError(f"please keep your name under {MAX_NAME} characters")
+    if _LINKISH.search(text):
+        raise InputError("please give just your name (no web or email addresses)")
+    return text
 
 
 def signup(
@@ -199,7 +295,6 @@ def signup(
     settings: Settings,
     signer: Signer,
     env: Environment,
-    transport: Transport,
     email: str,
     *,
     name: str,
@@ -208,71 +303,178 @@ def signup(
     categories: Sequence[str] = (),
     now: datetime,
 ) -> bool:
-    """Join The Community, double opt-in: store a pending subscriber (with their digests and
-    the categories they want, none meaning all) and mail a confirmation link. The caller shows
-    the same answer whatever happened (no one learns whether an address is known); returns
-    whether a mail went out. A confirmed member is left as they are (their choices are theirs
-    to change, through their preferences link), and at most CONFIRMATIONS_PER_DAY mails go to
-    one address a day. An unknown category is an InputError and stores nothing."""
+    """Join The Community, double opt-in: queue a mail with a confirmation link; the person's
+    choices (name, digests, categories: none meaning all) are kept with the request and only
+    applied when they confirm, so a sign-up changes nothing of an existing member. A new
+    address is stored as pending. Nothing is sent while the request is answered (the outbox
+    worker sends it), so the answer, its status and its time are the same for members and
+    strangers; the caller shows the same page whatever happened. Returns whether a mail was
+    queued: not to a bounced address, nor past CONFIRMATIONS_PER_DAY mails a day to one
+    mailbox. An unknown category or a name with links is an InputError and stores nothing."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
-    name = one_line(name)[:200]
+    name = clean_name(name)
+    slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
+    mailbox = mailbox_of(address)
     with store.writing(engine) as session:
         # Checked before the address is looked up, so the answer cannot tell who is a member.
-        store.category_ids(session, categories, now=now)
-        row = store.subscriber_by_email(session, address)
-        if row is not None and row.status == "confirmed":
-            return False
-        row, _ = store.upsert_subscriber(
-            session, address, name=name, status="pending", digests=chosen, now=now
-        )
-        subscriber_id = row.id or 0
-        store.set_interests(session, subscriber_id, categories)
-        if store.confirmations_since(session, subscriber_id, now - timedelta(days=1)) >= (
+        store.category_ids(session, slugs, now=now)
+        if store.requests_since(session, mailbox, "confirm", now - timedelta(days=1)) >= (
             CONFIRMATIONS_PER_DAY
         ):
             return False
-        store.record_confirmation(session, subscriber_id, now=now)
-    token = signer.make("confirm", subscriber_id, expires=now + CONFIRM_TTL)
-    values = {
-        "name": name,
-        "site_title": settings.site_title,
-        "language": settings.site_language,
-        "postal_address": settings.postal_address,
-        "confirm_url": f"{settings.site_url}/confirm/{token}",
-        "subject": f"Confirm your {settings.site_title} subscription",
-    }
-    message = simple_message(
-        sender=settings.mail_from,
-        to=address,
-        subject=values["subject"],
-        text=env.get_template("email/confirm.txt").render(**values),
-        html=env.get_template("email/confirm.html").render(**values),
-        message_id=f"confirm-{subscriber_id}.{int(now.timestamp())}@{settings.site_host}",
-        date=now,
-    )
-    try:
-        transport.send(envelope_sender(settings.mail_from), address, message)
-    except DeliveryError as exc:
-        raise OperationalError(
-            "we could not send the confirmation email just now; please try again in a few "
-            f"minutes ({exc.reply})"
-        ) from None
-    finally:
-        transport.close()
+        row = store.subscriber_by_email(session, address)
+        if row is None:
+            row, _ = store.upsert_subscriber(
+                session, address, name=name, status="pending", digests=chosen, now=now
+            )
+            store.set_interests(session, row.id or 0, slugs)
+        if row.status == "bounced":  # stays so until an editor clears it
+            store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
+            return False
+        request_id = store.record_request(
+            session,
+            row.id,
+            kind="confirm",
+            mailbox=mailbox,
+            now=now,
+            name=name,
+            digests=chosen,
+            categories=slugs,
+        )
+        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
+        message = _one_off(
+            settings,
+            signer,
+            env,
+            "confirm",
+            address,
+            subject=f"Confirm your {settings.site_title} subscription",
+            local=f"confirm-{request_id}",
+            now=now,
+            name=name,
+            confirm_url=f"{settings.site_url}/confirm/{token}",
+        )
+        store.queue_mail(session, address, message, now=now)
     return True
 
 
+def _one_off(
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    template: str,
+    address: str,
+    *,
+    subject: str,
+    local: str,
+    now: datetime,
+    **extra: str,
+) -> bytes:
+    values = {
+        "site_title": settings.site_title,
+        "language": settings.site_language,
+        "postal_address": settings.postal_address,
+        "subject": subject,
+        **extra,
+    }
+    return simple_message(
+        sender=settings.mail_from,
+        to=address,
+        subject=subject,
+        text=env.get_template(f"email/{template}.txt").render(**values),
+        html=env.get_template(f"email/{template}.html").render(**values),
+        message_id=signer.message_id(local, address, settings.site_host),
+        date=now,
+    )
+
+
 def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
-    """The person clicked the link in their mail and pressed the button: they are in."""
-    view = member(engine, signer, "confirm", token, now=now)
-    if view.subscriber.status != "confirmed":
-        with store.writing(engine) as session:
-            store.set_subscriber_status(session, view.subscriber.id or 0, "confirmed", now=now)
-    return member(engine, signer, "confirm", token, now=now)
+    """The person clicked the link in their mail and pressed the button: they are in, with
+    the choices they made when signing up. A bounced address stays bounced (InputError)."""
+    with store.writing(engine) as session:
+        row, request = _resolve(session, signer, "confirm", token, now=now)
+        assert request is not None
+        subscriber_id = row.id or 0
+        store.lock_subscriber(session, subscriber_id)
+        if row.status == "bounced":
+            raise InputError(
+                "mail to this address bounced, so it cannot be confirmed; please write to the "
+                "editors if it works again"
+            )
+        if request.used_at is None:
+            if request.name:
+                store.set_name(session, subscriber_id, request.name, now=now)
+            store.set_subscriptions(session, subscriber_id, request.digests.split())
+            if request.categories is not None:
+                store.set_interests(session, subscriber_id, request.categories.split())
+            store.use_request(session, request.id or 0, now=now)
+        store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
+        session.refresh(row)
+        return _view(session, row, used=True)
+
+
+def request_access(
+    engine: Engine,
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    email: str,
+    *,
+    now: datetime,
+) -> bool:
+    """ "Your subscription": queue, for a known address, a mail with a link to its preferences
+    page, valid ACCESS_TTL and usable once. The same work and the same answer whether or not
+    the address is known (the caller shows one page); returns whether a mail was queued (at
+    most ACCESS_LINKS_PER_DAY a day to one mailbox; never to a bounced address)."""
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    mailbox = mailbox_of(address)
+    with store.writing(engine) as session:
+        if store.requests_since(session, mailbox, "access", now - timedelta(days=1)) >= (
+            ACCESS_LINKS_PER_DAY
+        ):
+            return False
+        row = store.subscriber_by_email(session, address)
+        known = row is not None and row.status != "bounced"
+        request_id = store.record_request(
+            session, row.id if row and known else None, kind="access", mailbox=mailbox, now=now
+        )
+        if row is None or not known:
+            return False
+        token = signer.make("access", request_id, row.link_key, expires=now + ACCESS_TTL)
+        message = _one_off(
+            settings,
+            signer,
+            env,
+            "access",
+            address,
+            subject=f"Your {settings.site_title} subscription",
+            local=f"access-{request_id}",
+            now=now,
+            access_url=f"{settings.site_url}/subscription/{token}",
+        )
+        store.queue_mail(session, address, message, now=now)
+    return True
+
+
+ACCESS_SESSION = timedelta(days=1)
+
+
+def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) -> str:
+    """Use a one-time "Your subscription" link: a preferences token valid ACCESS_SESSION.
+    TokenError when the link is forged, expired or was used already."""
+    with store.writing(engine) as session:
+        row, request = _resolve(session, signer, "access", token, now=now)
+        assert request is not None
+        if not store.use_request(session, request.id or 0, now=now):
+            raise TokenError("this link has been used already: ask for a new one at /subscription")
+        return signer.make("preferences", row.id or 0, row.link_key, expires=now + ACCESS_SESSION)
 
 
 @dataclass(frozen=True)

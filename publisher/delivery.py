@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import editions, store
+from publisher import editions, links, store
 from publisher.digest import greeting
 from publisher.mailer import Recipient, envelope_sender
 from publisher.messages import MessageBook
@@ -324,12 +324,15 @@ class Sender:
         return Recipient(
             address=delivery.email,
             # The same id for the same delivery: a receiver can drop a copy sent twice.
-            message_id=f"edition-{delivery.edition_id}.delivery-{delivery.id}@{self.settings.site_host}",
+            message_id=self.signer.message_id(
+                f"edition-{delivery.edition_id}.delivery-{delivery.id}",
+                delivery.email,
+                self.settings.site_host,
+            ),
             date=self.clock(),
             values={
                 "greeting": greeting(name),
-                "unsubscribe": f"{site}/unsubscribe/{self.signer.make('unsubscribe', sid)}",
-                "preferences": f"{site}/preferences/{self.signer.make('preferences', sid)}",
+                **links.member_links(self.engine, self.signer, site, sid, now=self.clock()),
             },
         )
 

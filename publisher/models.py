@@ -155,9 +155,11 @@ class EditionArticle(SQLModel, table=True):
 
 
 class Subscriber(SQLModel, table=True):
-    """A community member. ``email`` is stored lower-cased; unique."""
+    """A community member. ``email`` is stored lower-cased; unique. Ids are never reused
+    (AUTOINCREMENT on SQLite), and every link in mail is bound to ``link_key`` (issue 16)."""
 
     __tablename__ = "subscribers"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(unique=True, max_length=320)
@@ -166,6 +168,9 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = _when()
     confirmed_at: datetime | None = _when(nullable=True)
     updated_at: datetime = _when()
+    link_key: str = Field(default="", max_length=64)
+    # Unsubscribe links mailed before link keys existed work until then (migration 0008).
+    legacy_links_until: datetime | None = _when(nullable=True)
 
 
 class Subscription(SQLModel, table=True):
@@ -230,11 +235,45 @@ class Report(SQLModel, table=True):
 
 
 class Confirmation(SQLModel, table=True):
-    """A confirmation mail sent (at most a few per address per day)."""
+    """A link asked for by mail: ``kind`` confirm (a sign-up, with the changes it asks for,
+    applied only when confirmed) or access (a one-time "Your subscription" link, used once).
+    Counted per mailbox (the address without ``+tag``) to cap mails a day; a request for an
+    unknown address has no subscriber and sends nothing."""
 
     __tablename__ = "confirmations"
-    __table_args__ = (Index("ix_confirmations_subscriber", "subscriber_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_confirmations_subscriber", "subscriber_id", "sent_at"),
+        Index("ix_confirmations_mailbox", "mailbox", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(foreign_key="subscribers.id", ondelete="CASCADE")
+    subscriber_id: int | None = Field(
+        default=None, foreign_key="subscribers.id", ondelete="CASCADE"
+    )
     sent_at: datetime = _when()
+    kind: str = Field(default="confirm", max_length=20)
+    mailbox: str = Field(default="", max_length=320)
+    name: str = Field(default="", max_length=200)
+    digests: str = Field(default="", sa_type=Text)  # space-separated
+    categories: str | None = Field(default=None, sa_type=Text)  # space-separated slugs
+    used_at: datetime | None = _when(nullable=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A one-off mail (a confirmation, an access link) waiting to go out, so that no web
+    request waits on the mail server: sent by the daemon's outbox worker, retried with
+    back-off. The message is cleared once sent (it holds a live link)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320)
+    message: str = Field(default="", sa_type=Text)
+    status: str = Field(default="pending", max_length=20)  # pending, sending, sent, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    lease_until: datetime | None = _when(nullable=True)
+    last_error: str = Field(default="", sa_type=Text)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)

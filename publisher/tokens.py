@@ -1,24 +1,48 @@
-"""Signed, purpose-bound tokens for the links in mail: confirm, unsubscribe, preferences.
+"""Signed, purpose-bound tokens for the links in mail: confirm, unsubscribe, preferences, access.
 
-A token names one subscriber and one purpose and carries an HMAC-SHA256 signature (truncated
-to 128 bits) over both, keyed with a key derived once per purpose from the secret key. A token
-made for one purpose never opens another; a confirmation token also expires. Signing is the
-standard library's C HMAC: about a microsecond, since every recipient of every edition gets two.
+A token is ``SUBJECT.EXPIRES.SIGNATURE``: the subject's id and the expiry time (both lower-case
+hex, no leading zero) and an HMAC-SHA256 signature (truncated to 128 bits, unpadded base64url)
+over both and the subscriber's own random link key, keyed with a key derived once per purpose
+from the secret key. So a token made for one purpose never opens another, every token expires,
+and every token dies with its subscriber's key: when they are removed (ids are never reused)
+or sign out of all links (issue 16). Exactly one way of writing a token is accepted: another
+spelling of the same signature (a changed last base64 character, padding) is refused.
+
+The subject is the subscriber for unsubscribe and preferences links, the pending confirmation
+for a confirm link, and the one-time access request for a "Your subscription" link.
+
+Messages we send carry a signed Message-ID too, so that a bounce report can be checked against
+a message we really sent to that address (``message_id``, ``genuine_message_id``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
+import re
+import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from publisher.errors import InputError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message")
 CONFIRM_TTL = timedelta(days=3)
+PREFERENCES_TTL = timedelta(days=90)
+# An unsubscribe link must keep working for readers who open an old digest (RFC 8058 asks for
+# no expiry; the law in most places asks for 30 days at least): a year.
+UNSUBSCRIBE_TTL = timedelta(days=365)
+ACCESS_TTL = timedelta(hours=1)
+
+_TOKEN = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{22})")
+_LEGACY = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{22})")
+_MESSAGE_ID = re.compile(r"([A-Za-z0-9.-]+)\.([A-Za-z0-9_-]{22})@([A-Za-z0-9.-]+)")
+BROKEN = "this link is not valid: it may have been cut short or altered"
+GONE = (
+    "this link is not valid any more: it was altered, signed out of all links, or its "
+    "subscription was removed; you can ask for a new one at /subscription"
+)
 
 
 class TokenError(InputError):
@@ -29,17 +53,18 @@ class TokenError(InputError):
 
 @dataclass(frozen=True)
 class Claim:
-    subscriber_id: int
+    subject_id: int
     purpose: str
-    expires: datetime | None
+    expires: datetime
+
+
+def new_link_key() -> str:
+    """A subscriber's random link key (rotated to sign out of every link made before)."""
+    return secrets.token_urlsafe(24)
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 class Signer:
@@ -52,33 +77,68 @@ class Signer:
             purpose: hmac.digest(secret.encode("utf-8"), f"newsflash:{purpose}".encode(), "sha256")
             for purpose in PURPOSES
         }
+        # Links made before per-subscriber keys (kept for unsubscribing only, for a while).
+        self._legacy = self._keys["unsubscribe"]
 
     def _signature(self, purpose: str, body: str) -> str:
-        return _b64(hmac.digest(self._keys[purpose], body.encode("ascii"), hashlib.sha256)[:16])
+        return _b64(hmac.digest(self._keys[purpose], body.encode("utf-8"), hashlib.sha256)[:16])
 
-    def make(self, purpose: str, subscriber_id: int, *, expires: datetime | None = None) -> str:
-        """A URL-safe token for ``purpose`` and ``subscriber_id`` (valid until ``expires``)."""
+    def make(self, purpose: str, subject_id: int, key: str, *, expires: datetime) -> str:
+        """A URL-safe token for ``purpose`` and ``subject_id``, bound to the subscriber's link
+        ``key`` and valid until ``expires``."""
         if purpose not in self._keys:
             raise ValueError(f"unknown token purpose {purpose!r}")
-        body = (
-            f"{subscriber_id:x}.{int(expires.timestamp()):x}" if expires else f"{subscriber_id:x}"
-        )
-        return f"{body}.{self._signature(purpose, body)}"
+        body = f"{subject_id:x}.{int(expires.timestamp()):x}"
+        return f"{body}.{self._signature(purpose, f'{body}.{key}')}"
 
-    def check(self, purpose: str, token: str, *, now: datetime) -> Claim:
-        """The claim in a genuine, unexpired ``purpose`` token; TokenError for anything else."""
-        parts = token.split(".")
-        if len(parts) not in (2, 3) or purpose not in self._keys:
-            raise TokenError("this link is not valid: it may have been cut short or altered")
-        body, signature = ".".join(parts[:-1]), parts[-1]
-        try:
-            genuine = hmac.compare_digest(_unb64(signature), _unb64(self._signature(purpose, body)))
-            subscriber_id = int(parts[0], 16)
-            expires = datetime.fromtimestamp(int(parts[1], 16), UTC) if len(parts) == 3 else None
-        except (ValueError, binascii.Error, OverflowError, OSError):
-            genuine = False
-        if not genuine:
-            raise TokenError("this link is not valid: it may have been cut short or altered")
-        if expires is not None and now >= expires:
-            raise TokenError("this link has expired: please sign up again to get a fresh one")
-        return Claim(subscriber_id, purpose, expires)
+    @staticmethod
+    def subject(token: str) -> int:
+        """The id a token names, read before its signature can be checked (the subscriber's
+        key is needed for that); TokenError unless it is written the one canonical way."""
+        found = _TOKEN.fullmatch(token)
+        if found is None or not _canonical_signature(found[3]):
+            raise TokenError(BROKEN)
+        return int(found[1], 16)
+
+    def check(self, purpose: str, token: str, key: str, *, now: datetime) -> Claim:
+        """The claim in a genuine, unexpired ``purpose`` token signed with ``key``;
+        TokenError for anything else."""
+        found = _TOKEN.fullmatch(token)
+        if found is None or purpose not in self._keys or not key:
+            raise TokenError(BROKEN)
+        expected = self._signature(purpose, f"{found[1]}.{found[2]}.{key}")
+        # Compared as text: the canonical spelling only (issue 16).
+        if not hmac.compare_digest(found[3], expected):
+            raise TokenError(BROKEN)
+        expires = datetime.fromtimestamp(int(found[2], 16), UTC)
+        if now >= expires:
+            raise TokenError("this link has expired: you can ask for a fresh one at /subscription")
+        return Claim(int(found[1], 16), purpose, expires)
+
+    def legacy_unsubscribe(self, token: str) -> int | None:
+        """The subscriber a genuine unsubscribe link made before per-subscriber keys names
+        (``ID.SIGNATURE``), or None."""
+        found = _LEGACY.fullmatch(token)
+        if found is None:
+            return None
+        expected = _b64(hmac.digest(self._legacy, found[1].encode(), hashlib.sha256)[:16])
+        return int(found[1], 16) if hmac.compare_digest(found[2], expected) else None
+
+    def message_id(self, local: str, address: str, host: str) -> str:
+        """A Message-ID (without <>) for a message to ``address``: ``local`` (letters,
+        digits, dots, hyphens) and a signature over both, so a bounce report quoting it can
+        be told from a forged one."""
+        return f"{local}.{self._signature('message', f'{local} {address.lower()}')}@{host}"
+
+    def genuine_message_id(self, message_id: str, address: str) -> bool:
+        """Whether ``message_id`` (with or without <>) is one we made for ``address``."""
+        found = _MESSAGE_ID.fullmatch(message_id.strip().strip("<>"))
+        if found is None:
+            return False
+        expected = self._signature("message", f"{found[1]} {address.lower()}")
+        return hmac.compare_digest(found[2], expected)
+
+
+def _canonical_signature(text: str) -> bool:
+    # 16 bytes are 22 base64 characters whose last one carries 2 bits: the other 4 are zero.
+    return text[-1] in "AQgw"

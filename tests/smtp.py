@@ -37,7 +37,8 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     plans: dict[str, list[str]] = field(default_factory=dict)
     delay: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    arrived: threading.Condition = field(init=False)
     # Cleared: every DATA waits until it is set (to hold senders at a known point).
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
 
@@ -58,10 +59,20 @@ class Recorder:
         if self.delay:
             await asyncio.sleep(self.delay)
         content = envelope.original_content or b""
-        with self.lock:
+        with self.arrived:
             for recipient in envelope.rcpt_tos:
                 self.received.append(Received(envelope.mail_from or "", recipient.lower(), content))
+            self.arrived.notify_all()
         return "250 OK: queued"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """What was received, once ``count`` messages are in (a sender in another thread)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+            return list(self.received)
+
+    def __post_init__(self) -> None:
+        self.arrived = threading.Condition(self.lock)
 
     def counts(self) -> Counter[str]:
         with self.lock:

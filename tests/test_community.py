@@ -8,11 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import community, store
+from publisher import community, outbox, store
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.conftest import SECRET
+from tests.links import token
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SIGNER = Signer(SECRET)
@@ -43,14 +44,14 @@ def status(engine: Engine, member: int) -> str:
 
 
 def test_get_only_shows_a_button(client: TestClient, engine: Engine, member: int) -> None:
-    page = client.get(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
+    page = client.get(f"/unsubscribe/{token(engine, 'unsubscribe', member)}")
     assert page.status_code == 200
     assert "<button" in page.text and "aisyah@example.com" in page.text
     assert status(engine, member) == "confirmed"
 
 
 def test_rfc_8058_one_click_post(client: TestClient, engine: Engine, member: int) -> None:
-    url = f"/unsubscribe/{SIGNER.make('unsubscribe', member)}"
+    url = f"/unsubscribe/{token(engine, 'unsubscribe', member)}"
     client.cookies.clear()
     done = client.post(url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
     assert done.status_code == 200 and "You are unsubscribed" in done.text
@@ -64,8 +65,8 @@ def test_rfc_8058_one_click_post(client: TestClient, engine: Engine, member: int
     [
         "nonsense",
         "1.AAAAAAAAAAAAAAAAAAAAAA",
-        SIGNER.make("preferences", 1),
-        Signer("z" * 40).make("unsubscribe", 1),
+        SIGNER.make("preferences", 1, "k" * 32, expires=NOW.replace(year=2027)),
+        Signer("z" * 40).make("unsubscribe", 1, "k" * 32, expires=NOW.replace(year=2027)),
     ],
 )
 def test_forged_or_wrong_tokens_change_nothing(
@@ -80,7 +81,7 @@ def test_forged_or_wrong_tokens_change_nothing(
 def test_preferences_choose_leave_and_come_back(
     client: TestClient, engine: Engine, member: int
 ) -> None:
-    url = f"/preferences/{SIGNER.make('preferences', member)}"
+    url = f"/preferences/{token(engine, 'preferences', member)}"
     page = client.get(url)
     assert page.status_code == 200 and 'value="daily" checked' in page.text
     none = client.post(url, data={})
@@ -96,17 +97,19 @@ def test_preferences_choose_leave_and_come_back(
 def test_a_bounced_address_stays_bounced(client: TestClient, engine: Engine, member: int) -> None:
     with store.writing(engine) as session:
         store.set_subscriber_status(session, member, "bounced", now=NOW)
-    client.post(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
-    client.post(f"/preferences/{SIGNER.make('preferences', member)}", data={"digest": "daily"})
+    client.post(f"/unsubscribe/{token(engine, 'unsubscribe', member)}")
+    client.post(f"/preferences/{token(engine, 'preferences', member)}", data={"digest": "daily"})
     assert status(engine, member) == "bounced"
 
 
 def test_a_removed_subscriber_gets_a_clear_page(
     client: TestClient, engine: Engine, member: int
 ) -> None:
+    link = f"/unsubscribe/{token(engine, 'unsubscribe', member)}"
     community.remove_subscriber(engine, "aisyah@example.com")
-    page = client.get(f"/unsubscribe/{SIGNER.make('unsubscribe', member)}")
-    assert page.status_code == 404 and "no longer exists" in page.text
+    page = client.get(link)
+    assert page.status_code == 400 and "subscription was removed" in page.text
+    assert "/subscription" in page.text
 
 
 def test_readers_report_errors_and_editors_resolve_them(
@@ -159,7 +162,9 @@ def test_readers_report_errors_and_editors_resolve_them(
     assert len(community.list_reports(engine, include_resolved=True)) == 1
 
 
-def mails(settings: Settings) -> list[bytes]:
+def mails(engine: Engine, settings: Settings) -> list[bytes]:
+    """The mail sent so far: the outbox worker sends what sign-ups queued, to the Maildir."""
+    outbox.send_due(engine, settings, now=NOW)
     folder = settings.var_dir / "mail" / "new"
     return [p.read_bytes() for p in sorted(folder.iterdir())] if folder.exists() else []
 
@@ -181,7 +186,7 @@ def test_join_the_community_with_double_opt_in(
         "/subscribe", data={"email": "New.Reader@Example.com", "name": "Wei Jie", "digest": "daily"}
     )
     assert done.status_code == 200 and "Check your inbox" in done.text
-    [message] = mails(settings)
+    [message] = mails(engine, settings)
     assert b"Hello Wei Jie" in message and b"To: new.reader@example.com" in message
     path = confirm_path(message)
     with store.reading(engine) as session:
@@ -193,10 +198,14 @@ def test_join_the_community_with_double_opt_in(
     confirmed = client.post(path)
     assert confirmed.status_code == 200 and "Welcome to the community" in confirmed.text
     assert status(engine, row.id or 0) == "confirmed"
-    # Known or not, the answer is the same, and a member is not mailed again.
-    again = client.post("/subscribe", data={"email": "new.reader@example.com"})
+    # Known or not, the answer and the work are the same: a member gets a confirmation mail
+    # too (issue 16), and nothing of theirs changes unless they confirm it.
+    again = client.post("/subscribe", data={"email": "new.reader@example.com", "name": "X"})
     assert again.status_code == 200 and "Check your inbox" in again.text
-    assert len(mails(settings)) == 1
+    assert len(mails(engine, settings)) == 2
+    with store.reading(engine) as session:
+        kept = store.subscriber_by_email(session, "new.reader@example.com")
+    assert kept is not None and (kept.name, kept.status) == ("Wei Jie", "confirmed")
 
 
 def test_signup_limits_and_bad_input(
@@ -204,7 +213,7 @@ def test_signup_limits_and_bad_input(
 ) -> None:
     for _ in range(5):
         assert client.post("/subscribe", data={"email": "twice@example.com"}).status_code == 200
-    assert len(mails(settings)) == 3  # at most three confirmation mails an address a day
+    assert len(mails(engine, settings)) == 3  # at most three confirmation mails an address a day
     bad = client.post("/subscribe", data={"email": "not-an-address"})
     assert bad.status_code == 400 and "not an email address" in bad.text
     bot = client.post("/subscribe", data={"email": "bot@example.com", "website": "x"})
@@ -218,25 +227,28 @@ def test_signup_limits_and_bad_input(
 
 
 def test_forged_and_expired_confirmation_links_change_nothing(
-    engine: Engine, settings: Settings, member: int
+    client: TestClient, engine: Engine, settings: Settings, member: int
 ) -> None:
     from datetime import timedelta
 
     with store.writing(engine) as session:
         store.set_subscriber_status(session, member, "pending", now=NOW)
-    later = NOW + timedelta(days=4)
-    token = SIGNER.make("confirm", member, expires=NOW + timedelta(days=3))
+    client.post("/subscribe", data={"email": "aisyah@example.com"})
+    [message] = mails(engine, settings)
+    path = confirm_path(message)
+    later = NOW + timedelta(days=3)
     app = create_app(settings, engine, clock=lambda: later, feed_upkeep_every=None)
-    expired = TestClient(app).post(f"/confirm/{token}")
+    expired = TestClient(app).post(path)
     assert expired.status_code == 400 and "expired" in expired.text
-    forged = TestClient(app).post(f"/confirm/{token[:-3]}abc")
-    assert forged.status_code == 400
+    forged = client.post(f"{path[:-3]}abc")
+    assert forged.status_code == 400 and "not valid" in forged.text
     assert status(engine, member) == "pending"
 
 
-def test_a_mail_server_that_is_down_gets_a_clear_message(
-    engine: Engine, tmp_path: object, database_url: str
+def test_a_mail_server_that_is_down_delays_the_mail_and_tells_the_visitor_nothing(
+    engine: Engine, tmp_path: object, database_url: str, member: int
 ) -> None:
+    """Issue 16: the answer waits on no mail server; the mail is queued and sent later."""
     from pathlib import Path
 
     from tests.conftest import make_settings
@@ -247,14 +259,23 @@ def test_a_mail_server_that_is_down_gets_a_clear_message(
         PUBLISHER_SMTP_URL="smtp://127.0.0.1:9",
     )
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
-    down = client.post("/subscribe", data={"email": "later@example.com"})
-    assert down.status_code == 503 and "try again in a few minutes" in down.text
+    stranger = client.post("/subscribe", data={"email": "later@example.com"})
+    known = client.post("/subscribe", data={"email": "aisyah@example.com"})
+    assert stranger.status_code == known.status_code == 200
+    assert stranger.text.replace("later@example.com", "@") == known.text.replace(
+        "aisyah@example.com", "@"
+    )
+    assert "127.0.0.1" not in stranger.text
+    assert outbox.send_due(engine, settings, now=NOW) == (0, 2)  # the server is down: kept
     with store.reading(engine) as session:
         kept = store.subscriber_by_email(session, "later@example.com")
+        assert store.outbox_counts(session) == {"pending": 2}
     assert kept is not None and kept.status == "pending"  # nothing lost
 
 
-def test_security_headers_and_cross_site_posts(client: TestClient, member: int) -> None:
+def test_security_headers_and_cross_site_posts(
+    client: TestClient, engine: Engine, member: int
+) -> None:
     page = client.get("/")
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "script-src 'none'" in page.headers["content-security-policy"]
@@ -268,7 +289,7 @@ def test_security_headers_and_cross_site_posts(client: TestClient, member: int) 
     )
     assert forged.status_code == 403 and "another site" in forged.text
     prefs = client.post(
-        f"/preferences/{SIGNER.make('preferences', member)}",
+        f"/preferences/{token(engine, 'preferences', member)}",
         data={},
         headers={"Origin": "https://evil.example"},
     )
@@ -281,7 +302,7 @@ def test_security_headers_and_cross_site_posts(client: TestClient, member: int) 
     assert own.status_code == 200
     # RFC 8058: the mail provider posts the one-click unsubscribe from its own origin.
     one_click = client.post(
-        f"/unsubscribe/{SIGNER.make('unsubscribe', member)}",
+        f"/unsubscribe/{token(engine, 'unsubscribe', member)}",
         data={"List-Unsubscribe": "One-Click"},
         headers={"Origin": "https://mail.example", "Sec-Fetch-Site": "cross-site"},
     )

@@ -15,7 +15,9 @@ from publisher.bounces import read_hard_bounces
 from publisher.errors import ConfigError
 from publisher.mailer import DkimSigner, MessageTemplate, Recipient
 from publisher.templating import PLACEHOLDERS
+from publisher.tokens import Signer
 from publisher.transports import MaildirTransport, SmtpTransport, classify, parse_smtp_url
+from tests.conftest import SECRET
 from tests.smtp import SmtpServer
 
 SITE = "https://news.example.com"
@@ -197,12 +199,76 @@ def test_maildir_transport_and_hard_bounces(tmp_path: Path) -> None:
     # A broken symlink (a file moved away mid-run, say) is skipped and named; the rest are read
     # (issue 16: one such file aborted the whole run).
     (bounces / "new" / "1700000000.broken.host").symlink_to(bounces / "gone-away")
-    addresses, read, skipped = read_hard_bounces(bounces)
-    assert read == 3 and addresses == ["gone@example.com", "other@example.com"]
-    assert len(skipped) == 1 and "No such file or directory" in skipped[0]
+    found = read_hard_bounces(bounces, SIGNER)
+    assert found.read == 3 and found.addresses == ["gone@example.com", "other@example.com"]
+    assert len(found.skipped) == 1 and "No such file or directory" in found.skipped[0]
 
 
-def dsn(address: str, action: str, status: str) -> bytes:
+def test_forged_bounce_reports_are_refused(tmp_path: Path) -> None:
+    """Issue 16: anyone can mail a report naming any address; only one quoting a message we
+    sent to that very address (its signed Message-ID) counts."""
+    bounces = tmp_path / "bounces"
+    transport = MaildirTransport(bounces)
+    ours = SIGNER.message_id("edition-1.delivery-7", "member@example.com", "news.example.com")
+    forged = [
+        dsn("member@example.com", "failed", "5.1.1", message_id=None),  # quotes nothing
+        dsn("member@example.com", "failed", "5.1.1", message_id="<made-up@evil.example>"),
+        # a genuine id, but of a message to someone else (the attacker's own digest)
+        dsn(
+            "member@example.com",
+            "failed",
+            "5.1.1",
+            message_id=SIGNER.message_id("edition-1.delivery-8", "me@evil.example", "x"),
+        ),
+        dsn(
+            "member@example.com",
+            "failed",
+            "5.1.1",
+            message_id=Signer("f" * 40).message_id(
+                "edition-1.delivery-7", "member@example.com", "news.example.com"
+            ),
+        ),
+    ]
+    for message in forged:
+        transport.send("mailer-daemon@x", "n@x", message)
+    refused = read_hard_bounces(bounces, SIGNER)
+    assert (refused.read, refused.addresses, refused.refused) == (4, [], 4)
+    transport.send(
+        "mailer-daemon@x", "n@x", dsn("member@example.com", "failed", "5.1.1", headers_only=ours)
+    )
+    genuine = read_hard_bounces(bounces, SIGNER)
+    assert genuine.addresses == ["member@example.com"] and genuine.refused == 4
+
+
+SIGNER = Signer(SECRET)
+
+
+def dsn(
+    address: str,
+    action: str,
+    status: str,
+    *,
+    message_id: str | None = "",
+    headers_only: str = "",
+) -> bytes:
+    """A delivery status notification for ``address``, quoting the returned message with
+    ``message_id`` (by default one we signed for that address), or only its headers."""
+    if message_id == "":
+        message_id = SIGNER.message_id("edition-1.delivery-1", address, "news.example.com")
+    if headers_only:
+        returned = (
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: newsletter@news.example.com\r\nMessage-ID: <{headers_only}>\r\n\r\n"
+        )
+    elif message_id is not None:
+        returned = (
+            "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+            f"From: newsletter@news.example.com\r\nTo: {address}\r\n"
+            f"Message-ID: {message_id if message_id.startswith('<') else f'<{message_id}>'}\r\n"
+            "Subject: Daily\r\n\r\nHello\r\n"
+        )
+    else:
+        returned = ""
     return (
         "From: MAILER-DAEMON@mx.example.com\r\nTo: newsletter@news.example.com\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
@@ -211,5 +277,6 @@ def dsn(address: str, action: str, status: str) -> bytes:
         "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
         "Reporting-MTA: dns; mx.example.com\r\n\r\n"
         f"Final-Recipient: rfc822; {address}\r\nAction: {action}\r\nStatus: {status}\r\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n--b--\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
+        f"{returned}--b--\r\n"
     ).encode()

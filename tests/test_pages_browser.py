@@ -149,7 +149,7 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
     engine: Engine = store.make_engine(settings.database_url)
     store.migrate(engine)
     publish.import_articles(engine, settings, [EXAMPLES], now=now)
-    server = LiveServer(create_app(settings, engine, feed_upkeep_every=None))
+    server = LiveServer(create_app(settings, engine, feed_upkeep_every=None, send_mail_now=True))
     page = browser.new_page(viewport=PHONE)
     try:
         page.goto(server.url + "/")
@@ -161,7 +161,7 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         assert widest(page) <= PHONE["width"]
         page.get_by_role("button", name="Join").click()
         assert page.locator("h1").inner_text() == "Check your inbox"
-        [mail] = smtp.recorder.received
+        [mail] = smtp.recorder.wait_for(1)  # queued, then sent apart from the answer
         text = mail.parsed().get_body(("plain",)).get_content()  # type: ignore[union-attr]
         link = re.search(r"https://news\.example\.com(/confirm/[\w.-]+)", text)
         assert link is not None
@@ -238,3 +238,55 @@ def test_swagger_ui_runs_under_its_policy_in_a_browser(browser: Any, tmp_path: P
         engine.dispose()
     assert "/api/subscribers/import" in shown
     assert refused == [] and elsewhere == []
+
+
+@pytest.mark.slow
+def test_your_subscription_sends_a_one_time_link(browser: Any, tmp_path: Path) -> None:
+    """Issue 17 at 390x844: a member asks on /subscription, gets the link by mail (aiosmtpd),
+    opens their preferences with it once; a stranger gets the same answer and no mail."""
+    import re
+
+    from publisher import community
+    from tests.smtp import SmtpServer
+
+    smtp = SmtpServer()
+    smtp.start()
+    settings: Settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/s.db", PUBLISHER_SMTP_URL=smtp.url
+    )
+    engine: Engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    community.add_subscriber(
+        engine, "member@example.com", confirmed=True, digests=[], known_digests=["daily"], now=NOW
+    )
+    server = LiveServer(create_app(settings, engine, feed_upkeep_every=None, send_mail_now=True))
+    page = browser.new_page(viewport=PHONE)
+    try:
+        answers = []
+        for address in ("stranger@example.com", "member@example.com"):
+            page.goto(server.url + "/subscription")
+            page.get_by_label("Email").fill(address)
+            assert widest(page) <= PHONE["width"]
+            page.get_by_role("button", name="Mail me a link").click()
+            answers.append(page.get_by_role("status").inner_text().replace(address, "@"))
+        screenshot(page, "subscription-390")
+        assert answers[0] == answers[1] and "works once, for one hour" in answers[0]
+        [mail] = smtp.recorder.wait_for(1)  # the member's; none for the stranger
+        assert mail.recipient == "member@example.com"
+        text = mail.parsed().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = re.search(r"https://news\.example\.com(/subscription/[\w.-]+)", text)
+        assert link is not None
+        page.goto(server.url + link.group(1))
+        page.get_by_role("button", name="Open my subscription").click()
+        assert page.locator("h1").inner_text() == "Your newsletters"
+        assert "member@example.com" in page.inner_text("body")
+        assert widest(page) <= PHONE["width"]
+        page.goto(server.url + link.group(1))  # the second time
+        assert "used already" in page.inner_text("body")
+        screenshot(page, "subscription-used-390")
+        assert len(smtp.recorder.received) == 1
+    finally:
+        page.close()
+        server.stop()
+        smtp.stop()
+        engine.dispose()

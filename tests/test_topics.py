@@ -22,6 +22,7 @@ from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.conftest import SECRET, make_settings
+from tests.links import token
 from tests.smtp import SmtpServer
 
 SIGNER = Signer(SECRET)
@@ -154,7 +155,7 @@ def test_preferences_choose_categories(
 ) -> None:
     load_stories(engine, settings, tmp_path)
     member = join(engine, "aisyah@example.com", None)
-    url = f"/preferences/{SIGNER.make('preferences', member)}"
+    url = f"/preferences/{token(engine, 'preferences', member)}"
     page = client.get(url)
     assert page.status_code == 200
     for slug in ("economy", "markets", "transport", "weather"):
@@ -257,14 +258,14 @@ def test_a_choice_stays_visible_after_its_last_story_moved(
     with store.writing(engine) as session:
         store.ensure_categories(session, ["Sport"])  # no story is in Sport (any more)
     member = join(engine, "fan@example.com", ["sport"])
-    url = f"/preferences/{SIGNER.make('preferences', member)}"
+    url = f"/preferences/{token(engine, 'preferences', member)}"
     page = client.get(url)
     assert 'value="sport" checked' in page.text  # shown, so saving does not drop it silently
     client.post(url, data={"digest": "daily", "category": ["sport", "weather"]})
     with store.reading(engine) as session:
         assert store.interests_of(session, [member])[member] == ["sport", "weather"]
     stranger = join(engine, "new@example.com", None)
-    other = client.get(f"/preferences/{SIGNER.make('preferences', stranger)}")
+    other = client.get(f"/preferences/{token(engine, 'preferences', stranger)}")
     assert 'value="sport"' not in other.text and 'value="weather" >' in other.text
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from publisher import delivery, publish, store, syndication
+from publisher import delivery, outbox, publish, store, syndication
 from publisher.cli.common import (
     app,
     context,
@@ -61,6 +61,9 @@ def run(
         env=env,
     )
     workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
+    mail = threading.Thread(
+        target=outbox.work, args=(engine, settings, stop), kwargs={"clock": utc_now}, name="outbox"
+    )
     feeds = syndication.FeedCache(
         engine,
         syndication.FeedBuilder(settings, env),
@@ -78,6 +81,7 @@ def run(
                 print(line, flush=True)
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
+        mail.start()  # confirmations and access links queued by the web side
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
             app_ = create_app(
@@ -89,6 +93,7 @@ def run(
                 mail_status=sender.mail_status,
                 feeds=feeds,
                 feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
+                send_mail_now=True,  # confirmations go out at once, apart from the answer
             )
             serve(app_, settings, host=host, port=port)
         else:
@@ -104,6 +109,8 @@ def run(
             keeper.shutdown()
         if workers.is_alive():
             workers.join(timeout=15)
+        if mail.is_alive():
+            mail.join(timeout=15)
         close()
 
 
@@ -127,18 +134,32 @@ def check() -> None:
 def deliver(
     once: Annotated[bool, typer.Option("--once", help="Exit when nothing is due.")] = False,
 ) -> None:
-    """Delivery workers only (for extra machines): send what is owed until stopped."""
+    """Delivery workers only (for extra machines): send what is owed (digests, and the
+    confirmation and access mails the web side queued) until stopped."""
     with context() as (settings, engine):
         # The digests' titles, for readers who chose categories: a missing or broken
         # schedules.yaml stops here, before anything is sent.
         timetable = load_timetable(settings.schedules)
         stop = threading.Event()
         previous = stop_on_signals(stop)
+        mail_stop = threading.Event()
+        mail = threading.Thread(
+            target=outbox.work, args=(engine, settings, mail_stop), kwargs={"clock": utc_now}
+        )
         try:
+            if once:
+                mailed, waiting = outbox.send_due(engine, settings, now=utc_now())
+                if mailed or waiting:
+                    print(f"outbox: sent {mailed}, kept {waiting} for later")
+            else:
+                mail.start()
             tally = delivery.Sender(
                 engine, settings, clock=utc_now, timetable=lambda: timetable
             ).run(stop, once=once)
         finally:
+            mail_stop.set()
+            if mail.is_alive():
+                mail.join(timeout=15)
             restore_signals(previous)
     print(
         f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "

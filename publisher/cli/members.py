@@ -18,6 +18,13 @@ from publisher.cli.common import (
 from publisher.content import printable
 from publisher.errors import InputError
 from publisher.schedules import load_timetable
+from publisher.settings import Settings
+from publisher.tokens import Signer
+
+
+def signer_of(settings: Settings) -> Signer:
+    return Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
+
 
 subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
 bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
@@ -107,18 +114,37 @@ def subscribers_remove(email: str) -> None:
     print(f"removed {email.strip().lower()}")
 
 
+@subscribers_app.command("rotate-links")
+def subscribers_rotate_links(email: str) -> None:
+    """Sign a subscriber out of all links: every link mailed to them before stops working."""
+    with context() as (_settings, engine):
+        community.rotate_links(engine, email, now=utc_now())
+    print(f"{email.strip().lower()}: every earlier link now fails; new mail brings new ones")
+
+
+@subscribers_app.command("clear-bounce")
+def subscribers_clear_bounce(email: str) -> None:
+    """Mail to a bounced address works again: make it unsubscribed, so they can sign up."""
+    with context() as (_settings, engine):
+        community.clear_bounce(engine, email, now=utc_now())
+    print(f"{email.strip().lower()}: no longer bounced (unsubscribed until they sign up again)")
+
+
 @bounces_app.command("process")
 def bounces_process(path: Path) -> None:
     """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
-    every address that bounced permanently."""
-    addresses, read, skipped = read_hard_bounces(path)
-    with context() as (_settings, engine):
-        changed = delivery.suppress_bounces(engine, addresses, now=utc_now())
-    for problem in skipped:
+    every address that bounced permanently (reports that quote no message we sent to that
+    address are ignored; messages that cannot be read are skipped and named)."""
+    with context() as (settings, engine):
+        found = read_hard_bounces(path, signer_of(settings))
+        changed = delivery.suppress_bounces(engine, found.addresses, now=utc_now())
+    for problem in found.skipped:
         err(f"skipped {problem}")
+    refused = f"; {found.refused} report(s) ignored: no message we sent" if found.refused else ""
+    skipped = f"; {len(found.skipped)} unreadable message(s) skipped" if found.skipped else ""
     print(
-        f"{read} message(s) read: {len(addresses)} hard bounce(s), {changed} subscriber(s) "
-        f"suppressed" + (f"; {len(skipped)} unreadable message(s) skipped" if skipped else "")
+        f"{found.read} message(s) read: {len(found.addresses)} hard bounce(s), {changed} "
+        f"subscriber(s) suppressed{refused}{skipped}"
     )
 
 

@@ -9,5 +9,6 @@ from publisher.store.deliveries import *  # noqa: F403
 from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
+from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
 from publisher.store.subscribers import *  # noqa: F403

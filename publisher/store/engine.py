@@ -164,11 +164,23 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (safe to call from several daemons at once)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.execution_options(sqlite_immediate=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    with engine.connect() as outer:
+        sqlite = outer.dialect.name == "sqlite"
+        if sqlite:
+            # A migration that rebuilds a table drops the old one: with foreign keys on, that
+            # deletes the rows pointing at it. Off outside the transaction, as SQLite asks.
+            outer.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with outer.execution_options(sqlite_immediate=True).begin():
+                if outer.dialect.name == "postgresql":
+                    outer.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                config.attributes["connection"] = outer
+                command.upgrade(config, "head")
+                if sqlite and outer.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("a migration broke a foreign key; nothing was changed")
+        finally:
+            if sqlite:
+                outer.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def ping(engine: Engine) -> None:

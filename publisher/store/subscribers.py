@@ -31,6 +31,7 @@ from publisher.store.engine import (
     subscribers_t,
     subscriptions_t,
 )
+from publisher.tokens import new_link_key
 
 # ---------------------------------------------------------------- subscribers
 
@@ -73,6 +74,7 @@ def upsert_subscriber(
                 email=address,
                 name=name,
                 status=status,
+                link_key=new_link_key(),
                 created_at=created_at or now,
                 updated_at=now,
                 confirmed_at=(confirmed_at or now) if status == "confirmed" else confirmed_at,
@@ -99,6 +101,14 @@ def upsert_subscriber(
     set_subscriptions(session, row.id, digests)
     session.refresh(row)
     return row, created
+
+
+def set_name(session: Session, subscriber_id: int, name: str, *, now: datetime) -> None:
+    session.execute(
+        update(subscribers_t)
+        .where(subscribers_t.c.id == subscriber_id)
+        .values(name=name, updated_at=now)
+    )
 
 
 def lock_subscriber(session: Session, subscriber_id: int) -> None:
@@ -225,18 +235,69 @@ def audience_size(session: Session, digest: str) -> int:
 confirmations_t = Confirmation.__table__  # type: ignore[attr-defined]
 
 
-def confirmations_since(session: Session, subscriber_id: int, since: datetime) -> int:
+def rotate_link_key(session: Session, subscriber_id: int, *, now: datetime) -> bool:
+    """A new link key for the subscriber: every link made before stops working."""
+    result = session.execute(
+        update(subscribers_t)
+        .where(subscribers_t.c.id == subscriber_id)
+        .values(link_key=new_link_key(), legacy_links_until=None, updated_at=now)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def requests_since(session: Session, mailbox: str, kind: str, since: datetime) -> int:
+    """Link requests of ``kind`` for ``mailbox`` since ``since`` (sign-up and access caps)."""
     query = (
         select(func.count())
         .select_from(confirmations_t)
         .where(
             and_(
-                confirmations_t.c.subscriber_id == subscriber_id, confirmations_t.c.sent_at >= since
+                confirmations_t.c.mailbox == mailbox,
+                confirmations_t.c.kind == kind,
+                confirmations_t.c.sent_at >= since,
             )
         )
     )
     return int(session.scalar(query) or 0)
 
 
-def record_confirmation(session: Session, subscriber_id: int, *, now: datetime) -> None:
-    session.execute(insert(confirmations_t).values(subscriber_id=subscriber_id, sent_at=now))
+def record_request(
+    session: Session,
+    subscriber_id: int | None,
+    *,
+    kind: str,
+    mailbox: str,
+    now: datetime,
+    name: str = "",
+    digests: Sequence[str] = (),
+    categories: Sequence[str] | None = None,
+) -> int:
+    """Record a link request (with the changes a sign-up asks for); its id."""
+    result = session.execute(
+        insert(confirmations_t).values(
+            subscriber_id=subscriber_id,
+            sent_at=now,
+            kind=kind,
+            mailbox=mailbox,
+            name=name,
+            digests=" ".join(digests),
+            categories=None if categories is None else " ".join(categories),
+        )
+    )
+    key = cast(CursorResult[Any], result).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def request_by_id(session: Session, request_id: int) -> Confirmation | None:
+    return session.get(Confirmation, request_id)
+
+
+def use_request(session: Session, request_id: int, *, now: datetime) -> bool:
+    """Mark a one-time request used; False when it already was (the link works once)."""
+    result = session.execute(
+        update(confirmations_t)
+        .where(and_(confirmations_t.c.id == request_id, confirmations_t.c.used_at.is_(None)))
+        .values(used_at=now)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)

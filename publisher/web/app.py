@@ -12,7 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -20,14 +26,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from publisher import api, community, editions, metrics, publish, store, syndication
+from publisher import api, community, editions, metrics, outbox, publish, store, syndication
 from publisher.content import slugify
 from publisher.errors import InputError, PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
-from publisher.tokens import Signer
-from publisher.transports import Transport, make_transport
+from publisher.tokens import Signer, TokenError
 from publisher.web.feedroutes import FeedRoutes, discovery_links
 from publisher.web.guards import (
     DOCS_PATH,
@@ -63,19 +68,17 @@ def create_app(
     counters: Callable[[], dict[str, int]] | None = None,
     mail_status: Callable[[], str] | None = None,
     feeds: syndication.FeedCache | None = None,
+    send_mail_now: bool = False,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
     ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
-    owed WebSub notifications are sent."""
+    owed WebSub notifications are sent. With ``send_mail_now``, the mail a sign-up queues is
+    sent straight after the answer too (else only the daemon's outbox worker sends it)."""
     env = make_environment(zone=settings.zone)
     timetable = timetable or load_timetable(settings.schedules)
     signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
     limiter = ClientLimit(per_window=10, window=600.0)
     report_limiter = ClientLimit(per_window=10, window=600.0)  # reports are stored: bound them
-    smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
-
-    def mail_transport() -> Transport:
-        return make_transport(smtp_url, settings.var_dir / "mail")
 
     cache = feeds or syndication.FeedCache(
         engine,
@@ -196,13 +199,13 @@ def create_app(
         if form.get("website"):  # the honeypot: people never see it
             return page("subscribe.html", done=True, **values)
         try:
+            # Queued, not sent: the answer waits on no mail server and tells nothing.
             await run_in_threadpool(
                 community.signup,
                 engine,
                 settings,
                 signer,
                 env,
-                mail_transport(),
                 email,
                 name=name,
                 digests=[str(d) for d in form.getlist("digest")],
@@ -214,6 +217,7 @@ def create_app(
             return page(
                 "subscribe.html", http_status=400, done=False, **{**values, "error": exc.message}
             )
+        send_soon()
         return page("subscribe.html", done=True, **values)
 
     @app.get("/confirm/{token}", response_class=HTMLResponse)
@@ -222,7 +226,7 @@ def create_app(
         view = community.member(engine, signer, "confirm", token, now=clock())
         return page(
             "confirm.html",
-            done=view.subscriber.status == "confirmed",
+            done=view.used and view.subscriber.status == "confirmed",
             email=view.subscriber.email,
             preferences_url=preferences_url(view),
         )
@@ -238,7 +242,79 @@ def create_app(
         )
 
     def preferences_url(view: community.SubscriberView) -> str:
-        return f"/preferences/{signer.make('preferences', view.subscriber.id or 0)}"
+        return f"/preferences/{community.preferences_token(signer, view, now=clock())}"
+
+    access_limiter = ClientLimit(per_window=10, window=600.0)
+    sending: set[asyncio.Task[Any]] = set()
+
+    def send_soon() -> None:
+        """Send the outbox now, after and apart from the answer (which never waits on the
+        mail server); done after every sign-up or link request, mail queued or not, so that
+        not even what follows the answer tells who is a member. The daemon's outbox worker
+        sends whatever this misses."""
+        if not send_mail_now:
+            return
+        task = asyncio.create_task(
+            run_in_threadpool(outbox.send_due, engine, settings, now=clock())
+        )
+        sending.add(task)
+        task.add_done_callback(_sent)
+
+    def _sent(task: asyncio.Task[Any]) -> None:
+        sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("outbox: sending failed (the daemon tries again): %s", task.exception())
+
+    @app.get("/subscription", response_class=HTMLResponse)
+    def subscription_page() -> HTMLResponse:
+        return page("subscription.html", done=False, email="", error="")
+
+    @app.post("/subscription", response_class=HTMLResponse)
+    async def subscription(request: Request) -> HTMLResponse:
+        form = await request.form()
+        email = str(form.get("email", ""))
+        if not access_limiter.allow(
+            request.client.host if request.client else "?", time.monotonic()
+        ):
+            return page(
+                "subscription.html",
+                http_status=429,
+                done=False,
+                email=email,
+                error="Too many requests from here; please try again later.",
+            )
+        if form.get("website"):  # the honeypot: people never see it
+            return page("subscription.html", done=True, email=email, error="")
+        try:
+            # Queued, not sent: the same work and the same answer for members and strangers.
+            await run_in_threadpool(
+                community.request_access, engine, settings, signer, env, email, now=clock()
+            )
+        except InputError as exc:
+            return page(
+                "subscription.html", http_status=400, done=False, email=email, error=exc.message
+            )
+        send_soon()
+        return page("subscription.html", done=True, email=email, error="")
+
+    @app.get("/subscription/{token}", response_class=HTMLResponse)
+    def subscription_link(token: str) -> HTMLResponse:
+        # A GET only shows a button: link scanners follow GET links in mail and would use
+        # up a link that works once.
+        view = community.member(engine, signer, "access", token, now=clock())
+        if view.used:
+            raise TokenError("this link has been used already: ask for a new one at /subscription")
+        return page("subscription_open.html", email=view.subscriber.email)
+
+    @app.post("/subscription/{token}")
+    def subscription_open(token: str) -> Response:
+        preferences = community.open_access(engine, signer, token, now=clock())
+        return RedirectResponse(f"/preferences/{preferences}", status_code=303)
+
+    @app.post("/preferences/{token}/sign-out", response_class=HTMLResponse)
+    def sign_out(token: str) -> HTMLResponse:
+        email = community.sign_out_everywhere(engine, signer, token, now=clock())
+        return page("signed_out.html", email=email)
 
     @app.get("/articles/{slug}", response_class=HTMLResponse)
     def article(slug: str) -> HTMLResponse:
@@ -246,8 +322,10 @@ def create_app(
         categories = [(slugify(name), name) for name in view.categories]
         return page("article.html", view=view, article=view.article, categories=categories)
 
+    preferences_url_of = preferences_url
+
     def unsubscribe_view(view: community.SubscriberView, *, done: bool) -> HTMLResponse:
-        preferences_url = f"/preferences/{signer.make('preferences', view.subscriber.id or 0)}"
+        preferences_url = preferences_url_of(view)
         return page(
             "unsubscribe.html",
             done=done,
@@ -271,7 +349,7 @@ def create_app(
     @app.get("/preferences/{token}", response_class=HTMLResponse)
     def preferences_page(token: str) -> HTMLResponse:
         view = community.member(engine, signer, "preferences", token, now=clock())
-        return preferences_view(view, saved=False)
+        return preferences_view(view, token, saved=False)
 
     @app.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences(token: str, request: Request) -> HTMLResponse:
@@ -293,11 +371,16 @@ def create_app(
             )
         except InputError as exc:  # a category that is not offered: nothing was changed
             view = community.member(engine, signer, "preferences", token, now=clock())
-            return preferences_view(view, saved=False, error=exc.message, http_status=400)
-        return preferences_view(view, saved=True)
+            return preferences_view(view, token, saved=False, error=exc.message, http_status=400)
+        return preferences_view(view, token, saved=True)
 
     def preferences_view(
-        view: community.SubscriberView, *, saved: bool, error: str = "", http_status: int = 200
+        view: community.SubscriberView,
+        token: str,
+        *,
+        saved: bool,
+        error: str = "",
+        http_status: int = 200,
     ) -> HTMLResponse:
         return page(
             "preferences.html",
@@ -310,6 +393,7 @@ def create_app(
             chosen_topics=view.categories,
             saved=saved,
             error=error,
+            sign_out_url=f"/preferences/{token}/sign-out",
         )
 
     @app.get("/report", response_class=HTMLResponse)
