@@ -32,6 +32,7 @@ LAYERS = {
     "community": 4,
     "metrics": 4,
     "messages": 4.4,
+    "heartbeat": 4.4,
     "delivery": 4.5,
     "api": 4.8,
     "scheduler": 5,

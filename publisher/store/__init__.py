@@ -11,3 +11,4 @@ from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
 from publisher.store.subscribers import *  # noqa: F403
+from publisher.store.workers import *  # noqa: F403
