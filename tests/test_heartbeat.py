@@ -273,3 +273,21 @@ def test_a_stopped_sender_keeps_its_rows_while_late_and_loses_them_when_its_beat
     assert set(counts) == set(members)
     assert sum(counts.values()) - len(members) <= mail_settings.send_concurrency
     assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 200}
+
+
+@pytest.mark.slow
+def test_deliver_with_three_processes_sends_everyone_once(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 700)
+    edition_id = start_edition(engine, mail_settings)
+    smtp.recorder.gate.clear()  # hold every message until all three processes hold deliveries
+    env = default_env(mail_settings, database_url, smtp, tmp_path)
+    proc = deliver(env, tmp_path, "--once", "--processes", "3")
+    wait_for(lambda: len(lease_holders(engine)) == 3, "three processes hold deliveries")
+    smtp.recorder.gate.set()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.startswith("sent 700, failed 0,"), out  # the three processes' tallies, summed
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 700}

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from publisher import delivery, publish, store, syndication
+from publisher.cli import senders
 from publisher.cli.common import (
     app,
     context,
@@ -42,6 +43,10 @@ def run(
     demo: Annotated[bool, typer.Option(help="Load the sample articles if there are none.")] = False,
     web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: no web server).")] = True,
     scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sending processes (PUBLISHER_SEND_PROCESSES)."),
+    ] = None,
 ) -> None:
     """The daemon: web server, digest timetable and delivery workers in one process.
     SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
@@ -62,6 +67,7 @@ def run(
     )
     workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
     feeds = syndication.FeedCache(engine, syndication.FeedBuilder(settings, env), utc_now)
+    children = []
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=utc_now())
@@ -73,6 +79,7 @@ def run(
                 print(line, flush=True)
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
+        children = senders.spawn((processes or settings.send_processes) - 1, once=False)
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
             app_ = create_app(
@@ -99,6 +106,7 @@ def run(
             keeper.shutdown()
         if workers.is_alive():
             workers.join(timeout=15)
+        senders.finish(children, stop=True)
         close()
 
 
@@ -121,25 +129,35 @@ def check() -> None:
 @app.command()
 def deliver(
     once: Annotated[bool, typer.Option("--once", help="Exit when nothing is due.")] = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sending processes (PUBLISHER_SEND_PROCESSES)."),
+    ] = None,
+    parent: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Delivery workers only (for extra machines): send what is owed until stopped."""
+    children = []
     with context() as (settings, engine):
         # The digests' titles, for readers who chose categories: a missing or broken
         # schedules.yaml stops here, before anything is sent.
         timetable = load_timetable(settings.schedules)
         stop = threading.Event()
         previous = stop_on_signals(stop)
+        if parent is not None:
+            senders.watch_parent(parent, stop)
         try:
+            children = senders.spawn((processes or settings.send_processes) - 1, once=once)
             tally = delivery.Sender(
                 engine, settings, clock=utc_now, timetable=lambda: timetable
             ).run(stop, once=once)
         finally:
             restore_signals(previous)
-    print(
-        f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "
-        f"bounced {tally.bounced}, cancelled {tally.cancelled}, deferred {tally.deferred}"
-    )
-    if once and tally.deferred and not stop.is_set():
+            others, failed = senders.finish(children, stop=stop.is_set())
+    counts = {k: v + others.get(k, 0) for k, v in tally.snapshot().items()}
+    print(", ".join(f"{name.removeprefix('messages_')} {n}" for name, n in counts.items()))
+    if failed:
+        raise OperationalError(f"{failed} of the sending processes failed (the log says why)")
+    if once and counts["messages_deferred"] and not stop.is_set():
         raise OperationalError(
             "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
             "what is owed goes out on the next run"
