@@ -1,9 +1,10 @@
 """Delivery use cases: start an edition's deliveries and send them, crash-safe.
 
 Every delivery is a row (pending, sending under a lease, sent, retry, failed, cancelled).
-Workers lease small batches, send each message, and record each outcome in its own commit
-before sending the next on that connection: after a crash nothing is lost, and only the one
-message each connection had in flight can go twice. Each sending process registers with a
+Workers lease small batches, send each message, and record each outcome in its own commit,
+written while the next message goes out and committed before that one ends (its final dot):
+after a crash nothing is lost, and only the one message each connection had in flight can
+go twice. Each sending process registers with a
 heartbeat (``publisher.heartbeat``): when it dies its leases run out at once (on the same
 host as soon as its process is gone, elsewhere when its heartbeat stops), and its rows go to
 another worker. Nothing here trusts the scheduler or a cursor.
@@ -167,6 +168,7 @@ class Sender:
         try:
             while not stop.is_set():
                 generation = self.heartbeat.generation
+                self._local.outcomes.wait()  # the last batch is all recorded before the next
                 with store.writing(self.engine) as session:
                     batch = store.claim_deliveries(
                         session, worker, now=self.clock(), lease=lease, limit=BATCH
@@ -231,7 +233,9 @@ class Sender:
             self.rate.wait(stop)
             try:
                 message = template.render(self._recipient(delivery, person.name))
-                transport.send(self.sender, delivery.email, message)
+                transport.send(
+                    self.sender, delivery.email, message, ready=self._local.outcomes.wait
+                )
             except DeliveryError as exc:
                 if exc.server_down:
                     # Not this reader's fault: the whole rest of the batch goes back with no
@@ -327,6 +331,7 @@ class Sender:
         self.tally.add({"retry": "retried"}.get(status, status))
 
     def _release(self, ids: list[int], worker: str, retry_at: datetime) -> None:
+        self._local.outcomes.wait()
         with store.writing(self.engine) as session:
             store.release_deliveries(session, ids, worker, retry_at=retry_at)
 

@@ -9,6 +9,7 @@ import mailbox
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,7 +66,14 @@ def classify(code: int, message: bytes) -> DeliveryError:
 
 
 class Transport(Protocol):
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
         """Hand over one message (or canonical CRLF bytes); DeliveryError if refused."""
 
     def close(self) -> None: ...
@@ -156,7 +164,14 @@ class SmtpTransport:
         self._eight_bit = smtp.has_extn("8bitmime")
         return smtp
 
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -194,7 +209,12 @@ class SmtpTransport:
                 wire = message.as_wire()
             else:
                 wire = LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8")
-            smtp.send(wire + b".\r\n")
+            smtp.send(wire)
+            if ready is not None:
+                # The message ends (and the server takes it) only once ``ready`` returns: the
+                # sender's previous outcome, written meanwhile, is committed by then.
+                ready()
+            smtp.send(b".\r\n")
             code, text = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
@@ -236,8 +256,18 @@ class MaildirTransport:
             folder.mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(path, create=False)
 
-    def send(self, sender: str, recipient: str, message: Outgoing | bytes) -> None:
-        self.box.add(message.as_bytes() if isinstance(message, Outgoing) else message)
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
+        data = message.as_bytes() if isinstance(message, Outgoing) else message
+        if ready is not None:
+            ready()
+        self.box.add(data)
 
     def close(self) -> None:
         pass
