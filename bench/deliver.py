@@ -1,17 +1,19 @@
-"""Send one edition to 100,000 confirmed subscribers through Postfix's smtp-sink.
+"""Send one edition through Postfix's smtp-sink, beside a bare smtplib loop and smtp-source.
 
-For PostgreSQL and SQLite: the edition (12 stories, about 60 KB a message) is made, its
-deliveries created, and `publisher deliver --once` sends them all over 4 connections. In the
-same run, as ceilings: Postfix's smtp-source and a bare Python smtplib loop sending the same
-bytes over the same number of connections. Prints messages per second, the ratios to both,
-and the sender's peak memory. Targets: 1,000 messages a second end to end, 1.2 times the
-smtplib loop, half of smtp-source, under 250 MB.
+Two shapes: ``small`` (20,000 recipients, 6 stories: about 27 KB a message) and ``large``
+(100,000 recipients, 12 stories: about 50 KB). For each database (PostgreSQL, SQLite) and each
+number of sending processes, the edition is made, its deliveries created, and
+`publisher deliver --once --processes N` sends them all over 4 connections a process (process
+start-up included). In the same run, with the same message bytes and 4 connections: the bare
+smtplib loop and smtp-source (same size). Prints messages per second, each ratio, the peak
+memory of the sending process, and the targets (1.2 times the loop, half of smtp-source,
+under 250 MB). ``--kill`` also times a resume: kill -9 of the sender a third of the way in,
+then `deliver --once` at default settings, to the last message.
 
-With --topics the 12 stories are in 6 categories (two each) and three readers in four chose one
-or two categories, so the sender renders a variant per set of stories on the way (it prints
-how many).
+With --topics the stories are in 6 categories and three readers in four chose one or two
+categories, so the sender renders a variant per set of stories on the way.
 
-    .venv/bin/python bench/deliver.py [--recipients 100000] [--topics]
+    .venv/bin/python bench/deliver.py --shape small --database sqlite --processes 1,2,4 --kill
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def chosen_topics(n: int) -> set[int]:
 
 
 def prepare(
-    url: str, work: Path, count: int, smtp_url: str, topics: bool
+    url: str, work: Path, count: int, smtp_url: str, topics: bool, stories: int = 12
 ) -> tuple[Settings, dict[str, str], int]:
     (work / "schedules.yaml").write_text(TIMETABLE)
     env = publisher_env(url, work / "var") | {
@@ -78,8 +80,8 @@ def prepare(
     now = datetime.now(UTC)
     nominal = digest.last_time(now)
     assert nominal is not None
-    stories = work / "stories.jsonl"
-    stories.write_text(
+    path = work / "stories.jsonl"
+    path.write_text(
         "\n".join(
             json.dumps(
                 {
@@ -92,10 +94,10 @@ def prepare(
                     "published_at": (nominal - timedelta(minutes=n + 1)).isoformat(),
                 }
             )
-            for n in range(12)
+            for n in range(stories)
         )
     )
-    publish.import_articles(engine, settings, [stories], now=now)
+    publish.import_articles(engine, settings, [path], now=now)
     add_confirmed_subscribers(engine, count, now, "daily")
     if topics:
         add_interests(engine, count)
@@ -179,15 +181,40 @@ def smtp_source(port: int, size: int, count: int) -> float | None:
     return count / (time.perf_counter() - started)
 
 
+SHAPES = {"small": (20_000, 6), "large": (100_000, 12)}
+
+
+def sent_so_far(url: str) -> int:
+    engine = store.make_engine(url)
+    with store.reading(engine) as session:
+        edition_counts = store.status_counts(session)[0]
+    engine.dispose()
+    return edition_counts.get("sent", 0)
+
+
+def kill_and_resume(url: str, env: dict[str, str], work: Path, count: int) -> tuple[float, int]:
+    """kill -9 of `deliver --once` a third of the way in; seconds the restarted `deliver
+    --once` (default settings) took to send the rest, and how many it sent."""
+    command = [sys.executable, "-m", "publisher", "deliver", "--once"]
+    victim = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.DEVNULL)
+    while sent_so_far(url) < count // 3:
+        time.sleep(0.05)
+    victim.kill()
+    victim.wait()
+    run = measure(command, env=env, cwd=work)
+    assert sent_so_far(url) == count, "the resumed sender left messages owed"
+    return run.seconds, int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--ceiling-messages", type=int, default=20_000)
+    parser.add_argument("--shape", choices=[*SHAPES, "both"], default="both")
+    parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--processes", default="1", help="comma-separated, e.g. 1,2,4")
+    parser.add_argument("--recipients", type=int, help="instead of the shape's count")
+    parser.add_argument("--kill", action="store_true", help="also time a kill -9 resume")
     parser.add_argument("--topics", action="store_true", help="readers choose categories")
     args = parser.parse_args()
-    if args.topics:
-        variants = {frozenset(chosen_topics(n)) for n in range(args.recipients)} - {frozenset()}
-        print(f"readers chose categories: {len(variants)} variants of the edition to render")
     sink = "/usr/sbin/smtp-sink"
     if not Path(sink).exists():
         sys.exit("install Debian's postfix package for smtp-sink and smtp-source")
@@ -198,39 +225,78 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)
+    shapes = list(SHAPES) if args.shape == "both" else [args.shape]
+    bases = ["postgresql", "sqlite"] if args.database == "both" else [args.database]
+    processes = [int(n) for n in args.processes.split(",")]
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            targets = []
-            with postgres_database() as pg_url:
-                if pg_url:
-                    targets.append(("PostgreSQL", pg_url))
-                targets.append(("SQLite", f"sqlite:///{Path(tmp) / 'deliver.db'}"))
-                message = b""
-                for label, url in targets:
-                    work = Path(tmp) / label
-                    work.mkdir()
-                    settings, env, edition_id = prepare(
-                        url, work, args.recipients, f"smtp://127.0.0.1:{port}", args.topics
-                    )
-                    message = sample_message(settings, url, edition_id)
-                    run = measure(
-                        [sys.executable, "-m", "publisher", "deliver", "--once"], env=env, cwd=work
-                    )
-                    sent = int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
-                    assert sent == args.recipients, run.stdout
-                    rate = sent / run.seconds
-                    size = len(message)
-                    print(
-                        f"{label:<10} {sent:,} messages of {size:,} bytes in {run.seconds:5.1f} s:"
-                        f" {rate:6,.0f} msg/s, peak RSS {run.peak_rss_mb:5.0f} MB"
-                    )
-                    targets_rates = rate
-                    del targets_rates
-            loop = smtplib_loop(port, message, args.ceiling_messages)
-            source = smtp_source(port, len(message), args.ceiling_messages)
+        for shape in shapes:
+            count, stories = SHAPES[shape]
+            count = args.recipients or count
+            print(f"== {shape}: {count:,} recipients, {stories} stories")
+            rates: list[tuple[str, float, float]] = []
+            message = b""
+            for base in bases:
+                for n in processes:
+                    with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
+                        if base == "postgresql" and not pg_url:
+                            print("PostgreSQL: not available, skipped")
+                            break
+                        url = (
+                            (pg_url or "")
+                            if base == "postgresql"
+                            else f"sqlite:///{tmp}/deliver.db"
+                        )
+                        work = Path(tmp)
+                        settings, env, edition_id = prepare(
+                            url, work, count, f"smtp://127.0.0.1:{port}", args.topics, stories
+                        )
+                        message = sample_message(settings, url, edition_id)
+                        command = [sys.executable, "-m", "publisher", "deliver", "--once"]
+                        run = measure([*command, "--processes", str(n)], env=env, cwd=work)
+                        sent = int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
+                        assert sent == count, run.stdout
+                        rate = sent / run.seconds
+                        label = f"{base} x{n}"
+                        rates.append((label, rate, run.peak_rss_mb))
+                        print(
+                            f"{label:<14} {sent:,} messages of {len(message):,} bytes in "
+                            f"{run.seconds:5.1f} s: {rate:6,.0f} msg/s, peak RSS "
+                            f"{run.peak_rss_mb:4.0f} MB (first process)",
+                            flush=True,
+                        )
+                    if args.kill and n == processes[0]:
+                        with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
+                            url = (
+                                (pg_url or "") if base == "postgresql" else f"sqlite:///{tmp}/k.db"
+                            )
+                            _, env, _ = prepare(
+                                url,
+                                Path(tmp),
+                                count,
+                                f"smtp://127.0.0.1:{port}",
+                                args.topics,
+                                stories,
+                            )
+                            seconds, rest = kill_and_resume(url, env, Path(tmp), count)
+                            print(
+                                f"{base}: kill -9 a third of the way in, then deliver --once: "
+                                f"the remaining {rest:,} sent in {seconds:.1f} s "
+                                f"(target: under 30 s to the last one)",
+                                flush=True,
+                            )
+            ceiling = min(count, 20_000)
+            loop = smtplib_loop(port, message, ceiling)
+            source = smtp_source(port, len(message), ceiling)
             print(f"bare smtplib loop, same bytes, {CONNECTIONS} connections: {loop:6,.0f} msg/s")
             if source:
                 print(f"smtp-source -s {CONNECTIONS} -l {len(message)}: {source:6,.0f} msg/s")
+            for label, rate, rss in rates:
+                vs_source = f"{rate / source:4.2f} of smtp-source (target 0.5)" if source else ""
+                verdict = rate >= 1.2 * loop and (not source or rate >= 0.5 * source) and rss < 250
+                print(
+                    f"  {label:<14} {rate / loop:4.2f} of the loop (target 1.2), {vs_source}: "
+                    f"{'targets met' if verdict else 'targets NOT met'}"
+                )
     finally:
         sink_proc.terminate()
         sink_proc.wait()

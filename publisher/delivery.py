@@ -1,18 +1,19 @@
 """Delivery use cases: start an edition's deliveries and send them, crash-safe.
 
 Every delivery is a row (pending, sending under a lease, sent, retry, failed, cancelled).
-Workers lease small batches, send each message, and record each outcome in its own commit
-before sending the next on that connection: after a crash nothing is lost, and only the one
-message each connection had in flight can go twice. A dead worker's lease runs out and its
-rows go to another worker. Nothing here trusts the scheduler or a cursor.
+Workers lease small batches, send each message, and record each outcome in its own commit,
+written while the next message goes out and committed before that one ends (its final dot):
+after a crash nothing is lost, and only the one message each connection had in flight can
+go twice. Each sending process registers with a
+heartbeat (``publisher.heartbeat``): when it dies its leases run out at once (on the same
+host as soon as its process is gone, elsewhere when its heartbeat stops), and its rows go to
+another worker. Nothing here trusts the scheduler or a cursor.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 
 from publisher import editions, links, store
 from publisher.digest import greeting
+from publisher.heartbeat import Heartbeat
 from publisher.mailer import Recipient, envelope_sender
 from publisher.messages import MessageBook
 from publisher.models import Edition
@@ -114,7 +116,8 @@ class Sender:
         maildir = settings.var_dir / "mail"
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.heartbeat = Heartbeat(engine, settings.send_heartbeat, clock=clock)
+        self.worker = self.heartbeat.id  # the lease owner of every delivery this process claims
         self.tally = Tally()
         self.rate = RateLimit(settings.send_rate)
         self.book = MessageBook(engine, settings, timetable=timetable, env=env)
@@ -131,7 +134,7 @@ class Sender:
 
         def work(n: int) -> None:
             try:
-                self._work(stop, once, f"{self.worker}:{n}")
+                self._work(stop, once, self.worker)
             except BaseException as exc:  # never lose a worker's failure
                 log.exception("delivery worker %s stopped", n)
                 errors.append(exc)
@@ -141,11 +144,15 @@ class Sender:
             threading.Thread(target=work, args=(n,), name=f"deliver-{n}", daemon=True)
             for n in range(self.settings.send_concurrency)
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
+        self.heartbeat.start()  # registers, and takes back what dead senders held
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.5)
+        finally:
+            self.heartbeat.stop()
         with store.writing(self.engine) as session:
             store.finish_editions(session)
         if errors:
@@ -160,6 +167,8 @@ class Sender:
         self._local.outages = 0  # this thread's failed tries since the server last answered
         try:
             while not stop.is_set():
+                generation = self.heartbeat.generation
+                self._local.outcomes.wait()  # the last batch is all recorded before the next
                 with store.writing(self.engine) as session:
                     batch = store.claim_deliveries(
                         session, worker, now=self.clock(), lease=lease, limit=BATCH
@@ -171,7 +180,9 @@ class Sender:
                         return
                     stop.wait(IDLE_POLL)
                     continue
-                down = self._send_batch(batch, transport, stop, worker, lease, once=once)
+                down = self._send_batch(
+                    batch, transport, stop, worker, lease, once=once, generation=generation
+                )
                 if down and once:
                     # --once: what is owed waits for the next run instead of this one
                     # trying every batch against a server that is not there.
@@ -194,6 +205,7 @@ class Sender:
         lease: timedelta,
         *,
         once: bool,
+        generation: int,
     ) -> bool:
         """Send one claimed batch; True when the SMTP server was unavailable."""
         with store.reading(self.engine) as session:
@@ -204,6 +216,8 @@ class Sender:
             if stop.is_set():
                 self._release(rest, worker, self.clock())
                 return False
+            if not self.heartbeat.holds(generation):
+                return False  # taken for dead while stalled: the rest is someone else's now
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 with store.writing(self.engine) as session:
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
@@ -219,7 +233,9 @@ class Sender:
             self.rate.wait(stop)
             try:
                 message = template.render(self._recipient(delivery, person.name))
-                transport.send(self.sender, delivery.email, message)
+                transport.send(
+                    self.sender, delivery.email, message, ready=self._local.outcomes.wait
+                )
             except DeliveryError as exc:
                 if exc.server_down:
                     # Not this reader's fault: the whole rest of the batch goes back with no
@@ -315,6 +331,7 @@ class Sender:
         self.tally.add({"retry": "retried"}.get(status, status))
 
     def _release(self, ids: list[int], worker: str, retry_at: datetime) -> None:
+        self._local.outcomes.wait()
         with store.writing(self.engine) as session:
             store.release_deliveries(session, ids, worker, retry_at=retry_at)
 

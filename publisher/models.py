@@ -219,6 +219,19 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _when(nullable=True)
 
 
+class Worker(SQLModel, table=True):
+    """A sending process, alive while its heartbeat is fresh; deliveries it leased carry its id."""
+
+    __tablename__ = "send_workers"
+
+    id: str = Field(primary_key=True, max_length=100)
+    host: str = Field(max_length=255)
+    pid: int
+    proc_start: str = Field(default="", max_length=40)  # the OS's start time of the pid
+    started_at: datetime = _when()
+    beat_at: datetime = _when()
+
+
 class Report(SQLModel, table=True):
     """A reader's "Spot an error? Report it here" message about an article, for editors."""
 

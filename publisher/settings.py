@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=8, ge=1, le=50)
     send_retry_base: float = Field(default=60, gt=0)
     send_lease: float = Field(default=300, ge=1)
+    send_heartbeat: float = Field(default=5, gt=0)
+    send_processes: int = Field(default=1, ge=1, le=64)
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
     delivery_retention_days: int = Field(default=90, ge=1)

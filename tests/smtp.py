@@ -41,6 +41,7 @@ class Recorder:
     arrived: threading.Condition = field(init=False)
     # Cleared: every DATA waits until it is set (to hold senders at a known point).
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
+    waiting: int = 0  # messages held at the gate right now
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -54,8 +55,11 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        while not self.gate.is_set():
-            await asyncio.sleep(0.01)
+        if not self.gate.is_set():
+            self.waiting += 1
+            while not self.gate.is_set():
+                await asyncio.sleep(0.01)
+            self.waiting -= 1
         if self.delay:
             await asyncio.sleep(self.delay)
         content = envelope.original_content or b""

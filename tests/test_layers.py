@@ -33,6 +33,7 @@ LAYERS = {
     "community": 4,
     "metrics": 4,
     "messages": 4.4,
+    "heartbeat": 4.4,
     "delivery": 4.5,
     "outbox": 4.5,
     "api": 4.8,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from publisher import delivery, outbox, publish, store, syndication
+from publisher.cli import senders
 from publisher.cli.common import (
     app,
     context,
@@ -42,6 +43,10 @@ def run(
     demo: Annotated[bool, typer.Option(help="Load the sample articles if there are none.")] = False,
     web: Annotated[bool, typer.Option(help="Serve HTTP (--no-web: no web server).")] = True,
     scheduler: Annotated[bool, typer.Option(help="Run the digest timetable.")] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sending processes (PUBLISHER_SEND_PROCESSES)."),
+    ] = None,
 ) -> None:
     """The daemon: web server, digest timetable and delivery workers in one process.
     SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
@@ -70,6 +75,7 @@ def run(
         utc_now,
         export_dir=settings.feeds_export_dir,
     )
+    children = []
     try:
         if demo:
             report = publish.load_samples(engine, settings, now=utc_now())
@@ -82,6 +88,7 @@ def run(
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
         mail.start()  # confirmations and access links queued by the web side
+        children = senders.spawn((processes or settings.send_processes) - 1, once=False)
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
             app_ = create_app(
@@ -111,6 +118,7 @@ def run(
             workers.join(timeout=15)
         if mail.is_alive():
             mail.join(timeout=15)
+        senders.finish(children, stop=True)
         close()
 
 
@@ -133,9 +141,15 @@ def check() -> None:
 @app.command()
 def deliver(
     once: Annotated[bool, typer.Option("--once", help="Exit when nothing is due.")] = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sending processes (PUBLISHER_SEND_PROCESSES)."),
+    ] = None,
+    parent: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Delivery workers only (for extra machines): send what is owed (digests, and the
     confirmation and access mails the web side queued) until stopped."""
+    children = []
     with context() as (settings, engine):
         # The digests' titles, for readers who chose categories: a missing or broken
         # schedules.yaml stops here, before anything is sent.
@@ -146,12 +160,15 @@ def deliver(
         mail = threading.Thread(
             target=outbox.work, args=(engine, settings, mail_stop), kwargs={"clock": utc_now}
         )
+        if parent is not None:
+            senders.watch_parent(parent, stop)
         try:
-            if once:
+            children = senders.spawn((processes or settings.send_processes) - 1, once=once)
+            if parent is None and once:  # the outbox is the parent's, not its children's
                 mailed, waiting = outbox.send_due(engine, settings, now=utc_now())
                 if mailed or waiting:
                     print(f"outbox: sent {mailed}, kept {waiting} for later")
-            else:
+            elif parent is None:
                 mail.start()
             tally = delivery.Sender(
                 engine, settings, clock=utc_now, timetable=lambda: timetable
@@ -161,11 +178,12 @@ def deliver(
             if mail.is_alive():
                 mail.join(timeout=15)
             restore_signals(previous)
-    print(
-        f"sent {tally.sent}, failed {tally.failed}, retried {tally.retried}, "
-        f"bounced {tally.bounced}, cancelled {tally.cancelled}, deferred {tally.deferred}"
-    )
-    if once and tally.deferred and not stop.is_set():
+            others, failed = senders.finish(children, stop=stop.is_set())
+    counts = {k: v + others.get(k, 0) for k, v in tally.snapshot().items()}
+    print(", ".join(f"{name.removeprefix('messages_')} {n}" for name, n in counts.items()))
+    if failed:
+        raise OperationalError(f"{failed} of the sending processes failed (the log says why)")
+    if once and counts["messages_deferred"] and not stop.is_set():
         raise OperationalError(
             "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
             "what is owed goes out on the next run"

@@ -12,3 +12,4 @@ from publisher.store.feeds import *  # noqa: F403
 from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
 from publisher.store.subscribers import *  # noqa: F403
+from publisher.store.workers import *  # noqa: F403
