@@ -1,7 +1,7 @@
 """Sending processes register with a heartbeat, so a dead one's leases go back at once.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
