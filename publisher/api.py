@@ -122,7 +122,7 @@ def router(
             done = community.import_subscribers(
                 engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=clock()
             )
-        return {"created": done.created, "updated": done.updated}
+        return {"created": done.created, "updated": done.updated, "merged": done.merged}
 
     @api.get("/reports")
     def reports(include_resolved: bool = False) -> list[dict[str, Any]]:
