@@ -172,9 +172,7 @@ def test_a_minute_of_publisher_run_logs_no_scheduler_chatter(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_debug_log_level_brings_the_scheduler_lines_back(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_debug_log_level_brings_the_scheduler_lines_back(tmp_path: Path, database_url: str) -> None:
     smtp = SmtpServer()
     schedules = tmp_path / "schedules.yaml"
     schedules.write_text(STARTER_SCHEDULES)
