@@ -171,7 +171,7 @@ def router(
                 zone=settings.zone,
                 now=clock(),
             )
-        return {"created": done.created, "updated": done.updated}
+        return {"created": done.created, "updated": done.updated, "merged": done.merged}
 
     @api.get("/reports")
     def reports(include_resolved: bool = False) -> list[dict[str, Any]]:

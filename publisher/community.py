@@ -481,6 +481,7 @@ def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
 class ImportedSubscribers:
     created: int
     updated: int
+    merged: int = 0  # rows that named someone an earlier row of the file named
 
 
 def import_subscribers(
@@ -490,23 +491,24 @@ def import_subscribers(
     Addresses are matched case-insensitively, and an unsubscribed or bounced address is never
     turned back into a confirmed one (only the person confirming again does that)."""
     problems: list[str] = []
-    seen: dict[str, int] = {}
-    created = updated = 0
+    people: dict[str, roster.Row] = {}
+    created = updated = merged = 0
     with store.writing(engine) as session:
         categories = [c.slug for c in store.category_list(session)]
         rows = roster.read_rows(
             path, known_digests=known_digests, zone=zone, known_categories=categories
         )
-        for row in rows:
+        for row in rows:  # every row is read, so that every problem is reported
             if isinstance(row, str):
                 problems.append(row)
-                continue
-            if row.email in seen:
-                problems.append(f"{path}:{row.line}: {row.email} is also on line {seen[row.email]}")
-                continue
-            seen[row.email] = row.line
-            if problems:
-                continue  # keep reading to report every problem; write nothing more
+            elif row.email in people:  # the same person again (addresses are lower-cased)
+                people[row.email] = people[row.email].merged(row)
+                merged += 1
+            else:
+                people[row.email] = row
+        if problems:
+            raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
+        for row in people.values():
             found, new = store.upsert_subscriber(
                 session,
                 row.email,
@@ -521,9 +523,7 @@ def import_subscribers(
                 store.set_interests(session, found.id or 0, row.categories)
             created += new
             updated += not new
-        if problems:
-            raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
-    return ImportedSubscribers(created, updated)
+    return ImportedSubscribers(created, updated, merged)
 
 
 def export_subscribers(engine: Engine, out: TextIO) -> int:

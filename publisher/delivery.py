@@ -153,8 +153,7 @@ class Sender:
                     thread.join(timeout=0.5)
         finally:
             self.heartbeat.stop()
-        with store.writing(self.engine) as session:
-            store.finish_editions(session)
+        self._finish_editions()
         if errors:
             raise errors[0]
         return self.tally
@@ -174,8 +173,7 @@ class Sender:
                         session, worker, now=self.clock(), lease=lease, limit=BATCH
                     )
                 if not batch:
-                    with store.writing(self.engine) as session:
-                        store.finish_editions(session)
+                    self._finish_editions()
                     if once and self._nothing_due():
                         return
                     stop.wait(IDLE_POLL)
@@ -191,6 +189,13 @@ class Sender:
         finally:
             transport.close()
             self._local.outcomes.close()
+
+    def _finish_editions(self) -> None:
+        with store.writing(self.engine) as session:
+            finished = store.finish_editions(session)
+        for edition_id, outcome in counts(self.engine, finished).items():
+            said = ", ".join(f"{n} {status}" for status, n in sorted(outcome.items()))
+            log.info("edition %s sent: %s", edition_id, said or "nobody to send to")
 
     def _nothing_due(self) -> bool:
         with store.reading(self.engine) as session:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -17,7 +18,28 @@ from zoneinfo import ZoneInfo
 from publisher.content import normalise_email, one_line
 from publisher.errors import InputError
 
+# A cell a spreadsheet would run as a formula (OWASP, CSV injection): =, +, - or @ first, also
+# after spaces, or a tab or CR first. Export puts a ' before it; import takes exactly that ' off.
+# A cell that is ' before such a cell gets one more, so every cell comes back as it went out.
+_FORMULA = re.compile(r"^(?:[\t\r]|\s*[=+\-@])")
+
+
+def _formula_like(cell: str) -> bool:
+    return bool(_FORMULA.match(cell)) or (cell.startswith("'") and _formula_like(cell[1:]))
+
+
+def guard_cell(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it and never runs it."""
+    return "'" + cell if _formula_like(cell) else cell
+
+
+def unguard_cell(cell: str) -> str:
+    """What ``guard_cell`` was given."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell[1:]) else cell
+
+
 COLUMNS = ("email", "name", "status", "digests", "created_at", "confirmed_at", "categories")
+MERGED = ("name", "status", "digests", "created_at", "confirmed_at", "categories")
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
 
 
@@ -31,6 +53,12 @@ class Row:
     created_at: datetime | None
     confirmed_at: datetime | None
     categories: tuple[str, ...] | None = None  # slugs; empty: every one; None: no such column
+    given: frozenset[str] = frozenset()  # the columns this row had a value in
+
+    def merged(self, later: Row) -> Row:
+        """One person's two rows as one: ``later``'s values win, blanks in it keep ours."""
+        taken = {name: getattr(later, name) for name in later.given}
+        return replace(self, **taken, line=later.line, given=self.given | later.given)
 
 
 def _when(text: str, zone: ZoneInfo, column: str) -> datetime | None:
@@ -90,7 +118,7 @@ def _row(
     zone: ZoneInfo,
 ) -> Row:
     def get(column: str) -> str:
-        return (record.get(column) or "").strip()
+        return unguard_cell(record.get(column) or "").strip()
 
     email = normalise_email(get("email"))
     status = get("status").lower() or "confirmed"
@@ -120,6 +148,7 @@ def _row(
         _when(get("created_at"), zone, "created_at"),
         _when(get("confirmed_at"), zone, "confirmed_at"),
         categories,
+        frozenset(c for c in MERGED if get(c)),
     )
 
 
@@ -129,6 +158,6 @@ def write_rows(out: TextIO, rows: Iterable[tuple[object, ...]]) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([guard_cell(str(cell)) for cell in row])
         count += 1
     return count

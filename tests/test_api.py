@@ -84,7 +84,7 @@ def test_subscribers_and_reports_through_the_api(client: TestClient) -> None:
         headers=AUTH,
         content=b"email,name\nA@Example.com,Aisyah\nb@example.com,\n",
     )
-    assert imported.json() == {"created": 2, "updated": 0}
+    assert imported.json() == {"created": 2, "updated": 0, "merged": 0}
     bad = client.post("/api/subscribers/import", headers=AUTH, content=b"email\nnope\n")
     assert bad.status_code == 400 and "request.csv:2" in bad.json()["problems"][0]
     assert [s["email"] for s in client.get("/api/subscribers", headers=AUTH).json()] == [

@@ -172,7 +172,9 @@ def test_subscribers_from_the_command_line(tmp_path: Path, database_url: str) ->
     assert refused.returncode != 0 and f"{listing}:3: " in refused.stderr
     listing.write_text("email,categories\npriya@example.com,culture\n")
     imported = cli(tmp_path, database_url, "subscribers", "import", str(listing))
-    assert imported.stdout.strip() == f"{listing}: 1 added, 0 updated", imported.stderr
+    assert imported.stdout.strip() == (
+        f"{listing}: 1 added, 0 updated, 0 duplicate row(s) merged"
+    ), imported.stderr
     listed = cli(tmp_path, database_url, "subscribers", "list").stdout.splitlines()
     assert "new@example.com" not in "\n".join(listed)
     assert listed[0].split() == ["wei@example.com", "confirmed", "daily", "[malaysia", "transport]"]
@@ -266,3 +268,21 @@ def test_out_of_range_dates_and_unsafe_report_text(tmp_path: Path, database_url:
     assert "\r" not in listed.stdout and "\x1b" not in listed.stdout
     assert "\u202e" not in listed.stdout
     assert "Typo\\r#2 2026-11-30 resolved fake\\x1b[2J\\u202eevil" in listed.stdout
+
+
+def test_import_merges_one_address_written_twice_and_says_how_many(
+    tmp_path: Path, database_url: str
+) -> None:
+    assert cli(tmp_path, database_url, "init").returncode == 0
+    listing = tmp_path / "dupes.csv"
+    listing.write_text(
+        "email,name\nAisyah@Example.com,Aisyah\nwei@example.com,Wei\n"
+        "aisyah@example.COM,Aisyah Binti\nWEI@example.com,\n"
+    )
+    imported = cli(tmp_path, database_url, "subscribers", "import", str(listing))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == f"{listing}: 2 added, 0 updated, 2 duplicate row(s) merged"
+    listed = cli(tmp_path, database_url, "subscribers", "list").stdout
+    assert listed.count("aisyah@example.com") == 1 and listed.count("wei@example.com") == 1
+    exported = cli(tmp_path, database_url, "subscribers", "export").stdout
+    assert "aisyah@example.com,Aisyah Binti," in exported and "wei@example.com,Wei," in exported

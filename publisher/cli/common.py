@@ -47,6 +47,9 @@ def context() -> Iterator[tuple[Settings, Engine]]:
         engine.dispose()
 
 
+CHATTY_LOGGERS = ("apscheduler", "alembic", "uvicorn.error")
+
+
 def configure_logging(settings: Settings) -> None:
     """Log lines on stderr: readable text, or one JSON object a line for log collectors."""
     handler = logging.StreamHandler()
@@ -56,6 +59,11 @@ def configure_logging(settings: Settings) -> None:
     else:
         handler.setFormatter(logging.Formatter(fields.replace(" %(name)s", " [%(name)s]")))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    # One line per thing an operator cares about (issue 17): APScheduler's "Running job"
+    # every 10 s, Alembic's context lines and uvicorn's start-up chatter only at DEBUG.
+    chatty = logging.getLevelNamesMapping()[settings.log_level] > logging.DEBUG
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if chatty else logging.NOTSET)
 
 
 def ready() -> tuple[Settings, Engine, Callable[[], None]]:

@@ -77,7 +77,10 @@ def subscribers_import(path: Path) -> None:
         done = community.import_subscribers(
             engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=utc_now()
         )
-    print(f"{path}: {done.created} added, {done.updated} updated")
+    print(
+        f"{path}: {done.created} added, {done.updated} updated, "
+        f"{done.merged} duplicate row(s) merged"
+    )
 
 
 @subscribers_app.command("export")

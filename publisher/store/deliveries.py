@@ -311,18 +311,20 @@ def open_deliveries(session: Session, *, due_by: datetime | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def finish_editions(session: Session) -> None:
-    """Editions being sent whose every delivery is finished are sent."""
+def finish_editions(session: Session) -> list[int]:
+    """Editions being sent whose every delivery is finished are sent; their ids."""
     unfinished = (
         exists()
         .where(deliveries_t.c.edition_id == editions_t.c.id)
         .where(deliveries_t.c.status.in_(OPEN_DELIVERY))
     )
-    session.execute(
+    done = session.execute(
         update(editions_t)
         .where(and_(editions_t.c.status == "sending", ~unfinished))
         .values(status="sent")
+        .returning(editions_t.c.id)
     )
+    return [int(edition_id) for edition_id in done.scalars()]
 
 
 def delivery_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:

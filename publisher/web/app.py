@@ -45,6 +45,7 @@ from publisher.web.guards import (
 from publisher.web.limits import BodyLimit, BodyRefused
 
 Clock = Callable[[], datetime]
+MEMBER_COOKIE = "member"
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "We could not do that just now; please try again in a few minutes."
@@ -234,12 +235,32 @@ def create_app(
     @app.post("/confirm/{token}", response_class=HTMLResponse)
     def confirm(token: str) -> HTMLResponse:
         view = community.confirm(engine, signer, token, now=clock())
-        return page(
-            "confirm.html",
-            done=True,
-            email=view.subscriber.email,
-            preferences_url=preferences_url(view),
+        return remember_member(
+            page(
+                "confirm.html",
+                done=True,
+                email=view.subscriber.email,
+                preferences_url=preferences_url(view),
+            ),
+            view,
         )
+
+    def remember_member(response: HTMLResponse, view: community.SubscriberView) -> HTMLResponse:
+        """Story pages leave the join form out for a browser that confirmed or opened its
+        preferences. The cookie says only "a member reads here" (the same value for everyone,
+        never who): it hides a form, and nothing depends on it for security."""
+        if view.subscriber.status == "confirmed":
+            response.set_cookie(
+                MEMBER_COOKIE,
+                "1",
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="lax",
+                secure=settings.site_url.startswith("https:"),
+            )
+        else:
+            response.delete_cookie(MEMBER_COOKIE)
+        return response
 
     def preferences_url(view: community.SubscriberView) -> str:
         return f"/preferences/{community.preferences_token(signer, view, now=clock())}"
@@ -317,21 +338,33 @@ def create_app(
         return page("signed_out.html", email=email)
 
     @app.get("/articles/{slug}", response_class=HTMLResponse)
-    def article(slug: str) -> HTMLResponse:
+    def article(slug: str, request: Request) -> HTMLResponse:
         view = publish.article(engine, slug, now=clock())
         categories = [(slugify(name), name) for name in view.categories]
-        return page("article.html", view=view, article=view.article, categories=categories)
+        member = request.cookies.get(MEMBER_COOKIE) == "1"
+        response = page(
+            "article.html",
+            view=view,
+            article=view.article,
+            categories=categories,
+            studio=timetable.brand_studio,
+            member=member,
+            **({} if member else signup_values()),
+        )
+        response.headers["Vary"] = "Cookie"  # a member's page has no join form
+        return response
 
     preferences_url_of = preferences_url
 
     def unsubscribe_view(view: community.SubscriberView, *, done: bool) -> HTMLResponse:
         preferences_url = preferences_url_of(view)
-        return page(
+        response = page(
             "unsubscribe.html",
             done=done,
             email=view.subscriber.email,
             preferences_url=preferences_url,
         )
+        return remember_member(response, view) if done else response
 
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(token: str) -> HTMLResponse:
@@ -382,7 +415,7 @@ def create_app(
         error: str = "",
         http_status: int = 200,
     ) -> HTMLResponse:
-        return page(
+        response = page(
             "preferences.html",
             http_status=http_status,
             email=view.subscriber.email,
@@ -395,6 +428,7 @@ def create_app(
             error=error,
             sign_out_url=f"/preferences/{token}/sign-out",
         )
+        return remember_member(response, view)
 
     @app.get("/report", response_class=HTMLResponse)
     def report_form(article: str = "") -> HTMLResponse:
