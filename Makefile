@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Test processes (pytest-xdist): the suite is independent per test (own databases, ports, tmp dirs).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint types pytest install test-deps system-deps bench clean
 
@@ -37,7 +39,7 @@ types: $(VENV)/.test-installed
 	$(BIN)/mypy
 
 pytest: test-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint types pytest
 

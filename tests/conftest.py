@@ -16,6 +16,10 @@ from sqlmodel import SQLModel
 from publisher import store
 from publisher.publish import STARTER_SCHEDULES
 from publisher.settings import Settings, load_settings
+
+# One Playwright for the whole session: a second sync_playwright() in the same process, as two
+# modules importing the fixture each got, fails with "Sync API inside the asyncio loop".
+from tests.browser import browser as browser
 from tests.smtp import SmtpServer
 
 PG_URL = os.environ.get(

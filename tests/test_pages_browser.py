@@ -12,10 +12,9 @@ from sqlalchemy import Engine
 from publisher import publish, store
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.browser import LiveServer, browser, screenshot
+from tests.browser import LiveServer, screenshot
 from tests.conftest import NOW, make_settings
 
-__all__ = ["browser"]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from publisher.publish import STARTER_SCHEDULES
-from tests.browser import ARTIFACTS, browser, free_port, screenshot
+from tests.browser import ARTIFACTS, free_port, screenshot
 from tests.smtp import SmtpServer
 from tests.test_daemon import daemon_env
 from tests.test_pages_browser import DESKTOP, PHONE, site, widest
 
-__all__ = ["browser", "site"]
+__all__ = ["site"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ORDER = [".provenance", ".provenance a[href^='/report']", ".brand-studio", "form.signup"]
 
