@@ -354,7 +354,7 @@ class Sender:
             date=self.clock(),
             values={
                 "greeting": greeting(name),
-                **links.member_links(self.engine, self.signer, site, sid, now=self.clock()),
+                **links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock()),
             },
         )
 

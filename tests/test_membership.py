@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from jinja2 import Environment
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from publisher import community, links, outbox, store
 from publisher.models import Subscriber
@@ -403,7 +403,11 @@ def test_preferences_and_unsubscribe_links_expire(engine: Engine, settings: Sett
     assert app_at(settings, engine, NOW + timedelta(days=89)).get(found[1]).status_code == 200
     late = app_at(settings, engine, NOW + timedelta(days=90)).get(found[1])
     assert late.status_code == 400 and "expired" in late.text and "/subscription" in late.text
-    digest = links.member_links(engine, SIGNER, "", member, now=NOW)
+    with store.reading(engine) as session:
+        key = session.scalar(
+            select(store.subscribers_t.c.link_key).where(store.subscribers_t.c.id == member)
+        )
+    digest = links.member_links(SIGNER, "", member, key or "", now=NOW)
     year = app_at(settings, engine, NOW + timedelta(days=364)).get(digest["unsubscribe"])
     assert year.status_code == 200
     after = app_at(settings, engine, NOW + timedelta(days=365)).get(digest["unsubscribe"])

@@ -49,6 +49,7 @@ class Claimed:
     subscriber_id: int
     email: str
     attempts: int
+    link_key: str = ""  # the subscriber's, for their links; empty once they are removed
 
 
 def start_deliveries(session: Session, edition: Edition, *, now: datetime) -> int:
@@ -126,9 +127,21 @@ def claim_deliveries(
             deliveries_t.c.attempts,
         )
     )
+    claimed = list(session.execute(statement))
+    # The readers' link keys in one query for the batch, not one a message.
+    keys: dict[int, str] = {
+        int(r.id): str(r.link_key or "")
+        for r in session.execute(
+            select(subscribers_t.c.id, subscribers_t.c.link_key).where(
+                subscribers_t.c.id.in_({r.subscriber_id for r in claimed})
+            )
+        )
+    }
     rows = [
-        Claimed(r.id, r.edition_id, r.subscriber_id, r.email, r.attempts)
-        for r in session.execute(statement)
+        Claimed(
+            r.id, r.edition_id, r.subscriber_id, r.email, r.attempts, keys.get(r.subscriber_id, "")
+        )
+        for r in claimed
     ]
     return sorted(rows, key=lambda r: r.id)
 
