@@ -112,7 +112,7 @@ class Sender:
         self.settings = settings
         self.clock = clock
         self.sender = envelope_sender(settings.mail_from)
-        self.signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
+        self.signer = Signer.of(settings.secret_key)
         maildir = settings.var_dir / "mail"
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))

@@ -25,6 +25,8 @@ from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import SecretStr
+
 from publisher.errors import InputError
 
 PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message")
@@ -79,6 +81,11 @@ class Signer:
         }
         # Links made before per-subscriber keys (kept for unsubscribing only, for a while).
         self._legacy = self._keys["unsubscribe"]
+
+    @classmethod
+    def of(cls, secret: SecretStr | None) -> Signer:
+        """The signer of the ``PUBLISHER_SECRET_KEY`` setting."""
+        return cls(secret.get_secret_value() if secret else "")
 
     def _signature(self, purpose: str, body: str) -> str:
         return _b64(hmac.digest(self._keys[purpose], body.encode("utf-8"), hashlib.sha256)[:16])

@@ -18,13 +18,7 @@ from publisher.cli.common import (
 from publisher.content import printable
 from publisher.errors import InputError
 from publisher.schedules import load_timetable
-from publisher.settings import Settings
 from publisher.tokens import Signer
-
-
-def signer_of(settings: Settings) -> Signer:
-    return Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
-
 
 subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
 bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
@@ -139,7 +133,7 @@ def bounces_process(path: Path) -> None:
     every address that bounced permanently (reports that quote no message we sent to that
     address are ignored; messages that cannot be read are skipped and named)."""
     with context() as (settings, engine):
-        found = read_hard_bounces(path, signer_of(settings))
+        found = read_hard_bounces(path, Signer.of(settings.secret_key))
         changed = delivery.suppress_bounces(engine, found.addresses, now=utc_now())
     for problem in found.skipped:
         err(f"skipped {problem}")

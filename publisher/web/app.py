@@ -77,7 +77,7 @@ def create_app(
     sent straight after the answer too (else only the daemon's outbox worker sends it)."""
     env = make_environment(zone=settings.zone)
     timetable = timetable or load_timetable(settings.schedules)
-    signer = Signer(settings.secret_key.get_secret_value() if settings.secret_key else "")
+    signer = Signer.of(settings.secret_key)
     limiter = ClientLimit(per_window=10, window=600.0)
     report_limiter = ClientLimit(per_window=10, window=600.0)  # reports are stored: bound them
 
