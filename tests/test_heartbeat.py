@@ -40,6 +40,8 @@ def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settin
         tmp_path,
         PUBLISHER_DATABASE_URL=database_url,
         PUBLISHER_SMTP_URL=smtp.url,
+        # Shortened so a dropped connection's retry comes within the test, not a minute later;
+        # the outbox back-off runs at its default in test_membership (the delivery one: not yet).
         PUBLISHER_SEND_RETRY_BASE="0.2",
         PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
     )
