@@ -4,6 +4,7 @@ PublisherError            anything the user can act on; ``str()`` is the one-lin
 ├── InputError            bad input: a file, a form, an argument (CLI exit 2, HTTP 400)
 │   └── ConfigError       bad settings or schedules (CLI exit 2)
 ├── NotFoundError         no such article, subscriber, edition (CLI exit 1, HTTP 404)
+├── DeniedError           a wrong password or code, or a role that may not do it (HTTP 403)
 └── OperationalError      the database, a mail server or the disk failed (CLI exit 1, HTTP 503)
 """
 
@@ -38,6 +39,11 @@ class ConfigError(InputError):
 class NotFoundError(PublisherError):
     exit_code = 1
     http_status = 404
+
+
+class DeniedError(PublisherError):
+    exit_code = 2
+    http_status = 403
 
 
 class OperationalError(PublisherError):

@@ -290,3 +290,46 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="", sa_type=Text)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+
+
+class StaffUser(SQLModel, table=True):
+    """Someone who signs in to the newsroom: an ``editor`` (articles, reports) or an ``admin``
+    (also people, subscribers and sends). ``password_hash`` is empty until they set one from
+    their one-time link; ``session_epoch`` goes up to end every session ("sign out everywhere",
+    a new password); ``link_nonce`` is the one unused set-password link, cleared when used."""
+
+    __tablename__ = "staff"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    role: str = Field(max_length=20)  # editor, admin
+    password_hash: str = Field(default="", max_length=200)
+    totp_secret: str = Field(default="", max_length=64)
+    recovery_codes: str = Field(default="", sa_type=Text)  # hashes, one per line
+    session_epoch: int = 0
+    link_nonce: str = Field(default="", max_length=64)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    signed_in_at: datetime | None = _when(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change made in the admin, the CLI or the API: who, when, what, and for articles and
+    subscribers the values before and after (JSON objects of the fields that changed)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_subject", "subject_kind", "subject_id", "at"),
+        Index("ix_audit_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when()
+    actor: str = Field(max_length=400)  # a staff address, "cli:USER" or "api-token"
+    action: str = Field(max_length=60)  # e.g. article.correct, subscriber.unsubscribe
+    subject_kind: str = Field(max_length=30)  # article, subscriber, report, staff, import
+    subject_id: int | None = None
+    subject_label: str = Field(default="", max_length=500)  # a slug, an address
+    before: str = Field(default="", sa_type=Text)  # JSON, or empty
+    after: str = Field(default="", sa_type=Text)  # JSON, or empty

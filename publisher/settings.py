@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=500, ge=1)
     http_backlog: int = Field(default=2048, ge=1)
     feeds_export_dir: Path | None = None
+    # The newsroom (issue 12): a session ends after this long without a request, and at the
+    # latest this many hours after sign-in.
+    admin_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    admin_session_hours: int = Field(default=12, ge=1, le=30 * 24)
 
     @classmethod
     def settings_customise_sources(

@@ -29,13 +29,15 @@ from pydantic import SecretStr
 
 from publisher.errors import InputError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message", "staff")
 CONFIRM_TTL = timedelta(days=3)
 PREFERENCES_TTL = timedelta(days=90)
 # An unsubscribe link must keep working for readers who open an old digest (RFC 8058 asks for
 # no expiry; the law in most places asks for 30 days at least): a year.
 UNSUBSCRIBE_TTL = timedelta(days=365)
 ACCESS_TTL = timedelta(hours=1)
+# A newsroom set-password link (a first admin's, a new user's, a reset): an hour, used once.
+STAFF_LINK_TTL = timedelta(hours=1)
 
 _TOKEN = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{22})")
 _LEGACY = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{22})")

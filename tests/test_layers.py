@@ -18,6 +18,7 @@ LAYERS = {
     "articles": 1.5,
     "article_files": 1.6,
     "roster": 1.5,
+    "passwords": 1,
     "store": 2,
     "templating": 2,
     "feeds": 3,
@@ -31,6 +32,7 @@ LAYERS = {
     "syndication": 4,
     "editions": 4,
     "community": 4,
+    "staff": 4,
     "metrics": 4,
     "messages": 4.4,
     "heartbeat": 4.4,
@@ -64,7 +66,7 @@ def imports_of(path: Path) -> set[str]:
 def module_files() -> list[tuple[str, Path]]:
     """(module, file) for every file; a package's files all count as the package."""
     found = [(p.stem, p) for p in PACKAGE.glob("*.py")]
-    found += [(p.parent.name, p) for p in PACKAGE.glob("*/*.py")]
+    found += [(p.relative_to(PACKAGE).parts[0], p) for p in PACKAGE.glob("*/**/*.py")]
     return found
 
 

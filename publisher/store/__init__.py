@@ -5,11 +5,13 @@
 """
 
 from publisher.store.articles import *  # noqa: F403
+from publisher.store.audit import *  # noqa: F403
 from publisher.store.deliveries import *  # noqa: F403
 from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
 from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
+from publisher.store.staff import *  # noqa: F403
 from publisher.store.subscribers import *  # noqa: F403
 from publisher.store.workers import *  # noqa: F403

@@ -33,6 +33,7 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
 from publisher.tokens import Signer, TokenError
+from publisher.web import admin
 from publisher.web.feedroutes import FeedRoutes, discovery_links
 from publisher.web.guards import (
     DOCS_PATH,
@@ -520,6 +521,12 @@ def create_app(
         @app.get(DOCS_PATH, include_in_schema=False)
         def docs() -> FileResponse:
             return FileResponse(TEMPLATES / "static" / "swagger-ui" / "index.html")
+
+    # the newsroom (web/admin/)
+    app.include_router(
+        admin.router(admin.Newsroom(settings, engine, clock, env, signer, timetable))
+    )
+    admin.install(app, settings)
 
     # Outermost last: headers on every answer; the real client; the API's token and every
     # body's size before anything reads a body; then the cross-site guard and the feeds.

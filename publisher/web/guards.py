@@ -41,6 +41,20 @@ DOCS_POLICY = (
 )
 DOCS_PATH = "/docs"
 
+# The newsroom (issue 12): no inline script or style at all (htmx from /static, told to add no
+# style of its own), never indexed, never stored by a browser or a proxy.
+ADMIN_PREFIX = "/admin"
+ADMIN_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        b"object-src 'none'",
+    ),
+    (b"x-robots-tag", b"noindex, nofollow"),
+    (b"cache-control", b"no-store"),
+]
+
 _FAILED = (
     b"<!doctype html><title>Something went wrong</title>"
     b"<p>Something went wrong on our side. Please try again in a few minutes.</p>"
@@ -96,6 +110,10 @@ class SecurityHeaders:
         extra = SECURITY_HEADERS[1:] if relaxed else SECURITY_HEADERS
         if scope["path"] == DOCS_PATH:
             extra = [(b"content-security-policy", DOCS_POLICY), *SECURITY_HEADERS[1:]]
+        elif scope["path"] == ADMIN_PREFIX or scope["path"].startswith(ADMIN_PREFIX + "/"):
+            extra = [*ADMIN_HEADERS, *SECURITY_HEADERS[1:]]
+            headers = [h for h in headers if h[0].lower() != b"cache-control"]
+            present = {name.lower() for name, _ in headers}
         return [*headers, *(h for h in extra if h[0] not in present)]
 
 

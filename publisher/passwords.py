@@ -1,0 +1,43 @@
+"""Newsroom passwords: the only argon2 user (argon2-cffi, its default, OWASP-grade parameters)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from publisher.errors import InputError
+
+MIN_LENGTH = 10
+MAX_LENGTH = 1024  # argon2 takes any length; a cap keeps one sign-in from costing a lot
+_HASHER = PasswordHasher()
+# Checked when there is no such person, so that a wrong address costs as long as a wrong
+# password and the time of an answer does not tell who has an account.
+_DUMMY = _HASHER.hash("not anybody's password, only for timing")
+
+
+def check_new(password: str, *, email: str) -> None:
+    """InputError unless ``password`` may be used."""
+    if len(password) < MIN_LENGTH:
+        raise InputError(f"a password needs at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise InputError(f"a password may have at most {MAX_LENGTH} characters")
+    if email and password.strip().lower() == email.lower():
+        raise InputError("a password must not be your address")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify(stored: str, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (an empty ``stored``: nobody, never)."""
+    if len(password) > MAX_LENGTH:
+        return False
+    try:
+        return _HASHER.verify(stored or _DUMMY, password) and bool(stored)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    return _HASHER.check_needs_rehash(stored)

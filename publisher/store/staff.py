@@ -1,0 +1,71 @@
+"""The people who sign in to the newsroom (the ``staff`` table)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from publisher.errors import InputError, NotFoundError
+from publisher.models import StaffUser
+
+staff_t = StaffUser.__table__  # type: ignore[attr-defined]
+ROLES = ("editor", "admin")
+
+
+def add_staff(session: Session, email: str, role: str, *, nonce: str, now: datetime) -> int:
+    """A new person with no password yet (``nonce`` is their set-password link's); their id."""
+    if role not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if session.scalar(select(staff_t.c.id).where(staff_t.c.email == email)) is not None:
+        raise InputError(f"{email} can already sign in")
+    result = session.execute(
+        insert(staff_t)
+        .values(email=email, role=role, link_nonce=nonce, created_at=now, updated_at=now)
+        .returning(staff_t.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def staff_by_email(session: Session, email: str) -> StaffUser | None:
+    return session.scalars(select(StaffUser).where(staff_t.c.email == email)).first()
+
+
+def staff_by_id(session: Session, staff_id: int) -> StaffUser | None:
+    return session.get(StaffUser, staff_id, populate_existing=True)
+
+
+def staff_list(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(staff_t.c.email)).all())
+
+
+def staff_count(session: Session, *, role: str | None = None) -> int:
+    query = select(func.count()).select_from(staff_t)
+    if role is not None:
+        query = query.where(staff_t.c.role == role)
+    return int(session.scalar(query) or 0)
+
+
+def update_staff(session: Session, staff_id: int, *, now: datetime, **values: Any) -> None:
+    """Set columns of one person; NotFoundError if they are gone."""
+    result = session.execute(
+        update(staff_t).where(staff_t.c.id == staff_id).values(updated_at=now, **values)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFoundError(f"no newsroom user {staff_id}")
+
+
+def end_sessions(session: Session, staff_id: int, *, now: datetime) -> None:
+    """Every session of this person ends at its next request (sign out everywhere)."""
+    session.execute(
+        update(staff_t)
+        .where(staff_t.c.id == staff_id)
+        .values(session_epoch=staff_t.c.session_epoch + 1, updated_at=now)
+    )
+
+
+def remove_staff(session: Session, email: str) -> bool:
+    result = session.execute(delete(staff_t).where(staff_t.c.email == email))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

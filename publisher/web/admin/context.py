@@ -1,0 +1,50 @@
+"""What every newsroom page needs, passed in once: the settings, the database, the clock,
+the templates and the signer; and the one way a newsroom page is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from publisher.schedules import Timetable
+from publisher.settings import Settings
+from publisher.staff import Staff
+from publisher.tokens import Signer
+from publisher.web.admin.session import csrf_token
+
+
+@dataclass(frozen=True)
+class Newsroom:
+    settings: Settings
+    engine: Engine
+    clock: Callable[[], datetime]
+    env: Environment
+    signer: Signer
+    timetable: Timetable
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        /,
+        *,
+        staff: Staff | None,
+        http_status: int = 200,
+        **values: Any,
+    ) -> HTMLResponse:
+        """``templates/admin/TEMPLATE`` with the person, the form token and the site."""
+        html = self.env.get_template(f"admin/{template}").render(
+            settings=self.settings,
+            staff=staff,
+            csrf=csrf_token(request),
+            path=request.url.path,
+            **values,
+        )
+        return HTMLResponse(html, status_code=http_status)

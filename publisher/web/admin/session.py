@@ -1,0 +1,127 @@
+"""The newsroom's session and form tokens, one dependency every admin route shares.
+
+The session is a signed cookie (Starlette's SessionMiddleware, over itsdangerous): HttpOnly,
+SameSite=Strict, Secure on an https site. It holds only the person's id, their session epoch
+(raised to end every session: sign out everywhere, a new password), when they signed in and
+the form token. It is re-signed on every answer and refused once older than
+PUBLISHER_ADMIN_IDLE_MINUTES, so it ends after that long without a request, and at the latest
+PUBLISHER_ADMIN_SESSION_HOURS after sign-in. Every form that changes something carries the
+form token (``csrf``, or the X-CSRF-Token header for htmx): a page of another site cannot read
+it, so cannot forge the post, even where SameSite and the cross-site guard let one through.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from publisher import staff as people
+from publisher.settings import Settings
+from publisher.staff import Staff
+
+COOKIE = "newsroom"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+EXPIRED_FORM = (
+    "This form has expired or did not come from the newsroom: reload the page and try again."
+)
+
+
+class SignInNeeded(HTTPException):
+    """No session, or one that has ended: a page asks to sign in, the API answers 401."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "Please sign in to the newsroom.")
+
+
+class NotAllowed(HTTPException):
+    def __init__(self, detail: str = "Only an admin can do that.") -> None:
+        super().__init__(403, detail)
+
+
+def middleware_options(settings: Settings) -> dict[str, Any]:
+    """SessionMiddleware's arguments for these settings."""
+    assert settings.secret_key is not None
+    return {
+        "secret_key": "newsroom-session:" + settings.secret_key.get_secret_value(),
+        "session_cookie": COOKIE,
+        "max_age": settings.admin_idle_minutes * 60,
+        "same_site": "strict",
+        "https_only": settings.site_url.startswith("https:"),
+        "path": "/",
+    }
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's form token (made on first use; a new one at sign-in)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def begin(request: Request, who: Staff, *, now: datetime) -> None:
+    """A fresh session for ``who`` (nothing from before sign-in is kept: no fixation)."""
+    request.session.clear()
+    request.session.update(
+        uid=who.id, epoch=who.epoch, since=int(now.timestamp()), csrf=secrets.token_urlsafe(32)
+    )
+
+
+def end(request: Request) -> None:
+    request.session.clear()
+
+
+def current(request: Request, engine: Engine, settings: Settings, *, now: datetime) -> Staff | None:
+    """The person this session is for, while it lasts."""
+    uid, epoch, since = (request.session.get(k) for k in ("uid", "epoch", "since"))
+    if not (isinstance(uid, int) and isinstance(epoch, int) and isinstance(since, int)):
+        return None
+    if now.timestamp() - since > settings.admin_session_hours * 3600:
+        end(request)
+        return None
+    who = people.signed_in(engine, uid, epoch)
+    if who is None:
+        end(request)
+    return who
+
+
+async def check_form_token(request: Request) -> None:
+    """NotAllowed unless an unsafe request carries this session's form token."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get("csrf", ""))
+    if not (isinstance(expected, str) and sent and hmac.compare_digest(sent, expected)):
+        raise NotAllowed(EXPIRED_FORM)
+
+
+def requires(
+    role: str, engine: Engine, settings: Settings, clock: Callable[[], datetime]
+) -> Callable[[Request], Awaitable[Staff]]:
+    """A dependency: the signed-in person, if their role may (``editor``: anyone; ``admin``:
+    admins only), with the form token checked on anything that changes something."""
+
+    async def dependency(request: Request) -> Staff:
+        who = await run_in_threadpool(current, request, engine, settings, now=clock())
+        if who is None:
+            raise SignInNeeded()
+        await check_form_token(request)
+        if role == "admin" and not who.is_admin:
+            raise NotAllowed()
+        request.state.staff = who
+        return who
+
+    return dependency
