@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -15,7 +16,9 @@ from tests.conftest import NOW
 from tests.newsroom import PASSWORD, add_person, form_token, newsroom_client, sign_in
 
 
-def _client(engine: Engine, settings: Settings, clock=lambda: NOW) -> TestClient:  # type: ignore[no-untyped-def]
+def _client(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime] = lambda: NOW
+) -> TestClient:
     return newsroom_client(
         create_app(settings, engine, clock=clock, feed_upkeep_every=None), settings
     )
