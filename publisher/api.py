@@ -39,6 +39,16 @@ class ImportResult(BaseModel):
     unchanged: int
 
 
+API_ACTOR = "api-token"
+
+
+def actor(request: Request) -> str:
+    """Who an API call is recorded as in the audit trail: the signed-in person whose
+    newsroom session made it, else the bearer token."""
+    who = getattr(request.state, "staff", None)
+    return str(who.email) if who is not None else API_ACTOR
+
+
 def bearer_ok(token: str, authorization: str | None) -> bool:
     """Whether an Authorization header is ``Bearer <token>`` (the scheme is required and,
     as RFC 9110 11.1 says, case-insensitive); compared in constant time."""

@@ -3,7 +3,9 @@ engine, logging, and stopping cleanly on SIGTERM and Ctrl-C."""
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import signal
 import sys
 import threading
@@ -29,6 +31,14 @@ app = typer.Typer(
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def actor() -> str:
+    """Who a change made from this command line is recorded as in the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"cli:uid {os.getuid()}"
 
 
 def err(line: str) -> None:

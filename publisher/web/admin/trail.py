@@ -1,0 +1,50 @@
+"""Audit entries as the newsroom shows them (``templates/admin/_audit.html``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from publisher.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class TrailRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    kind: str
+    subject_id: int | None
+    label: str
+    changes: list[tuple[str, Any, Any]]  # (field, before, after)
+
+
+def _loaded(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def rows(entries: Iterable[AuditEntry]) -> list[TrailRow]:
+    found = []
+    for entry in entries:
+        before, after = _loaded(entry.before), _loaded(entry.after)
+        fields = list(dict.fromkeys([*before, *after]))
+        found.append(
+            TrailRow(
+                entry.id or 0,
+                entry.at,
+                entry.actor,
+                entry.action,
+                entry.subject_kind,
+                entry.subject_id,
+                entry.subject_label,
+                [(f, before.get(f), after.get(f)) for f in fields],
+            )
+        )
+    return found
