@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,14 +58,35 @@ def bearer_ok(token: str, authorization: str | None) -> bool:
     return hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
+# What an editor's newsroom session may use (articles and readers' reports, as in the
+# newsroom); everything else (subscribers, editions) is for admins and the bearer token.
+EDITOR_PATHS = ("/api/articles", "/api/reports")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# The newsroom session of a request, read from its cookie before any body: (the person or
+# None, whether X-CSRF-Token is the session's form token). web/admin/session.api_caller.
+SessionCaller = Callable[[Scope], Awaitable[tuple[Any, bool]]]
+
+
+def editor_may(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in EDITOR_PATHS)
+
+
 class Gate:
     """Every /api request is answered before its body is read (issue 16: FastAPI parses a
     body before any dependency runs): 404 while no token is configured, 401 without the
-    right bearer token. Both close the connection, so an unread body is never taken in."""
+    right bearer token. Both close the connection, so an unread body is never taken in.
 
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    A newsroom session (the cookie of /admin/, checked with ``session``) is let in too, API
+    token or not: an admin anywhere, an editor on EDITOR_PATHS (else 403); a request that
+    changes something needs the session's form token in X-CSRF-Token (else 403), since a
+    cookie, unlike a bearer token, is sent by the browser on its own."""
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, session: SessionCaller | None = None
+    ) -> None:
         self.app = app
         self.token = settings.api_token.get_secret_value() if settings.api_token else None
+        self.session = session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -77,7 +98,19 @@ class Gate:
             await self.app(scope, receive, send)
             return
         closing = {"Connection": "close"}
-        if self.token is None:
+        who, token_ok = (None, False) if self.session is None else await self.session(scope)
+        if who is not None:
+            refusal = ""
+            if scope["method"] not in SAFE_METHODS and not token_ok:
+                refusal = "a request made with a newsroom session needs its X-CSRF-Token header"
+            elif not who.is_admin and not editor_may(path):
+                refusal = "only an admin can do that"
+            if not refusal:
+                scope.setdefault("state", {})["staff"] = who
+                await self.app(scope, receive, send)
+                return
+            response = JSONResponse({"detail": refusal}, status_code=403, headers=closing)
+        elif self.token is None:
             response = JSONResponse({"detail": "Not Found"}, status_code=404, headers=closing)
         else:
             response = JSONResponse(
@@ -95,7 +128,9 @@ def router(
     checked by ``Gate`` before any body is read and again here."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
 
-    def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
+    def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+        if getattr(request.state, "staff", None) is not None:  # let in by Gate's session check
+            return
         if token is None:
             raise HTTPException(404)
         if not bearer_ok(token, authorization):

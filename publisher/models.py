@@ -312,6 +312,10 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = _when()
     updated_at: datetime = _when()
     signed_in_at: datetime | None = _when(nullable=True)
+    # migration 0012: the last TOTP time step taken (a code is never taken twice) and the
+    # secret of a second-factor set-up waiting for its first code
+    totp_step: int = 0
+    totp_pending: str = Field(default="", max_length=64)
 
 
 class AuditEntry(SQLModel, table=True):

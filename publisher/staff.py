@@ -38,7 +38,7 @@ class Staff:
         return self.role == "admin"
 
 
-def _staff(row: StaffUser) -> Staff:
+def as_staff(row: StaffUser) -> Staff:
     return Staff(row.id or 0, row.email, row.role, row.session_epoch, bool(row.totp_secret))
 
 
@@ -85,13 +85,25 @@ def reset_link(
     engine: Engine, site_url: str, signer: Signer, email: str, *, actor: str, now: datetime
 ) -> str:
     """A new one-time set-password link for ``email``; their sessions end and the old
-    password stops working."""
+    password stops working. Their second factor is turned off too: the one who lost their
+    password has often lost their phone, and the admin vouches for them by passing on the
+    link (they can turn it on again at once)."""
     address, nonce = _email(email), secrets.token_urlsafe(24)
     with store.writing(engine) as session:
         row = store.staff_by_email(session, address)
         if row is None:
             raise NotFoundError(f"nobody signs in as {address}")
-        store.update_staff(session, row.id or 0, link_nonce=nonce, password_hash="", now=now)
+        store.update_staff(
+            session,
+            row.id or 0,
+            link_nonce=nonce,
+            password_hash="",
+            totp_secret="",
+            totp_pending="",
+            totp_step=0,
+            recovery_codes="",
+            now=now,
+        )
         store.end_sessions(session, row.id or 0, now=now)
         store.record(
             session,
@@ -168,7 +180,7 @@ def set_password(
         )
         fresh = store.staff_by_id(session, row.id or 0)
     assert fresh is not None
-    return _staff(fresh)
+    return as_staff(fresh)
 
 
 def authenticate(engine: Engine, email: str, password: str, *, now: datetime) -> StaffUser:
@@ -180,7 +192,8 @@ def authenticate(engine: Engine, email: str, password: str, *, now: datetime) ->
     if not passwords.verify(row.password_hash if row else "", password) or row is None:
         raise DeniedError(WRONG)
     with store.writing(engine) as session:
-        values: dict[str, object] = {"signed_in_at": now}
+        # With a second factor, the sign-in is not done yet (twofactor.check_code ends it).
+        values: dict[str, object] = {} if row.totp_secret else {"signed_in_at": now}
         if passwords.needs_rehash(row.password_hash):
             values["password_hash"] = passwords.hash_password(password)
         store.update_staff(session, row.id or 0, now=now, **values)
@@ -193,7 +206,7 @@ def signed_in(engine: Engine, staff_id: int, epoch: int) -> Staff | None:
         row = store.staff_by_id(session, staff_id)
     if row is None or row.session_epoch != epoch or not row.password_hash:
         return None
-    return _staff(row)
+    return as_staff(row)
 
 
 def sign_out_everywhere(engine: Engine, staff: Staff, *, now: datetime) -> None:
@@ -234,3 +247,64 @@ def remove_user(engine: Engine, email: str, *, actor: str, now: datetime) -> Non
             before={"role": row.role},
             now=now,
         )
+
+
+def mark_signed_in(engine: Engine, staff_id: int, *, now: datetime) -> None:
+    with store.writing(engine) as session:
+        store.update_staff(session, staff_id, signed_in_at=now, now=now)
+
+
+def change_password(
+    engine: Engine, staff: Staff, current: str, new: str, *, now: datetime
+) -> Staff:
+    """A new password, given the current one; every other session ends (the caller starts
+    this one afresh with the new epoch returned)."""
+    with store.reading(engine) as session:
+        row = store.staff_by_id(session, staff.id)
+    if row is None or not passwords.verify(row.password_hash, current):
+        raise DeniedError("the current password is not right")
+    passwords.check_new(new, email=row.email)
+    with store.writing(engine) as session:
+        store.update_staff(session, staff.id, password_hash=passwords.hash_password(new), now=now)
+        store.end_sessions(session, staff.id, now=now)
+        store.record(
+            session,
+            actor=staff.email,
+            action="staff.change-password",
+            kind="staff",
+            subject_id=staff.id,
+            label=staff.email,
+            now=now,
+        )
+        fresh = store.staff_by_id(session, staff.id)
+    assert fresh is not None
+    return as_staff(fresh)
+
+
+def set_role(engine: Engine, email: str, role: str, *, actor: str, now: datetime) -> bool:
+    """Give ``email`` the role ``role`` (never leaving the newsroom without an admin);
+    whether it changed."""
+    address = email.strip().lower()
+    if role not in store.ROLES:
+        raise InputError(f"role must be one of {', '.join(store.ROLES)}, not {role!r}")
+    with store.writing(engine) as session:
+        row = store.staff_by_email(session, address)
+        if row is None:
+            raise NotFoundError(f"nobody signs in as {address}")
+        if row.role == role:
+            return False
+        if row.role == "admin" and store.staff_count(session, role="admin") == 1:
+            raise InputError(f"{address} is the only admin: make someone else an admin first")
+        store.update_staff(session, row.id or 0, role=role, now=now)
+        store.record(
+            session,
+            actor=actor,
+            action="staff.set-role",
+            kind="staff",
+            subject_id=row.id,
+            label=address,
+            before={"role": row.role},
+            after={"role": role},
+            now=now,
+        )
+    return True

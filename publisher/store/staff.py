@@ -69,3 +69,34 @@ def end_sessions(session: Session, staff_id: int, *, now: datetime) -> None:
 def remove_staff(session: Session, email: str) -> bool:
     result = session.execute(delete(staff_t).where(staff_t.c.email == email))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def take_totp_step(session: Session, staff_id: int, step: int, *, now: datetime) -> bool:
+    """Record ``step`` as this person's last TOTP step, if it is later than the last one:
+    False for a step already used (a replayed code), in one statement, so that of two
+    requests with the same code only one wins."""
+    result = session.execute(
+        update(staff_t)
+        .where(staff_t.c.id == staff_id, staff_t.c.totp_step < step)
+        .values(totp_step=step, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def take_recovery_code(
+    session: Session, staff_id: int, digest: str, *, now: datetime
+) -> int | None:
+    """Strike the recovery code whose hash is ``digest`` off this person's list; how many
+    are left, or None if it is not (or no longer) on it. Compare-and-set on the whole list,
+    so a code is taken once even by two requests at the same instant."""
+    stored = session.scalar(select(staff_t.c.recovery_codes).where(staff_t.c.id == staff_id))
+    hashes = (stored or "").split()
+    if digest not in hashes:
+        return None
+    left = [h for h in hashes if h != digest]
+    result = session.execute(
+        update(staff_t)
+        .where(staff_t.c.id == staff_id, staff_t.c.recovery_codes == stored)
+        .values(recovery_codes="\n".join(left), updated_at=now)
+    )
+    return len(left) if result.rowcount else None  # type: ignore[attr-defined]

@@ -515,8 +515,9 @@ def create_app(
             }
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
+    # Always there: a newsroom session may use it with no API token (api.Gate decides).
+    app.include_router(api.router(settings, engine, timetable, clock))
     if api_on:
-        app.include_router(api.router(settings, engine, timetable, clock))
 
         @app.get(DOCS_PATH, include_in_schema=False)
         def docs() -> FileResponse:
@@ -538,7 +539,9 @@ def create_app(
         larger={api.IMPORT_PATH: settings.max_import_bytes},
         idle=settings.http_body_timeout,
     )
-    app.add_middleware(api.Gate, settings=settings)
+    app.add_middleware(
+        api.Gate, settings=settings, session=admin.api_session(engine, settings, clock)
+    )
     app.add_middleware(SiteHost, settings=settings)
     if settings.proxy_networks:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxy_hosts(settings))

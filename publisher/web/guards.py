@@ -173,20 +173,36 @@ class ClientLimit:
         self._lock = threading.Lock()
 
     def allow(self, client: str, now: float) -> bool:
-        key = client_key(client)
+        """Count one more for ``client``, unless it is at its limit (then False)."""
         with self._lock:
-            times = self._seen.pop(key, None)
-            if times is None:
-                times = deque()
-                while len(self._seen) >= self.keys:
-                    self._seen.popitem(last=False)
-            self._seen[key] = times
-            while times and now - times[0] > self.window:
-                times.popleft()
+            times = self._times(client, now)
             if len(times) >= self.per_window:
                 return False
             times.append(now)
             return True
+
+    def full(self, client: str, now: float) -> bool:
+        """Whether ``client`` is at its limit (counting nothing): with ``note``, a limit on
+        failures only, such as wrong passwords."""
+        with self._lock:
+            return len(self._times(client, now)) >= self.per_window
+
+    def note(self, client: str, now: float) -> None:
+        """Count one for ``client`` (a failure)."""
+        with self._lock:
+            self._times(client, now).append(now)
+
+    def _times(self, client: str, now: float) -> deque[float]:
+        key = client_key(client)
+        times = self._seen.pop(key, None)
+        if times is None:
+            times = deque()
+            while len(self._seen) >= self.keys:
+                self._seen.popitem(last=False)
+        self._seen[key] = times
+        while times and now - times[0] > self.window:
+            times.popleft()
+        return times
 
 
 def client_key(host: str) -> str:

@@ -6,35 +6,57 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from publisher.settings import Settings
-from publisher.web.admin import dashboard, session, signin
+from publisher.templating import make_environment
+from publisher.web.admin import account, dashboard, people, session, signin
 from publisher.web.admin.context import Newsroom
 
-__all__ = ["Newsroom", "install", "router"]
+__all__ = ["Newsroom", "api_session", "install", "router"]
+
+api_session = session.api_caller
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def router(room: Newsroom) -> APIRouter:
     """Every newsroom page, under /admin."""
     routes = APIRouter(prefix="/admin", include_in_schema=False)
-    for area in (signin, dashboard):
+    for area in (signin, dashboard, account, people):
         routes.include_router(area.router(room))
     return routes
-
-
-async def _sign_in_first(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": "not signed in"}, status_code=401)
-    if request.method in session.SAFE_METHODS:
-        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/admin/login?next={target}", status_code=303)
-    return RedirectResponse("/admin/login", status_code=303)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """The session cookie and the sign-in redirect on ``app`` (call before the outer
     middleware, so that the session is read inside them)."""
+    env = make_environment(zone=settings.zone)
+
+    async def sign_in_first(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "not signed in"}, status_code=401)
+        if request.method in session.SAFE_METHODS:
+            query = f"?{request.url.query}" if request.url.query else ""
+            target = quote(request.url.path + query)
+            return RedirectResponse(f"/admin/login?next={target}", status_code=303)
+        if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+            return RedirectResponse("/admin/login", status_code=303)
+        # A form sent after the session ended (idle too long): nothing is done, and nothing
+        # typed is lost either. The sign-in form carries it, and after signing in a page
+        # offers to send it again (with the new session's form token).
+        form = await request.form()
+        html = env.get_template("admin/login.html").render(
+            settings=settings,
+            staff=None,
+            csrf=session.csrf_token(request),
+            path=request.url.path,
+            email="",
+            error="",
+            next=signin.safe_next(request.url.path),
+            kept=signin.kept_fields(form, prefixed=False),
+        )
+        return HTMLResponse(html, status_code=401)
+
     app.add_middleware(SessionMiddleware, **session.middleware_options(settings))
-    app.add_exception_handler(session.SignInNeeded, _sign_in_first)
+    app.add_exception_handler(session.SignInNeeded, sign_in_first)
