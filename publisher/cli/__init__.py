@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import exc as sa_exc
 
-from publisher.cli import articles, daemon, digests, members
+from publisher.cli import articles, daemon, digests, members, staff
 from publisher.cli.common import app, err
 from publisher.errors import PublisherError
 
@@ -19,6 +19,7 @@ app.add_typer(digests.digest_app, name="digest")
 app.add_typer(members.subscribers_app, name="subscribers")
 app.add_typer(members.bounces_app, name="bounces")
 app.add_typer(members.reports_app, name="reports")
+app.add_typer(staff.users_app, name="users")
 __all__ = ["app", "daemon", "main"]
 
 

@@ -7,8 +7,9 @@ import threading
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
-from publisher import delivery, outbox, publish, store, syndication
+from publisher import delivery, outbox, publish, staff, store, syndication
 from publisher.cli import senders
 from publisher.cli.common import (
     app,
@@ -21,8 +22,9 @@ from publisher.cli.common import (
 from publisher.errors import OperationalError
 from publisher.scheduler import Timekeeper
 from publisher.schedules import load_timetable
-from publisher.settings import load_settings
+from publisher.settings import Settings, load_settings
 from publisher.templating import make_environment
+from publisher.tokens import Signer
 from publisher.web import create_app, serve
 
 
@@ -91,6 +93,7 @@ def run(
         children = senders.spawn((processes or settings.send_processes) - 1, once=False)
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
+            first_admin(engine, settings)
             app_ = create_app(
                 settings,
                 engine,
@@ -120,6 +123,22 @@ def run(
             mail.join(timeout=15)
         senders.finish(children, stop=True)
         close()
+
+
+def first_admin(engine: Engine, settings: Settings) -> None:
+    """With nobody able to sign in to the newsroom yet, print a one-time link that sets up
+    its first admin (issue 12: a fresh clone needs no extra command)."""
+    link = staff.first_run_link(
+        engine, settings.site_url, Signer.of(settings.secret_key), now=utc_now()
+    )
+    if link is None:
+        return
+    print(
+        "\nNobody can sign in to the newsroom yet. To set up its first admin, open this\n"
+        "one-time link within an hour (it works once; restart for a new one):\n"
+        f"\n    {link}\n",
+        flush=True,
+    )
 
 
 @app.command()

@@ -42,7 +42,8 @@ def staff_list(session: Session) -> list[StaffUser]:
 
 
 def staff_count(session: Session, *, role: str | None = None) -> int:
-    query = select(func.count()).select_from(staff_t)
+    """How many people (with an address: a first admin not set up yet does not count)."""
+    query = select(func.count()).select_from(staff_t).where(staff_t.c.email != "")
     if role is not None:
         query = query.where(staff_t.c.role == role)
     return int(session.scalar(query) or 0)
