@@ -36,7 +36,8 @@ def setup_uri(secret: str, *, account: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as an inline <svg> (no script, no style attribute)."""
-    return str(segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#111", light="#fff"))
+    qr = segno.make(uri, error="m")
+    return str(qr.svg_inline(scale=5, border=2, dark="#111", light="#fff", omitsize=True))
 
 
 def grouped(secret: str) -> str:
