@@ -99,8 +99,10 @@ def confirm_setup(engine: Engine, staff: Staff, code: str, *, now: datetime) -> 
 
 def check_code(engine: Engine, staff_id: int, code: str, *, actor: str, now: datetime) -> str:
     """Take one code, TOTP or recovery, for this person: which kind it was; DeniedError if
-    it is wrong or used already (nothing is changed then)."""
+    it is wrong or used already (nothing is changed then). ``actor``: who the audit trail
+    names for a recovery code used (empty: the person themselves)."""
     row = _row(engine, staff_id)
+    actor = actor or row.email
     if not row.totp_secret:
         raise DeniedError(WRONG_CODE)
     if otp.looks_like_recovery_code(code):

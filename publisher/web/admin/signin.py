@@ -181,7 +181,7 @@ def router(room: Newsroom) -> APIRouter:
                 room.engine,
                 uid,
                 str(form.get("code", ""))[:100],
-                actor="sign-in",
+                actor="",
                 now=now,
             )
         except (DeniedError, NotFoundError) as exc:
