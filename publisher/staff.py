@@ -125,12 +125,7 @@ def first_run_link(engine: Engine, site_url: str, signer: Signer, *, now: dateti
         people = store.staff_list(session)
         if any(p.password_hash for p in people):
             return None
-        first = next((p for p in people if p.email == "" and p.role == "admin"), None)
-        if first is None:
-            staff_id = store.add_staff(session, "", "admin", nonce=nonce, now=now)
-        else:
-            staff_id = first.id or 0
-            store.update_staff(session, staff_id, link_nonce=nonce, now=now)
+        staff_id = store.first_admin_slot(session, nonce=nonce, now=now)
     return link(site_url, signer, staff_id, nonce, now=now)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from publisher.errors import InputError, NotFoundError
 from publisher.models import StaffUser
+from publisher.store.engine import _insert_ignore
 
 staff_t = StaffUser.__table__  # type: ignore[attr-defined]
 ROLES = ("editor", "admin")
@@ -101,3 +102,20 @@ def take_recovery_code(
         .values(recovery_codes="\n".join(left), updated_at=now)
     )
     return len(left) if result.rowcount else None  # type: ignore[attr-defined]
+
+
+def first_admin_slot(session: Session, *, nonce: str, now: datetime) -> int:
+    """The id of the first admin not set up yet (the one row with no address), made if
+    missing, with ``nonce`` as their link's: ON CONFLICT, so that several daemons starting
+    together on one database make one row (a plain INSERT lost that race on PostgreSQL)."""
+    session.execute(
+        _insert_ignore(session)(staff_t)
+        .values(email="", role="admin", link_nonce=nonce, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    session.execute(
+        update(staff_t)
+        .where(staff_t.c.email == "")
+        .values(role="admin", link_nonce=nonce, updated_at=now)
+    )
+    return int(session.scalar(select(staff_t.c.id).where(staff_t.c.email == "")) or 0)
