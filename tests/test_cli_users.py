@@ -35,7 +35,7 @@ def users(
         input=stdin,  # a pipe: no terminal, so no prompt
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a guard against a hung process only: a loaded machine is slow
     )
 
 
