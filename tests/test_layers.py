@@ -32,6 +32,7 @@ LAYERS = {
     "syndication": 4,
     "editions": 4,
     "community": 4,
+    "members": 4,
     "staff": 4,
     "metrics": 4,
     "messages": 4.4,
