@@ -66,7 +66,7 @@ def find(engine: Engine, chosen: SubscriberFilter, *, page: int = 1) -> Found:
         pages = max(1, -(-total // PER_PAGE))
         page = min(max(page, 1), pages)
         rows = store.matching(session, chosen, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
-        counts = {status: 0 for status in STATUSES} | store.status_counts(session)
+        counts = {status: 0 for status in STATUSES} | store.subscriber_status_counts(session)
         return Found(_members(session, rows), total, page, pages, counts)
 
 
@@ -94,6 +94,12 @@ def person(engine: Engine, subscriber_id: int) -> Person:
             store.mails_to(session, row.email),
             store.audit_entries(session, kind=store.SUBSCRIBER, subject_id=subscriber_id),
         )
+
+
+def trail_of(engine: Engine, subscriber_id: int) -> list[AuditEntry]:
+    """The changes recorded of a subscriber (removed ones too), newest first."""
+    with store.reading(engine) as session:
+        return store.audit_entries(session, kind=store.SUBSCRIBER, subject_id=subscriber_id)
 
 
 class FieldsRefused(InputError):

@@ -104,7 +104,7 @@ def matching_ids(session: Session, chosen: SubscriberFilter) -> list[int]:
     return [int(i) for i in session.scalars(query)]
 
 
-def status_counts(session: Session) -> dict[str, int]:
+def subscriber_status_counts(session: Session) -> dict[str, int]:
     query = select(subscribers_t.c.status, func.count()).group_by(subscribers_t.c.status)
     return {str(status): int(count) for status, count in session.execute(query)}
 

@@ -535,7 +535,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        larger={api.IMPORT_PATH: settings.max_import_bytes},
+        larger={
+            api.IMPORT_PATH: settings.max_import_bytes,
+            admin.IMPORT_PATH: settings.max_import_bytes,
+        },
         idle=settings.http_body_timeout,
     )
     app.add_middleware(api.Gate, settings=settings)

@@ -10,16 +10,19 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from publisher.settings import Settings
-from publisher.web.admin import dashboard, session, signin
+from publisher.web.admin import dashboard, session, signin, subscriber_files, subscribers
 from publisher.web.admin.context import Newsroom
 
-__all__ = ["Newsroom", "install", "router"]
+__all__ = ["IMPORT_PATH", "Newsroom", "install", "router"]
+
+IMPORT_PATH = subscriber_files.IMPORT_PATH
 
 
 def router(room: Newsroom) -> APIRouter:
     """Every newsroom page, under /admin."""
     routes = APIRouter(prefix="/admin", include_in_schema=False)
-    for area in (signin, dashboard):
+    # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
+    for area in (signin, dashboard, subscriber_files, subscribers):
         routes.include_router(area.router(room))
     return routes
 
