@@ -4,8 +4,10 @@
 (function () {
   "use strict";
 
+  // The form that made the request (htmx:beforeSwap is fired on the swap's target instead).
   function importForm(event) {
-    var target = event.target;
+    var config = event.detail && event.detail.requestConfig;
+    var target = config && config.elt ? config.elt : event.target;
     return target && target.closest ? target.closest("form[data-import]") : null;
   }
 
