@@ -33,6 +33,7 @@ LAYERS = {
     "editions": 4,
     "community": 4,
     "members": 4,
+    "subscriber_csv": 4,
     "staff": 4,
     "metrics": 4,
     "messages": 4.4,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from publisher import community, delivery, members
+from publisher import community, delivery, members, subscriber_csv
 from publisher.bounces import read_hard_bounces
 from publisher.cli.common import (
     actor,
@@ -70,7 +70,7 @@ def subscribers_import(path: Path) -> None:
     all or nothing, every bad row reported with its line."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
-        done = members.import_subscribers(
+        done = subscriber_csv.import_subscribers(
             engine,
             path,
             known_digests=list(timetable.digests),
@@ -91,10 +91,10 @@ def subscribers_export(
     """Write every subscriber as CSV (the columns `subscribers import` reads)."""
     with context() as (_settings, engine):
         if path is None:
-            members.export_subscribers(engine, sys.stdout)
+            subscriber_csv.export_subscribers(engine, sys.stdout)
             return
         with path.open("w", encoding="utf-8", newline="") as out:
-            count = members.export_subscribers(engine, out)
+            count = subscriber_csv.export_subscribers(engine, out)
     print(f"wrote {count} subscriber(s) to {path}")
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from publisher import members
+from publisher import members, subscriber_csv
 from publisher.content import one_line
 from publisher.errors import InputError
 from publisher.staff import Staff
@@ -51,7 +51,7 @@ def router(room: Newsroom) -> APIRouter:
         http_status: int = 200,
         error: str = "",
         problems: list[str] | None = None,
-        done: members.ImportedSubscribers | None = None,
+        done: subscriber_csv.ImportedSubscribers | None = None,
         name: str = "",
     ) -> HTMLResponse:
         return room.page(
@@ -84,7 +84,7 @@ def router(room: Newsroom) -> APIRouter:
                     out.write(chunk)
             try:
                 done = await run_in_threadpool(
-                    members.import_subscribers,
+                    subscriber_csv.import_subscribers,
                     room.engine,
                     path,
                     known_digests=list(room.timetable.digests),
@@ -112,7 +112,7 @@ def router(room: Newsroom) -> APIRouter:
     def export_csv(request: Request, who: Staff = Depends(admin)) -> Response:
         chosen = chosen_filter(room, request.query_params)
         out = io.StringIO()
-        members.export_subscribers(room.engine, out, chosen)
+        subscriber_csv.export_subscribers(room.engine, out, chosen)
         stamp = room.clock().strftime("%Y%m%d-%H%M")
         return Response(
             out.getvalue(),
