@@ -261,6 +261,7 @@ def clear_bounce(engine: Engine, email: str, *, actor: str, now: datetime) -> No
 # ---------------------------------------------------------------- many at once
 
 BULK_ACTIONS = ("unsubscribe", "remove")
+BATCH = 1000  # subscribers read at once: every id is a query parameter (PostgreSQL: 65,535)
 
 
 @dataclass(frozen=True)
@@ -276,11 +277,9 @@ def _fingerprint(ids: Sequence[int]) -> str:
 
 
 def _targets(session: Session, action: str, chosen: SubscriberFilter) -> list[int]:
-    ids = store.matching_ids(session, chosen)
-    if action == "unsubscribe":  # only those it changes: pending and confirmed ones
-        statuses = {r.id: r.status for r in store.subscribers_by_ids(session, ids)}
-        ids = [i for i in ids if statuses.get(i) in ("pending", "confirmed")]
-    return ids
+    # Unsubscribing counts only those it changes: the pending and confirmed ones.
+    statuses = ("pending", "confirmed") if action == "unsubscribe" else ()
+    return store.matching_ids(session, chosen, statuses=statuses)
 
 
 def count_for(engine: Engine, action: str, chosen: SubscriberFilter) -> Counted:
@@ -313,7 +312,8 @@ def act_on(
                 f"the set changed since it was counted ({counted.count:,} then, {len(ids):,} "
                 "now): nothing was done; count again"
             )
-        for row in store.subscribers_by_ids(session, ids):
+        batches = (ids[start : start + BATCH] for start in range(0, len(ids), BATCH))
+        for row in (row for batch in batches for row in store.subscribers_by_ids(session, batch)):
             if action == "remove":
                 _remove(session, row, actor=actor, action="subscriber.bulk-remove", now=now)
                 continue
