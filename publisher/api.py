@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import community, publish
+from publisher import community, publish, subscriber_csv
 from publisher.errors import InputError
 from publisher.schedules import Timetable
 from publisher.settings import Settings
@@ -196,7 +196,7 @@ def router(
     @api.get("/subscribers/export", response_class=PlainTextResponse)
     def export() -> PlainTextResponse:
         out = io.StringIO()
-        community.export_subscribers(engine, out)
+        subscriber_csv.export_subscribers(engine, out)
         return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
 
     @api.post(IMPORT_PATH.removeprefix("/api"))
@@ -209,12 +209,14 @@ def router(
                 async for chunk in request.stream():  # to disk as it comes, not into memory
                     out.write(chunk)
             done = await run_in_threadpool(
-                community.import_subscribers,
+                subscriber_csv.import_subscribers,
                 engine,
                 path,
                 known_digests=list(timetable.digests),
                 zone=settings.zone,
+                actor=actor(request),
                 now=clock(),
+                label="POST /api/subscribers/import",
             )
         return {"created": done.created, "updated": done.updated, "merged": done.merged}
 

@@ -1,23 +1,22 @@
-"""Community use cases: the subscribers, their status and their digests."""
+"""Community use cases: the subscribers, their status and their digests. What readers
+do to their own subscription (sign up, confirm, unsubscribe, preferences, sign out of all
+links) is in the audit trail as the actor READER; the editors' side is ``members.py``."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TextIO
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from publisher import roster, store
+from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
-from publisher.errors import InputError, NotFoundError
+from publisher.errors import InputError
 from publisher.mailer import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -29,6 +28,9 @@ from publisher.tokens import (
     Signer,
     TokenError,
 )
+
+READER = "reader"  # the audit trail's actor for a reader's own change
+UNNAMED = "system"  # the actor of a change whose caller names none
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ def add_subscriber(
     known_digests: Sequence[str],
     categories: Sequence[str] | None = None,
     now: datetime,
+    actor: str = UNNAMED,
 ) -> tuple[SubscriberView, bool]:
     """Add (or update) a subscriber to ``digests`` (every known digest when empty), with
-    only ``categories``' stories (category slugs; None keeps their choice, empty: all)."""
+    only ``categories``' stories (category slugs; None keeps their choice, empty: all);
+    in the audit trail as ``actor``."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
@@ -63,6 +67,8 @@ def add_subscriber(
         )
     chosen = list(digests) or list(known_digests)
     with store.writing(engine) as session:
+        known = store.subscriber_by_email(session, address)
+        before = store.subscriber_snapshot(session, known.id or 0) if known else {}
         row, created = store.upsert_subscriber(
             session,
             address,
@@ -74,6 +80,15 @@ def add_subscriber(
         if categories is not None:
             slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
             store.set_interests(session, row.id or 0, slugs)
+        store.record_subscriber_change(
+            session,
+            row.id or 0,
+            before,
+            actor=actor,
+            action="subscriber.add",
+            label=address,
+            now=now,
+        )
         topics = store.interests_of(session, [row.id or 0])[row.id or 0]
         return SubscriberView(row, tuple(chosen), tuple(topics)), created
 
@@ -93,14 +108,6 @@ def list_subscribers(engine: Engine) -> list[SubscriberView]:
                 SubscriberView(r, tuple(digests[r.id or 0]), tuple(topics[r.id or 0])) for r in rows
             )
             after = rows[-1].id or 0
-
-
-def remove_subscriber(engine: Engine, email: str) -> None:
-    """Delete a subscriber and their deliveries (to stop mailing but keep the record,
-    unsubscribe them instead)."""
-    with store.writing(engine) as session:
-        if not store.delete_subscriber(session, email):
-            raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
 
 
 def member(
@@ -160,29 +167,19 @@ def sign_out_everywhere(engine: Engine, signer: Signer, token: str, *, now: date
     every link mailed before (this one too) stops working; their address."""
     view = member(engine, signer, "preferences", token, now=now)
     with store.writing(engine) as session:
-        store.rotate_link_key(session, view.subscriber.id or 0, now=now)
+        subscriber_id = view.subscriber.id or 0
+        store.rotate_link_key(session, subscriber_id, now=now)
+        store.record_subscriber_change(
+            session,
+            subscriber_id,
+            {},
+            actor=READER,
+            action="subscriber.rotate-links",
+            label=view.subscriber.email,
+            now=now,
+            always=True,
+        )
     return view.subscriber.email
-
-
-def rotate_links(engine: Engine, email: str, *, now: datetime) -> None:
-    """The editors' "sign out of all links" for ``email`` (a forwarded digest, a lost phone)."""
-    with store.writing(engine) as session:
-        row = store.subscriber_by_email(session, email)
-        if row is None:
-            raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
-        store.rotate_link_key(session, row.id or 0, now=now)
-
-
-def clear_bounce(engine: Engine, email: str, *, now: datetime) -> None:
-    """An editor says mail to ``email`` works again: bounced becomes unsubscribed, so the
-    person can sign up and confirm again (a bounced address cannot do that itself)."""
-    with store.writing(engine) as session:
-        row = store.subscriber_by_email(session, email)
-        if row is None:
-            raise NotFoundError(f"no subscriber {email.strip().lower()!r}")
-        if row.status != "bounced":
-            raise InputError(f"{row.email} has not bounced (it is {row.status})")
-        store.set_subscriber_status(session, row.id or 0, "unsubscribed", now=now)
 
 
 def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) -> SubscriberView:
@@ -191,7 +188,18 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
     view = member(engine, signer, "unsubscribe", token, now=now)
     if view.subscriber.status != "bounced":
         with store.writing(engine) as session:
-            store.set_subscriber_status(session, view.subscriber.id or 0, "unsubscribed", now=now)
+            subscriber_id = view.subscriber.id or 0
+            before = store.subscriber_snapshot(session, subscriber_id)
+            store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
+            store.record_subscriber_change(
+                session,
+                subscriber_id,
+                before,
+                actor=READER,
+                action="subscriber.unsubscribe",
+                label=view.subscriber.email,
+                now=now,
+            )
     return member(engine, signer, "unsubscribe", token, now=now)
 
 
@@ -225,6 +233,7 @@ def set_preferences(
     status = view.subscriber.status
     with store.writing(engine) as session:
         store.lock_subscriber(session, subscriber_id)  # two saves at once: one after the other
+        before = store.subscriber_snapshot(session, subscriber_id)
         store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
         if not chosen and status == "confirmed":
@@ -233,6 +242,15 @@ def set_preferences(
             # The link came in their mail and saving is a deliberate POST: they are back.
             # A bounced address stays bounced: that mailbox does not exist.
             store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
+        store.record_subscriber_change(
+            session,
+            subscriber_id,
+            before,
+            actor=READER,
+            action="subscriber.preferences",
+            label=view.subscriber.email,
+            now=now,
+        )
     return member(engine, signer, "preferences", token, now=now)
 
 
@@ -332,6 +350,15 @@ def signup(
                 session, address, name=name, status="pending", digests=chosen, now=now
             )
             store.set_interests(session, row.id or 0, slugs)
+            store.record_subscriber_change(
+                session,
+                row.id or 0,
+                {},
+                actor=READER,
+                action="subscriber.signup",
+                label=address,
+                now=now,
+            )
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
@@ -405,6 +432,7 @@ def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> Sub
                 "mail to this address bounced, so it cannot be confirmed; please write to the "
                 "editors if it works again"
             )
+        before = store.subscriber_snapshot(session, subscriber_id)
         if request.used_at is None:
             if request.name:
                 store.set_name(session, subscriber_id, request.name, now=now)
@@ -413,6 +441,15 @@ def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> Sub
                 store.set_interests(session, subscriber_id, request.categories.split())
             store.use_request(session, request.id or 0, now=now)
         store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
+        store.record_subscriber_change(
+            session,
+            subscriber_id,
+            before,
+            actor=READER,
+            action="subscriber.confirm",
+            label=row.email,
+            now=now,
+        )
         session.refresh(row)
         return _view(session, row, used=True)
 
@@ -475,71 +512,3 @@ def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
         if not store.use_request(session, request.id or 0, now=now):
             raise TokenError("this link has been used already: ask for a new one at /subscription")
         return signer.make("preferences", row.id or 0, row.link_key, expires=now + ACCESS_SESSION)
-
-
-@dataclass(frozen=True)
-class ImportedSubscribers:
-    created: int
-    updated: int
-    merged: int = 0  # rows that named someone an earlier row of the file named
-
-
-def import_subscribers(
-    engine: Engine, path: Path, *, known_digests: Sequence[str], zone: ZoneInfo, now: datetime
-) -> ImportedSubscribers:
-    """Import a subscriber CSV, all or nothing; every bad row is reported with its line.
-    Addresses are matched case-insensitively, and an unsubscribed or bounced address is never
-    turned back into a confirmed one (only the person confirming again does that)."""
-    problems: list[str] = []
-    people: dict[str, roster.Row] = {}
-    created = updated = merged = 0
-    with store.writing(engine) as session:
-        categories = [c.slug for c in store.category_list(session)]
-        rows = roster.read_rows(
-            path, known_digests=known_digests, zone=zone, known_categories=categories
-        )
-        for row in rows:  # every row is read, so that every problem is reported
-            if isinstance(row, str):
-                problems.append(row)
-            elif row.email in people:  # the same person again (addresses are lower-cased)
-                people[row.email] = people[row.email].merged(row)
-                merged += 1
-            else:
-                people[row.email] = row
-        if problems:
-            raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
-        for row in people.values():
-            found, new = store.upsert_subscriber(
-                session,
-                row.email,
-                name=row.name,
-                status=row.status,
-                digests=row.digests,
-                now=now,
-                created_at=row.created_at,
-                confirmed_at=row.confirmed_at,
-            )
-            if row.categories is not None:  # a file without the column keeps their choice
-                store.set_interests(session, found.id or 0, row.categories)
-            created += new
-            updated += not new
-    return ImportedSubscribers(created, updated, merged)
-
-
-def export_subscribers(engine: Engine, out: TextIO) -> int:
-    """Every subscriber as CSV (CONTRACT.md columns); how many."""
-
-    def rows() -> Iterator[tuple[object, ...]]:
-        for view in list_subscribers(engine):
-            row = view.subscriber
-            yield (
-                row.email,
-                row.name,
-                row.status,
-                " ".join(view.digests),
-                row.created_at.isoformat(),
-                row.confirmed_at.isoformat() if row.confirmed_at else "",
-                " ".join(view.categories),
-            )
-
-    return roster.write_rows(out, rows())

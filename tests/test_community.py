@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import community, outbox, store
+from publisher import community, members, outbox, store, subscriber_csv
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
@@ -107,7 +107,7 @@ def test_a_removed_subscriber_gets_a_clear_page(
     client: TestClient, engine: Engine, member: int
 ) -> None:
     link = f"/unsubscribe/{token(engine, 'unsubscribe', member)}"
-    community.remove_subscriber(engine, "aisyah@example.com")
+    members.remove_subscriber(engine, "aisyah@example.com", actor="test", now=NOW)
     page = client.get(link)
     assert page.status_code == 400 and "subscription was removed" in page.text
     assert "/subscription" in page.text
@@ -326,13 +326,13 @@ def test_csv_import_export_round_trip_and_bad_rows(
         "wei@example.com,Wei Jie,,\n"
         "priya@example.com,,pending,daily\n"
     )
-    done = community.import_subscribers(
-        engine, good, known_digests=["daily"], zone=settings.zone, now=NOW
+    done = subscriber_csv.import_subscribers(
+        engine, good, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
     )
     assert (done.created, done.updated) == (2, 1)
     assert status(engine, member) == "unsubscribed"
     out = io.StringIO()
-    assert community.export_subscribers(engine, out) == 3
+    assert subscriber_csv.export_subscribers(engine, out) == 3
     exported = out.getvalue()
     assert exported.splitlines()[0] == (
         "email,name,status,digests,created_at,confirmed_at,categories"
@@ -342,10 +342,12 @@ def test_csv_import_export_round_trip_and_bad_rows(
     copy = folder / "export.csv"
     copy.write_text(exported)
     for view in community.list_subscribers(engine):
-        community.remove_subscriber(engine, view.subscriber.email)
-    community.import_subscribers(engine, copy, known_digests=["daily"], zone=settings.zone, now=NOW)
+        members.remove_subscriber(engine, view.subscriber.email, actor="test", now=NOW)
+    subscriber_csv.import_subscribers(
+        engine, copy, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+    )
     again = io.StringIO()
-    community.export_subscribers(engine, again)
+    subscriber_csv.export_subscribers(engine, again)
     assert again.getvalue() == exported
 
     bad = folder / "bad.csv"
@@ -354,8 +356,8 @@ def test_csv_import_export_round_trip_and_bad_rows(
         "x@example.com,vip,\ny@example.com,,weekly\nOK@example.com,,\n"
     )
     with pytest.raises(Exception) as caught:
-        community.import_subscribers(
-            engine, bad, known_digests=["daily"], zone=settings.zone, now=NOW
+        subscriber_csv.import_subscribers(
+            engine, bad, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
         )
     details = caught.value.details  # type: ignore[attr-defined]
     # The same address twice merges (see below); every other bad row is named by its line.
@@ -378,8 +380,8 @@ def test_csv_rows_of_one_address_in_any_case_merge_the_later_values_winning(
         "WEI@EXAMPLE.COM,,unsubscribed,\n"  # a blank name keeps "Wei"
         "mei@example.com,,,\n"
     )
-    done = community.import_subscribers(
-        engine, listing, known_digests=["daily"], zone=settings.zone, now=NOW
+    done = subscriber_csv.import_subscribers(
+        engine, listing, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
     )
     assert (done.created, done.updated, done.merged) == (2, 0, 3)
     people = {v.subscriber.email: v.subscriber for v in community.list_subscribers(engine)}
@@ -425,7 +427,7 @@ def test_exported_cells_never_run_as_formulas_and_import_back_unchanged(
         now=NOW,
     )
     out = io.StringIO()
-    community.export_subscribers(engine, out)
+    subscriber_csv.export_subscribers(engine, out)
     [_header, *rows] = list(csv.reader(io.StringIO(out.getvalue())))
     for cell in rows[0]:  # OWASP: no cell starts a formula, even after spaces
         assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
@@ -433,8 +435,10 @@ def test_exported_cells_never_run_as_formulas_and_import_back_unchanged(
     stored = community.list_subscribers(engine)[0].subscriber.name
     copy = tmp_path / "export.csv"
     copy.write_text(out.getvalue())
-    community.remove_subscriber(engine, "=x@example.com")
-    community.import_subscribers(engine, copy, known_digests=["daily"], zone=settings.zone, now=NOW)
+    members.remove_subscriber(engine, "=x@example.com", actor="test", now=NOW)
+    subscriber_csv.import_subscribers(
+        engine, copy, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+    )
     [back] = community.list_subscribers(engine)
     assert (back.subscriber.email, back.subscriber.name) == ("=x@example.com", stored)
 

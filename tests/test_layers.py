@@ -33,6 +33,8 @@ LAYERS = {
     "syndication": 4,
     "editions": 4,
     "community": 4,
+    "members": 4,
+    "subscriber_csv": 4,
     "staff": 4,
     "twofactor": 4.1,
     "metrics": 4,

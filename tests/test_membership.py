@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from jinja2 import Environment
 from sqlalchemy import Engine, select
 
-from publisher import community, links, outbox, store
+from publisher import community, links, members, outbox, store
 from publisher.models import Subscriber
 from publisher.settings import Settings
 from publisher.tokens import Signer, TokenError
@@ -77,7 +77,7 @@ def test_ids_are_never_reused_and_old_links_die_with_their_member(
     client.post("/subscribe", data={"email": "newest@example.com"})
     [mail] = sent(engine, settings)
     old_confirm = path_in(mail, "confirm")
-    community.remove_subscriber(engine, "newest@example.com")
+    members.remove_subscriber(engine, "newest@example.com", actor="test", now=NOW)
     stranger = join(engine, "stranger@example.com", confirmed=False)
     assert stranger > newest  # SQLite AUTOINCREMENT, PostgreSQL's sequence
     page = client.get(old_preferences)
@@ -177,7 +177,7 @@ def test_the_migration_keys_existing_members_and_keeps_their_rows(tmp_path: Path
                 engine, SIGNER, "unsubscribe", legacy, now=datetime.now(UTC) + timedelta(days=61)
             )
         # An id removed before the upgrade is not known to it; from then on, none is reused.
-        community.remove_subscriber(engine, "a@example.com")
+        members.remove_subscriber(engine, "a@example.com", actor="test", now=NOW)
         assert join(engine, "c@example.com") == 2
     finally:
         engine.dispose()
@@ -301,7 +301,7 @@ def test_a_bounced_address_stays_bounced_until_an_editor_clears_it(
     assert refused.status_code == 400 and "bounced" in refused.text
     found = row(engine, "gone@example.com")
     assert found is not None and found.status == "bounced"
-    community.clear_bounce(engine, "gone@example.com", now=NOW)
+    members.clear_bounce(engine, "gone@example.com", actor="test", now=NOW)
     client.post("/subscribe", data={"email": "gone@example.com"})
     fresh = sent(engine, settings)[-1]
     assert client.post(path_in(fresh, "confirm")).status_code == 200

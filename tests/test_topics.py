@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import community, delivery, digest, editions, publish, store
+from publisher import community, delivery, digest, editions, members, publish, store, subscriber_csv
 from publisher.errors import InputError
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
@@ -195,8 +195,8 @@ def test_csv_carries_categories(engine: Engine, settings: Settings, tmp_path: Pa
         "wei@example.com,daily,Economy transport\n"
         "priya@example.com,daily,\n"
     )
-    community.import_subscribers(
-        engine, listing, known_digests=["daily"], zone=settings.zone, now=now()
+    subscriber_csv.import_subscribers(
+        engine, listing, known_digests=["daily"], zone=settings.zone, actor="test", now=now()
     )
     chosen = {v.subscriber.email: v.categories for v in community.list_subscribers(engine)}
     assert chosen["wei@example.com"] == ("economy", "transport")
@@ -205,8 +205,8 @@ def test_csv_carries_categories(engine: Engine, settings: Settings, tmp_path: Pa
     # A file without the column leaves everyone's choice as it was.
     plain = tmp_path / "plain.csv"
     plain.write_text("email\nkept@example.com\nwei@example.com\n")
-    community.import_subscribers(
-        engine, plain, known_digests=["daily"], zone=settings.zone, now=now()
+    subscriber_csv.import_subscribers(
+        engine, plain, known_digests=["daily"], zone=settings.zone, actor="test", now=now()
     )
     chosen = {v.subscriber.email: v.categories for v in community.list_subscribers(engine)}
     assert chosen["kept@example.com"] == ("weather",)
@@ -214,25 +214,25 @@ def test_csv_carries_categories(engine: Engine, settings: Settings, tmp_path: Pa
 
     # Export, wipe, import, export: the same file, categories included.
     out = io.StringIO()
-    community.export_subscribers(engine, out)
+    subscriber_csv.export_subscribers(engine, out)
     assert "wei@example.com,,confirmed,daily," in out.getvalue()
     assert out.getvalue().splitlines()[0].endswith(",categories")
     copy = tmp_path / "export.csv"
     copy.write_text(out.getvalue())
     for view in community.list_subscribers(engine):
-        community.remove_subscriber(engine, view.subscriber.email)
-    community.import_subscribers(
-        engine, copy, known_digests=["daily"], zone=settings.zone, now=now()
+        members.remove_subscriber(engine, view.subscriber.email, actor="test", now=now())
+    subscriber_csv.import_subscribers(
+        engine, copy, known_digests=["daily"], zone=settings.zone, actor="test", now=now()
     )
     again = io.StringIO()
-    community.export_subscribers(engine, again)
+    subscriber_csv.export_subscribers(engine, again)
     assert again.getvalue() == out.getvalue()
 
     bad = tmp_path / "bad.csv"
     bad.write_text("email,categories\nnew@example.com,economy\nkept@example.com,sport weather\n")
     with pytest.raises(InputError) as caught:
-        community.import_subscribers(
-            engine, bad, known_digests=["daily"], zone=settings.zone, now=now()
+        subscriber_csv.import_subscribers(
+            engine, bad, known_digests=["daily"], zone=settings.zone, actor="test", now=now()
         )
     assert caught.value.details == [
         f"{bad}:3: categories: unknown sport (known: economy, markets, transport, weather)"

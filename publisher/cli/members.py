@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from publisher import community, delivery
+from publisher import community, delivery, members, subscriber_csv
 from publisher.bounces import read_hard_bounces
 from publisher.cli.common import (
+    actor,
     context,
     err,
     utc_now,
@@ -54,6 +55,7 @@ def subscribers_add(
             known_digests=list(timetable.digests),
             categories=[] if every_category else category,
             now=utc_now(),
+            actor=actor(),
         )
     row = view.subscriber
     print(
@@ -68,8 +70,13 @@ def subscribers_import(path: Path) -> None:
     all or nothing, every bad row reported with its line."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
-        done = community.import_subscribers(
-            engine, path, known_digests=list(timetable.digests), zone=settings.zone, now=utc_now()
+        done = subscriber_csv.import_subscribers(
+            engine,
+            path,
+            known_digests=list(timetable.digests),
+            zone=settings.zone,
+            actor=actor(),
+            now=utc_now(),
         )
     print(
         f"{path}: {done.created} added, {done.updated} updated, "
@@ -84,10 +91,10 @@ def subscribers_export(
     """Write every subscriber as CSV (the columns `subscribers import` reads)."""
     with context() as (_settings, engine):
         if path is None:
-            community.export_subscribers(engine, sys.stdout)
+            subscriber_csv.export_subscribers(engine, sys.stdout)
             return
         with path.open("w", encoding="utf-8", newline="") as out:
-            count = community.export_subscribers(engine, out)
+            count = subscriber_csv.export_subscribers(engine, out)
     print(f"wrote {count} subscriber(s) to {path}")
 
 
@@ -107,7 +114,7 @@ def subscribers_list() -> None:
 def subscribers_remove(email: str) -> None:
     """Delete a subscriber and their delivery records."""
     with context() as (_settings, engine):
-        community.remove_subscriber(engine, email)
+        members.remove_subscriber(engine, email, actor=actor(), now=utc_now())
     print(f"removed {email.strip().lower()}")
 
 
@@ -115,7 +122,7 @@ def subscribers_remove(email: str) -> None:
 def subscribers_rotate_links(email: str) -> None:
     """Sign a subscriber out of all links: every link mailed to them before stops working."""
     with context() as (_settings, engine):
-        community.rotate_links(engine, email, now=utc_now())
+        members.rotate_links(engine, email, actor=actor(), now=utc_now())
     print(f"{email.strip().lower()}: every earlier link now fails; new mail brings new ones")
 
 
@@ -123,7 +130,7 @@ def subscribers_rotate_links(email: str) -> None:
 def subscribers_clear_bounce(email: str) -> None:
     """Mail to a bounced address works again: make it unsubscribed, so they can sign up."""
     with context() as (_settings, engine):
-        community.clear_bounce(engine, email, now=utc_now())
+        members.clear_bounce(engine, email, actor=actor(), now=utc_now())
     print(f"{email.strip().lower()}: no longer bounced (unsubscribed until they sign up again)")
 
 

@@ -10,6 +10,7 @@ from publisher.store.deliveries import *  # noqa: F403
 from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
+from publisher.store.members import *  # noqa: F403
 from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
 from publisher.store.staff import *  # noqa: F403

@@ -125,7 +125,10 @@ def _add_middleware(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        larger={api.IMPORT_PATH: settings.max_import_bytes},
+        larger={
+            api.IMPORT_PATH: settings.max_import_bytes,
+            admin.IMPORT_PATH: settings.max_import_bytes,
+        },
         idle=settings.http_body_timeout,
     )
     app.add_middleware(api.Gate, settings=settings, session=newsroom)

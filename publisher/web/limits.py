@@ -8,6 +8,7 @@ documented limit in ``larger``; every other path gets the default.
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Mapping
 
 from fastapi import HTTPException
@@ -43,7 +44,7 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send, _too_large(limit))
+            await _refuse(send, _too_large(limit), page=_wants_page(scope))
             return
         received = 0
         body_done = False
@@ -97,14 +98,37 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, exc: BodyRefused) -> None:
+def _wants_page(scope: Scope) -> bool:
+    """A person in the newsroom's browser (an upload too large): they get a page."""
+    return str(scope.get("path", "")).startswith("/admin/")
+
+
+# No script and no inline style: the newsroom's Content-Security-Policy covers this page too.
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Too large</title><link rel="stylesheet" href="/static/admin.css"></head>
+<body><main id="main"><h1>That is too large</h1>
+<p class="error" role="alert">Nothing was changed: {detail}.</p>
+<p>Go back and choose a smaller file, or split it in parts and send each.</p>
+<p><a href="/admin/">Back to the newsroom</a></p></main></body></html>
+"""
+
+
+async def _refuse(send: Send, exc: BodyRefused, *, page: bool = False) -> None:
     body = f"{exc.detail}\n".encode()
+    kind = b"text/plain; charset=utf-8"
+    if page:
+        body, kind = (
+            _PAGE.format(detail=html.escape(str(exc.detail))).encode(),
+            b"text/html; charset=utf-8",
+        )
     await send(
         {
             "type": "http.response.start",
             "status": exc.status_code,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

@@ -11,19 +11,30 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from publisher.settings import Settings
 from publisher.templating import make_environment
-from publisher.web.admin import account, dashboard, people, session, signin
+from publisher.web.admin import (
+    account,
+    dashboard,
+    people,
+    session,
+    signin,
+    subscriber_files,
+    subscribers,
+)
 from publisher.web.admin.context import Newsroom
 
-__all__ = ["Newsroom", "api_session", "install", "router"]
+__all__ = ["IMPORT_PATH", "Newsroom", "api_session", "install", "router"]
 
 api_session = session.api_caller
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+IMPORT_PATH = subscriber_files.IMPORT_PATH
 
 
 def router(room: Newsroom) -> APIRouter:
     """Every newsroom page, under /admin."""
     routes = APIRouter(prefix="/admin", include_in_schema=False)
-    for area in (signin, dashboard, account, people):
+    # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
+    areas = (signin, dashboard, account, people, subscriber_files, subscribers)
+    for area in areas:
         routes.include_router(area.router(room))
     return routes
 

@@ -1,0 +1,227 @@
+"""The newsroom's subscribers (admins only): the list with search and filters, a person's
+page with their history and trail, changing and removing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from publisher import members, store
+from publisher.errors import InputError
+from publisher.staff import Staff
+from publisher.store import EVERY_CATEGORY, SubscriberFilter
+from publisher.web.admin import session, trail
+from publisher.web.admin.context import Newsroom
+
+MAX_ID = 2**31 - 1
+MAX_SEARCH = 200
+SubscriberId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+def categories_of(room: Newsroom) -> list[tuple[str, str]]:
+    """(slug, name) of every category, for the filters and the change form."""
+    with store.reading(room.engine) as db:
+        return [(c.slug, c.name) for c in store.category_list(db)]
+
+
+def chosen_filter(room: Newsroom, params: Any) -> SubscriberFilter:
+    """The filter in a query string or form; InputError for a value no list offers, so that
+    a mistyped filter never widens a bulk action to everyone."""
+    text = str(params.get("q", "")).strip()
+    status, digest, category = (str(params.get(k, "")) for k in ("status", "digest", "category"))
+    if len(text) > MAX_SEARCH:
+        raise InputError(f"a search is at most {MAX_SEARCH} characters")
+    if status and status not in members.STATUSES:
+        raise InputError(f"unknown status {status!r} (one of {', '.join(members.STATUSES)})")
+    if digest and digest not in room.timetable.digests:
+        raise InputError(f"unknown digest {digest!r}")
+    if category and category != EVERY_CATEGORY and category not in dict(categories_of(room)):
+        raise InputError(f"unknown category {category!r}")
+    return SubscriberFilter(text, status, digest, category)
+
+
+def query_of(chosen: SubscriberFilter, **extra: Any) -> str:
+    values = {
+        "q": chosen.text,
+        "status": chosen.status,
+        "digest": chosen.digest,
+        "category": chosen.category,
+        **extra,
+    }
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a person's history."""
+
+    at: datetime
+    what: str
+    detail: str = ""
+    tone: str = ""  # "", ok, warn, bad
+
+
+def history(found: members.Person) -> list[Event]:
+    """What the database records of them, newest first (their changes are in the trail)."""
+    row = found.member.subscriber
+    events = [Event(row.created_at, "Added to the list", f"as {row.email}")]
+    if row.confirmed_at:
+        events.append(Event(row.confirmed_at, "Confirmed", tone="ok"))
+    for request in found.requests:
+        kind = "sign-up (confirmation link)" if request.kind == "confirm" else "subscription link"
+        events.append(Event(request.sent_at, f"Asked for a {kind}"))
+        if request.used_at:
+            events.append(Event(request.used_at, f"Used the {kind}", tone="ok"))
+    for mail in found.mails:
+        tone = {"sent": "ok", "failed": "bad"}.get(mail.status, "warn")
+        detail = f"{mail.status}; {mail.attempts} attempt(s)"
+        if mail.last_error:
+            detail += f"; the server said: {mail.last_error}"
+        events.append(Event(mail.sent_at or mail.created_at, "One-off mail", detail, tone))
+    for got in found.received:
+        tone = {"sent": "ok", "failed": "bad"}.get(got.status, "warn")
+        detail = f"{got.status}; {got.attempts} attempt(s)"
+        if got.reply:
+            detail += f"; the server said: {got.reply}"
+        what = f"Edition #{got.edition_id} ({got.digest}) {got.subject}".strip()
+        events.append(Event(got.sent_at or got.nominal_at, what, detail, tone))
+    return sorted(events, key=lambda e: e.at, reverse=True)
+
+
+def router(room: Newsroom) -> APIRouter:
+    routes = APIRouter()
+    admin = session.requires("admin", room.engine, room.settings, room.clock)
+
+    @routes.get("/subscribers", response_class=HTMLResponse)
+    def listing(request: Request, who: Staff = Depends(admin), page: int = 1) -> HTMLResponse:
+        try:
+            chosen = chosen_filter(room, request.query_params)
+        except InputError as exc:
+            return list_page(request, who, SubscriberFilter(), 1, error=exc.message)
+        return list_page(request, who, chosen, page)
+
+    def list_page(
+        request: Request, who: Staff, chosen: SubscriberFilter, page: int, *, error: str = ""
+    ) -> HTMLResponse:
+        found = members.find(room.engine, chosen, page=page)
+        return room.page(
+            request,
+            "subscribers.html",
+            staff=who,
+            http_status=400 if error else 200,
+            error=error,
+            found=found,
+            chosen=chosen,
+            query=query_of(chosen),
+            page_url=lambda n: "/admin/subscribers?" + query_of(chosen, page=n),
+            statuses=members.STATUSES,
+            digests=list(room.timetable.digests),
+            categories=categories_of(room),
+            every_category=EVERY_CATEGORY,
+        )
+
+    def person_page(
+        request: Request,
+        who: Staff,
+        subscriber_id: int,
+        *,
+        errors: dict[str, str] | None = None,
+        typed: dict[str, Any] | None = None,
+        notice: str = "",
+    ) -> HTMLResponse:
+        found = members.person(room.engine, subscriber_id)
+        member = found.member
+        current: dict[str, Any] = {
+            "name": member.subscriber.name,
+            "status": member.subscriber.status,
+            "digests": list(member.digests),
+            "categories": list(member.categories),
+        }
+        return room.page(
+            request,
+            "subscriber.html",
+            staff=who,
+            http_status=400 if errors else 200,
+            person=found,
+            member=member,
+            events=history(found),
+            trail=trail.rows(found.trail),
+            form=typed or current,
+            errors=errors or {},
+            notice=notice,
+            statuses=[member.subscriber.status, *sorted(members.ALLOWED[member.subscriber.status])],
+            digests=list(room.timetable.digests),
+            categories=categories_of(room),
+        )
+
+    @routes.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+    def person(
+        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
+    ) -> HTMLResponse:
+        notice = {"saved": "Saved.", "unchanged": "Nothing to change."}.get(
+            request.query_params.get("done", ""), ""
+        )
+        return person_page(request, who, subscriber_id, notice=notice)
+
+    @routes.post("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+    async def change(
+        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
+    ) -> Response:
+        form = await request.form()
+        name, status = str(form.get("name", "")), str(form.get("status", ""))
+        digests = [str(d) for d in form.getlist("digest")]
+        topics = [str(c) for c in form.getlist("category")]
+        typed: dict[str, Any] = {
+            "name": name,
+            "status": status,
+            "digests": digests,
+            "categories": topics,
+        }
+        wanted = members.Change(
+            name=name,
+            status=status or None,
+            digests=digests,
+            categories=topics,
+            known_digests=list(room.timetable.digests),
+        )
+        try:
+            await run_in_threadpool(
+                members.change,
+                room.engine,
+                subscriber_id,
+                wanted,
+                actor=who.email,
+                now=room.clock(),
+            )
+        except members.FieldsRefused as exc:
+            return person_page(request, who, subscriber_id, errors=exc.fields, typed=typed)
+        return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=saved", status_code=303)
+
+    @routes.get("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
+    def remove_page(
+        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
+    ) -> HTMLResponse:
+        found = members.person(room.engine, subscriber_id)
+        return room.page(request, "subscriber_remove.html", staff=who, member=found.member)
+
+    @routes.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
+    def remove(
+        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
+    ) -> HTMLResponse:
+        email = members.remove(room.engine, subscriber_id, actor=who.email, now=room.clock())
+        return room.page(
+            request,
+            "subscriber_removed.html",
+            staff=who,
+            email=email,
+            trail=trail.rows(members.trail_of(room.engine, subscriber_id)),
+        )
+
+    return routes
