@@ -32,6 +32,7 @@ LAYERS = {
     "syndication": 4,
     "editions": 4,
     "community": 4,
+    "newsroom": 4.6,
     "staff": 4,
     "metrics": 4,
     "messages": 4.4,

@@ -524,7 +524,7 @@ def create_app(
 
     # the newsroom (web/admin/)
     app.include_router(
-        admin.router(admin.Newsroom(settings, engine, clock, env, signer, timetable))
+        admin.router(admin.Newsroom(settings, engine, clock, env, signer, timetable, mail_status))
     )
     admin.install(app, settings)
 

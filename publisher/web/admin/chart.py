@@ -1,0 +1,105 @@
+"""The dashboard's growth chart as geometry: the template ``admin/_growth.html`` writes it as
+inline SVG (no script, no style attribute: it renders under the admin's CSP), with a title,
+a description and the same figures in a table for screen readers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from publisher.newsroom import Day
+
+WIDTH, HEIGHT = 720.0, 240.0
+LEFT, RIGHT, TOP, BOTTOM = 56.0, 12.0, 12.0, 28.0  # room for the axes' labels
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    day: Day
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float  # x for the time axis, y for the figures
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: float
+    height: float
+    points: list[Point]
+    line: str  # the polyline's points
+    area: str  # the polygon under it
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    baseline: float
+    summary: str
+    busiest: Day | None
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 2.5, 5 or 10 times a power of ten that is at least ``value``."""
+    if value <= 0:
+        return 1
+    scale = 1
+    while scale * 10 < value:
+        scale *= 10
+    for step in (1, 2, 2.5, 5, 10):
+        if step * scale >= value:
+            return int(step * scale) if step * scale >= 1 else 1
+    return scale * 10
+
+
+def growth_chart(days: Sequence[Day]) -> Chart:
+    """A line of the running total, a point per day; the y axis from 0 (or just under the
+    lowest total, when the curve would otherwise be a flat line at the top)."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    baseline = TOP + plot_h
+    if not days:
+        return Chart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "No days to show.", None)
+    low, high = min(d.total for d in days), max(d.total for d in days)
+    floor = 0 if low <= high // 2 else low - (high - low) // 4 - 1
+    floor = max(floor, 0)
+    ceiling = floor + _nice_ceiling(max(high - floor, 1))
+    span = ceiling - floor
+    step = plot_w / max(len(days) - 1, 1)
+
+    def y_of(value: float) -> float:
+        return round(baseline - (value - floor) / span * plot_h, 1)
+
+    points = [Point(round(LEFT + i * step, 1), y_of(day.total), day) for i, day in enumerate(days)]
+    line = " ".join(f"{p.x},{p.y}" for p in points)
+    area = f"{points[0].x},{baseline} {line} {points[-1].x},{baseline}"
+    y_ticks = [
+        Tick(y_of(floor + span * i / 4), f"{round(floor + span * i / 4):,}") for i in range(5)
+    ]
+    every = max(len(days) // 6, 1)
+    x_ticks = [
+        Tick(p.x, p.day.day.strftime("%d %b"))
+        for i, p in enumerate(points)
+        if (len(points) - 1 - i) % every == 0
+    ]
+    new = sum(d.new for d in days)
+    busiest = max(days, key=lambda d: (d.new, d.day))
+    summary = (
+        f"{days[-1].total:,} subscribers on {days[-1].day:%d %b %Y}: "
+        f"{new:+,} in the last {len(days)} days"
+        f" (from {days[0].total - days[0].new:,} before {days[0].day:%d %b})."
+    )
+    if busiest.new:
+        summary += f" Most sign-ups in a day: {busiest.new:,}, on {busiest.day:%d %b}."
+    return Chart(
+        WIDTH,
+        HEIGHT,
+        points,
+        line,
+        area,
+        x_ticks,
+        y_ticks,
+        baseline,
+        summary,
+        busiest if busiest.new else None,
+    )
