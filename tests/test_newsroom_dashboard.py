@@ -16,6 +16,7 @@ from publisher import newsroom, publish, store
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.web import create_app
+from publisher.web.admin.chart import TOP, growth_chart
 from tests.conftest import NOW, make_settings
 from tests.newsroom import add_person, newsroom_client, sign_in
 
@@ -298,3 +299,15 @@ def test_without_an_smtp_server_mail_goes_to_the_maildir(
     client = _client(engine, settings, mail_status=lambda: "ok")
     sign_in(client, "ed@example.com")
     assert "Maildir" in client.get("/admin/").text
+
+
+def test_the_chart_fits_any_figures() -> None:
+    first = date(2026, 9, 2)
+    days = [newsroom.Day(first + timedelta(days=i), 100, 990_000 + 100 * i) for i in range(90)]
+    chart = growth_chart(days)
+    assert len(chart.points) == 90
+    assert all(TOP <= p.y <= chart.baseline for p in chart.points)
+    labels = [t.label for t in chart.y_ticks]
+    assert labels == ["985,000", "990,000", "995,000", "1,000,000", "1,005,000"]
+    assert "998,900 subscribers on 30 Nov 2026: +9,000 in the last 90 days" in chart.summary
+    assert growth_chart([]).points == []

@@ -11,6 +11,7 @@ from publisher.newsroom import Day
 
 WIDTH, HEIGHT = 720.0, 240.0
 LEFT, RIGHT, TOP, BOTTOM = 56.0, 12.0, 12.0, 28.0  # room for the axes' labels
+TICKS = 4  # steps on the y axis
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,26 @@ class Chart:
     busiest: Day | None
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 or 10 times a power of ten that is at least ``value``."""
-    if value <= 0:
-        return 1
+def _nice_step(value: float) -> int:
+    """The smallest of 1, 2 or 5 times a power of ten that is at least ``value`` (and 1)."""
     scale = 1
-    while scale * 10 < value:
+    while True:
+        for step in (1, 2, 5):
+            if step * scale >= value:
+                return step * scale
         scale *= 10
-    for step in (1, 2, 2.5, 5, 10):
-        if step * scale >= value:
-            return int(step * scale) if step * scale >= 1 else 1
-    return scale * 10
+
+
+def _scale(low: int, high: int) -> tuple[int, int]:
+    """(floor, step) of a y axis of four whole steps holding ``low``..``high``: from 0, or
+    from just under ``low`` when the curve would otherwise be a flat line at the top."""
+    floor = 0 if low <= high // 2 else low - (high - low) // 4 - 1
+    step = _nice_step(max(high - floor, 1) / TICKS)
+    while True:
+        floor -= floor % step
+        if floor + TICKS * step >= high:
+            return max(floor, 0), step
+        step = _nice_step(step + 1)
 
 
 def growth_chart(days: Sequence[Day]) -> Chart:
@@ -60,11 +70,8 @@ def growth_chart(days: Sequence[Day]) -> Chart:
     baseline = TOP + plot_h
     if not days:
         return Chart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "No days to show.", None)
-    low, high = min(d.total for d in days), max(d.total for d in days)
-    floor = 0 if low <= high // 2 else low - (high - low) // 4 - 1
-    floor = max(floor, 0)
-    ceiling = floor + _nice_ceiling(max(high - floor, 1))
-    span = ceiling - floor
+    floor, tick = _scale(min(d.total for d in days), max(d.total for d in days))
+    span = TICKS * tick
     step = plot_w / max(len(days) - 1, 1)
 
     def y_of(value: float) -> float:
@@ -73,9 +80,7 @@ def growth_chart(days: Sequence[Day]) -> Chart:
     points = [Point(round(LEFT + i * step, 1), y_of(day.total), day) for i, day in enumerate(days)]
     line = " ".join(f"{p.x},{p.y}" for p in points)
     area = f"{points[0].x},{baseline} {line} {points[-1].x},{baseline}"
-    y_ticks = [
-        Tick(y_of(floor + span * i / 4), f"{round(floor + span * i / 4):,}") for i in range(5)
-    ]
+    y_ticks = [Tick(y_of(floor + i * tick), f"{floor + i * tick:,}") for i in range(TICKS + 1)]
     every = max(len(days) // 6, 1)
     x_ticks = [
         Tick(p.x, p.day.day.strftime("%d %b"))
