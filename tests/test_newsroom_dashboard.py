@@ -308,6 +308,6 @@ def test_the_chart_fits_any_figures() -> None:
     assert len(chart.points) == 90
     assert all(TOP <= p.y <= chart.baseline for p in chart.points)
     labels = [t.label for t in chart.y_ticks]
-    assert labels == ["985,000", "990,000", "995,000", "1,000,000", "1,005,000"]
+    assert labels == ["0.985M", "0.990M", "0.995M", "1.000M", "1.005M"]
     assert "998,900 subscribers on 30 Nov 2026: +9,000 in the last 90 days" in chart.summary
     assert growth_chart([]).points == []

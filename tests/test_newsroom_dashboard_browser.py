@@ -87,6 +87,7 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
     # The keyboard: the first Tab reaches the skip link, before anything else.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.evaluate("() => document.activeElement.blur()")
     chart = page.get_by_role("img", name="Subscribers over the last 90 days")
     assert chart.is_visible()
     assert chart.bounding_box()["width"] > viewport["width"] / 2

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from publisher.newsroom import Day
 
 WIDTH, HEIGHT = 720.0, 240.0
-LEFT, RIGHT, TOP, BOTTOM = 56.0, 12.0, 12.0, 28.0  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 64.0, 12.0, 12.0, 28.0  # room for the axes' labels
 TICKS = 4  # steps on the y axis
 
 
@@ -51,6 +51,19 @@ def _nice_step(value: float) -> int:
         scale *= 10
 
 
+def _labels(values: Sequence[int], step: int) -> list[str]:
+    """The axis's figures, short enough for a phone, in one unit: 950 / 9,500 / 95k / 1.05M,
+    with as many decimals as the step needs."""
+    top = max(values)
+    unit, suffix = (
+        (1_000_000, "M") if top >= 1_000_000 else (1000, "k") if top >= 10_000 else (1, "")
+    )
+    decimals = 0
+    while decimals < 3 and (step * 10**decimals) % unit:
+        decimals += 1
+    return [f"{value / unit:,.{decimals}f}{suffix}" if value else "0" for value in values]
+
+
 def _scale(low: int, high: int) -> tuple[int, int]:
     """(floor, step) of a y axis of four whole steps holding ``low``..``high``: from 0, or
     from just under ``low`` when the curve would otherwise be a flat line at the top."""
@@ -80,7 +93,10 @@ def growth_chart(days: Sequence[Day]) -> Chart:
     points = [Point(round(LEFT + i * step, 1), y_of(day.total), day) for i, day in enumerate(days)]
     line = " ".join(f"{p.x},{p.y}" for p in points)
     area = f"{points[0].x},{baseline} {line} {points[-1].x},{baseline}"
-    y_ticks = [Tick(y_of(floor + i * tick), f"{floor + i * tick:,}") for i in range(TICKS + 1)]
+    figures = [floor + i * tick for i in range(TICKS + 1)]
+    y_ticks = [
+        Tick(y_of(f), label) for f, label in zip(figures, _labels(figures, tick), strict=True)
+    ]
     every = max(len(days) // 6, 1)
     x_ticks = [
         Tick(p.x, p.day.day.strftime("%d %b"))
