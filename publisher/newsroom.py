@@ -241,6 +241,14 @@ class AuditQuery:
 class AuditPage:
     entries: list[AuditEntry]
     older: int | None  # the ``before_id`` of the next page, None on the last
+    # With filters, a page looks through at most AUDIT_SCAN entries: when it found fewer
+    # than a page, the id it looked back to (the next page goes on from there).
+    searched_to: int | None = None
+
+
+# Filters other than dates are checked on at most this many entries a page, walking the
+# primary key down: a page costs the same for a rare filter in a trail of millions.
+AUDIT_SCAN = 20_000
 
 
 def audit(
@@ -252,8 +260,8 @@ def audit(
     before_id: int | None = None,
     limit: int = AUDIT_PAGE,
 ) -> AuditPage:
-    """One page of the audit trail, newest first, as ``admin`` or an editor may see it
-    (dates are days in ``zone``, both ends included)."""
+    """One page of the trail, newest first, as ``admin`` or an editor may see it (dates are
+    days in ``zone``, both ends included; a day range is read through its index)."""
     if query.kind is not None:
         kinds: list[str] | None = [query.kind]
         if not admin and query.kind not in EDITOR_KINDS:
@@ -263,6 +271,11 @@ def audit(
     since = _bound(query.since, zone)
     until = _bound(query.until, zone, after=True)
     with store.reading(engine) as session:
+        lowest, highest = store.audit_ids(session)
+        top = min(before_id, highest + 1) if before_id is not None else highest + 1
+        dated = since is not None or until is not None
+        window = kinds is not None or query.actor is not None or query.action is not None
+        above = top - AUDIT_SCAN - 1 if window and not dated and top - AUDIT_SCAN > lowest else None
         entries = store.audit_page(
             session,
             kinds=kinds,
@@ -270,9 +283,13 @@ def audit(
             action=query.action,
             since=since,
             until=until,
-            before_id=before_id,
+            before_id=top,
+            above_id=above,
             limit=limit + 1,
         )
-    more = len(entries) > limit
-    entries = entries[:limit]
-    return AuditPage(entries, entries[-1].id if more and entries else None)
+    if len(entries) > limit:
+        entries = entries[:limit]
+        return AuditPage(entries, entries[-1].id)
+    if above is not None:  # fewer than a page in this stretch: older entries remain
+        return AuditPage(entries, above + 1, searched_to=above + 1)
+    return AuditPage(entries, None)

@@ -259,3 +259,30 @@ def test_no_session_means_sign_in_first(engine: Engine, settings: Settings) -> N
     answer = client.get("/admin/audit?kind=article", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/admin/login?next=/admin/audit%3Fkind%3Darticle"
+
+
+def test_a_rare_filter_looks_through_a_stretch_of_the_trail_a_page(
+    engine: Engine, settings: Settings
+) -> None:
+    """At the real stretch (AUDIT_SCAN): the one people entry is older than all of it."""
+    client = _client(engine, settings, "chief@example.com", "admin")  # two staff entries
+    with store.writing(engine) as session:
+        for n in range(newsroom.AUDIT_SCAN + 10):
+            store.record(
+                session,
+                actor="cli:bulk",
+                action="article.add",
+                kind="article",
+                subject_id=n,
+                now=NOW,
+            )
+    page = client.get("/admin/audit?kind=staff")
+    assert page.status_code == 200 and _ids(page.text) == []
+    assert "among these entries" in page.text and 'id="searched"' in page.text
+    older = re.search(r'href="(\?[^"]+)" rel="next"', page.text)
+    assert older is not None
+    more = client.get("/admin/audit" + older[1].replace("&amp;", "&"))
+    assert _ids(more.text) == [2, 1]
+    assert 'rel="next"' not in more.text
+    # Without a filter there is nothing to look for: a full page, then the next.
+    assert len(_ids(client.get("/admin/audit").text)) == newsroom.AUDIT_PAGE

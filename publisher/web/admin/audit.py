@@ -87,6 +87,7 @@ def router(room: Newsroom) -> APIRouter:
             older=f"?{urlencode({**filters, 'before': found.older})}" if found.older else None,
             newest=f"?{urlencode(filters)}" if before is not None else None,
             filtered=bool(filters),
+            searched_to=found.searched_to,
             filter_link=lambda **extra: "?" + urlencode({**filters, **extra}),
         )
 
