@@ -311,3 +311,24 @@ def test_the_chart_fits_any_figures() -> None:
     assert labels == ["0.985M", "0.990M", "0.995M", "1.000M", "1.005M"]
     assert "998,900 subscribers on 30 Nov 2026: +9,000 in the last 90 days" in chart.summary
     assert growth_chart([]).points == []
+
+
+def test_a_finished_editions_counts_are_counted_once(engine: Engine, settings: Settings) -> None:
+    rows = newsroom_rows(engine, settings)
+    timetable = load_timetable(settings.schedules)
+    with store.writing(engine) as session:
+        store.set_edition_status(session, rows["first"], "sent")
+    known: newsroom.Counted = {}
+
+    def first() -> newsroom.EditionFigures:
+        board = newsroom.dashboard(engine, settings, timetable, now=NOW, known=known)
+        return next(e for e in board.editions if e.id == rows["first"])
+
+    assert (first().sent, first().failed) == (1, 1)
+    assert list(known) == [(rows["first"], "sent")]  # the second edition is still sending
+    _deliver(engine, rows["first"], rows["october"], "sent")
+    assert first().sent == 1  # kept: a sent edition's deliveries are done
+    with store.writing(engine) as session:  # sent again, to people confirmed since
+        store.set_edition_status(session, rows["first"], "sending")
+    assert (first().sent, first().failed) == (2, 0)
+    assert list(known) == []

@@ -46,11 +46,14 @@ def mail_health(room: Newsroom) -> MailHealth:
 def router(room: Newsroom) -> APIRouter:
     routes = APIRouter()
     signed_in = session.requires("editor", room.engine, room.settings, room.clock)
+    finished: newsroom.Counted = {}  # finished editions' counts, kept by this app
 
     @routes.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, who: Staff = Depends(signed_in)) -> HTMLResponse:
         now = room.clock()
-        board = newsroom.dashboard(room.engine, room.settings, room.timetable, now=now)
+        board = newsroom.dashboard(
+            room.engine, room.settings, room.timetable, now=now, known=finished
+        )
         return room.page(
             request,
             "dashboard.html",
