@@ -46,6 +46,29 @@ def room(tmp_path: Path) -> Iterator[Newsroom]:
     store.migrate(engine)
     rows = newsroom_rows(engine, settings)
     add_person(engine, settings, "chief@example.com", "admin")
+    with store.writing(engine) as session:
+        store.record(
+            session,
+            actor="ed@example.com",
+            action="article.correct",
+            kind="article",
+            subject_id=1,
+            label="bridge",
+            before={"title": "Bridge closes on Sunday"},
+            after={"title": "Bridge closes on Saturday"},
+            now=NOW,
+        )
+        store.record(
+            session,
+            actor="cli:ana",
+            action="subscriber.unsubscribe",
+            kind="subscriber",
+            subject_id=rows["late"],
+            label="c@example.com",
+            before={"status": "confirmed"},
+            after={"status": "unsubscribed"},
+            now=NOW,
+        )
     app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None)
     outer.router.routes.append(Mount("/", app=app))
     yield Newsroom(server, engine, rows)
@@ -102,13 +125,17 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
 
     page.get_by_role("navigation", name="Newsroom").get_by_role("link", name="Audit").click()
     page.wait_for_selector("h1:text('Audit trail')")
-    assert page.locator("table.trail tbody tr").count() == 2  # the admin's own two entries
+    assert page.locator("table.trail tbody tr").count() == 4
+    assert page.get_by_role("link", name="c@example.com").get_attribute("href") == (
+        f"/admin/subscribers/{room.rows['late']}"
+    )
+    assert widest(page) <= viewport["width"]
+    _keep(page, f"audit-{viewport['width']}")
     page.get_by_label("Kind").select_option("staff")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**kind=staff**")
-    assert page.locator("table.trail tbody tr").count() == 2
-    assert widest(page) <= viewport["width"]
-    _keep(page, f"audit-{viewport['width']}")
+    assert page.locator("table.trail tbody tr").count() == 2  # the admin's own two entries
+    assert page.get_by_label("Kind").input_value() == "staff"
     page.close()
     assert not [line for line in said if "Content Security Policy" in line], said
     assert not [line for line in said if line.startswith("pageerror")], said
