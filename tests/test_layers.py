@@ -35,6 +35,7 @@ LAYERS = {
     "community": 4,
     "members": 4,
     "subscriber_csv": 4,
+    "newsroom": 4.6,
     "staff": 4,
     "twofactor": 4.1,
     "metrics": 4,

@@ -6,6 +6,7 @@
 
 from publisher.store.articles import *  # noqa: F403
 from publisher.store.audit import *  # noqa: F403
+from publisher.store.dashboard import *  # noqa: F403
 from publisher.store.deliveries import *  # noqa: F403
 from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403

@@ -91,7 +91,9 @@ def create_app(
     app.include_router(_api(ctx, docs=api_on))
     # the newsroom (web/admin/)
     app.include_router(
-        admin.router(admin.Newsroom(settings, engine, clock, env, ctx.signer, ctx.timetable))
+        admin.router(
+            admin.Newsroom(settings, engine, clock, env, ctx.signer, ctx.timetable, mail_status)
+        )
     )
     admin.install(app, settings)
     _add_middleware(app, settings, cache, admin.api_session(engine, settings, clock))

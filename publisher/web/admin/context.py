@@ -28,6 +28,9 @@ class Newsroom:
     env: Environment
     signer: Signer
     timetable: Timetable
+    # The daemon's SMTP state ("ok", or since when the server has been unavailable), as
+    # /healthz has it; None where this process sends no mail.
+    mail_status: Callable[[], str] | None = None
 
     def page(
         self,
