@@ -63,6 +63,7 @@ class Article(SQLModel, table=True):
     published_at: datetime = _when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
 
 
 class Category(SQLModel, table=True):
@@ -245,6 +246,9 @@ class Report(SQLModel, table=True):
     status: str = Field(default="open", max_length=20, index=True)  # open, resolved
     created_at: datetime = _when()
     resolved_at: datetime | None = _when(nullable=True)
+    correction_id: int | None = Field(
+        default=None, foreign_key="corrections.id", ondelete="SET NULL"
+    )  # resolved with this correction (the newsroom's "resolve with a correction")
 
 
 class Confirmation(SQLModel, table=True):

@@ -11,6 +11,7 @@ import typer
 from publisher import delivery, outbox, publish, store, syndication
 from publisher.cli import senders
 from publisher.cli.common import (
+    actor,
     app,
     context,
     ready,
@@ -78,7 +79,7 @@ def run(
     children = []
     try:
         if demo:
-            report = publish.load_samples(engine, settings, now=utc_now())
+            report = publish.load_samples(engine, settings, now=utc_now(), actor=actor())
             if report is not None:
                 print(f"loaded {report.created} sample articles")
         if scheduler:
