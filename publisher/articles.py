@@ -26,6 +26,17 @@ from publisher.content import (
 from publisher.errors import InputError
 
 MAX_TITLE = 500
+# The database's column sizes (models.Article): longer is refused here, with the key, rather
+# than failing in the database (PostgreSQL) or being stored whole (SQLite).
+MAX_LENGTHS = {
+    "slug": 200,
+    "author": 200,
+    "editor": 200,
+    "image": 2000,
+    "source.name": 300,
+    "source.url": 2000,
+    "categories": 200,
+}
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,17 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
             raise _FieldError("corrections", f"corrections.{number}.note: must not be empty")
         when = parse_when(correction.date, zone, f"corrections.{number}.date")
         corrections.append((when, note))
+    for key, value in (
+        ("slug", slug),
+        ("author", fields.author),
+        ("editor", fields.editor),
+        ("image", fields.image),
+        ("source.name", source.name),
+        ("source.url", source.url),
+        *(("categories", name) for name in categories),
+    ):
+        if len(value.strip()) > MAX_LENGTHS[key]:
+            raise _FieldError(key, f"{key}: longer than {MAX_LENGTHS[key]:,} characters")
     return ArticleInput(
         slug=slug,
         title=title,

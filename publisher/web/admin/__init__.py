@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from publisher.settings import Settings
-from publisher.web.admin import dashboard, session, signin
+from publisher.web.admin import articles, dashboard, reports, session, signin
 from publisher.web.admin.context import Newsroom
 
 __all__ = ["Newsroom", "install", "router"]
@@ -19,7 +19,7 @@ __all__ = ["Newsroom", "install", "router"]
 def router(room: Newsroom) -> APIRouter:
     """Every newsroom page, under /admin."""
     routes = APIRouter(prefix="/admin", include_in_schema=False)
-    for area in (signin, dashboard):
+    for area in (signin, dashboard, articles, reports):
         routes.include_router(area.router(room))
     return routes
 
