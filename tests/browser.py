@@ -37,8 +37,8 @@ def free_port() -> int:
 class LiveServer:
     """``app`` served by a real uvicorn in a thread, until ``stop()``."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()  # given: an app whose site URL names this port
         self.url = f"http://127.0.0.1:{self.port}"
         # Idle keep-alive connections stay open for the test's length: closed after uvicorn's
         # default 5 s, a busy client can send on one just as it closes (httpx.ReadError).

@@ -205,7 +205,7 @@ def router(room: Newsroom) -> APIRouter:
             draft=draft,
             view=view,
             problems=problems or {},
-            preview=preview,
+            preview=draft.preview() if preview is None else preview,
             zone=room.settings.zone.key,
             **extra,
         )
