@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from publisher.models import (
     Article,
     Category,
 )
-from publisher.store.audit import changes, record
+from publisher.store.audit import changes, record, record_many
 from publisher.store.engine import (
     STATUSES,
     _insert_ignore,
@@ -115,12 +115,16 @@ def upsert_articles(
     if touched:
         bump(session, "articles")
     if actor and touched:
-        after = snapshots(session, [ids[item.slug] for item in touched])
+        entries = []
         for item in touched:
             article_id = ids[item.slug]
-            _record_change(
-                session, actor, article_id, before.get(article_id), after[article_id], now
-            )
+            old = before.get(article_id)
+            when = item.published_at or (existing[item.slug].published_at if old else now)
+            status = old["status"] if old else "published"
+            entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+            if entry is not None:
+                entries.append(entry)
+        record_many(session, entries, now=now)
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
@@ -309,19 +313,26 @@ def snapshots(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]
         a = view.article
         values = {name: getattr(a, name) for name in AUDITED if name != "categories"}
         values["categories"] = ", ".join(view.categories)
-        values["published_at"] = a.published_at.isoformat()
+        values["published_at"] = a.published_at.astimezone(UTC).isoformat()
         found[a.id or 0] = values
     return found
 
 
-def _record_change(
-    session: Session,
-    actor: str,
-    article_id: int,
-    before: dict[str, Any] | None,
-    after: dict[str, Any],
-    now: datetime,
-) -> None:
+def _item_snapshot(item: ArticleInput, published_at: datetime, status: str) -> dict[str, Any]:
+    """``snapshots`` for an article about to be written, without reading it back."""
+    values = {name: getattr(item, name) for name in AUDITED if hasattr(item, name)}
+    values.update(
+        categories=", ".join(item.categories),
+        published_at=published_at.astimezone(UTC).isoformat(),
+        status=status,
+    )
+    return values
+
+
+def _change(
+    actor: str, article_id: int, before: dict[str, Any] | None, after: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The audit entry for one article written (None: nothing audited changed)."""
     if before is None:
         shown = {
             k: v for k, v in after.items() if k not in _NOT_ON_CREATION and v not in ("", False)
@@ -334,19 +345,30 @@ def _record_change(
             old.pop("body_html", None)
             shown.pop("body_html", None)
         if not shown:
-            return
+            return None
         action = "article.edit"
-    record(
-        session,
-        actor=actor,
-        action=action,
-        kind="article",
-        subject_id=article_id,
-        label=str(after["slug"]),
-        before=old,
-        after=shown,
-        now=now,
-    )
+    return {
+        "actor": actor,
+        "action": action,
+        "kind": "article",
+        "subject_id": article_id,
+        "label": str(after["slug"]),
+        "before": old,
+        "after": shown,
+    }
+
+
+def _record_change(
+    session: Session,
+    actor: str,
+    article_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    now: datetime,
+) -> None:
+    entry = _change(actor, article_id, before, after)
+    if entry is not None:
+        record_many(session, [entry], now=now)
 
 
 def save_article(
