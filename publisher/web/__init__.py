@@ -1,5 +1,7 @@
-"""The web side: the FastAPI app (``app.py``), the feed routes served from memory
-(``feedroutes.py``), the guards on every response (``guards.py``) and uvicorn (``server.py``)."""
+"""The web side: ``app.py`` assembles the FastAPI app from one router per area (``reader.py``,
+``forms.py``, ``reports.py``, ``archive.py``, ``health.py``, ``feedroutes.py``), the error
+pages (``errors.py``), what the areas share (``pages.py``, ``courier.py``), the guards on every
+response (``guards.py``, ``limits.py``) and uvicorn (``server.py``)."""
 
 from publisher.web.app import create_app
 from publisher.web.server import serve

@@ -1,11 +1,13 @@
 """Feeds served from memory as plain ASGI, ahead of FastAPI: ETag and Last-Modified with
 304s, gzip done once per build, a readable page for a browser that opens an RSS or Atom feed,
-and the autodiscovery links the pages carry."""
+the autodiscovery links the pages carry, and the feeds' stylesheet route."""
 
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +28,17 @@ def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
         ("application/atom+xml", f"{settings.site_title} (Atom)", f"{site}/atom.xml"),
         ("application/feed+json", f"{settings.site_title} (JSON Feed)", f"{site}/feed.json"),
     ]
+
+
+def router() -> APIRouter:
+    """``/feed.xsl``: the stylesheet that the feeds' browser page names."""
+    stylesheets = APIRouter()
+
+    @stylesheets.get(syndication.STYLESHEET, include_in_schema=False)
+    def stylesheet() -> FileResponse:
+        return FileResponse(syndication.STYLESHEET_FILE, media_type="text/xsl")
+
+    return stylesheets
 
 
 class FeedRoutes:
