@@ -63,7 +63,7 @@ def prepare(url: str, work: Path, count: int, smtp_url: str) -> tuple[dict[str, 
             for n in range(12)
         )
     )
-    publish.import_articles(engine, settings, [stories], now=now)
+    publish.import_articles(engine, settings, [stories], now=now, actor="test")
     add_confirmed_subscribers(engine, count, now, "daily")
     engine.dispose()
     return env, due

@@ -97,7 +97,7 @@ def prepare(
             for n in range(stories)
         )
     )
-    publish.import_articles(engine, settings, [path], now=now)
+    publish.import_articles(engine, settings, [path], now=now, actor="test")
     add_confirmed_subscribers(engine, count, now, "daily")
     if topics:
         add_interests(engine, count)

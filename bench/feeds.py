@@ -114,6 +114,7 @@ def rebuild_times(engine: Engine, settings: Settings, rounds: int = 5) -> tuple[
             f"story-{999 - n}" if n else "story-0",
             f"Fix {n}.",
             now=NOW + timedelta(seconds=n + 1),
+            actor="test",
         )
         started = time.perf_counter()
         with store.reading(engine) as session:

@@ -33,6 +33,15 @@ class Correction(BaseModel):
     note: str = Field(min_length=1, max_length=5000, description="What was corrected, for readers")
 
 
+class Resolution(BaseModel):
+    correction: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="Also add this correction to the report's article, linked to the report",
+    )
+
+
 class ImportResult(BaseModel):
     created: int
     updated: int
@@ -148,35 +157,40 @@ def router(
 
     @api.post("/articles")
     def add_articles(
+        request: Request,
         articles: Annotated[list[dict[str, Any]], Body(description="Article objects (file keys)")],
     ) -> ImportResult:
         """Create or update articles by slug, all or nothing (the article file keys)."""
-        report = publish.import_objects(engine, settings, articles, source="request", now=clock())
+        report = publish.import_objects(
+            engine, settings, articles, source="request", now=clock(), actor=actor(request)
+        )
         return ImportResult(
             created=report.created, updated=report.updated, unchanged=report.unchanged
         )
 
     @api.put("/articles/{slug}")
-    def put_article(slug: str, article: Annotated[dict[str, Any], Body()]) -> ImportResult:
+    def put_article(
+        request: Request, slug: str, article: Annotated[dict[str, Any], Body()]
+    ) -> ImportResult:
         """Create or update the article with this slug."""
         if article.get("slug", slug) != slug:
             raise InputError("the slug in the body differs from the one in the URL")
-        return add_articles([{**article, "slug": slug}])
+        return add_articles(request, [{**article, "slug": slug}])
 
     @api.post("/articles/{slug}/corrections")
-    def correct(slug: str, correction: Correction) -> dict[str, Any]:
+    def correct(request: Request, slug: str, correction: Correction) -> dict[str, Any]:
         """Record a correction; the article's updated time moves."""
-        publish.correct_article(engine, slug, correction.note, now=clock())
+        publish.correct_article(engine, slug, correction.note, now=clock(), actor=actor(request))
         return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.post("/articles/{slug}/unpublish")
-    def unpublish(slug: str) -> dict[str, Any]:
-        publish.set_article_status(engine, slug, "unpublished", now=clock())
+    def unpublish(request: Request, slug: str) -> dict[str, Any]:
+        publish.set_article_status(engine, slug, "unpublished", now=clock(), actor=actor(request))
         return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.post("/articles/{slug}/publish")
-    def republish(slug: str) -> dict[str, Any]:
-        publish.set_article_status(engine, slug, "published", now=clock())
+    def republish(request: Request, slug: str) -> dict[str, Any]:
+        publish.set_article_status(engine, slug, "published", now=clock(), actor=actor(request))
         return publish.article_json(publish.article_any(engine, slug), clock())
 
     @api.get("/subscribers")
@@ -230,12 +244,25 @@ def router(
                 "email": r.email,
                 "status": r.status,
                 "created_at": r.created_at.isoformat(),
+                "correction_id": r.correction_id,
             }
             for r in community.list_reports(engine, include_resolved=include_resolved)
         ]
 
     @api.post("/reports/{report_id}/resolve")
-    def resolve(report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, bool]:
-        return {"changed": community.resolve_report(engine, report_id, now=clock())}
+    def resolve(
+        request: Request,
+        report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+        resolution: Annotated[Resolution | None, Body()] = None,
+    ) -> dict[str, bool]:
+        """Resolve a report; with a ``correction``, add it to the report's article too."""
+        changed = publish.resolve_report(
+            engine,
+            report_id,
+            now=clock(),
+            actor=actor(request),
+            correction=resolution.correction if resolution else None,
+        )
+        return {"changed": changed}
 
     return api

@@ -21,9 +21,22 @@ from publisher.content import (
     plain_text,
     sanitise_html,
     slugify,
+    xml_text,
 )
+from publisher.errors import InputError
 
 MAX_TITLE = 500
+# The database's column sizes (models.Article): longer is refused here, with the key, rather
+# than failing in the database (PostgreSQL) or being stored whole (SQLite).
+MAX_LENGTHS = {
+    "slug": 200,
+    "author": 200,
+    "editor": 200,
+    "image": 2000,
+    "source.name": 300,
+    "source.url": 2000,
+    "categories": 200,
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,9 @@ class ArticleInput:
     sponsored: bool = False
     published_at: datetime | None = None
     corrections: tuple[tuple[datetime, str], ...] = ()
+    # The Markdown ``body_html`` was rendered from, kept so the newsroom can edit it again;
+    # not part of the hash: the same HTML is the same story to readers.
+    body_markdown: str = ""
     content_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,11 +202,23 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
             raise _FieldError("corrections", f"corrections.{number}.note: must not be empty")
         when = parse_when(correction.date, zone, f"corrections.{number}.date")
         corrections.append((when, note))
+    for key, value in (
+        ("slug", slug),
+        ("author", fields.author),
+        ("editor", fields.editor),
+        ("image", fields.image),
+        ("source.name", source.name),
+        ("source.url", source.url),
+        *(("categories", name) for name in categories),
+    ):
+        if len(value.strip()) > MAX_LENGTHS[key]:
+            raise _FieldError(key, f"{key}: longer than {MAX_LENGTHS[key]:,} characters")
     return ArticleInput(
         slug=slug,
         title=title,
         summary=plain_text(fields.summary).strip(),
         body_html=body_html,
+        body_markdown="" if fields.body_html is not None else xml_text(fields.body or ""),
         author=one_line(fields.author),
         editor=one_line(fields.editor),
         categories=tuple(categories),
@@ -237,6 +265,43 @@ def validate_record(data: object, zone: ZoneInfo) -> ArticleInput | tuple[str, s
         return _clean(fields, zone)
     except _FieldError as exc:
         return exc.key.split(".")[0], str(exc)
+
+
+class ArticleProblems(InputError):
+    """An article from a form with something wrong: ``fields`` maps each key at fault to
+    what is wrong with it, so that each problem is shown beside its field."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(
+            f"the article was not saved: {len(fields)} problem(s)",
+            details=[f"{key}: {message}" for key, message in fields.items()],
+        )
+        self.fields = fields
+
+
+def validate_form(data: dict[str, object], zone: ZoneInfo) -> ArticleInput:
+    """``validate_record`` for a form: every field at fault, not only the first. Each key at
+    fault is set aside and the rest validated again, so there is still one validator."""
+    trial = dict(data)
+    problems: dict[str, str] = {}
+    for _ in range(len(data) + 1):
+        result = validate_record(trial, zone)
+        if isinstance(result, ArticleInput):
+            break
+        key, message = result
+        if key in problems or (key not in trial and key != "title"):
+            problems.setdefault(key, message)  # cannot set it aside: stop here
+            break
+        prefix = message.split(": ", 1)
+        problems[key] = prefix[1] if len(prefix) == 2 and prefix[0].startswith(key) else message
+        if key == "title":
+            trial["title"] = "a title"
+        else:
+            trial.pop(key)
+    if problems:
+        raise ArticleProblems(problems)
+    assert isinstance(result, ArticleInput)
+    return result
 
 
 Raw = tuple[Path, int, dict[str, int], object]  # file, line, each key's line, the record

@@ -63,6 +63,7 @@ class Article(SQLModel, table=True):
     published_at: datetime = _when()
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
 
 
 class Category(SQLModel, table=True):
@@ -165,7 +166,7 @@ class Subscriber(SQLModel, table=True):
     email: str = Field(unique=True, max_length=320)
     name: str = Field(default="", max_length=200)
     status: str = Field(max_length=20, index=True)  # pending, confirmed, unsubscribed, bounced
-    created_at: datetime = _when()
+    created_at: datetime = _when(index=True)  # the newsroom's growth chart counts by day
     confirmed_at: datetime | None = _when(nullable=True)
     updated_at: datetime = _when()
     link_key: str = Field(default="", max_length=64)
@@ -245,6 +246,9 @@ class Report(SQLModel, table=True):
     status: str = Field(default="open", max_length=20, index=True)  # open, resolved
     created_at: datetime = _when()
     resolved_at: datetime | None = _when(nullable=True)
+    correction_id: int | None = Field(
+        default=None, foreign_key="corrections.id", ondelete="SET NULL"
+    )  # resolved with this correction (the newsroom's "resolve with a correction")
 
 
 class Confirmation(SQLModel, table=True):

@@ -19,6 +19,7 @@ from publisher.articles import (
     Parsed,
     Problem,
     parse_objects,
+    validate_form,
 )
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
@@ -72,7 +73,7 @@ class ImportReport:
 
 
 def import_articles(
-    engine: Engine, settings: Settings, paths: Iterable[Path], *, now: datetime
+    engine: Engine, settings: Settings, paths: Iterable[Path], *, now: datetime, actor: str
 ) -> ImportReport:
     """Import article files and folders, all or nothing: one bad record and nothing changes.
 
@@ -82,20 +83,31 @@ def import_articles(
     size = sum(path.stat().st_size for path in files)
     workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     records = read_files(files, settings.zone, workers=workers)
-    return import_records(engine, settings, records, files=len(files), now=now)
+    return import_records(engine, settings, records, files=len(files), now=now, actor=actor)
 
 
 def import_objects(
-    engine: Engine, settings: Settings, objects: Sequence[object], *, source: str, now: datetime
+    engine: Engine,
+    settings: Settings,
+    objects: Sequence[object],
+    *,
+    source: str,
+    now: datetime,
+    actor: str,
 ) -> ImportReport:
     """Import article objects (the admin API's JSON), all or nothing, like files."""
-    return import_records(
-        engine, settings, parse_objects(objects, source, settings.zone), files=0, now=now
-    )
+    records = parse_objects(objects, source, settings.zone)
+    return import_records(engine, settings, records, files=0, now=now, actor=actor)
 
 
 def import_records(
-    engine: Engine, settings: Settings, records: Iterable[Parsed], *, files: int, now: datetime
+    engine: Engine,
+    settings: Settings,
+    records: Iterable[Parsed],
+    *,
+    files: int,
+    now: datetime,
+    actor: str,
 ) -> ImportReport:
     """Write parsed records in batches in one transaction; any problem writes nothing."""
     report = ImportReport(files=files)
@@ -117,7 +129,9 @@ def import_records(
                 batch.clear()  # keep reading to report every problem, but write nothing more
             elif len(batch) >= BATCH:
                 report.record(
-                    store.upsert_articles(session, batch, now=now, host=settings.site_host)
+                    store.upsert_articles(
+                        session, batch, now=now, host=settings.site_host, actor=actor
+                    )
                 )
                 batch.clear()
         if problems:  # raising inside the transaction rolls back every batch already written
@@ -125,16 +139,20 @@ def import_records(
             raise InputError(
                 f"nothing imported: {len(problems)} problem(s){more}", details=problems
             )
-        report.record(store.upsert_articles(session, batch, now=now, host=settings.site_host))
+        report.record(
+            store.upsert_articles(session, batch, now=now, host=settings.site_host, actor=actor)
+        )
     return report
 
 
-def load_samples(engine: Engine, settings: Settings, *, now: datetime) -> ImportReport | None:
+def load_samples(
+    engine: Engine, settings: Settings, *, now: datetime, actor: str
+) -> ImportReport | None:
     """Import the sample articles when the database has none yet (``publisher run --demo``)."""
     with store.reading(engine) as session:
         if store.article_count(session):
             return None
-    return import_articles(engine, settings, [EXAMPLES], now=now)
+    return import_articles(engine, settings, [EXAMPLES], now=now, actor=actor)
 
 
 def list_articles(engine: Engine) -> list[store.ArticleView]:
@@ -156,14 +174,78 @@ def article(engine: Engine, slug: str, *, now: datetime) -> store.ArticleView:
     return view
 
 
-def correct_article(engine: Engine, slug: str, note: str, *, now: datetime) -> None:
+def correct_article(engine: Engine, slug: str, note: str, *, now: datetime, actor: str) -> int:
+    """Record a correction for readers; its id."""
     with store.writing(engine) as session:
-        store.add_correction(session, slug, note, now=now)
+        return store.add_correction(session, slug, note, now=now, actor=actor)
 
 
-def set_article_status(engine: Engine, slug: str, status: str, *, now: datetime) -> bool:
+def set_article_status(
+    engine: Engine, slug: str, status: str, *, now: datetime, actor: str
+) -> bool:
     with store.writing(engine) as session:
-        return store.set_status(session, slug, status, now=now)
+        return store.set_status(session, slug, status, now=now, actor=actor)
+
+
+def save_article(
+    engine: Engine,
+    settings: Settings,
+    fields: dict[str, object],
+    *,
+    article_id: int | None,
+    base_hash: str | None = None,
+    now: datetime,
+    actor: str,
+) -> tuple[int, bool]:
+    """Write or edit one article from the article file keys (the newsroom's form), with the
+    same validation and sanitising as ``articles add``: ``ArticleProblems`` names each field
+    at fault. Edits go by id, so a new slug keeps the article's id and ``tag:`` URI.
+    ``(id, whether anything changed)``."""
+    item = validate_form(fields, settings.zone)
+    with store.writing(engine) as session:
+        return store.save_article(
+            session,
+            item,
+            article_id=article_id,
+            base_hash=base_hash,
+            now=now,
+            host=settings.site_host,
+            actor=actor,
+        )
+
+
+def article_by_id(engine: Engine, article_id: int) -> store.ArticleView:
+    """An article by id whatever its status (for editors)."""
+    with store.reading(engine) as session:
+        return store.article_by_id(session, article_id)
+
+
+def find_articles(
+    engine: Engine, wanted: store.ArticleFilter, *, now: datetime, offset: int, limit: int
+) -> tuple[list[store.ArticleView], dict[str, int]]:
+    with store.reading(engine) as session:
+        return store.find_articles(session, wanted, now=now, offset=offset, limit=limit)
+
+
+def resolve_report(
+    engine: Engine, report_id: int, *, now: datetime, actor: str, correction: str | None = None
+) -> bool:
+    """Resolve a reader's report; with ``correction`` (a note for readers), add it to the
+    report's article and link the two, in one transaction. False when already resolved
+    (and then no correction is added)."""
+    with store.writing(engine) as session:
+        report = store.report_by_id(session, report_id, lock=True)
+        if report.status != "open":
+            return False
+        correction_id = None
+        if correction is not None:
+            if report.article_id is None:
+                raise NotFoundError("the article this report was about is gone")
+            slug = store.article_by_id(session, report.article_id).article.slug
+            correction_id = store.add_correction(session, slug, correction, now=now, actor=actor)
+        return store.resolve_report(
+            session, report_id, now=now, actor=actor, correction_id=correction_id
+        )
 
 
 def article_any(engine: Engine, slug: str) -> store.ArticleView:

@@ -27,7 +27,7 @@ def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
     )
     engine = store.make_engine(config.database_url)
     store.migrate(engine)
-    publish.import_articles(engine, config, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, config, [EXAMPLES], now=NOW, actor="test")
     app = create_app(config, engine, clock=lambda: NOW, feed_upkeep_every=None)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []

@@ -66,7 +66,7 @@ def test_every_area_is_assembled(engine: Engine, settings: Settings) -> None:
 
 def test_an_area_router_stands_alone(engine: Engine, settings: Settings) -> None:
     # Its dependencies are passed in: no global state ties it to create_app.
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     env = make_environment(zone=settings.zone)
     ctx = Context.of(settings, engine, lambda: NOW, env, load_timetable(settings.schedules))
     app = FastAPI(exception_handlers=errors.handlers(ctx))

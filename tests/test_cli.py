@@ -134,7 +134,7 @@ def test_reports_from_the_command_line(tmp_path: Path, database_url: str) -> Non
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     community.report_error(engine, "penang-culture-forum", "The date is wrong.", "", now=NOW)
     engine.dispose()
     listed = cli(tmp_path, database_url, "reports", "list")
@@ -207,7 +207,7 @@ def test_deliver_once_says_when_the_mail_server_is_down(tmp_path: Path, database
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)
-    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC), actor="test")
     timetable = load_timetable(settings.schedules)
     name = next(iter(timetable.digests))
     community.add_subscriber(
@@ -249,7 +249,7 @@ def test_out_of_range_dates_and_unsafe_report_text(tmp_path: Path, database_url:
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     # A row stored before text was cleaned (or written by anything else): the listing must
     # not let its CR, escape sequence or right-to-left override act on the terminal.
     with store.writing(engine) as session:

@@ -121,7 +121,7 @@ def test_readers_report_errors_and_editors_resolve_them(
     from publisher import publish
 
     examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
-    publish.import_articles(engine, settings, [examples], now=NOW)
+    publish.import_articles(engine, settings, [examples], now=NOW, actor="test")
     form = client.get("/report?article=durian-exports-rail")
     assert form.status_code == 200 and 'name="message"' in form.text
     assert "Durian exporters switch to rail" in form.text

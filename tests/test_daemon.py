@@ -49,7 +49,7 @@ def setup_site(engine: Engine, settings: Settings, tmp_path: Path, nominal: date
             }
         )
     )
-    publish.import_articles(engine, settings, [path], now=nominal)
+    publish.import_articles(engine, settings, [path], now=nominal, actor="test")
     for n in range(3):
         community.add_subscriber(
             engine,
@@ -272,7 +272,7 @@ def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
         path.write_text(
             json.dumps({"title": "Embargoed budget story", "published_at": due.isoformat()})
         )
-        publish.import_articles(engine, settings, [path], now=datetime.now(UTC))
+        publish.import_articles(engine, settings, [path], now=datetime.now(UTC), actor="test")
         deadline = time.monotonic() + 40
         seen_before = False
         while True:
@@ -511,7 +511,7 @@ def test_a_running_daemon_serves_changes_made_from_outside(
     export folder."""
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url,
                              PUBLISHER_SITE_URL="https://news.example.com")  # fmt: skip
-    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC), actor="test")
     hub = RecordingHub()
     port = free_port()
     out = tmp_path / "public"
@@ -576,7 +576,7 @@ def test_two_daemons_on_postgresql_serve_a_change_made_through_one(
 ) -> None:
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url,
                              PUBLISHER_SITE_URL="https://news.example.com")  # fmt: skip
-    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC))
+    publish.import_articles(engine, settings, [EXAMPLES], now=datetime.now(UTC), actor="test")
     hub = RecordingHub()
     ports = [free_port(), free_port()]
     outs = [tmp_path / "public-a", tmp_path / "public-b"]

@@ -63,7 +63,7 @@ def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int)
             for n in range(3)
         )
     )
-    publish.import_articles(engine, settings, [path], now=now())
+    publish.import_articles(engine, settings, [path], now=now(), actor="test")
     addresses = [f"member{n}@example.com" for n in range(confirmed)]
     for address in addresses:
         community.add_subscriber(

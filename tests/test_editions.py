@@ -43,7 +43,7 @@ def timetable() -> Timetable:
 def add(engine: Engine, settings: Settings, tmp_path: Path, *records: dict[str, object]) -> None:
     path = tmp_path / f"batch-{len(list(tmp_path.glob('batch-*')))}.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records))
-    publish.import_articles(engine, settings, [path], now=DAY1)
+    publish.import_articles(engine, settings, [path], now=DAY1, actor="test")
 
 
 def story(n: int, hours_before: float, *categories: str) -> dict[str, object]:
@@ -146,7 +146,7 @@ def test_scheduled_and_unpublished_stories_wait(
     engine: Engine, settings: Settings, timetable: Timetable, tmp_path: Path
 ) -> None:
     add(engine, settings, tmp_path, story(1, -3), story(2, 1), story(3, 2))
-    publish.set_article_status(engine, "story-3", "unpublished", now=DAY1)
+    publish.set_article_status(engine, "story-3", "unpublished", now=DAY1, actor="test")
     edition, _ = make(engine, settings, timetable, "daily", DAY1)
     assert edition.article_count == 1 and "Story 2" in edition.html
 

@@ -23,7 +23,7 @@ REPORT = {"article": "durian-exports-rail", "message": "The date is wrong."}
 
 @pytest.fixture
 def client(engine: Engine, settings: Settings) -> TestClient:
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     return TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
 
 

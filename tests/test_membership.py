@@ -315,7 +315,7 @@ def test_a_signup_changes_nothing_of_an_existing_person_until_they_confirm(
     from publisher import publish
 
     examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
-    publish.import_articles(engine, settings, [examples], now=NOW)
+    publish.import_articles(engine, settings, [examples], now=NOW, actor="test")
     member = join(engine, "left@example.com", name="Aisyah")
     with store.writing(engine) as session:
         store.set_subscriber_status(session, member, "unsubscribed", now=NOW)

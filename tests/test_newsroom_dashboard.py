@@ -108,6 +108,7 @@ def newsroom_rows(engine: Engine, settings: Settings) -> dict[str, int]:
             {"title": "Later still", "slug": "later", "published_at": "2026-12-03T09:00:00+08:00"},
         ],
         source="test",
+        actor="test",
         now=NOW,
     )
     with store.writing(engine) as session:

@@ -49,7 +49,7 @@ def _add(engine: Engine, email: str, *, name: str = "", confirmed: bool = True) 
 def _culture(engine: Engine, settings: Settings) -> None:
     """A published story in Culture, so that the category exists."""
     story = {"title": "A festival", "categories": ["Culture"], "published_at": "2026-01-01"}
-    publish.import_objects(engine, settings, [story], source="test", now=NOW)
+    publish.import_objects(engine, settings, [story], source="test", actor="test", now=NOW)
 
 
 def _trail(engine: Engine, subscriber_id: int) -> list[AuditEntry]:

@@ -28,7 +28,7 @@ def site(tmp_path: Path) -> Iterator[LiveServer]:
     )
     engine: Engine = store.make_engine(settings.database_url)
     store.migrate(engine)
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
     yield server
     server.stop()
@@ -147,7 +147,7 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
     )
     engine: Engine = store.make_engine(settings.database_url)
     store.migrate(engine)
-    publish.import_articles(engine, settings, [EXAMPLES], now=now)
+    publish.import_articles(engine, settings, [EXAMPLES], now=now, actor="test")
     server = LiveServer(create_app(settings, engine, feed_upkeep_every=None, send_mail_now=True))
     page = browser.new_page(viewport=PHONE)
     try:

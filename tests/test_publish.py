@@ -20,10 +20,12 @@ def slugs(engine: Engine) -> list[str]:
 
 
 def test_import_examples_then_reimport_changes_nothing(engine: Engine, settings: Settings) -> None:
-    report = publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    report = publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     assert report.created == 6 and report.files == 5
     ids = {v.article.slug: v.article.uid for v in publish.list_articles(engine)}
-    again = publish.import_articles(engine, settings, [EXAMPLES], now=NOW + timedelta(days=1))
+    again = publish.import_articles(
+        engine, settings, [EXAMPLES], now=NOW + timedelta(days=1), actor="test"
+    )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 6)
     assert {v.article.slug: v.article.uid for v in publish.list_articles(engine)} == ids
     corrected = store_view(engine, "second-link-lane-closures")
@@ -44,7 +46,7 @@ def test_one_bad_record_imports_nothing(engine: Engine, settings: Settings, tmp_
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "ok"}\n{"title": "no", "published_at": "2026-13-01"}\n')
     with pytest.raises(InputError) as caught:
-        publish.import_articles(engine, settings, [good, bad], now=NOW)
+        publish.import_articles(engine, settings, [good, bad], now=NOW, actor="test")
     assert caught.value.message.startswith("nothing imported: 1 problem")
     assert caught.value.details == [
         f"{bad}:2: published_at: '2026-13-01' is not an ISO 8601 date and time such as "
@@ -61,7 +63,7 @@ def test_problems_after_a_full_batch_still_roll_back(
     lines = [json.dumps({"title": f"Story {n}"}) for n in range(10)] + ['{"title": 5}']
     path.write_text("\n".join(lines))
     with pytest.raises(InputError, match="nothing imported"):
-        publish.import_articles(engine, settings, [path], now=NOW)
+        publish.import_articles(engine, settings, [path], now=NOW, actor="test")
     assert slugs(engine) == []
 
 
@@ -71,14 +73,14 @@ def test_duplicate_slugs_in_one_call_are_refused(
     path = tmp_path / "dupes.jsonl"
     path.write_text('{"title": "Same"}\n{"title": "same!"}\n')
     with pytest.raises(InputError) as caught:
-        publish.import_articles(engine, settings, [path], now=NOW)
+        publish.import_articles(engine, settings, [path], now=NOW, actor="test")
     assert caught.value.details == [f"{path}:2: slug 'same' also at {path}:1"]
 
 
 def test_load_samples_only_into_an_empty_database(engine: Engine, settings: Settings) -> None:
-    first = publish.load_samples(engine, settings, now=NOW)
+    first = publish.load_samples(engine, settings, now=NOW, actor="test")
     assert first is not None and first.created == 6
-    assert publish.load_samples(engine, settings, now=NOW) is None
+    assert publish.load_samples(engine, settings, now=NOW, actor="test") is None
 
 
 def test_initialise_writes_a_starter_timetable(engine: Engine, settings: Settings) -> None:
@@ -96,11 +98,11 @@ def test_unpublished_and_scheduled_articles_are_not_found(
     path.write_text(
         '{"title": "Soon", "published_at": "2026-12-01T00:00:00+00:00"}\n{"title": "Now"}\n'
     )
-    publish.import_articles(engine, settings, [path], now=NOW)
+    publish.import_articles(engine, settings, [path], now=NOW, actor="test")
     assert publish.article(engine, "now", now=NOW).article.title == "Now"
     with pytest.raises(NotFoundError):
         publish.article(engine, "soon", now=NOW)
     assert publish.article(engine, "soon", now=NOW + timedelta(days=2)).article.title == "Soon"
-    publish.set_article_status(engine, "now", "unpublished", now=NOW)
+    publish.set_article_status(engine, "now", "unpublished", now=NOW, actor="test")
     with pytest.raises(NotFoundError):
         publish.article(engine, "now", now=NOW)

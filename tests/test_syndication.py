@@ -30,7 +30,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 def load(engine: Engine, settings: Settings, tmp_path: Path, *records: dict[str, object]) -> None:
     path = tmp_path / "extra.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records))
-    publish.import_articles(engine, settings, [EXAMPLES, path], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES, path], now=NOW, actor="test")
 
 
 def build(engine: Engine, settings: Settings, when: datetime = NOW) -> syndication.FeedSet:
@@ -123,7 +123,9 @@ def test_scheduled_appears_at_its_time_and_unpublished_disappears(
     assert (
         titles(at_time.documents["categories/trade/feed.xml"].body)[0] == "Embargoed budget story"
     )
-    publish.set_article_status(engine, "durian-exports-rail", "unpublished", now=later)
+    publish.set_article_status(
+        engine, "durian-exports-rail", "unpublished", now=later, actor="test"
+    )
     after = build(engine, settings, later)
     assert "Durian exporters switch to rail as the new freight corridor opens" not in titles(
         after.documents["feed.xml"].body
@@ -139,7 +141,9 @@ def test_a_correction_keeps_the_id_and_moves_updated(
         for e in feedparser.parse(build(engine, settings).documents["atom.xml"].body).entries
     }
     note = "The forum was the third, not the fourth."
-    publish.correct_article(engine, "penang-culture-forum", note, now=NOW + timedelta(minutes=1))
+    publish.correct_article(
+        engine, "penang-culture-forum", note, now=NOW + timedelta(minutes=1), actor="test"
+    )
     after_doc = build(engine, settings).documents["atom.xml"]
     after = {e.id: e for e in feedparser.parse(after_doc.body).entries}
     assert before.keys() == after.keys()
@@ -220,7 +224,11 @@ def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     syndication.refresh(engine, syndication.FeedBuilder(up), now=NOW + timedelta(minutes=2))
     assert syndication.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (0, 0)
     publish.correct_article(
-        engine, "durian-exports-rail", "Fixed a figure.", now=NOW + timedelta(minutes=3)
+        engine,
+        "durian-exports-rail",
+        "Fixed a figure.",
+        now=NOW + timedelta(minutes=3),
+        actor="test",
     )
     syndication.refresh(engine, syndication.FeedBuilder(up), now=NOW + timedelta(minutes=3))
     assert syndication.send_pings(engine, up, now=NOW + timedelta(minutes=3))[0] > 0
@@ -238,7 +246,7 @@ def test_cache_rebuilds_only_after_a_change(
     )
     first = cache.current()
     assert cache.current() is first
-    publish.set_article_status(engine, "penang-culture-forum", "unpublished", now=NOW)
+    publish.set_article_status(engine, "penang-culture-forum", "unpublished", now=NOW, actor="test")
     second = cache.current()
     assert second is not first and second.stamp == first.stamp + 1
     assert second.documents["feed.xml"].etag != first.documents["feed.xml"].etag
@@ -279,7 +287,7 @@ def test_nasty_articles_still_give_valid_feeds(
 ) -> None:
     path = tmp_path / "nasty.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=True) for r in NASTY), encoding="utf-8")
-    publish.import_articles(engine, settings, [path], now=NOW)
+    publish.import_articles(engine, settings, [path], now=NOW, actor="test")
     feed_set = build(engine, settings)
     for name in ("feed.xml", "atom.xml", "categories/한국-문화/feed.xml"):
         assert len(titles(feed_set.documents[name].body)) >= 1, name
@@ -304,7 +312,9 @@ def test_cache_sees_a_change_made_elsewhere_at_its_default_check_period(
     cache = syndication.FeedCache(engine, syndication.FeedBuilder(settings), lambda: NOW)
     first = cache.current()
     assert cache.peek() is first  # within the period: served without asking the database
-    publish.correct_article(engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW)
+    publish.correct_article(
+        engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW, actor="test"
+    )
     deadline = time.monotonic() + 15
     while (current := cache.current()) is first:
         assert time.monotonic() < deadline, "the cache never saw the correction"
@@ -339,14 +349,18 @@ def test_the_export_dir_follows_every_change(
     assert_exported(first)
     assert (out / "feed.xsl").is_file() and not list(out.rglob("*.tmp"))
     culture = (out / "categories" / "culture" / "feed.xml").stat().st_mtime_ns
-    publish.correct_article(engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW)
+    publish.correct_article(
+        engine, "durian-exports-rail", "Fixed the tonnage.", now=NOW, actor="test"
+    )
     second = cache.current()
     assert b"Fixed the tonnage." in (out / "feed.xml").read_bytes()
     assert_exported(second)
     # A feed whose bytes did not change is not written again.
     assert (out / "categories" / "culture" / "feed.xml").stat().st_mtime_ns == culture
     # The only Brand Studio story goes: so does its category's feed, here and on disk.
-    publish.set_article_status(engine, "brand-studio-sabah-coffee", "unpublished", now=NOW)
+    publish.set_article_status(
+        engine, "brand-studio-sabah-coffee", "unpublished", now=NOW, actor="test"
+    )
     third = cache.current()
     assert "categories/brand-studio/feed.xml" not in third.documents
     assert_exported(third)
@@ -402,7 +416,7 @@ def test_no_rss_feed_has_a_media_group_without_alternatives(
     image = "https://images.example.org/nasty.png"
     nasty = tmp_path / "nasty.jsonl"
     nasty.write_text("\n".join(json.dumps({**r, "image": image}, ensure_ascii=True) for r in NASTY))
-    publish.import_articles(engine, settings, [EXAMPLES, nasty], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES, nasty], now=NOW, actor="test")
     media = "{http://search.yahoo.com/mrss/}"
     images = 0
     for path, doc in build(engine, settings).documents.items():
@@ -440,7 +454,7 @@ def test_categories_only_unseen_articles_have_stay_private(
         },
         {"title": "Spiked story", "slug": "spiked", "categories": ["Secret Desk"]},
     )
-    publish.set_article_status(engine, "spiked", "unpublished", now=NOW)
+    publish.set_article_status(engine, "spiked", "unpublished", now=NOW, actor="test")
     paths = set(build(engine, settings).documents)
     assert not {p for p in paths if "embargo-desk" in p or "secret-desk" in p}
     offered = [slug for slug, _ in community.categories(engine, now=NOW)]

@@ -73,7 +73,7 @@ def load_stories(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     )
     path = tmp_path / "stories.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records))
-    publish.import_articles(engine, settings, [path], now=now())
+    publish.import_articles(engine, settings, [path], now=now(), actor="test")
     # The Markets story went out in an earlier edition: this one cannot carry it again.
     with store.writing(engine) as session:
         old = nominal - timedelta(days=399)

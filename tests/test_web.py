@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
 
 @pytest.fixture
 def client(engine: Engine, settings: Settings) -> TestClient:
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     return TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
 
 
@@ -63,7 +63,7 @@ def test_the_newest_story_leads_the_index_with_its_image_sized_and_described(
             }
         )
     )
-    publish.import_articles(engine, settings, [EXAMPLES, story], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES, story], now=NOW, actor="test")
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
     tree = html.fromstring(client.get("/").text)
     [lead, *rest] = tree.cssselect("li.story")
@@ -282,7 +282,7 @@ def test_metrics_report_the_queue_editions_and_this_process(
     from publisher.schedules import load_timetable
     from publisher.templating import make_environment
 
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW)
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
     community.add_subscriber(
         engine, "a@example.com", confirmed=True, digests=["daily"], known_digests=["daily"], now=NOW
     )

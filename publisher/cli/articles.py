@@ -11,6 +11,7 @@ import typer
 
 from publisher import publish, syndication
 from publisher.cli.common import (
+    actor,
     context,
     utc_now,
 )
@@ -27,7 +28,7 @@ def articles_add(
 ) -> None:
     """Import .md, .json and .jsonl articles; all or nothing per call."""
     with context() as (settings, engine):
-        report = publish.import_articles(engine, settings, paths, now=utc_now())
+        report = publish.import_articles(engine, settings, paths, now=utc_now(), actor=actor())
     for action, slug in report.changes:
         print(f"{action} {slug}")
     listed = len(report.changes)
@@ -65,7 +66,7 @@ def articles_correct(
 ) -> None:
     """Record a correction; the article's updated time moves."""
     with context() as (_settings, engine):
-        publish.correct_article(engine, slug, note, now=utc_now())
+        publish.correct_article(engine, slug, note, now=utc_now(), actor=actor())
     print(f"corrected {slug}")
 
 
@@ -73,7 +74,9 @@ def articles_correct(
 def articles_unpublish(slug: str) -> None:
     """Take an article off the site, the feeds and future digests."""
     with context() as (_settings, engine):
-        changed = publish.set_article_status(engine, slug, "unpublished", now=utc_now())
+        changed = publish.set_article_status(
+            engine, slug, "unpublished", now=utc_now(), actor=actor()
+        )
     print(f"unpublished {slug}" if changed else f"{slug} was already unpublished")
 
 
@@ -81,7 +84,9 @@ def articles_unpublish(slug: str) -> None:
 def articles_publish(slug: str) -> None:
     """Put an unpublished article back."""
     with context() as (_settings, engine):
-        changed = publish.set_article_status(engine, slug, "published", now=utc_now())
+        changed = publish.set_article_status(
+            engine, slug, "published", now=utc_now(), actor=actor()
+        )
     print(f"published {slug}" if changed else f"{slug} was already published")
 
 

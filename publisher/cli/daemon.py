@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from publisher import delivery, outbox, publish, staff, store, syndication
 from publisher.cli import senders
 from publisher.cli.common import (
+    actor,
     app,
     context,
     ready,
@@ -80,7 +81,7 @@ def run(
     children = []
     try:
         if demo:
-            report = publish.load_samples(engine, settings, now=utc_now())
+            report = publish.load_samples(engine, settings, now=utc_now(), actor=actor())
             if report is not None:
                 print(f"loaded {report.created} sample articles")
         if scheduler:

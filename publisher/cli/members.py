@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from publisher import community, delivery, members, subscriber_csv
+from publisher import community, delivery, members, publish, subscriber_csv
 from publisher.bounces import read_hard_bounces
 from publisher.cli.common import (
     actor,
@@ -169,8 +169,16 @@ def reports_list(
 
 
 @reports_app.command("resolve")
-def reports_resolve(report_id: int) -> None:
-    """Mark a report resolved."""
+def reports_resolve(
+    report_id: int,
+    correction: Annotated[
+        str | None,
+        typer.Option("--correction", help="Also add this correction to the report's article."),
+    ] = None,
+) -> None:
+    """Mark a report resolved (with --correction, correct its article in the same step)."""
     with context() as (_settings, engine):
-        changed = community.resolve_report(engine, report_id, now=utc_now())
+        changed = publish.resolve_report(
+            engine, report_id, now=utc_now(), actor=actor(), correction=correction
+        )
     print(f"resolved #{report_id}" if changed else f"#{report_id} was already resolved")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -28,6 +30,7 @@ from publisher.models import (
     Article,
     Category,
 )
+from publisher.store.audit import changes, record, record_many
 from publisher.store.engine import (
     STATUSES,
     _insert_ignore,
@@ -54,9 +57,15 @@ def new_uid(host: str, now: datetime) -> str:
 
 
 def upsert_articles(
-    session: Session, items: Sequence[ArticleInput], *, now: datetime, host: str
+    session: Session,
+    items: Sequence[ArticleInput],
+    *,
+    now: datetime,
+    host: str,
+    actor: str | None = None,
 ) -> BatchResult:
-    """Insert new slugs, update changed ones, leave identical ones alone. One batch."""
+    """Insert new slugs, update changed ones, leave identical ones alone. One batch. With
+    ``actor``, each created and updated article is in the audit trail (fields that changed)."""
     if not items:
         return BatchResult([], [], 0)
     slugs = [item.slug for item in items]
@@ -78,6 +87,7 @@ def upsert_articles(
         if item.slug in existing and existing[item.slug].content_hash != item.content_hash
     ]
     ids: dict[str, int] = {}
+    before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
     if fresh:
         rows = [_new_row(item, now, host) for item in fresh]
         result = session.execute(
@@ -104,6 +114,17 @@ def upsert_articles(
     _add_corrections(session, touched, ids)
     if touched:
         bump(session, "articles")
+    if actor and touched:
+        entries = []
+        for item in touched:
+            article_id = ids[item.slug]
+            old = before.get(article_id)
+            when = item.published_at or (existing[item.slug].published_at if old else now)
+            status = old["status"] if old else "published"
+            entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+            if entry is not None:
+                entries.append(entry)
+        record_many(session, entries, now=now)
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
@@ -115,6 +136,7 @@ _EDITABLE = (
     "title",
     "summary",
     "body_html",
+    "body_markdown",
     "author",
     "editor",
     "image",
@@ -208,18 +230,39 @@ def _article_id(session: Session, slug: str) -> int:
     return int(found)
 
 
-def add_correction(session: Session, slug: str, note: str, *, now: datetime) -> None:
-    """Record a correction; the article's ``updated_at`` moves to ``now``."""
+def add_correction(
+    session: Session, slug: str, note: str, *, now: datetime, actor: str | None = None
+) -> int:
+    """Record a correction; the article's ``updated_at`` moves to ``now``. Its id."""
     note = note.strip()
     if not note:
         raise InputError("a correction needs a note saying what was corrected")
     article_id = _article_id(session, slug)
-    session.execute(insert(corrections_t).values(article_id=article_id, note=note, created_at=now))
+    result = session.execute(
+        insert(corrections_t)
+        .values(article_id=article_id, note=note, created_at=now)
+        .returning(corrections_t.c.id)
+    )
+    correction_id = int(result.scalar_one())
     session.execute(update(articles_t).where(articles_t.c.id == article_id).values(updated_at=now))
     bump(session, "articles")
+    if actor:
+        record(
+            session,
+            actor=actor,
+            action="article.correct",
+            kind="article",
+            subject_id=article_id,
+            label=slug,
+            after={"correction": note},
+            now=now,
+        )
+    return correction_id
 
 
-def set_status(session: Session, slug: str, status: str, *, now: datetime) -> bool:
+def set_status(
+    session: Session, slug: str, status: str, *, now: datetime, actor: str | None = None
+) -> bool:
     """Publish or unpublish; False when it already had that status."""
     if status not in STATUSES:
         raise InputError(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
@@ -232,7 +275,155 @@ def set_status(session: Session, slug: str, status: str, *, now: datetime) -> bo
     changed = bool(cast(CursorResult[Any], result).rowcount)
     if changed:
         bump(session, "articles")
+        if actor:
+            other = "unpublished" if status == "published" else "published"
+            record(
+                session,
+                actor=actor,
+                action="article.publish" if status == "published" else "article.unpublish",
+                kind="article",
+                subject_id=article_id,
+                label=slug,
+                before={"status": other},
+                after={"status": status},
+                now=now,
+            )
     return changed
+
+
+# ---------------------------------------------------------------- articles: the newsroom
+
+
+AUDITED = (
+    "title", "slug", "summary", "body_markdown", "body_html", "author", "editor",
+    "categories", "image", "source_name", "source_url", "ai_assisted", "sponsored",
+    "published_at", "status",
+)  # fmt: skip
+_NOT_ON_CREATION = ("body_markdown", "body_html")  # a new story's text is the story itself
+
+
+def snapshots(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The audited fields of these articles, as the audit trail records them."""
+    if not ids:
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    for view in _views(
+        session, session.scalars(select(Article).where(articles_t.c.id.in_(ids))).all()
+    ):
+        a = view.article
+        values = {name: getattr(a, name) for name in AUDITED if name != "categories"}
+        values["categories"] = ", ".join(view.categories)
+        values["published_at"] = a.published_at.astimezone(UTC).isoformat()
+        found[a.id or 0] = values
+    return found
+
+
+def _item_snapshot(item: ArticleInput, published_at: datetime, status: str) -> dict[str, Any]:
+    """``snapshots`` for an article about to be written, without reading it back."""
+    values = {name: getattr(item, name) for name in AUDITED if hasattr(item, name)}
+    values.update(
+        categories=", ".join(item.categories),
+        published_at=published_at.astimezone(UTC).isoformat(),
+        status=status,
+    )
+    return values
+
+
+def _change(
+    actor: str, article_id: int, before: dict[str, Any] | None, after: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The audit entry for one article written (None: nothing audited changed)."""
+    if before is None:
+        shown = {
+            k: v for k, v in after.items() if k not in _NOT_ON_CREATION and v not in ("", False)
+        }
+        old: dict[str, Any] | None = None
+        action = "article.create"
+    else:
+        old, shown = changes(before, after)
+        if "body_markdown" in shown:  # the HTML is rendered from it: one copy is enough
+            old.pop("body_html", None)
+            shown.pop("body_html", None)
+        if not shown:
+            return None
+        action = "article.edit"
+    return {
+        "actor": actor,
+        "action": action,
+        "kind": "article",
+        "subject_id": article_id,
+        "label": str(after["slug"]),
+        "before": old,
+        "after": shown,
+    }
+
+
+def _record_change(
+    session: Session,
+    actor: str,
+    article_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    now: datetime,
+) -> None:
+    entry = _change(actor, article_id, before, after)
+    if entry is not None:
+        record_many(session, [entry], now=now)
+
+
+def save_article(
+    session: Session,
+    item: ArticleInput,
+    *,
+    article_id: int | None,
+    base_hash: str | None,
+    now: datetime,
+    host: str,
+    actor: str,
+) -> tuple[int, bool]:
+    """Create an article (``article_id`` None) or change the one with this id, slug included:
+    its id and ``tag:`` URI never change. ``(id, whether anything changed)``.
+
+    ``base_hash`` is the content the editor started from: a save over someone else's newer
+    change is refused rather than silently undoing it."""
+    taken = session.scalar(select(articles_t.c.id).where(articles_t.c.slug == item.slug))
+    if taken is not None and taken != article_id:
+        raise InputError(f"slug: {item.slug!r} is another article's slug; choose another")
+    if article_id is None:
+        result = session.execute(
+            insert(articles_t).returning(articles_t.c.id), [_new_row(item, now, host)]
+        )
+        new_id = int(result.scalar_one())
+        _link_categories(session, [item], {item.slug: new_id})
+        bump(session, "articles")
+        _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
+        return new_id, True
+    current = session.execute(
+        select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.published_at)
+        .where(articles_t.c.id == article_id)
+        .with_for_update()
+    ).first()
+    if current is None:
+        raise NotFoundError(f"no article {article_id}")
+    if base_hash is not None and base_hash != current.content_hash:
+        raise InputError(
+            "someone else changed this article after you opened it: nothing was saved. "
+            "Open it again to see their change (copy your text first)."
+        )
+    if current.content_hash == item.content_hash:
+        return article_id, False
+    before = snapshots(session, [article_id])
+    row = _changed_row(item, current, now)
+    row.pop("_id")
+    session.execute(
+        update(articles_t).where(articles_t.c.id == article_id).values(slug=item.slug, **row)
+    )
+    session.execute(delete(links_t).where(links_t.c.article_id == article_id))
+    _link_categories(session, [item], {item.slug: article_id})
+    bump(session, "articles")
+    after = snapshots(session, [article_id])
+    _record_change(session, actor, article_id, before[article_id], after[article_id], now)
+    return article_id, True
 
 
 # ---------------------------------------------------------------- articles: reads
@@ -343,6 +534,105 @@ def all_articles(session: Session, *, limit: int | None = None) -> list[ArticleV
     if limit is not None:
         query = query.limit(limit)
     return _views(session, session.scalars(query).all())
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """What the newsroom's article list asks for; empty values mean "any"."""
+
+    text: str = ""  # in the title, slug or summary
+    status: str = ""  # published, scheduled, unpublished
+    category: str = ""  # a category's slug
+    sponsored: bool | None = None
+    ai_assisted: bool | None = None
+    author: str = ""
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _status_is(status: str, now: datetime) -> Any:
+    published = articles_t.c.status == "published"
+    if status == "scheduled":
+        return and_(published, articles_t.c.published_at > now)
+    if status == "published":
+        return and_(published, articles_t.c.published_at <= now)
+    return articles_t.c.status == status
+
+
+def _filtered(query: Any, wanted: ArticleFilter, now: datetime, *, status: bool = True) -> Any:
+    if wanted.text:
+        pattern = f"%{_escape_like(wanted.text)}%"
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (articles_t.c.title, articles_t.c.slug, articles_t.c.summary)
+                )
+            )
+        )
+    if status and wanted.status:
+        query = query.where(_status_is(wanted.status, now))
+    if wanted.category:
+        query = query.where(
+            exists()
+            .where(links_t.c.article_id == articles_t.c.id)
+            .where(links_t.c.category_id == categories_t.c.id)
+            .where(categories_t.c.slug == wanted.category)
+        )
+    if wanted.sponsored is not None:
+        query = query.where(articles_t.c.sponsored == wanted.sponsored)
+    if wanted.ai_assisted is not None:
+        query = query.where(articles_t.c.ai_assisted == wanted.ai_assisted)
+    if wanted.author:
+        query = query.where(articles_t.c.author == wanted.author)
+    return query
+
+
+ARTICLE_STATUSES = ("published", "scheduled", "unpublished")
+
+
+def find_articles(
+    session: Session, wanted: ArticleFilter, *, now: datetime, offset: int, limit: int
+) -> tuple[list[ArticleView], dict[str, int]]:
+    """One page of the articles matching ``wanted``, newest first, and how many match in each
+    status (the other filters applied) as ``{"published": n, ..., "all": n}``."""
+    query = _filtered(select(Article), wanted, now).order_by(*_NEWEST_FIRST)
+    page = session.scalars(query.offset(offset).limit(limit)).all()
+    kind = case(
+        (articles_t.c.status != "published", articles_t.c.status),
+        (articles_t.c.published_at > now, "scheduled"),
+        else_="published",
+    )
+    counted = _filtered(select(kind, func.count()), wanted, now, status=False).group_by(kind)
+    counts = {name: 0 for name in ARTICLE_STATUSES}
+    counts.update({str(name): int(n) for name, n in session.execute(counted)})
+    counts["all"] = sum(counts[name] for name in ARTICLE_STATUSES)
+    return _views(session, page), counts
+
+
+def authors(session: Session) -> list[str]:
+    """Every author named on an article, for the newsroom's filter."""
+    query = select(articles_t.c.author).where(articles_t.c.author != "").distinct()
+    return sorted(session.scalars(query).all())
+
+
+def article_by_id(session: Session, article_id: int) -> ArticleView:
+    found = session.get(Article, article_id)
+    if found is None:
+        raise NotFoundError(f"no article {article_id}")
+    return _views(session, [found])[0]
+
+
+def correction_ids(session: Session, article_id: int) -> list[tuple[int, datetime, str]]:
+    """An article's corrections with their ids, oldest first."""
+    rows = session.execute(
+        select(corrections_t.c.id, corrections_t.c.created_at, corrections_t.c.note)
+        .where(corrections_t.c.article_id == article_id)
+        .order_by(corrections_t.c.created_at, corrections_t.c.id)
+    )
+    return [(row.id, row.created_at, row.note) for row in rows]
 
 
 def article_by_slug(session: Session, slug: str) -> ArticleView:

@@ -13,9 +13,11 @@ from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web.admin import (
     account,
+    articles,
     audit,
     dashboard,
     people,
+    reports,
     session,
     signin,
     subscriber_files,
@@ -34,7 +36,17 @@ def router(room: Newsroom) -> APIRouter:
     """Every newsroom page, under /admin."""
     routes = APIRouter(prefix="/admin", include_in_schema=False)
     # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
-    areas = (signin, dashboard, account, people, subscriber_files, subscribers, audit)
+    areas = (
+        signin,
+        dashboard,
+        articles,
+        reports,
+        account,
+        people,
+        subscriber_files,
+        subscribers,
+        audit,
+    )
     for area in areas:
         routes.include_router(area.router(room))
     return routes

@@ -1,0 +1,111 @@
+"""The newsroom's reports (``/admin/reports``): readers' "Spot an error?" messages, open
+ones first, each with its article; resolve one, or resolve it with a correction to that
+article in one step (the correction and the report are linked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from publisher import publish, store
+from publisher.errors import InputError, NotFoundError
+from publisher.staff import Staff
+from publisher.web.admin import session
+from publisher.web.admin.context import Newsroom
+from publisher.web.admin.trail import rows
+
+PAGE = 50
+MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
+SHOWN = {"open": "open", "resolved": "resolved", "all": ""}
+
+
+def router(room: Newsroom) -> APIRouter:
+    routes = APIRouter()
+    editor = session.requires("editor", room.engine, room.settings, room.clock)
+
+    @routes.get("/reports", response_class=HTMLResponse)
+    def queue(
+        request: Request, status: str = "all", page: str = "1", who: Staff = Depends(editor)
+    ) -> HTMLResponse:
+        problem = ""
+        if status not in SHOWN:
+            status, problem = "all", f"There is no status {status[:50]!r}: showing every report."
+        number = int(page) if page.isdigit() and len(page) < 7 and int(page) > 0 else 0
+        if not number:
+            number, problem = 1, f"There is no page {page[:20]!r}: showing the first."
+        with store.reading(room.engine) as db:
+            found, counts = store.report_queue(
+                db, status=SHOWN[status], offset=(number - 1) * PAGE, limit=PAGE
+            )
+        total = counts.get(SHOWN[status], 0) if SHOWN[status] else sum(counts.values())
+        return room.page(
+            request,
+            "reports.html",
+            staff=who,
+            http_status=400 if problem else 200,
+            found=found,
+            counts=counts,
+            status=status,
+            page=number,
+            first=(number - 1) * PAGE + 1,
+            total=total,
+            following=number * PAGE < total,
+            problem=problem,
+        )
+
+    def one(
+        request: Request, who: Staff, report_id: int, *, http_status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        if not 0 < report_id <= MAX_ID:
+            raise NotFoundError(f"no report {report_id}")
+        with store.reading(room.engine) as db:
+            report = store.report_by_id(db, report_id)
+            ids = [report.article_id] if report.article_id is not None else []
+            view = store.views_by_id(db, ids).get(report.article_id or 0)
+            trail = rows(store.audit_entries(db, kind="report", subject_id=report_id))
+            correction = None
+            if report.correction_id is not None and view is not None:
+                found = store.correction_ids(db, view.article.id or 0)
+                correction = next((c for c in found if c[0] == report.correction_id), None)
+        values.setdefault("note", "")
+        values.setdefault("note_error", "")
+        values.setdefault("done", "")
+        return room.page(
+            request,
+            "report.html",
+            staff=who,
+            http_status=http_status,
+            report=report,
+            view=view,
+            trail=trail,
+            correction=correction,
+            **values,
+        )
+
+    @routes.get("/reports/{report_id}", response_class=HTMLResponse)
+    def report_page(
+        request: Request, report_id: int, done: str = "", who: Staff = Depends(editor)
+    ) -> HTMLResponse:
+        return one(request, who, report_id, done=done[:20])
+
+    @routes.post("/reports/{report_id}/resolve", response_class=HTMLResponse)
+    async def resolve(request: Request, report_id: int, who: Staff = Depends(editor)) -> Response:
+        if not 0 < report_id <= MAX_ID:
+            raise NotFoundError(f"no report {report_id}")
+        form = await request.form()
+        with_correction = form.get("with") == "correction"
+        note = str(form.get("note", "")) if with_correction else None
+        try:
+            changed = publish.resolve_report(
+                room.engine, report_id, now=room.clock(), actor=who.email, correction=note
+            )
+        except InputError as exc:
+            return one(
+                request, who, report_id, http_status=400, note=note or "", note_error=exc.message
+            )
+        done = ("corrected" if with_correction else "resolved") if changed else "already"
+        return RedirectResponse(f"/admin/reports/{report_id}?done={done}", status_code=303)
+
+    return routes
