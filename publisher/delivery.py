@@ -212,19 +212,24 @@ class Sender:
         once: bool,
         generation: int,
     ) -> bool:
-        """Send one claimed batch; True when the SMTP server was unavailable."""
+        """Send one claimed batch, pipelined on the connection (a message is ended in the same
+        write as the next one starts); True when the SMTP server was unavailable."""
         with store.reading(self.engine) as session:
             people = store.recipients(session, [d.subscriber_id for d in batch])
         renewed = time.monotonic()
+        ready = self._local.outcomes.wait
         for index, delivery in enumerate(batch):
-            rest = [d.id for d in batch[index:]]
             if stop.is_set():
-                self._release(rest, worker, self.clock())
-                return False
+                settled = self._settle(batch, index - 1, transport.flush(ready=ready), stop, once)
+                if settled is None:
+                    self._release([d.id for d in batch[index:]], worker, self.clock())
+                return bool(settled)
             if not self.heartbeat.holds(generation):
+                transport.close()  # the message in hand is dropped, unended: not ours now
                 return False  # taken for dead while stalled: the rest is someone else's now
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 with store.writing(self.engine) as session:
+                    rest = [d.id for d in batch[index - 1 if index else 0 :]]
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
                 renewed = time.monotonic()
             person = people.get(delivery.subscriber_id, GONE)
@@ -236,33 +241,52 @@ class Sender:
                 self._finish(delivery, "cancelled", "no story in the categories they chose")
                 continue
             self.rate.wait(stop)
-            try:
-                message = template.render(self._recipient(delivery, person.name))
-                transport.send(
-                    self.sender, delivery.email, message, ready=self._local.outcomes.wait
-                )
-            except DeliveryError as exc:
-                if exc.server_down:
-                    # Not this reader's fault: the whole rest of the batch goes back with no
-                    # attempt counted, and this worker waits longer while the outage lasts.
-                    wait = self._outage(exc)
-                    self._release(rest, worker, self.clock() + timedelta(seconds=wait))
-                    if not once:
-                        stop.wait(wait)
-                    return True
-                if self._failed(delivery, exc):
-                    # The connection dropped with this message (counted against it, in case
-                    # it is the cause): give the rest of the batch back and wait a little.
-                    self._release(
-                        rest[1:], worker, self.clock() + backoff(0, self.settings.send_retry_base)
-                    )
-                    stop.wait(min(self.settings.send_retry_base, 5.0))
-                    return False
-            else:
+            message = template.render(self._recipient(delivery, person.name))
+            done = transport.submit(index, self.sender, delivery.email, message, ready=ready)
+            settled = self._settle(batch, index, done, stop, once)
+            if settled is not None:
+                return settled
+        return bool(self._settle(batch, len(batch) - 1, transport.flush(ready=ready), stop, once))
+
+    def _settle(
+        self,
+        batch: list[store.Claimed],
+        last: int,
+        done: list[tuple[int, DeliveryError | None]],
+        stop: threading.Event,
+        once: bool,
+    ) -> bool | None:
+        """Record how the messages in ``done`` ended (``last``: the latest one handed over).
+        None to go on; else the batch ends (its unsent rest given back), True when the SMTP
+        server was unavailable."""
+        for tag, error in done:
+            delivery = batch[tag]
+            if error is None:
                 self._finish(delivery, "sent")
                 if self._local.outages or self._down_since is not None:
                     self._outage_over()
-        return False
+            elif error.server_down:
+                # Not this reader's fault: the whole rest of the batch goes back with no
+                # attempt counted, and this worker waits longer while the outage lasts.
+                wait = self._outage(error)
+                self._release(
+                    [d.id for d in batch[tag:]], self.worker, self.clock() + timedelta(seconds=wait)
+                )
+                if not once:
+                    stop.wait(wait)
+                return True
+            elif self._failed(delivery, error) and tag == last:
+                # The connection dropped with this message (counted against it, in case it is
+                # the cause, and against the one before it, which may have arrived): give the
+                # rest of the batch back and wait a little.
+                self._release(
+                    [d.id for d in batch[last + 1 :]],
+                    self.worker,
+                    self.clock() + backoff(0, self.settings.send_retry_base),
+                )
+                stop.wait(min(self.settings.send_retry_base, 5.0))
+                return False
+        return None
 
     def mail_status(self) -> str:
         """For /healthz: "ok", or since when the SMTP server has been unavailable."""
