@@ -145,7 +145,6 @@ class Sender:
             for n in range(self.settings.send_concurrency)
         ]
         self.heartbeat.start()  # registers, and takes back what dead senders held
-        self._writer = store.OutcomeWriter(self.engine)
         try:
             for thread in threads:
                 thread.start()
@@ -153,10 +152,7 @@ class Sender:
                 while thread.is_alive():
                     thread.join(timeout=0.5)
         finally:
-            try:
-                self._writer.close()
-            finally:
-                self.heartbeat.stop()
+            self.heartbeat.stop()
         self._finish_editions()
         if errors:
             raise errors[0]
@@ -165,8 +161,8 @@ class Sender:
     def _work(self, stop: threading.Event, once: bool, worker: str) -> None:
         transport = self.transport_factory()
         lease = timedelta(seconds=self.settings.send_lease)
-        # Each outcome is committed (in a group with other threads') before the next send ends.
-        self._local.outcomes = store.OutcomeChannel(self._writer)
+        # Each outcome is committed on this thread's own connection before the next send ends.
+        self._local.outcomes = store.OutcomeWriter(self.engine)
         self._local.outages = 0  # this thread's failed tries since the server last answered
         try:
             while not stop.is_set():
@@ -192,7 +188,7 @@ class Sender:
                     return
         finally:
             transport.close()
-            self._local.outcomes.wait()
+            self._local.outcomes.close()
 
     def _finish_editions(self) -> None:
         with store.writing(self.engine) as session:
