@@ -36,7 +36,8 @@ from publisher.transports import DeliveryError, Transport, make_transport
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 50  # a connection's first claim; each next one twice the last, up to MAX_BATCH
+MAX_BATCH = 400  # (the first claims stay small so that every process gets a share at once)
 MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
 GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
@@ -164,20 +165,23 @@ class Sender:
         # Each outcome is committed on this thread's own connection before the next send ends.
         self._local.outcomes = store.OutcomeWriter(self.engine)
         self._local.outages = 0  # this thread's failed tries since the server last answered
+        size = BATCH
         try:
             while not stop.is_set():
                 generation = self.heartbeat.generation
                 self._local.outcomes.wait()  # the last batch is all recorded before the next
                 with store.writing(self.engine) as session:
                     batch = store.claim_deliveries(
-                        session, worker, now=self.clock(), lease=lease, limit=BATCH
+                        session, worker, now=self.clock(), lease=lease, limit=size
                     )
                 if not batch:
+                    size = BATCH
                     self._finish_editions()
                     if once and self._nothing_due():
                         return
                     stop.wait(IDLE_POLL)
                     continue
+                size = min(size * 2, MAX_BATCH)  # per-batch queries cost less per message
                 down = self._send_batch(
                     batch, transport, stop, worker, lease, once=once, generation=generation
                 )
