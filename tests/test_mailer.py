@@ -42,7 +42,7 @@ def template(**extra: object) -> MessageTemplate:
         html=HTML,
         text=TEXT,
         list_id="daily.news.example.com",
-        **extra,
+        **extra,  # type: ignore[arg-type]
     )
 
 
