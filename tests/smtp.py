@@ -33,9 +33,10 @@ class Received:
 class Recorder:
     """The handler: ``plans`` maps an address to replies to give its next RCPTs (e.g.
     ``["451 4.3.0 try later"]``); ``delay`` slows every DATA a little. ``pipelining``: offer
-    PIPELINING (RFC 2920) in reply to EHLO, as Postfix and most servers do (aiosmtpd reads
-    pipelined commands in order either way). ``drop_after_data``: addresses whose next
-    message is received and then the connection dropped before the reply."""
+    PIPELINING (RFC 2920) in reply to EHLO, as Postfix and most servers do (off by default,
+    as aiosmtpd has it; it reads pipelined commands in order either way).
+    ``drop_after_data``: addresses whose next message is received and then the connection
+    dropped before the reply."""
 
     received: list[Received] = field(default_factory=list)
     plans: dict[str, list[str]] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class Recorder:
     # Cleared: every DATA waits until it is set (to hold senders at a known point).
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     waiting: int = 0  # messages held at the gate right now
-    pipelining: bool = True
+    pipelining: bool = False
     drop_after_data: set[str] = field(default_factory=set)
     greeted: int = 0  # EHLOs answered: the connections opened
 

@@ -326,6 +326,7 @@ def test_consecutive_messages_pipelined_each_get_their_own_outcome(
 def test_a_connection_dropped_after_a_message_fails_it_and_the_next_one(
     smtp: SmtpServer,
 ) -> None:
+    smtp.recorder.pipelining = True
     smtp.recorder.drop_after_data.add("b@example.com")
     transport = SmtpTransport(parse_smtp_url(smtp.url))
     outcomes = pipeline(transport, ["a@example.com", "b@example.com", "c@example.com"])
@@ -343,6 +344,7 @@ def test_a_connection_dropped_after_a_message_fails_it_and_the_next_one(
 def test_a_message_in_hand_when_the_connection_closes_is_not_delivered(
     smtp: SmtpServer,
 ) -> None:
+    smtp.recorder.pipelining = True
     transport = SmtpTransport(parse_smtp_url(smtp.url))
     message = template().render(recipient("a@example.com"))
     assert transport.submit(0, "newsletter@news.example.com", "a@example.com", message) == []
