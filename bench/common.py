@@ -63,6 +63,7 @@ class Run:
     seconds: float
     peak_rss_mb: float
     stdout: str
+    cpu_seconds: float = 0.0  # user + system, the command and the children it waited for
 
 
 def measure(args: list[str], env: dict[str, str], cwd: Path) -> Run:
@@ -75,7 +76,7 @@ def measure(args: list[str], env: dict[str, str], cwd: Path) -> Run:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(args)} failed:\n{err}")
-    return Run(seconds, usage.ru_maxrss / 1024, out)
+    return Run(seconds, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime)
 
 
 def publisher_env(database_url: str, var_dir: Path) -> dict[str, str]:

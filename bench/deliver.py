@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import smtplib
 import subprocess
@@ -138,8 +139,14 @@ def sample_message(settings: Settings, url: str, edition_id: int) -> bytes:
     return message
 
 
-def smtplib_loop(port: int, message: bytes, count: int) -> float:
-    """The bare ceiling: smtplib.sendmail of the same bytes on CONNECTIONS connections."""
+def cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def smtplib_loop(port: int, message: bytes, count: int) -> tuple[float, float]:
+    """The bare ceiling: smtplib.sendmail of the same bytes on CONNECTIONS connections;
+    messages a second and CPU microseconds a message."""
 
     def one(n: int) -> None:
         with smtplib.SMTP("127.0.0.1", port) as smtp:
@@ -149,18 +156,19 @@ def smtplib_loop(port: int, message: bytes, count: int) -> float:
     threads = [
         threading.Thread(target=one, args=(count // CONNECTIONS,)) for _ in range(CONNECTIONS)
     ]
-    started = time.perf_counter()
+    started, used = time.perf_counter(), cpu(resource.RUSAGE_SELF)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return (count // CONNECTIONS * CONNECTIONS) / (time.perf_counter() - started)
+    sent = count // CONNECTIONS * CONNECTIONS
+    return sent / (time.perf_counter() - started), (cpu(resource.RUSAGE_SELF) - used) / sent * 1e6
 
 
-def smtp_source(port: int, size: int, count: int) -> float | None:
+def smtp_source(port: int, size: int, count: int) -> tuple[float, float] | None:
     if not shutil.which("smtp-source") and not Path("/usr/sbin/smtp-source").exists():
         return None
-    started = time.perf_counter()
+    started, used = time.perf_counter(), cpu(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [
             "/usr/sbin/smtp-source",
@@ -178,7 +186,8 @@ def smtp_source(port: int, size: int, count: int) -> float | None:
         ],
         check=True,
     )
-    return count / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return count / seconds, (cpu(resource.RUSAGE_CHILDREN) - used) / count * 1e6
 
 
 SHAPES = {"small": (20_000, 6), "large": (100_000, 12)}
@@ -233,7 +242,7 @@ def main() -> None:
             count, stories = SHAPES[shape]
             count = args.recipients or count
             print(f"== {shape}: {count:,} recipients, {stories} stories")
-            rates: list[tuple[str, float, float]] = []
+            rates: list[tuple[str, float, float, float]] = []
             message = b""
             for base in bases:
                 for n in processes:
@@ -257,11 +266,12 @@ def main() -> None:
                         assert sent == count, run.stdout
                         rate = sent / run.seconds
                         label = f"{base} x{n}"
-                        rates.append((label, rate, run.peak_rss_mb))
+                        used = run.cpu_seconds / sent * 1e6
+                        rates.append((label, rate, run.peak_rss_mb, used))
                         print(
                             f"{label:<14} {sent:,} messages of {len(message):,} bytes in "
-                            f"{run.seconds:5.1f} s: {rate:6,.0f} msg/s, peak RSS "
-                            f"{run.peak_rss_mb:4.0f} MB (first process)",
+                            f"{run.seconds:5.1f} s: {rate:6,.0f} msg/s, {used:5,.0f} us CPU/msg, "
+                            f"peak RSS {run.peak_rss_mb:4.0f} MB (first process)",
                             flush=True,
                         )
                     if args.kill and n == processes[0]:
@@ -285,12 +295,19 @@ def main() -> None:
                                 flush=True,
                             )
             ceiling = min(count, 20_000)
-            loop = smtplib_loop(port, message, ceiling)
-            source = smtp_source(port, len(message), ceiling)
-            print(f"bare smtplib loop, same bytes, {CONNECTIONS} connections: {loop:6,.0f} msg/s")
-            if source:
-                print(f"smtp-source -s {CONNECTIONS} -l {len(message)}: {source:6,.0f} msg/s")
-            for label, rate, rss in rates:
+            loop, loop_cpu = smtplib_loop(port, message, ceiling)
+            measured = smtp_source(port, len(message), ceiling)
+            source = measured[0] if measured else None
+            print(
+                f"bare smtplib loop, same bytes, {CONNECTIONS} connections: {loop:6,.0f} msg/s, "
+                f"{loop_cpu:5,.0f} us CPU/msg"
+            )
+            if measured:
+                print(
+                    f"smtp-source -s {CONNECTIONS} -l {len(message)}: {measured[0]:6,.0f} msg/s, "
+                    f"{measured[1]:5,.0f} us CPU/msg"
+                )
+            for label, rate, rss, _ in rates:
                 vs_source = f"{rate / source:4.2f} of smtp-source (target 0.5)" if source else ""
                 verdict = rate >= 1.2 * loop and (not source or rate >= 0.5 * source) and rss < 250
                 print(

@@ -36,7 +36,8 @@ from publisher.transports import DeliveryError, Transport, make_transport
 
 log = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = 50  # a connection's first claim; each next one twice the last, up to MAX_BATCH
+MAX_BATCH = 400  # (the first claims stay small so that every process gets a share at once)
 MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
 GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
@@ -161,23 +162,26 @@ class Sender:
     def _work(self, stop: threading.Event, once: bool, worker: str) -> None:
         transport = self.transport_factory()
         lease = timedelta(seconds=self.settings.send_lease)
-        # Each outcome is committed on this thread's own connection before the next send.
+        # Each outcome is committed on this thread's own connection before the next send ends.
         self._local.outcomes = store.OutcomeWriter(self.engine)
         self._local.outages = 0  # this thread's failed tries since the server last answered
+        size = BATCH
         try:
             while not stop.is_set():
                 generation = self.heartbeat.generation
                 self._local.outcomes.wait()  # the last batch is all recorded before the next
                 with store.writing(self.engine) as session:
                     batch = store.claim_deliveries(
-                        session, worker, now=self.clock(), lease=lease, limit=BATCH
+                        session, worker, now=self.clock(), lease=lease, limit=size
                     )
                 if not batch:
+                    size = BATCH
                     self._finish_editions()
                     if once and self._nothing_due():
                         return
                     stop.wait(IDLE_POLL)
                     continue
+                size = min(size * 2, MAX_BATCH)  # per-batch queries cost less per message
                 down = self._send_batch(
                     batch, transport, stop, worker, lease, once=once, generation=generation
                 )
@@ -212,19 +216,24 @@ class Sender:
         once: bool,
         generation: int,
     ) -> bool:
-        """Send one claimed batch; True when the SMTP server was unavailable."""
+        """Send one claimed batch, pipelined on the connection (a message is ended in the same
+        write as the next one starts); True when the SMTP server was unavailable."""
         with store.reading(self.engine) as session:
             people = store.recipients(session, [d.subscriber_id for d in batch])
         renewed = time.monotonic()
+        ready = self._local.outcomes.wait
         for index, delivery in enumerate(batch):
-            rest = [d.id for d in batch[index:]]
             if stop.is_set():
-                self._release(rest, worker, self.clock())
-                return False
+                settled = self._settle(batch, index - 1, transport.flush(ready=ready), stop, once)
+                if settled is None:
+                    self._release([d.id for d in batch[index:]], worker, self.clock())
+                return bool(settled)
             if not self.heartbeat.holds(generation):
+                transport.close()  # the message in hand is dropped, unended: not ours now
                 return False  # taken for dead while stalled: the rest is someone else's now
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 with store.writing(self.engine) as session:
+                    rest = [d.id for d in batch[index - 1 if index else 0 :]]
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
                 renewed = time.monotonic()
             person = people.get(delivery.subscriber_id, GONE)
@@ -236,33 +245,52 @@ class Sender:
                 self._finish(delivery, "cancelled", "no story in the categories they chose")
                 continue
             self.rate.wait(stop)
-            try:
-                message = template.render(self._recipient(delivery, person.name))
-                transport.send(
-                    self.sender, delivery.email, message, ready=self._local.outcomes.wait
-                )
-            except DeliveryError as exc:
-                if exc.server_down:
-                    # Not this reader's fault: the whole rest of the batch goes back with no
-                    # attempt counted, and this worker waits longer while the outage lasts.
-                    wait = self._outage(exc)
-                    self._release(rest, worker, self.clock() + timedelta(seconds=wait))
-                    if not once:
-                        stop.wait(wait)
-                    return True
-                if self._failed(delivery, exc):
-                    # The connection dropped with this message (counted against it, in case
-                    # it is the cause): give the rest of the batch back and wait a little.
-                    self._release(
-                        rest[1:], worker, self.clock() + backoff(0, self.settings.send_retry_base)
-                    )
-                    stop.wait(min(self.settings.send_retry_base, 5.0))
-                    return False
-            else:
+            message = template.render(self._recipient(delivery, person.name))
+            done = transport.submit(index, self.sender, delivery.email, message, ready=ready)
+            settled = self._settle(batch, index, done, stop, once)
+            if settled is not None:
+                return settled
+        return bool(self._settle(batch, len(batch) - 1, transport.flush(ready=ready), stop, once))
+
+    def _settle(
+        self,
+        batch: list[store.Claimed],
+        last: int,
+        done: list[tuple[int, DeliveryError | None]],
+        stop: threading.Event,
+        once: bool,
+    ) -> bool | None:
+        """Record how the messages in ``done`` ended (``last``: the latest one handed over).
+        None to go on; else the batch ends (its unsent rest given back), True when the SMTP
+        server was unavailable."""
+        for tag, error in done:
+            delivery = batch[tag]
+            if error is None:
                 self._finish(delivery, "sent")
                 if self._local.outages or self._down_since is not None:
                     self._outage_over()
-        return False
+            elif error.server_down:
+                # Not this reader's fault: the whole rest of the batch goes back with no
+                # attempt counted, and this worker waits longer while the outage lasts.
+                wait = self._outage(error)
+                self._release(
+                    [d.id for d in batch[tag:]], self.worker, self.clock() + timedelta(seconds=wait)
+                )
+                if not once:
+                    stop.wait(wait)
+                return True
+            elif self._failed(delivery, error) and tag == last:
+                # The connection dropped with this message (counted against it, in case it is
+                # the cause, and against the one before it, which may have arrived): give the
+                # rest of the batch back and wait a little.
+                self._release(
+                    [d.id for d in batch[last + 1 :]],
+                    self.worker,
+                    self.clock() + backoff(0, self.settings.send_retry_base),
+                )
+                stop.wait(min(self.settings.send_retry_base, 5.0))
+                return False
+        return None
 
     def mail_status(self) -> str:
         """For /healthz: "ok", or since when the SMTP server has been unavailable."""

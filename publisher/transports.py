@@ -66,6 +66,9 @@ def classify(code: int, message: bytes) -> DeliveryError:
     return DeliveryError(text, code=code, temporary=False, mailbox_gone=gone)
 
 
+Done = tuple[int, "DeliveryError | None"]  # a message's tag and how it ended (None: accepted)
+
+
 class Transport(Protocol):
     def send(
         self,
@@ -76,6 +79,22 @@ class Transport(Protocol):
         ready: Callable[[], None] | None = None,
     ) -> None:
         """Hand over one message (or canonical CRLF bytes); DeliveryError if refused."""
+
+    def submit(
+        self,
+        tag: int,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> list[Done]:
+        """Start handing over a message; the messages (this one or earlier ones) whose end
+        is known now, in order. ``ready`` is called before a message is ended (the server
+        takes it), so the caller's record of the ones before it can be committed first."""
+
+    def flush(self, *, ready: Callable[[], None] | None = None) -> list[Done]:
+        """End the message in hand, if any; how it ended."""
 
     def close(self) -> None: ...
 
@@ -126,14 +145,19 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 
 
 class SmtpTransport:
-    """One SMTP connection, opened when first needed and reused for many messages.
-    Uses PIPELINING (RFC 2920) when offered: one round trip for MAIL, RCPT and DATA."""
+    """One SMTP connection, opened when first needed and reused for many messages. With
+    PIPELINING (RFC 2920) offered, a message costs one round trip: the end of one message goes
+    out in the same write as the next one's MAIL, RCPT and DATA, and the four replies come back
+    together. Without it, one command at a time. The message in hand (content sent, not yet
+    ended) is ended by the next ``submit`` or by ``flush``; closed before that, the server
+    discards it."""
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._smtp: smtplib.SMTP | None = None
         self._pipelining = False
         self._eight_bit = False
+        self._open: int | None = None  # the tag of the message in hand
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
@@ -178,8 +202,25 @@ class SmtpTransport:
         *,
         ready: Callable[[], None] | None = None,
     ) -> None:
+        """One message, ended before this returns (not to be mixed with ``submit``)."""
+        for _, error in self.submit(0, sender, recipient, message) + self.flush(ready=ready):
+            if error is not None:
+                raise error
+
+    def submit(
+        self,
+        tag: int,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> list[Done]:
         if self._smtp is None:
-            self._smtp = self._connect()
+            try:
+                self._smtp = self._connect()
+            except DeliveryError as exc:
+                return [(tag, exc)]
         smtp = self._smtp
         body = b" BODY=8BITMIME" if self._eight_bit else b""
         commands = [
@@ -187,10 +228,23 @@ class SmtpTransport:
             b"RCPT TO:<" + recipient.encode() + b">",
             b"DATA",
         ]
+        done: list[Done] = []
+        ended, self._open = self._open, None
         replies: list[tuple[int, bytes]] = []
         try:
+            if ended is not None and not self._pipelining:
+                done.append((ended, self._end(smtp, ready)))
+                ended = None
             if self._pipelining:
-                smtp.send(b"\r\n".join(commands) + b"\r\n")
+                lead = b""
+                if ended is not None:
+                    if ready is not None:
+                        ready()  # the caller's earlier outcomes are committed before this ends
+                    lead = b".\r\n"
+                smtp.send(lead + b"\r\n".join(commands) + b"\r\n")
+                if ended is not None:
+                    done.append((ended, _ending(*smtp.getreply())))
+                    ended = None
                 for _ in commands:
                     replies.append(smtp.getreply())
             else:
@@ -199,46 +253,83 @@ class SmtpTransport:
                     replies.append(smtp.getreply())
                     if replies[-1][0] >= 400:
                         break
-            failed = next(((code, text) for code, text in replies[:2] if code >= 400), None)
-            if failed is None and replies[-1][0] != 354:
-                failed = replies[-1]
-            if failed is not None:
-                if len(replies) == 3 and replies[2][0] == 354:
-                    smtp.send(b".\r\n")  # a server that said 354 anyway: end the empty message
-                    smtp.getreply()
-                if replies[0][0] >= 400:
-                    self.close()
-                    raise _sender_refused(*replies[0])
-                smtp.rset()
-                raise classify(*failed)
+            refused = self._refused(smtp, replies)
+            if refused is not None:
+                done.append((tag, refused))
+                return done
             if isinstance(message, Outgoing):
                 wire = message.as_wire()
             else:
                 wire = LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8")
             smtp.send(wire)
-            if ready is not None:
-                # The message ends (and the server takes it) only once ``ready`` returns: the
-                # sender's previous outcome, written meanwhile, is committed by then.
-                ready()
-            smtp.send(b".\r\n")
-            code, text = smtp.getreply()
+            self._open = tag
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
+            lost = DeliveryError(f"connection lost: {exc or type(exc).__name__}", temporary=True)
+            if ended is not None:
+                done.append((ended, lost))  # ended or not, it may have arrived: tried again
             if replies and replies[0][0] >= 400:  # "421 closing connection" to MAIL FROM
-                raise _sender_refused(*replies[0]) from None
-            raise DeliveryError(
-                f"connection lost: {exc or type(exc).__name__}", temporary=True
-            ) from None
-        if code != 250:
-            raise classify(code, text)
+                done.append((tag, _sender_refused(*replies[0])))
+            else:
+                done.append((tag, lost))
+        return done
+
+    def _refused(
+        self, smtp: smtplib.SMTP, replies: list[tuple[int, bytes]]
+    ) -> DeliveryError | None:
+        """Why MAIL, RCPT or DATA was refused (the transaction reset), None when all went."""
+        failed = next(((code, text) for code, text in replies[:2] if code >= 400), None)
+        if failed is None and replies[-1][0] != 354:
+            failed = replies[-1]
+        if failed is None:
+            return None
+        if len(replies) == 3 and replies[2][0] == 354:
+            smtp.send(b".\r\n")  # a server that said 354 anyway: end the empty message
+            smtp.getreply()
+        if replies[0][0] >= 400:
+            self.close()
+            return _sender_refused(*replies[0])
+        smtp.rset()
+        return classify(*failed)
+
+    def flush(self, *, ready: Callable[[], None] | None = None) -> list[Done]:
+        ended, self._open = self._open, None
+        if ended is None or self._smtp is None:
+            return []
+        try:
+            return [(ended, self._end(self._smtp, ready))]
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self.close()
+            return [
+                (
+                    ended,
+                    DeliveryError(f"connection lost: {exc or type(exc).__name__}", temporary=True),
+                )
+            ]
+
+    @staticmethod
+    def _end(smtp: smtplib.SMTP, ready: Callable[[], None] | None) -> DeliveryError | None:
+        if ready is not None:
+            ready()
+        smtp.send(b".\r\n")
+        return _ending(*smtp.getreply())
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
+        unended, self._open = self._open, None
         if smtp is not None:
             try:
-                smtp.quit()
+                if unended is not None:
+                    smtp.close()  # no QUIT inside a message's content: the server drops it
+                else:
+                    smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _ending(code: int, text: bytes) -> DeliveryError | None:
+    """The reply to a message's end: None when the server took it."""
+    return None if code == 250 else classify(code, text)
 
 
 def _sender_refused(code: int, text: bytes) -> DeliveryError:
@@ -274,6 +365,21 @@ class MaildirTransport:
         if ready is not None:
             ready()
         self.box.add(data)
+
+    def submit(
+        self,
+        tag: int,
+        sender: str,
+        recipient: str,
+        message: Outgoing | bytes,
+        *,
+        ready: Callable[[], None] | None = None,
+    ) -> list[Done]:
+        self.send(sender, recipient, message, ready=ready)
+        return [(tag, None)]
+
+    def flush(self, *, ready: Callable[[], None] | None = None) -> list[Done]:
+        return []
 
     def close(self) -> None:
         pass

@@ -32,7 +32,11 @@ class Received:
 @dataclass
 class Recorder:
     """The handler: ``plans`` maps an address to replies to give its next RCPTs (e.g.
-    ``["451 4.3.0 try later"]``); ``delay`` slows every DATA a little."""
+    ``["451 4.3.0 try later"]``); ``delay`` slows every DATA a little. ``pipelining``: offer
+    PIPELINING (RFC 2920) in reply to EHLO, as Postfix and most servers do (off by default,
+    as aiosmtpd has it; it reads pipelined commands in order either way).
+    ``drop_after_data``: addresses whose next message is received and then the connection
+    dropped before the reply."""
 
     received: list[Received] = field(default_factory=list)
     plans: dict[str, list[str]] = field(default_factory=dict)
@@ -42,6 +46,24 @@ class Recorder:
     # Cleared: every DATA waits until it is set (to hold senders at a known point).
     gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     waiting: int = 0  # messages held at the gate right now
+    pipelining: bool = False
+    drop_after_data: set[str] = field(default_factory=set)
+    greeted: int = 0  # EHLOs answered: the connections opened
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        with self.lock:
+            self.greeted += 1
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -67,6 +89,10 @@ class Recorder:
             for recipient in envelope.rcpt_tos:
                 self.received.append(Received(envelope.mail_from or "", recipient.lower(), content))
             self.arrived.notify_all()
+            dropped = self.drop_after_data & {r.lower() for r in envelope.rcpt_tos}
+            self.drop_after_data -= dropped
+        if dropped and isinstance(server.transport, asyncio.Transport):
+            server.transport.abort()  # received, but the sender never hears so
         return "250 OK: queued"
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:

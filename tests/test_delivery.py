@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from publisher import community, delivery, publish, store
 from publisher.delivery import Sender
@@ -425,3 +425,119 @@ def test_the_unsubscribe_link_in_the_mail_works_with_one_click(
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     preferences = html.split('href="https://news.example.com/preferences/')[1].split('"')[0]
     assert client.get(f"/preferences/{preferences}").status_code == 200
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_connection_dropped_after_a_message_loses_nobody_and_sends_it_twice_at_most(
+    engine: Engine,
+    mail_settings: Settings,
+    tmp_path: Path,
+    smtp: SmtpServer,
+    pipelining: bool,
+) -> None:
+    members = audience(engine, mail_settings, tmp_path, 30)
+    smtp.recorder.pipelining = pipelining
+    smtp.recorder.plans["member3@example.com"] = ["550 5.1.1 no such user"]  # mid-pipeline
+    smtp.recorder.drop_after_data.add("member5@example.com")  # taken, the reply never sent
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    counts = smtp.recorder.counts()
+    assert set(counts) == set(members) - {"member3@example.com"}  # nobody lost
+    # The message in flight when the connection dropped went again: the README's bound, one
+    # message a connection.
+    assert counts["member5@example.com"] == 2
+    assert sum(counts.values()) - len(counts) == 1
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 29, "failed": 1}
+
+
+def test_a_retry_waits_out_its_back_off_at_the_default_setting(
+    engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    settings = make_settings(  # PUBLISHER_SEND_RETRY_BASE left at its default, 60 s
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+    )
+    assert settings.send_retry_base == 60
+    members = audience(engine, settings, tmp_path, 5)
+    smtp.recorder.plans["member1@example.com"] = ["451 4.3.0 greylisted"]
+    edition_id = start_edition(engine, settings)
+    start = now()
+    clock = [start]  # the senders read the time from here: no sleeping out the back-off
+
+    def send_at(offset: float) -> None:
+        clock[0] = start + timedelta(seconds=offset)
+        Sender(engine, settings, clock=lambda: clock[0]).run(threading.Event(), once=True)
+
+    send_at(0)
+    assert smtp.recorder.counts() == {a: 1 for a in members if a != "member1@example.com"}
+    deliveries = store.deliveries_t
+    with store.reading(engine) as session:
+        retry = session.execute(
+            select(deliveries.c.status, deliveries.c.attempts, deliveries.c.next_attempt_at).where(
+                deliveries.c.email == "member1@example.com"
+            )
+        ).one()
+    assert (retry.status, retry.attempts) == ("retry", 1)
+    # The first back-off is half to all of the base (full jitter): 30 to 60 s.
+    wait = (retry.next_attempt_at - start).total_seconds()
+    assert 30 <= wait <= 60
+    send_at(wait - 1)  # not yet due: --once has nothing to do, and says so by returning
+    assert "member1@example.com" not in smtp.recorder.counts()
+    send_at(wait + 0.001)
+    assert smtp.recorder.counts() == {a: 1 for a in members}
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 5}
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_run_with_processes_children_stop_when_the_parent_is_killed(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    env = cli_env(mail_settings, database_url, smtp, tmp_path)
+    command = ["run", "--no-web", "--no-scheduler", "--processes", "3"]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "publisher", *command],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(children := children_of(parent.pid)) < 2:
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.05)
+        parent.send_signal(signal.SIGKILL)  # no chance to stop them itself
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while any(alive(child) for child in children):
+            assert time.monotonic() < deadline, "a sending process outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()

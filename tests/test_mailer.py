@@ -3,6 +3,7 @@ real SMTP server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -280,3 +281,73 @@ def dsn(
         "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
         f"{returned}--b--\r\n"
     ).encode()
+
+
+def pipeline(
+    transport: SmtpTransport, addresses: list[str], ready: Callable[[], None] | None = None
+) -> dict[str, str]:
+    """Submit one message to each address on one connection, then flush; how each ended."""
+    outcomes: dict[int, str] = {}
+    for tag, address in enumerate(addresses):
+        message = template().render(recipient(address))
+        done = transport.submit(tag, "newsletter@news.example.com", address, message, ready=ready)
+        outcomes.update({t: "sent" if e is None else e.reply for t, e in done})
+    outcomes.update({t: "sent" if e is None else e.reply for t, e in transport.flush(ready=ready)})
+    return {addresses[t]: outcome for t, outcome in outcomes.items()}
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_consecutive_messages_pipelined_each_get_their_own_outcome(
+    smtp: SmtpServer, pipelining: bool
+) -> None:
+    smtp.recorder.pipelining = pipelining  # without it: one command at a time, same outcomes
+    smtp.recorder.plans["gone@example.com"] = ["550 5.1.1 no such user"]
+    smtp.recorder.plans["later@example.com"] = ["451 4.3.0 try later"]
+    addresses = ["a@example.com", "gone@example.com", "b@example.com", "later@example.com"]
+    addresses += ["c@example.com"]
+    ended: list[int] = []  # what the server had received each time a message was about to end
+    transport = SmtpTransport(parse_smtp_url(smtp.url))
+    outcomes = pipeline(
+        transport, addresses, ready=lambda: ended.append(len(smtp.recorder.received))
+    )
+    assert transport._pipelining is pipelining
+    transport.close()
+    assert outcomes["a@example.com"] == outcomes["b@example.com"] == outcomes["c@example.com"]
+    assert outcomes["c@example.com"] == "sent"
+    assert outcomes["gone@example.com"].startswith("550")
+    assert outcomes["later@example.com"].startswith("451")
+    received = [r.recipient for r in smtp.recorder.received]
+    assert received == ["a@example.com", "b@example.com", "c@example.com"]
+    # Each message ends only after the one before it was taken and ``ready`` returned.
+    assert ended == [0, 1, 2]
+    assert smtp.recorder.greeted == 1  # one connection for all, refusals included
+
+
+def test_a_connection_dropped_after_a_message_fails_it_and_the_next_one(
+    smtp: SmtpServer,
+) -> None:
+    smtp.recorder.pipelining = True
+    smtp.recorder.drop_after_data.add("b@example.com")
+    transport = SmtpTransport(parse_smtp_url(smtp.url))
+    outcomes = pipeline(transport, ["a@example.com", "b@example.com", "c@example.com"])
+    # b arrived, but its sender never heard so: it is a temporary failure, tried again (the
+    # one duplicate a connection can cause); c had not been taken.
+    assert outcomes["a@example.com"] == "sent"
+    assert outcomes["b@example.com"].startswith("connection lost")
+    assert outcomes["c@example.com"].startswith("connection lost")
+    assert [r.recipient for r in smtp.recorder.received] == ["a@example.com", "b@example.com"]
+    assert pipeline(transport, ["c@example.com"]) == {"c@example.com": "sent"}  # reconnects
+    transport.close()
+    assert smtp.recorder.greeted == 2
+
+
+def test_a_message_in_hand_when_the_connection_closes_is_not_delivered(
+    smtp: SmtpServer,
+) -> None:
+    smtp.recorder.pipelining = True
+    transport = SmtpTransport(parse_smtp_url(smtp.url))
+    message = template().render(recipient("a@example.com"))
+    assert transport.submit(0, "newsletter@news.example.com", "a@example.com", message) == []
+    transport.close()  # its content is sent, its end is not: the server drops it
+    smtp.stop()  # waits for the server's connections to finish
+    assert smtp.recorder.received == []

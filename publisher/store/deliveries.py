@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -190,15 +190,16 @@ def recipients(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Add
 
 
 class OutcomeWriter:
-    """Records delivery outcomes on a dedicated driver connection, one statement and one
-    commit each, written by a thread of its own while the caller sends the next message:
-    ``record`` returns at once, and ``wait`` returns when the last outcome is committed (the
-    sender calls it before the next message ends, so at most one message a connection is
-    ever accepted by the server and not recorded). This is the per-message hot path: going
-    through SQLAlchemy's execution machinery (and, on SQLite, a separate BEGIN IMMEDIATE)
-    cost more than sending the message, and waiting for each commit cost a third of the
-    sending threads' time on PostgreSQL. Each statement is a single UPDATE by primary key,
-    atomic on its own."""
+    """Records one sending connection's delivery outcomes on a dedicated driver connection,
+    written by a thread of its own while the caller sends on: ``record`` returns at once, and
+    the writer commits whatever gathered meanwhile in one transaction (usually one outcome:
+    a single autocommitted UPDATE by primary key). ``wait`` returns once everything recorded
+    so far is committed; the sender calls it before the server may take its next message, so
+    at most one message a connection is ever accepted by the server and not recorded. This is
+    the per-message hot path: SQLAlchemy's execution machinery, a separate BEGIN IMMEDIATE on
+    SQLite, or waiting for each commit before sending on cost more than the message itself;
+    so did a writer shared by the connections (its commits queue behind each other, and
+    every connection waits for the slowest group), measured on the bench."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -213,20 +214,24 @@ class OutcomeWriter:
             "failed": f"UPDATE deliveries SET {common}, attempts = attempts + 1 WHERE id = {mark}",
             "cancelled": f"UPDATE deliveries SET {common} WHERE id = {mark}",
         }
-        # The driver connection is used by the writing thread only.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outcomes")
-        self._pending: Future[None] | None = None
-        self._raw = self._thread.submit(self._open).result()
+        self._changed = threading.Condition()
+        self._queue: list[tuple[int, str, list[Any]]] = []
+        self._issued = 0  # tickets handed out
+        self._committed = 0  # every ticket up to this one is committed
+        self._error: BaseException | None = None
+        self._closing = False
+        self._raw = self._open()  # used by the writing thread only from here on
+        self._thread = threading.Thread(target=self._run, name="outcomes", daemon=True)
+        self._thread.start()
 
     def _open(self) -> Any:
         raw = self.engine.raw_connection()
         if not self.sqlite:
             # One round trip per outcome: the UPDATE commits by itself. And if the database
-            # server itself crashes, the last few hundred milliseconds of outcomes may be lost
-            # and those messages sent again (nothing is ever lost; our own crashes are
-            # unaffected), so no outcome waits for a disk flush.
-            driver = raw.driver_connection
-            driver.autocommit = True  # type: ignore[union-attr]
+            # server itself crashes, the last few hundred milliseconds of
+            # outcomes may be lost and those messages sent again (nothing is ever lost; our
+            # own crashes are unaffected), so no outcome waits for a disk flush.
+            raw.driver_connection.autocommit = True  # type: ignore[union-attr]
             cursor = raw.cursor()
             cursor.execute("SET synchronous_commit = off")
             cursor.close()
@@ -246,36 +251,76 @@ class OutcomeWriter:
         error: str = "",
         retry_at: datetime | None = None,
     ) -> None:
-        """Write an outcome in the background, once the one before it is committed."""
+        """Queue an outcome for the next commit."""
         params: list[Any] = [status, error[:1000]]
         if status == "sent":
             params.append(self._when(now))
         elif status == "retry":
             params.append(self._when(retry_at or now))
         params.append(delivery_id)
-        self.wait()
-        self._pending = self._thread.submit(self._write, self._sql[status], params)
+        with self._changed:
+            self._issued += 1
+            self._queue.append((self._issued, status, params))
+            self._changed.notify_all()
 
     def wait(self) -> None:
         """Return once every outcome recorded so far is committed (raise if one failed)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        with self._changed:
+            ticket = self._issued
+            while self._committed < ticket and self._error is None:
+                self._changed.wait()
+            if self._committed < ticket:
+                raise RuntimeError("recording delivery outcomes failed") from self._error
 
-    def _write(self, sql: str, params: list[Any]) -> None:
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    while not self._queue and not self._closing:
+                        self._changed.wait()
+                    if not self._queue:
+                        return
+                    group, self._queue = self._queue, []
+                self._write(group)
+                with self._changed:
+                    self._committed = group[-1][0]
+                    self._changed.notify_all()
+        except BaseException as exc:  # every waiter hears of it
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+        finally:
+            self._close()
+
+    def _write(self, group: list[tuple[int, str, list[Any]]]) -> None:
+        by_status: dict[str, list[list[Any]]] = {}
+        for _, status, params in group:
+            by_status.setdefault(status, []).append(params)
         with write_lock(self.engine):
             cursor = self._raw.cursor()
             try:
-                cursor.execute(sql, params)  # commits by itself (autocommit)
+                if len(group) == 1:
+                    cursor.execute(self._sql[group[0][1]], group[0][2])  # commits by itself
+                    return
+                cursor.execute("BEGIN IMMEDIATE" if self.sqlite else "BEGIN")
+                try:
+                    for status, rows in by_status.items():
+                        cursor.executemany(self._sql[status], rows)
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
             finally:
                 cursor.close()
 
     def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self._thread.submit(self._close).result()
-            self._thread.shutdown()
+        """Commit what is queued and stop (raise if recording failed)."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._thread.join()
+        if self._error is not None:
+            raise RuntimeError("recording delivery outcomes failed") from self._error
 
     def _close(self) -> None:
         if not self.sqlite:
