@@ -273,6 +273,12 @@ def test_only_admins_with_a_real_form_token_change_anything(
         assert editor.get(path).status_code == 403, path
     refused = editor.post(f"/admin/subscribers/{wei}/remove", data={"csrf": token})
     assert refused.status_code == 403
+    upload = editor.post(
+        "/admin/subscribers/import",
+        data={"csrf": token},
+        files={"file": ("people.csv", b"email\nnew@example.org\n", "text/csv")},
+    )
+    assert upload.status_code == 403
     client, _ = _admin(engine, settings)
     forged = client.post(f"/admin/subscribers/{wei}/remove", data={"csrf": "x" * 43})
     assert forged.status_code == 403 and "expired" in forged.text
