@@ -14,6 +14,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from publisher.schedules import Timetable
+from publisher.sealing import Sealer
 from publisher.settings import Settings
 from publisher.staff import Staff
 from publisher.tokens import Signer
@@ -31,6 +32,11 @@ class Newsroom:
     # The daemon's SMTP state ("ok", or since when the server has been unavailable), as
     # /healthz has it; None where this process sends no mail.
     mail_status: Callable[[], str] | None = None
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals the second factor's secrets in the database."""
+        return Sealer.of(self.settings.secret_key, "totp")
 
     def page(
         self,
