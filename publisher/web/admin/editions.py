@@ -46,6 +46,13 @@ DONE = {
 }
 
 
+def sentence(message: str) -> str:
+    """A use case's message (``no edition 9``) as the page says it (``No edition 9.``)."""
+    message = message.strip()
+    end = "" if message.endswith((".", "!", "?")) else "."
+    return f"{message[:1].upper()}{message[1:]}{end}"
+
+
 class Problem(Exception):
     """A request this area answers with its own page (an edition that is not there, a form
     from an old page) rather than the reader's error page or a JSON 422."""
@@ -97,7 +104,7 @@ def router(room: Newsroom) -> APIRouter:
                 now=room.clock(),
             )
         except PublisherError as exc:
-            raise Problem(exc.http_status, f"{exc.message[:1].upper()}{exc.message[1:]}.") from exc
+            raise Problem(exc.http_status, sentence(exc.message)) from exc
         values.setdefault("done", DONE.get(params.get("done", ""), ""))
         values.setdefault("error", "")
         values.setdefault("form", None)
@@ -145,7 +152,7 @@ def router(room: Newsroom) -> APIRouter:
         except Problem as exc:
             return problem(request, who, exc)
         except PublisherError as exc:
-            return problem(request, who, Problem(exc.http_status, exc.message))
+            return problem(request, who, Problem(exc.http_status, sentence(exc.message)))
         answer = HTMLResponse(html)
         answer.headers["content-security-policy"] = PREVIEW_POLICY
         answer.headers["x-frame-options"] = "SAMEORIGIN"
@@ -165,7 +172,7 @@ def router(room: Newsroom) -> APIRouter:
         except Problem as exc:
             return problem(request, who, exc)
         except PublisherError as exc:
-            return problem(request, who, Problem(exc.http_status, exc.message))
+            return problem(request, who, Problem(exc.http_status, sentence(exc.message)))
         finished = view.edition.status in FINISHED
         return room.page(
             request,

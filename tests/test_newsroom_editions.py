@@ -1,0 +1,308 @@
+"""The newsroom's editions (web/admin/editions.py, edition_pages.py), on both databases: the
+list's filters and paging, an edition as a reader sees it (whole and per category, inside a
+sandboxed frame with its own policy), the review form, test sends, pause, resume and cancel
+from the admin, the progress the page polls, and bad input answered on an admin page."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+
+from publisher import editions, publish, store
+from publisher.models import Edition
+from publisher.schedules import load_timetable
+from publisher.settings import Settings
+from publisher.templating import make_environment
+from publisher.web import create_app
+from publisher.web.admin.chart import rate_chart
+from publisher.web.admin.edition_pages import duration, review_form
+from publisher.web.admin.session import EXPIRED_FORM
+from tests.conftest import NOW
+from tests.newsroom import add_person, newsroom_client, sign_in
+
+EDITOR = "ed@example.com"
+
+
+class Clock:
+    """The app's only "now": a test moves it on instead of waiting."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _client(engine: Engine, settings: Settings, clock: Any = lambda: NOW) -> TestClient:
+    return newsroom_client(
+        create_app(settings, engine, clock=clock, feed_upkeep_every=None), settings
+    )
+
+
+def _editor(engine: Engine, settings: Settings, clock: Any = lambda: NOW) -> tuple[TestClient, str]:
+    add_person(engine, settings, EDITOR)
+    client = _client(engine, settings, clock)
+    return client, sign_in(client, EDITOR)
+
+
+def _stories(engine: Engine, settings: Settings) -> None:
+    """Three stories of the last hours: two on politics, one on culture (newest first)."""
+    publish.import_objects(
+        engine,
+        settings,
+        [
+            {
+                "title": f"Story <{n}>",
+                "slug": f"story-{n}",
+                "published_at": (NOW - timedelta(hours=n)).isoformat(),
+                "categories": ["Culture"] if n == 2 else ["Politics"],
+            }
+            for n in (1, 2, 3)
+        ],
+        source="test",
+        actor="test",
+        now=NOW,
+    )
+
+
+def _readers(engine: Engine, count: int) -> None:
+    with store.writing(engine) as session:
+        for n in range(count):
+            store.upsert_subscriber(
+                session,
+                f"reader{n}@example.com",
+                name="",
+                status="confirmed",
+                digests=["daily"],
+                now=NOW,
+            )
+
+
+def _edition(engine: Engine, settings: Settings, *, nominal: datetime = NOW) -> Edition:
+    """Today's daily edition, made as the daemon makes it."""
+    timetable = load_timetable(settings.schedules)
+    edition, _ = editions.ensure_edition(
+        engine,
+        settings,
+        timetable,
+        make_environment(zone=settings.zone),
+        timetable.digest("daily"),
+        nominal=nominal,
+        now=nominal,
+    )
+    return edition
+
+
+def _sending(engine: Engine, edition: Edition) -> None:
+    with store.writing(engine) as session:
+        store.start_deliveries(session, store.edition_by_id(session, edition.id or 0), now=NOW)
+
+
+def _set(engine: Engine, edition_id: int, **values: object) -> None:
+    with store.writing(engine) as session:
+        session.execute(
+            update(store.editions_t).where(store.editions_t.c.id == edition_id).values(**values)
+        )
+
+
+def _figure(html: str, name: str) -> str:
+    found = re.search(rf'id="live-{name}">([^<]*)<', html)
+    assert found, f"no {name} figure"
+    return found[1]
+
+
+# ---------------------------------------------------------------- the list
+
+
+def test_the_list_shows_each_edition_newest_first_with_filters_and_pages(
+    engine: Engine, settings: Settings
+) -> None:
+    _stories(engine, settings)
+    _readers(engine, 2)
+    first = _edition(engine, settings)
+    _sending(engine, first)
+    with store.writing(engine) as session:
+        session.execute(
+            update(store.deliveries_t)
+            .where(store.deliveries_t.c.edition_id == first.id)
+            .where(store.deliveries_t.c.email == "reader0@example.com")
+            .values(status="failed", last_error="550 no such user")
+        )
+    second = _edition(engine, settings, nominal=NOW + timedelta(days=1))  # nothing new: skipped
+    client, _ = _editor(engine, settings)
+    page = client.get("/admin/editions")
+    assert page.status_code == 200
+    assert page.text.index(f"/admin/editions/{second.id}") < page.text.index(
+        f"/admin/editions/{first.id}"
+    )
+    assert 'aria-current="page">Editions<' in page.text  # the nav entry
+    row = page.text[page.text.index(f'<a href="/admin/editions/{first.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '0<span class="hint"> / 2</span>' in row  # sent / total
+    assert '<span class="badge bad">1</span>' in row  # failed
+    # Filters: by status, by digest; an unknown one is said, and everything is shown.
+    only = client.get("/admin/editions?status=skipped&digest=daily")
+    assert f'/admin/editions/{first.id}"' not in only.text
+    assert f'/admin/editions/{second.id}"' in only.text
+    assert "No edition matches these filters." in client.get("/admin/editions?status=paused").text
+    wrong = client.get("/admin/editions?status=%3Cb%3E&digest=nope&page=-1")
+    assert wrong.status_code == 400
+    assert "There is no status &#39;&lt;b&gt;&#39;" in wrong.text
+    assert "There is no digest &#39;nope&#39;" in wrong.text
+    assert "There is no page &#39;-1&#39;" in wrong.text
+    assert f"/admin/editions/{first.id}" in wrong.text
+
+
+def test_the_list_pages_on(engine: Engine, settings: Settings) -> None:
+    with store.writing(engine) as session:
+        for day in range(30):
+            store.create_edition(
+                session,
+                "daily",
+                f"2026-10-{day + 1:02d}",
+                nominal_at=NOW - timedelta(days=60 - day),
+                now=NOW,
+            )
+    client, _ = _editor(engine, settings)
+    page = client.get("/admin/editions")
+    assert page.text.count('<a href="/admin/editions/') == 25
+    assert 'rel="next"' in page.text and 'rel="prev"' not in page.text
+    older = client.get("/admin/editions?page=2")
+    assert older.text.count('<a href="/admin/editions/') == 5
+    assert "2026-10-01" in older.text and "2026-10-30" not in older.text
+    assert 'rel="prev"' in older.text and 'rel="next"' not in older.text
+
+
+def test_the_dashboard_links_each_edition_to_its_page(engine: Engine, settings: Settings) -> None:
+    _stories(engine, settings)
+    edition = _edition(engine, settings)
+    client, _ = _editor(engine, settings)
+    board = client.get("/admin/")
+    assert f'<a href="/admin/editions/{edition.id}">' in board.text
+    assert '<a href="/admin/editions">Last editions</a>' in board.text
+
+
+# ---------------------------------------------------------------- an edition's page
+
+
+def test_an_edition_as_a_reader_sees_it_whole_and_per_category(
+    engine: Engine, settings: Settings
+) -> None:
+    _stories(engine, settings)
+    edition = _edition(engine, settings)
+    client, _ = _editor(engine, settings)
+    page = client.get(f"/admin/editions/{edition.id}")
+    assert page.status_code == 200
+    # The admin page keeps its strict policy; the mail is framed, sandboxed, without script.
+    assert "style-src 'self';" in page.headers["content-security-policy"]
+    frame = re.search(r"<iframe [^>]*>", page.text)
+    assert frame and 'sandbox=""' in frame[0]
+    assert f'src="/admin/editions/{edition.id}/preview"' in frame[0]
+    assert '>Culture <span class="badge">1</span>' in page.text
+    assert '>Politics <span class="badge">2</span>' in page.text
+    whole = client.get(f"/admin/editions/{edition.id}/preview")
+    policy = whole.headers["content-security-policy"]
+    assert "sandbox" in policy and "script-src" not in policy and "default-src 'none'" in policy
+    assert "frame-ancestors 'self'" in policy and whole.headers["x-frame-options"] == "SAMEORIGIN"
+    assert all(f"Story &lt;{n}&gt;" in whole.text for n in (1, 2, 3))
+    assert "{{" not in whole.text and "https://news.example.com/" in whole.text  # no placeholder
+    culture = client.get(f"/admin/editions/{edition.id}/preview?variant=culture")
+    assert "Story &lt;2&gt;" in culture.text and "Story &lt;1&gt;" not in culture.text
+    phone = client.get(f"/admin/editions/{edition.id}?variant=culture&width=phone")
+    assert 'class="preview-frame preview-phone"' in phone.text
+    assert f'src="/admin/editions/{edition.id}/preview?variant=culture"' in phone.text
+    unknown = client.get(f"/admin/editions/{edition.id}?variant=sport")
+    assert unknown.status_code == 200 and "showing it whole" in unknown.text
+    bad = client.get(f"/admin/editions/{edition.id}/preview?variant=sport")
+    assert bad.status_code == 400 and "There is no category" in bad.text
+
+
+def test_bad_addresses_get_an_admin_page(engine: Engine, settings: Settings) -> None:
+    client, _ = _editor(engine, settings)
+    for address in (
+        "/admin/editions/abc",
+        "/admin/editions/0",
+        "/admin/editions/99999999999",
+        "/admin/editions/999",
+        "/admin/editions/abc/preview",
+        "/admin/editions/999/live",
+    ):
+        answer = client.get(address)
+        assert answer.status_code == 404, address
+        assert "text/html" in answer.headers["content-type"]
+        assert 'aria-label="Newsroom"' in answer.text, address  # the newsroom's own page
+        assert "There is no" in answer.text or "No edition" in answer.text
+
+
+def test_no_session_no_edition_page(engine: Engine, settings: Settings) -> None:
+    _stories(engine, settings)
+    edition = _edition(engine, settings)
+    client = _client(engine, settings)
+    for address in (f"/admin/editions/{edition.id}", f"/admin/editions/{edition.id}/preview"):
+        answer = client.get(address, follow_redirects=False)
+        assert answer.status_code == 303 and "/admin/login" in answer.headers["location"]
+
+
+def test_the_progress_stops_polling_once_finished_or_signed_out(
+    engine: Engine, settings: Settings
+) -> None:
+    _stories(engine, settings)
+    _readers(engine, 3)
+    edition = _edition(engine, settings)
+    _sending(engine, edition)
+    _set(engine, edition.id or 0, status="sending")
+    client, _ = _editor(engine, settings)
+    live = client.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
+    assert live.status_code == 200 and 'hx-trigger="every 3s"' in live.text
+    assert _figure(live.text, "owed") == "3" and _figure(live.text, "sent") == "0"
+    with store.writing(engine) as session:
+        session.execute(
+            update(store.deliveries_t)
+            .where(store.deliveries_t.c.edition_id == edition.id)
+            .values(status="sent", sent_at=NOW)
+        )
+    _set(engine, edition.id or 0, status="sent")
+    done = client.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and "hx-trigger" not in done.text
+    assert _figure(done.text, "sent") == "3" and _figure(done.text, "owed") == "0"
+    other = _client(engine, settings)  # no session
+    ended = other.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
+    assert ended.status_code == 286 and "Your session has ended" in ended.text
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_the_review_form_reads_back_the_stories_kept_in_their_order() -> None:
+    form = {
+        "subject": " New subject ",
+        "intro": "Hello",
+        "keep-7": "on",
+        "position-7": "2",
+        "keep-8": "on",
+        "position-8": "1",
+        "position-9": "3",  # not kept
+    }
+    review = review_form(form, [7, 8, 9])
+    assert review.subject == "New subject" and review.article_ids == [8, 7]
+    tie = review_form({"keep-7": "on", "keep-8": "on", "position-8": "1"}, [7, 8])
+    assert tie.article_ids == [7, 8]  # 7 keeps its place (1), 8 said 1 too: the edition's order
+
+
+def test_a_time_left_reads_at_a_glance() -> None:
+    assert [duration(s) for s in (0, 42.4, 600, 7500)] == ["0 s", "42 s", "10 min", "2 h 05 min"]
+
+
+def test_the_rate_chart_fits_any_figures() -> None:
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=NOW.tzinfo)
+    series = [(start + timedelta(minutes=m), c) for m, c in enumerate([0, 1200, 3400, 50])]
+    chart = rate_chart(series)
+    assert len(chart.samples) == 4
+    assert all(12 <= s.y <= chart.baseline for s in chart.samples)
+    assert chart.samples[0].y == chart.baseline  # 0 sits on the axis
+    assert "4,650 messages sent from 12:00 to 12:03" in chart.summary
+    assert rate_chart([]).samples == [] and rate_chart([(start, 5)]).samples[0].x == 64.0
