@@ -103,12 +103,16 @@ class MessageBook:
             return made
 
     def _made(self, edition: Edition, subject: str, html: str, text: str) -> MessageTemplate:
+        return self.template(edition.digest, subject=subject, html=html, text=text)
+
+    def template(self, digest: str, *, subject: str, html: str, text: str) -> MessageTemplate:
+        """A message of ``digest`` (signed like every other), not kept: a test send's."""
         return MessageTemplate(
             sender=self.settings.mail_from,
             subject=subject,
             html=html,
             text=text,
-            list_id=f"{edition.digest}.{self.settings.site_host}",
+            list_id=f"{digest}.{self.settings.site_host}",
             dkim_signer=self.dkim,
         )
 

@@ -135,12 +135,26 @@ class Edition(SQLModel, table=True):
     digest: str = Field(max_length=50)
     period_key: str = Field(max_length=20)
     nominal_at: datetime = _when()
-    status: str = Field(max_length=20)  # pending, skipped, ready, sending, sent, missed
+    # pending, skipped, ready, sending, sent, missed; with review and control (issue 13):
+    # awaiting_review, paused, cancelled
+    status: str = Field(max_length=20)
     subject: str = Field(default="", max_length=500)
     html: str = Field(default="", sa_type=Text)
     text: str = Field(default="", sa_type=Text)
     article_count: int = 0
     created_at: datetime = _when()
+    # migration 0015: review before sending, pause and cancel (who did it and when; the
+    # audit trail has every step)
+    intro: str = Field(default="", max_length=1000)  # the editor's intro line; empty: default
+    review_deadline_at: datetime | None = _when(nullable=True)
+    approved_by: str = Field(default="", max_length=400)
+    approved_at: datetime | None = _when(nullable=True)
+    paused_by: str = Field(default="", max_length=400)
+    paused_at: datetime | None = _when(nullable=True)
+    resumed_by: str = Field(default="", max_length=400)
+    resumed_at: datetime | None = _when(nullable=True)
+    cancelled_by: str = Field(default="", max_length=400)
+    cancelled_at: datetime | None = _when(nullable=True)
 
 
 class EditionArticle(SQLModel, table=True):
@@ -194,7 +208,8 @@ class Interest(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One edition to one subscriber: pending, sending (leased), sent, retry or failed."""
+    """One edition to one subscriber: pending, sending (leased), sent, retry, failed or
+    cancelled (the subscriber left, or an editor cancelled the edition)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (

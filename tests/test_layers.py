@@ -40,6 +40,7 @@ LAYERS = {
     "twofactor": 4.1,
     "metrics": 4,
     "messages": 4.4,
+    "sends": 4.45,
     "heartbeat": 4.4,
     "delivery": 4.5,
     "outbox": 4.5,
