@@ -19,7 +19,8 @@ from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
 from publisher.web.admin.chart import rate_chart
-from publisher.web.admin.edition_pages import duration, review_form
+from publisher.web.admin.edition_actions import review_form
+from publisher.web.admin.edition_pages import duration
 from publisher.web.admin.session import EXPIRED_FORM
 from tests.conftest import NOW
 from tests.newsroom import add_person, newsroom_client, sign_in
@@ -218,7 +219,7 @@ def test_an_edition_as_a_reader_sees_it_whole_and_per_category(
     unknown = client.get(f"/admin/editions/{edition.id}?variant=sport")
     assert unknown.status_code == 200 and "showing it whole" in unknown.text
     bad = client.get(f"/admin/editions/{edition.id}/preview?variant=sport")
-    assert bad.status_code == 400 and "There is no category" in bad.text
+    assert bad.status_code == 400 and "Unknown category &#39;sport&#39;" in bad.text
 
 
 def test_bad_addresses_get_an_admin_page(engine: Engine, settings: Settings) -> None:

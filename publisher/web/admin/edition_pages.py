@@ -4,18 +4,22 @@ read back into what ``sends.approve`` takes."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from publisher import editions, store
+from publisher import editions, sends, store
 from publisher.digest import archive_values
-from publisher.errors import InputError
+from publisher.errors import PublisherError
 from publisher.models import Edition
 from publisher.schedules import Timetable
+from publisher.staff import Staff
 from publisher.templating import Personaliser
 from publisher.web.admin.chart import RateChart, rate_chart
 from publisher.web.admin.context import Newsroom
@@ -30,8 +34,13 @@ STATUSES = (
 )  # fmt: skip
 # No delivery of an edition in one of these changes any more: its page stops polling.
 FINISHED = ("sent", "skipped", "missed", "cancelled")
+CANCELLABLE = ("awaiting_review", "ready", "sending", "paused")
 WIDTHS = ("desktop", "phone")
-MAX_TEST = 20
+MAX_TEXT = 1000  # a subject or intro line in a preview's address
+EMPTY_VARIANT = (
+    "<!doctype html><title>No story</title><p>No story of this edition is in this category: "
+    "its readers get no message this time.</p>"
+)
 
 
 def duration(seconds: float) -> str:
@@ -126,9 +135,8 @@ def editions_page(room: Newsroom, query: ListQuery, *, now: datetime) -> Listing
         )
         shown = found[start : start + PAGE]
         counts = store.delivery_counts(db, [e.id or 0 for e in shown])
-        awaiting = store.edition_list(db, statuses=["awaiting_review"])
     return Listing(
-        awaiting,
+        sends.pending_review(room.engine, now),
         [_row(e, counts.get(e.id or 0, {})) for e in shown],
         query.page,
         len(found) > start + PAGE,
@@ -148,8 +156,50 @@ class Progress:
     failed: int
     retrying: int
     cancelled: int
-    owed: int
+    owed: int  # pending, sending and retry
     total: int
+    rate: float | None = None  # messages a second over the last minute
+    eta: float | None = None  # seconds left, when known
+
+    @property
+    def rate_text(self) -> str:
+        if self.rate is None:
+            return "–"
+        return f"{self.rate:,.1f}/s" if self.rate < 10 else f"{self.rate:,.0f}/s"
+
+    @property
+    def eta_text(self) -> str:
+        return "–" if self.eta is None else duration(self.eta)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An editor's review before it is approved: the subject, the intro line and the
+    stories kept, in order."""
+
+    subject: str
+    intro: str
+    article_ids: list[int]
+
+    @property
+    def query(self) -> str:
+        """The draft in a preview's address (nothing secret: the page's own values)."""
+        return urlencode(
+            {
+                "subject": self.subject,
+                "intro": self.intro,
+                "stories": ",".join(map(str, self.article_ids)),
+            }
+        )
+
+    @classmethod
+    def of_query(cls, raw: Mapping[str, str]) -> Draft | None:
+        """The draft a preview's address carries, if it carries one."""
+        stories = raw.get("stories")
+        if stories is None:
+            return None
+        ids = [int(p) for p in stories.split(",") if p.isascii() and p.isdigit() and len(p) < 11]
+        return cls(raw.get("subject", "")[:MAX_TEXT], raw.get("intro", "")[:MAX_TEXT], ids)
 
 
 @dataclass
@@ -163,14 +213,10 @@ class EditionPage:
     chart: RateChart
     trail: list[TrailRow]
     notes: list[str] = field(default_factory=list)
-    deeds: list[tuple[str, str, datetime]] = field(default_factory=list)  # who did what, when
-    deadline: datetime | None = None
-    fate: str = ""  # what happens to it unreviewed
-    intro: str = ""
-    rate: float | None = None  # messages a second over the last minute
-    eta: float | None = None  # seconds left, when known
+    fate: str = ""  # what happens to it if nobody approves it in time
+    figures: Any = None
+    draft: Draft | None = None  # the review being previewed, not saved yet
     rate_every: str = "minute"
-    figures: object | None = None
 
     @property
     def reviewing(self) -> bool:
@@ -182,7 +228,7 @@ class EditionPage:
 
     @property
     def can_pause(self) -> bool:
-        return self.edition.status in ("ready", "sending")
+        return self.edition.status in sends.CONTROLLABLE
 
     @property
     def can_resume(self) -> bool:
@@ -190,21 +236,26 @@ class EditionPage:
 
     @property
     def can_cancel(self) -> bool:
-        return self.edition.status in ("ready", "sending", "paused")
+        return self.edition.status in CANCELLABLE
 
     @property
-    def rate_text(self) -> str:
-        if self.rate is None:
-            return "–"
-        return f"{self.rate:,.1f}/s" if self.rate < 10 else f"{self.rate:,.0f}/s"
-
-    @property
-    def eta_text(self) -> str:
-        return "–" if self.eta is None else duration(self.eta)
+    def deeds(self) -> list[tuple[str, str, datetime]]:
+        """Who approved, paused, resumed and cancelled it, and when."""
+        e = self.edition
+        found = [
+            ("Approved", e.approved_by, e.approved_at),
+            ("Paused", e.paused_by, e.paused_at),
+            ("Resumed", e.resumed_by, e.resumed_at),
+            ("Cancelled", e.cancelled_by, e.cancelled_at),
+        ]
+        return [(label, who, at) for label, who, at in found if who and at is not None]
 
     @property
     def preview_src(self) -> str:
-        query = f"?variant={self.variant}" if self.variant else ""
+        if self.draft is not None:
+            query = "?" + self.draft.query
+        else:
+            query = f"?{urlencode({'variant': self.variant})}" if self.variant else ""
         return f"/admin/editions/{self.edition.id}/preview{query}"
 
 
@@ -217,6 +268,27 @@ def _variants(db: Session, views: list[store.ArticleView]) -> list[Variant]:
     return [Variant(names[n], n, c) for n, c in sorted(counted.items()) if n in names]
 
 
+def fate(timetable: Timetable, edition: Edition) -> str:
+    """What happens to an edition awaiting review once its deadline passes, in words."""
+    digest = timetable.digests.get(edition.digest)
+    if digest is not None and digest.unreviewed == "send":
+        return "it is sent as it is"
+    return "it is skipped (its stories go in the next edition)"
+
+
+def progress(room: Newsroom, edition_id: int, *, now: datetime) -> Progress:
+    with store.reading(room.engine) as db:
+        counts = store.delivery_counts(db, [edition_id]).get(edition_id, {})
+    return Progress(
+        counts.get("sent", 0),
+        counts.get("failed", 0),
+        counts.get("retry", 0),
+        counts.get("cancelled", 0),
+        sum(counts.get(s, 0) for s in store.OPEN_DELIVERY),
+        sum(counts.values()),
+    )
+
+
 def edition_page(
     room: Newsroom,
     edition_id: int,
@@ -225,84 +297,156 @@ def edition_page(
     variant: str = "",
     width: str = "",
     preview: bool = True,
+    draft: Draft | None = None,
 ) -> EditionPage:
-    """Everything the edition's page shows (``preview``: with its stories and variants)."""
+    """Everything the edition's page shows (``preview``: with its stories and variants;
+    ``draft``: an editor's review shown before it is approved)."""
     with store.reading(room.engine) as db:
         edition = store.edition_by_id(db, edition_id)
         views = store.edition_articles(db, edition_id) if preview else []
         variants = _variants(db, views) if preview else []
-        counts = store.delivery_counts(db, [edition_id]).get(edition_id, {})
         trail = rows(store.audit_entries(db, kind="edition", subject_id=edition_id))
     notes = []
     if variant and variant not in {v.slug for v in variants}:
         notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
         variant = ""
-    progress = Progress(
-        counts.get("sent", 0),
-        counts.get("failed", 0),
-        counts.get("retry", 0),
-        counts.get("cancelled", 0),
-        sum(counts.get(s, 0) for s in store.OPEN_DELIVERY),
-        sum(counts.values()),
-    )
     return EditionPage(
         edition,
         views,
         variants,
-        variant,
+        "" if draft else variant,
         width if width in WIDTHS else WIDTHS[0],
-        progress,
+        progress(room, edition_id, now=now),
         rate_chart([]),
         trail,
         notes,
+        fate=fate(room.timetable, edition),
+        draft=draft,
     )
 
 
-def preview_html(room: Newsroom, edition_id: int, *, variant: str = "") -> str:
-    """The edition as a reader sees it, whole or as a reader of ``variant`` gets it, with the
-    web archive's generic links in place of a recipient's."""
+def preview_html(
+    room: Newsroom, edition_id: int, *, variant: str = "", draft: Draft | None = None
+) -> str:
+    """The edition as a reader sees it, whole or as a reader of ``variant`` (a category
+    slug) gets it, or with an editor's unsaved ``draft``; generic links in place of a
+    recipient's."""
+    if draft is None:
+        html = sends.review_preview(
+            room.engine,
+            room.settings,
+            room.timetable,
+            room.env,
+            edition_id,
+            variant=[variant] if variant else None,
+        )
+        return html or EMPTY_VARIANT
     with store.reading(room.engine) as db:
         edition = store.edition_by_id(db, edition_id)
-        views = store.edition_articles(db, edition_id)
-        known = {c.slug: c.name for c in store.category_list(db)}
-    html = edition.html
-    if variant:
-        name = known.get(unicodedata.normalize("NFC", variant))
-        if name is None:
-            raise InputError(f"there is no category {variant[:50]!r}")
-        kept = [v.article.id or 0 for v in views if name in v.categories]
-        html = editions.render_variant(
-            room.engine, room.settings, room.timetable, room.env, edition, kept
-        ).html
+    edition = Edition.model_validate(
+        {**edition.model_dump(), "subject": draft.subject, "intro": draft.intro}
+    )
+    rendered = editions.render_as(
+        room.engine, room.settings, room.timetable, room.env, edition, draft.article_ids
+    )
     values = archive_values(room.settings.site_url)
-    return Personaliser(html, escape_html=True).fill(values).decode("utf-8")
+    return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+
+
+# ---------------------------------------------------------------- answering
+
+
+def sentence(message: str) -> str:
+    """A use case's message (``no edition 9``) as a page says it (``No edition 9.``)."""
+    message = message.strip()
+    end = "" if message.endswith((".", "!", "?")) else "."
+    return f"{message[:1].upper()}{message[1:]}{end}"
+
+
+class Problem(Exception):
+    """A request the editions area answers with a newsroom page of its own (an edition that
+    is not there, a form from an old page) rather than the reader's error page or JSON."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+    @classmethod
+    def of(cls, exc: PublisherError) -> Problem:
+        return cls(exc.http_status, sentence(exc.message))
+
+
+DONE = {
+    "approved": "Approved: sending has started.",
+    "paused": "Paused: each sending process finishes the message in hand and takes no more.",
+    "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
+    "cancelled": "Cancelled: nothing more of this edition goes out.",
+    "tested": "The test is on its way.",
+}
 
 
 @dataclass(frozen=True)
-class Review:
-    """The review form as ``sends.approve`` takes it."""
+class Screens:
+    """The editions area's pages, rendered one way for every route."""
 
-    subject: str
-    intro: str
-    article_ids: list[int]
+    room: Newsroom
 
+    def edition_id(self, raw: str) -> int:
+        """The id in an address; Problem (404) when it cannot be one."""
+        edition_id = edition_id_of(raw)
+        if edition_id is None:
+            raise Problem(404, f"There is no edition {raw[:30]!r}: editions have numbers.")
+        return edition_id
 
-def review_form(form: Mapping[str, str], stories: list[int]) -> Review:
-    """The stories kept, in the order their position fields say (ties keep the edition's
-    order); ``keep-ID`` unticked takes a story out. InputError for a position that is not a
-    whole number, or for no story left."""
-    placed = []
-    for index, article_id in enumerate(stories):
-        if form.get(f"keep-{article_id}") != "on":
-            continue
-        raw = str(form.get(f"position-{article_id}", "")).strip() or str(index + 1)
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 6):
-            raise InputError(f"the position {raw[:20]!r} is not a whole number")
-        placed.append((int(raw), index, article_id))
-    if not placed:
-        raise InputError("keep at least one story, or let the edition be skipped")
-    return Review(
-        str(form.get("subject", "")).strip(),
-        str(form.get("intro", "")).strip(),
-        [article_id for _, _, article_id in sorted(placed)],
-    )
+    def problem(
+        self, request: Request, who: Staff | None, exc: Problem, *, back: str = ""
+    ) -> HTMLResponse:
+        return self.room.page(
+            request,
+            "editions_problem.html",
+            staff=who,
+            http_status=exc.status,
+            message=exc.message,
+            back=back,
+        )
+
+    def edition(
+        self,
+        request: Request,
+        who: Staff,
+        edition_id: int,
+        *,
+        http_status: int = 200,
+        done: str = "",
+        error: str = "",
+        draft: Draft | None = None,
+        to: str = "",
+    ) -> HTMLResponse:
+        """The edition's page (Problem when it is not there)."""
+        params = request.query_params
+        try:
+            view = edition_page(
+                self.room,
+                edition_id,
+                variant=params.get("variant", ""),
+                width=params.get("width", ""),
+                now=self.room.clock(),
+                draft=draft,
+            )
+        except PublisherError as exc:
+            raise Problem.of(exc) from exc
+        said = done or DONE.get(params.get("done", ""), "")
+        count = params.get("n", "")
+        if said and count.isascii() and count.isdigit() and len(count) < 10:
+            said += f" ({int(count):,} message{'' if int(count) == 1 else 's'})"
+        return self.room.page(
+            request,
+            "editions_edition.html",
+            staff=who,
+            http_status=http_status,
+            view=view,
+            done=said,
+            error=error,
+            draft=draft,
+            to=to,
+        )

@@ -1,122 +1,46 @@
 """The newsroom's editions (``/admin/editions``): every edition's state at a glance, those
 awaiting review on top; one edition as a reader sees it (whole or per category, phone or
-desktop width), its review form, test sends, pause, resume and cancel, its live progress
-and, once done, its figures. Every action goes through ``sends``, as the CLI and API do."""
+desktop width), its live progress and, once done, its figures. The review form, test
+sends, pause, resume and cancel are ``edition_actions``; every one goes through ``sends``,
+as the CLI and the API do."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 
-from publisher import store
 from publisher.errors import PublisherError
 from publisher.staff import Staff
-from publisher.web.admin import session
+from publisher.web.admin import edition_actions, session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.dashboard import STOP_POLLING
 from publisher.web.admin.edition_pages import (
-    FINISHED,
     STATUSES,
-    EditionPage,
+    Draft,
     ListQuery,
-    edition_id_of,
+    Problem,
+    Screens,
     edition_page,
     editions_page,
+    fate,
     preview_html,
 )
 
 # The email, inlined styles and all, framed on the edition's page: nothing but its own
-# styles and images, no script, no form, a sandbox even when opened on its own.
+# styles and images, no script, no form, and a sandbox even when opened on its own. The
+# newsroom's pages keep their policy with no inline style at all.
 PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
 )
-DONE = {
-    "approved": "Approved: sending has started.",
-    "saved": "Saved: the preview shows the edition as it stands.",
-    "paused": "Paused: each sending process finishes the message in hand and takes no more.",
-    "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
-    "cancelled": "Cancelled: nothing more of this edition goes out.",
-    "tested": "Test sent.",
-}
-
-
-def sentence(message: str) -> str:
-    """A use case's message (``no edition 9``) as the page says it (``No edition 9.``)."""
-    message = message.strip()
-    end = "" if message.endswith((".", "!", "?")) else "."
-    return f"{message[:1].upper()}{message[1:]}{end}"
-
-
-class Problem(Exception):
-    """A request this area answers with its own page (an edition that is not there, a form
-    from an old page) rather than the reader's error page or a JSON 422."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def router(room: Newsroom) -> APIRouter:
     routes = APIRouter()
     editor = session.requires("editor", room.engine, room.settings, room.clock)
-
-    def problem(
-        request: Request, who: Staff | None, exc: Problem, *, back: str = ""
-    ) -> HTMLResponse:
-        return room.page(
-            request,
-            "editions_problem.html",
-            staff=who,
-            http_status=exc.status,
-            message=exc.message,
-            back=back,
-        )
-
-    def found(raw: str) -> int:
-        edition_id = edition_id_of(raw)
-        if edition_id is None:
-            raise Problem(
-                404, f"There is no edition {raw[:30]!r}: edition numbers are whole numbers."
-            )
-        return edition_id
-
-    def shown(
-        request: Request,
-        who: Staff,
-        edition_id: int,
-        *,
-        http_status: int = 200,
-        **values: Any,
-    ) -> HTMLResponse:
-        params = request.query_params
-        try:
-            view = edition_page(
-                room,
-                edition_id,
-                variant=params.get("variant", ""),
-                width=params.get("width", ""),
-                now=room.clock(),
-            )
-        except PublisherError as exc:
-            raise Problem(exc.http_status, sentence(exc.message)) from exc
-        values.setdefault("done", DONE.get(params.get("done", ""), ""))
-        values.setdefault("error", "")
-        values.setdefault("form", None)
-        values.setdefault("to", "")
-        return room.page(
-            request,
-            "editions_edition.html",
-            staff=who,
-            http_status=http_status,
-            view=view,
-            **values,
-        )
+    screens = Screens(room)
 
     @routes.get("/editions", response_class=HTMLResponse)
     def editions(request: Request, who: Staff = Depends(editor)) -> HTMLResponse:
@@ -133,26 +57,30 @@ def router(room: Newsroom) -> APIRouter:
             statuses=STATUSES,
             digests=sorted(room.timetable.digests),
             link=lambda **extra: "?" + urlencode({**query.values, **extra}),
-            fate=lambda edition: "skipped",
+            fate=lambda edition: fate(room.timetable, edition),
         )
 
     @routes.get("/editions/{raw_id}", response_class=HTMLResponse)
     def edition(request: Request, raw_id: str, who: Staff = Depends(editor)) -> HTMLResponse:
         try:
-            return shown(request, who, found(raw_id))
+            return screens.edition(request, who, screens.edition_id(raw_id))
         except Problem as exc:
-            return problem(request, who, exc)
+            return screens.problem(request, who, exc)
 
     @routes.get("/editions/{raw_id}/preview", response_class=HTMLResponse)
     def preview(request: Request, raw_id: str, who: Staff = Depends(editor)) -> HTMLResponse:
+        params = request.query_params
         try:
             html = preview_html(
-                room, found(raw_id), variant=request.query_params.get("variant", "")
+                room,
+                screens.edition_id(raw_id),
+                variant=params.get("variant", ""),
+                draft=Draft.of_query(params),
             )
         except Problem as exc:
-            return problem(request, who, exc)
+            return screens.problem(request, who, exc)
         except PublisherError as exc:
-            return problem(request, who, Problem(exc.http_status, sentence(exc.message)))
+            return screens.problem(request, who, Problem.of(exc))
         answer = HTMLResponse(html)
         answer.headers["content-security-policy"] = PREVIEW_POLICY
         answer.headers["x-frame-options"] = "SAMEORIGIN"
@@ -168,18 +96,37 @@ def router(room: Newsroom) -> APIRouter:
                 raise session.SignInNeeded()
             return room.page(request, "editions_live.html", staff=None, http_status=STOP_POLLING)
         try:
-            view = edition_page(room, found(raw_id), now=room.clock(), preview=False)
+            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), preview=False)
         except Problem as exc:
-            return problem(request, who, exc)
+            return screens.problem(request, who, exc)
         except PublisherError as exc:
-            return problem(request, who, Problem(exc.http_status, sentence(exc.message)))
-        finished = view.edition.status in FINISHED
+            return screens.problem(request, who, Problem.of(exc))
         return room.page(
             request,
             "editions_live.html",
             staff=who,
             view=view,
-            http_status=STOP_POLLING if finished else 200,
+            http_status=STOP_POLLING if view.finished else 200,
         )
 
+    @routes.get("/editions/{raw_id}/cancel", response_class=HTMLResponse)
+    def confirm_cancel(request: Request, raw_id: str, who: Staff = Depends(editor)) -> HTMLResponse:
+        """The cancel button's confirmation, saying how many are still owed."""
+        try:
+            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), preview=False)
+        except Problem as exc:
+            return screens.problem(request, who, exc)
+        except PublisherError as exc:
+            return screens.problem(request, who, Problem.of(exc))
+        if not view.can_cancel:
+            said = f"Edition {view.edition.id} is {view.edition.status}: nothing to cancel."
+            return screens.problem(
+                request,
+                who,
+                Problem(409, said),
+                back=f"/admin/editions/{view.edition.id}",
+            )
+        return room.page(request, "editions_cancel.html", staff=who, view=view)
+
+    routes.include_router(edition_actions.router(room, screens, editor))
     return routes
