@@ -258,6 +258,13 @@ def preview(
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
 
 
+def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
+    """The stories an edition carries, in its order; NotFoundError if there is no such one."""
+    with store.reading(engine) as session:
+        store.edition_by_id(session, edition_id)
+        return store.edition_articles(session, edition_id)
+
+
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
     with store.reading(engine) as session:
         return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())

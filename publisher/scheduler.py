@@ -17,13 +17,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import delivery, syndication
+from publisher import delivery, sends, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.syndication import FeedCache
 
 FEED_UPKEEP_SECONDS = 10
+REVIEW_CHECK_SECONDS = 15  # how late past its deadline an unreviewed edition is decided
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ class Timekeeper:
         self.scheduler.add_job(
             self._prune, "interval", id="prune", hours=6, next_run_time=self.clock()
         )
+        self.scheduler.add_job(
+            self._reviews,
+            "interval",
+            id="reviews",
+            seconds=REVIEW_CHECK_SECONDS,
+            next_run_time=self.clock(),
+        )
         self.scheduler.start()
         return done
 
@@ -93,6 +101,16 @@ class Timekeeper:
                 gone,
                 self.settings.delivery_retention_days,
             )
+
+    def _reviews(self) -> None:
+        """Editions past their review deadline: skipped or sent, as ``unreviewed`` says."""
+        with self._lock:
+            timetable = self.timetable
+        try:
+            for said in sends.expire_reviews(self.engine, timetable, now=self.clock()):
+                log.info("%s", said)
+        except Exception:
+            log.exception("review deadlines: failed; trying again in %s s", REVIEW_CHECK_SECONDS)
 
     def _catch_up(self, name: str) -> str:
         try:

@@ -19,7 +19,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from publisher import editions, store
+from publisher import editions, links, store
 from publisher.content import normalise_email, one_line
 from publisher.digest import RenderedEdition, archive_values, greeting
 from publisher.errors import ConflictError, InputError, NotFoundError
@@ -417,16 +417,6 @@ def _target(
     return None, digest.name, rendered
 
 
-def test_links(signer: Signer, site_url: str, *, now: datetime) -> dict[str, str]:
-    """Links for a test message: they open the unsubscribe and preferences pages, which say
-    it was a test and change nobody (a ``test`` token names no subscriber)."""
-    token = signer.make("test", 1, "test-send", expires=now + timedelta(days=30))
-    return {
-        "unsubscribe": f"{site_url}/unsubscribe/{token}",
-        "preferences": f"{site_url}/preferences/{token}",
-    }
-
-
 def test_send(
     engine: Engine,
     settings: Settings,
@@ -467,7 +457,10 @@ def test_send(
                     settings.site_host,
                 ),
                 date=now,
-                values={"greeting": greeting(""), **test_links(signer, settings.site_url, now=now)},
+                values={
+                    "greeting": greeting(""),
+                    **links.test_links(signer, settings.site_url, now=now),
+                },
             )
             try:
                 transport.send(sender, address, template.render(recipient))
