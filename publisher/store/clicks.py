@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Interval, and_, delete, func, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -62,8 +62,9 @@ def count_reader(
         _insert_ignore(session)(link_readers_t)
         .values(link_id=link_id, reader=reader, subscriber_id=subscriber_id, at=at)
         .on_conflict_do_nothing(index_elements=["link_id", "reader"])
+        .returning(link_readers_t.c.link_id)
     )
-    if cast(CursorResult[Any], result).rowcount != 1:
+    if result.first() is None:  # counted before
         return False
     session.execute(
         update(tracked_links_t)
@@ -136,7 +137,7 @@ def record_unsubscribe(
 
 def unsubscribes_within(session: Session, edition_id: int, days: int) -> int:
     """Readers who left through the edition's links within ``days`` of their copy."""
-    window = edition_unsubscribes_t.c.sent_at + timedelta(days=days)
+    window: Any = edition_unsubscribes_t.c.sent_at + literal(timedelta(days=days), Interval())
     if session.get_bind().dialect.name == "sqlite":
         # SQLite has no interval arithmetic: compare the stored text forms.
         window = func.datetime(edition_unsubscribes_t.c.sent_at, f"+{days} days")
