@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
 from jinja2 import Environment
@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import community, publish, sends, subscriber_csv
+from publisher import community, edition_stats, publish, sends, subscriber_csv
 from publisher.errors import InputError
 from publisher.schedules import Timetable
 from publisher.settings import Settings
@@ -292,6 +292,7 @@ def router(
         return {"changed": changed}
 
     _edition_control(api, settings, engine, timetable, clock, env)
+    _edition_routes(api, settings, engine, clock)
     return api
 
 
@@ -385,3 +386,31 @@ def _edition_control(
             now=clock(),
         )
         return {"sent": count, "to": len(body.to)}
+
+
+def _edition_routes(
+    api: APIRouter, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """``GET /api/editions`` and ``GET /api/editions/{id}``: state, progress and figures."""
+
+    @api.get("/editions")
+    def editions(
+        digest: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[dict[str, Any]]:
+        """The newest editions, each with its status and delivery counts."""
+        return [s.as_json() for s in edition_stats.overview(engine, limit=limit, digest=digest)]
+
+    @api.get("/editions/{edition_id}")
+    def edition(edition_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, Any]:
+        """One edition: its figures, its progress (rate, time left) and its send rate over
+        time (``series``: [time, messages] per interval)."""
+        now = clock()
+        figures = edition_stats.figures(engine, settings, edition_id, now=now)
+        return {
+            **figures.as_json(),
+            "progress": edition_stats.progress(engine, edition_id, now=now).as_json(),
+            "series": [
+                [when.isoformat(), n] for when, n in edition_stats.rate_series(engine, edition_id)
+            ],
+        }

@@ -400,6 +400,7 @@ class Sender:
             values={
                 "greeting": greeting(name),
                 **links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock()),
+                **self.book.personal(sid, self.clock()),  # click tracking's reader tag
             },
         )
 

@@ -17,7 +17,10 @@ PLACEHOLDERS = {
     "greeting": "NFPH_GREETING_NFPH",
     "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
     "preferences": "NFPH_PREFERENCES_URL_NFPH",
+    "reader": "NFPH_READER_NFPH",  # a tracked link's reader tag (publisher.clicks)
 }
+# Filled with nothing when a message is given no value (a test send's links count nowhere).
+OPTIONAL = {"reader": b""}
 
 
 def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:
@@ -69,6 +72,6 @@ class Personaliser:
         }
         out = [self.pieces[0]]
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            out.append(encoded[slot])
+            out.append(encoded[slot] if slot in encoded else OPTIONAL[slot])
             out.append(piece)
         return b"".join(out)

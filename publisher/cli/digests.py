@@ -3,6 +3,7 @@ of one edition: approve, pause, resume, cancel, test (issue 13)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from jinja2 import Environment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from publisher import delivery, editions, sends
+from publisher import delivery, edition_stats, editions, sends
 from publisher.cli.common import (
     actor,
     context,
@@ -295,3 +296,50 @@ def _deliver_with_progress(
             "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
             f"{owed} message(s) still owed go out on the next run"
         )
+
+
+@digest_app.command("stats")
+def digest_stats(
+    edition_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=2**31 - 1)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The figures of edition ID: recipients, sent, failed (with the servers' replies),
+    bounced, cancelled, unsubscribed through its links, clicks per link, and its progress."""
+    with context() as (settings, engine):
+        now = utc_now()
+        figures = edition_stats.figures(engine, settings, edition_id, now=now)
+        progress = edition_stats.progress(engine, edition_id, now=now)
+    if as_json:
+        print(json.dumps({**figures.as_json(), "progress": progress.as_json()}, indent=2))
+        return
+    for line in stats_lines(figures, progress):
+        print(line)
+
+
+def stats_lines(figures: edition_stats.Figures, progress: edition_stats.Progress) -> list[str]:
+    lines = [
+        f"edition {figures.edition_id} ({figures.digest} {figures.period_key}): {figures.status}",
+        f"  subject       {figures.subject}",
+        f"  recipients    {figures.recipients}",
+        f"  sent          {figures.sent}",
+        f"  failed        {figures.failed}",
+        f"  bounced       {figures.bounced}",
+        f"  cancelled     {figures.cancelled}",
+        f"  unsubscribed  {figures.unsubscribed} (through this edition's links, within "
+        f"{edition_stats.UNSUBSCRIBE_DAYS} days)",
+    ]
+    if figures.owed or figures.retrying:
+        eta = "unknown" if progress.eta_seconds is None else f"{progress.eta_seconds:.0f} s"
+        lines.append(
+            f"  owed          {figures.owed} (retrying {figures.retrying}), "
+            f"{progress.rate:.1f}/s, time left {eta}"
+        )
+    if figures.failures:
+        lines.append("  failures:")
+        lines += [f"    {f.count:>6}  {f.reply}" for f in figures.failures]
+    if figures.tracking == "off" and not figures.links:
+        lines.append("  clicks        not tracked (PUBLISHER_TRACK_CLICKS=off)")
+    elif figures.links:
+        lines.append(f"  clicks per link (readers, each once; tracking {figures.tracking}):")
+        lines += [f"    {link.readers:>6}  {link.url}" for link in figures.links]
+    return lines
