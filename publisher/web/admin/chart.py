@@ -172,19 +172,21 @@ def growth_chart(days: Sequence[Day]) -> Chart:
 
 
 def rate_chart(series: Sequence[tuple[datetime, int]], *, every: str = "minute") -> RateChart:
-    """Messages sent per interval (``every`` names it) over the send, local times on the
-    time axis; the y axis from 0."""
+    """Messages sent per interval (``every`` names it: "minute", "5 seconds") over the
+    send, its local times on the time axis (to the second for intervals under a minute);
+    the y axis from 0."""
     if not series:
         baseline = HEIGHT - BOTTOM
         return RateChart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "Nothing sent yet.")
     plot = _plot([count for _, count in series], from_zero=True)
     samples = [Sample(x, y, at, count) for (x, y), (at, count) in zip(plot.xy, series, strict=True)]
-    x_ticks = _x_ticks([s.x for s in samples], lambda i: samples[i].at.strftime("%H:%M"))
+    clock = "%H:%M:%S" if "second" in every else "%H:%M"
+    x_ticks = _x_ticks([s.x for s in samples], lambda i: samples[i].at.strftime(clock))
     busiest = max(samples, key=lambda s: s.count)
     total = sum(s.count for s in samples)
     summary = (
-        f"{total:,} messages sent from {samples[0].at:%H:%M} to {samples[-1].at:%H:%M}; "
-        f"at most {busiest.count:,} a {every}, at {busiest.at:%H:%M}."
+        f"{total:,} messages sent from {samples[0].at:{clock}} to {samples[-1].at:{clock}}; "
+        f"at most {busiest.count:,} per {every}, at {busiest.at:{clock}}."
     )
     return RateChart(
         WIDTH,

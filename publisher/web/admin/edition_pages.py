@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from publisher import editions, sends, store
+from publisher import edition_stats, editions, sends, store
 from publisher.digest import archive_values
 from publisher.errors import PublisherError
 from publisher.models import Edition
@@ -214,7 +213,7 @@ class EditionPage:
     trail: list[TrailRow]
     notes: list[str] = field(default_factory=list)
     fate: str = ""  # what happens to it if nobody approves it in time
-    figures: Any = None
+    figures: edition_stats.Figures | None = None
     draft: Draft | None = None  # the review being previewed, not saved yet
     rate_every: str = "minute"
 
@@ -277,16 +276,29 @@ def fate(timetable: Timetable, edition: Edition) -> str:
 
 
 def progress(room: Newsroom, edition_id: int, *, now: datetime) -> Progress:
-    with store.reading(room.engine) as db:
-        counts = store.delivery_counts(db, [edition_id]).get(edition_id, {})
+    found = edition_stats.progress(room.engine, edition_id, now=now)
     return Progress(
-        counts.get("sent", 0),
-        counts.get("failed", 0),
-        counts.get("retry", 0),
-        counts.get("cancelled", 0),
-        sum(counts.get(s, 0) for s in store.OPEN_DELIVERY),
-        sum(counts.values()),
+        found.sent,
+        found.failed,
+        found.retrying,
+        found.cancelled,
+        found.owed,
+        found.total,
+        found.rate,
+        found.eta_seconds,
     )
+
+
+def _every(series: list[tuple[datetime, int]]) -> str:
+    """The chart's interval in words: "minute", "5 seconds"."""
+    if len(series) < 2:
+        return "second"
+    seconds = int((series[1][0] - series[0][0]).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
 
 
 def edition_page(
@@ -306,6 +318,12 @@ def edition_page(
         views = store.edition_articles(db, edition_id) if preview else []
         variants = _variants(db, views) if preview else []
         trail = rows(store.audit_entries(db, kind="edition", subject_id=edition_id))
+    series = edition_stats.rate_series(room.engine, edition_id)
+    every = _every(series)
+    local = [(at.astimezone(room.settings.zone), count) for at, count in series]
+    figures = None
+    if edition.status in FINISHED and preview:
+        figures = edition_stats.figures(room.engine, room.settings, edition_id, now=now)
     notes = []
     if variant and variant not in {v.slug for v in variants}:
         notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
@@ -317,11 +335,13 @@ def edition_page(
         "" if draft else variant,
         width if width in WIDTHS else WIDTHS[0],
         progress(room, edition_id, now=now),
-        rate_chart([]),
+        rate_chart(local, every=every),
         trail,
         notes,
         fate=fate(room.timetable, edition),
+        figures=figures,
         draft=draft,
+        rate_every=every,
     )
 
 
