@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -22,8 +23,9 @@ from publisher.web.admin.chart import rate_chart
 from publisher.web.admin.edition_actions import review_form
 from publisher.web.admin.edition_pages import duration
 from publisher.web.admin.session import EXPIRED_FORM
-from tests.conftest import NOW
+from tests.conftest import NOW, make_settings
 from tests.newsroom import add_person, newsroom_client, sign_in
+from tests.smtp import SmtpServer
 
 EDITOR = "ed@example.com"
 
@@ -273,6 +275,252 @@ def test_the_progress_stops_polling_once_finished_or_signed_out(
     other = _client(engine, settings)  # no session
     ended = other.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
     assert ended.status_code == 286 and "Your session has ended" in ended.text
+
+
+# ---------------------------------------------------------------- review and control
+
+REVIEWED = """\
+timezone: Asia/Singapore
+digests:
+  daily:
+    title: "Today's Briefing"
+    cron: "0 7 * * *"
+    review: true
+    review_deadline: 3h
+    unreviewed: send
+"""
+
+
+def _reviewed(engine: Engine, settings: Settings) -> Edition:
+    """Today's daily edition of a digest held for review, with three stories and 3 readers."""
+    settings.schedules.write_text(REVIEWED)
+    _stories(engine, settings)
+    _readers(engine, 3)
+    return _edition(engine, settings)
+
+
+def _trail(engine: Engine, edition_id: int) -> list[str]:
+    with store.reading(engine) as session:
+        return [
+            e.action for e in store.audit_entries(session, kind="edition", subject_id=edition_id)
+        ]
+
+
+def _ids(engine: Engine, edition_id: int) -> list[int]:
+    with store.reading(engine) as session:
+        return [v.article.id or 0 for v in store.edition_articles(session, edition_id)]
+
+
+def _status(engine: Engine, edition_id: int) -> str:
+    with store.reading(engine) as session:
+        return store.edition_by_id(session, edition_id).status
+
+
+def test_review_then_approve_from_the_admin(engine: Engine, settings: Settings) -> None:
+    edition = _reviewed(engine, settings)
+    assert edition.status == "awaiting_review"
+    first, second, third = _ids(engine, edition.id or 0)
+    client, token = _editor(engine, settings)
+    listing = client.get("/admin/editions")
+    top = listing.text[listing.text.index('id="review-heading"') :]
+    assert f'href="/admin/editions/{edition.id}"' in top[: top.index("</section>")]
+    assert "it is sent as it is unless approved by" in top  # unreviewed: send
+    page = client.get(f"/admin/editions/{edition.id}")
+    assert f'action="/admin/editions/{edition.id}/review"' in page.text
+    assert "Approve by" in page.text and "if nobody does, it is sent as it is" in page.text
+    assert "Nothing goes out until an editor approves it." in page.text
+    # Take the second story out, put the third first, change the subject and the intro.
+    form = {
+        "csrf": token,
+        "subject": "Hand-picked <today>",
+        "intro": "Three things, then two.",
+        f"keep-{first}": "on",
+        f"position-{first}": "2",
+        f"position-{second}": "2",
+        f"keep-{third}": "on",
+        f"position-{third}": "1",
+    }
+    shown = client.post(f"/admin/editions/{edition.id}/review", data={**form, "do": "preview"})
+    assert shown.status_code == 200 and "nothing is saved until you approve" in shown.text
+    assert 'value="Hand-picked &lt;today&gt;"' in shown.text  # what was typed, kept
+    frame = re.search(r'<iframe [^>]*src="([^"]+)"', shown.text)
+    assert frame and "stories=" in frame[1]
+    draft = client.get(frame[1].replace("&amp;", "&"))
+    assert draft.status_code == 200 and "Three things, then two." in draft.text
+    assert "Story &lt;2&gt;" not in draft.text
+    assert draft.text.index("Story &lt;3&gt;") < draft.text.index("Story &lt;1&gt;")
+    assert _status(engine, edition.id or 0) == "awaiting_review"  # nothing saved
+    assert _trail(engine, edition.id or 0) == []
+    approved = client.post(
+        f"/admin/editions/{edition.id}/review",
+        data={**form, "do": "approve"},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    page = client.get(approved.headers["location"])
+    assert "Approved: sending has started." in page.text
+    assert f"<dt>Approved</dt><dd>{EDITOR}, " in page.text
+    assert _status(engine, edition.id or 0) == "sending"
+    assert _ids(engine, edition.id or 0) == [third, first]
+    with store.reading(engine) as session:
+        saved = store.edition_by_id(session, edition.id or 0)
+        assert saved.subject == "Hand-picked <today>" and saved.approved_by == EDITOR
+        owed = store.delivery_counts(session, [edition.id or 0])[edition.id or 0]
+    assert owed == {"pending": 3}
+    assert _trail(engine, edition.id or 0) == ["edition.approve"]
+    assert "edition.approve" in page.text  # the history on the page
+    # The same form again, from a page left open: a clear answer, nothing changed.
+    again = client.post(f"/admin/editions/{edition.id}/review", data={**form, "do": "approve"})
+    assert again.status_code == 409
+    assert "is already sending by ed@example.com" in again.text
+    assert 'aria-label="Newsroom"' in again.text and _trail(engine, edition.id or 0) == [
+        "edition.approve"
+    ]
+
+
+def test_a_review_with_a_bad_position_or_no_story_loses_nothing(
+    engine: Engine, settings: Settings
+) -> None:
+    edition = _reviewed(engine, settings)
+    first = _ids(engine, edition.id or 0)[0]
+    client, token = _editor(engine, settings)
+    typed = {"csrf": token, "subject": "Kept", "intro": "", f"keep-{first}": "on"}
+    bad = client.post(
+        f"/admin/editions/{edition.id}/review",
+        data={**typed, f"position-{first}": "first", "do": "approve"},
+    )
+    assert (
+        bad.status_code == 400 and "The position &#39;first&#39; is not a whole number." in bad.text
+    )
+    none = client.post(
+        f"/admin/editions/{edition.id}/review",
+        data={"csrf": token, "subject": "Kept", "intro": "", "do": "approve"},
+    )
+    assert none.status_code == 400 and "Keep at least one story" in none.text
+    assert 'value="Kept"' in none.text
+    assert (
+        _status(engine, edition.id or 0) == "awaiting_review"
+        and _trail(engine, edition.id or 0) == []
+    )
+
+
+def test_a_forged_or_old_form_token_changes_nothing(engine: Engine, settings: Settings) -> None:
+    edition = _reviewed(engine, settings)
+    client, token = _editor(engine, settings)
+    for action in ("review", "pause", "cancel", "test"):
+        answer = client.post(
+            f"/admin/editions/{edition.id}/{action}",
+            data={"csrf": "forged" + token[6:], "do": "approve", "to": EDITOR},
+        )
+        assert answer.status_code == 403, action
+        assert EXPIRED_FORM.replace(":", ":") in answer.text.replace("&#39;", "'")
+        assert f'href="/admin/editions/{edition.id}"' in answer.text  # the way back
+        assert 'aria-label="Newsroom"' in answer.text
+    assert (
+        _status(engine, edition.id or 0) == "awaiting_review"
+        and _trail(engine, edition.id or 0) == []
+    )
+    unknown = client.post("/admin/editions/abc/pause", data={"csrf": token})
+    assert unknown.status_code == 404 and "There is no edition &#39;abc&#39;" in unknown.text
+
+
+def test_pause_resume_and_cancel_from_the_admin(engine: Engine, settings: Settings) -> None:
+    _stories(engine, settings)
+    _readers(engine, 4)
+    edition = _edition(engine, settings)
+    _sending(engine, edition)
+    _set(engine, edition.id or 0, status="sending")
+    with store.writing(engine) as session:
+        session.execute(
+            update(store.deliveries_t)
+            .where(store.deliveries_t.c.edition_id == edition.id)
+            .where(store.deliveries_t.c.email == "reader0@example.com")
+            .values(status="sent", sent_at=NOW)
+        )
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/editions/{edition.id}")
+    assert f'action="/admin/editions/{edition.id}/pause"' in page.text
+    assert f'action="/admin/editions/{edition.id}/resume"' not in page.text
+    paused = client.post(f"/admin/editions/{edition.id}/pause", data={"csrf": token})
+    assert "Paused: each sending process finishes the message in hand" in paused.text
+    assert f"<dt>Paused</dt><dd>{EDITOR}, " in paused.text
+    assert _status(engine, edition.id or 0) == "paused"
+    twice = client.post(f"/admin/editions/{edition.id}/pause", data={"csrf": token})
+    assert twice.status_code == 409 and "is already paused (by ed@example.com" in twice.text
+    resumed = client.post(f"/admin/editions/{edition.id}/resume", data={"csrf": token})
+    assert "Resumed:" in resumed.text and f"<dt>Resumed</dt><dd>{EDITOR}, " in resumed.text
+    # Cancel: first the confirmation, saying how many still wait.
+    confirm = client.get(f"/admin/editions/{edition.id}/cancel")
+    said = " ".join(re.sub(r"<[^>]+>", " ", confirm.text).split())
+    assert "3 of 4 readers still wait for it: none of them will get it. 1 already have it." in said
+    cancelled = client.post(f"/admin/editions/{edition.id}/cancel", data={"csrf": token})
+    assert "Cancelled: nothing more of this edition goes out. (3 messages)" in cancelled.text
+    assert f"<dt>Cancelled</dt><dd>{EDITOR}, " in cancelled.text
+    assert _status(engine, edition.id or 0) == "cancelled"
+    again = client.post(f"/admin/editions/{edition.id}/resume", data={"csrf": token})
+    assert again.status_code == 409 and "cannot be resumed" in again.text
+    assert client.get(f"/admin/editions/{edition.id}/cancel").status_code == 409
+    assert _trail(engine, edition.id or 0) == [
+        "edition.cancel",
+        "edition.resume",
+        "edition.pause",
+    ]
+    with store.reading(engine) as session:
+        counts = store.delivery_counts(session, [edition.id or 0])[edition.id or 0]
+    assert counts == {"sent": 1, "cancelled": 3}
+    # Done: its figures, and the page no longer polls.
+    done = client.get(f"/admin/editions/{edition.id}")
+    assert 'id="fig-cancelled">3<' in done.text and 'id="fig-sent">1<' in done.text
+    assert 'hx-trigger="every 3s"' not in done.text
+
+
+def test_test_sends_reach_only_the_test_addresses(
+    tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SMTP_URL=smtp.url
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    try:
+        edition = _reviewed(engine, settings)
+        client, token = _editor(engine, settings)
+        mine = client.post(
+            f"/admin/editions/{edition.id}/test",
+            data={"csrf": token, "to": EDITOR, "mine": "1"},
+            follow_redirects=False,
+        )
+        assert mine.status_code == 303
+        assert "The test is on its way. (1 message)" in client.get(mine.headers["location"]).text
+        [received] = smtp.recorder.wait_for(1)
+        assert received.recipient == EDITOR
+        assert received.parsed()["Subject"].startswith("[Test] ")
+        several = client.post(
+            f"/admin/editions/{edition.id}/test",
+            data={"csrf": token, "to": "a@example.com, b@example.com\nc@example.com"},
+        )
+        assert "(3 messages)" in several.text
+        assert sorted(r.recipient for r in smtp.recorder.wait_for(4)[1:]) == [
+            "a@example.com", "b@example.com", "c@example.com",
+        ]  # fmt: skip
+        many = "\n".join(f"t{n}@example.com" for n in range(21))
+        refused = client.post(
+            f"/admin/editions/{edition.id}/test", data={"csrf": token, "to": many}
+        )
+        assert refused.status_code == 400 and "21 test addresses: at most 20" in refused.text
+        assert "t20@example.com</textarea>" in refused.text  # what was typed, kept
+        bad = client.post(
+            f"/admin/editions/{edition.id}/test", data={"csrf": token, "to": "not-an-address"}
+        )
+        assert bad.status_code == 400 and "is not an email address" in bad.text
+        assert len(smtp.recorder.received) == 4
+        # Counted nowhere: no delivery, the edition still waiting; the trail has each test.
+        with store.reading(engine) as session:
+            assert store.delivery_counts(session, [edition.id or 0])[edition.id or 0] == {}
+        assert _status(engine, edition.id or 0) == "awaiting_review"
+        assert _trail(engine, edition.id or 0).count("edition.test") == 2
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- pieces
