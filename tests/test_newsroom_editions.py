@@ -539,7 +539,9 @@ def test_the_review_form_reads_back_the_stories_kept_in_their_order() -> None:
     review = review_form(form, [7, 8, 9])
     assert review.subject == "New subject" and review.article_ids == [8, 7]
     tie = review_form({"keep-7": "on", "keep-8": "on", "position-8": "1"}, [7, 8])
-    assert tie.article_ids == [7, 8]  # 7 keeps its place (1), 8 said 1 too: the edition's order
+    assert tie.article_ids == [8, 7]  # 8 was given 1, 7 kept its 1: the one moved leads
+    kept = review_form({"keep-7": "on", "keep-8": "on", "keep-9": "on"}, [7, 8, 9])
+    assert kept.article_ids == [7, 8, 9]  # no number typed: the edition's order
 
 
 def test_a_time_left_reads_at_a_glance() -> None:

@@ -24,8 +24,9 @@ MAX_POSITION = 5  # digits of a story's position
 
 
 def review_form(form: Mapping[str, str], stories: list[int]) -> Draft:
-    """The stories kept (``keep-ID`` ticked), in the order their ``position-ID`` fields say
-    (a tie keeps the edition's order), with the subject and intro line. InputError for a
+    """The stories kept (``keep-ID`` ticked), in the order their ``position-ID`` fields say,
+    with the subject and intro line. On a tie the story given a new number goes first (type
+    1 for the third story and it leads), then the edition's order. InputError for a
     position that is not a whole number."""
     placed = []
     for index, article_id in enumerate(stories):
@@ -34,11 +35,12 @@ def review_form(form: Mapping[str, str], stories: list[int]) -> Draft:
         raw = form.get(f"position-{article_id}", "").strip() or str(index + 1)
         if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_POSITION):
             raise InputError(f"the position {raw[:20]!r} is not a whole number")
-        placed.append((int(raw), index, article_id))
+        moved = int(raw) != index + 1
+        placed.append((int(raw), not moved, index, article_id))
     return Draft(
         form.get("subject", "").strip(),
         form.get("intro", "").strip(),
-        [article_id for _, _, article_id in sorted(placed)],
+        [article_id for *_, article_id in sorted(placed)],
     )
 
 
