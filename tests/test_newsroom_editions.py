@@ -262,6 +262,9 @@ def test_the_progress_stops_polling_once_finished_or_signed_out(
     live = client.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
     assert live.status_code == 200 and 'hx-trigger="every 3s"' in live.text
     assert _figure(live.text, "owed") == "3" and _figure(live.text, "sent") == "0"
+    # The status and the buttons come with it, swapped in out of band.
+    assert 'id="edition-status" hx-swap-oob="true">sending<' in live.text
+    assert f'action="/admin/editions/{edition.id}/pause"' in live.text
     with store.writing(engine) as session:
         session.execute(
             update(store.deliveries_t)
@@ -271,6 +274,7 @@ def test_the_progress_stops_polling_once_finished_or_signed_out(
     _set(engine, edition.id or 0, status="sent")
     done = client.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})
     assert done.status_code == 286 and "hx-trigger" not in done.text
+    assert 'hx-swap-oob="true">sent<' in done.text and "/pause" not in done.text
     assert _figure(done.text, "sent") == "3" and _figure(done.text, "owed") == "0"
     other = _client(engine, settings)  # no session
     ended = other.get(f"/admin/editions/{edition.id}/live", headers={"HX-Request": "true"})

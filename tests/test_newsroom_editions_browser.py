@@ -176,7 +176,7 @@ def test_review_on_a_phone(browser: Any, room: Room) -> None:
     page.wait_for_selector("text=nothing is saved until you approve")
     first = page.frame_locator(".preview-frame iframe").locator("h2.story-title").first
     expect(first).to_contain_text("Council votes on the harbour budget")
-    _keep(page, "edition-review-390")
+    _keep(page, "editions-review-390")
     page.close()
     _clean(said)
 
@@ -207,7 +207,7 @@ def _review_and_send(browser: Any, room: Room) -> None:
     page, said = _watched(browser, DESKTOP)
     _sign_in(page, room.url)
     page.goto(f"{room.url}/admin/editions/{room.edition_id}")
-    _keep(page, "edition-awaiting-1280")
+    _keep(page, "editions-awaiting-1280")
     page.get_by_label("Subject").fill("Three stories, hand-picked")
     page.get_by_role("checkbox", name="A festival of street food opens on Friday").uncheck()
     page.get_by_role("button", name="Approve and send").click()
@@ -219,7 +219,7 @@ def _review_and_send(browser: Any, room: Room) -> None:
         f" return n > 0 && n < {READERS}; }}",
         timeout=30_000,
     )
-    _keep(page, "edition-sending-1280")
+    _keep(page, "editions-sending-1280")
     page.get_by_role("button", name="Pause").click()
     page.wait_for_selector("text=Paused: each sending process finishes the message in hand")
     assert page.locator("#edition-status").inner_text() == "paused"
@@ -230,13 +230,21 @@ def _review_and_send(browser: Any, room: Room) -> None:
     page.wait_for_selector("text=Resumed: what is still owed goes out")
     # Finished: the last poll shows everyone sent and stops (286); then the figures.
     expect(page.locator("#live-sent")).to_have_text(str(READERS), timeout=60_000)
+    # The poll also brings the status and the buttons (out of band): no Pause once sent.
+    expect(page.locator("#edition-status")).to_have_text("sent", timeout=15_000)
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
     page.reload()
     expect(page.locator("#fig-sent")).to_have_text(str(READERS), timeout=15_000)
     assert page.locator("#edition-live").get_attribute("hx-trigger") is None
     page.get_by_text("The figures,").click()  # the table behind the rate chart
     assert page.get_by_role("img", name="Messages sent per").is_visible()
     assert widest(page) <= DESKTOP["width"]
-    _keep(page, "edition-sent-1280")
+    _keep(page, "editions-sent-1280")
+    page.get_by_role("link", name="← Editions").click()
+    page.wait_for_selector("h1:text('Editions')")
+    assert page.locator("table.edition-list tbody tr").count() == 1
+    assert widest(page) <= DESKTOP["width"]
+    _keep(page, "editions-1280")
     page.close()
     _clean(said)
     # What the mail server got: every reader once, the approved edition without the story

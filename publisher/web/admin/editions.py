@@ -106,6 +106,7 @@ def router(room: Newsroom) -> APIRouter:
             "editions_live.html",
             staff=who,
             view=view,
+            fragment=True,  # with the status and the buttons, swapped in out of band
             http_status=STOP_POLLING if view.finished else 200,
         )
 
