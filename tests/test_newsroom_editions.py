@@ -328,7 +328,7 @@ def test_review_then_approve_from_the_admin(engine: Engine, settings: Settings) 
     listing = client.get("/admin/editions")
     top = listing.text[listing.text.index('id="review-heading"') :]
     assert f'href="/admin/editions/{edition.id}"' in top[: top.index("</section>")]
-    assert "it is sent as it is unless approved by" in top  # unreviewed: send
+    assert "; if nobody does, it is sent as it is." in top  # unreviewed: send
     page = client.get(f"/admin/editions/{edition.id}")
     assert f'action="/admin/editions/{edition.id}/review"' in page.text
     assert "Approve by" in page.text and "if nobody does, it is sent as it is" in page.text
