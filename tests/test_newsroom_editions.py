@@ -523,6 +523,14 @@ def test_test_sends_reach_only_the_test_addresses(
             assert store.delivery_counts(session, [edition.id or 0])[edition.id or 0] == {}
         assert _status(engine, edition.id or 0) == "awaiting_review"
         assert _trail(engine, edition.id or 0).count("edition.test") == 2
+        # The next edition of a digest, from the list: the one awaiting review, to me.
+        nxt = client.post("/admin/editions/test-next", data={"csrf": token, "digest": "daily"})
+        assert "A test of the next daily edition is on its way to ed@example.com." in nxt.text
+        assert smtp.recorder.wait_for(5)[-1].recipient == EDITOR
+        unknown = client.post("/admin/editions/test-next", data={"csrf": token, "digest": "<x>"})
+        assert (
+            unknown.status_code == 400 and "There is no digest &#39;&lt;x&gt;&#39;" in unknown.text
+        )
     finally:
         engine.dispose()
 

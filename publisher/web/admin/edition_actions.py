@@ -155,6 +155,37 @@ def router(
             name=f"edition-{name}",
         )
 
+    @routes.post("/editions/test-next", response_class=HTMLResponse)
+    async def test_next(request: Request) -> Response:
+        """A test of a digest's next edition (the one awaiting review, or a preview of what
+        it would carry now) to the signed-in person."""
+        who = await signed_in(request)
+        if isinstance(who, HTMLResponse):
+            return who
+        digest = str((await request.form()).get("digest", ""))[:60]
+        if digest not in room.timetable.digests:
+            problem = Problem(400, f"There is no digest {digest!r} to test.")
+            return screens.problem(request, who, problem, back="/admin/editions")
+        try:
+            count = await run_in_threadpool(
+                lambda: sends.test_send(
+                    room.engine,
+                    room.settings,
+                    room.timetable,
+                    room.env,
+                    digest,
+                    [who.email],
+                    actor=who.email,
+                    now=room.clock(),
+                )
+            )
+        except PublisherError as exc:
+            if exc.http_status >= 500:
+                raise
+            problem = Problem(exc.http_status, sentence(exc.message))
+            return screens.problem(request, who, problem, back="/admin/editions")
+        return RedirectResponse(f"/admin/editions?tested={digest}&n={count}", status_code=303)
+
     @routes.post("/editions/{raw_id}/review", response_class=HTMLResponse)
     async def review(request: Request, raw_id: str) -> Response:
         """``do=approve`` approves the edition as reviewed and starts sending; anything

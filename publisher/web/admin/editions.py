@@ -45,6 +45,7 @@ def router(room: Newsroom) -> APIRouter:
     @routes.get("/editions", response_class=HTMLResponse)
     def editions(request: Request, who: Staff = Depends(editor)) -> HTMLResponse:
         query, problems = ListQuery.parse(request.query_params, room.timetable)
+        tested = request.query_params.get("tested", "")
         listing = editions_page(room, query, now=room.clock())
         return room.page(
             request,
@@ -58,6 +59,7 @@ def router(room: Newsroom) -> APIRouter:
             digests=sorted(room.timetable.digests),
             link=lambda **extra: "?" + urlencode({**query.values, **extra}),
             fate=lambda edition: fate(room.timetable, edition),
+            tested=tested if tested in room.timetable.digests else "",
         )
 
     @routes.get("/editions/{raw_id}", response_class=HTMLResponse)
