@@ -5,6 +5,10 @@ while no daemon runs), pause and resume, cancel, test sends, and each bad input.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +27,7 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
-from tests.conftest import make_settings
+from tests.conftest import SECRET, make_settings
 from tests.smtp import SmtpServer
 
 EDITOR = "editor@news.example.com"
@@ -683,3 +687,202 @@ def test_the_api_approves_pauses_resumes_cancels_and_tests(
         "edition.resume",
         "edition.cancel",
     ]
+
+
+# ---------------------------------------------------------------- daemons and the command line
+
+
+def cli_env(
+    settings: Settings, database_url: str, smtp: SmtpServer, tmp_path: Path
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    env.update(
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SECRET_KEY=SECRET,
+        PUBLISHER_VAR_DIR=str(tmp_path / "var"),
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_SCHEDULES=str(settings.schedules),
+        # Shortened as in settings_for (the lease's default is tested in test_heartbeat).
+        PUBLISHER_SEND_LEASE="2",
+        PUBLISHER_SEND_RETRY_BASE="0.2",
+        PUBLISHER_SITE_URL="https://news.example.com",
+        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+    )
+    return env
+
+
+def cli(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,  # a loaded machine takes long to start Python
+    )
+
+
+def lease_holders(engine: Engine) -> set[str]:
+    """The processes (host:pid) holding deliveries right now."""
+    d = store.deliveries_t
+    with store.reading(engine) as session:
+        owners = session.scalars(
+            select(d.c.lease_owner).where(d.c.status == "sending").distinct()
+        ).all()
+    return {owner.rsplit(":", 1)[0] for owner in owners if owner}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_pause_with_three_daemons_holds_across_a_sigkill_then_resume_sends_each_once(
+    engine: Engine, plain: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, plain, tmp_path, 600)
+    smtp.recorder.delay = 0.1  # 12 connections: about 120 a second, 5 s for everyone
+    edition_id = make_edition(engine, plain)
+    env = cli_env(plain, database_url, smtp, tmp_path)
+    daemons = [
+        subprocess.Popen(
+            [sys.executable, "-m", "publisher", "deliver"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while len(lease_holders(engine)) < 3 or len(smtp.recorder.received) < 30:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in daemons)
+            time.sleep(0.05)
+        paused = cli(env, tmp_path, "digest", "pause", str(edition_id))
+        assert paused.returncode == 0, paused.stderr
+        assert f"edition {edition_id} paused by cli:" in paused.stdout
+        # Every daemon's workers end the message in hand and give back the rest.
+        wait_until(lambda: tally(engine, edition_id).get("sending", 0) == 0, limit=60)
+        at_pause = sorted(r.recipient for r in smtp.recorder.received)
+        assert 0 < len(at_pause) < 600
+        assert at_pause == sent_addresses(engine, edition_id)
+        # A daemon killed while paused: the pause holds, nothing more goes out.
+        daemons[0].send_signal(signal.SIGKILL)
+        daemons[0].wait()
+        twice = cli(env, tmp_path, "digest", "pause", str(edition_id))
+        assert twice.returncode == 2 and "already paused" in twice.stderr
+        listing = cli(env, tmp_path, "digest", "list")
+        assert "paused" in listing.stdout and "(paused by cli:" in listing.stdout
+        assert sorted(r.recipient for r in smtp.recorder.received) == at_pause
+        resumed = cli(env, tmp_path, "digest", "resume", str(edition_id))
+        assert resumed.returncode == 0, resumed.stderr
+        wait_until(lambda: edition(engine, edition_id).status == "sent", limit=120)
+    finally:
+        for proc in daemons:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in daemons:
+            proc.communicate(timeout=60)
+    assert smtp.recorder.counts() == {address: 1 for address in members}  # once, nobody twice
+    assert tally(engine, edition_id) == {"sent": 600}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_cancel_with_three_daemons_the_rest_is_never_sent(
+    engine: Engine, plain: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, plain, tmp_path, 600)
+    smtp.recorder.delay = 0.1
+    edition_id = make_edition(engine, plain)
+    env = cli_env(plain, database_url, smtp, tmp_path)
+    daemons = [
+        subprocess.Popen(
+            [sys.executable, "-m", "publisher", "deliver"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while len(lease_holders(engine)) < 3 or len(smtp.recorder.received) < 30:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in daemons)
+            time.sleep(0.05)
+        daemons[1].send_signal(signal.SIGKILL)  # one dies holding rows of the edition
+        daemons[1].wait()
+        cancelled = cli(env, tmp_path, "digest", "cancel", str(edition_id))
+        assert cancelled.returncode == 0, cancelled.stderr
+        said = int(cancelled.stdout.split(": ")[1].split()[0])
+        wait_until(
+            lambda: not any(tally(engine, edition_id).get(s) for s in store.OPEN_DELIVERY),
+            limit=60,
+        )
+        again = cli(env, tmp_path, "digest", "resume", str(edition_id))
+        assert again.returncode == 2 and "cannot be resumed" in again.stderr
+    finally:
+        for proc in daemons:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in daemons:
+            proc.communicate(timeout=60)
+    counts = tally(engine, edition_id)
+    assert set(counts) == {"sent", "cancelled"} and sum(counts.values()) == 600
+    assert 0 < counts["cancelled"] <= said
+    got = smtp.recorder.counts()
+    sent = set(sent_addresses(engine, edition_id))
+    assert set(got) == sent < set(members)  # nobody whose delivery was cancelled got it
+    # Only the killed daemon's messages in flight can have gone twice.
+    assert sum(got.values()) - len(got) <= plain.send_concurrency
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_review_from_the_command_line(
+    engine: Engine, reviewed: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    members = audience(engine, reviewed, tmp_path, 3)
+    env = cli_env(reviewed, database_url, smtp, tmp_path)
+    made = cli(env, tmp_path, "digest", "send", "daily")
+    assert made.returncode == 0, made.stderr
+    assert "waits for review" in made.stdout and smtp.recorder.received == []
+    (held,) = editions.list_editions(engine)
+    edition_id = held.id or 0
+    listing = cli(env, tmp_path, "digest", "list")
+    assert "awaiting_review" in listing.stdout and "(review by " in listing.stdout
+    tested = cli(env, tmp_path, "digest", "test", str(edition_id), "--to", "chief@news.example.com")
+    assert tested.returncode == 0 and "test sent to 1" in tested.stdout
+    bad = cli(
+        env, tmp_path, "digest", "test", "daily", "--to", "chief@", "--to", "x@news.example.com"
+    )
+    assert (
+        bad.returncode == 2 and bad.stderr.startswith("Error: ") and "Traceback" not in bad.stderr
+    )
+    dropped = story_ids(engine, edition_id)[1]
+    approved = cli(
+        env,
+        tmp_path,
+        "digest",
+        "approve",
+        str(edition_id),
+        "--drop",
+        str(dropped),
+        "--subject",
+        "Approved from the shell",
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert "approved by cli:" in approved.stdout and "2 stories" in approved.stdout
+    again = cli(env, tmp_path, "digest", "approve", str(edition_id))
+    assert again.returncode == 2 and "already sending" in again.stderr
+    missing = cli(env, tmp_path, "digest", "pause", "4242")
+    assert missing.returncode == 1 and "no edition 4242" in missing.stderr
+    sent = cli(env, tmp_path, "deliver", "--once")
+    assert sent.returncode == 0, sent.stderr
+    assert {r.recipient for r in smtp.recorder.received} == {*members, "chief@news.example.com"}
+    assert all(
+        r.parsed()["Subject"] == "Approved from the shell"
+        for r in smtp.recorder.received
+        if r.recipient in members
+    )
