@@ -757,7 +757,9 @@ def test_pause_with_three_daemons_holds_across_a_sigkill_then_resume_sends_each_
         while len(lease_holders(engine)) < 3 or len(smtp.recorder.received) < 30:
             assert time.monotonic() < deadline and all(p.poll() is None for p in daemons)
             time.sleep(0.05)
+        smtp.recorder.gate.clear()  # the server holds each connection's next message
         paused = cli(env, tmp_path, "digest", "pause", str(edition_id))
+        smtp.recorder.gate.set()
         assert paused.returncode == 0, paused.stderr
         assert f"edition {edition_id} paused by cli:" in paused.stdout
         # Every daemon's workers end the message in hand and give back the rest.
@@ -813,7 +815,9 @@ def test_cancel_with_three_daemons_the_rest_is_never_sent(
             time.sleep(0.05)
         daemons[1].send_signal(signal.SIGKILL)  # one dies holding rows of the edition
         daemons[1].wait()
+        smtp.recorder.gate.clear()  # the server holds each connection's next message
         cancelled = cli(env, tmp_path, "digest", "cancel", str(edition_id))
+        smtp.recorder.gate.set()
         assert cancelled.returncode == 0, cancelled.stderr
         said = int(cancelled.stdout.split(": ")[1].split()[0])
         wait_until(
@@ -886,3 +890,41 @@ def test_review_from_the_command_line(
         for r in smtp.recorder.received
         if r.recipient in members
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_running_daemon_decides_a_review_deadline_on_its_clock(
+    engine: Engine, reviewed: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    """At the default check interval (sends are decided within REVIEW_CHECK_SECONDS, 15 s,
+    of the deadline) by a daemon that was running when the deadline passed."""
+    audience(engine, reviewed, tmp_path, 2)
+    edition_id = make_edition(engine, reviewed)
+    deadline = now() + timedelta(seconds=5)  # passes after the daemon has started
+    with store.writing(engine) as session:
+        store.update_edition(session, edition_id, review_deadline_at=deadline)
+    env = cli_env(reviewed, database_url, smtp, tmp_path)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "run", "--no-web"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: edition(engine, edition_id).status == "skipped", limit=180)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=60)
+    assert trail(engine, edition_id) == [("edition.review-expired", sends.SYSTEM_ACTOR)]
+    audit = store.audit_t
+    with store.reading(engine) as session:
+        decided = session.scalar(
+            select(audit.c.at).where(
+                audit.c.subject_kind == "edition", audit.c.subject_id == edition_id
+            )
+        )
+    assert decided is not None and decided >= deadline
+    assert smtp.recorder.received == []
