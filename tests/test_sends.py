@@ -928,3 +928,25 @@ def test_a_running_daemon_decides_a_review_deadline_on_its_clock(
         )
     assert decided is not None and decided >= deadline
     assert smtp.recorder.received == []
+
+
+def test_an_edition_made_at_catch_up_after_its_review_deadline_is_decided_at_once(
+    engine: Engine, tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = settings_for(
+        tmp_path, database_url, smtp, review="true", review_deadline="1h", unreviewed="send"
+    )
+    members = audience(engine, settings, tmp_path, 2)
+    timetable = timetable_of(settings)
+    digest = timetable.digest("daily")
+    nominal = digest.last_time(now())
+    assert nominal is not None
+    # The daemon was down at the send time and is back 2 h later (within catch_up, 6 h).
+    said = delivery.catch_up(
+        engine, settings, timetable, make_environment(), digest, now=nominal + timedelta(hours=2)
+    )
+    assert "review deadline" in said and "sent unreviewed" in said
+    (made,) = editions.list_editions(engine)
+    assert made.status == "sending"
+    run_until_done(engine, settings, made.id or 0)
+    assert smtp.recorder.counts() == {address: 1 for address in members}
