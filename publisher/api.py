@@ -44,6 +44,9 @@ class Resolution(BaseModel):
     )
 
 
+EditionId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
 class Approval(BaseModel):
     subject: str | None = Field(
         default=None, max_length=sends.MAX_SUBJECT, description="Another subject"
@@ -331,7 +334,6 @@ def _edition_control(
 ) -> None:
     """POST /api/editions/{id}/approve|pause|resume|cancel|test (issue 13)."""
     jinja = env or make_environment(zone=settings.zone)
-    EditionId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
     @api.post("/editions/{edition_id}/approve")
     def approve(

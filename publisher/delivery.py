@@ -496,6 +496,11 @@ def catch_up(
             f"{digest.catch_up} ago: recorded as missed, not sent"
         )
     plan = prepare_send(engine, settings, timetable, env, digest, now=now)
+    if plan.edition.status == "awaiting_review":
+        # Made late, it may be past its review deadline already: decided now, not in 15 s.
+        expired = sends.expire_reviews(engine, timetable, now=now, digest=digest.name)
+        if expired:
+            return "; ".join(expired)
     return (
         f"{digest.name}: caught up on {key}: edition {plan.edition.id} "
         f"{plan.edition.status}, {plan.new_deliveries} deliveries"

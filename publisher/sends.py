@@ -335,9 +335,10 @@ def resume(engine: Engine, edition_id: int, *, actor: str, now: datetime) -> Edi
 
 
 def cancel(engine: Engine, edition_id: int, *, actor: str, now: datetime) -> int:
-    """Cancel the edition: every delivery still owed is marked cancelled and never sent (one
-    in a worker's hands ends as it ends); how many were cancelled. An edition awaiting review
-    may be cancelled too (nothing was sent). ConflictError when it is finished already."""
+    """Cancel the edition: every delivery still owed is marked cancelled and never sent;
+    how many. A message a worker had in hand as it happened ends as it ends, and is
+    recorded so (within a second of the cancel, nothing more starts). An edition awaiting
+    review may be cancelled too (nothing was sent). ConflictError when it is finished."""
     with store.writing(engine) as session:
         edition = store.lock_edition(session, edition_id)
         if edition.status not in ("awaiting_review", "ready", "sending", "paused"):

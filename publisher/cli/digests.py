@@ -78,8 +78,8 @@ def digest_list() -> None:
         print(
             f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<15} "
             f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
-            f"failed {tally.get('failed', 0)}  cancelled {tally.get('cancelled', 0)}  "
-            f"owed {owed}  {edition.subject}{_note(edition)}"
+            f"failed {tally.get('failed', 0)}  owed {owed}  "
+            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition)}"
         )
 
 

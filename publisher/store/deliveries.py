@@ -364,15 +364,18 @@ def release_deliveries(
 
 
 def open_deliveries(session: Session, *, due_by: datetime | None = None) -> int:
-    """Deliveries not finished yet (only those due by ``due_by``, leased ones included)."""
+    """Deliveries not finished yet (only those due by ``due_by``, leased ones included, and
+    none of a paused or cancelled edition's)."""
     query = (
         select(func.count())
         .select_from(deliveries_t)
         .where(deliveries_t.c.status.in_(OPEN_DELIVERY))
     )
     if due_by is not None:
+        held = select(editions_t.c.id).where(editions_t.c.status.in_(HELD))
         query = query.where(
-            or_(deliveries_t.c.status == "sending", deliveries_t.c.next_attempt_at <= due_by)
+            or_(deliveries_t.c.status == "sending", deliveries_t.c.next_attempt_at <= due_by),
+            deliveries_t.c.edition_id.notin_(held.scalar_subquery()),
         )
     return int(session.scalar(query) or 0)
 
@@ -460,18 +463,15 @@ def held_editions(session: Session) -> set[int]:
 
 
 def cancel_owed(session: Session, edition_id: int, *, now: datetime) -> int:
-    """Mark the edition's deliveries still owed cancelled (those waiting, and those leased by
-    a worker that is gone); how many. Rows in a live worker's hands are cancelled when it
-    gives them back (``release_deliveries``), or by ``sweep_cancelled`` if it dies first."""
+    """Mark every delivery the edition still owes cancelled, leased ones too; how many. A
+    worker sees the edition cancelled within a second and sends nothing more of it; a
+    message it had in hand meanwhile is recorded as it ended (sent, say) over the mark."""
     result = session.execute(
         update(deliveries_t)
         .where(
             and_(
                 deliveries_t.c.edition_id == edition_id,
-                or_(
-                    deliveries_t.c.status.in_(("pending", "retry")),
-                    and_(deliveries_t.c.status == "sending", deliveries_t.c.lease_until < now),
-                ),
+                deliveries_t.c.status.in_(OPEN_DELIVERY),
             )
         )
         .values(status="cancelled", lease_owner="", lease_until=None, last_error="cancelled")
