@@ -29,10 +29,10 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.errors import NotFoundError
 from publisher.settings import Settings
-from publisher.templating import PLACEHOLDERS
+from publisher.templating import LATE_PLACEHOLDERS
 
 MODES: Final = ("off", "aggregate", "individual")
-READER_SLOT = PLACEHOLDERS["reader"]
+READER_SLOT = LATE_PLACEHOLDERS["reader"]
 # A click this soon after the copy was made is a scanner's: Microsoft Defender, Mimecast and
 # the like follow every link as the message arrives, before anyone could read it.
 SCANNER_WINDOW = timedelta(seconds=2)
