@@ -81,6 +81,17 @@ def test_figures_after_a_send_match_what_the_server_took(
     community.unsubscribe(
         engine, signer, unsubscribe["unsubscribe"].split("/")[-1], now=made + timedelta(1)
     )
+    # One more leaves by choosing no newsletter on the preferences page the mail links to.
+    mail = next(r for r in smtp.recorder.received if r.recipient == "member8@example.com")
+    html = mail.parsed().get_body(("html",)).get_content()  # type: ignore[union-attr]
+    preferences = html.split('href="https://news.example.com/preferences/')[1].split('"')[0]
+    community.set_preferences(
+        engine, signer, preferences, [], known_digests=["daily"], now=now() + timedelta(days=1)
+    )
+    # And one through this edition's link, but eight days on: past the 7 days, not counted.
+    mail = next(r for r in smtp.recorder.received if r.recipient == "member9@example.com")
+    token = mail.parsed()["List-Unsubscribe"].strip("<>").split("/")[-1]
+    community.unsubscribe(engine, signer, token, now=now() + timedelta(days=8))
 
     figures = edition_stats.figures(engine, mail_settings, edition_id, now=now())
     assert figures.recipients == len(members) == 12
@@ -91,7 +102,7 @@ def test_figures_after_a_send_match_what_the_server_took(
         ("550 5.1.1 <address>: user unknown", 2),
         ("554 5.7.1 rejected by policy", 1),
     ]
-    assert figures.unsubscribed == 1
+    assert figures.unsubscribed == 2
     assert (figures.owed, figures.retrying, figures.status) == (0, 0, "sent")
     assert figures.tracking == "off" and figures.links == []
 
@@ -109,7 +120,7 @@ def test_figures_after_a_send_match_what_the_server_took(
         f'newsflash_edition_messages{{digest="daily",edition="{edition_id}",outcome="sent"}} 8.0'
         in scrape
     )
-    assert f'newsflash_edition_unsubscribed{{digest="daily",edition="{edition_id}"}} 1.0' in scrape
+    assert f'newsflash_edition_unsubscribed{{digest="daily",edition="{edition_id}"}} 2.0' in scrape
 
 
 @pytest.mark.slow
