@@ -29,10 +29,10 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.errors import NotFoundError
 from publisher.settings import Settings
-from publisher.templating import PLACEHOLDERS
+from publisher.templating import LATE_PLACEHOLDERS
 
 MODES: Final = ("off", "aggregate", "individual")
-READER_SLOT = PLACEHOLDERS["reader"]
+READER_SLOT = LATE_PLACEHOLDERS["reader"]
 # A click this soon after the copy was made is a scanner's: Microsoft Defender, Mimecast and
 # the like follow every link as the message arrives, before anyone could read it.
 SCANNER_WINDOW = timedelta(seconds=2)
@@ -51,7 +51,7 @@ UNTRACKED_PATHS = ("/unsubscribe/", "/preferences/", "/report", "/subscription",
 _HREF = re.compile(r'href="([^"]*)"')
 _TEXT_URL = re.compile(r"https?://[^\s<>\"]+")
 _TOKEN = re.compile(r"([1-9a-f][0-9a-f]{0,7})\.([A-Za-z0-9_-]{4,1000})\.([A-Za-z0-9_-]{22})")
-_TAG = re.compile(r"([as][A-Za-z0-9_-]{1,16})\.([1-9a-f][0-9a-f]{0,9})\.([A-Za-z0-9_-]{16})")
+_TAG = re.compile(r"([as][A-Za-z0-9_-]{1,16})\.([1-9a-f][0-9a-f]{0,9})\.([A-Za-z0-9_-]{12})")
 FORGED = "this link is not valid: it may have been cut short or altered"
 
 
@@ -138,7 +138,12 @@ class Tracker:
         """The reader part of every tracked link in one copy of the mail (a few µs)."""
         who = f"s{subscriber_id:x}" if self.mode == "individual" else f"a{secrets.token_urlsafe(9)}"
         body = f"{who}.{int(now.timestamp()):x}"
-        return f"{body}.{_b64(hmac.digest(self._tag_key, body.encode('ascii'), 'sha256')[:12])}"
+        return f"{body}.{self._tag_signature(body)}"
+
+    def _tag_signature(self, body: str) -> str:
+        # Keyed BLAKE2b: one C call, a quarter of HMAC-SHA256's cost on the per-message path.
+        mac = hashlib.blake2b(body.encode("ascii"), key=self._tag_key, digest_size=9)
+        return _b64(mac.digest())
 
     # -------------------------------------------------------------- on a click
 
@@ -165,8 +170,7 @@ class Tracker:
         if found is None:
             return None
         body = f"{found[1]}.{found[2]}"
-        expected = _b64(hmac.digest(self._tag_key, body.encode("ascii"), "sha256")[:12])
-        if not hmac.compare_digest(found[3], expected):
+        if not hmac.compare_digest(found[3], self._tag_signature(body)):
             return None
         return Reader(found[1], datetime.fromtimestamp(int(found[2], 16), UTC))
 

@@ -388,8 +388,8 @@ class LinkReader(SQLModel, table=True):
 
     link_id: int = Field(foreign_key="tracked_links.id", primary_key=True, ondelete="CASCADE")
     reader: str = Field(primary_key=True, max_length=64)
-    subscriber_id: int | None = Field(
-        default=None, foreign_key="subscribers.id", ondelete="SET NULL"
+    subscriber_id: int | None = Field(  # removing the subscriber removes their rows
+        default=None, foreign_key="subscribers.id", ondelete="CASCADE"
     )
     at: datetime | None = _when(nullable=True)
 

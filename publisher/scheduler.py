@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import delivery, sends, syndication
+from publisher import clicks, delivery, sends, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
@@ -92,6 +92,9 @@ class Timekeeper:
     def _prune(self) -> None:
         try:
             gone = delivery.prune(self.engine, self.settings, now=self.clock())
+            # Who followed which link is kept as long as the deliveries (the counts stay).
+            retention = timedelta(days=self.settings.delivery_retention_days)
+            clicks.prune(self.engine, before=self.clock() - retention)
         except Exception:
             log.exception("pruning old deliveries failed; trying again later")
             return

@@ -17,9 +17,11 @@ PLACEHOLDERS = {
     "greeting": "NFPH_GREETING_NFPH",
     "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
     "preferences": "NFPH_PREFERENCES_URL_NFPH",
-    "reader": "NFPH_READER_NFPH",  # a tracked link's reader tag (publisher.clicks)
 }
-# Filled with nothing when a message is given no value (a test send's links count nowhere).
+# Put in after rendering, by click tracking's rewrite of the links (publisher.clicks): each
+# tracked link's reader tag. Filled with nothing for a message given no value for it (a test
+# send's links count nowhere).
+LATE_PLACEHOLDERS = {"reader": "NFPH_READER_NFPH"}
 OPTIONAL = {"reader": b""}
 
 
@@ -52,7 +54,7 @@ class Personaliser:
         self.escape_html = escape_html
         self.pieces: list[bytes] = []
         self.slots: list[str] = []
-        by_token = {token: name for name, token in PLACEHOLDERS.items()}
+        by_token = {token: name for name, token in (PLACEHOLDERS | LATE_PLACEHOLDERS).items()}
         rest = template
         while True:
             found = [(rest.find(token), token) for token in by_token if token in rest]

@@ -248,3 +248,25 @@ def test_untracked_mail_has_no_redirects_and_a_test_copy_counts_nowhere(
     client = client_for(on, Clock())
     answer = client.get(path_of(url.replace(clicks.READER_SLOT, "")))
     assert answer.status_code == 302 and readers(engine) == {}
+
+
+def test_the_rewrite_keeps_each_target_exactly_and_leaves_other_links_alone(
+    tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    settings = tracked_settings(tmp_path, database_url, smtp, "aggregate")
+    tracker = clicks.Tracker(settings)
+    html = (
+        '<a href="https://shop.example.org/p?a=1&amp;b=%C3%A9">x</a>'
+        '<a href="https://news.example.com/unsubscribe/NFPH_UNSUBSCRIBE_URL_NFPH">u</a>'
+        '<a href="https://news.example.com/report?article=a">r</a>'
+        '<a href="mailto:desk@example.com">m</a>'
+    )
+    text = "Read: https://shop.example.org/p?a=1&b=%C3%A9\nArchive: https://news.example.com/digests/3\n"
+    rewritten, plain = tracker.rewrite(7, html, text)
+    (tracked,) = re.findall(r'href="(https://news\.example\.com/r/[^"]+)"', rewritten)
+    assert "/unsubscribe/NFPH_UNSUBSCRIBE_URL_NFPH" in rewritten and "mailto:" in rewritten
+    assert 'href="https://news.example.com/report?article=a"' in rewritten
+    token = urlsplit(tracked).path.removeprefix("/r/")
+    assert tracker.link(token) == clicks.Link(7, "https://shop.example.org/p?a=1&b=%C3%A9")
+    assert tracked in plain and "https://news.example.com/digests/3" in plain
+    assert tracker.urls(html) == ["https://shop.example.org/p?a=1&b=%C3%A9"]

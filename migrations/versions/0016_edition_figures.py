@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column(
             "subscriber_id",
             sa.Integer(),
-            sa.ForeignKey("subscribers.id", ondelete="SET NULL"),
+            sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
             nullable=True,
         ),
         sa.Column("at", WHEN, nullable=True),
