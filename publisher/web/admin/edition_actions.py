@@ -17,7 +17,8 @@ from publisher.errors import InputError, PublisherError
 from publisher.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
-from publisher.web.admin.edition_pages import Draft, Problem, Screens, sentence
+from publisher.web.admin.edition_pages import Draft
+from publisher.web.admin.edition_screens import Problem, Screens, sentence
 
 MAX_TO = 8000  # the test form's addresses: 20 of the longest, and room to spare
 MAX_POSITION = 5  # digits of a story's position

@@ -1,6 +1,6 @@
-"""What the editions pages show, gathered from the use cases: the list's rows and filters,
-one edition with its stories, variants, progress, figures and trail, and the review form
-read back into what ``sends.approve`` takes."""
+"""What an edition's page shows, gathered from the use cases: the edition with its stories,
+category variants, progress, send-rate chart, figures and trail; the preview framed in it,
+whole, per category or with an editor's review not saved yet."""
 
 from __future__ import annotations
 
@@ -9,28 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from publisher import edition_stats, editions, sends, store
 from publisher.digest import archive_values
-from publisher.errors import PublisherError
 from publisher.models import Edition
 from publisher.schedules import Timetable
-from publisher.staff import Staff
 from publisher.templating import Personaliser
 from publisher.web.admin.chart import RateChart, rate_chart
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.trail import TrailRow, rows
 
-PAGE = 25
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
-MAX_PAGE = 10_000
-STATUSES = (
-    "awaiting_review", "pending", "ready", "sending", "paused", "sent", "cancelled",
-    "skipped", "missed",
-)  # fmt: skip
 # No delivery of an edition in one of these changes any more: its page stops polling.
 FINISHED = ("sent", "skipped", "missed", "cancelled")
 CANCELLABLE = ("awaiting_review", "ready", "sending", "paused")
@@ -58,88 +48,6 @@ def edition_id_of(raw: str) -> int | None:
     if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
         return int(raw)
     return None
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    digest: str = ""
-    status: str = ""
-    page: int = 1
-
-    @property
-    def values(self) -> dict[str, str]:
-        """The filters as the address carries them (empty ones left out)."""
-        return {k: v for k, v in (("digest", self.digest), ("status", self.status)) if v}
-
-    @classmethod
-    def parse(
-        cls, raw: Mapping[str, str], timetable: Timetable
-    ) -> tuple[ListQuery, dict[str, str]]:
-        """The list's filters; each one that is not known is dropped and said why."""
-        problems: dict[str, str] = {}
-        digest, status, page = (raw.get(k, "") for k in ("digest", "status", "page"))
-        if digest and digest not in timetable.digests:
-            problems["digest"] = f"There is no digest {digest[:50]!r}: showing every digest."
-            digest = ""
-        if status and status not in STATUSES:
-            problems["status"] = f"There is no status {status[:50]!r}: showing every status."
-            status = ""
-        number = 1
-        if page:
-            if page.isascii() and page.isdigit() and 0 < int(page) <= MAX_PAGE:
-                number = int(page)
-            else:
-                problems["page"] = f"There is no page {page[:20]!r}: showing the first."
-        return cls(digest, status, number), problems
-
-
-@dataclass(frozen=True)
-class Row:
-    edition: Edition
-    sent: int
-    failed: int
-    owed: int  # pending, sending and retry
-    cancelled: int
-    total: int
-
-
-@dataclass(frozen=True)
-class Listing:
-    awaiting: list[Edition]  # awaiting review, soonest deadline first
-    rows: list[Row]
-    page: int
-    following: bool  # there is an older page
-
-
-def _row(edition: Edition, counts: Mapping[str, int]) -> Row:
-    return Row(
-        edition,
-        counts.get("sent", 0),
-        counts.get("failed", 0),
-        sum(counts.get(s, 0) for s in store.OPEN_DELIVERY),
-        counts.get("cancelled", 0),
-        sum(counts.values()),
-    )
-
-
-def editions_page(room: Newsroom, query: ListQuery, *, now: datetime) -> Listing:
-    """One page of editions, newest first, and every edition awaiting review."""
-    start = (query.page - 1) * PAGE
-    with store.reading(room.engine) as db:
-        found = store.edition_list(
-            db,
-            digest=query.digest or None,
-            statuses=[query.status] if query.status else (),
-            limit=start + PAGE + 1,
-        )
-        shown = found[start : start + PAGE]
-        counts = store.delivery_counts(db, [e.id or 0 for e in shown])
-    return Listing(
-        sends.pending_review(room.engine, now),
-        [_row(e, counts.get(e.id or 0, {})) for e in shown],
-        query.page,
-        len(found) > start + PAGE,
-    )
 
 
 @dataclass(frozen=True)
@@ -371,102 +279,3 @@ def preview_html(
     )
     values = archive_values(room.settings.site_url)
     return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
-
-
-# ---------------------------------------------------------------- answering
-
-
-def sentence(message: str) -> str:
-    """A use case's message (``no edition 9``) as a page says it (``No edition 9.``)."""
-    message = message.strip()
-    end = "" if message.endswith((".", "!", "?")) else "."
-    return f"{message[:1].upper()}{message[1:]}{end}"
-
-
-class Problem(Exception):
-    """A request the editions area answers with a newsroom page of its own (an edition that
-    is not there, a form from an old page) rather than the reader's error page or JSON."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-    @classmethod
-    def of(cls, exc: PublisherError) -> Problem:
-        return cls(exc.http_status, sentence(exc.message))
-
-
-DONE = {
-    "approved": "Approved: sending has started.",
-    "paused": "Paused: each sending process finishes the message in hand and takes no more.",
-    "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
-    "cancelled": "Cancelled: nothing more of this edition goes out.",
-    "tested": "The test is on its way.",
-}
-
-
-@dataclass(frozen=True)
-class Screens:
-    """The editions area's pages, rendered one way for every route."""
-
-    room: Newsroom
-
-    def edition_id(self, raw: str) -> int:
-        """The id in an address; Problem (404) when it cannot be one."""
-        edition_id = edition_id_of(raw)
-        if edition_id is None:
-            raise Problem(404, f"There is no edition {raw[:30]!r}: editions have numbers.")
-        return edition_id
-
-    def problem(
-        self, request: Request, who: Staff | None, exc: Problem, *, back: str = ""
-    ) -> HTMLResponse:
-        return self.room.page(
-            request,
-            "editions_problem.html",
-            staff=who,
-            http_status=exc.status,
-            message=exc.message,
-            back=back,
-        )
-
-    def edition(
-        self,
-        request: Request,
-        who: Staff,
-        edition_id: int,
-        *,
-        http_status: int = 200,
-        done: str = "",
-        error: str = "",
-        draft: Draft | None = None,
-        to: str = "",
-    ) -> HTMLResponse:
-        """The edition's page (Problem when it is not there)."""
-        params = request.query_params
-        try:
-            view = edition_page(
-                self.room,
-                edition_id,
-                variant=params.get("variant", ""),
-                width=params.get("width", ""),
-                now=self.room.clock(),
-                draft=draft,
-            )
-        except PublisherError as exc:
-            raise Problem.of(exc) from exc
-        said = done or DONE.get(params.get("done", ""), "")
-        count = params.get("n", "")
-        if said and count.isascii() and count.isdigit() and len(count) < 10:
-            said += f" ({int(count):,} message{'' if int(count) == 1 else 's'})"
-        return self.room.page(
-            request,
-            "editions_edition.html",
-            staff=who,
-            http_status=http_status,
-            view=view,
-            done=said,
-            error=error,
-            draft=draft,
-            to=to,
-        )

@@ -16,17 +16,9 @@ from publisher.staff import Staff
 from publisher.web.admin import edition_actions, session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.dashboard import STOP_POLLING
-from publisher.web.admin.edition_pages import (
-    STATUSES,
-    Draft,
-    ListQuery,
-    Problem,
-    Screens,
-    edition_page,
-    editions_page,
-    fate,
-    preview_html,
-)
+from publisher.web.admin.edition_list import STATUSES, ListQuery, editions_page
+from publisher.web.admin.edition_pages import Draft, edition_page, fate, preview_html
+from publisher.web.admin.edition_screens import Problem, Screens
 
 # The email, inlined styles and all, framed on the edition's page: nothing but its own
 # styles and images, no script, no form, and a sandbox even when opened on its own. The
