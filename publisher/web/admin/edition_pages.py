@@ -216,21 +216,23 @@ def edition_page(
     now: datetime,
     variant: str = "",
     width: str = "",
-    preview: bool = True,
+    whole: bool = True,
     draft: Draft | None = None,
 ) -> EditionPage:
-    """Everything the edition's page shows (``preview``: with its stories and variants;
-    ``draft``: an editor's review shown before it is approved)."""
+    """Everything the edition's page shows (``whole=False``: only what its progress poll
+    and the cancel question need; ``draft``: an editor's review shown before approval)."""
     with store.reading(room.engine) as db:
         edition = store.edition_by_id(db, edition_id)
-        views = store.edition_articles(db, edition_id) if preview else []
-        variants = _variants(db, views) if preview else []
-        trail = rows(store.audit_entries(db, kind="edition", subject_id=edition_id))
+        views = store.edition_articles(db, edition_id) if whole else []
+        variants = _variants(db, views) if whole else []
+        trail = (
+            rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
+        )
     series = edition_stats.rate_series(room.engine, edition_id)
     every = _every(series)
     local = [(at.astimezone(room.settings.zone), count) for at, count in series]
     figures = None
-    if edition.status in FINISHED and preview:
+    if edition.status in FINISHED and whole:
         figures = edition_stats.figures(room.engine, room.settings, edition_id, now=now)
     notes = []
     if variant and variant not in {v.slug for v in variants}:

@@ -90,7 +90,7 @@ def router(room: Newsroom) -> APIRouter:
                 raise session.SignInNeeded()
             return room.page(request, "editions_live.html", staff=None, http_status=STOP_POLLING)
         try:
-            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), preview=False)
+            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), whole=False)
         except Problem as exc:
             return screens.problem(request, who, exc)
         except PublisherError as exc:
@@ -108,7 +108,7 @@ def router(room: Newsroom) -> APIRouter:
     def confirm_cancel(request: Request, raw_id: str, who: Staff = Depends(editor)) -> HTMLResponse:
         """The cancel button's confirmation, saying how many are still owed."""
         try:
-            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), preview=False)
+            view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), whole=False)
         except Problem as exc:
             return screens.problem(request, who, exc)
         except PublisherError as exc:
