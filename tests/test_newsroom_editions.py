@@ -535,6 +535,38 @@ def test_test_sends_reach_only_the_test_addresses(
         engine.dispose()
 
 
+def test_a_finished_editions_figures_group_the_servers_replies(
+    engine: Engine, settings: Settings
+) -> None:
+    _stories(engine, settings)
+    _readers(engine, 4)
+    edition = _edition(engine, settings)
+    _sending(engine, edition)
+    with store.writing(engine) as session:
+        for n in range(4):
+            failed = n < 2
+            session.execute(
+                update(store.deliveries_t)
+                .where(store.deliveries_t.c.edition_id == edition.id)
+                .where(store.deliveries_t.c.email == f"reader{n}@example.com")
+                .values(
+                    status="failed" if failed else "sent",
+                    sent_at=None if failed else NOW,
+                    last_error=f"550 5.1.1 <reader{n}@example.com>: no such user" if failed else "",
+                )
+            )
+    _set(engine, edition.id or 0, status="sent")
+    client, _ = _editor(engine, settings)
+    page = client.get(f"/admin/editions/{edition.id}")
+    assert 'id="fig-recipients">4<' in page.text and 'id="fig-sent">2<' in page.text
+    assert 'id="fig-failed">2<' in page.text
+    replies = page.text[page.text.index('class="replies-table"') :]
+    replies = replies[: replies.index("</table>")]
+    assert "550 5.1.1 &lt;address&gt;: no such user</code></td><td>2<" in replies
+    assert "reader0@example.com" not in replies  # grouped, without anyone's address
+    assert "click tracking is off" in page.text
+
+
 # ---------------------------------------------------------------- pieces
 
 
