@@ -567,6 +567,26 @@ def test_a_finished_editions_figures_group_the_servers_replies(
     assert "click tracking is off" in page.text
 
 
+def test_clicks_per_link_when_tracking_is_on(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_TRACK_CLICKS="aggregate"
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    try:
+        _stories(engine, settings)
+        edition = _edition(engine, settings)
+        _set(engine, edition.id or 0, status="sent")
+        client, _ = _editor(engine, settings)
+        page = client.get(f"/admin/editions/{edition.id}")
+        table = page.text[page.text.index('class="clicks-table"') :]
+        table = table[: table.index("</table>")]
+        assert "https://news.example.com/articles/story-1</a></td><td>0<" in table
+        assert "(click tracking: aggregate)" in page.text
+    finally:
+        engine.dispose()
+
+
 # ---------------------------------------------------------------- pieces
 
 
