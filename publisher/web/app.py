@@ -21,7 +21,17 @@ from publisher import api, syndication
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
-from publisher.web import admin, archive, errors, feedroutes, forms, health, reader, reports
+from publisher.web import (
+    admin,
+    archive,
+    clicks,
+    errors,
+    feedroutes,
+    forms,
+    health,
+    reader,
+    reports,
+)
 from publisher.web.courier import Courier
 from publisher.web.feedroutes import FeedRoutes
 from publisher.web.guards import DOCS_PATH, CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
@@ -74,6 +84,7 @@ def create_app(
     app.include_router(forms.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now)))
     app.include_router(reports.router(ctx))
     app.include_router(archive.router(ctx))
+    app.include_router(clicks.router(ctx))  # /r/{token}: tracked links in digests
     app.include_router(feedroutes.router())
     app.include_router(
         health.router(
