@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import Integer, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, Label
 
@@ -117,16 +117,16 @@ def kept_figures(session: Session, edition_ids: Sequence[int]) -> dict[int, Edit
 def editions_to_keep(session: Session, *, before: datetime) -> list[int]:
     """Editions made before ``before`` that have finished deliveries and no kept figures."""
     finished = (
-        select(deliveries_t.c.edition_id)
+        exists()
+        .where(deliveries_t.c.edition_id == editions_t.c.id)
         .where(deliveries_t.c.status.in_(("sent", "failed", "cancelled")))
-        .distinct()
     )
     query = (
         select(editions_t.c.id)
         .where(
             and_(
                 editions_t.c.created_at < before,
-                editions_t.c.id.in_(finished.scalar_subquery()),
+                finished,
                 editions_t.c.id.not_in(select(figures_t.c.edition_id).scalar_subquery()),
             )
         )
