@@ -5,6 +5,7 @@ server's reply."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from publisher import clicks, store
-from publisher.models import Edition
+from publisher.models import Edition, EditionFigures
 from publisher.settings import Settings
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -24,6 +25,7 @@ BUCKETS = (1, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
 MAX_POINTS = 120
 MAX_REPLIES = 20  # failure replies listed (the rest are summed as "other replies")
 OWED = ("pending", "sending")
+OPEN = ("pending", "sending", "retry")  # never pruned: always counted live
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 
@@ -171,6 +173,11 @@ def figures(engine: Engine, settings: Settings, edition_id: int, *, now: datetim
         bounced = store.bounced_count(session, edition_id)
         unsubscribed = store.unsubscribes_within(session, edition_id, UNSUBSCRIBE_DAYS)
         followed = store.link_counts(session, edition_id)
+        kept = store.kept_figures(session, [edition_id]).get(edition_id)
+    if kept is not None:  # its delivery rows were pruned: the figures kept then
+        counts = {**_kept_counts(kept), **{s: counts[s] for s in OPEN if s in counts}}
+        replies = [(str(reply), int(n)) for reply, n in json.loads(kept.failures)]
+        bounced = kept.bounced
     links = _links(settings, edition, followed)
     return Figures(
         edition_id=edition_id,
@@ -190,6 +197,37 @@ def figures(engine: Engine, settings: Settings, edition_id: int, *, now: datetim
         tracking=settings.track_clicks,
         links=links,
     )
+
+
+def keep_figures(engine: Engine, *, before: datetime, now: datetime) -> int:
+    """Keep the figures of editions made before ``before`` whose finished deliveries are
+    about to be pruned, so that they stay true; how many editions."""
+    with store.reading(engine) as session:
+        due = store.editions_to_keep(session, before=before)
+    for edition_id in due:
+        with store.writing(engine) as session:
+            counts = store.edition_status_counts(session, edition_id)
+            failures = grouped_failures(store.failure_replies(session, edition_id))
+            store.keep_figures(
+                session,
+                EditionFigures(
+                    edition_id=edition_id,
+                    recipients=sum(counts.values()),
+                    sent=counts.get("sent", 0),
+                    failed=counts.get("failed", 0),
+                    bounced=store.bounced_count(session, edition_id),
+                    cancelled=counts.get("cancelled", 0),
+                    failures=json.dumps([[f.reply, f.count] for f in failures]),
+                    kept_at=now,
+                ),
+            )
+    return len(due)
+
+
+def _kept_counts(kept: EditionFigures) -> dict[str, int]:
+    """Finished deliveries by status as they were when the edition's figures were kept (what
+    was still open then is not pruned, and is counted live)."""
+    return {"sent": kept.sent, "failed": kept.failed, "cancelled": kept.cancelled}
 
 
 def grouped_failures(replies: list[tuple[str, int]]) -> list[Failure]:
@@ -220,6 +258,9 @@ def overview(engine: Engine, *, limit: int = 50, digest: str | None = None) -> l
     with store.reading(engine) as session:
         rows = store.edition_list(session, digest=digest, limit=limit)
         counts = store.delivery_counts(session, [e.id or 0 for e in rows])
+        for edition_id, kept in store.kept_figures(session, list(counts)).items():
+            live = counts[edition_id]
+            counts[edition_id] = {**_kept_counts(kept), **{s: live[s] for s in OPEN if s in live}}
     out = []
     for edition in rows:
         tally = counts.get(edition.id or 0, {})

@@ -408,3 +408,20 @@ class EditionUnsubscribe(SQLModel, table=True):
     )
     sent_at: datetime = _when()
     at: datetime = _when()
+
+
+class EditionFigures(SQLModel, table=True):
+    """An edition's delivery figures, kept when its delivery rows are pruned (after
+    PUBLISHER_DELIVERY_RETENTION_DAYS), so that its figures stay true; ``failures`` is JSON:
+    [[reply, count], ...]."""
+
+    __tablename__ = "edition_figures"
+
+    edition_id: int = Field(foreign_key="editions.id", primary_key=True, ondelete="CASCADE")
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    cancelled: int = 0
+    failures: str = Field(default="[]", sa_type=Text)
+    kept_at: datetime = _when()

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import clicks, delivery, sends, syndication
+from publisher import clicks, delivery, edition_stats, sends, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
@@ -91,10 +91,12 @@ class Timekeeper:
 
     def _prune(self) -> None:
         try:
+            # Editions' figures are kept first, so they stay true without their rows; who
+            # followed which link is kept as long as the deliveries (the counts stay).
+            before = self.clock() - timedelta(days=self.settings.delivery_retention_days)
+            edition_stats.keep_figures(self.engine, before=before, now=self.clock())
             gone = delivery.prune(self.engine, self.settings, now=self.clock())
-            # Who followed which link is kept as long as the deliveries (the counts stay).
-            retention = timedelta(days=self.settings.delivery_retention_days)
-            clicks.prune(self.engine, before=self.clock() - retention)
+            clicks.prune(self.engine, before=before)
         except Exception:
             log.exception("pruning old deliveries failed; trying again later")
             return

@@ -204,3 +204,22 @@ def test_chart_buckets_are_a_minute_for_long_sends_and_finer_for_short_ones() ->
     assert edition_stats.bucket_for(timedelta(hours=1)) == 30
     assert edition_stats.bucket_for(timedelta(hours=2)) == 60
     assert edition_stats.bucket_for(timedelta(hours=9)) == 300
+
+
+def test_figures_stay_true_after_the_deliveries_are_pruned(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    audience(engine, mail_settings, tmp_path, 4)
+    smtp.recorder.plans["member1@example.com"] = ["550 5.1.1 <member1@example.com>: unknown"]
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    before = edition_stats.figures(engine, mail_settings, edition_id, now=now())
+    listed = edition_stats.overview(engine)
+    later = now() + timedelta(days=1)
+    assert edition_stats.keep_figures(engine, before=later, now=later) == 1
+    assert edition_stats.keep_figures(engine, before=later, now=later) == 0  # once
+    with store.writing(engine) as session:
+        assert store.prune_deliveries(session, before=later) == 4
+    assert edition_stats.figures(engine, mail_settings, edition_id, now=later) == before
+    assert edition_stats.overview(engine) == listed
+    assert (before.recipients, before.sent, before.failed, before.bounced) == (4, 3, 1, 1)

@@ -1,5 +1,5 @@
 """An edition's figures: tracked links and who followed them, unsubscribes through an edition's
-links, and an index for its progress and send rate.
+links, figures kept when deliveries are pruned, and an index for its progress and send rate.
 
 Revision ID: 0016
 Revises: 0015
@@ -75,9 +75,26 @@ def upgrade() -> None:
         sa.Column("at", WHEN, nullable=False),
     )
     op.create_index("ix_edition_unsubscribes_edition", "edition_unsubscribes", ["edition_id", "at"])
+    op.create_table(
+        "edition_figures",
+        sa.Column(
+            "edition_id",
+            sa.Integer(),
+            sa.ForeignKey("editions.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("bounced", sa.Integer(), nullable=False),
+        sa.Column("cancelled", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Text(), nullable=False),
+        sa.Column("kept_at", WHEN, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("edition_figures")
     op.drop_index("ix_edition_unsubscribes_edition", "edition_unsubscribes")
     op.drop_table("edition_unsubscribes")
     op.drop_table("link_readers")

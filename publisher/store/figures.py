@@ -4,15 +4,18 @@ cheap enough to poll every few seconds while a big edition sends."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import Integer, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, Label
 
-from publisher.models import AwareDateTime
-from publisher.store.engine import deliveries_t, subscribers_t
+from publisher.models import AwareDateTime, EditionFigures
+from publisher.store.engine import deliveries_t, editions_t, subscribers_t
+
+figures_t = EditionFigures.__table__  # type: ignore[attr-defined]
 
 
 def edition_status_counts(session: Session, edition_id: int) -> dict[str, int]:
@@ -99,3 +102,38 @@ def bounced_count(session: Session, edition_id: int) -> int:
         )
     )
     return int(session.scalar(query) or 0)
+
+
+def kept_figures(session: Session, edition_ids: Sequence[int]) -> dict[int, EditionFigures]:
+    """The figures kept for editions whose deliveries were pruned, by edition."""
+    rows = session.scalars(
+        select(EditionFigures).where(
+            EditionFigures.edition_id.in_(list(edition_ids))  # type: ignore[attr-defined]
+        )
+    )
+    return {row.edition_id: row for row in rows}
+
+
+def editions_to_keep(session: Session, *, before: datetime) -> list[int]:
+    """Editions made before ``before`` that have finished deliveries and no kept figures."""
+    finished = (
+        exists()
+        .where(deliveries_t.c.edition_id == editions_t.c.id)
+        .where(deliveries_t.c.status.in_(("sent", "failed", "cancelled")))
+    )
+    query = (
+        select(editions_t.c.id)
+        .where(
+            and_(
+                editions_t.c.created_at < before,
+                finished,
+                editions_t.c.id.not_in(select(figures_t.c.edition_id).scalar_subquery()),
+            )
+        )
+        .order_by(editions_t.c.id)
+    )
+    return [int(i) for i in session.scalars(query)]
+
+
+def keep_figures(session: Session, figures: EditionFigures) -> None:
+    session.add(figures)
