@@ -26,7 +26,7 @@ from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.templating import Personaliser
 
-PUBLIC_STATUSES = ("ready", "sending", "sent")
+PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 
 
 def story(view: store.ArticleView, site_url: str) -> Story:
@@ -274,7 +274,11 @@ def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Editi
     """A past edition and its HTML without anyone's personal links (view in browser)."""
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
-    if edition.status not in PUBLIC_STATUSES:
+        # A cancelled edition's page stays up for the readers who got it before the cancel.
+        reached = edition.status == "cancelled" and bool(
+            store.delivery_counts(session, [edition_id])[edition_id].get("sent")
+        )
+    if edition.status not in PUBLIC_STATUSES and not reached:
         raise NotFoundError(f"no edition {edition_id}")
     filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")

@@ -91,13 +91,15 @@ def review_preview(
     env: Environment,
     edition_id: int,
     *,
-    variant: Sequence[str] | None = None,
+    variant: str | Sequence[str] | None = None,
 ) -> str:
     """The edition's HTML as a reader sees it (generic links in place of a reader's): whole,
-    or with ``variant`` (category slugs) as a reader who chose those categories gets it.
+    or with ``variant`` (a category slug, or several) as a reader who chose those gets it.
     An unknown category is an InputError; a variant with no story in it is empty HTML."""
     edition = _fresh(engine, edition_id)
     html = edition.html
+    if isinstance(variant, str):
+        variant = [variant]
     if variant:
         with store.reading(engine) as session:
             known = {c.slug: c.id or 0 for c in store.category_list(session)}

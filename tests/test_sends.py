@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from publisher import community, delivery, editions, publish, sends, store
 from publisher.delivery import Sender
-from publisher.errors import ConflictError, InputError
+from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
@@ -493,6 +493,8 @@ def test_cancel_mid_send_the_rest_is_cancelled_and_never_sent(
     assert len(set(got)) == len(got) and set(got) < set(members)  # nobody cancelled got it
     done = edition(engine, edition_id)
     assert done.status == "cancelled" and done.cancelled_by == EDITOR
+    # "View in your browser" still works for those who got it.
+    assert "Story 0" in editions.archived(engine, plain, edition_id)[1]
     with pytest.raises(ConflictError):
         sends.cancel(engine, edition_id, actor=EDITOR, now=now())
 
@@ -513,6 +515,8 @@ def test_an_edition_awaiting_review_can_be_cancelled_and_is_never_sent(
     assert make_edition(engine, reviewed) == edition_id
     run_until_done(engine, reviewed, edition_id)
     assert smtp.recorder.received == [] and tally(engine, edition_id) == {}
+    with pytest.raises(NotFoundError):  # never sent: not in the web archive
+        editions.archived(engine, reviewed, edition_id)
 
 
 # ---------------------------------------------------------------- test sends
