@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from publisher import store
+from publisher import inbox, store
 from publisher.heartbeat import MISSED_BEATS
 from publisher.models import Article, AuditEntry, Report
 from publisher.schedules import Timetable
@@ -88,6 +88,8 @@ class Dashboard:
     reports: list[Report]
     scheduled: int
     soonest: list[Article]
+    sources: list[inbox.SourceState] = field(default_factory=list)  # each source's state
+    inbox_new: int = 0  # new items in the inbox
 
     @property
     def total(self) -> int:
@@ -216,6 +218,8 @@ def dashboard(
         reports=reports,
         scheduled=scheduled,
         soonest=soonest,
+        sources=inbox.source_states(engine),
+        inbox_new=sum(inbox.list_items(engine, status="new").counts.values()),
     )
 
 
