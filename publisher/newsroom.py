@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -88,7 +89,7 @@ class Dashboard:
     reports: list[Report]
     scheduled: int
     soonest: list[Article]
-    sources: list[inbox.SourceState] = field(default_factory=list)  # each source's state
+    sources: list[Any] = field(default_factory=list)  # inbox.source_states
     inbox_new: int = 0  # new items in the inbox
 
     @property
@@ -207,7 +208,8 @@ def dashboard(
         report_count, reports = store.open_reports(session, limit=NEWEST_REPORTS)
         scheduled, soonest = store.scheduled_articles(session, now=now, limit=SOONEST_ARTICLES)
     subscribers = {status: statuses.get(status, 0) for status in SUBSCRIBER_STATUSES}
-    subscribers.update(statuses)  # a status this code does not know yet still counts
+    subscribers.update(statuses)
+    states = inbox.source_states(engine, timetable)  # a status this code does not know yet still counts
     return Dashboard(
         subscribers=subscribers,
         growth=growth(engine, total=sum(subscribers.values()), zone=settings.zone, now=now),
@@ -218,8 +220,8 @@ def dashboard(
         reports=reports,
         scheduled=scheduled,
         soonest=soonest,
-        sources=inbox.source_states(engine),
-        inbox_new=sum(inbox.list_items(engine, status="new").counts.values()),
+        sources=states,
+        inbox_new=sum(s.new_items for s in states),
     )
 
 

@@ -152,7 +152,7 @@ def router(room: Newsroom) -> APIRouter:
     editor = session.requires("editor", room.engine, room.settings, room.clock)
 
     def states() -> list[Any]:
-        return list(inbox.source_states(room.engine))
+        return list(inbox.source_states(room.engine, room.timetable))
 
     @routes.get("/inbox", response_class=HTMLResponse)
     def inbox_list(request: Request, done: str = "", who: Staff = Depends(editor)) -> Response:
