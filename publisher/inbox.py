@@ -17,8 +17,8 @@ from publisher.settings import Settings
 from publisher.sources import resume_source, source_states
 
 __all__ = [
-    "ItemPage", "ItemView", "article_origin", "discard", "draft", "get_item", "list_items",
-    "publish_item", "published", "resume_source", "source_states",
+    "ItemPage", "ItemView", "article_origin", "article_slug", "discard", "draft", "get_item",
+    "list_items", "publish_item", "published", "resume_source", "source_states",
 ]  # fmt: skip
 
 PER_PAGE = 50
@@ -210,3 +210,8 @@ def article_origin(engine: Engine, article_id: int) -> ItemView | None:
             return None
         labels = _labels(session)
     return ItemView(row, labels.get(row.source, row.source))
+
+
+def article_slug(engine: Engine, article_id: int) -> str:
+    with store.reading(engine) as session:
+        return store.article_by_id(session, article_id).article.slug
