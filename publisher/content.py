@@ -6,6 +6,7 @@ The only user of markdown-it-py and nh3.
 from __future__ import annotations
 
 import functools
+import html as _html
 import re
 import unicodedata
 
@@ -121,3 +122,10 @@ def normalise_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"{address.strip()!r} is not an email address: {exc}") from None
     return str(checked.normalized).lower()
+
+
+def html_text(html: str) -> str:
+    """The text of an HTML fragment (tags, scripts and styles dropped, entities decoded), on
+    one line: a feed item's HTML description as a plain summary."""
+    text: str = nh3.clean(xml_text(html), tags=set(), attributes={})
+    return one_line(_html.unescape(text))

@@ -17,13 +17,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import delivery, syndication
+from publisher import delivery, sources, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.syndication import FeedCache
 
 FEED_UPKEEP_SECONDS = 10
+# How often the clock looks for sources that are due; each source's own interval (at least a
+# minute) and the claim in the database decide whether it is polled.
+SOURCES_CHECK_SECONDS = 15
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,13 @@ class Timekeeper:
         self.scheduler.add_job(
             self._prune, "interval", id="prune", hours=6, next_run_time=self.clock()
         )
+        self.scheduler.add_job(
+            self._sources,
+            "interval",
+            id="sources",
+            seconds=SOURCES_CHECK_SECONDS,
+            next_run_time=self.clock(),
+        )
         self.scheduler.start()
         return done
 
@@ -80,6 +90,16 @@ class Timekeeper:
             syndication.send_pings(self.engine, self.settings, now=self.clock())
         except Exception:
             log.exception("feed upkeep failed; trying again in %s s", FEED_UPKEEP_SECONDS)
+
+    def _sources(self) -> None:
+        with self._lock:
+            timetable = self.timetable
+        if not timetable.sources:
+            return
+        try:
+            sources.poll_due(self.engine, self.settings, timetable, now=self.clock())
+        except Exception:
+            log.exception("polling sources failed; trying again in %s s", SOURCES_CHECK_SECONDS)
 
     def _prune(self) -> None:
         try:

@@ -21,7 +21,17 @@ from publisher import api, syndication
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES, make_environment
-from publisher.web import admin, archive, errors, feedroutes, forms, health, reader, reports
+from publisher.web import (
+    admin,
+    archive,
+    errors,
+    feedroutes,
+    forms,
+    health,
+    reader,
+    reports,
+    websub,
+)
 from publisher.web.courier import Courier
 from publisher.web.feedroutes import FeedRoutes
 from publisher.web.guards import DOCS_PATH, CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
@@ -75,6 +85,7 @@ def create_app(
     app.include_router(reports.router(ctx))
     app.include_router(archive.router(ctx))
     app.include_router(feedroutes.router())
+    app.include_router(websub.router(ctx))
     app.include_router(
         health.router(
             engine,
