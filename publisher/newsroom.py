@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -16,6 +15,7 @@ from publisher.heartbeat import MISSED_BEATS
 from publisher.models import Article, AuditEntry, Report
 from publisher.schedules import Timetable
 from publisher.settings import Settings
+from publisher.sources import SourceState
 from publisher.store.subscribers import SUBSCRIBER_STATUSES
 
 GROWTH_DAYS = 90
@@ -89,7 +89,7 @@ class Dashboard:
     reports: list[Report]
     scheduled: int
     soonest: list[Article]
-    sources: list[Any] = field(default_factory=list)  # inbox.source_states
+    sources: list[SourceState] = field(default_factory=list)  # each source's state
     inbox_new: int = 0  # new items in the inbox
 
     @property
@@ -208,8 +208,8 @@ def dashboard(
         report_count, reports = store.open_reports(session, limit=NEWEST_REPORTS)
         scheduled, soonest = store.scheduled_articles(session, now=now, limit=SOONEST_ARTICLES)
     subscribers = {status: statuses.get(status, 0) for status in SUBSCRIBER_STATUSES}
-    subscribers.update(statuses)
-    states = inbox.source_states(engine, timetable)  # a status this code does not know yet still counts
+    subscribers.update(statuses)  # a status this code does not know yet still counts
+    states = inbox.source_states(engine, timetable)
     return Dashboard(
         subscribers=subscribers,
         growth=growth(engine, total=sum(subscribers.values()), zone=settings.zone, now=now),

@@ -206,6 +206,7 @@ def router(room: Newsroom) -> APIRouter:
             linked = {r.correction_id: r.id for r, _ in reports if r.correction_id}
             extra = {
                 "origin": inbox.article_origin(room.engine, article_id),
+                "from_item": None,
                 "trail": rows(entries),
                 "reports": [r for r, _ in reports],
                 "corrections": [

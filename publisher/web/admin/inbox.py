@@ -74,9 +74,7 @@ def openable(room: Newsroom, text: str) -> inbox.ItemView:
     return found
 
 
-def linker(
-    found: inbox.ItemView, *, actor: str, now: datetime
-) -> Callable[[Session, int], None]:
+def linker(found: inbox.ItemView, *, actor: str, now: datetime) -> Callable[[Session, int], None]:
     """For ``publish.save_article(then=...)``: links the item to the article made from it, in
     the article's transaction (so an item published or discarded meanwhile saves nothing)."""
     item_id = found.item.id or 0
@@ -221,7 +219,9 @@ def router(room: Newsroom) -> APIRouter:
         except ItemProblem as exc:
             return problem_page(room, request, who, exc)
         except NotFoundError:
-            return problem_page(room, request, who, ItemProblem(404, f"There is no inbox item {number}."))
+            return problem_page(
+                room, request, who, ItemProblem(404, f"There is no inbox item {number}.")
+            )
         except InputError as exc:
             return problem_page(room, request, who, ItemProblem(409, exc.message))
         back = _back(form.get("back"))
