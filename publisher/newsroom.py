@@ -25,8 +25,8 @@ SOONEST_ARTICLES = 5
 AUDIT_PAGE = 50
 # Subscriber entries hold personal data (addresses, names): only admins see them, and the
 # people and import entries with them. Editors see what they work on.
-EDITOR_KINDS = ("article", "report")
-AUDIT_KINDS = ("article", "report", "subscriber", "import", "staff")
+EDITOR_KINDS = ("article", "report", "inbox_item", "source")
+AUDIT_KINDS = ("article", "report", "inbox_item", "source", "subscriber", "import", "staff")
 MAX_ACTOR = 400  # the audit table's limits
 MAX_ACTION = 60
 

@@ -473,3 +473,17 @@ def test_a_paused_source_shows_its_error_and_an_editor_resumes_it(
     assert [(e.action, e.actor, e.subject_label) for e in trail] == [
         ("source.resume", EDITOR, "kofice-press")
     ]
+
+
+def test_editors_find_inbox_changes_in_the_audit_trail(
+    engine: Engine, settings: Settings, tmp_path: Path, feeds: FeedServer
+) -> None:
+    feeds.feeds["press"] = rss("Press", RELEASES)
+    table = timetable(tmp_path, feeds)
+    poll(engine, settings, table)
+    client, token = client_for(engine, settings, table)
+    item_id = item_ids(engine)["Film week announced"]
+    client.post(f"/admin/inbox/{item_id}/discard", data={"csrf": token})
+    page = client.get("/admin/audit?kind=inbox_item")
+    assert page.status_code == 200, page.text
+    assert "inbox.discard" in page.text and f'href="/admin/inbox/{item_id}"' in page.text
