@@ -165,6 +165,8 @@ def ingest(
     """Take in a feed's items (from a poll or a push), each in its own savepoint so one bad
     item never stops the rest; the source's state records the poll."""
     result = PollResult(spec.key, "fetched", notes=list(parsed.notes))
+    for note in parsed.notes:
+        log.warning("source %s: %s", spec.key, note)
     with store.writing(engine) as session:
         state = store.source_row(session, spec.key)
         label = spec.name or parsed.title or state.label or spec.key
@@ -278,10 +280,7 @@ def save_item_article(
         "published_at": published_at,
     }
     if article_id is not None:
-        current = store.article_by_id(session, article_id).article
-        fields.update(slug=current.slug, published_at=current.published_at)
-        fields["editor"] = current.editor
-        fields["ai_assisted"] = current.ai_assisted
+        fields.update(_kept(session, article_id))
     else:
         fields["slug"] = store.free_slug(session, row.title)
     checked = validate_record(fields, settings.zone)
@@ -292,6 +291,19 @@ def save_item_article(
         host=settings.site_host, actor=actor,
     )  # fmt: skip
     return saved
+
+
+def _kept(session: Session, article_id: int) -> dict[str, Any]:
+    """What a new version keeps of the article: its slug, date, editor and AI mark. Plain
+    values only: an Article object still held would hide the update from the audit trail's
+    snapshot taken after it (the session's identity map would hand back the stale one)."""
+    a = store.article_by_id(session, article_id).article
+    return {
+        "slug": a.slug,
+        "published_at": a.published_at,
+        "editor": a.editor,
+        "ai_assisted": a.ai_assisted,
+    }
 
 
 # ---------------------------------------------------------------- state and control
