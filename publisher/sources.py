@@ -121,6 +121,7 @@ def poll_source(
     except PublisherError as exc:
         return _failed(engine, spec, exc.message, failures=failures, now=now)
     if parsed is None:
+        _keep_subscribed(engine, settings, spec, None, now=now)
         with store.writing(engine) as session:
             store.poll_succeeded(
                 session, spec.key, now=now, title="", label="", etag=answer.etag or etag,
@@ -394,22 +395,31 @@ def poll_now(
 
 
 def _keep_subscribed(
-    engine: Engine, settings: Settings, spec: SourceSpec, parsed: ParsedFeed, *, now: datetime
+    engine: Engine,
+    settings: Settings,
+    spec: SourceSpec,
+    parsed: ParsedFeed | None,
+    *,
+    now: datetime,
 ) -> None:
     """Subscribe to the feed's hub (or renew) when it has one and the site can be reached
-    from the internet; polling goes on either way."""
-    if not parsed.hub or not fetch.is_public(settings.site_url):
+    from the internet; polling goes on either way. ``parsed`` None (a 304): the hub and
+    topic the feed named last time."""
+    if not fetch.is_public(settings.site_url):
         return
-    topic = parsed.self_url or spec.url
     with store.reading(engine) as session:
         row = store.source_row(session, spec.key)
-    same = row.hub == parsed.hub and row.topic == topic
+    hub = parsed.hub if parsed is not None else row.hub
+    topic = (parsed.self_url or spec.url) if parsed is not None else row.topic
+    if not hub or not topic:
+        return
+    same = row.hub == hub and row.topic == topic
     until = row.lease_until
     if same and row.websub_state == "active" and until and until - now > WEBSUB_RENEW_BEFORE:
         return
     if same and row.websub_state in ("pending", "failed") and until and until > now:
         return
-    subscribe(engine, settings, spec.key, hub=parsed.hub, topic=topic, now=now)
+    subscribe(engine, settings, spec.key, hub=hub, topic=topic, now=now)
 
 
 def callback_url(settings: Settings, key: str) -> str:
