@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher import fetch, inbox, sources, store
+from publisher.models import Source
 from publisher.schedules import Timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.web.app import create_app
@@ -47,7 +48,7 @@ def signed(secret: str, body: bytes, method: str = "sha256") -> str:
     return f"{method}=" + hmac.new(secret.encode(), body, getattr(hashlib, method)).hexdigest()
 
 
-def state(engine: Engine) -> store.Source:
+def state(engine: Engine) -> Source:
     with store.reading(engine) as session:
         return store.source_row(session, "cms")
 
@@ -95,8 +96,8 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     unsigned = client.post("/websub/cms", content=body, headers=headers)
     assert unsigned.status_code == 202 and inbox.list_items(engine).total == 1
 
-    good = client.post("/websub/cms", content=body,
-                       headers={**headers, "x-hub-signature": signed(secret, body, "sha1")})  # fmt: skip
+    sha1 = {**headers, "x-hub-signature": signed(secret, body, "sha1")}
+    good = client.post("/websub/cms", content=body, headers=sha1)
     assert good.status_code == 202, good.text
     [item] = [v.item for v in inbox.list_items(engine).items]
     assert item.title == "Pushed market returns"  # the same entry, updated by the push
