@@ -74,9 +74,23 @@ def backoff(every: timedelta, failures: int) -> timedelta:
 
 
 def sync(engine: Engine, timetable: Timetable, *, now: datetime) -> None:
-    """A state row for every source of the timetable, with what it says of each now."""
+    """A state row for every source of the timetable, with what it says of each now (read
+    first: the clock asks every few seconds, and a write is needed only after a change)."""
+    with store.reading(engine) as session:
+        rows = {row.name: row for row in store.source_rows(session)}
+    if all(_in_step(rows.get(key), spec) for key, spec in timetable.sources.items()):
+        return
     with store.writing(engine) as session:
         store.ensure_sources(session, timetable.sources.values(), now=now)
+
+
+def _in_step(row: Source | None, spec: SourceSpec) -> bool:
+    return (
+        row is not None
+        and row.mode == spec.mode
+        and store.source_categories(row) == list(spec.categories)
+        and (not spec.name or row.label == spec.name)
+    )
 
 
 def poll_due(

@@ -498,3 +498,43 @@ def _drop(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.mark.slow
+def test_a_source_added_and_reloaded_shows_its_items_in_the_inbox(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """The issue's "done when": add a source to schedules.yaml, SIGHUP, and its items are in
+    the inbox within one interval (at the clock's default check, SOURCES_CHECK_SECONDS)."""
+    import signal
+
+    from tests.browser import free_port
+    from tests.test_daemon import start_daemon, stop_daemons
+
+    database = f"sqlite:///{tmp_path / 'publisher.db'}"
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text("timezone: UTC\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
+        "PUBLISHER_DATABASE_URL": database,
+        "PUBLISHER_SECRET_KEY": SECRET,
+        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        "PUBLISHER_SCHEDULES": str(schedules),
+    }
+    daemon = start_daemon(env, free_port(), tmp_path)
+    engine = store.make_engine(database)
+    try:
+        url = server.serve_file("/releases.rss", "rss2.xml")
+        schedules.write_text(f"timezone: UTC\nsources:\n  kofice:\n    url: {url}\n    every: 1m\n")
+        daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60  # one interval
+        while inbox_total(engine) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert inbox_total(engine) == 2
+    finally:
+        [output] = stop_daemons(daemon)
+        engine.dispose()
+    assert "reloaded" in output
+
+
+def inbox_total(engine: Engine) -> int:
+    return inbox.list_items(engine).total
