@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from publisher import fetch, source_feeds, store
@@ -195,10 +196,11 @@ def ingest(
             try:
                 with session.begin_nested():
                     _take(session, settings, spec, item, label, result, now=now)
-            except PublisherError as exc:
+            except (PublisherError, SQLAlchemyError) as exc:
+                why = exc.message if isinstance(exc, PublisherError) else str(exc).splitlines()[0]
                 result.skipped += 1
-                result.notes.append(f"{item.title!r}: {exc.message}")
-                log.warning("source %s: item %r not taken: %s", spec.key, item.title, exc.message)
+                result.notes.append(f"{item.title!r}: {why}")
+                log.warning("source %s: item %r not taken: %s", spec.key, item.title, why)
         store.poll_succeeded(
             session, spec.key, now=now, title=parsed.title, label=label, etag=etag,
             last_modified=last_modified, new_items=result.new,

@@ -395,22 +395,27 @@ def test_a_source_is_polled_once_an_interval_whoever_asks(
     assert server.hits["/f"] == 1
 
 
-def test_one_bad_item_does_not_stop_the_rest(
+def test_publish_mode_gives_every_item_a_slug_of_its_own(
     engine: Engine, settings: Settings, server: FeedServer
 ) -> None:
+    long_title = "Word " * 150  # 750 characters: shortened to the 500 an article may have
     items_ = [
-        {"id": "ok1", "title": "First fine item", "url": "https://x.example/1"},
-        # A title with no letter or digit makes no slug: that article cannot be made.
-        {"id": "bad", "title": "!!!", "url": "https://x.example/2"},
-        {"id": "ok2", "title": "Second fine item", "url": "https://x.example/3"},
+        {"id": "a", "title": "Same title", "url": "https://x.example/1"},
+        {"id": "b", "title": "Same title", "url": "https://x.example/2"},
+        {"id": "c", "title": "!!!", "url": "https://x.example/3"},  # no letter for a slug
+        {"id": "d", "title": long_title, "url": "https://x.example/4"},
     ]
     feed = {"version": "https://jsonfeed.org/version/1.1", "title": "X", "items": items_}
-    spec = source(server.serve("/j", json.dumps(feed), content_type="application/feed+json"),
-                  mode="publish")  # fmt: skip
+    spec = source(
+        server.serve("/j", json.dumps(feed), content_type="application/feed+json"),
+        mode="publish",
+    )
     result = sources.poll_source(engine, settings, spec, now=NOW)
-    titles = {v.article.title for v in publish.list_articles(engine)}
-    assert {"First fine item", "Second fine item"} <= titles
-    assert result.new >= 2
+    assert (result.new, result.skipped) == (4, 0), result.notes
+    articles = {v.article.slug: v.article for v in publish.list_articles(engine)}
+    assert {"same-title", "same-title-2", "item"} <= set(articles)
+    [long] = [a for a in articles.values() if a.title.startswith("Word")]
+    assert 490 < len(long.title) <= 500 and long.title.endswith("Word…")  # at a word
 
 
 def test_feed_parsing_refuses_what_is_not_a_feed() -> None:
