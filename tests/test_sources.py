@@ -149,9 +149,14 @@ def test_rss_1_atom_and_json_feed_are_read(
         assert found["Winter lights festival"].summary == "Lights on from December 1. Free entry."
 
 
-def test_gzip_is_undone(engine: Engine, settings: Settings, server: FeedServer) -> None:
-    spec = source(server.serve_file("/gz", "rss2.xml", gzip=True))
+def test_gzip_is_undone_and_a_redirect_followed(
+    engine: Engine, settings: Settings, server: FeedServer
+) -> None:
+    server.serve_file("/gz", "rss2.xml", gzip=True)
+    server.routes["/moved"] = Answer(status=301, headers={"location": "/gz"})
+    spec = source(server.url + "/moved")
     assert poll(engine, settings, spec).startswith("press: 2 new")
+    assert (server.hits["/moved"], server.hits["/gz"]) == (1, 1)
 
 
 def test_new_content_updates_the_inbox_entry_and_a_changed_guid_scheme_adds_nothing(
