@@ -124,8 +124,12 @@ def normalise_email(address: str) -> str:
     return str(checked.normalized).lower()
 
 
+_BLOCK_ENDS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/tr|/td|/blockquote)\b[^>]*>", re.I)
+
+
 def html_text(html: str) -> str:
     """The text of an HTML fragment (tags, scripts and styles dropped, entities decoded), on
     one line: a feed item's HTML description as a plain summary."""
-    text: str = nh3.clean(xml_text(html), tags=set(), attributes={})
+    spaced = _BLOCK_ENDS.sub(" ", xml_text(html))  # "<p>a</p><p>b</p>" reads "a b"
+    text: str = nh3.clean(spaced, tags=set(), attributes={})
     return one_line(_html.unescape(text))

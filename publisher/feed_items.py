@@ -76,7 +76,8 @@ def _url(value: str) -> str:
 def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    room = text[: limit - 1]  # the ellipsis is one of the ``limit`` characters
+    cut = room.rsplit(" ", 1)[0] or room
     return cut.rstrip(" ,;:.-") + "…"
 
 

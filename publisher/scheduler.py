@@ -51,7 +51,8 @@ class Timekeeper:
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},  # never shared between daemons
-            executors={"default": ThreadPoolExecutor(2)},
+            # three: a slow source (up to fetch.DEADLINE) never holds up a digest and the feeds
+            executors={"default": ThreadPoolExecutor(3)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )

@@ -13,10 +13,16 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from publisher.content import html_text
 from publisher.errors import OperationalError
 from publisher.feed_items import RawEntry
 
-MAX_ENTRIES = 500  # a feed with more is read to here (newest first, as feeds are)
+MAX_ENTRIES = 500
+# What feedparser flags that is no fault of the feed's content: a server's wrong or missing
+# content type, or an encoding declared one way and sent another.
+_HARMLESS = (
+    feedparser.exceptions.ThingsNobodyCaresAboutButMe
+)  # a feed with more is read to here (newest first, as feeds are)
 
 
 class FeedError(OperationalError):
@@ -67,6 +73,13 @@ def _image(entry: Any) -> str:
     return str(image.get("href", "")) if isinstance(image, dict) else ""
 
 
+def _title(entry: Any) -> str:
+    """A title's text; an HTML title (Atom ``type="html"``) flattened to its text."""
+    title = str(entry.get("title", "") or "")
+    detail = entry.get("title_detail") or {}
+    return html_text(title) if "html" in str(detail.get("type", "")) else title
+
+
 def _xml_entry(entry: Any, base: str) -> RawEntry:
     content = entry.get("content") or []
     html = next((str(c.get("value", "")) for c in content if "html" in c.get("type", "")), "")
@@ -76,7 +89,7 @@ def _xml_entry(entry: Any, base: str) -> RawEntry:
     return RawEntry(
         guid=str(entry.get("id", "") or ""),
         link=urljoin(base, link) if link else "",
-        title=str(entry.get("title", "") or ""),
+        title=_title(entry),
         summary_html=str(entry.get("summary", "") or ""),
         content_html=html,
         image=_image(entry),
@@ -95,8 +108,9 @@ def _xml_feed(body: bytes, content_type: str, url: str) -> ParsedFeed:
         problem = parsed.get("bozo_exception")
         why = f" ({str(problem).strip()})" if problem else ""
         raise FeedError(f"{url or 'the answer'} is not an RSS, Atom or JSON feed{why}")
-    if parsed.get("bozo"):
-        notes.append(f"the feed is not well-formed, read anyway: {parsed.get('bozo_exception')}")
+    problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(problem, _HARMLESS):
+        notes.append(f"the feed is not well-formed XML, read anyway: {problem}")
     feed = parsed.get("feed", {})
     links = feed.get("links", []) or []
     hub = next((str(x.get("href", "")) for x in links if x.get("rel") == "hub"), "")

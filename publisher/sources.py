@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from publisher import fetch, source_feeds, store
@@ -74,9 +75,23 @@ def backoff(every: timedelta, failures: int) -> timedelta:
 
 
 def sync(engine: Engine, timetable: Timetable, *, now: datetime) -> None:
-    """A state row for every source of the timetable, with what it says of each now."""
+    """A state row for every source of the timetable, with what it says of each now (read
+    first: the clock asks every few seconds, and a write is needed only after a change)."""
+    with store.reading(engine) as session:
+        rows = {row.name: row for row in store.source_rows(session)}
+    if all(_in_step(rows.get(key), spec) for key, spec in timetable.sources.items()):
+        return
     with store.writing(engine) as session:
         store.ensure_sources(session, timetable.sources.values(), now=now)
+
+
+def _in_step(row: Source | None, spec: SourceSpec) -> bool:
+    return (
+        row is not None
+        and row.mode == spec.mode
+        and store.source_categories(row) == list(spec.categories)
+        and (not spec.name or row.label == spec.name)
+    )
 
 
 def poll_due(
@@ -121,6 +136,7 @@ def poll_source(
     except PublisherError as exc:
         return _failed(engine, spec, exc.message, failures=failures, now=now)
     if parsed is None:
+        _keep_subscribed(engine, settings, spec, None, now=now)
         with store.writing(engine) as session:
             store.poll_succeeded(
                 session, spec.key, now=now, title="", label="", etag=answer.etag or etag,
@@ -165,6 +181,8 @@ def ingest(
     """Take in a feed's items (from a poll or a push), each in its own savepoint so one bad
     item never stops the rest; the source's state records the poll."""
     result = PollResult(spec.key, "fetched", notes=list(parsed.notes))
+    for note in parsed.notes:
+        log.warning("source %s: %s", spec.key, note)
     with store.writing(engine) as session:
         state = store.source_row(session, spec.key)
         label = spec.name or parsed.title or state.label or spec.key
@@ -178,10 +196,11 @@ def ingest(
             try:
                 with session.begin_nested():
                     _take(session, settings, spec, item, label, result, now=now)
-            except PublisherError as exc:
+            except (PublisherError, SQLAlchemyError) as exc:
+                why = exc.message if isinstance(exc, PublisherError) else str(exc).splitlines()[0]
                 result.skipped += 1
-                result.notes.append(f"{item.title!r}: {exc.message}")
-                log.warning("source %s: item %r not taken: %s", spec.key, item.title, exc.message)
+                result.notes.append(f"{item.title!r}: {why}")
+                log.warning("source %s: item %r not taken: %s", spec.key, item.title, why)
         store.poll_succeeded(
             session, spec.key, now=now, title=parsed.title, label=label, etag=etag,
             last_modified=last_modified, new_items=result.new,
@@ -278,10 +297,7 @@ def save_item_article(
         "published_at": published_at,
     }
     if article_id is not None:
-        current = store.article_by_id(session, article_id).article
-        fields.update(slug=current.slug, published_at=current.published_at)
-        fields["editor"] = current.editor
-        fields["ai_assisted"] = current.ai_assisted
+        fields.update(_kept(session, article_id))
     else:
         fields["slug"] = store.free_slug(session, row.title)
     checked = validate_record(fields, settings.zone)
@@ -292,6 +308,19 @@ def save_item_article(
         host=settings.site_host, actor=actor,
     )  # fmt: skip
     return saved
+
+
+def _kept(session: Session, article_id: int) -> dict[str, Any]:
+    """What a new version keeps of the article: its slug, date, editor and AI mark. Plain
+    values only: an Article object still held would hide the update from the audit trail's
+    snapshot taken after it (the session's identity map would hand back the stale one)."""
+    a = store.article_by_id(session, article_id).article
+    return {
+        "slug": a.slug,
+        "published_at": a.published_at,
+        "editor": a.editor,
+        "ai_assisted": a.ai_assisted,
+    }
 
 
 # ---------------------------------------------------------------- state and control
@@ -382,22 +411,31 @@ def poll_now(
 
 
 def _keep_subscribed(
-    engine: Engine, settings: Settings, spec: SourceSpec, parsed: ParsedFeed, *, now: datetime
+    engine: Engine,
+    settings: Settings,
+    spec: SourceSpec,
+    parsed: ParsedFeed | None,
+    *,
+    now: datetime,
 ) -> None:
     """Subscribe to the feed's hub (or renew) when it has one and the site can be reached
-    from the internet; polling goes on either way."""
-    if not parsed.hub or not fetch.is_public(settings.site_url):
+    from the internet; polling goes on either way. ``parsed`` None (a 304): the hub and
+    topic the feed named last time."""
+    if not fetch.is_public(settings.site_url):
         return
-    topic = parsed.self_url or spec.url
     with store.reading(engine) as session:
         row = store.source_row(session, spec.key)
-    same = row.hub == parsed.hub and row.topic == topic
+    hub = parsed.hub if parsed is not None else row.hub
+    topic = (parsed.self_url or spec.url) if parsed is not None else row.topic
+    if not hub or not topic:
+        return
+    same = row.hub == hub and row.topic == topic
     until = row.lease_until
     if same and row.websub_state == "active" and until and until - now > WEBSUB_RENEW_BEFORE:
         return
     if same and row.websub_state in ("pending", "failed") and until and until > now:
         return
-    subscribe(engine, settings, spec.key, hub=parsed.hub, topic=topic, now=now)
+    subscribe(engine, settings, spec.key, hub=hub, topic=topic, now=now)
 
 
 def callback_url(settings: Settings, key: str) -> str:

@@ -68,7 +68,7 @@ def source_rows(session: Session) -> list[Source]:
 
 
 def source_row(session: Session, name: str, *, lock: bool = False) -> Source:
-    query = select(Source).where(sources_t.c.name == name)
+    query = select(Source).where(sources_t.c.name == name).execution_options(populate_existing=True)
     found = session.scalars(query.with_for_update() if lock else query).first()
     if found is None:
         raise NotFoundError(f"no source {name!r} has been seen yet")
@@ -236,7 +236,11 @@ def set_item_status(
 
 
 def item_by_id(session: Session, item_id: int, *, lock: bool = False) -> SourceItem:
-    query = select(SourceItem).where(items_t.c.id == item_id)
+    # populate_existing: rows here change through Core UPDATEs, which an ORM object already
+    # in the session would not show.
+    query = (
+        select(SourceItem).where(items_t.c.id == item_id).execution_options(populate_existing=True)
+    )
     found = session.scalars(query.with_for_update() if lock else query).first()
     if found is None:
         raise NotFoundError(f"no inbox item {item_id}")
