@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import struct
 import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,10 @@ def test_an_editor_publishes_an_inbox_item_with_the_ai_mark(
     add_person(engine, settings, EDITOR)
     feeds = FeedServer()
     feeds.feeds["press"] = rss("Press", RELEASES)
-    table = timetable(tmp_path, feeds)
-    sources.poll_now(engine, settings, table, now=NOW)
+    feeds.fail["cms"] = 503  # a second source that keeps failing: paused after 10 polls
+    table = timetable(tmp_path, feeds, cms="cms")
+    for n in range(10):
+        sources.poll_now(engine, settings, table, now=NOW - timedelta(minutes=10 - n))
     app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None, timetable=table)
     server = LiveServer(app, port)
     page = browser.new_page(viewport=viewport)
@@ -96,6 +99,9 @@ def test_an_editor_publishes_an_inbox_item_with_the_ai_mark(
         assert PRESS in card.inner_text()
         card.locator("img.thumb").wait_for()
         assert card.locator("img.thumb").evaluate("img => img.naturalWidth") == 160
+        paused = page.locator(".paused-source")
+        assert "cms is paused after 10 failures" in paused.inner_text()
+        assert "503" in paused.inner_text()
         _shot(page, "inbox", width)
 
         card.get_by_role("link", name="Open in the article form").click()
@@ -111,6 +117,17 @@ def test_an_editor_publishes_an_inbox_item_with_the_ai_mark(
         assert PRESS in page.locator("#article-origin").inner_text()
         assert page.locator("#inbox-count").count() == 1  # one item left
         _shot(page, "inbox-article", width)
+
+        # The paused source, on the dashboard and the sources page; resumed from there.
+        page.goto(base + "/admin/")
+        assert "paused" in page.locator("section[aria-labelledby=sources-heading]").inner_text()
+        page.goto(base + "/admin/sources")
+        _shot(page, "sources", width)
+        feeds.fail.clear()
+        page.get_by_role("button", name="Resume cms").click()
+        page.get_by_role("status").filter(has_text="Resumed").wait_for()
+        assert page.locator("#source-cms .badge").inner_text() in ("ok", "new", "failing (1)")
+        assert page.locator("#source-cms button").count() == 0
 
         # On the site: the story page with its source and the AI disclosure.
         page.goto(base + "/articles/hallyu-comes-to-the-national-museum")
