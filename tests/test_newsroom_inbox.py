@@ -281,6 +281,8 @@ def test_an_item_opens_in_the_article_form_and_becomes_an_article_linked_to_it(
     assert "Hallyu exhibition" not in "".join(listed(client.get("/admin/inbox").text))
     again = client.get(f"/admin/articles/new?from_item={item_id}")
     assert again.status_code == 409 and f'href="/admin/articles/{article_id}"' in again.text
+    kept = client.post(f"/admin/inbox/{item_id}/discard", data={"csrf": token})
+    assert kept.status_code == 409 and "unpublish the article instead" in kept.text
     twice = client.post(
         "/admin/articles/new",
         data={**fields, "editor": "Min-ji Park", "title": "Again"},
