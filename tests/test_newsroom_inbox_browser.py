@@ -104,7 +104,13 @@ def test_an_editor_publishes_an_inbox_item_with_the_ai_mark(
         assert "503" in paused.inner_text()
         _shot(page, "inbox", width)
 
-        card.get_by_role("link", name="Open in the article form").click()
+        # The material as it came in (sanitised: the feed's script is gone).
+        card.get_by_role("link", name="Hallyu exhibition opens in Singapore").click()
+        page.locator("#item-status").filter(has_text="new").wait_for()
+        assert "until March" in page.locator(".article-preview").inner_text()
+        assert page.locator(".article-preview script").count() == 0
+        _shot(page, "inbox-item", width)
+        page.get_by_role("link", name="Open in the article form").click()
         page.locator("#from-item").wait_for()
         assert page.get_by_label("Title").input_value() == "Hallyu exhibition opens in Singapore"
         assert page.get_by_label("Source name").input_value() == PRESS
