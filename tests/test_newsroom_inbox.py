@@ -20,10 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import inbox, publish, sources, store
+from publisher import editions, inbox, publish, sources, store
 from publisher.errors import InputError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
+from publisher.templating import make_environment
 from publisher.web import create_app
 from publisher.web.admin import inbox as inbox_area
 from tests.conftest import NOW
@@ -272,6 +273,15 @@ def test_an_item_opens_in_the_article_form_and_becomes_an_article_linked_to_it(
     assert [(e.action, e.actor) for e in linked] == [("inbox.publish", EDITOR)]
     assert [(e.action, e.actor) for e in created] == [("article.create", EDITOR)]
 
+    # The next digest names its source and says AI helped, in both parts.
+    digest = editions.preview(
+        engine, settings, table, make_environment(zone=settings.zone), table.digests["daily"],
+        now=NOW,
+    )  # fmt: skip
+    assert "Hallyu comes to the National Museum" in digest.html
+    assert f"Source: {PRESS} (https://press.example.org/releases/hallyu)." in digest.text
+    assert 'Source: <a href="https://press.example.org/releases/hallyu"' in digest.html
+    assert "with the help of AI tools" in digest.text
     article_page = client.get(f"/admin/articles/{article_id}").text
     origin = article_page.split('id="article-origin">', 1)[1].split("</p>", 1)[0]
     assert PRESS in origin and f'href="/admin/inbox/{item_id}"' in origin
