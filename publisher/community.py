@@ -279,11 +279,6 @@ def list_reports(engine: Engine, *, include_resolved: bool = False) -> list[Repo
         return store.report_list(session, include_resolved=include_resolved)
 
 
-def resolve_report(engine: Engine, report_id: int, *, now: datetime) -> bool:
-    with store.writing(engine) as session:
-        return store.resolve_report(session, report_id, now=now)
-
-
 CONFIRMATIONS_PER_DAY = 3  # per mailbox: the address without its +tag (issue 16)
 ACCESS_LINKS_PER_DAY = 3
 MAX_NAME = 80

@@ -309,7 +309,7 @@ class StaffUser(SQLModel, table=True):
     email: str = Field(unique=True, max_length=320)
     role: str = Field(max_length=20)  # editor, admin
     password_hash: str = Field(default="", max_length=200)
-    totp_secret: str = Field(default="", max_length=64)
+    totp_secret: str = Field(default="", max_length=200)  # sealed (sealing.py)
     recovery_codes: str = Field(default="", sa_type=Text)  # hashes, one per line
     session_epoch: int = 0
     link_nonce: str = Field(default="", max_length=64)
@@ -319,7 +319,7 @@ class StaffUser(SQLModel, table=True):
     # migration 0012: the last TOTP time step taken (a code is never taken twice) and the
     # secret of a second-factor set-up waiting for its first code
     totp_step: int = 0
-    totp_pending: str = Field(default="", max_length=64)
+    totp_pending: str = Field(default="", max_length=200)
 
 
 class AuditEntry(SQLModel, table=True):

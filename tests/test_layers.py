@@ -21,6 +21,7 @@ LAYERS = {
     "roster": 1.5,
     "passwords": 1,
     "otp": 1,
+    "sealing": 1,
     "store": 2,
     "templating": 2,
     "feeds": 3,
@@ -116,6 +117,7 @@ def test_third_party_libraries_have_one_home() -> None:
         "argon2": "passwords",
         "pyotp": "otp",
         "segno": "otp",
+        "cryptography": "sealing",
     }
     wrong: list[str] = []
     for me, path in module_files():

@@ -84,21 +84,5 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
         return HTMLResponse(html, status_code=401)
 
-    async def refused(request: Request, exc: Exception) -> Response:
-        # A forged or stale form token, or a role that may not: said on a newsroom page
-        # (the API answers JSON), and nothing was done.
-        detail = str(getattr(exc, "detail", "")) or session.EXPIRED_FORM
-        if not request.url.path.startswith("/admin"):
-            return JSONResponse({"detail": detail}, status_code=403)
-        html = env.get_template("admin/error.html").render(
-            settings=settings,
-            staff=None,
-            csrf=session.csrf_token(request),
-            path=request.url.path,
-            message=detail,
-        )
-        return HTMLResponse(html, status_code=403)
-
     app.add_middleware(SessionMiddleware, **session.middleware_options(settings))
     app.add_exception_handler(session.SignInNeeded, sign_in_first)
-    app.add_exception_handler(session.NotAllowed, refused)

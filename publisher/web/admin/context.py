@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from publisher import store
 from publisher.schedules import Timetable
+from publisher.sealing import Sealer
 from publisher.settings import Settings
 from publisher.staff import Staff
 from publisher.tokens import Signer
@@ -37,6 +38,11 @@ class Newsroom:
         """New items in the inbox (the count beside its name in the navigation)."""
         with store.reading(self.engine) as session:
             return sum(store.item_counts(session, status="new").values())
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals the second factor's secrets in the database."""
+        return Sealer.of(self.settings.secret_key, "totp")
 
     def page(
         self,
