@@ -6,6 +6,7 @@ The only user of markdown-it-py and nh3.
 from __future__ import annotations
 
 import functools
+import html as _html
 import re
 import unicodedata
 
@@ -121,3 +122,14 @@ def normalise_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"{address.strip()!r} is not an email address: {exc}") from None
     return str(checked.normalized).lower()
+
+
+_BLOCK_ENDS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/tr|/td|/blockquote)\b[^>]*>", re.I)
+
+
+def html_text(html: str) -> str:
+    """The text of an HTML fragment (tags, scripts and styles dropped, entities decoded), on
+    one line: a feed item's HTML description as a plain summary."""
+    spaced = _BLOCK_ENDS.sub(" ", xml_text(html))  # "<p>a</p><p>b</p>" reads "a b"
+    text: str = nh3.clean(spaced, tags=set(), attributes={})
+    return one_line(_html.unescape(text))

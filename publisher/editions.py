@@ -42,6 +42,8 @@ def story(view: store.ArticleView, site_url: str) -> Story:
         report_url=f"{site_url}/report?article={slug}",
         sponsored=a.sponsored,
         ai_assisted=a.ai_assisted,
+        source_name=a.source_name,
+        source_url=a.source_url,
     )
 
 

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import clicks, delivery, edition_stats, sends, syndication
+from publisher import clicks, delivery, edition_stats, sends, sources, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
@@ -25,6 +25,9 @@ from publisher.syndication import FeedCache
 
 FEED_UPKEEP_SECONDS = 10
 REVIEW_CHECK_SECONDS = 15  # how late past its deadline an unreviewed edition is decided
+# How often the clock looks for sources that are due; each source's own interval (at least a
+# minute) and the claim in the database decide whether it is polled.
+SOURCES_CHECK_SECONDS = 15
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,8 @@ class Timekeeper:
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},  # never shared between daemons
-            executors={"default": ThreadPoolExecutor(2)},
+            # three: a slow source (up to fetch.DEADLINE) never holds up a digest and the feeds
+            executors={"default": ThreadPoolExecutor(3)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
@@ -79,6 +83,13 @@ class Timekeeper:
             seconds=REVIEW_CHECK_SECONDS,
             next_run_time=self.clock(),
         )
+        self.scheduler.add_job(
+            self._sources,
+            "interval",
+            id="sources",
+            seconds=SOURCES_CHECK_SECONDS,
+            next_run_time=self.clock(),
+        )
         self.scheduler.start()
         return done
 
@@ -88,6 +99,16 @@ class Timekeeper:
             syndication.send_pings(self.engine, self.settings, now=self.clock())
         except Exception:
             log.exception("feed upkeep failed; trying again in %s s", FEED_UPKEEP_SECONDS)
+
+    def _sources(self) -> None:
+        with self._lock:
+            timetable = self.timetable
+        if not timetable.sources:
+            return
+        try:
+            sources.poll_due(self.engine, self.settings, timetable, now=self.clock())
+        except Exception:
+            log.exception("polling sources failed; trying again in %s s", SOURCES_CHECK_SECONDS)
 
     def _prune(self) -> None:
         try:

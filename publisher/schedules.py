@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -72,11 +73,24 @@ class _Digest(BaseModel):
     unreviewed: Literal["skip", "send"] = "skip"
 
 
+class _SourceSpec(BaseModel):
+    """One entry of ``sources:`` as written."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: StrictStr
+    every: StrictStr | StrictInt = "15m"
+    mode: Literal["inbox", "publish"] = "inbox"
+    categories: list[StrictStr] = []
+    name: StrictStr | None = None
+    skip_older_than: StrictStr | StrictInt | None = None
+
+
 class _Timetable(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timezone: StrictStr = "UTC"
     digests: dict[StrictStr, _Digest] = {}
     brand_studio: _BrandStudio = _BrandStudio()
+    sources: dict[StrictStr, _SourceSpec] = {}
 
 
 @dataclass(frozen=True)
@@ -141,10 +155,36 @@ class Digest:
         return nominal.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
 
 
+MIN_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A feed to pull material from, as ``schedules.yaml`` gives it (``key`` is its key there,
+    used in commands and the WebSub callback URL; ``name`` what readers see, empty for the
+    feed's own title)."""
+
+    key: str
+    url: str
+    every: timedelta
+    mode: str  # inbox | publish
+    categories: tuple[str, ...]
+    name: str
+    skip_older_than: timedelta | None
+
+
 @dataclass(frozen=True)
 class Timetable:
     digests: dict[str, Digest]
     brand_studio: BrandStudio
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+
+    def source(self, key: str) -> SourceSpec:
+        try:
+            return self.sources[key]
+        except KeyError:
+            known = ", ".join(self.sources) or "none defined"
+            raise ConfigError(f"no source {key!r} in the timetable (known: {known})") from None
 
     def digest(self, name: str) -> Digest:
         try:
@@ -200,7 +240,7 @@ def parse_timetable(text: str, source: str = "schedules.yaml") -> Timetable:
     except ValidationError as exc:
         problems = [_problem(source, lines, err) for err in exc.errors()]
         raise ConfigError(problems[0], details=problems[1:]) from None
-    problems = list(_check(table, source, lines))
+    problems = [*_check(table, source, lines), *_check_sources(table, source, lines)]
     if problems:
         raise ConfigError(problems[0], details=problems[1:])
     return _build(table)
@@ -213,7 +253,10 @@ def _problem(source: str, lines: dict[tuple[str, ...], int], err: Any) -> str:
     if err["type"] == "extra_forbidden":
         parent = path[:-1]
         models: dict[int, type[BaseModel]] = {0: _Timetable, 2: _Digest}
-        allowed = ", ".join(models.get(len(parent), _BrandStudio).model_fields)
+        model = models.get(len(parent), _BrandStudio)
+        if parent[:1] == ("sources",):
+            model = _SourceSpec
+        allowed = ", ".join(model.model_fields)
         return f"{where}: {dotted}: unknown key (allowed: {allowed})"
     if err["type"] == "missing":
         return f"{where}: {dotted}: is required"
@@ -294,7 +337,64 @@ def _build(table: _Timetable) -> Timetable:
         for name, spec in table.digests.items()
     }
     studio = BrandStudio(**table.brand_studio.model_dump())
-    return Timetable(digests, studio)
+    return Timetable(digests, studio, _build_sources(table))
+
+
+def _check_sources(
+    table: _Timetable, source: str, lines: dict[tuple[str, ...], int]
+) -> Iterator[str]:
+    for key, spec in table.sources.items():
+
+        def at(field: str, key: str = key) -> str:
+            return f"{source}:{_line_of(lines, ('sources', key, field))}"
+
+        if not _NAME.match(key):
+            yield (
+                f"{at('')}: source name {key!r}: use lower-case letters, digits, - and _ "
+                "(it appears in commands and URLs)"
+            )
+        parts = urlsplit(spec.url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            yield (
+                f"{at('url')}: sources.{key}.url: {spec.url!r} is not an http(s) URL "
+                "(such as https://press.example.org/releases.rss)"
+            )
+        try:
+            every = parse_duration(str(spec.every))
+            if every < MIN_EVERY:
+                yield f"{at('every')}: sources.{key}.every: {spec.every!r} is under 1m"
+        except ValueError as exc:
+            yield f"{at('every')}: sources.{key}.every: {exc}"
+        if spec.skip_older_than is not None:
+            try:
+                parse_duration(str(spec.skip_older_than))
+            except ValueError as exc:
+                yield f"{at('skip_older_than')}: sources.{key}.skip_older_than: {exc}"
+        for index, category in enumerate(spec.categories):
+            if not slugify(category):
+                yield (
+                    f"{source}:{_line_of(lines, ('sources', key, 'categories', index))}: "
+                    f"sources.{key}.categories: {category!r} names no category"
+                )
+
+
+def _build_sources(table: _Timetable) -> dict[str, SourceSpec]:
+    return {
+        key: SourceSpec(
+            key=key,
+            url=spec.url.strip(),
+            every=parse_duration(str(spec.every)),
+            mode=spec.mode,
+            categories=tuple(c.strip() for c in spec.categories if c.strip()),
+            name=(spec.name or "").strip(),
+            skip_older_than=(
+                None
+                if spec.skip_older_than is None
+                else parse_duration(str(spec.skip_older_than)) or None
+            ),
+        )
+        for key, spec in table.sources.items()
+    }
 
 
 def load_timetable(path: Path) -> Timetable:

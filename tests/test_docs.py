@@ -56,4 +56,5 @@ def test_every_schedules_key_is_documented() -> None:
     keys += [f"`digests.NAME.{name}`" for name in schedules._Digest.model_fields]
     keys += [f".{name}`" for name in schedules._BrandStudio.model_fields if name != "label"]
     keys.append("`brand_studio.label`")
+    keys += [f"`sources.NAME.{name}`" for name in schedules._SourceSpec.model_fields]
     assert [key for key in keys if key not in README] == []

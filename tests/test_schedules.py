@@ -107,7 +107,7 @@ def test_a_dst_fall_back_double_fire_has_one_period_key() -> None:
         (
             "timezone: UTC\nextra: 1\n",
             2,
-            "extra: unknown key (allowed: timezone, digests, brand_studio)",
+            "extra: unknown key (allowed: timezone, digests, brand_studio, sources)",
         ),
         ("digests: [\n", 2, "not valid YAML"),
     ],

@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import exc as sa_exc
 
-from publisher.cli import articles, daemon, digests, members, staff
+from publisher.cli import articles, daemon, digests, members, sources, staff
 from publisher.cli.common import app, err
 from publisher.errors import PublisherError
 
@@ -20,6 +20,8 @@ app.add_typer(members.subscribers_app, name="subscribers")
 app.add_typer(members.bounces_app, name="bounces")
 app.add_typer(members.reports_app, name="reports")
 app.add_typer(staff.users_app, name="users")
+app.add_typer(sources.sources_app, name="sources")
+app.add_typer(sources.inbox_app, name="inbox")
 __all__ = ["app", "daemon", "main"]
 
 

@@ -31,6 +31,7 @@ from publisher.web import (
     health,
     reader,
     reports,
+    websub,
 )
 from publisher.web.courier import Courier
 from publisher.web.feedroutes import FeedRoutes
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(archive.router(ctx))
     app.include_router(clicks.router(ctx))  # /r/{token}: tracked links in digests
     app.include_router(feedroutes.router())
+    app.include_router(websub.router(ctx))
     app.include_router(
         health.router(
             engine,

@@ -120,7 +120,9 @@ class SecurityHeaders:
 class CrossSiteGuard:
     """Refuses form posts that a browser sends from another site (CSRF). Browsers say where a
     request comes from (Sec-Fetch-Site, Origin); clients without them are not browsers. The
-    RFC 8058 one-click unsubscribe is exempt: mail providers post it from their own origin."""
+    RFC 8058 one-click unsubscribe is exempt: mail providers post it from their own origin;
+    so are a source's WebSub pushes (``/websub/``): a hub posts from its own, and each push
+    is checked by its HMAC signature instead."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
@@ -131,7 +133,7 @@ class CrossSiteGuard:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or scope["path"].startswith(("/unsubscribe/", "/api/"))
+            or scope["path"].startswith(("/unsubscribe/", "/api/", "/websub/"))
         ):
             await self.app(scope, receive, send)
             return
