@@ -438,6 +438,7 @@ class Source(SQLModel, table=True):
     title: str = Field(default="", max_length=300)  # the feed's own title, as last seen
     label: str = Field(default="", max_length=300)  # shown to readers: name:, else the title
     mode: str = Field(default="inbox", max_length=20)  # as schedules.yaml last said
+    url: str = Field(default="", max_length=2000)  # the feed the validators below are for
     categories: str = Field(default="", sa_type=Text)  # JSON list, as schedules.yaml last said
     etag: str = Field(default="", max_length=500)
     last_modified: str = Field(default="", max_length=100)

@@ -89,6 +89,7 @@ def _in_step(row: Source | None, spec: SourceSpec) -> bool:
     return (
         row is not None
         and row.mode == spec.mode
+        and row.url == spec.url
         and store.source_categories(row) == list(spec.categories)
         and (not spec.name or row.label == spec.name)
     )

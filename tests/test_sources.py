@@ -115,11 +115,15 @@ def test_an_rss_feed_comes_in_once_and_a_second_poll_is_a_counted_304(
 
     assert poll(engine, settings, spec, NOW + timedelta(minutes=15)) == "press: not modified"
     assert (server.hits["/releases.rss"], server.not_modified["/releases.rss"]) == (2, 1)
+    # The same feed at a new URL: a full GET, as the validators were the old URL's.
+    moved = source(server.serve_file("/moved.rss", "rss2.xml"), every="15m")
+    assert poll(engine, settings, moved, NOW + timedelta(minutes=30)).startswith("press: 0 new")
+    assert (server.hits["/moved.rss"], server.not_modified["/moved.rss"]) == (1, 0)
     assert count(engine, SourceItem) == 2
     [state] = sources.source_states(engine)
     assert (state.state, state.items_seen, state.new_items) == ("ok", 2, 2)
     assert state.label == "KOFICE press releases"  # the feed's title, as no name was given
-    assert state.last_poll_at == NOW + timedelta(minutes=15)
+    assert state.last_poll_at == NOW + timedelta(minutes=30)
 
 
 @pytest.mark.parametrize(

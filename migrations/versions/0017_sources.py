@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(300), nullable=False, server_default=""),
         sa.Column("label", sa.String(300), nullable=False, server_default=""),
         sa.Column("mode", sa.String(20), nullable=False, server_default="inbox"),
+        sa.Column("url", sa.String(2000), nullable=False, server_default=""),
         sa.Column("categories", sa.Text(), nullable=False, server_default=""),
         sa.Column("etag", sa.String(500), nullable=False, server_default=""),
         sa.Column("last_modified", sa.String(100), nullable=False, server_default=""),

@@ -38,6 +38,7 @@ def ensure_sources(session: Session, specs: Iterable[SourceSpec], *, now: dateti
             "name": spec.key,
             "label": spec.name or spec.key,
             "mode": spec.mode,
+            "url": spec.url,
             "categories": json.dumps(list(spec.categories), ensure_ascii=False),
             "next_poll_at": now,
             "updated_at": now,
@@ -53,6 +54,12 @@ def ensure_sources(session: Session, specs: Iterable[SourceSpec], *, now: dateti
         if row["label"] != row["name"]:
             values["label"] = row["label"][:300]
         session.execute(update(sources_t).where(sources_t.c.name == row["name"]).values(values))
+        # A new URL: the last answer's validators were another feed's.
+        session.execute(
+            update(sources_t)
+            .where(sources_t.c.name == row["name"], sources_t.c.url != row["url"])
+            .values(url=row["url"], etag="", last_modified="")
+        )
 
 
 def source_categories(row: Source) -> list[str]:
