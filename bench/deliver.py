@@ -4,11 +4,13 @@ Two shapes: ``small`` (20,000 recipients, 6 stories: about 27 KB a message) and 
 (100,000 recipients, 12 stories: about 50 KB). For each database (PostgreSQL, SQLite) and each
 number of sending processes, the edition is made, its deliveries created, and
 `publisher deliver --once --processes N` sends them all over 4 connections a process (process
-start-up included). In the same run, with the same message bytes and 4 connections: the bare
-smtplib loop and smtp-source (same size). Prints messages per second, each ratio, the peak
-memory of the sending process, and the targets (1.2 times the loop, half of smtp-source,
-under 250 MB). ``--kill`` also times a resume: kill -9 of the sender a third of the way in,
-then `deliver --once` at default settings, to the last message.
+start-up included); right after each, with the same message bytes and 4 connections, the bare
+smtplib loop and smtp-source (same size; ``--baseline`` messages), so that each ratio compares
+runs made under the same load. Prints, a line per shape, database and process count: msg/s,
+CPU a message, the peak memory of the largest sending process, both baselines, each ratio and
+PASS/FAIL per target (1.2 times the loop, half of smtp-source, under 250 MB), with the load
+average. ``--kill`` also times a resume: kill -9 of the sender a third of the way in, then
+`deliver --once` at default settings, to the last message (target: under 30 s).
 
 With --topics the stories are in 6 categories and three readers in four chose one or two
 categories, so the sender renders a variant per set of stories on the way.
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,12 +218,97 @@ def kill_and_resume(url: str, env: dict[str, str], work: Path, count: int) -> tu
     return run.seconds, int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
 
 
+@dataclass(frozen=True)
+class Row:
+    """One product run beside the baselines measured right after it, with the same bytes."""
+
+    label: str
+    rate: float
+    cpu_us: float
+    rss_mb: float
+    loop: float
+    loop_cpu_us: float
+    source: float | None
+
+    def verdicts(self) -> list[tuple[str, bool]]:
+        found = [
+            (f"{self.rate / self.loop:4.2f} of the loop (>= 1.2)", self.rate >= 1.2 * self.loop)
+        ]
+        if self.source:
+            ratio = self.rate / self.source
+            found.append((f"{ratio:4.2f} of smtp-source (>= 0.5)", ratio >= 0.5))
+        found.append((f"{self.rss_mb:3.0f} MB (< 250)", self.rss_mb < 250))
+        return found
+
+
+def load_average() -> str:
+    return " ".join(f"{n:.1f}" for n in os.getloadavg())
+
+
+def one_run(
+    base: str, n: int, count: int, stories: int, port: int, topics: bool, baseline: int
+) -> Row | None:
+    """Make the edition, send it with `deliver --once --processes n`, then the baselines."""
+    with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
+        if base == "postgresql" and not pg_url:
+            return None
+        url = (pg_url or "") if base == "postgresql" else f"sqlite:///{tmp}/deliver.db"
+        work = Path(tmp)
+        settings, env, edition_id = prepare(
+            url, work, count, f"smtp://127.0.0.1:{port}", topics, stories
+        )
+        message = sample_message(settings, url, edition_id)
+        command = [sys.executable, "-m", "publisher", "deliver", "--once", "--processes", str(n)]
+        run = measure(command, env=env, cwd=work)
+    sent = int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
+    assert sent == count, run.stdout
+    loop, loop_cpu = smtplib_loop(port, message, baseline)
+    measured = smtp_source(port, len(message), baseline)
+    row = Row(
+        label=f"{base} x{n}",
+        rate=sent / run.seconds,
+        cpu_us=run.cpu_seconds / sent * 1e6,
+        rss_mb=run.peak_rss_mb,
+        loop=loop,
+        loop_cpu_us=loop_cpu,
+        source=measured[0] if measured else None,
+    )
+    source = f"{row.source:6,.0f}" if row.source else "     -"
+    print(
+        f"{row.label:<14} {len(message):>7,} B {row.rate:7,.0f} {row.cpu_us:6,.0f} us "
+        f"{row.rss_mb:4.0f} MB | loop {row.loop:6,.0f} ({row.loop_cpu_us:4,.0f} us) "
+        f"| smtp-source {source} | "
+        + ", ".join(f"{text} {'PASS' if ok else 'FAIL'}" for text, ok in row.verdicts())
+        + f" | load {load_average()}",
+        flush=True,
+    )
+    return row
+
+
+def resume(base: str, count: int, stories: int, port: int, topics: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
+        if base == "postgresql" and not pg_url:
+            return
+        url = (pg_url or "") if base == "postgresql" else f"sqlite:///{tmp}/k.db"
+        _, env, _ = prepare(url, Path(tmp), count, f"smtp://127.0.0.1:{port}", topics, stories)
+        seconds, rest = kill_and_resume(url, env, Path(tmp), count)
+    print(
+        f"{base}: kill -9 a third of the way in, then deliver --once: the remaining "
+        f"{rest:,} sent in {seconds:.1f} s (< 30 s to the last one: "
+        f"{'PASS' if seconds < 30 else 'FAIL'}) | load {load_average()}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=[*SHAPES, "both"], default="both")
     parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
-    parser.add_argument("--processes", default="1", help="comma-separated, e.g. 1,2,4")
+    parser.add_argument("--processes", default="1,2,4", help="comma-separated, e.g. 1,2,4")
     parser.add_argument("--recipients", type=int, help="instead of the shape's count")
+    parser.add_argument(
+        "--baseline", type=int, default=10_000, help="messages the loop and smtp-source send"
+    )
     parser.add_argument("--kill", action="store_true", help="also time a kill -9 resume")
     parser.add_argument("--topics", action="store_true", help="readers choose categories")
     args = parser.parse_args()
@@ -237,86 +325,32 @@ def main() -> None:
     shapes = list(SHAPES) if args.shape == "both" else [args.shape]
     bases = ["postgresql", "sqlite"] if args.database == "both" else [args.database]
     processes = [int(n) for n in args.processes.split(",")]
+    print(f"{os.cpu_count()} cores, load average {load_average()} at the start")
+    rows: list[Row] = []
     try:
         for shape in shapes:
             count, stories = SHAPES[shape]
             count = args.recipients or count
-            print(f"== {shape}: {count:,} recipients, {stories} stories")
-            rates: list[tuple[str, float, float, float]] = []
-            message = b""
+            baseline = min(count, args.baseline)
+            print(
+                f"== {shape}: {count:,} recipients, {stories} stories; sender: msg/s, CPU a "
+                f"message, peak RSS of the largest process; the loop ({CONNECTIONS} threads) "
+                f"and smtp-source -s {CONNECTIONS} send {baseline:,} of the same bytes right after"
+            )
             for base in bases:
                 for n in processes:
-                    with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
-                        if base == "postgresql" and not pg_url:
-                            print("PostgreSQL: not available, skipped")
-                            break
-                        url = (
-                            (pg_url or "")
-                            if base == "postgresql"
-                            else f"sqlite:///{tmp}/deliver.db"
-                        )
-                        work = Path(tmp)
-                        settings, env, edition_id = prepare(
-                            url, work, count, f"smtp://127.0.0.1:{port}", args.topics, stories
-                        )
-                        message = sample_message(settings, url, edition_id)
-                        command = [sys.executable, "-m", "publisher", "deliver", "--once"]
-                        run = measure([*command, "--processes", str(n)], env=env, cwd=work)
-                        sent = int(re.search(r"sent (\d+)", run.stdout).group(1))  # type: ignore[union-attr]
-                        assert sent == count, run.stdout
-                        rate = sent / run.seconds
-                        label = f"{base} x{n}"
-                        used = run.cpu_seconds / sent * 1e6
-                        rates.append((label, rate, run.peak_rss_mb, used))
-                        print(
-                            f"{label:<14} {sent:,} messages of {len(message):,} bytes in "
-                            f"{run.seconds:5.1f} s: {rate:6,.0f} msg/s, {used:5,.0f} us CPU/msg, "
-                            f"peak RSS {run.peak_rss_mb:4.0f} MB (first process)",
-                            flush=True,
-                        )
-                    if args.kill and n == processes[0]:
-                        with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
-                            url = (
-                                (pg_url or "") if base == "postgresql" else f"sqlite:///{tmp}/k.db"
-                            )
-                            _, env, _ = prepare(
-                                url,
-                                Path(tmp),
-                                count,
-                                f"smtp://127.0.0.1:{port}",
-                                args.topics,
-                                stories,
-                            )
-                            seconds, rest = kill_and_resume(url, env, Path(tmp), count)
-                            print(
-                                f"{base}: kill -9 a third of the way in, then deliver --once: "
-                                f"the remaining {rest:,} sent in {seconds:.1f} s "
-                                f"(target: under 30 s to the last one)",
-                                flush=True,
-                            )
-            ceiling = min(count, 20_000)
-            loop, loop_cpu = smtplib_loop(port, message, ceiling)
-            measured = smtp_source(port, len(message), ceiling)
-            source = measured[0] if measured else None
-            print(
-                f"bare smtplib loop, same bytes, {CONNECTIONS} connections: {loop:6,.0f} msg/s, "
-                f"{loop_cpu:5,.0f} us CPU/msg"
-            )
-            if measured:
-                print(
-                    f"smtp-source -s {CONNECTIONS} -l {len(message)}: {measured[0]:6,.0f} msg/s, "
-                    f"{measured[1]:5,.0f} us CPU/msg"
-                )
-            for label, rate, rss, _ in rates:
-                vs_source = f"{rate / source:4.2f} of smtp-source (target 0.5)" if source else ""
-                verdict = rate >= 1.2 * loop and (not source or rate >= 0.5 * source) and rss < 250
-                print(
-                    f"  {label:<14} {rate / loop:4.2f} of the loop (target 1.2), {vs_source}: "
-                    f"{'targets met' if verdict else 'targets NOT met'}"
-                )
+                    row = one_run(base, n, count, stories, port, args.topics, baseline)
+                    if row is None:
+                        print(f"{base}: not available, skipped")
+                        break
+                    rows.append(row)
+                if args.kill:
+                    resume(base, count, stories, port, args.topics)
     finally:
         sink_proc.terminate()
         sink_proc.wait()
+    met = sum(all(ok for _, ok in row.verdicts()) for row in rows)
+    print(f"targets met in {met} of {len(rows)} runs; load average {load_average()} at the end")
 
 
 if __name__ == "__main__":

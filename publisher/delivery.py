@@ -115,6 +115,7 @@ class Sender:
         self.clock = clock
         self.sender = envelope_sender(settings.mail_from)
         self.signer = Signer.of(settings.secret_key)
+        self.host = settings.site_host  # parsed once, not once a message
         maildir = settings.var_dir / "mail"
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))
@@ -394,7 +395,7 @@ class Sender:
             message_id=self.signer.message_id(
                 f"edition-{delivery.edition_id}.delivery-{delivery.id}",
                 delivery.email,
-                self.settings.site_host,
+                self.host,
             ),
             date=self.clock(),
             values={

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.message
 import email.policy
 import email.utils
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,12 @@ def _header(name: str, value: str) -> str:
         return f"{name}: {value}"
     encoded = Header(value, "utf-8", maxlinelen=76, header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}"
+
+
+@functools.lru_cache(maxsize=8)
+def _date(when: datetime) -> str:
+    """A Date header's value (RFC 5322), made once a second, not once a message."""
+    return email.utils.format_datetime(when)
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ class MessageTemplate:
         unsubscribe = recipient.values["unsubscribe"]
         lines = [
             f"To: {recipient.address}",
-            f"Date: {email.utils.format_datetime(recipient.date)}",
+            f"Date: {_date(recipient.date.replace(microsecond=0))}",
             f"Message-ID: <{recipient.message_id}>",
             f"List-Unsubscribe: <{unsubscribe}>",  # RFC 8058; kept on one line, never encoded
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -147,7 +154,11 @@ class MessageTemplate:
 
     @staticmethod
     def _fill(parts: tuple[Personaliser, Personaliser], values: Mapping[str, str]) -> bytes:
-        return parts[0].fill(values) + parts[1].fill(values)
+        return b"".join(MessageTemplate._pieces(parts, values))
+
+    @staticmethod
+    def _pieces(parts: tuple[Personaliser, Personaliser], values: Mapping[str, str]) -> list[bytes]:
+        return parts[0].parts(values) + parts[1].parts(values)
 
 
 class Outgoing:
@@ -165,7 +176,12 @@ class Outgoing:
         return self.head + self.template._fill(self.template._body, self.values)
 
     def as_wire(self) -> bytes:
-        return self.head + self.template._fill(self.template._wire, self.values)
+        return b"".join(self.wire_parts())
+
+    def wire_parts(self) -> list[bytes]:
+        """``as_wire`` in pieces: the edition's own bytes and this reader's, never copied
+        into one (a transport can hand them to the socket as they are)."""
+        return [self.head, *self.template._pieces(self.template._wire, self.values)]
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,10 @@ class Personaliser:
 
     def fill(self, values: Mapping[str, str]) -> bytes:
         """The part with each placeholder replaced by ``values[name]`` (escaped for HTML)."""
+        return b"".join(self.parts(values))
+
+    def parts(self, values: Mapping[str, str]) -> list[bytes]:
+        """``fill`` as the pieces to join (or to send as they are, with no copy)."""
         encoded = {
             name: (html.escape(value, quote=True) if self.escape_html else value).encode("utf-8")
             for name, value in values.items()
@@ -76,4 +80,4 @@ class Personaliser:
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
             out.append(encoded[slot] if slot in encoded else OPTIONAL[slot])
             out.append(piece)
-        return b"".join(out)
+        return out

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from base64 import urlsafe_b64encode
+from binascii import b2a_base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,8 +69,24 @@ def new_link_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """URL-safe base64 without padding (as ``urlsafe_b64encode``, in fewer steps)."""
+    return b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=").decode("ascii")
+
+
+def _pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """SHA-256 already fed the key's inner and outer pads (RFC 2104; keys of at most one
+    64-byte block, as ours are)."""
+    if len(key) > 64:
+        raise ValueError("an HMAC key longer than a SHA-256 block is hashed first: not here")
+    block = key.ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in block)),
+    )
 
 
 class Signer:
@@ -85,6 +101,10 @@ class Signer:
         }
         # Links made before per-subscriber keys (kept for unsubscribing only, for a while).
         self._legacy = self._keys["unsubscribe"]
+        # HMAC-SHA256 (RFC 2104) with each key's padded inner and outer hashes made once:
+        # three signatures a message (Message-ID, unsubscribe, preferences) cost about 9 us
+        # each keyed afresh, 3 us from the copies (issue 15).
+        self._pads = {purpose: _pads(key) for purpose, key in self._keys.items()}
 
     @classmethod
     def of(cls, secret: SecretStr | None) -> Signer:
@@ -92,7 +112,12 @@ class Signer:
         return cls(secret.get_secret_value() if secret else "")
 
     def _signature(self, purpose: str, body: str) -> str:
-        return _b64(hmac.digest(self._keys[purpose], body.encode("utf-8"), hashlib.sha256)[:16])
+        inner, outer = self._pads[purpose]
+        first = inner.copy()
+        first.update(body.encode("utf-8"))
+        second = outer.copy()
+        second.update(first.digest())
+        return _b64(second.digest()[:16])
 
     def make(self, purpose: str, subject_id: int, key: str, *, expires: datetime) -> str:
         """A URL-safe token for ``purpose`` and ``subject_id``, bound to the subscriber's link

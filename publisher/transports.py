@@ -20,6 +20,7 @@ from publisher.errors import ConfigError
 from publisher.mailer import LINE_START_DOT, Outgoing
 
 TIMEOUT = 30.0
+_IOV_MAX = 512  # pieces a sendmsg takes at once (Linux allows 1024)
 _ENHANCED = re.compile(rb"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _GONE_WORDS = re.compile(
     rb"(no such|unknown|does not exist|doesn't exist|not found|invalid|disabled)\s+"
@@ -258,10 +259,9 @@ class SmtpTransport:
                 done.append((tag, refused))
                 return done
             if isinstance(message, Outgoing):
-                wire = message.as_wire()
+                _send_pieces(smtp, message.wire_parts())
             else:
-                wire = LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8")
-            smtp.send(wire)
+                smtp.send(LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8"))
             self._open = tag
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
@@ -325,6 +325,25 @@ class SmtpTransport:
                     smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _send_pieces(smtp: smtplib.SMTP, pieces: list[bytes]) -> None:
+    """Send a message's pieces in order with no copy into one buffer (sendmsg gathers them;
+    a TLS socket has no sendmsg, so there they are joined). Each copy of a 28 KB message
+    costs about 10 us of CPU a message on a loaded machine (issue 15)."""
+    sock = smtp.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("please run connect() first")
+    if isinstance(sock, ssl.SSLSocket):
+        sock.sendall(b"".join(pieces))
+        return
+    views = [memoryview(piece) for piece in pieces if piece]
+    while views:
+        sent = sock.sendmsg(views[:_IOV_MAX])
+        while views and sent >= len(views[0]):
+            sent -= len(views.pop(0))
+        if sent:
+            views[0] = views[0][sent:]
 
 
 def _ending(code: int, text: bytes) -> DeliveryError | None:

@@ -52,6 +52,7 @@ LAYERS = {
     "heartbeat": 4.4,
     "delivery": 4.5,
     "outbox": 4.5,
+    "worker": 4.9,  # the sending process's light entry point; cli and __main__ start it
     "api": 4.8,
     "scheduler": 5,
     "web": 5,

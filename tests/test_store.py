@@ -196,3 +196,26 @@ def test_utc_is_the_storage_zone(engine: Engine) -> None:
     add(engine, ArticleInput(slug="a", title="A", published_at=NOW))
     assert view(engine, "a").article.published_at.utcoffset() == timedelta(0)
     assert view(engine, "a").article.published_at == NOW.astimezone(UTC)
+
+
+def test_migrate_knows_a_current_schema_from_the_scripts(tmp_path: Path) -> None:
+    """A database at the newest migration is left as it is without loading Alembic; a new
+    or older one is not taken for current."""
+    from publisher.store import engine as engine_module
+
+    fresh = store.make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert engine_module._at_head(fresh) is False  # no alembic_version table yet
+    store.migrate(fresh)
+    assert engine_module._at_head(fresh) is True
+    head = engine_module._head()
+    assert (
+        head is not None
+        and head
+        == sorted(
+            p.name.split("_")[0] for p in (engine_module.MIGRATIONS / "versions").glob("*.py")
+        )[-1]
+    )
+    with fresh.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert engine_module._at_head(fresh) is False
+    fresh.dispose()

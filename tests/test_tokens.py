@@ -110,3 +110,18 @@ def test_message_ids_are_signed_for_their_address() -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="32 characters"):
         Signer("short")
+
+
+def test_signatures_are_hmac_sha256_of_the_purpose_key() -> None:
+    """The pads made once per key give what the standard library's HMAC gives."""
+    import base64
+    import hashlib
+    import hmac
+
+    signer = Signer("s" * 40)
+    for purpose in ("unsubscribe", "preferences", "message"):
+        key = hmac.digest(b"s" * 40, f"newsflash:{purpose}".encode(), "sha256")
+        for body in ("", "7b.6a3e0000.key", "é" * 200):
+            expected = hmac.digest(key, body.encode(), hashlib.sha256)[:16]
+            made = base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
+            assert signer._signature(purpose, body) == made

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from sqlalchemy import exc as sa_exc
-
 from publisher.cli import articles, daemon, digests, members, sources, staff
 from publisher.cli.common import app, err
-from publisher.errors import PublisherError
+from publisher.worker import failure_lines
 
 app.add_typer(articles.articles_app, name="articles")
 app.add_typer(articles.feeds_app, name="feeds")
@@ -29,16 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every failure into one clean line."""
     try:
         app(args=argv, standalone_mode=True)
-    except PublisherError as exc:
-        for line in exc.lines():
-            err(f"Error: {line}" if line == exc.message else line)
-        sys.exit(exc.exit_code)
-    except sa_exc.SQLAlchemyError as exc:
-        reason = str(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc).splitlines()[0]
-        err(f"Error: database: {reason}")
-        sys.exit(1)
-    except OSError as exc:
-        err(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except BaseException as exc:
+        said = failure_lines(exc)
+        if said is None:
+            raise
+        for line in said[0]:
+            err(line)
+        sys.exit(said[1])

@@ -6,20 +6,21 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
 import typer
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import Engine
 
-from publisher import store
+from publisher import store, worker
 from publisher.settings import Settings, load_settings, with_secret_key
+
+# Shared with the light entry point of the sending processes.
+utc_now = worker.utc_now
+context = worker.opened  # settings, and an engine on a database brought up to date
+stop_on_signals = worker.stop_on_signals
+restore_signals = worker.restore_signals
 
 app = typer.Typer(
     help="Newsflash Publisher: feeds and the Join The Community digest.",
@@ -27,10 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def actor() -> str:
@@ -43,18 +40,6 @@ def actor() -> str:
 
 def err(line: str) -> None:
     print(line, file=sys.stderr)
-
-
-@contextmanager
-def context() -> Iterator[tuple[Settings, Engine]]:
-    """Settings, and an engine on a database brought up to date."""
-    settings = with_secret_key(load_settings())
-    engine = store.make_engine(settings.database_url)
-    try:
-        store.migrate(engine)
-        yield settings, engine
-    finally:
-        engine.dispose()
 
 
 CHATTY_LOGGERS = ("apscheduler", "alembic", "uvicorn.error")
@@ -82,15 +67,3 @@ def ready() -> tuple[Settings, Engine, Callable[[], None]]:
     engine = store.make_engine(settings.database_url)
     store.migrate(engine)
     return settings, engine, engine.dispose
-
-
-def stop_on_signals(stop: threading.Event) -> dict[int, Any]:
-    def handler(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-
-def restore_signals(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from publisher import delivery, outbox, publish, staff, store, syndication
-from publisher.cli import senders
+from publisher import delivery, outbox, publish, staff, store, syndication, worker
 from publisher.cli.common import (
     actor,
     app,
@@ -20,7 +19,6 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
-from publisher.errors import OperationalError
 from publisher.scheduler import Timekeeper
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings
@@ -91,7 +89,7 @@ def run(
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
         mail.start()  # confirmations and access links queued by the web side
-        children = senders.spawn((processes or settings.send_processes) - 1, once=False)
+        children = worker.spawn((processes or settings.send_processes) - 1, once=False)
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
             first_admin(engine, settings)
@@ -122,7 +120,7 @@ def run(
             workers.join(timeout=15)
         if mail.is_alive():
             mail.join(timeout=15)
-        senders.finish(children, stop=True)
+        worker.finish(children, stop=True)
         close()
 
 
@@ -169,42 +167,4 @@ def deliver(
 ) -> None:
     """Delivery workers only (for extra machines): send what is owed (digests, and the
     confirmation and access mails the web side queued) until stopped."""
-    children = []
-    with context() as (settings, engine):
-        # The digests' titles, for readers who chose categories: a missing or broken
-        # schedules.yaml stops here, before anything is sent.
-        timetable = load_timetable(settings.schedules)
-        stop = threading.Event()
-        previous = stop_on_signals(stop)
-        mail_stop = threading.Event()
-        mail = threading.Thread(
-            target=outbox.work, args=(engine, settings, mail_stop), kwargs={"clock": utc_now}
-        )
-        if parent is not None:
-            senders.watch_parent(parent, stop)
-        try:
-            children = senders.spawn((processes or settings.send_processes) - 1, once=once)
-            if parent is None and once:  # the outbox is the parent's, not its children's
-                mailed, waiting = outbox.send_due(engine, settings, now=utc_now())
-                if mailed or waiting:
-                    print(f"outbox: sent {mailed}, kept {waiting} for later")
-            elif parent is None:
-                mail.start()
-            tally = delivery.Sender(
-                engine, settings, clock=utc_now, timetable=lambda: timetable
-            ).run(stop, once=once)
-        finally:
-            mail_stop.set()
-            if mail.is_alive():
-                mail.join(timeout=15)
-            restore_signals(previous)
-            others, failed = senders.finish(children, stop=stop.is_set())
-    counts = {k: v + others.get(k, 0) for k, v in tally.snapshot().items()}
-    print(", ".join(f"{name.removeprefix('messages_')} {n}" for name, n in counts.items()))
-    if failed:
-        raise OperationalError(f"{failed} of the sending processes failed (the log says why)")
-    if once and counts["messages_deferred"] and not stop.is_set():
-        raise OperationalError(
-            "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
-            "what is owed goes out on the next run"
-        )
+    worker.deliver(worker.Request(once=once, processes=processes, parent=parent))

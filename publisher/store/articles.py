@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     and_,
@@ -23,7 +23,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from publisher.articles import ArticleInput
 from publisher.content import slugify
 from publisher.errors import InputError, NotFoundError
 from publisher.models import (
@@ -40,6 +39,9 @@ from publisher.store.engine import (
     links_t,
     stamps_t,
 )
+
+if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
+    from publisher.articles import ArticleInput
 
 # ---------------------------------------------------------------- articles: writes
 
