@@ -481,6 +481,9 @@ def verify_intent(
 ) -> str | None:
     """The hub's intent check: the challenge to echo for a pending subscription of this
     topic, else None (the callback answers 404)."""
+    if mode == "denied":
+        _denied(engine, key, topic, now=now)
+        return None
     if mode != "subscribe" or not challenge:
         return None
     with store.writing(engine) as session:
@@ -497,6 +500,21 @@ def verify_intent(
         store.set_websub(session, key, websub_state="active", lease_until=now + lease, now=now)
     log.info("source %s: WebSub subscription to %s verified", key, topic)
     return challenge
+
+
+def _denied(engine: Engine, key: str, topic: str, *, now: datetime) -> None:
+    """The hub refused our subscription (WebSub 5.2): polling carries on; asked again later."""
+    with store.writing(engine) as session:
+        try:
+            row = store.source_row(session, key, lock=True)
+        except NotFoundError:
+            return
+        if row.topic != topic or row.websub_state not in ("pending", "active"):
+            return
+        store.set_websub(
+            session, key, websub_state="failed", lease_until=now + WEBSUB_VERIFY_WAIT, now=now
+        )
+    log.warning("source %s: the WebSub hub denied the subscription to %s", key, topic)
 
 
 def push(

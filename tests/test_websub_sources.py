@@ -144,6 +144,20 @@ def test_a_hub_that_never_verifies_is_asked_again_later_and_a_lease_is_renewed(
     assert len(server.posts) == 3 and state(engine).websub_state == "pending"
 
 
+def test_a_hub_that_denies_the_subscription_is_shown_and_asked_again_later(
+    engine: Engine, settings: Settings, server: FeedServer, tmp_path: Path
+) -> None:
+    spec = setup(server, tmp_path).source("cms")
+    sources.poll_source(engine, settings, spec, now=NOW)
+    assert sources.verify_intent(engine, "cms", mode="denied", topic=TOPIC, challenge="",
+                                 lease_seconds="", now=NOW) is None  # fmt: skip
+    assert state(engine).websub_state == "failed"
+    sources.poll_source(engine, settings, spec, now=NOW + timedelta(minutes=30), force=True)
+    assert len(server.posts) == 1
+    sources.poll_source(engine, settings, spec, now=NOW + timedelta(hours=2), force=True)
+    assert len(server.posts) == 2
+
+
 def test_a_hub_that_refuses_leaves_polling_on(
     engine: Engine, settings: Settings, server: FeedServer, tmp_path: Path
 ) -> None:
