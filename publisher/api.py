@@ -12,18 +12,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
+from jinja2 import Environment
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher import community, publish, subscriber_csv
+from publisher import community, edition_stats, publish, sends, subscriber_csv
 from publisher.errors import InputError
 from publisher.schedules import Timetable
 from publisher.settings import Settings
+from publisher.templating import make_environment
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: larger ones are a 422, not a crash
 IMPORT_PATH = "/api/subscribers/import"  # takes up to PUBLISHER_MAX_IMPORT_BYTES, not the default
@@ -39,6 +41,29 @@ class Resolution(BaseModel):
         min_length=1,
         max_length=5000,
         description="Also add this correction to the report's article, linked to the report",
+    )
+
+
+EditionId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+class Approval(BaseModel):
+    subject: str | None = Field(
+        default=None, max_length=sends.MAX_SUBJECT, description="Another subject"
+    )
+    intro: str | None = Field(
+        default=None, max_length=sends.MAX_INTRO, description="Another intro line"
+    )
+    article_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None,
+        max_length=50,
+        description="The stories kept (article ids of the edition), in order; absent: all",
+    )
+
+
+class TestSendRequest(BaseModel):
+    to: list[Annotated[str, Field(max_length=320)]] = Field(
+        min_length=1, max_length=sends.MAX_TEST_RECIPIENTS, description="At most 20 addresses"
     )
 
 
@@ -67,9 +92,9 @@ def bearer_ok(token: str, authorization: str | None) -> bool:
     return hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
-# What an editor's newsroom session may use (articles and readers' reports, as in the
-# newsroom); everything else (subscribers, editions) is for admins and the bearer token.
-EDITOR_PATHS = ("/api/articles", "/api/reports")
+# What an editor's newsroom session may use (articles, readers' reports and editions, as in
+# the newsroom); everything else (subscribers) is for admins and the bearer token.
+EDITOR_PATHS = ("/api/articles", "/api/reports", "/api/editions")  # an editor approves too
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The newsroom session of a request, read from its cookie before any body: (the person or
 # None, whether X-CSRF-Token is the session's form token). web/admin/session.api_caller.
@@ -131,7 +156,11 @@ class Gate:
 
 
 def router(
-    settings: Settings, engine: Engine, timetable: Timetable, clock: Callable[[], datetime]
+    settings: Settings,
+    engine: Engine,
+    timetable: Timetable,
+    clock: Callable[[], datetime],
+    env: Environment | None = None,
 ) -> APIRouter:
     """The /api routes; every one needs ``Authorization: Bearer <PUBLISHER_API_TOKEN>``,
     checked by ``Gate`` before any body is read and again here."""
@@ -265,4 +294,125 @@ def router(
         )
         return {"changed": changed}
 
+    _edition_control(api, settings, engine, timetable, clock, env)
+    _edition_routes(api, settings, engine, clock)
     return api
+
+
+def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": edition.id,
+        "digest": edition.digest,
+        "period_key": edition.period_key,
+        "status": edition.status,
+        "subject": edition.subject,
+        "intro": edition.intro,
+        "article_count": edition.article_count,
+        "review_deadline_at": when(edition.review_deadline_at),
+        "approved_by": edition.approved_by or None,
+        "approved_at": when(edition.approved_at),
+        "paused_by": edition.paused_by or None,
+        "paused_at": when(edition.paused_at),
+        "resumed_by": edition.resumed_by or None,
+        "resumed_at": when(edition.resumed_at),
+        "cancelled_by": edition.cancelled_by or None,
+        "cancelled_at": when(edition.cancelled_at),
+        **extra,
+    }
+
+
+def _edition_control(
+    api: APIRouter,
+    settings: Settings,
+    engine: Engine,
+    timetable: Timetable,
+    clock: Callable[[], datetime],
+    env: Environment | None,
+) -> None:
+    """POST /api/editions/{id}/approve|pause|resume|cancel|test (issue 13)."""
+    jinja = env or make_environment(zone=settings.zone)
+
+    @api.post("/editions/{edition_id}/approve")
+    def approve(
+        request: Request,
+        edition_id: EditionId,
+        approval: Annotated[Approval | None, Body()] = None,
+    ) -> dict[str, Any]:
+        """Approve an edition awaiting review (optionally with stories taken out or reordered,
+        another subject or intro line); sending starts. 409 unless it awaits review."""
+        given = approval or Approval()
+        edition = sends.approve(
+            engine,
+            settings,
+            timetable,
+            jinja,
+            edition_id,
+            actor=actor(request),
+            now=clock(),
+            subject=given.subject,
+            intro=given.intro,
+            article_ids=given.article_ids,
+        )
+        return _edition_json(edition)
+
+    @api.post("/editions/{edition_id}/pause")
+    def pause(request: Request, edition_id: EditionId) -> dict[str, Any]:
+        """Pause an edition while it sends (409 if it is not sending, or paused already)."""
+        return _edition_json(sends.pause(engine, edition_id, actor=actor(request), now=clock()))
+
+    @api.post("/editions/{edition_id}/resume")
+    def resume(request: Request, edition_id: EditionId) -> dict[str, Any]:
+        """Resume a paused edition: what is still owed, nobody twice (409 unless paused)."""
+        return _edition_json(sends.resume(engine, edition_id, actor=actor(request), now=clock()))
+
+    @api.post("/editions/{edition_id}/cancel")
+    def cancel(request: Request, edition_id: EditionId) -> dict[str, Any]:
+        """Cancel an edition: what is still owed is cancelled, never sent; how many."""
+        count = sends.cancel(engine, edition_id, actor=actor(request), now=clock())
+        return _edition_json(sends.find(engine, edition_id), cancelled=count)
+
+    @api.post("/editions/{edition_id}/test")
+    def test(request: Request, edition_id: EditionId, body: TestSendRequest) -> dict[str, Any]:
+        """Send a [Test] copy to at most 20 addresses; counted nowhere."""
+        count = sends.test_send(
+            engine,
+            settings,
+            timetable,
+            jinja,
+            str(edition_id),
+            body.to,
+            actor=actor(request),
+            now=clock(),
+        )
+        return {"sent": count, "to": len(body.to)}
+
+
+def _edition_routes(
+    api: APIRouter, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """``GET /api/editions`` and ``GET /api/editions/{id}``: state, progress and figures."""
+
+    @api.get("/editions")
+    def editions(
+        digest: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> list[dict[str, Any]]:
+        """The newest editions, each with its status and delivery counts."""
+        return [s.as_json() for s in edition_stats.overview(engine, limit=limit, digest=digest)]
+
+    @api.get("/editions/{edition_id}")
+    def edition(edition_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, Any]:
+        """One edition: its figures, its progress (rate, time left) and its send rate over
+        time (``series``: [time, messages] per interval)."""
+        now = clock()
+        figures = edition_stats.figures(engine, settings, edition_id, now=now)
+        return {
+            **figures.as_json(),
+            "progress": edition_stats.progress(engine, edition_id, now=now).as_json(),
+            "series": [
+                [when.isoformat(), n] for when, n in edition_stats.rate_series(engine, edition_id)
+            ],
+        }

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -25,6 +25,7 @@ from publisher.tokens import (
     CONFIRM_TTL,
     GONE,
     PREFERENCES_TTL,
+    UNSUBSCRIBE_TTL,
     Signer,
     TokenError,
 )
@@ -191,6 +192,8 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
             subscriber_id = view.subscriber.id or 0
             before = store.subscriber_snapshot(session, subscriber_id)
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
+            if view.subscriber.status == "confirmed":
+                _left_through(session, subscriber_id, token, UNSUBSCRIBE_TTL, now=now)
             store.record_subscriber_change(
                 session,
                 subscriber_id,
@@ -201,6 +204,19 @@ def unsubscribe(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
                 now=now,
             )
     return member(engine, signer, "unsubscribe", token, now=now)
+
+
+def _left_through(
+    session: Session, subscriber_id: int, token: str, ttl: timedelta, *, now: datetime
+) -> None:
+    """Credit the edition whose mail carried this (checked) link with the reader leaving: a
+    token's expiry is the time its copy of the mail was made plus ``ttl``, and that names
+    the delivery (issue 13: unsubscribes through an edition's links)."""
+    parts = token.split(".")
+    if len(parts) != 3:  # a link mailed before link keys: no time in it
+        return
+    made = datetime.fromtimestamp(int(parts[1], 16), UTC) - ttl
+    store.record_unsubscribe(session, subscriber_id, made=made, now=now)
 
 
 def categories(
@@ -238,6 +254,7 @@ def set_preferences(
         store.set_subscriptions(session, subscriber_id, chosen)
         if not chosen and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
+            _left_through(session, subscriber_id, token, PREFERENCES_TTL, now=now)
         elif chosen and status == "unsubscribed":
             # The link came in their mail and saving is a deliberate POST: they are back.
             # A bounced address stays bounced: that mailbox does not exist.
@@ -277,11 +294,6 @@ def report_error(engine: Engine, slug: str, message: str, email: str, *, now: da
 def list_reports(engine: Engine, *, include_resolved: bool = False) -> list[Report]:
     with store.reading(engine) as session:
         return store.report_list(session, include_resolved=include_resolved)
-
-
-def resolve_report(engine: Engine, report_id: int, *, now: datetime) -> bool:
-    with store.writing(engine) as session:
-        return store.resolve_report(session, report_id, now=now)
 
 
 CONFIRMATIONS_PER_DAY = 3  # per mailbox: the address without its +tag (issue 16)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import editions, links, store
+from publisher import editions, links, sends, store
 from publisher.digest import greeting
 from publisher.heartbeat import Heartbeat
 from publisher.mailer import Recipient, envelope_sender
@@ -41,6 +41,7 @@ MAX_BATCH = 400  # (the first claims stay small so that every process gets a sha
 MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
 GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
+HELD_CHECK = 1.0  # seconds: how soon a worker sees that an edition was paused or cancelled
 Clock = Callable[[], datetime]
 
 
@@ -125,6 +126,8 @@ class Sender:
         self._lock = threading.Lock()
         self._down_since: datetime | None = None  # the SMTP server's outage, as seen here
         self._local = threading.local()
+        self._held_ids: set[int] = set()
+        self._held_at = -HELD_CHECK
 
     # -------------------------------------------------------------- the loop
 
@@ -194,8 +197,20 @@ class Sender:
             transport.close()
             self._local.outcomes.close()
 
+    def _held(self) -> set[int]:
+        """Editions paused or cancelled, read at most every HELD_CHECK seconds a process."""
+        with self._lock:
+            if time.monotonic() - self._held_at < HELD_CHECK:
+                return self._held_ids
+        with store.reading(self.engine) as session:
+            held = store.held_editions(session)
+        with self._lock:
+            self._held_ids, self._held_at = held, time.monotonic()
+        return held
+
     def _finish_editions(self) -> None:
         with store.writing(self.engine) as session:
+            store.sweep_cancelled(session, now=self.clock())
             finished = store.finish_editions(session)
         for edition_id, outcome in counts(self.engine, finished).items():
             said = ", ".join(f"{n} {status}" for status, n in sorted(outcome.items()))
@@ -223,7 +238,9 @@ class Sender:
         renewed = time.monotonic()
         ready = self._local.outcomes.wait
         for index, delivery in enumerate(batch):
-            if stop.is_set():
+            if stop.is_set() or delivery.edition_id in self._held():
+                # Stopping, or an editor paused or cancelled the edition (issue 13): the
+                # messages in hand end, the rest of the batch goes back unattempted.
                 settled = self._settle(batch, index - 1, transport.flush(ready=ready), stop, once)
                 if settled is None:
                     self._release([d.id for d in batch[index:]], worker, self.clock())
@@ -383,6 +400,7 @@ class Sender:
             values={
                 "greeting": greeting(name),
                 **links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock()),
+                **self.book.personal(sid, self.clock()),  # click tracking's reader tag
             },
         )
 
@@ -420,7 +438,8 @@ def prepare_send(
     edition, created = editions.ensure_edition(
         engine, settings, timetable, env, digest, nominal=nominal, now=now
     )
-    if edition.status in ("skipped", "pending"):
+    if edition.status not in ("ready", "sending", "sent"):
+        # pending, skipped, missed; awaiting_review (sent once approved), paused, cancelled
         return SendPlan(edition, created, 0)
     new = start(engine, edition, now=now)
     with store.reading(engine) as session:
@@ -449,14 +468,19 @@ def catch_up(
 ) -> str:
     """At start: if the digest's last send time passed while no daemon ran, its edition goes
     out now when that is within ``catch_up``, and is recorded as missed (never sent) when
-    later. An edition already made is left to the workers. Says what it did, in words."""
+    later. An edition already made is left to the workers; one awaiting review past its
+    deadline is skipped or sent as ``unreviewed`` says. Says what it did, in words."""
     nominal = digest.last_time(now)
     if nominal is None:
         return f"{digest.name}: no send time yet"
     key = digest.period_key(nominal)
+    # A review deadline that passed while no daemon ran: decided now, as `unreviewed` says.
+    expired = sends.expire_reviews(engine, timetable, now=now, digest=digest.name)
     with store.reading(engine) as session:
         existing = store.edition_for(session, digest.name, key)
     if existing is not None and existing.status != "pending":
+        if expired:
+            return "; ".join(expired)
         if existing.status in ("ready", "sending"):
             start(engine, existing, now=now)  # the rest of what is owed, if any
         return f"{digest.name}: edition {existing.id} for {key} is {existing.status}"
@@ -472,6 +496,11 @@ def catch_up(
             f"{digest.catch_up} ago: recorded as missed, not sent"
         )
     plan = prepare_send(engine, settings, timetable, env, digest, now=now)
+    if plan.edition.status == "awaiting_review":
+        # Made late, it may be past its review deadline already: decided now, not in 15 s.
+        expired = sends.expire_reviews(engine, timetable, now=now, digest=digest.name)
+        if expired:
+            return "; ".join(expired)
     return (
         f"{digest.name}: caught up on {key}: edition {plan.edition.id} "
         f"{plan.edition.status}, {plan.new_deliveries} deliveries"

@@ -36,6 +36,8 @@ class Story:
     report_url: str
     sponsored: bool = False
     ai_assisted: bool = False
+    source_name: str = ""  # where the story came from (press material, another site)
+    source_url: str = ""
 
 
 @dataclass(frozen=True)

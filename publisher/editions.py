@@ -26,7 +26,7 @@ from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.templating import Personaliser
 
-PUBLIC_STATUSES = ("ready", "sending", "sent")
+PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 
 
 def story(view: store.ArticleView, site_url: str) -> Story:
@@ -42,6 +42,8 @@ def story(view: store.ArticleView, site_url: str) -> Story:
         report_url=f"{site_url}/report?article={slug}",
         sponsored=a.sponsored,
         ai_assisted=a.ai_assisted,
+        source_name=a.source_name,
+        source_url=a.source_url,
     )
 
 
@@ -53,9 +55,12 @@ def _context(
     nominal: datetime,
     stories: list[Story],
     archive_url: str,
+    subject: str = "",
+    intro: str = "",
 ) -> EditionContext:
+    """The edition's frame; ``subject`` and ``intro``, when given, are an editor's."""
     count = len(stories)
-    intro = (
+    intro = intro or (
         f"Here {'is the story' if count == 1 else f'are the {count} stories'} our editors "
         "picked for you since the last edition."
     )
@@ -67,7 +72,7 @@ def _context(
         language=settings.site_language,
         postal_address=settings.postal_address,
         digest_title=digest.title,
-        subject=f"{digest.title} · {local.day} {local:%b %Y}",
+        subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
@@ -116,7 +121,7 @@ def ensure_edition(
     if edition.status == "pending":
         rendered = _render(settings, timetable, env, digest, edition, views)
         with store.writing(engine) as session:
-            store.save_rendering(
+            saved = store.save_rendering(
                 session,
                 edition.id or 0,
                 subject=rendered.subject,
@@ -124,6 +129,12 @@ def ensure_edition(
                 text=rendered.text,
                 count=rendered.stories,
             )
+            if saved and digest.review:
+                # Held for an editor (issue 13): nothing is sent until approved, and past the
+                # deadline ``unreviewed`` decides (sends.expire_reviews).
+                store.hold_for_review(
+                    session, edition.id or 0, deadline=edition.nominal_at + digest.review_deadline
+                )
         with store.reading(engine) as session:
             edition = store.edition_by_id(session, edition.id or 0)
     return edition, created
@@ -145,6 +156,8 @@ def _render(
         nominal=edition.nominal_at,
         stories=stories,
         archive_url=f"{settings.site_url}/digests/{edition.id}",
+        subject=edition.subject,
+        intro=edition.intro,
     )
     return render_edition(env, context, stories)
 
@@ -168,6 +181,23 @@ def render_variant(
     return _render(settings, timetable, env, digest, edition, views)
 
 
+def render_as(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    article_ids: Sequence[int],
+) -> RenderedEdition:
+    """The edition with these of its stories in this order, and its ``subject`` and
+    ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
+    with store.reading(engine) as session:
+        views = {v.article.id: v for v in store.edition_articles(session, edition.id or 0)}
+    digest = timetable.digest(edition.digest)
+    kept = [views[i] for i in article_ids if i in views]
+    return _render(settings, timetable, env, digest, edition, kept)
+
+
 def current_nominal(digest: Digest, now: datetime) -> datetime:
     """The period containing ``now``: its latest nominal send time at or before now."""
     nominal = digest.last_time(now)
@@ -185,10 +215,12 @@ def preview(
     *,
     now: datetime,
     categories: Sequence[str] = (),
+    fill: bool = True,
 ) -> RenderedEdition:
     """The next edition as it would go out if sent now, not recorded, with the web archive's
-    generic links and greeting in place of a recipient's; with ``categories`` (slugs), as a
-    reader who chose those gets it. An unknown category is an InputError."""
+    generic links and greeting in place of a recipient's (``fill=False``: with the recipient
+    placeholders left in, for a test send); with ``categories`` (slugs), as a reader who
+    chose those gets it. An unknown category is an InputError."""
     with store.reading(engine) as session:
         views = store.candidate_articles(
             session,
@@ -220,10 +252,19 @@ def preview(
         archive_url=f"{settings.site_url}/digests/",
     )
     rendered = render_edition(env, context, stories)
+    if not fill:
+        return rendered
     values = archive_values(settings.site_url)
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
+
+
+def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
+    """The stories an edition carries, in its order; NotFoundError if there is no such one."""
+    with store.reading(engine) as session:
+        store.edition_by_id(session, edition_id)
+        return store.edition_articles(session, edition_id)
 
 
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
@@ -235,7 +276,11 @@ def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Editi
     """A past edition and its HTML without anyone's personal links (view in browser)."""
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
-    if edition.status not in PUBLIC_STATUSES:
+        # A cancelled edition's page stays up for the readers who got it before the cancel.
+        reached = edition.status == "cancelled" and bool(
+            store.delivery_counts(session, [edition_id])[edition_id].get("sent")
+        )
+    if edition.status not in PUBLIC_STATUSES and not reached:
         raise NotFoundError(f"no edition {edition_id}")
     filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")

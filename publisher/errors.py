@@ -49,3 +49,10 @@ class DeniedError(PublisherError):
 class OperationalError(PublisherError):
     exit_code = 1
     http_status = 503
+
+
+class ConflictError(InputError):
+    """The request does not fit the thing's state now (approving an edition already sending,
+    resuming a cancelled one): nothing was changed."""
+
+    http_status = 409

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import editions, store
+from publisher import clicks, editions, store
 from publisher.errors import ConfigError
 from publisher.mailer import DkimSigner, MessageTemplate, envelope_sender
 from publisher.models import Edition
@@ -22,6 +23,7 @@ from publisher.templating import make_environment
 log = logging.getLogger(__name__)
 
 MAX_VARIANTS = 256  # renderings per reader's categories kept in memory
+NO_VALUES: Mapping[str, str] = {}
 
 
 class MessageBook:
@@ -42,6 +44,7 @@ class MessageBook:
         self.dkim = _dkim(settings, envelope_sender(settings.mail_from))
         self._timetable = timetable or _loader(settings)
         self._env = env or make_environment(zone=settings.zone)
+        self.tracker = clicks.Tracker(settings)
         self._templates: dict[int, MessageTemplate] = {}
         self._topics: dict[int, list[tuple[int, frozenset[int]]]] = {}
         self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
@@ -102,13 +105,26 @@ class MessageBook:
                 self._variants[key] = made
             return made
 
+    def personal(self, subscriber_id: int, now: datetime) -> Mapping[str, str]:
+        """The values a reader's copy needs beyond their links and greeting: the reader tag
+        of the tracked links when click tracking is on (a few µs), else none."""
+        if not self.tracker.on:
+            return NO_VALUES
+        return {"reader": self.tracker.reader_tag(subscriber_id, now)}
+
     def _made(self, edition: Edition, subject: str, html: str, text: str) -> MessageTemplate:
+        # Click tracking rewrites the links here, once per template, never per message.
+        html, text = self.tracker.rewrite(edition.id or 0, html, text)
+        return self.template(edition.digest, subject=subject, html=html, text=text)
+
+    def template(self, digest: str, *, subject: str, html: str, text: str) -> MessageTemplate:
+        """A message of ``digest`` (signed like every other), not kept: a test send's."""
         return MessageTemplate(
             sender=self.settings.mail_from,
             subject=subject,
             html=html,
             text=text,
-            list_id=f"{edition.digest}.{self.settings.site_host}",
+            list_id=f"{digest}.{self.settings.site_host}",
             dkim_signer=self.dkim,
         )
 

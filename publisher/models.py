@@ -135,12 +135,26 @@ class Edition(SQLModel, table=True):
     digest: str = Field(max_length=50)
     period_key: str = Field(max_length=20)
     nominal_at: datetime = _when()
-    status: str = Field(max_length=20)  # pending, skipped, ready, sending, sent, missed
+    # pending, skipped, ready, sending, sent, missed; with review and control (issue 13):
+    # awaiting_review, paused, cancelled
+    status: str = Field(max_length=20)
     subject: str = Field(default="", max_length=500)
     html: str = Field(default="", sa_type=Text)
     text: str = Field(default="", sa_type=Text)
     article_count: int = 0
     created_at: datetime = _when()
+    # migration 0015: review before sending, pause and cancel (who did it and when; the
+    # audit trail has every step)
+    intro: str = Field(default="", max_length=1000)  # the editor's intro line; empty: default
+    review_deadline_at: datetime | None = _when(nullable=True)
+    approved_by: str = Field(default="", max_length=400)
+    approved_at: datetime | None = _when(nullable=True)
+    paused_by: str = Field(default="", max_length=400)
+    paused_at: datetime | None = _when(nullable=True)
+    resumed_by: str = Field(default="", max_length=400)
+    resumed_at: datetime | None = _when(nullable=True)
+    cancelled_by: str = Field(default="", max_length=400)
+    cancelled_at: datetime | None = _when(nullable=True)
 
 
 class EditionArticle(SQLModel, table=True):
@@ -194,7 +208,8 @@ class Interest(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One edition to one subscriber: pending, sending (leased), sent, retry or failed."""
+    """One edition to one subscriber: pending, sending (leased), sent, retry, failed or
+    cancelled (the subscriber left, or an editor cancelled the edition)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -205,6 +220,8 @@ class Delivery(SQLModel, table=True):
             postgresql_where=text("status IN ('pending', 'sending', 'retry')"),
             sqlite_where=text("status IN ('pending', 'sending', 'retry')"),
         ),
+        # An edition's progress and send rate, polled while it sends (migration 0016).
+        Index("ix_deliveries_edition_status", "edition_id", "status", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -309,7 +326,7 @@ class StaffUser(SQLModel, table=True):
     email: str = Field(unique=True, max_length=320)
     role: str = Field(max_length=20)  # editor, admin
     password_hash: str = Field(default="", max_length=200)
-    totp_secret: str = Field(default="", max_length=64)
+    totp_secret: str = Field(default="", max_length=200)  # sealed (sealing.py)
     recovery_codes: str = Field(default="", sa_type=Text)  # hashes, one per line
     session_epoch: int = 0
     link_nonce: str = Field(default="", max_length=64)
@@ -319,7 +336,7 @@ class StaffUser(SQLModel, table=True):
     # migration 0012: the last TOTP time step taken (a code is never taken twice) and the
     # secret of a second-factor set-up waiting for its first code
     totp_step: int = 0
-    totp_pending: str = Field(default="", max_length=64)
+    totp_pending: str = Field(default="", max_length=200)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -341,6 +358,73 @@ class AuditEntry(SQLModel, table=True):
     subject_label: str = Field(default="", max_length=500)  # a slug, an address
     before: str = Field(default="", sa_type=Text)  # JSON, or empty
     after: str = Field(default="", sa_type=Text)  # JSON, or empty
+
+
+class TrackedLink(SQLModel, table=True):
+    """A story link of an edition that readers followed through ``/r/TOKEN`` (made at its
+    first counted click; migration 0016). ``readers`` counts each reader once and stays when
+    the per-reader rows are pruned; ``ignored`` counts HEAD requests, link scanners and clicks
+    too soon after delivery."""
+
+    __tablename__ = "tracked_links"
+    __table_args__ = (UniqueConstraint("edition_id", "url_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="editions.id", ondelete="CASCADE")
+    url_hash: str = Field(max_length=64)  # sha256 of url: a unique key of any length of URL
+    url: str = Field(sa_type=Text)
+    readers: int = 0
+    ignored: int = 0
+    created_at: datetime = _when()
+
+
+class LinkReader(SQLModel, table=True):
+    """One reader who followed one tracked link. ``reader`` is a keyed hash of a random
+    value carried by their copy of the mail (``aggregate``: no one can tell who, nor match
+    one reader's clicks on two links), or ``s<subscriber id>`` with ``subscriber_id`` set
+    (``individual``, with ``at``)."""
+
+    __tablename__ = "link_readers"
+
+    link_id: int = Field(foreign_key="tracked_links.id", primary_key=True, ondelete="CASCADE")
+    reader: str = Field(primary_key=True, max_length=64)
+    subscriber_id: int | None = Field(  # removing the subscriber removes their rows
+        default=None, foreign_key="subscribers.id", ondelete="CASCADE"
+    )
+    at: datetime | None = _when(nullable=True)
+
+
+class EditionUnsubscribe(SQLModel, table=True):
+    """A reader who left through a link in an edition's mail (the link's token says when
+    their copy was made, which names the delivery); ``sent_at`` is when that copy went."""
+
+    __tablename__ = "edition_unsubscribes"
+    __table_args__ = (Index("ix_edition_unsubscribes_edition", "edition_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="editions.id", ondelete="CASCADE")
+    subscriber_id: int | None = Field(
+        default=None, foreign_key="subscribers.id", ondelete="SET NULL"
+    )
+    sent_at: datetime = _when()
+    at: datetime = _when()
+
+
+class EditionFigures(SQLModel, table=True):
+    """An edition's delivery figures, kept when its delivery rows are pruned (after
+    PUBLISHER_DELIVERY_RETENTION_DAYS), so that its figures stay true; ``failures`` is JSON:
+    [[reply, count], ...]."""
+
+    __tablename__ = "edition_figures"
+
+    edition_id: int = Field(foreign_key="editions.id", primary_key=True, ondelete="CASCADE")
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    cancelled: int = 0
+    failures: str = Field(default="[]", sa_type=Text)
+    kept_at: datetime = _when()
 
 
 class Source(SQLModel, table=True):

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from publisher import store
+from publisher import inbox, store
 from publisher.heartbeat import MISSED_BEATS
 from publisher.models import Article, AuditEntry, Report
 from publisher.schedules import Timetable
 from publisher.settings import Settings
+from publisher.sources import SourceState
 from publisher.store.subscribers import SUBSCRIBER_STATUSES
 
 GROWTH_DAYS = 90
@@ -24,8 +25,8 @@ SOONEST_ARTICLES = 5
 AUDIT_PAGE = 50
 # Subscriber entries hold personal data (addresses, names): only admins see them, and the
 # people and import entries with them. Editors see what they work on.
-EDITOR_KINDS = ("article", "report")
-AUDIT_KINDS = ("article", "report", "subscriber", "import", "staff")
+EDITOR_KINDS = ("article", "report", "inbox_item", "source")
+AUDIT_KINDS = ("article", "report", "inbox_item", "source", "subscriber", "import", "staff")
 MAX_ACTOR = 400  # the audit table's limits
 MAX_ACTION = 60
 
@@ -88,6 +89,8 @@ class Dashboard:
     reports: list[Report]
     scheduled: int
     soonest: list[Article]
+    sources: list[SourceState] = field(default_factory=list)  # each source's state
+    inbox_new: int = 0  # new items in the inbox
 
     @property
     def total(self) -> int:
@@ -206,6 +209,7 @@ def dashboard(
         scheduled, soonest = store.scheduled_articles(session, now=now, limit=SOONEST_ARTICLES)
     subscribers = {status: statuses.get(status, 0) for status in SUBSCRIBER_STATUSES}
     subscribers.update(statuses)  # a status this code does not know yet still counts
+    states = inbox.source_states(engine, timetable)
     return Dashboard(
         subscribers=subscribers,
         growth=growth(engine, total=sum(subscribers.values()), zone=settings.zone, now=now),
@@ -216,6 +220,8 @@ def dashboard(
         reports=reports,
         scheduled=scheduled,
         soonest=soonest,
+        sources=states,
+        inbox_new=sum(s.new_items for s in states),
     )
 
 

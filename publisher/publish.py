@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from publisher import store
 from publisher.article_files import expand, read_files
@@ -196,14 +197,16 @@ def save_article(
     base_hash: str | None = None,
     now: datetime,
     actor: str,
+    then: Callable[[Session, int], None] | None = None,
 ) -> tuple[int, bool]:
     """Write or edit one article from the article file keys (the newsroom's form), with the
     same validation and sanitising as ``articles add``: ``ArticleProblems`` names each field
     at fault. Edits go by id, so a new slug keeps the article's id and ``tag:`` URI.
-    ``(id, whether anything changed)``."""
+    ``then(session, id)`` runs in the same transaction (an inbox item linked to the article
+    made from it): if it raises, nothing is saved. ``(id, whether anything changed)``."""
     item = validate_form(fields, settings.zone)
     with store.writing(engine) as session:
-        return store.save_article(
+        saved = store.save_article(
             session,
             item,
             article_id=article_id,
@@ -212,6 +215,9 @@ def save_article(
             host=settings.site_host,
             actor=actor,
         )
+        if then is not None:
+            then(session, saved[0])
+        return saved
 
 
 def article_by_id(engine: Engine, article_id: int) -> store.ArticleView:

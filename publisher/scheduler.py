@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import delivery, sources, syndication
+from publisher import clicks, delivery, edition_stats, sends, sources, syndication
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.syndication import FeedCache
 
 FEED_UPKEEP_SECONDS = 10
+REVIEW_CHECK_SECONDS = 15  # how late past its deadline an unreviewed edition is decided
 # How often the clock looks for sources that are due; each source's own interval (at least a
 # minute) and the claim in the database decide whether it is polled.
 SOURCES_CHECK_SECONDS = 15
@@ -76,6 +77,13 @@ class Timekeeper:
             self._prune, "interval", id="prune", hours=6, next_run_time=self.clock()
         )
         self.scheduler.add_job(
+            self._reviews,
+            "interval",
+            id="reviews",
+            seconds=REVIEW_CHECK_SECONDS,
+            next_run_time=self.clock(),
+        )
+        self.scheduler.add_job(
             self._sources,
             "interval",
             id="sources",
@@ -104,7 +112,12 @@ class Timekeeper:
 
     def _prune(self) -> None:
         try:
+            # Editions' figures are kept first, so they stay true without their rows; who
+            # followed which link is kept as long as the deliveries (the counts stay).
+            before = self.clock() - timedelta(days=self.settings.delivery_retention_days)
+            edition_stats.keep_figures(self.engine, before=before, now=self.clock())
             gone = delivery.prune(self.engine, self.settings, now=self.clock())
+            clicks.prune(self.engine, before=before)
         except Exception:
             log.exception("pruning old deliveries failed; trying again later")
             return
@@ -114,6 +127,16 @@ class Timekeeper:
                 gone,
                 self.settings.delivery_retention_days,
             )
+
+    def _reviews(self) -> None:
+        """Editions past their review deadline: skipped or sent, as ``unreviewed`` says."""
+        with self._lock:
+            timetable = self.timetable
+        try:
+            for said in sends.expire_reviews(self.engine, timetable, now=self.clock()):
+                log.info("%s", said)
+        except Exception:
+            log.exception("review deadlines: failed; trying again in %s s", REVIEW_CHECK_SECONDS)
 
     def _catch_up(self, name: str) -> str:
         try:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from publisher.content import slugify
 from publisher.errors import ConfigError
@@ -68,6 +68,9 @@ class _Digest(BaseModel):
     categories: list[StrictStr] = []
     catch_up: StrictStr | StrictInt = "6h"
     preheader: StrictStr | None = None
+    review: StrictBool = False
+    review_deadline: StrictStr | StrictInt = "2h"
+    unreviewed: Literal["skip", "send"] = "skip"
 
 
 class _SourceSpec(BaseModel):
@@ -110,6 +113,9 @@ class Digest:
     categories: tuple[str, ...]  # category slugs; empty means every category
     catch_up: timedelta
     preheader: str
+    review: bool = False  # each edition waits for an editor's approval before it is sent
+    review_deadline: timedelta = timedelta(hours=2)  # after the send time
+    unreviewed: str = "skip"  # past the deadline unapproved: skip | send
 
     @property
     def trigger(self) -> CronTrigger:
@@ -296,6 +302,14 @@ def _check(table: _Timetable, source: str, lines: dict[tuple[str, ...], int]) ->
             parse_duration(str(spec.catch_up))
         except ValueError as exc:
             yield f"{at('catch_up')}: digests.{name}.catch_up: {exc}"
+        try:
+            if parse_duration(str(spec.review_deadline)) <= timedelta(0):
+                yield (
+                    f"{at('review_deadline')}: digests.{name}.review_deadline: must be longer "
+                    "than 0 (forms like 30m, 2h, 1d)"
+                )
+        except ValueError as exc:
+            yield f"{at('review_deadline')}: digests.{name}.review_deadline: {exc}"
         for index, category in enumerate(spec.categories):
             if not slugify(category):
                 yield (
@@ -316,6 +330,9 @@ def _build(table: _Timetable) -> Timetable:
             categories=tuple(slugify(c) for c in spec.categories),
             catch_up=parse_duration(str(spec.catch_up)),
             preheader=spec.preheader or "",
+            review=spec.review,
+            review_deadline=parse_duration(str(spec.review_deadline)),
+            unreviewed=spec.unreviewed,
         )
         for name, spec in table.digests.items()
     }

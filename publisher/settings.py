@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # latest this many hours after sign-in.
     admin_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     admin_session_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # Issue 13: story links in digests go through /r/TOKEN and are counted (README, The digest).
+    track_clicks: str = Field(default="off", pattern="^(off|aggregate|individual)$")
 
     @classmethod
     def settings_customise_sources(

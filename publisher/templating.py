@@ -18,6 +18,11 @@ PLACEHOLDERS = {
     "unsubscribe": "NFPH_UNSUBSCRIBE_URL_NFPH",
     "preferences": "NFPH_PREFERENCES_URL_NFPH",
 }
+# Put in after rendering, by click tracking's rewrite of the links (publisher.clicks): each
+# tracked link's reader tag. Filled with nothing for a message given no value for it (a test
+# send's links count nowhere).
+LATE_PLACEHOLDERS = {"reader": "NFPH_READER_NFPH"}
+OPTIONAL = {"reader": b""}
 
 
 def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:
@@ -49,7 +54,7 @@ class Personaliser:
         self.escape_html = escape_html
         self.pieces: list[bytes] = []
         self.slots: list[str] = []
-        by_token = {token: name for name, token in PLACEHOLDERS.items()}
+        by_token = {token: name for name, token in (PLACEHOLDERS | LATE_PLACEHOLDERS).items()}
         rest = template
         while True:
             found = [(rest.find(token), token) for token in by_token if token in rest]
@@ -69,6 +74,6 @@ class Personaliser:
         }
         out = [self.pieces[0]]
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            out.append(encoded[slot])
+            out.append(encoded[slot] if slot in encoded else OPTIONAL[slot])
             out.append(piece)
         return b"".join(out)

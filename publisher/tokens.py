@@ -8,7 +8,9 @@ and every token dies with its subscriber's key: when they are removed (ids are n
 or sign out of all links (issue 16). Exactly one way of writing a token is accepted: another
 spelling of the same signature (a changed last base64 character, padding) is refused.
 
-The subject is the subscriber for unsubscribe and preferences links, the pending confirmation
+A ``test`` token is the link in a test send (issue 13): it opens the unsubscribe and
+preferences pages, which say so and change nobody. The subject is the subscriber for
+unsubscribe and preferences links, the pending confirmation
 for a confirm link, and the one-time access request for a "Your subscription" link.
 
 Messages we send carry a signed Message-ID too, so that a bounce report can be checked against
@@ -29,7 +31,7 @@ from pydantic import SecretStr
 
 from publisher.errors import InputError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message", "staff")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message", "staff", "test")
 CONFIRM_TTL = timedelta(days=3)
 PREFERENCES_TTL = timedelta(days=90)
 # An unsubscribe link must keep working for readers who open an old digest (RFC 8058 asks for

@@ -3,7 +3,9 @@ recovery code, turn it off with a code.
 
 A code is taken once: its time step is recorded, and a step at or before the last one used
 is refused, so a code seen over someone's shoulder cannot be used again in its 90 seconds.
-Recovery codes are shown once, when made, and only their hashes are kept.
+Recovery codes are shown once, when made, and only their hashes are kept. The TOTP secret
+is kept sealed with a key derived from ``PUBLISHER_SECRET_KEY`` (``sealing.py``), so a copy
+of the database alone cannot make codes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from sqlalchemy.orm import Session
 from publisher import otp, store
 from publisher.errors import DeniedError, InputError, NotFoundError
 from publisher.models import StaffUser
+from publisher.sealing import SealBroken, Sealer
 from publisher.staff import Staff, as_staff
 
 WRONG_CODE = "that code is not right (or was used already): try the next one your app shows"
+KEY_CHANGED = (
+    "your two-step sign-in was set up under another PUBLISHER_SECRET_KEY: use a recovery code, "
+    "or ask an admin to reset your sign-in"
+)
 
 
 @dataclass(frozen=True)
@@ -49,36 +56,55 @@ def _row(engine: Engine, staff_id: int) -> StaffUser:
     return row
 
 
-def _setup(row: StaffUser, issuer: str) -> Setup:
-    uri = otp.setup_uri(row.totp_pending, account=row.email, issuer=issuer)
-    return Setup(row.totp_pending, uri, otp.qr_svg(uri))
+def _open(sealer: Sealer, stored: str) -> str:
+    try:
+        return sealer.open(stored)
+    except SealBroken as exc:
+        raise DeniedError(KEY_CHANGED) from exc
 
 
-def pending_setup(engine: Engine, staff: Staff, *, issuer: str) -> Setup | None:
+def _setup(row: StaffUser, issuer: str, sealer: Sealer) -> Setup:
+    secret = _open(sealer, row.totp_pending)
+    uri = otp.setup_uri(secret, account=row.email, issuer=issuer)
+    return Setup(secret, uri, otp.qr_svg(uri))
+
+
+def pending_setup(engine: Engine, staff: Staff, *, issuer: str, sealer: Sealer) -> Setup | None:
     """The set-up begun and not yet confirmed, if any."""
     row = _row(engine, staff.id)
-    return _setup(row, issuer) if row.totp_pending and not row.totp_secret else None
+    if not row.totp_pending or row.totp_secret:
+        return None
+    try:
+        return _setup(row, issuer, sealer)
+    except DeniedError:
+        return None  # begun under another secret key: it can only be begun again
 
 
-def begin_setup(engine: Engine, staff: Staff, *, issuer: str, now: datetime) -> Setup:
+def begin_setup(
+    engine: Engine, staff: Staff, *, issuer: str, sealer: Sealer, now: datetime
+) -> Setup:
     """A new secret to scan (kept until confirmed with a code or replaced by a new one)."""
     if _row(engine, staff.id).totp_secret:
         raise InputError("two-step sign-in is on already: turn it off first to set it up again")
     with store.writing(engine) as session:
-        store.update_staff(session, staff.id, totp_pending=otp.new_secret(), now=now)
-    setup = pending_setup(engine, staff, issuer=issuer)
+        pending = sealer.seal(otp.new_secret())
+        store.update_staff(session, staff.id, totp_pending=pending, now=now)
+    setup = pending_setup(engine, staff, issuer=issuer, sealer=sealer)
     assert setup is not None
     return setup
 
 
-def confirm_setup(engine: Engine, staff: Staff, code: str, *, now: datetime) -> TurnedOn:
+def confirm_setup(
+    engine: Engine, staff: Staff, code: str, *, sealer: Sealer, now: datetime
+) -> TurnedOn:
     """Turn the second factor on with a first code from the app; the recovery codes."""
     row = _row(engine, staff.id)
     if row.totp_secret:
         raise InputError("two-step sign-in is on already")
     if not row.totp_pending:
         raise InputError("start the set-up again: it was not found")
-    step = otp.matching_step(row.totp_pending, code, now=now)
+    secret = _open(sealer, row.totp_pending)
+    step = otp.matching_step(secret, code, now=now)
     if step is None:
         raise DeniedError(WRONG_CODE)
     codes = otp.new_recovery_codes()
@@ -86,7 +112,7 @@ def confirm_setup(engine: Engine, staff: Staff, code: str, *, now: datetime) -> 
         store.update_staff(
             session,
             staff.id,
-            totp_secret=row.totp_pending,
+            totp_secret=sealer.seal(secret),
             totp_pending="",
             totp_step=step,
             recovery_codes="\n".join(otp.recovery_hash(c) for c in codes),
@@ -97,7 +123,9 @@ def confirm_setup(engine: Engine, staff: Staff, code: str, *, now: datetime) -> 
     return TurnedOn(_fresh(engine, staff.id), codes)
 
 
-def check_code(engine: Engine, staff_id: int, code: str, *, actor: str, now: datetime) -> str:
+def check_code(
+    engine: Engine, staff_id: int, code: str, *, sealer: Sealer, actor: str, now: datetime
+) -> str:
     """Take one code, TOTP or recovery, for this person: which kind it was; DeniedError if
     it is wrong or used already (nothing is changed then). ``actor``: who the audit trail
     names for a recovery code used (empty: the person themselves)."""
@@ -121,7 +149,7 @@ def check_code(engine: Engine, staff_id: int, code: str, *, actor: str, now: dat
                 now=now,
             )
         return "recovery"
-    step = otp.matching_step(row.totp_secret, code, now=now)
+    step = otp.matching_step(_open(sealer, row.totp_secret), code, now=now)
     with store.writing(engine) as session:
         if step is None or not store.take_totp_step(session, staff_id, step, now=now):
             raise DeniedError(WRONG_CODE)
@@ -132,9 +160,11 @@ def recovery_codes_left(engine: Engine, staff: Staff) -> int:
     return len(_row(engine, staff.id).recovery_codes.split())
 
 
-def new_recovery_codes(engine: Engine, staff: Staff, code: str, *, now: datetime) -> list[str]:
+def new_recovery_codes(
+    engine: Engine, staff: Staff, code: str, *, sealer: Sealer, now: datetime
+) -> list[str]:
     """Ten new recovery codes (the old ones stop working), given a code."""
-    check_code(engine, staff.id, code, actor=staff.email, now=now)
+    check_code(engine, staff.id, code, sealer=sealer, actor=staff.email, now=now)
     codes = otp.new_recovery_codes()
     with store.writing(engine) as session:
         hashes = "\n".join(otp.recovery_hash(c) for c in codes)
@@ -143,9 +173,9 @@ def new_recovery_codes(engine: Engine, staff: Staff, code: str, *, now: datetime
     return codes
 
 
-def turn_off(engine: Engine, staff: Staff, code: str, *, now: datetime) -> None:
+def turn_off(engine: Engine, staff: Staff, code: str, *, sealer: Sealer, now: datetime) -> None:
     """The second factor off, given a code (TOTP or recovery)."""
-    check_code(engine, staff.id, code, actor=staff.email, now=now)
+    check_code(engine, staff.id, code, sealer=sealer, actor=staff.email, now=now)
     with store.writing(engine) as session:
         store.update_staff(
             session, staff.id, totp_secret="", recovery_codes="", totp_step=0, now=now

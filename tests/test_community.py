@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import community, members, outbox, store, subscriber_csv
+from publisher import community, members, outbox, publish, store, subscriber_csv
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
@@ -118,8 +118,6 @@ def test_readers_report_errors_and_editors_resolve_them(
 ) -> None:
     from pathlib import Path
 
-    from publisher import publish
-
     examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
     publish.import_articles(engine, settings, [examples], now=NOW, actor="test")
     form = client.get("/report?article=durian-exports-rail")
@@ -157,8 +155,8 @@ def test_readers_report_errors_and_editors_resolve_them(
         "reader@example.com",
         "open",
     )
-    assert community.resolve_report(engine, report.id or 0, now=NOW)
-    assert not community.resolve_report(engine, report.id or 0, now=NOW)
+    assert publish.resolve_report(engine, report.id or 0, now=NOW, actor="cli:test")
+    assert not publish.resolve_report(engine, report.id or 0, now=NOW, actor="cli:test")
     assert community.list_reports(engine) == []
     assert len(community.list_reports(engine, include_resolved=True)) == 1
 

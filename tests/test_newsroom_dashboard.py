@@ -114,7 +114,7 @@ def newsroom_rows(engine: Engine, settings: Settings) -> dict[str, int]:
     with store.writing(engine) as session:
         for n in range(3):
             store.add_report(session, "bridge", f"Typo number {n} <script>x</script>", "", now=NOW)
-        store.resolve_report(session, 1, now=NOW)
+        store.resolve_report(session, 1, now=NOW, actor="cli:test")
         store.queue_mail(session, "g@example.com", b"Subject: hi\r\n\r\nhi", now=NOW)
         store.register_worker(session, "here:1:aa", host="here", pid=1, proc_start="", now=NOW)
         store.register_worker(

@@ -9,6 +9,7 @@ import re
 from base64 import b64decode, b64encode
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,11 +17,12 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import Engine
 
 from publisher import otp, staff, store
+from publisher.sealing import Sealer
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin import session as admin_session
 from publisher.web.admin import signin
-from tests.conftest import NOW, make_settings
+from tests.conftest import NOW, SECRET, make_settings
 from tests.newsroom import PASSWORD, add_person, form_token, newsroom_client, sign_in
 
 Clock = Callable[[], datetime]
@@ -48,12 +50,20 @@ def _row(engine: Engine, email: str) -> object:
     return row
 
 
+def _secret(engine: Engine, email: str, *, pending: bool = False) -> str:
+    """The person's TOTP secret as their app has it: the database keeps it sealed."""
+    row = _row(engine, email)
+    stored = str(getattr(row, "totp_pending" if pending else "totp_secret"))
+    assert stored.startswith("v1.")  # never the secret itself
+    return Sealer(SECRET, "totp").open(stored)
+
+
 def _turn_on_totp(client: TestClient, engine: Engine, email: str, now: datetime) -> list[str]:
     """Set up the second factor through /admin/account; the recovery codes shown."""
     token = form_token(client.get("/admin/account").text)
     started = client.post("/admin/account/totp", data={"csrf": token})
     assert started.status_code == 200 and "<svg" in started.text
-    secret = _row(engine, email).totp_pending  # type: ignore[attr-defined]
+    secret = _secret(engine, email, pending=True)
     assert otp.grouped(secret) in started.text  # the key is shown to type in by hand
     wrong = client.post("/admin/account/totp/confirm", data={"csrf": token, "code": "000000"})
     assert wrong.status_code == 403 and 'aria-invalid="true"' in wrong.text
@@ -113,7 +123,7 @@ def test_totp_set_up_sign_in_with_a_code_never_the_same_code_twice(
     assert codes[0] not in row.recovery_codes  # type: ignore[attr-defined] # only hashes
     # turning it on ended every other session; this one goes on
     assert client.get("/admin/", follow_redirects=False).status_code == 200
-    secret = row.totp_secret  # type: ignore[attr-defined]
+    secret = _secret(engine, "ed@example.com")
 
     other = _client(engine, settings, clock=lambda: now[0])
     asked = _login(other, "ed@example.com")
@@ -152,6 +162,43 @@ def test_totp_set_up_sign_in_with_a_code_never_the_same_code_twice(
     assert "staff.totp-on" in actions and "staff.recovery-code-used" in actions
 
 
+def test_a_secret_stored_plain_still_works_and_another_key_asks_for_a_recovery_code(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    add_person(engine, settings, "ed@example.com")
+    client = _client(engine, settings)
+    sign_in(client, "ed@example.com")
+    codes = _turn_on_totp(client, engine, "ed@example.com", NOW)
+    secret, staff_id = _secret(engine, "ed@example.com"), _row(engine, "ed@example.com").id  # type: ignore[attr-defined]
+    later = NOW + timedelta(seconds=otp.STEP_SECONDS)
+    with store.writing(engine) as s:  # as a release before sealing stored it
+        store.update_staff(s, staff_id, totp_secret=secret, now=NOW)
+    plain = _client(engine, settings, clock=lambda: later)
+    token = form_token(_login(plain, "ed@example.com").text)  # type: ignore[attr-defined]
+    answer = plain.post(
+        "/admin/login/code",
+        data={"csrf": token, "code": otp.code_at(secret, later)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+    with store.writing(engine) as s:
+        store.update_staff(s, staff_id, totp_secret=Sealer(SECRET, "totp").seal(secret), now=NOW)
+    rekeyed = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=settings.database_url,
+        PUBLISHER_SECRET_KEY="a new secret key, at least thirty-two characters",
+    )
+    moved = _client(engine, rekeyed, clock=lambda: later)
+    token = form_token(_login(moved, "ed@example.com").text)  # type: ignore[attr-defined]
+    refused = moved.post("/admin/login/code", data={"csrf": token, "code": "123456"})
+    assert refused.status_code == 403 and "another PUBLISHER_SECRET_KEY" in refused.text
+    recovered = moved.post(
+        "/admin/login/code", data={"csrf": token, "code": codes[1]}, follow_redirects=False
+    )
+    assert recovered.status_code == 303
+
+
 def test_wrong_codes_are_limited_and_a_late_code_starts_again(
     engine: Engine, settings: Settings
 ) -> None:
@@ -160,7 +207,7 @@ def test_wrong_codes_are_limited_and_a_late_code_starts_again(
     client = _client(engine, settings, clock=lambda: now[0])
     sign_in(client, "ed@example.com")
     _turn_on_totp(client, engine, "ed@example.com", NOW)
-    secret = _row(engine, "ed@example.com").totp_secret  # type: ignore[attr-defined]
+    secret = _secret(engine, "ed@example.com")
     other = _client(engine, settings, clock=lambda: now[0])
     token = form_token(_login(other, "ed@example.com").text)  # type: ignore[attr-defined]
     for _ in range(signin.PER_PERSON_CODES):
@@ -186,7 +233,7 @@ def test_turning_totp_off_needs_a_code(engine: Engine, settings: Settings) -> No
     client = _client(engine, settings, clock=lambda: now[0])
     sign_in(client, "ed@example.com")
     _turn_on_totp(client, engine, "ed@example.com", NOW)
-    secret = _row(engine, "ed@example.com").totp_secret  # type: ignore[attr-defined]
+    secret = _secret(engine, "ed@example.com")
     token = form_token(client.get("/admin/account").text)
     refused = client.post("/admin/account/totp/off", data={"csrf": token, "code": "999999"})
     assert refused.status_code == 403
@@ -430,7 +477,7 @@ def test_no_password_code_secret_or_cookie_is_logged(
     _login(client, "ed@example.com", "a wrong password here")
     sign_in(client, "ed@example.com")
     codes = _turn_on_totp(client, engine, "ed@example.com", NOW)
-    secret = _row(engine, "ed@example.com").totp_secret  # type: ignore[attr-defined]
+    secret = _secret(engine, "ed@example.com")
     other = _client(engine, settings, clock=lambda: now[0])
     token = form_token(_login(other, "ed@example.com").text)  # type: ignore[attr-defined]
     now[0] = NOW + timedelta(seconds=otp.STEP_SECONDS)

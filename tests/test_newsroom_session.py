@@ -117,3 +117,21 @@ def test_an_editor_is_refused_admin_pages(engine: Engine, settings: Settings) ->
     sign_in(client, "ed@example.com")
     page = client.get("/admin/")
     assert "/admin/subscribers" not in page.text  # not offered
+
+
+def test_a_newsroom_address_that_names_nothing_gets_a_newsroom_page(
+    engine: Engine, settings: Settings
+) -> None:
+    add_person(engine, settings, "amir@news.example.com", "admin")
+    client = _client(engine, settings)
+    sign_in(client, "amir@news.example.com")
+    for address in ("/admin/people/abc", "/admin/subscribers/0", "/admin/articles/999999"):
+        answer = client.get(address)
+        assert answer.status_code == 404, address
+        assert "Back to the newsroom" in answer.text and "/static/admin.css" in answer.text
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-store"
+    assert client.get("/admin/articles?page=abc").status_code == 400
+    # The API keeps its JSON answer, for programs.
+    api = client.get("/api/articles/abc")
+    assert api.headers["content-type"].startswith("application/json")

@@ -120,7 +120,7 @@ def test_a_persons_page_shows_their_history_and_trail(engine: Engine, settings: 
     assert "the server said: 550 5.1.1 &lt;aisyah@example.com&gt;: no such user" in page.text
     assert "subscriber.signup" in page.text and "reader" in page.text  # the trail
     assert client.get("/admin/subscribers/999999").status_code == 404
-    assert client.get("/admin/subscribers/0").status_code == 422
+    assert client.get("/admin/subscribers/0").status_code == 404
 
 
 def test_changing_a_subscriber_is_checked_and_recorded(engine: Engine, settings: Settings) -> None:
@@ -273,6 +273,12 @@ def test_only_admins_with_a_real_form_token_change_anything(
         assert editor.get(path).status_code == 403, path
     refused = editor.post(f"/admin/subscribers/{wei}/remove", data={"csrf": token})
     assert refused.status_code == 403
+    upload = editor.post(
+        "/admin/subscribers/import",
+        data={"csrf": token},
+        files={"file": ("people.csv", b"email\nnew@example.org\n", "text/csv")},
+    )
+    assert upload.status_code == 403
     client, _ = _admin(engine, settings)
     forged = client.post(f"/admin/subscribers/{wei}/remove", data={"csrf": "x" * 43})
     assert forged.status_code == 403 and "expired" in forged.text

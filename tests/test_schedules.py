@@ -144,3 +144,47 @@ def test_unknown_digest_names_the_known_ones() -> None:
         ConfigError, match=r"no digest 'monthly' in the timetable \(known: daily, weekly\)"
     ):
         parse_timetable(GOOD).digest("monthly")
+
+
+REVIEWED = """\
+timezone: Asia/Singapore
+digests:
+  daily:
+    cron: "0 7 * * *"
+    review: true
+    review_deadline: {deadline}
+    unreviewed: {unreviewed}
+"""
+
+
+def test_review_keys_and_their_defaults() -> None:
+    table = parse_timetable(REVIEWED.format(deadline="30m", unreviewed="send"))
+    daily = table.digests["daily"]
+    assert (daily.review, daily.review_deadline, daily.unreviewed) == (
+        True,
+        timedelta(minutes=30),
+        "send",
+    )
+    plain = parse_timetable(GOOD).digests["daily"]
+    assert (plain.review, plain.review_deadline, plain.unreviewed) == (
+        False,
+        timedelta(hours=2),
+        "skip",
+    )
+
+
+@pytest.mark.parametrize(
+    ("deadline", "unreviewed", "line", "words"),
+    [
+        ("soon", "skip", 6, "review_deadline: 'soon' is not a duration"),
+        ("0", "skip", 6, "review_deadline: must be longer than 0"),
+        ("2h", "hold", 7, "unreviewed: Input should be 'skip' or 'send'"),
+    ],
+)
+def test_bad_review_keys_name_the_line(
+    deadline: str, unreviewed: str, line: int, words: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_timetable(REVIEWED.format(deadline=deadline, unreviewed=unreviewed), "s.yaml")
+    assert caught.value.message.startswith(f"s.yaml:{line}: digests.daily.")
+    assert words in caught.value.message

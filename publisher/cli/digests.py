@@ -1,7 +1,9 @@
-"""`publisher digest preview/list/send`, with a progress bar while sending."""
+"""`publisher digest preview/list/send`, with a progress bar while sending, and the control
+of one edition: approve, pause, resume, cancel, test (issue 13)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -12,14 +14,16 @@ from jinja2 import Environment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from publisher import delivery, editions
+from publisher import delivery, edition_stats, editions, sends
 from publisher.cli.common import (
+    actor,
     context,
     restore_signals,
     stop_on_signals,
     utc_now,
 )
-from publisher.errors import OperationalError
+from publisher.errors import InputError, OperationalError
+from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -72,10 +76,22 @@ def digest_list() -> None:
         tally = tallies.get(edition.id or 0, {})
         owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
         print(
-            f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<8} "
+            f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<15} "
             f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
-            f"failed {tally.get('failed', 0)}  owed {owed}  {edition.subject}"
+            f"failed {tally.get('failed', 0)}  owed {owed}  "
+            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition)}"
         )
+
+
+def _note(edition: Edition) -> str:
+    """Who holds or held the edition, for ``digest list``."""
+    if edition.status == "awaiting_review" and edition.review_deadline_at is not None:
+        return f"  (review by {edition.review_deadline_at.isoformat()})"
+    if edition.status == "paused":
+        return f"  (paused by {edition.paused_by})"
+    if edition.status == "cancelled":
+        return f"  (cancelled by {edition.cancelled_by})"
+    return f"  (approved by {edition.approved_by})" if edition.approved_by else ""
 
 
 @digest_app.command("send")
@@ -101,7 +117,125 @@ def digest_send(
         if edition.status == "skipped":
             print("nothing new to send: the edition is recorded as skipped")
             return
+        if edition.status in ("awaiting_review", "paused", "cancelled", "missed"):
+            print(_held(edition))
+            return
         _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
+
+
+def _held(edition: Edition) -> str:
+    if edition.status == "awaiting_review":
+        return (
+            f"edition {edition.id} waits for review: nothing is sent until "
+            f"`publisher digest approve {edition.id}`"
+        )
+    if edition.status == "paused":
+        return f"edition {edition.id} is paused: `publisher digest resume {edition.id}` goes on"
+    return f"edition {edition.id} is {edition.status}: nothing more is sent"
+
+
+Drop = Annotated[
+    list[int] | None,
+    typer.Option("--drop", help="Take this story (article id) out; repeat for more."),
+]
+
+
+@digest_app.command("approve")
+def digest_approve(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    subject: Annotated[str | None, typer.Option("--subject", help="Another subject.")] = None,
+    intro: Annotated[str | None, typer.Option("--intro", help="Another intro line.")] = None,
+    drop: Drop = None,
+) -> None:
+    """Approve edition ID, awaiting review (optionally with stories taken out and another
+    subject or intro line): it is rendered again and sending starts."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        kept = None
+        if drop:
+            with_ids = [v.article.id or 0 for v in editions.edition_stories(engine, edition_id)]
+            unknown = sorted(set(drop) - set(with_ids))
+            if unknown:
+                raise InputError(
+                    f"--drop {', '.join(map(str, unknown))}: not in edition {edition_id} "
+                    f"(it carries {', '.join(map(str, with_ids)) or 'no story'})"
+                )
+            kept = [i for i in with_ids if i not in set(drop)]
+        edition = sends.approve(
+            engine,
+            settings,
+            timetable,
+            make_environment(zone=settings.zone),
+            edition_id,
+            actor=actor(),
+            now=utc_now(),
+            subject=subject,
+            intro=intro,
+            article_ids=kept,
+        )
+        tally = delivery.counts(engine, [edition_id])[edition_id]
+    print(
+        f"edition {edition.id} approved by {edition.approved_by}: {edition.status}, "
+        f"{edition.article_count} stories, {sum(tally.values())} deliveries; {edition.subject}"
+    )
+
+
+@digest_app.command("pause")
+def digest_pause(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Pause edition ID while it sends: no more messages start (on every daemon, within
+    seconds); what is owed waits for `digest resume`."""
+    with context() as (_settings, engine):
+        edition = sends.pause(engine, edition_id, actor=actor(), now=utc_now())
+        owed = _owed(engine, edition_id)
+    print(f"edition {edition.id} paused by {edition.paused_by}: {owed} still owed")
+
+
+@digest_app.command("resume")
+def digest_resume(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Resume paused edition ID: what is still owed goes out, nobody gets it twice."""
+    with context() as (_settings, engine):
+        edition = sends.resume(engine, edition_id, actor=actor(), now=utc_now())
+        owed = _owed(engine, edition_id)
+    print(f"edition {edition.id} resumed by {edition.resumed_by}: {owed} still owed")
+
+
+@digest_app.command("cancel")
+def digest_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Cancel edition ID: every message still owed is cancelled and never sent."""
+    with context() as (_settings, engine):
+        count = sends.cancel(engine, edition_id, actor=actor(), now=utc_now())
+        owed = _owed(engine, edition_id)
+    said = f"edition {edition_id} cancelled: {count} deliveries cancelled"
+    if owed:
+        said += f"; {owed} in the workers' hands end with the message in hand, the rest cancelled"
+    print(said)
+
+
+@digest_app.command("test")
+def digest_test(
+    target: Annotated[str, typer.Argument(metavar="NAME|ID")],
+    to: Annotated[list[str], typer.Option("--to", help="An address (repeat; at most 20).")],
+) -> None:
+    """Send a [Test] copy of edition ID, or of digest NAME's next edition (the one awaiting
+    review if there is one), to a few addresses; counted nowhere, its links change nobody."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        count = sends.test_send(
+            engine,
+            settings,
+            timetable,
+            make_environment(zone=settings.zone),
+            target,
+            to,
+            actor=actor(),
+            now=utc_now(),
+        )
+    print(f"test sent to {count} address(es)")
+
+
+def _owed(engine: Engine, edition_id: int) -> int:
+    tally = delivery.counts(engine, [edition_id])[edition_id]
+    return sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
 
 
 def _deliver_with_progress(
@@ -162,3 +296,50 @@ def _deliver_with_progress(
             "the SMTP server was unavailable (the log says why; check PUBLISHER_SMTP_URL): "
             f"{owed} message(s) still owed go out on the next run"
         )
+
+
+@digest_app.command("stats")
+def digest_stats(
+    edition_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=2**31 - 1)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The figures of edition ID: recipients, sent, failed (with the servers' replies),
+    bounced, cancelled, unsubscribed through its links, clicks per link, and its progress."""
+    with context() as (settings, engine):
+        now = utc_now()
+        figures = edition_stats.figures(engine, settings, edition_id, now=now)
+        progress = edition_stats.progress(engine, edition_id, now=now)
+    if as_json:
+        print(json.dumps({**figures.as_json(), "progress": progress.as_json()}, indent=2))
+        return
+    for line in stats_lines(figures, progress):
+        print(line)
+
+
+def stats_lines(figures: edition_stats.Figures, progress: edition_stats.Progress) -> list[str]:
+    lines = [
+        f"edition {figures.edition_id} ({figures.digest} {figures.period_key}): {figures.status}",
+        f"  subject       {figures.subject}",
+        f"  recipients    {figures.recipients}",
+        f"  sent          {figures.sent}",
+        f"  failed        {figures.failed}",
+        f"  bounced       {figures.bounced}",
+        f"  cancelled     {figures.cancelled}",
+        f"  unsubscribed  {figures.unsubscribed} (through this edition's links, within "
+        f"{edition_stats.UNSUBSCRIBE_DAYS} days)",
+    ]
+    if figures.owed or figures.retrying:
+        eta = "unknown" if progress.eta_seconds is None else f"{progress.eta_seconds:.0f} s"
+        lines.append(
+            f"  owed          {figures.owed} (retrying {figures.retrying}), "
+            f"{progress.rate:.1f}/s, time left {eta}"
+        )
+    if figures.failures:
+        lines.append("  failures:")
+        lines += [f"    {f.count:>6}  {f.reply}" for f in figures.failures]
+    if figures.tracking == "off" and not figures.links:
+        lines.append("  clicks        not tracked (PUBLISHER_TRACK_CLICKS=off)")
+    elif figures.links:
+        lines.append(f"  clicks per link (readers, each once; tracking {figures.tracking}):")
+        lines += [f"    {link.readers:>6}  {link.url}" for link in figures.links]
+    return lines

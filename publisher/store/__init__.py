@@ -6,11 +6,13 @@
 
 from publisher.store.articles import *  # noqa: F403
 from publisher.store.audit import *  # noqa: F403
+from publisher.store.clicks import *  # noqa: F403
 from publisher.store.dashboard import *  # noqa: F403
 from publisher.store.deliveries import *  # noqa: F403
 from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
+from publisher.store.figures import *  # noqa: F403
 from publisher.store.members import *  # noqa: F403
 from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403

@@ -40,6 +40,7 @@ from publisher.store.engine import (
 # ---------------------------------------------------------------- deliveries
 
 OPEN_DELIVERY = ("pending", "sending", "retry")
+HELD = ("paused", "cancelled")  # editions whose deliveries no worker claims (issue 13)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def claim_deliveries(
         ),
         and_(deliveries_t.c.status == "sending", deliveries_t.c.lease_until < now),
     )
+    held = select(editions_t.c.id).where(editions_t.c.status.in_(HELD))
+    due = and_(due, deliveries_t.c.edition_id.notin_(held.scalar_subquery()))
     pick = select(deliveries_t.c.id).where(due).order_by(deliveries_t.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -347,7 +350,12 @@ def release_deliveries(
             )
         )
         .values(
-            status=case((deliveries_t.c.attempts > 0, "retry"), else_="pending"),
+            # Given back from a cancelled edition: cancelled, never sent (issue 13).
+            status=case(
+                (deliveries_t.c.edition_id.in_(_cancelled_editions()), "cancelled"),
+                (deliveries_t.c.attempts > 0, "retry"),
+                else_="pending",
+            ),
             lease_owner="",
             lease_until=None,
             next_attempt_at=retry_at,
@@ -356,15 +364,18 @@ def release_deliveries(
 
 
 def open_deliveries(session: Session, *, due_by: datetime | None = None) -> int:
-    """Deliveries not finished yet (only those due by ``due_by``, leased ones included)."""
+    """Deliveries not finished yet (only those due by ``due_by``, leased ones included, and
+    none of a paused or cancelled edition's)."""
     query = (
         select(func.count())
         .select_from(deliveries_t)
         .where(deliveries_t.c.status.in_(OPEN_DELIVERY))
     )
     if due_by is not None:
+        held = select(editions_t.c.id).where(editions_t.c.status.in_(HELD))
         query = query.where(
-            or_(deliveries_t.c.status == "sending", deliveries_t.c.next_attempt_at <= due_by)
+            or_(deliveries_t.c.status == "sending", deliveries_t.c.next_attempt_at <= due_by),
+            deliveries_t.c.edition_id.notin_(held.scalar_subquery()),
         )
     return int(session.scalar(query) or 0)
 
@@ -435,5 +446,52 @@ def prune_deliveries(session: Session, *, before: datetime) -> int:
                 deliveries_t.c.edition_id.in_(old_editions.scalar_subquery()),
             )
         )
+    )
+    return max(cast(CursorResult[Any], result).rowcount, 0)
+
+
+# ---------------------------------------------------------------- pause and cancel (issue 13)
+
+
+def _cancelled_editions() -> Any:
+    return select(editions_t.c.id).where(editions_t.c.status == "cancelled").scalar_subquery()
+
+
+def held_editions(session: Session) -> set[int]:
+    """Editions paused or cancelled: a worker holding a batch of one gives the rest back."""
+    return set(session.scalars(select(editions_t.c.id).where(editions_t.c.status.in_(HELD))))
+
+
+def cancel_owed(session: Session, edition_id: int, *, now: datetime) -> int:
+    """Mark every delivery the edition still owes cancelled, leased ones too; how many. A
+    worker sees the edition cancelled within a second and sends nothing more of it; a
+    message it had in hand meanwhile is recorded as it ended (sent, say) over the mark."""
+    result = session.execute(
+        update(deliveries_t)
+        .where(
+            and_(
+                deliveries_t.c.edition_id == edition_id,
+                deliveries_t.c.status.in_(OPEN_DELIVERY),
+            )
+        )
+        .values(status="cancelled", lease_owner="", lease_until=None, last_error="cancelled")
+    )
+    return max(cast(CursorResult[Any], result).rowcount, 0)
+
+
+def sweep_cancelled(session: Session, *, now: datetime) -> int:
+    """Cancel what cancelled editions still owe: rows given back, or left by a dead worker."""
+    result = session.execute(
+        update(deliveries_t)
+        .where(
+            and_(
+                deliveries_t.c.edition_id.in_(_cancelled_editions()),
+                or_(
+                    deliveries_t.c.status.in_(("pending", "retry")),
+                    and_(deliveries_t.c.status == "sending", deliveries_t.c.lease_until < now),
+                ),
+            )
+        )
+        .values(status="cancelled", lease_owner="", lease_until=None, last_error="cancelled")
     )
     return max(cast(CursorResult[Any], result).rowcount, 0)

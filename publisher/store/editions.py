@@ -40,7 +40,8 @@ from publisher.store.engine import (
 # ---------------------------------------------------------------- editions
 
 FIRST_EDITION_LOOKBACK = timedelta(days=7)
-CARRYING = ("pending", "ready", "sending", "sent")
+# Editions whose stories count as taken (a story goes out in one edition of a digest at most).
+CARRYING = ("pending", "ready", "sending", "sent", "awaiting_review", "paused", "cancelled")
 
 
 def create_edition(
@@ -195,3 +196,84 @@ def edition_for(session: Session, digest: str, period_key: str) -> Edition | Non
             and_(editions_t.c.digest == digest, editions_t.c.period_key == period_key)
         )
     ).first()
+
+
+# ---------------------------------------------------------------- review and control (issue 13)
+
+REVIEWABLE = ("awaiting_review",)
+
+
+def hold_for_review(session: Session, edition_id: int, *, deadline: datetime) -> bool:
+    """A ready edition waits for an editor until ``deadline``; False if it was not ready."""
+    result = session.execute(
+        update(editions_t)
+        .where(and_(editions_t.c.id == edition_id, editions_t.c.status == "ready"))
+        .values(status="awaiting_review", review_deadline_at=deadline)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def lock_edition(session: Session, edition_id: int) -> Edition:
+    """The edition, its row locked for this transaction (FOR UPDATE on PostgreSQL; SQLite
+    has one writer), so two people acting on it at once act one after the other."""
+    query = select(Edition).where(editions_t.c.id == edition_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = session.scalars(query.execution_options(populate_existing=True)).first()
+    if found is None:
+        raise NotFoundError(f"no edition {edition_id}")
+    return found
+
+
+def update_edition(session: Session, edition_id: int, **values: Any) -> None:
+    """Set these columns of one edition (the use cases in ``sends`` check the transition)."""
+    session.execute(update(editions_t).where(editions_t.c.id == edition_id).values(**values))
+
+
+def reorder_articles(session: Session, edition_id: int, article_ids: Sequence[int]) -> None:
+    """Keep only these of the edition's stories, in this order; the others are let go (no
+    longer carried by it)."""
+    keep = list(article_ids)
+    session.execute(
+        edition_articles_t.delete().where(
+            and_(
+                edition_articles_t.c.edition_id == edition_id,
+                edition_articles_t.c.article_id.notin_(keep),
+            )
+        )
+    )
+    for position, article_id in enumerate(keep):
+        session.execute(
+            update(edition_articles_t)
+            .where(
+                and_(
+                    edition_articles_t.c.edition_id == edition_id,
+                    edition_articles_t.c.article_id == article_id,
+                )
+            )
+            .values(position=position)
+        )
+
+
+def release_articles(session: Session, edition_id: int) -> int:
+    """The edition carries no story any more (it was never sent): the next one may take them."""
+    result = session.execute(
+        edition_articles_t.delete().where(edition_articles_t.c.edition_id == edition_id)
+    )
+    return max(cast(CursorResult[Any], result).rowcount, 0)
+
+
+def reviews_due(session: Session, *, now: datetime) -> list[Edition]:
+    """Editions awaiting review whose deadline has passed, oldest first."""
+    return list(
+        session.scalars(
+            select(Edition)
+            .where(
+                and_(
+                    editions_t.c.status == "awaiting_review",
+                    editions_t.c.review_deadline_at <= now,
+                )
+            )
+            .order_by(editions_t.c.review_deadline_at, editions_t.c.id)
+        ).all()
+    )

@@ -49,7 +49,7 @@ def resolve_report(
     report_id: int,
     *,
     now: datetime,
-    actor: str | None = None,
+    actor: str,
     correction_id: int | None = None,
 ) -> bool:
     """Mark a report resolved (with the correction that answered it, if one did); False
@@ -63,7 +63,7 @@ def resolve_report(
         .values(status="resolved", resolved_at=now, correction_id=correction_id)
     )
     changed = bool(cast(CursorResult[Any], result).rowcount)
-    if changed and actor:
+    if changed:
         after: dict[str, Any] = {"status": "resolved"}
         if correction_id is not None:
             after["correction_id"] = correction_id

@@ -295,7 +295,12 @@ def find_items(
     rows = session.scalars(
         select(SourceItem)
         .where(*where)
-        .order_by(items_t.c.first_seen.desc(), items_t.c.id.desc())
+        # One poll brings many items at the same time: among them, the newest story first.
+        .order_by(
+            items_t.c.first_seen.desc(),
+            items_t.c.published.desc().nulls_last(),
+            items_t.c.id.desc(),
+        )
         .offset(offset)
         .limit(limit)
     ).all()

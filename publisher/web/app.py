@@ -24,6 +24,7 @@ from publisher.templating import TEMPLATES, make_environment
 from publisher.web import (
     admin,
     archive,
+    clicks,
     errors,
     feedroutes,
     forms,
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(forms.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now)))
     app.include_router(reports.router(ctx))
     app.include_router(archive.router(ctx))
+    app.include_router(clicks.router(ctx))  # /r/{token}: tracked links in digests
     app.include_router(feedroutes.router())
     app.include_router(websub.router(ctx))
     app.include_router(

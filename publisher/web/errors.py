@@ -1,5 +1,6 @@
-"""The web side's answers to errors, translated once: a page for a reader, JSON under /api/.
-A server-side failure's message names internals and goes to the log, never to a visitor."""
+"""The web side's answers to errors, translated once: a page for a reader, a newsroom page
+under /admin/, JSON under /api/. A server-side failure's message names internals and goes to
+the log, never to a visitor."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -19,11 +22,26 @@ from publisher.web.pages import Context
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "We could not do that just now; please try again in a few minutes."
+NOWHERE = "There is no page at this address."
 Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
 def handlers(ctx: Context) -> dict[Any, Handler]:
     """The exception handlers for ``FastAPI(exception_handlers=...)``."""
+
+    def page(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/admin/") or request.url.path == "/admin":
+            # The newsroom's own page (its stylesheet, a way back), never the reader site's.
+            html = ctx.env.get_template("admin/error.html").render(
+                settings=ctx.settings,
+                staff=None,
+                csrf="",  # no form on this page: it shows nobody's session
+                path=request.url.path,
+                message=message,
+                http_status=status,
+            )
+            return HTMLResponse(html, status_code=status)
+        return ctx.page("error.html", http_status=status, message=message)
 
     async def gone(request: Request, exc: ClientDisconnect) -> Response:
         # The client hung up while sending its form: nobody to answer, nothing was done.
@@ -35,14 +53,10 @@ def handlers(ctx: Context) -> dict[Any, Handler]:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
         if exc.status_code == 404:
-            return ctx.page(
-                "error.html", http_status=404, message="There is no page at this address."
-            )
+            return page(request, 404, NOWHERE)
         if isinstance(exc, BodyRefused) or 400 <= exc.status_code < 500:
             # A form too big or too long, a method not allowed: said on a page like the rest.
-            answer = ctx.page(
-                "error.html", http_status=exc.status_code, message=f"Sorry: {exc.detail}"
-            )
+            answer = page(request, exc.status_code, f"Sorry: {exc.detail}")
             answer.headers.update(headers or {})
             return answer
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
@@ -58,9 +72,20 @@ def handlers(ctx: Context) -> dict[Any, Handler]:
             return JSONResponse(
                 {"detail": message, "problems": details}, status_code=exc.http_status
             )
-        return ctx.page("error.html", http_status=exc.http_status, message=message)
+        return page(request, exc.http_status, message)
+
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        # A page's address with an id that cannot be one (/admin/people/abc, /admin/subscribers/0)
+        # names nothing; a query value that does not parse is the visitor's mistake.
+        where = {str(error.get("loc", ("",))[0]) for error in exc.errors()}
+        if "path" in where:
+            return page(request, 404, NOWHERE)
+        return page(request, 400, "Sorry: that address has a value we cannot read.")
 
     return {
+        RequestValidationError: invalid,
         ClientDisconnect: gone,
         StarletteHTTPException: http_error,
         PublisherError: publisher_error,

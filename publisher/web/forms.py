@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from publisher import community
+from publisher import community, links
 from publisher.errors import InputError
 from publisher.tokens import TokenError
 from publisher.web.courier import Courier
@@ -162,6 +162,8 @@ def _unsubscribe(forms: APIRouter, ctx: Context) -> None:
 
     @forms.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(token: str) -> HTMLResponse:
+        if links.is_test_link(ctx.signer, token, now=ctx.clock()):
+            return ctx.page("test_link.html", what="unsubscribe")
         view = community.member(ctx.engine, ctx.signer, "unsubscribe", token, now=ctx.clock())
         return unsubscribe_view(view, done=view.subscriber.status == "unsubscribed")
 
@@ -169,6 +171,8 @@ def _unsubscribe(forms: APIRouter, ctx: Context) -> None:
     def unsubscribe(token: str) -> HTMLResponse:
         # RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, no cookie, no login, no
         # redirect. The page's own button posts here too; either body unsubscribes.
+        if links.is_test_link(ctx.signer, token, now=ctx.clock()):  # a test send's: nobody
+            return ctx.page("test_link.html", what="unsubscribe")
         view = community.unsubscribe(ctx.engine, ctx.signer, token, now=ctx.clock())
         return unsubscribe_view(view, done=True)
 
@@ -176,16 +180,22 @@ def _unsubscribe(forms: APIRouter, ctx: Context) -> None:
 def _preferences(forms: APIRouter, ctx: Context) -> None:
     @forms.post("/preferences/{token}/sign-out", response_class=HTMLResponse)
     def sign_out(token: str) -> HTMLResponse:
+        if links.is_test_link(ctx.signer, token, now=ctx.clock()):
+            return ctx.page("test_link.html", what="preferences")
         email = community.sign_out_everywhere(ctx.engine, ctx.signer, token, now=ctx.clock())
         return ctx.page("signed_out.html", email=email)
 
     @forms.get("/preferences/{token}", response_class=HTMLResponse)
     def preferences_page(token: str) -> HTMLResponse:
+        if links.is_test_link(ctx.signer, token, now=ctx.clock()):
+            return ctx.page("test_link.html", what="preferences")
         view = community.member(ctx.engine, ctx.signer, "preferences", token, now=ctx.clock())
         return _preferences_view(ctx, view, token, saved=False)
 
     @forms.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences(token: str, request: Request) -> HTMLResponse:
+        if links.is_test_link(ctx.signer, token, now=ctx.clock()):
+            return ctx.page("test_link.html", what="preferences")
         form = await request.form(**FORM_LIMITS)
         digests = [str(value) for value in form.getlist("digest")]
         topics = [str(value) for value in form.getlist("category")]

@@ -33,7 +33,7 @@ def router(
     figures for the metrics, ``mail_status`` the SMTP health."""
     health = APIRouter()
     scrape = metrics.registry(
-        engine, lambda: {**(counters() if counters else {}), "feed_builds": cache.builds}
+        engine, lambda: {**(counters() if counters else {}), "feed_builds": cache.builds}, clock
     )
 
     @health.get("/metrics", include_in_schema=False)

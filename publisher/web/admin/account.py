@@ -42,7 +42,7 @@ def router(room: Newsroom) -> APIRouter:
             "account.html",
             staff=who,
             http_status=status,
-            setup=twofactor.pending_setup(room.engine, who, issuer=issuer),
+            setup=twofactor.pending_setup(room.engine, who, issuer=issuer, sealer=room.sealer),
             codes_left=twofactor.recovery_codes_left(room.engine, who),
             **values,
         )
@@ -82,7 +82,7 @@ def router(room: Newsroom) -> APIRouter:
 
     @routes.post("/account/totp", response_class=HTMLResponse)
     def start_totp(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        twofactor.begin_setup(room.engine, who, issuer=issuer, now=room.clock())
+        twofactor.begin_setup(room.engine, who, issuer=issuer, sealer=room.sealer, now=room.clock())
         return RedirectResponse("/admin/account?done=totp-start#totp", status_code=303)
 
     @routes.post("/account/totp/confirm", response_class=HTMLResponse)
@@ -94,7 +94,9 @@ def router(room: Newsroom) -> APIRouter:
                 request,
                 who,
                 code,
-                lambda c: twofactor.confirm_setup(room.engine, who, c, now=room.clock()),
+                lambda c: twofactor.confirm_setup(
+                    room.engine, who, c, sealer=room.sealer, now=room.clock()
+                ),
             )
         except (DeniedError, InputError) as exc:
             status = 429 if exc.message == TOO_MANY else exc.http_status
@@ -111,7 +113,9 @@ def router(room: Newsroom) -> APIRouter:
                 request,
                 who,
                 code,
-                lambda c: twofactor.new_recovery_codes(room.engine, who, c, now=room.clock()),
+                lambda c: twofactor.new_recovery_codes(
+                    room.engine, who, c, sealer=room.sealer, now=room.clock()
+                ),
             )
         except DeniedError as exc:
             status = 429 if exc.message == TOO_MANY else 403
@@ -127,7 +131,9 @@ def router(room: Newsroom) -> APIRouter:
                 request,
                 who,
                 code,
-                lambda c: twofactor.turn_off(room.engine, who, c, now=room.clock()),
+                lambda c: twofactor.turn_off(
+                    room.engine, who, c, sealer=room.sealer, now=room.clock()
+                ),
             )
         except DeniedError as exc:
             status = 429 if exc.message == TOO_MANY else 403

@@ -4,6 +4,7 @@ corrections. Every change goes through the same use cases as ``articles add`` an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -12,11 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from publisher import publish, store
+from publisher import inbox, publish, store
 from publisher.articles import ArticleProblems
 from publisher.content import markdown_html, sanitise_html
 from publisher.errors import InputError, NotFoundError
 from publisher.staff import Staff
+from publisher.web.admin import inbox as inbox_area
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.trail import rows
@@ -66,6 +68,19 @@ class Draft:
         }
         flags = {"ai_assisted": a.ai_assisted, "sponsored": a.sponsored}
         return cls(values, flags, "html" if html else "markdown", a.content_hash)
+
+    @classmethod
+    def prefilled(cls, fields: Mapping[str, object]) -> Draft:
+        """A new article's form filled with ``fields`` (``inbox.draft``: the form's names)."""
+        draft = cls.empty()
+        for name in FIELDS:
+            value = fields.get(name)
+            if isinstance(value, list | tuple):
+                value = ", ".join(str(v) for v in value)
+            if value is not None:
+                draft.values[name] = str(value)
+        draft.body_format = "html" if fields.get("body_format") == "html" else "markdown"
+        return draft
 
     @classmethod
     def posted(cls, form: FormData) -> Draft:
@@ -174,6 +189,8 @@ def router(room: Newsroom) -> APIRouter:
         **more: Any,
     ) -> HTMLResponse:
         extra: dict[str, Any] = {
+            "origin": None,
+            "from_item": None,
             "trail": [],
             "reports": [],
             "corrections": [],
@@ -188,6 +205,8 @@ def router(room: Newsroom) -> APIRouter:
                 corrections = store.correction_ids(db, article_id)
             linked = {r.correction_id: r.id for r, _ in reports if r.correction_id}
             extra = {
+                "origin": inbox.article_origin(room.engine, article_id),
+                "from_item": None,
                 "trail": rows(entries),
                 "reports": [r for r, _ in reports],
                 "corrections": [
@@ -247,8 +266,18 @@ def router(room: Newsroom) -> APIRouter:
         )
 
     @routes.get("/articles/new", response_class=HTMLResponse)
-    def new_article(request: Request, who: Staff = Depends(editor)) -> HTMLResponse:
-        return form_page(request, who, Draft.empty())
+    def new_article(
+        request: Request, from_item: str = "", who: Staff = Depends(editor)
+    ) -> HTMLResponse:
+        if not from_item:
+            return form_page(request, who, Draft.empty())
+        # Opened from the inbox: the item's material, to adapt (issue 14).
+        try:
+            item = inbox_area.openable(room, from_item)
+        except inbox_area.ItemProblem as exc:
+            return inbox_area.problem_page(room, request, who, exc)
+        draft = Draft.prefilled(inbox.draft(room.engine, item.item.id or 0))
+        return form_page(request, who, draft, from_item=item)
 
     @routes.post("/articles/preview", response_class=HTMLResponse)
     async def preview(request: Request, who: Staff = Depends(editor)) -> HTMLResponse:
@@ -260,8 +289,22 @@ def router(room: Newsroom) -> APIRouter:
     async def save(request: Request, who: Staff, view: store.ArticleView | None) -> Response:
         form = await request.form()
         draft = Draft.posted(form)
+        item, then = None, None
+        if view is None and form.get("from_item"):
+            try:
+                item = inbox_area.openable(room, str(form.get("from_item")))
+            except inbox_area.ItemProblem as exc:
+                return inbox_area.problem_page(room, request, who, exc)
+            then = inbox_area.linker(item, actor=who.email, now=room.clock())
         if form.get("action") == "preview":
-            return form_page(request, who, draft, view=view, preview=draft.preview())
+            return form_page(
+                request, who, draft, view=view, preview=draft.preview(), from_item=item
+            )
+        if item is not None and not draft.values["editor"].strip():
+            problems = {"editor": "Give your name: it is shown to readers as the editor."}
+            return form_page(
+                request, who, draft, problems=problems, http_status=400, from_item=item
+            )
         article_id = view.article.id if view is not None else None
         try:
             saved, changed = publish.save_article(
@@ -272,10 +315,17 @@ def router(room: Newsroom) -> APIRouter:
                 base_hash=(draft.base or None) if view is not None else None,
                 now=room.clock(),
                 actor=who.email,
+                then=then,
             )
         except InputError as exc:
             return form_page(
-                request, who, draft, view=view, problems=_problems(exc), http_status=400
+                request,
+                who,
+                draft,
+                view=view,
+                problems=_problems(exc),
+                http_status=400,
+                from_item=item,
             )
         done = "saved" if changed else "unchanged"
         return RedirectResponse(f"/admin/articles/{saved}?done={done}", status_code=303)

@@ -23,6 +23,8 @@ SUBJECT_PAGES = {
     "report": "/admin/reports#report-{id}",
     "staff": "/admin/people",
     "import": "/admin/subscribers",
+    "inbox_item": "/admin/inbox/{id}",
+    "source": "/admin/sources",
 }
 
 

@@ -1,11 +1,13 @@
-"""The dashboard's growth chart as geometry: the template ``admin/_growth.html`` writes it as
-inline SVG (no script, no style attribute: it renders under the admin's CSP), with a title,
-a description and the same figures in a table for screen readers."""
+"""The newsroom's charts as geometry: the dashboard's growth (``admin/_growth.html``) and an
+edition's send rate (``admin/_rate.html``). The templates write them as inline SVG (no
+script, no style attribute: they render under the admin's CSP), with a title, a description
+and the same figures in a table for screen readers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from publisher.newsroom import Day
 
@@ -39,6 +41,40 @@ class Chart:
     baseline: float
     summary: str
     busiest: Day | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One interval of a send: ``count`` messages sent in the interval starting ``at``."""
+
+    x: float
+    y: float
+    at: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class RateChart:
+    width: float
+    height: float
+    samples: list[Sample]
+    line: str
+    area: str
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    baseline: float
+    summary: str
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """Where each value goes: the line through them, the area under it and the y axis."""
+
+    xy: list[tuple[float, float]]
+    line: str
+    area: str
+    y_ticks: list[Tick]
+    baseline: float
 
 
 def _nice_step(value: float) -> int:
@@ -76,33 +112,42 @@ def _scale(low: int, high: int) -> tuple[int, int]:
         step = _nice_step(step + 1)
 
 
-def growth_chart(days: Sequence[Day]) -> Chart:
-    """A line of the running total, a point per day; the y axis from 0 (or just under the
-    lowest total, when the curve would otherwise be a flat line at the top)."""
+def _plot(values: Sequence[int], *, from_zero: bool = False) -> _Plot:
+    """The geometry of a line through ``values`` (at least one), evenly spaced across."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_h
-    if not days:
-        return Chart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "No days to show.", None)
-    floor, tick = _scale(min(d.total for d in days), max(d.total for d in days))
+    floor, tick = _scale(0 if from_zero else min(values), max(values))
     span = TICKS * tick
-    step = plot_w / max(len(days) - 1, 1)
+    step = plot_w / max(len(values) - 1, 1)
 
     def y_of(value: float) -> float:
         return round(baseline - (value - floor) / span * plot_h, 1)
 
-    points = [Point(round(LEFT + i * step, 1), y_of(day.total), day) for i, day in enumerate(days)]
-    line = " ".join(f"{p.x},{p.y}" for p in points)
-    area = f"{points[0].x},{baseline} {line} {points[-1].x},{baseline}"
+    xy = [(round(LEFT + i * step, 1), y_of(v)) for i, v in enumerate(values)]
+    line = " ".join(f"{x},{y}" for x, y in xy)
+    area = f"{xy[0][0]},{baseline} {line} {xy[-1][0]},{baseline}"
     figures = [floor + i * tick for i in range(TICKS + 1)]
     y_ticks = [
         Tick(y_of(f), label) for f, label in zip(figures, _labels(figures, tick), strict=True)
     ]
-    every = max(len(days) // 6, 1)
-    x_ticks = [
-        Tick(p.x, p.day.day.strftime("%d %b"))
-        for i, p in enumerate(points)
-        if (len(points) - 1 - i) % every == 0
-    ]
+    return _Plot(xy, line, area, y_ticks, baseline)
+
+
+def _x_ticks(xs: Sequence[float], label: Callable[[int], str], most: int = 6) -> list[Tick]:
+    """About ``most`` labels on the time axis, the last point always labelled."""
+    every = max(len(xs) // most, 1)
+    return [Tick(x, label(i)) for i, x in enumerate(xs) if (len(xs) - 1 - i) % every == 0]
+
+
+def growth_chart(days: Sequence[Day]) -> Chart:
+    """A line of the running total, a point per day; the y axis from 0 (or just under the
+    lowest total, when the curve would otherwise be a flat line at the top)."""
+    if not days:
+        baseline = HEIGHT - BOTTOM
+        return Chart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "No days to show.", None)
+    plot = _plot([d.total for d in days])
+    points = [Point(x, y, day) for (x, y), day in zip(plot.xy, days, strict=True)]
+    x_ticks = _x_ticks([p.x for p in points], lambda i: points[i].day.day.strftime("%d %b"))
     new = sum(d.new for d in days)
     busiest = max(days, key=lambda d: (d.new, d.day))
     summary = (
@@ -116,11 +161,41 @@ def growth_chart(days: Sequence[Day]) -> Chart:
         WIDTH,
         HEIGHT,
         points,
-        line,
-        area,
+        plot.line,
+        plot.area,
         x_ticks,
-        y_ticks,
-        baseline,
+        plot.y_ticks,
+        plot.baseline,
         summary,
         busiest if busiest.new else None,
+    )
+
+
+def rate_chart(series: Sequence[tuple[datetime, int]], *, every: str = "minute") -> RateChart:
+    """Messages sent per interval (``every`` names it: "minute", "5 seconds") over the
+    send, its local times on the time axis (to the second for intervals under a minute);
+    the y axis from 0."""
+    if not series:
+        baseline = HEIGHT - BOTTOM
+        return RateChart(WIDTH, HEIGHT, [], "", "", [], [], baseline, "Nothing sent yet.")
+    plot = _plot([count for _, count in series], from_zero=True)
+    samples = [Sample(x, y, at, count) for (x, y), (at, count) in zip(plot.xy, series, strict=True)]
+    clock = "%H:%M:%S" if "second" in every else "%H:%M"
+    x_ticks = _x_ticks([s.x for s in samples], lambda i: samples[i].at.strftime(clock))
+    busiest = max(samples, key=lambda s: s.count)
+    total = sum(s.count for s in samples)
+    summary = (
+        f"{total:,} messages sent from {samples[0].at:{clock}} to {samples[-1].at:{clock}}; "
+        f"at most {busiest.count:,} per {every}, at {busiest.at:{clock}}."
+    )
+    return RateChart(
+        WIDTH,
+        HEIGHT,
+        samples,
+        plot.line,
+        plot.area,
+        x_ticks,
+        plot.y_ticks,
+        plot.baseline,
+        summary,
     )

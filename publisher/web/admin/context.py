@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from sqlalchemy import Engine
 
+from publisher import store
 from publisher.schedules import Timetable
+from publisher.sealing import Sealer
 from publisher.settings import Settings
 from publisher.staff import Staff
 from publisher.tokens import Signer
@@ -32,6 +34,16 @@ class Newsroom:
     # /healthz has it; None where this process sends no mail.
     mail_status: Callable[[], str] | None = None
 
+    def inbox_waiting(self) -> int:
+        """New items in the inbox (the count beside its name in the navigation)."""
+        with store.reading(self.engine) as session:
+            return sum(store.item_counts(session, status="new").values())
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals the second factor's secrets in the database."""
+        return Sealer.of(self.settings.secret_key, "totp")
+
     def page(
         self,
         request: Request,
@@ -48,6 +60,7 @@ class Newsroom:
             staff=staff,
             csrf=csrf_token(request),
             path=request.url.path,
+            inbox_waiting=self.inbox_waiting,
             **values,
         )
         return HTMLResponse(html, status_code=http_status)

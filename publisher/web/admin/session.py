@@ -137,9 +137,11 @@ def requires(
         who = await run_in_threadpool(current, request, engine, settings, now=clock())
         if who is None:
             raise SignInNeeded()
-        await check_form_token(request)
         if role == "admin" and not who.is_admin:
+            # Before the form token, which reads the body: an editor's upload to an admin's
+            # page is refused without being read.
             raise NotAllowed()
+        await check_form_token(request)
         request.state.staff = who
         return who
 

@@ -181,6 +181,7 @@ def router(room: Newsroom) -> APIRouter:
                 room.engine,
                 uid,
                 str(form.get("code", ""))[:100],
+                sealer=room.sealer,
                 actor="",
                 now=now,
             )

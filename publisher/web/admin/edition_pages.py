@@ -1,0 +1,283 @@
+"""What an edition's page shows, gathered from the use cases: the edition with its stories,
+category variants, progress, send-rate chart, figures and trail; the preview framed in it,
+whole, per category or with an editor's review not saved yet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from publisher import edition_stats, editions, sends, store
+from publisher.digest import archive_values
+from publisher.models import Edition
+from publisher.schedules import Timetable
+from publisher.templating import Personaliser
+from publisher.web.admin.chart import RateChart, rate_chart
+from publisher.web.admin.context import Newsroom
+from publisher.web.admin.trail import TrailRow, rows
+
+MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
+# No delivery of an edition in one of these changes any more: its page stops polling.
+FINISHED = ("sent", "skipped", "missed", "cancelled")
+CANCELLABLE = ("awaiting_review", "ready", "sending", "paused")
+WIDTHS = ("desktop", "phone")
+MAX_TEXT = 1000  # a subject or intro line in a preview's address
+EMPTY_VARIANT = (
+    "<!doctype html><title>No story</title><p>No story of this edition is in this category: "
+    "its readers get no message this time.</p>"
+)
+
+
+def duration(seconds: float) -> str:
+    """A time left in words a glance reads: 40 s, 12 min, 2 h 05 min."""
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{round(whole / 60)} min"
+    hours, minutes = divmod(round(whole / 60), 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def edition_id_of(raw: str) -> int | None:
+    """An edition's id as typed in an address, or None when it cannot be one."""
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
+@dataclass(frozen=True)
+class Variant:
+    slug: str
+    name: str
+    stories: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    sent: int
+    failed: int
+    retrying: int
+    cancelled: int
+    owed: int  # pending, sending and retry
+    total: int
+    rate: float | None = None  # messages a second over the last minute
+    eta: float | None = None  # seconds left, when known
+
+    @property
+    def rate_text(self) -> str:
+        if self.rate is None:
+            return "–"
+        return f"{self.rate:,.1f}/s" if self.rate < 10 else f"{self.rate:,.0f}/s"
+
+    @property
+    def eta_text(self) -> str:
+        return "–" if self.eta is None else duration(self.eta)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An editor's review before it is approved: the subject, the intro line and the
+    stories kept, in order."""
+
+    subject: str
+    intro: str
+    article_ids: list[int]
+
+    @property
+    def query(self) -> str:
+        """The draft in a preview's address (nothing secret: the page's own values)."""
+        return urlencode(
+            {
+                "subject": self.subject,
+                "intro": self.intro,
+                "stories": ",".join(map(str, self.article_ids)),
+            }
+        )
+
+    @classmethod
+    def of_query(cls, raw: Mapping[str, str]) -> Draft | None:
+        """The draft a preview's address carries, if it carries one."""
+        stories = raw.get("stories")
+        if stories is None:
+            return None
+        ids = [int(p) for p in stories.split(",") if p.isascii() and p.isdigit() and len(p) < 11]
+        return cls(raw.get("subject", "")[:MAX_TEXT], raw.get("intro", "")[:MAX_TEXT], ids)
+
+
+@dataclass
+class EditionPage:
+    edition: Edition
+    stories: list[store.ArticleView]
+    variants: list[Variant]
+    variant: str  # the category slug previewed, or "" for the whole edition
+    width: str
+    progress: Progress
+    chart: RateChart
+    trail: list[TrailRow]
+    notes: list[str] = field(default_factory=list)
+    fate: str = ""  # what happens to it if nobody approves it in time
+    figures: edition_stats.Figures | None = None
+    draft: Draft | None = None  # the review being previewed, not saved yet
+    rate_every: str = "minute"
+
+    @property
+    def reviewing(self) -> bool:
+        return self.edition.status == "awaiting_review"
+
+    @property
+    def finished(self) -> bool:
+        return self.edition.status in FINISHED
+
+    @property
+    def can_pause(self) -> bool:
+        return self.edition.status in sends.CONTROLLABLE
+
+    @property
+    def can_resume(self) -> bool:
+        return self.edition.status == "paused"
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.edition.status in CANCELLABLE
+
+    @property
+    def deeds(self) -> list[tuple[str, str, datetime]]:
+        """Who approved, paused, resumed and cancelled it, and when."""
+        e = self.edition
+        found = [
+            ("Approved", e.approved_by, e.approved_at),
+            ("Paused", e.paused_by, e.paused_at),
+            ("Resumed", e.resumed_by, e.resumed_at),
+            ("Cancelled", e.cancelled_by, e.cancelled_at),
+        ]
+        return [(label, who, at) for label, who, at in found if who and at is not None]
+
+    @property
+    def preview_src(self) -> str:
+        if self.draft is not None:
+            query = "?" + self.draft.query
+        else:
+            query = f"?{urlencode({'variant': self.variant})}" if self.variant else ""
+        return f"/admin/editions/{self.edition.id}/preview{query}"
+
+
+def _variants(db: Session, views: list[store.ArticleView]) -> list[Variant]:
+    names = {c.name: c.slug for c in store.category_list(db)}
+    counted: dict[str, int] = {}
+    for view in views:
+        for name in view.categories:
+            counted[name] = counted.get(name, 0) + 1
+    return [Variant(names[n], n, c) for n, c in sorted(counted.items()) if n in names]
+
+
+def fate(timetable: Timetable, edition: Edition) -> str:
+    """What happens to an edition awaiting review once its deadline passes, in words."""
+    digest = timetable.digests.get(edition.digest)
+    if digest is not None and digest.unreviewed == "send":
+        return "it is sent as it is"
+    return "it is skipped (its stories go in the next edition)"
+
+
+def progress(room: Newsroom, edition_id: int, *, now: datetime) -> Progress:
+    found = edition_stats.progress(room.engine, edition_id, now=now)
+    return Progress(
+        found.sent,
+        found.failed,
+        found.retrying,
+        found.cancelled,
+        found.owed,
+        found.total,
+        found.rate,
+        found.eta_seconds,
+    )
+
+
+def _every(series: list[tuple[datetime, int]]) -> str:
+    """The chart's interval in words: "minute", "5 seconds"."""
+    if len(series) < 2:
+        return "second"
+    seconds = int((series[1][0] - series[0][0]).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
+
+
+def edition_page(
+    room: Newsroom,
+    edition_id: int,
+    *,
+    now: datetime,
+    variant: str = "",
+    width: str = "",
+    whole: bool = True,
+    draft: Draft | None = None,
+) -> EditionPage:
+    """Everything the edition's page shows (``whole=False``: only what its progress poll
+    and the cancel question need; ``draft``: an editor's review shown before approval)."""
+    with store.reading(room.engine) as db:
+        edition = store.edition_by_id(db, edition_id)
+        views = store.edition_articles(db, edition_id) if whole else []
+        variants = _variants(db, views) if whole else []
+        trail = (
+            rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
+        )
+    series = edition_stats.rate_series(room.engine, edition_id)
+    every = _every(series)
+    local = [(at.astimezone(room.settings.zone), count) for at, count in series]
+    figures = None
+    if edition.status in FINISHED and whole:
+        figures = edition_stats.figures(room.engine, room.settings, edition_id, now=now)
+    notes = []
+    if variant and variant not in {v.slug for v in variants}:
+        notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
+        variant = ""
+    return EditionPage(
+        edition,
+        views,
+        variants,
+        "" if draft else variant,
+        width if width in WIDTHS else WIDTHS[0],
+        progress(room, edition_id, now=now),
+        rate_chart(local, every=every),
+        trail,
+        notes,
+        fate=fate(room.timetable, edition),
+        figures=figures,
+        draft=draft,
+        rate_every=every,
+    )
+
+
+def preview_html(
+    room: Newsroom, edition_id: int, *, variant: str = "", draft: Draft | None = None
+) -> str:
+    """The edition as a reader sees it, whole or as a reader of ``variant`` (a category
+    slug) gets it, or with an editor's unsaved ``draft``; generic links in place of a
+    recipient's."""
+    if draft is None:
+        html = sends.review_preview(
+            room.engine,
+            room.settings,
+            room.timetable,
+            room.env,
+            edition_id,
+            variant=[variant] if variant else None,
+        )
+        return html or EMPTY_VARIANT
+    with store.reading(room.engine) as db:
+        edition = store.edition_by_id(db, edition_id)
+    edition = Edition.model_validate(
+        {**edition.model_dump(), "subject": draft.subject, "intro": draft.intro}
+    )
+    rendered = editions.render_as(
+        room.engine, room.settings, room.timetable, room.env, edition, draft.article_ids
+    )
+    values = archive_values(room.settings.site_url)
+    return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
