@@ -74,7 +74,9 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     assert form["hub.callback"] == "https://news.example.com/websub/cms"
     assert int(form["hub.lease_seconds"]) == int(sources.WEBSUB_LEASE.total_seconds())
     secret = form["hub.secret"]
-    assert len(secret) == 64 and state(engine).websub_state == "pending"
+    assert len(secret) == 32 and state(engine).websub_state == "pending"
+    stored = state(engine).secret  # sealed: the database alone does not give it away
+    assert stored.startswith("v1.") and secret not in stored and len(stored) <= 100
 
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None,
                                    timetable=timetable))  # fmt: skip
@@ -101,6 +103,16 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     assert good.status_code == 202, good.text
     [item] = [v.item for v in inbox.list_items(engine).items]
     assert item.title == "Pushed market returns"  # the same entry, updated by the push
+    # Under another PUBLISHER_SECRET_KEY the sealed secret does not open: pushes are ignored.
+    another = "another-secret-key-0123456789-abcdefghij"
+    other = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=settings.database_url, PUBLISHER_SECRET_KEY=another
+    )
+    ignored = sources.push(
+        engine, other, timetable, "cms", body, now=NOW, signature=signed(secret, body),
+        content_type="application/atom+xml",
+    )  # fmt: skip
+    assert ignored.outcome == "failed" and "signature" in ignored.error
     assert client.post("/websub/nope", content=body).status_code == 404
     assert client.get("/websub/nope", params={"hub.challenge": "x"}).status_code == 404
 
