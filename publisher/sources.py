@@ -543,7 +543,9 @@ def push(
     try:
         secret = _sealer(settings).open(row.secret)
     except SealBroken:
-        secret = ""  # sealed under another PUBLISHER_SECRET_KEY: renewed at the next poll
+        secret = ""  # sealed under another PUBLISHER_SECRET_KEY: subscribe again
+        with store.writing(engine) as session:
+            store.set_websub(session, key, websub_state="failed", lease_until=now, now=now)
     if not secret or not fetch.signature_ok(secret, body, signature):
         error = "a WebSub push with a missing or wrong signature was ignored"
         log.warning("source %s: %s", key, error)

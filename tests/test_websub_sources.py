@@ -113,6 +113,12 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
         content_type="application/atom+xml",
     )  # fmt: skip
     assert ignored.outcome == "failed" and "signature" in ignored.error
+    sources.poll_source(engine, other, spec, now=NOW + timedelta(minutes=1), force=True)
+    assert len(server.posts) == 2  # subscribed again, with a secret sealed under the new key
+    assert sources.push(
+        engine, other, timetable, "cms", body, now=NOW, content_type="application/atom+xml",
+        signature=signed(server.posts[1][1]["hub.secret"], body),
+    ).outcome == "fetched"  # fmt: skip
     assert client.post("/websub/nope", content=body).status_code == 404
     assert client.get("/websub/nope", params={"hub.challenge": "x"}).status_code == 404
 
