@@ -25,6 +25,7 @@ from publisher.errors import InputError, NotFoundError, PublisherError
 from publisher.feed_items import FeedItem, clean_entry
 from publisher.models import Source, SourceItem
 from publisher.schedules import SourceSpec, Timetable
+from publisher.sealing import SealBroken, Sealer
 from publisher.settings import Settings
 from publisher.source_feeds import ParsedFeed
 
@@ -439,6 +440,10 @@ def _keep_subscribed(
     subscribe(engine, settings, spec.key, hub=hub, topic=topic, now=now)
 
 
+def _sealer(settings: Settings) -> Sealer:
+    return Sealer.of(settings.secret_key, "websub-secret")
+
+
 def callback_url(settings: Settings, key: str) -> str:
     return f"{settings.site_url.rstrip('/')}/websub/{key}"
 
@@ -448,11 +453,13 @@ def subscribe(
 ) -> bool:
     """Ask ``hub`` for pushes of ``topic`` with a new secret; True when it accepted (it
     verifies our intent on the callback next)."""
-    secret = secrets.token_hex(32)
+    # 128 bits, kept sealed (a copy of the database alone cannot forge pushes)
+    secret = secrets.token_hex(16)
     with store.writing(engine) as session:
         # pending until the hub verifies; asked again after WEBSUB_VERIFY_WAIT otherwise
         store.set_websub(
-            session, key, hub=hub, topic=topic, secret=secret, websub_state="pending",
+            session, key, hub=hub, topic=topic, secret=_sealer(settings).seal(secret),
+            websub_state="pending",
             lease_until=now + WEBSUB_VERIFY_WAIT, now=now,
         )  # fmt: skip
     try:
@@ -481,6 +488,9 @@ def verify_intent(
 ) -> str | None:
     """The hub's intent check: the challenge to echo for a pending subscription of this
     topic, else None (the callback answers 404)."""
+    if mode == "denied":
+        _denied(engine, key, topic, now=now)
+        return None
     if mode != "subscribe" or not challenge:
         return None
     with store.writing(engine) as session:
@@ -499,6 +509,21 @@ def verify_intent(
     return challenge
 
 
+def _denied(engine: Engine, key: str, topic: str, *, now: datetime) -> None:
+    """The hub refused our subscription (WebSub 5.2): polling carries on; asked again later."""
+    with store.writing(engine) as session:
+        try:
+            row = store.source_row(session, key, lock=True)
+        except NotFoundError:
+            return
+        if row.topic != topic or row.websub_state not in ("pending", "active"):
+            return
+        store.set_websub(
+            session, key, websub_state="failed", lease_until=now + WEBSUB_VERIFY_WAIT, now=now
+        )
+    log.warning("source %s: the WebSub hub denied the subscription to %s", key, topic)
+
+
 def push(
     engine: Engine,
     settings: Settings,
@@ -515,7 +540,13 @@ def push(
     spec = timetable.source(key)
     with store.reading(engine) as session:
         row = store.source_row(session, key)
-    if not row.secret or not fetch.signature_ok(row.secret, body, signature):
+    try:
+        secret = _sealer(settings).open(row.secret)
+    except SealBroken:
+        secret = ""  # sealed under another PUBLISHER_SECRET_KEY: subscribe again
+        with store.writing(engine) as session:
+            store.set_websub(session, key, websub_state="failed", lease_until=now, now=now)
+    if not secret or not fetch.signature_ok(secret, body, signature):
         error = "a WebSub push with a missing or wrong signature was ignored"
         log.warning("source %s: %s", key, error)
         with store.writing(engine) as session:

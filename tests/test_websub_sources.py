@@ -74,7 +74,9 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     assert form["hub.callback"] == "https://news.example.com/websub/cms"
     assert int(form["hub.lease_seconds"]) == int(sources.WEBSUB_LEASE.total_seconds())
     secret = form["hub.secret"]
-    assert len(secret) == 64 and state(engine).websub_state == "pending"
+    assert len(secret) == 32 and state(engine).websub_state == "pending"
+    stored = state(engine).secret  # sealed: the database alone does not give it away
+    assert stored.startswith("v1.") and secret not in stored and len(stored) <= 100
 
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None,
                                    timetable=timetable))  # fmt: skip
@@ -101,6 +103,22 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     assert good.status_code == 202, good.text
     [item] = [v.item for v in inbox.list_items(engine).items]
     assert item.title == "Pushed market returns"  # the same entry, updated by the push
+    # Under another PUBLISHER_SECRET_KEY the sealed secret does not open: pushes are ignored.
+    another = "another-secret-key-0123456789-abcdefghij"
+    other = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=settings.database_url, PUBLISHER_SECRET_KEY=another
+    )
+    ignored = sources.push(
+        engine, other, timetable, "cms", body, now=NOW, signature=signed(secret, body),
+        content_type="application/atom+xml",
+    )  # fmt: skip
+    assert ignored.outcome == "failed" and "signature" in ignored.error
+    sources.poll_source(engine, other, spec, now=NOW + timedelta(minutes=1), force=True)
+    assert len(server.posts) == 2  # subscribed again, with a secret sealed under the new key
+    assert sources.push(
+        engine, other, timetable, "cms", body, now=NOW, content_type="application/atom+xml",
+        signature=signed(server.posts[1][1]["hub.secret"], body),
+    ).outcome == "fetched"  # fmt: skip
     assert client.post("/websub/nope", content=body).status_code == 404
     assert client.get("/websub/nope", params={"hub.challenge": "x"}).status_code == 404
 
@@ -142,6 +160,20 @@ def test_a_hub_that_never_verifies_is_asked_again_later_and_a_lease_is_renewed(
     assert len(server.posts) == 2
     sources.poll_source(engine, settings, spec, now=later + timedelta(hours=25), force=True)
     assert len(server.posts) == 3 and state(engine).websub_state == "pending"
+
+
+def test_a_hub_that_denies_the_subscription_is_shown_and_asked_again_later(
+    engine: Engine, settings: Settings, server: FeedServer, tmp_path: Path
+) -> None:
+    spec = setup(server, tmp_path).source("cms")
+    sources.poll_source(engine, settings, spec, now=NOW)
+    assert sources.verify_intent(engine, "cms", mode="denied", topic=TOPIC, challenge="",
+                                 lease_seconds="", now=NOW) is None  # fmt: skip
+    assert state(engine).websub_state == "failed"
+    sources.poll_source(engine, settings, spec, now=NOW + timedelta(minutes=30), force=True)
+    assert len(server.posts) == 1
+    sources.poll_source(engine, settings, spec, now=NOW + timedelta(hours=2), force=True)
+    assert len(server.posts) == 2
 
 
 def test_a_hub_that_refuses_leaves_polling_on(
