@@ -125,8 +125,9 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
 
     page.get_by_role("navigation", name="Newsroom").get_by_role("link", name="Audit").click()
     page.wait_for_selector("h1:text('Audit trail')")
-    # The admin's staff.add and staff.set-password, the two entries above, three article.create.
-    assert page.locator("table.trail tbody tr").count() == 7
+    # The admin's staff.add and staff.set-password, the two entries above, three article.create
+    # and the resolved report.
+    assert page.locator("table.trail tbody tr").count() == 8
     assert page.get_by_role("link", name="c@example.com").get_attribute("href") == (
         f"/admin/subscribers/{room.rows['late']}"
     )
