@@ -197,7 +197,9 @@ def test_debug_log_level_brings_the_scheduler_lines_back(tmp_path: Path, databas
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=20)
     output = "".join(lines) + rest
-    assert "[apscheduler" in output and "[alembic" in output, output
+    # (Alembic speaks only when it migrates: a database at the newest migration is not
+    # handed to it at all, see store.engine.migrate.)
+    assert "[apscheduler" in output, output
 
 
 def test_screenshots_named_in_the_readme_exist() -> None:
