@@ -173,12 +173,8 @@ def render_variant(
     """The edition with only these of its stories (for readers who chose categories), with
     the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
-    with store.reading(engine) as session:
-        views = [
-            v for v in store.edition_articles(session, edition.id or 0) if v.article.id in wanted
-        ]
-    digest = timetable.digest(edition.digest)
-    return _render(settings, timetable, env, digest, edition, views)
+    views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
+    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
 
 
 def render_as(
@@ -191,11 +187,15 @@ def render_as(
 ) -> RenderedEdition:
     """The edition with these of its stories in this order, and its ``subject`` and
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
-    with store.reading(engine) as session:
-        views = {v.article.id: v for v in store.edition_articles(session, edition.id or 0)}
-    digest = timetable.digest(edition.digest)
+    views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, digest, edition, kept)
+    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+
+
+def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
+    """The edition's stories by article id, in the edition's order."""
+    with store.reading(engine) as session:
+        return {v.article.id: v for v in store.edition_articles(session, edition.id or 0)}
 
 
 def current_nominal(digest: Digest, now: datetime) -> datetime:

@@ -183,8 +183,7 @@ def router(
         except PublisherError as exc:
             if exc.http_status >= 500:
                 raise
-            problem = Problem(exc.http_status, sentence(exc.message))
-            return screens.problem(request, who, problem, back="/admin/editions")
+            return screens.problem(request, who, exc, back="/admin/editions")
         return RedirectResponse(f"/admin/editions?tested={digest}&n={count}", status_code=303)
 
     @routes.post("/editions/{raw_id}/review", response_class=HTMLResponse)

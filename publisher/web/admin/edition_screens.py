@@ -58,8 +58,15 @@ class Screens:
         return edition_id
 
     def problem(
-        self, request: Request, who: Staff | None, exc: Problem, *, back: str = ""
+        self,
+        request: Request,
+        who: Staff | None,
+        exc: Problem | PublisherError,
+        *,
+        back: str = "",
     ) -> HTMLResponse:
+        if isinstance(exc, PublisherError):
+            exc = Problem.of(exc)
         return self.room.page(
             request,
             "editions_problem.html",

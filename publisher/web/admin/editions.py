@@ -71,10 +71,8 @@ def router(room: Newsroom) -> APIRouter:
                 variant=params.get("variant", ""),
                 draft=Draft.of_query(params),
             )
-        except Problem as exc:
+        except (Problem, PublisherError) as exc:
             return screens.problem(request, who, exc)
-        except PublisherError as exc:
-            return screens.problem(request, who, Problem.of(exc))
         answer = HTMLResponse(html)
         answer.headers["content-security-policy"] = PREVIEW_POLICY
         answer.headers["x-frame-options"] = "SAMEORIGIN"
@@ -91,10 +89,8 @@ def router(room: Newsroom) -> APIRouter:
             return room.page(request, "editions_live.html", staff=None, http_status=STOP_POLLING)
         try:
             view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), whole=False)
-        except Problem as exc:
+        except (Problem, PublisherError) as exc:
             return screens.problem(request, who, exc)
-        except PublisherError as exc:
-            return screens.problem(request, who, Problem.of(exc))
         return room.page(
             request,
             "editions_live.html",
@@ -109,10 +105,8 @@ def router(room: Newsroom) -> APIRouter:
         """The cancel button's confirmation, saying how many are still owed."""
         try:
             view = edition_page(room, screens.edition_id(raw_id), now=room.clock(), whole=False)
-        except Problem as exc:
+        except (Problem, PublisherError) as exc:
             return screens.problem(request, who, exc)
-        except PublisherError as exc:
-            return screens.problem(request, who, Problem.of(exc))
         if not view.can_cancel:
             said = f"Edition {view.edition.id} is {view.edition.status}: nothing to cancel."
             return screens.problem(
