@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 BATCH = 50  # a connection's first claim; each next one twice the last, up to MAX_BATCH
 MAX_BATCH = 400  # (the first claims stay small so that every process gets a share at once)
 MAX_OUTAGE_WAIT = 300.0  # seconds between tries while the SMTP server is down
-GONE = store.Addressee("", "gone", frozenset())
 IDLE_POLL = 1.0
 HELD_CHECK = 1.0  # seconds: how soon a worker sees that an edition was paused or cancelled
 Clock = Callable[[], datetime]
@@ -234,8 +233,6 @@ class Sender:
     ) -> bool:
         """Send one claimed batch, pipelined on the connection (a message is ended in the same
         write as the next one starts); True when the SMTP server was unavailable."""
-        with store.reading(self.engine) as session:
-            people = store.recipients(session, [d.subscriber_id for d in batch])
         renewed = time.monotonic()
         ready = self._local.outcomes.wait
         for index, delivery in enumerate(batch):
@@ -254,7 +251,7 @@ class Sender:
                     rest = [d.id for d in batch[index - 1 if index else 0 :]]
                     store.renew_lease(session, rest, worker, until=self.clock() + lease)
                 renewed = time.monotonic()
-            person = people.get(delivery.subscriber_id, GONE)
+            person = delivery.reader
             if person.status != "confirmed":  # unsubscribed or bounced since the edition started
                 self._finish(delivery, "cancelled", f"subscriber is {person.status}")
                 continue

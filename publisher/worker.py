@@ -82,7 +82,7 @@ def opened(*, migrate: bool = True) -> Iterator[tuple[Settings, Engine]]:
     """Settings, and an engine on a database brought up to date (``migrate``; a child
     sending process skips it: its parent migrated before starting it)."""
     settings = with_secret_key(load_settings())
-    engine = store.make_engine(settings.database_url)
+    engine = store.make_engine(settings.database_url, held=settings.send_concurrency)
     try:
         if migrate:
             store.migrate(engine)

@@ -541,3 +541,36 @@ def test_run_with_processes_children_stop_when_the_parent_is_killed(
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+@pytest.mark.slow
+def test_more_connections_than_the_database_pool_holds_by_default(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    # Each sending connection's outcome writer keeps a database connection for the whole run:
+    # 24 of them, and the batches' queries beside them, fit in the sender's pool (a default
+    # pool holds 15 on SQLite: the 16th connection waited, then failed the run).
+    members = audience(engine, mail_settings, tmp_path, 1250)  # 24 first claims of 50
+    edition_id = start_edition(engine, mail_settings)
+    smtp.recorder.gate.clear()  # every message held until all 24 connections are open
+    env = cli_env(mail_settings, database_url, smtp, tmp_path)
+    env["PUBLISHER_SEND_CONCURRENCY"] = "24"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "deliver", "--once"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while smtp.recorder.greeted < 24:
+            assert time.monotonic() < deadline and proc.poll() is None, smtp.recorder.greeted
+            time.sleep(0.05)
+    finally:
+        smtp.recorder.gate.set()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert smtp.recorder.counts() == {address: 1 for address in members}
+    assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 1250}

@@ -841,7 +841,11 @@ def test_cancel_with_three_daemons_the_rest_is_never_sent(
     assert 0 < counts["cancelled"] <= said
     got = smtp.recorder.counts()
     sent = set(sent_addresses(engine, edition_id))
-    assert set(got) == sent < set(members)  # nobody whose delivery was cancelled got it
+    # Nobody whose delivery was cancelled got it, but for what the killed daemon had just
+    # ended: a message can arrive and its record die with the sender, and cancelled before
+    # another daemon sent it again, it stays cancelled (at most one a connection).
+    assert sent <= set(got) < set(members)
+    assert len(set(got) - sent) <= plain.send_concurrency
     # Only the killed daemon's messages in flight can have gone twice.
     assert sum(got.values()) - len(got) <= plain.send_concurrency
 

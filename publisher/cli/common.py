@@ -64,6 +64,6 @@ def configure_logging(settings: Settings) -> None:
 def ready() -> tuple[Settings, Engine, Callable[[], None]]:
     settings = with_secret_key(load_settings())
     configure_logging(settings)
-    engine = store.make_engine(settings.database_url)
+    engine = store.make_engine(settings.database_url, held=settings.send_concurrency)
     store.migrate(engine)
     return settings, engine, engine.dispose

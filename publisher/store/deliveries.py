@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import queue
-import threading
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from select import select as wait_io
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     Engine,
+    Integer,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -45,6 +50,18 @@ HELD = ("paused", "cancelled")  # editions whose deliveries no worker claims (is
 
 
 @dataclass(frozen=True)
+class Addressee:
+    """A subscriber as the sender needs them, read when their delivery is claimed."""
+
+    name: str
+    status: str
+    topics: frozenset[int]  # category ids they chose; empty: every category
+
+
+GONE = Addressee("", "gone", frozenset())
+
+
+@dataclass(frozen=True)
 class Claimed:
     id: int
     edition_id: int
@@ -52,6 +69,7 @@ class Claimed:
     email: str
     attempts: int
     link_key: str = ""  # the subscriber's, for their links; empty once they are removed
+    reader: Addressee = GONE  # who they are now (gone: removed since the edition started)
 
 
 def start_deliveries(session: Session, edition: Edition, *, now: datetime) -> int:
@@ -132,22 +150,60 @@ def claim_deliveries(
         )
     )
     claimed = list(session.execute(statement))
-    # The readers' link keys in one query for the batch, not one a message.
-    keys: dict[int, str] = {
-        int(r.id): str(r.link_key or "")
-        for r in session.execute(
-            select(subscribers_t.c.id, subscribers_t.c.link_key).where(
-                subscribers_t.c.id.in_({r.subscriber_id for r in claimed})
-            )
-        )
-    }
+    readers = _readers(session, [r.subscriber_id for r in claimed])
     rows = [
         Claimed(
-            r.id, r.edition_id, r.subscriber_id, r.email, r.attempts, keys.get(r.subscriber_id, "")
+            r.id,
+            r.edition_id,
+            r.subscriber_id,
+            r.email,
+            r.attempts,
+            *readers.get(r.subscriber_id, ("", GONE)),
         )
         for r in claimed
     ]
     return sorted(rows, key=lambda r: r.id)
+
+
+def _readers(session: Session, subscriber_ids: list[int]) -> dict[int, tuple[str, Addressee]]:
+    """Link key, name, status and chosen categories of each subscriber, in two queries for a
+    claimed batch (not one a message)."""
+    topics: dict[int, set[int]] = {}
+    for subscriber_id, category_id in session.execute(
+        select(interests_t.c.subscriber_id, interests_t.c.category_id).where(
+            _among(session, interests_t.c.subscriber_id, subscriber_ids)
+        )
+    ):
+        topics.setdefault(subscriber_id, set()).add(category_id)
+    rows = session.execute(
+        select(
+            subscribers_t.c.id,
+            subscribers_t.c.link_key,
+            subscribers_t.c.name,
+            subscribers_t.c.status,
+        ).where(_among(session, subscribers_t.c.id, subscriber_ids))
+    )
+    return {
+        row.id: (
+            str(row.link_key or ""),
+            Addressee(row.name, row.status, frozenset(topics.get(row.id, ()))),
+        )
+        for row in rows
+    }
+
+
+def _among(session: Session, column: Any, ids: list[int]) -> Any:
+    """``column IN ids`` with the ids as one bound value (an array on PostgreSQL, JSON on
+    SQLite): the statement's text stays the same whatever the batch, so it is compiled once.
+    With an IN list of up to 400 parameters each batch's statements were new to SQLAlchemy's
+    and psycopg's caches, and compiling them took about a fifth of the sending threads' time
+    in the profile (issue 15)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    listed: Any = select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", json.dumps(ids)))
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 def renew_lease(session: Session, ids: Sequence[int], worker: str, *, until: datetime) -> None:
@@ -164,90 +220,63 @@ def renew_lease(session: Session, ids: Sequence[int], worker: str, *, until: dat
     )
 
 
-@dataclass(frozen=True)
-class Addressee:
-    """A subscriber as the sender needs them, read at send time."""
-
-    name: str
-    status: str
-    topics: frozenset[int]  # category ids they chose; empty: every category
-
-
-def recipients(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Addressee]:
-    """Name, status and chosen categories of each subscriber."""
-    ids = list(subscriber_ids)
-    topics: dict[int, set[int]] = {}
-    for subscriber_id, category_id in session.execute(
-        select(interests_t.c.subscriber_id, interests_t.c.category_id).where(
-            interests_t.c.subscriber_id.in_(ids)
-        )
-    ):
-        topics.setdefault(subscriber_id, set()).add(category_id)
-    rows = session.execute(
-        select(subscribers_t.c.id, subscribers_t.c.name, subscribers_t.c.status).where(
-            subscribers_t.c.id.in_(ids)
-        )
-    )
-    return {
-        row.id: Addressee(row.name, row.status, frozenset(topics.get(row.id, ()))) for row in rows
-    }
-
-
 class OutcomeWriter:
     """Records one sending connection's delivery outcomes on a dedicated driver connection,
-    written by a thread of its own while the caller sends on: ``record`` returns at once, and
-    the writer commits whatever gathered meanwhile in one transaction (usually one outcome:
-    a single autocommitted UPDATE by primary key). ``wait`` returns once everything recorded
-    so far is committed; the sender calls it before the server may take its next message, so
-    at most one message a connection is ever accepted by the server and not recorded. This is
-    the per-message hot path: SQLAlchemy's execution machinery, a separate BEGIN IMMEDIATE on
-    SQLite, or waiting for each commit before sending on cost more than the message itself;
-    so did a writer shared by the connections (its commits queue behind each other, and
-    every connection waits for the slowest group), measured on the bench."""
+    on the sending thread itself (no writer thread: handing each outcome to one, and waking
+    it, cost about 100 us of CPU a message in GIL hand-offs, more than the UPDATE, issue 15).
+
+    On PostgreSQL ``record`` sends the autocommitted UPDATE and returns without waiting for
+    its answer, which is collected by ``wait`` (or the next ``record``): the database works
+    on it while the next message's content goes out. On SQLite, where the database is this
+    process, ``record`` commits at once. The sender calls ``wait`` before the server may take
+    its next message, so at most one message a connection is ever accepted by the server and
+    not recorded. SQLAlchemy's execution machinery or a separate BEGIN on this path cost more
+    than the message itself, measured on the bench."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        mark = "?" if self.sqlite else "%s"
-        common = f"status = {mark}, lease_owner = '', lease_until = NULL, last_error = {mark}"
-        self._sql = {
-            "sent": f"UPDATE deliveries SET {common}, attempts = attempts + 1, sent_at = {mark} "
-            f"WHERE id = {mark}",
-            "retry": f"UPDATE deliveries SET {common}, attempts = attempts + 1, "
-            f"next_attempt_at = {mark} WHERE id = {mark}",
-            "failed": f"UPDATE deliveries SET {common}, attempts = attempts + 1 WHERE id = {mark}",
-            "cancelled": f"UPDATE deliveries SET {common} WHERE id = {mark}",
+        # {0} status, {1} last_error, then the time if any, and the id last.
+        common = "UPDATE deliveries SET status = {0}, lease_owner = '', lease_until = NULL, "
+        common += "last_error = {1}"
+        sql = {
+            "sent": common + ", attempts = attempts + 1, sent_at = {2} WHERE id = {3}",
+            "retry": common + ", attempts = attempts + 1, next_attempt_at = {2} WHERE id = {3}",
+            "failed": common + ", attempts = attempts + 1 WHERE id = {2}",
+            "cancelled": common + " WHERE id = {2}",
         }
-        self._changed = threading.Condition()
-        # The sender puts, the writer takes: a C queue, so that handing over an outcome
-        # costs no Python-level locking (a Condition's notify a message cost about a tenth
-        # of the sending threads' time in the profile, issue 15). None: close.
-        self._queue: queue.SimpleQueue[tuple[int, str, list[Any]] | None] = queue.SimpleQueue()
-        self._issued = 0  # tickets handed out (by the one sending thread)
-        self._committed = 0  # every ticket up to this one is committed
-        self._waiting = 0  # senders waiting for a commit (notified only then)
-        self._error: BaseException | None = None
-        self._raw = self._open()  # used by the writing thread only from here on
-        self._thread = threading.Thread(target=self._run, name="outcomes", daemon=True)
-        self._thread.start()
+        marks = ["?"] * 4 if self.sqlite else [f"${n}" for n in range(1, 5)]
+        self._sql = {status: text.format(*marks) for status, text in sql.items()}
+        self._bytes = {status: text.encode() for status, text in self._sql.items()}
+        self._raw: Any = None
+        self._pg: Any = None  # the libpq connection (PostgreSQL)
+        self._owed: int | None = None  # the delivery whose UPDATE is sent, not yet answered
+        self._broken = False  # an answer not read: the connection is in doubt
+        self._raw = self._open()
 
     def _open(self) -> Any:
         raw = self.engine.raw_connection()
         if not self.sqlite:
+            import psycopg  # only on PostgreSQL, where the engine has loaded it
+
             # One round trip per outcome: the UPDATE commits by itself. And if the database
             # server itself crashes, the last few hundred milliseconds of
             # outcomes may be lost and those messages sent again (nothing is ever lost; our
             # own crashes are unaffected), so no outcome waits for a disk flush.
-            raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            driver = raw.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
             cursor = raw.cursor()
             cursor.execute("SET synchronous_commit = off")
             cursor.close()
+            self._pg = driver.pgconn  # type: ignore[union-attr]
+            self._ok = psycopg.pq.ExecStatus.COMMAND_OK
+            self._pg_error: type[Exception] = psycopg.Error
         return raw
 
     def _when(self, value: datetime) -> Any:
         utc = value.astimezone(UTC)
         # SQLite: the text form SQLAlchemy's DateTime stores, so comparisons stay exact.
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc.isoformat()
 
     def record(
         self,
@@ -258,94 +287,75 @@ class OutcomeWriter:
         error: str = "",
         retry_at: datetime | None = None,
     ) -> None:
-        """Queue an outcome for the next commit."""
+        """Record an outcome: committed now (SQLite), or sent to the database (PostgreSQL)
+        with its answer collected by ``wait``."""
         params: list[Any] = [status, error[:1000]]
         if status == "sent":
             params.append(self._when(now))
         elif status == "retry":
             params.append(self._when(retry_at or now))
         params.append(delivery_id)
-        self._issued += 1
-        self._queue.put((self._issued, status, params))
+        if self.sqlite:
+            with write_lock(self.engine):
+                cursor = self._raw.cursor()
+                try:
+                    cursor.execute(self._sql[status], params)  # commits by itself
+                finally:
+                    cursor.close()
+            return
+        self.wait()  # libpq takes one statement at a time
+        values = [str(value).encode() for value in params]
+        self._pg.send_query_params(self._bytes[status], values)
+        self._owed = delivery_id
 
     def wait(self) -> None:
         """Return once every outcome recorded so far is committed (raise if one failed)."""
-        ticket = self._issued
-        if self._committed >= ticket:  # usually: committed while the last content went out
+        if self._owed is None:
             return
-        with self._changed:
-            self._waiting += 1
-            try:
-                while self._committed < ticket and self._error is None:
-                    self._changed.wait()
-            finally:
-                self._waiting -= 1
-            if self._committed < ticket:
-                raise RuntimeError("recording delivery outcomes failed") from self._error
-
-    def _run(self) -> None:
+        owed, self._owed = self._owed, None
+        pg = self._pg
+        self._broken = True  # until the answer is read
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                group = [first]
-                closing = False
-                while not self._queue.empty():  # whatever gathered meanwhile, in one commit
-                    more = self._queue.get_nowait()
-                    if more is None:
-                        closing = True
-                        break
-                    group.append(more)
-                self._write(group)
-                with self._changed:
-                    self._committed = group[-1][0]
-                    if self._waiting:
-                        self._changed.notify_all()
-                if closing:
-                    return
-        except BaseException as exc:  # every waiter hears of it
-            with self._changed:
-                self._error = exc
-                self._changed.notify_all()
+            while pg.flush():  # the rest of the statement, if the socket was full
+                wait_io([], [pg.socket], [])
+            while pg.is_busy():
+                wait_io([pg.socket], [], [])  # without the GIL, unlike libpq's own wait
+                pg.consume_input()
+            failed = None
+            while (result := pg.get_result()) is not None:
+                if result.status != self._ok:
+                    failed = result.error_message.decode("utf-8", "replace").strip()
+        except self._pg_error as exc:
+            raise RuntimeError(f"recording delivery {owed}'s outcome failed: {exc}") from exc
+        self._broken = False
+        if failed is not None:
+            raise RuntimeError(f"recording delivery {owed}'s outcome failed: {failed}")
+
+    def close(self) -> None:
+        """Collect the last answer and give the connection back (raise if recording failed)."""
+        try:
+            self.wait()
         finally:
             self._close()
 
-    def _write(self, group: list[tuple[int, str, list[Any]]]) -> None:
-        by_status: dict[str, list[list[Any]]] = {}
-        for _, status, params in group:
-            by_status.setdefault(status, []).append(params)
-        with write_lock(self.engine):
-            cursor = self._raw.cursor()
-            try:
-                if len(group) == 1:
-                    cursor.execute(self._sql[group[0][1]], group[0][2])  # commits by itself
-                    return
-                cursor.execute("BEGIN IMMEDIATE" if self.sqlite else "BEGIN")
-                try:
-                    for status, rows in by_status.items():
-                        cursor.executemany(self._sql[status], rows)
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                cursor.execute("COMMIT")
-            finally:
-                cursor.close()
-
-    def close(self) -> None:
-        """Commit what is queued and stop (raise if recording failed)."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise RuntimeError("recording delivery outcomes failed") from self._error
-
     def _close(self) -> None:
-        if not self.sqlite:
-            cursor = self._raw.cursor()
+        raw, self._raw = self._raw, None
+        if raw is None or self.sqlite:
+            if raw is not None:
+                raw.close()
+            return
+        import psycopg
+
+        try:
+            if self._broken:
+                raise psycopg.InterfaceError("an outcome's answer was not read")
+            cursor = raw.cursor()
             cursor.execute("RESET synchronous_commit")
             cursor.close()
-            self._raw.driver_connection.autocommit = False
-        self._raw.close()
+            raw.driver_connection.autocommit = False
+        except psycopg.Error:
+            raw.invalidate()  # a connection in doubt is not given back to the pool
+        raw.close()
 
 
 def release_deliveries(

@@ -68,19 +68,21 @@ STATUSES = ("published", "unpublished")
 # ---------------------------------------------------------------- engine and sessions
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite file or PostgreSQL), configured for safe concurrent use."""
+def make_engine(url: str, *, held: int = 0) -> Engine:
+    """An engine for ``url`` (SQLite file or PostgreSQL), configured for safe concurrent use.
+    ``held``: connections kept checked out for a long time (each sending connection's outcome
+    writer holds one), on top of the pool's room for short transactions."""
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
         raise ConfigError(f"PUBLISHER_DATABASE_URL: cannot parse {url!r}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, held)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=10 + held, max_overflow=20)
         _translate_connect_errors(engine)
         return engine
     raise ConfigError(
@@ -88,10 +90,12 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+def _sqlite_engine(url: str, database: str | None, held: int) -> Engine:
+    memory = not database or database == ":memory:"
+    if not memory:
+        Path(database or "").parent.mkdir(parents=True, exist_ok=True)
+    sized = {} if memory else {"pool_size": 5 + held, "max_overflow": 10}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **sized)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
