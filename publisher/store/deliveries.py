@@ -247,11 +247,14 @@ class OutcomeWriter:
         }
         marks = ["?"] * 4 if self.sqlite else [f"${n}" for n in range(1, 5)]
         self._sql = {status: text.format(*marks) for status, text in sql.items()}
-        self._bytes = {status: text.encode() for status, text in self._sql.items()}
+        # PostgreSQL: each a prepared statement of this connection, parsed and planned once
+        # (unprepared, the database spent about 100 us more CPU on each outcome, measured).
+        self._prepared = {status: f"publisher_outcome_{status}".encode() for status in sql}
         self._raw: Any = None
         self._pg: Any = None  # the libpq connection (PostgreSQL)
         self._owed: int | None = None  # the delivery whose UPDATE is sent, not yet answered
         self._broken = False  # an answer not read: the connection is in doubt
+        self._lock = write_lock(engine)
         self._raw = self._open()
 
     def _open(self) -> Any:
@@ -271,12 +274,22 @@ class OutcomeWriter:
             self._pg = driver.pgconn  # type: ignore[union-attr]
             self._ok = psycopg.pq.ExecStatus.COMMAND_OK
             self._pg_error: type[Exception] = psycopg.Error
+            for status, name in self._prepared.items():
+                made = self._pg.prepare(name, self._sql[status].encode())
+                if made.status != self._ok:
+                    problem = made.error_message.decode("utf-8", "replace").strip()
+                    raw.invalidate()
+                    raw.close()
+                    raise psycopg.OperationalError(f"preparing the outcome UPDATE: {problem}")
         return raw
 
     def _when(self, value: datetime) -> Any:
         utc = value.astimezone(UTC)
-        # SQLite: the text form SQLAlchemy's DateTime stores, so comparisons stay exact.
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc.isoformat()
+        if self.sqlite:
+            # The text form SQLAlchemy's DateTime stores ("%Y-%m-%d %H:%M:%S.%f"), so that
+            # comparisons stay exact (isoformat makes it in half the time strftime takes).
+            return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return utc.isoformat()
 
     def record(
         self,
@@ -296,7 +309,7 @@ class OutcomeWriter:
             params.append(self._when(retry_at or now))
         params.append(delivery_id)
         if self.sqlite:
-            with write_lock(self.engine):
+            with self._lock:
                 cursor = self._raw.cursor()
                 try:
                     cursor.execute(self._sql[status], params)  # commits by itself
@@ -305,7 +318,7 @@ class OutcomeWriter:
             return
         self.wait()  # libpq takes one statement at a time
         values = [str(value).encode() for value in params]
-        self._pg.send_query_params(self._bytes[status], values)
+        self._pg.send_query_prepared(self._prepared[status], values)
         self._owed = delivery_id
 
     def wait(self) -> None:
@@ -350,6 +363,8 @@ class OutcomeWriter:
             if self._broken:
                 raise psycopg.InterfaceError("an outcome's answer was not read")
             cursor = raw.cursor()
+            for name in self._prepared.values():
+                cursor.execute(f"DEALLOCATE {name.decode()}")
             cursor.execute("RESET synchronous_commit")
             cursor.close()
             raw.driver_connection.autocommit = False
