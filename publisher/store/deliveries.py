@@ -331,6 +331,7 @@ class OutcomeWriter:
         try:
             while pg.flush():  # the rest of the statement, if the socket was full
                 wait_io([], [pg.socket], [])
+            pg.consume_input()  # usually the answer is in already: no wait, no wake-up
             while pg.is_busy():
                 wait_io([pg.socket], [], [])  # without the GIL, unlike libpq's own wait
                 pg.consume_input()
