@@ -330,14 +330,7 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     smtp.recorder.delay = 0.05
     edition_id = start_edition(engine, mail_settings)
     env = cli_env(mail_settings, database_url, smtp, tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "deliver"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = deliver_process(env, tmp_path)
     while len(smtp.recorder.received) < 20:
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
@@ -349,6 +342,18 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     assert 0 < tally["sent"] < 200 and tally["sent"] + tally.get("pending", 0) == 200
     run_until_done(engine, mail_settings, edition_id)
     assert smtp.recorder.counts() == {address: 1 for address in members}
+
+
+def deliver_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """``publisher deliver ARGS`` in the background, its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "publisher", "deliver", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def lease_holders(engine: Engine) -> set[str]:
@@ -372,17 +377,7 @@ def test_two_deliver_processes_share_one_edition(
     start_edition(engine, mail_settings)
     smtp.recorder.gate.clear()  # hold every message until both processes hold deliveries
     env = cli_env(mail_settings, database_url, smtp, tmp_path)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "publisher", "deliver", "--once"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    procs = [deliver_process(env, tmp_path, "--once") for _ in range(2)]
     deadline = time.monotonic() + 60
     while len(lease_holders(engine)) < 2:
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
@@ -555,14 +550,7 @@ def test_more_connections_than_the_database_pool_holds_by_default(
     smtp.recorder.gate.clear()  # every message held until all 24 connections are open
     env = cli_env(mail_settings, database_url, smtp, tmp_path)
     env["PUBLISHER_SEND_CONCURRENCY"] = "24"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "deliver", "--once"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = deliver_process(env, tmp_path, "--once")
     try:
         deadline = time.monotonic() + 60
         while smtp.recorder.greeted < 24:
@@ -572,5 +560,6 @@ def test_more_connections_than_the_database_pool_holds_by_default(
         smtp.recorder.gate.set()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+    assert out.startswith("sent 1250,")
     assert smtp.recorder.counts() == {address: 1 for address in members}
     assert delivery.counts(engine, [edition_id])[edition_id] == {"sent": 1250}
