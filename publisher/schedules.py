@@ -48,6 +48,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
+def format_duration(value: timedelta) -> str:
+    """``parse_duration``'s form of ``value``: ``30m``, ``1d12h``, ``0``."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0"
+
+
 class _BrandStudio(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: StrictStr = "From our Brand Studio"

@@ -337,15 +337,15 @@ def _send_pieces(smtp: smtplib.SMTP, pieces: list[bytes]) -> None:
     if isinstance(sock, ssl.SSLSocket):
         sock.sendall(b"".join(pieces))
         return
-    pieces = [piece for piece in pieces if piece]
+    left: list[bytes | memoryview] = [piece for piece in pieces if piece]
     first = 0  # the pieces before this one are all sent
-    while first < len(pieces):
-        sent = sock.sendmsg(pieces[first : first + _IOV_MAX])
-        while sent and sent >= len(pieces[first]):
-            sent -= len(pieces[first])
+    while first < len(left):
+        sent = sock.sendmsg(left[first : first + _IOV_MAX])
+        while sent and sent >= len(left[first]):
+            sent -= len(left[first])
             first += 1
         if sent:  # part of a piece: the rest of it next (a view, not a copy)
-            pieces[first] = memoryview(pieces[first])[sent:]
+            left[first] = memoryview(left[first])[sent:]
 
 
 def _ending(code: int, text: bytes) -> DeliveryError | None:

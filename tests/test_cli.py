@@ -286,3 +286,24 @@ def test_import_merges_one_address_written_twice_and_says_how_many(
     assert listed.count("aisyah@example.com") == 1 and listed.count("wei@example.com") == 1
     exported = cli(tmp_path, database_url, "subscribers", "export").stdout
     assert "aisyah@example.com,Aisyah Binti," in exported and "wei@example.com,Wei," in exported
+
+
+@pytest.mark.slow
+def test_check_lists_the_digests_and_the_sources(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "schedules.yaml").write_text(
+        "timezone: Asia/Singapore\n"
+        'digests:\n  daily:\n    cron: "0 7 * * *"\n'
+        "sources:\n  kofice-press:\n    url: https://press.example.org/releases.rss\n"
+        "    every: 30m\n    mode: publish\n"
+    )
+    checked = cli(
+        tmp_path, database_url, "check", PUBLISHER_SCHEDULES=str(tmp_path / "schedules.yaml")
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert (
+        "1 digest(s)" in checked.stdout and "daily: 0 7 * * * in Asia/Singapore" in checked.stdout
+    )
+    assert "1 source(s)" in checked.stdout
+    assert "kofice-press: https://press.example.org/releases.rss every 30m, to the publish" in (
+        checked.stdout
+    )

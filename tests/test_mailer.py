@@ -351,3 +351,32 @@ def test_a_message_in_hand_when_the_connection_closes_is_not_delivered(
     transport.close()  # its content is sent, its end is not: the server drops it
     smtp.stop()  # waits for the server's connections to finish
     assert smtp.recorder.received == []
+
+
+def test_a_message_sent_in_pieces_arrives_whole_when_the_socket_takes_part_of_one() -> None:
+    # A small send buffer and a slow reader: sendmsg takes a few KB at a time, mid-piece, and
+    # more pieces than one call accepts (IOV_MAX) are queued.
+    import smtplib
+    import socket
+    import threading
+
+    from publisher.transports import _send_pieces
+
+    pieces = [bytes([65 + n % 26]) * (n * 37 % 3000) for n in range(1500)]
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := theirs.recv(1000):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    smtp = smtplib.SMTP()
+    smtp.sock = ours
+    _send_pieces(smtp, pieces)
+    ours.close()
+    reader.join(timeout=30)
+    theirs.close()
+    assert bytes(got) == b"".join(pieces)

@@ -188,3 +188,11 @@ def test_bad_review_keys_name_the_line(
         parse_timetable(REVIEWED.format(deadline=deadline, unreviewed=unreviewed), "s.yaml")
     assert caught.value.message.startswith(f"s.yaml:{line}: digests.daily.")
     assert words in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["30m", "6h", "1d12h", "90s", "0", "2d1h5m3s"])
+def test_a_duration_reads_back_in_the_form_it_was_written(text: str) -> None:
+    from publisher.schedules import format_duration, parse_duration
+
+    expected = {"90s": "1m30s"}.get(text, text)
+    assert format_duration(parse_duration(text)) == expected

@@ -20,7 +20,7 @@ from publisher.cli.common import (
     utc_now,
 )
 from publisher.scheduler import Timekeeper
-from publisher.schedules import load_timetable
+from publisher.schedules import format_duration, load_timetable
 from publisher.settings import Settings, load_settings
 from publisher.templating import make_environment
 from publisher.tokens import Signer
@@ -142,7 +142,8 @@ def first_admin(engine: Engine, settings: Settings) -> None:
 
 @app.command()
 def check() -> None:
-    """Validate settings and schedules.yaml; print each digest's next three send times."""
+    """Validate settings and schedules.yaml; print each digest's next three send times and
+    each source to pull from."""
     settings = load_settings()
     timetable = load_timetable(settings.schedules)
     engine = store.make_engine(settings.database_url)
@@ -154,6 +155,12 @@ def check() -> None:
     for digest in timetable.digests.values():
         times = ", ".join(t.isoformat() for t in digest.next_times(now, 3))
         print(f"  {digest.name}: {digest.cron} in {digest.zone.key}; next: {times}")
+    if timetable.sources:
+        print(f"{len(timetable.sources)} source(s)")
+    for spec in timetable.sources.values():
+        filed = f", filed under {', '.join(spec.categories)}" if spec.categories else ""
+        every = format_duration(spec.every)
+        print(f"  {spec.key}: {spec.url} every {every}, to the {spec.mode}{filed}")
 
 
 @app.command()
