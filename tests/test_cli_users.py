@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from publisher import staff
 from publisher.cli import daemon
-from publisher.settings import Settings
+from publisher.settings import Settings, load_settings
 from publisher.tokens import Signer
-from tests.conftest import NOW, SECRET
+from tests.conftest import NOW, SECRET, make_settings
 from tests.newsroom import PASSWORD
 
 
@@ -104,3 +104,25 @@ def test_run_prints_a_first_run_link_while_nobody_can_sign_in(
     )
     daemon.first_admin(engine, settings)
     assert capsys.readouterr().out == ""  # someone can sign in now: nothing printed
+
+
+def test_the_first_run_link_points_where_the_daemon_listens_when_no_site_url_is_set(
+    engine: Engine, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unset = load_settings(
+        {
+            "PUBLISHER_DATABASE_URL": database_url,
+            "PUBLISHER_SECRET_KEY": SECRET,
+            "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        },
+        env_file=None,
+    )
+    assert "site_url" not in unset.model_fields_set
+    daemon.first_admin(engine, unset, served="http://127.0.0.1:8080")
+    assert "    http://127.0.0.1:8080/admin/welcome/" in capsys.readouterr().out
+    # With PUBLISHER_SITE_URL set, the link is the site's, wherever this daemon listens.
+    named = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SITE_URL="https://news.example.com"
+    )
+    daemon.first_admin(engine, named, served="http://127.0.0.1:8080")
+    assert "    https://news.example.com/admin/welcome/" in capsys.readouterr().out

@@ -92,7 +92,8 @@ def run(
         children = worker.spawn((processes or settings.send_processes) - 1, once=False)
         if web:
             print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
-            first_admin(engine, settings)
+            local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            first_admin(engine, settings, served=f"http://{local}:{port}")
             app_ = create_app(
                 settings,
                 engine,
@@ -124,12 +125,14 @@ def run(
         close()
 
 
-def first_admin(engine: Engine, settings: Settings) -> None:
+def first_admin(engine: Engine, settings: Settings, *, served: str | None = None) -> None:
     """With nobody able to sign in to the newsroom yet, print a one-time link that sets up
-    its first admin (issue 12: a fresh clone needs no extra command)."""
-    link = staff.first_run_link(
-        engine, settings.site_url, Signer.of(settings.secret_key), now=utc_now()
-    )
+    its first admin (issue 12: a fresh clone needs no extra command). ``served``: where this
+    daemon listens, used when PUBLISHER_SITE_URL is not set (``run --port 8080``, say)."""
+    site = settings.site_url
+    if served is not None and "site_url" not in settings.model_fields_set:
+        site = served
+    link = staff.first_run_link(engine, site, Signer.of(settings.secret_key), now=utc_now())
     if link is None:
         return
     print(
