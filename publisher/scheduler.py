@@ -204,7 +204,12 @@ class Timekeeper:
         with self._lock:
             self.timetable = timetable
             self._schedule()
-        log.info("%s reloaded: %s", path, ", ".join(timetable.digests) or "no digests")
+        log.info(
+            "%s reloaded: %s; %s",
+            path,
+            ", ".join(timetable.digests) or "no digests",
+            ("sources " + ", ".join(timetable.sources)) if timetable.sources else "no sources",
+        )
         return True
 
     def status(self) -> dict[str, Any]:

@@ -547,7 +547,7 @@ def test_a_source_added_and_reloaded_shows_its_items_in_the_inbox(
     finally:
         [output] = stop_daemons(daemon)
         engine.dispose()
-    assert "reloaded" in output
+    assert "reloaded: no digests; sources kofice" in output
 
 
 def inbox_total(engine: Engine) -> int:
