@@ -12,7 +12,6 @@ another worker. Nothing here trusts the scheduler or a cursor.
 
 from __future__ import annotations
 
-import gc
 import logging
 import random
 import threading
@@ -149,11 +148,6 @@ class Sender:
             threading.Thread(target=work, args=(n,), name=f"deliver-{n}", daemon=True)
             for n in range(self.settings.send_concurrency)
         ]
-        # What start-up made (modules, tables, the rendered editions) is never garbage: out
-        # of the collector's sight, a full collection walks only what sending makes. The
-        # collector took about a twentieth of a sending process's CPU before (perf, issue 15).
-        gc.collect()
-        gc.freeze()
         self.heartbeat.start()  # registers, and takes back what dead senders held
         try:
             for thread in threads:

@@ -11,6 +11,7 @@ goes to the full command line, which explains it.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -115,9 +116,13 @@ def deliver(request: Request, out: Callable[[str], None] = print) -> None:
                     out(f"outbox: sent {mailed}, kept {waiting} for later")
             elif request.parent is None:
                 mail.start()
-            tally = delivery.Sender(
-                engine, settings, clock=utc_now, timetable=lambda: timetable
-            ).run(stop, once=request.once)
+            sender = delivery.Sender(engine, settings, clock=utc_now, timetable=lambda: timetable)
+            # What start-up made (modules, tables) is never garbage: out of the collector's
+            # sight, a full collection walks only what sending makes. The collector took about
+            # a twentieth of a sending process's CPU before (perf, issue 15).
+            gc.collect()
+            gc.freeze()
+            tally = sender.run(stop, once=request.once)
         finally:
             mail_stop.set()
             if mail.is_alive():

@@ -22,7 +22,14 @@ from publisher.heartbeat import MISSED_BEATS, Heartbeat, process_alive, process_
 from publisher.settings import Settings
 from tests.conftest import make_settings
 from tests.smtp import SmtpServer
-from tests.test_delivery import TIMETABLE, audience, cli_env, lease_holders, start_edition
+from tests.test_delivery import (
+    TIMETABLE,
+    audience,
+    cli_env,
+    lease_holders,
+    start_edition,
+)
+from tests.test_delivery import deliver_process as deliver
 
 DEFAULT_HEARTBEAT = Settings.model_fields["send_heartbeat"].default
 DEFAULT_LEASE = Settings.model_fields["send_lease"].default
@@ -77,17 +84,6 @@ def beat_of(engine: Engine, pid: int) -> datetime | None:
     w = store.workers_t
     with store.reading(engine) as session:
         return session.scalar(select(w.c.beat_at).where(w.c.pid == pid))
-
-
-def deliver(env: dict[str, str], cwd: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "publisher", "deliver", *extra],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_a_process_is_alive_only_while_its_pid_runs_the_same_process() -> None:
