@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import measure, postgres_database
 from bench.deliver import prepare
-from publisher import delivery, store
+from publisher import store
+from publisher.delivery import sending
 from publisher.settings import Settings
 from tests.browser import free_port
 
@@ -41,7 +42,7 @@ ROUNDS = 5
 MODES = ("off", "aggregate", "individual")
 
 
-def per_second(sender: delivery.Sender, edition_id: int, count: int) -> float:
+def per_second(sender: sending.Sender, edition_id: int, count: int) -> float:
     """Messages a second of the per-message work: a reader's values and the SMTP bytes."""
     template = sender.book.whole(edition_id)
     started = time.perf_counter()
@@ -126,7 +127,7 @@ def main() -> None:
         senders = {}
         for mode in MODES:
             tracked: Settings = settings.model_copy(update={"track_clicks": mode})
-            senders[mode] = delivery.Sender(engine, tracked, clock=lambda: datetime.now(UTC))
+            senders[mode] = sending.Sender(engine, tracked, clock=lambda: datetime.now(UTC))
         one = senders["aggregate"].book.whole(edition_id)
         links = one._wire[1].slots.count("reader") + one._wire[0].slots.count("reader")
         print(f"{links} tracked links a message (HTML and text parts)")

@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import add_confirmed_subscribers, postgres_database, publisher_env
-from publisher import publish, store
+from publisher import store
+from publisher.articles import publish
 from publisher.models import Delivery
 from publisher.settings import load_settings
 from tests.browser import free_port

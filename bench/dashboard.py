@@ -25,8 +25,9 @@ from sqlalchemy import Engine, insert, update
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import postgres_database
-from publisher import newsroom, store
+from publisher import store
 from publisher.models import AuditEntry, Subscriber, Subscription
+from publisher.newsroom import dashboard
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from tests.conftest import make_settings
@@ -111,22 +112,22 @@ def measure(name: str, engine: Engine, settings: Settings, rounds: int) -> None:
 
         return job
 
-    editor = newsroom.AuditQuery.parse({}, admin=False)[0]
-    staff = newsroom.AuditQuery.parse({"kind": "staff", "actor": "ed3@example.com"}, admin=True)[0]
+    editor = dashboard.AuditQuery.parse({}, admin=False)[0]
+    staff = dashboard.AuditQuery.parse({"kind": "staff", "actor": "ed3@example.com"}, admin=True)[0]
     jobs: dict[str, Callable[[], Any]] = {
         "subscribers by status": read(store.subscriber_statuses),
         "sign-ups by 15 min, 90 days": read(store.signups, since=window, until=NOW),
         "queue": read(store.queue_counts, now=NOW),
-        "last editions and counts": lambda: newsroom._editions(engine, newsroom.RECENT_EDITIONS),
-        "whole dashboard": lambda: newsroom.dashboard(engine, settings, timetable, now=NOW),
-        "live figures (polled)": lambda: newsroom.live(engine, settings, now=NOW),
-        "audit, first page (editor)": lambda: newsroom.audit(
+        "last editions and counts": lambda: dashboard._editions(engine, dashboard.RECENT_EDITIONS),
+        "whole dashboard": lambda: dashboard.dashboard(engine, settings, timetable, now=NOW),
+        "live figures (polled)": lambda: dashboard.live(engine, settings, now=NOW),
+        "audit, first page (editor)": lambda: dashboard.audit(
             engine, editor, admin=False, zone=settings.zone
         ),
-        "audit, staff by one actor": lambda: newsroom.audit(
+        "audit, staff by one actor": lambda: dashboard.audit(
             engine, staff, admin=True, zone=settings.zone
         ),
-        "audit, page deep in the trail": lambda: newsroom.audit(
+        "audit, page deep in the trail": lambda: dashboard.audit(
             engine, editor, admin=False, zone=settings.zone, before_id=1000
         ),
     }

@@ -41,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, insert
 
 from bench.common import add_confirmed_subscribers, measure, postgres_database, publisher_env
-from publisher import delivery, publish, store
+from publisher import store
+from publisher.articles import publish
+from publisher.delivery import sending
 from publisher.models import Interest
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
@@ -105,7 +107,7 @@ def prepare(
     add_confirmed_subscribers(engine, count, now, "daily")
     if topics:
         add_interests(engine, count)
-    plan = delivery.prepare_send(
+    plan = sending.prepare_send(
         engine, settings, load_timetable(settings.schedules), make_environment(), digest, now=now
     )
     assert plan.new_deliveries == count, (plan.new_deliveries, count)
@@ -131,7 +133,7 @@ def add_interests(engine: Engine, count: int) -> None:
 
 def sample_message(settings: Settings, url: str, edition_id: int) -> bytes:
     engine = store.make_engine(url)
-    sender = delivery.Sender(engine, settings, clock=lambda: datetime.now(UTC))
+    sender = sending.Sender(engine, settings, clock=lambda: datetime.now(UTC))
     with store.reading(engine) as session:
         claimed = store.Claimed(1, edition_id, 1, "member0@example.com", 0)
         del session

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from publisher.digest import INLINER, EditionContext, Story, greeting, render_edition
+from publisher.editions.compose import INLINER, EditionContext, Story, greeting, render_edition
 from publisher.schedules import BrandStudio
 from publisher.templating import Personaliser, make_environment
 from publisher.tokens import Signer

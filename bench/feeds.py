@@ -33,9 +33,11 @@ from sqlalchemy import Engine, insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CATEGORIES, postgres_database, publisher_env
-from publisher import publish, store, syndication
+from publisher import store
+from publisher.articles import publish
 from publisher.models import Article, ArticleCategory
 from publisher.settings import Settings, load_settings
+from publisher.syndication import feeds
 
 BODY = "<p>" + "Exporters say the new corridor shortens the journey by two days. " * 30 + "</p>"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -104,7 +106,7 @@ def _unique(rows: list[dict[str, int]]) -> list[dict[str, int]]:
 
 def rebuild_times(engine: Engine, settings: Settings, rounds: int = 5) -> tuple[float, float]:
     """(warm, cold) milliseconds to rebuild every feed after one article changed."""
-    builder = syndication.FeedBuilder(settings)
+    builder = feeds.FeedBuilder(settings)
     with store.reading(engine) as session:
         builder.build(session, now=NOW)  # a running daemon has built its feeds before
     warm = []
@@ -125,7 +127,7 @@ def rebuild_times(engine: Engine, settings: Settings, rounds: int = 5) -> tuple[
     for _ in range(3):
         started = time.perf_counter()
         with store.reading(engine) as session:
-            syndication.FeedBuilder(settings).build(session, now=NOW + timedelta(minutes=1))
+            feeds.FeedBuilder(settings).build(session, now=NOW + timedelta(minutes=1))
         cold.append((time.perf_counter() - started) * 1000)
     return sorted(warm)[len(warm) // 2], sorted(cold)[1]
 

@@ -2,7 +2,7 @@
 
 An edition of 100,000 deliveries (``--recipients``) is made as ``bench/deliver.py`` makes it;
 then half are marked sent over the last ten minutes, one in fifty failed, a few retrying, and
-the rest owed. Times ``edition_stats.progress`` (what the newsroom polls every few seconds),
+the rest owed. Times ``stats.progress`` (what the newsroom polls every few seconds),
 ``figures`` and ``rate_series`` (median of 20 calls each), with the index migration 0016 adds
 (``ix_deliveries_edition_status``) and without it.
 
@@ -26,7 +26,8 @@ from sqlalchemy import text
 
 from bench.common import postgres_database
 from bench.deliver import prepare
-from publisher import edition_stats, store
+from publisher import store
+from publisher.editions import stats
 
 CALLS = 20
 
@@ -72,16 +73,16 @@ def main() -> None:
             )
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-        shown = edition_stats.progress(engine, edition_id, now=now)
+        shown = stats.progress(engine, edition_id, now=now)
         print(
             f"{args.recipients:,} deliveries: sent {shown.sent:,}, failed {shown.failed:,}, "
             f"retrying {shown.retrying:,}, owed {shown.owed:,}, rate {shown.rate}/s, "
             f"eta {shown.eta_seconds} s"
         )
         for label in ("with ix_deliveries_edition_status", "without it"):
-            poll = median_ms(lambda: edition_stats.progress(engine, edition_id, now=now))
-            whole = median_ms(lambda: edition_stats.figures(engine, settings, edition_id, now=now))
-            chart = median_ms(lambda: edition_stats.rate_series(engine, edition_id))
+            poll = median_ms(lambda: stats.progress(engine, edition_id, now=now))
+            whole = median_ms(lambda: stats.figures(engine, settings, edition_id, now=now))
+            chart = median_ms(lambda: stats.rate_series(engine, edition_id))
             print(
                 f"{label}: progress {poll:.1f} ms, figures {whole:.1f} ms, "
                 f"rate_series {chart:.1f} ms (median of {CALLS})"

@@ -21,7 +21,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from publisher import community, store
+from publisher import store
+from publisher.community import subscriptions
 from publisher.web import create_app
 from tests.browser import LiveServer
 from tests.conftest import make_settings
@@ -43,7 +44,7 @@ def main() -> None:
     store.migrate(engine)
     now = datetime.now(UTC)
     for n in range(args.rounds):
-        community.add_subscriber(
+        subscriptions.add_subscriber(
             engine, f"member{n}@example.com", confirmed=True, digests=[],
             known_digests=["daily"], now=now,
         )  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from publisher import worker
+from publisher.delivery import worker
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from publisher import store
-from publisher.publish import STARTER_SCHEDULES
+from publisher.articles.publish import STARTER_SCHEDULES
 from publisher.settings import Settings, load_settings
 
 # One Playwright for the whole session: a second sync_playwright() in the same process, as two

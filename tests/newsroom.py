@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from publisher import staff
+from publisher.newsroom import staff
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from tests.conftest import NOW

@@ -1,4 +1,4 @@
-"""The README documents every setting and every command (STYLE.md, habit 13)."""
+"""The README documents every setting and every command."""
 
 from __future__ import annotations
 

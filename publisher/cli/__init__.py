@@ -1,23 +1,23 @@
 """The ``publisher`` command (Typer), one module per group of sub-commands.
 
-Exit codes (CONTRACT.md): 0 success, 1 operational failure, 2 bad input or usage.
+Exit codes (docs/reference/cli.md): 0 success, 1 operational failure, 2 bad input or usage.
 """
 
 from __future__ import annotations
 
 import sys
 
-from publisher.cli import articles, daemon, digests, members, sources, staff
+from publisher.cli import articles, daemon, digests, sources, subscribers, users
 from publisher.cli.common import app, err
-from publisher.worker import failure_lines
+from publisher.delivery.worker import failure_lines
 
 app.add_typer(articles.articles_app, name="articles")
 app.add_typer(articles.feeds_app, name="feeds")
 app.add_typer(digests.digest_app, name="digest")
-app.add_typer(members.subscribers_app, name="subscribers")
-app.add_typer(members.bounces_app, name="bounces")
-app.add_typer(members.reports_app, name="reports")
-app.add_typer(staff.users_app, name="users")
+app.add_typer(subscribers.subscribers_app, name="subscribers")
+app.add_typer(subscribers.bounces_app, name="bounces")
+app.add_typer(subscribers.reports_app, name="reports")
+app.add_typer(users.users_app, name="users")
 app.add_typer(sources.sources_app, name="sources")
 app.add_typer(sources.inbox_app, name="inbox")
 __all__ = ["app", "daemon", "main"]

@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
-from publisher import publish, syndication
+from publisher.articles import publish
 from publisher.cli.common import (
     actor,
     context,
     utc_now,
 )
+from publisher.syndication import feeds
 
 articles_app = typer.Typer(
     help="Put articles in, list, correct and unpublish them.", no_args_is_help=True
@@ -96,5 +97,5 @@ def feeds_build(
 ) -> None:
     """Write every feed (with .gz siblings) under DIR, mirroring the URL paths."""
     with context() as (settings, engine):
-        written = syndication.export(engine, syndication.FeedBuilder(settings), out, now=utc_now())
+        written = feeds.export(engine, feeds.FeedBuilder(settings), out, now=utc_now())
     print(f"wrote {len(written)} feeds (and their .gz siblings) to {out}")

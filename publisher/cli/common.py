@@ -13,7 +13,8 @@ import typer
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import Engine
 
-from publisher import store, worker
+from publisher import store
+from publisher.delivery import worker
 from publisher.settings import Settings, load_settings, with_secret_key
 
 # Shared with the light entry point of the sending processes.

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from publisher import delivery, outbox, publish, staff, store, syndication, worker
+from publisher import store
+from publisher.articles import publish
 from publisher.cli.common import (
     actor,
     app,
@@ -19,9 +20,12 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
-from publisher.scheduler import Timekeeper
+from publisher.daemon.scheduler import Timekeeper
+from publisher.delivery import outbox, sending, worker
+from publisher.newsroom import staff
 from publisher.schedules import format_duration, load_timetable
 from publisher.settings import Settings, load_settings
+from publisher.syndication import feeds
 from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app, serve
@@ -58,7 +62,7 @@ def run(
     stop = threading.Event()
     keeper: Timekeeper | None = None
     env = make_environment(zone=settings.zone)
-    sender = delivery.Sender(
+    sender = sending.Sender(
         engine,
         settings,
         clock=utc_now,
@@ -70,9 +74,9 @@ def run(
     mail = threading.Thread(
         target=outbox.work, args=(engine, settings, stop), kwargs={"clock": utc_now}, name="outbox"
     )
-    feeds = syndication.FeedCache(
+    feed_cache = feeds.FeedCache(
         engine,
-        syndication.FeedBuilder(settings, env),
+        feeds.FeedBuilder(settings, env),
         utc_now,
         export_dir=settings.feeds_export_dir,
     )
@@ -84,7 +88,7 @@ def run(
                 print(f"loaded {report.created} sample articles")
         if scheduler:
             keeper = Timekeeper(engine, settings, timetable, env, clock=utc_now)
-            for line in keeper.start(feeds=feeds):
+            for line in keeper.start(feeds=feed_cache):
                 print(line, flush=True)
             signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
         workers.start()
@@ -101,7 +105,7 @@ def run(
                 status=keeper.status if keeper else None,
                 counters=sender.tally.snapshot,
                 mail_status=sender.mail_status,
-                feeds=feeds,
+                feeds=feed_cache,
                 feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
                 send_mail_now=True,  # confirmations go out at once, apart from the answer
             )

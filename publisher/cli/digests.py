@@ -14,7 +14,6 @@ from jinja2 import Environment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from publisher import delivery, edition_stats, editions, sends
 from publisher.cli.common import (
     actor,
     context,
@@ -22,6 +21,8 @@ from publisher.cli.common import (
     stop_on_signals,
     utc_now,
 )
+from publisher.delivery import sending
+from publisher.editions import making, sends, stats
 from publisher.errors import InputError, OperationalError
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
@@ -44,7 +45,7 @@ def digest_preview(
     --category, as a reader who chose those categories would get it."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
-        rendered = editions.preview(
+        rendered = making.preview(
             engine,
             settings,
             timetable,
@@ -68,8 +69,8 @@ def digest_preview(
 def digest_list() -> None:
     """Editions, newest first, with their status, story counts and delivery counts."""
     with context() as (_settings, engine):
-        rows = editions.list_editions(engine)
-        tallies = delivery.counts(engine, [e.id or 0 for e in rows])
+        rows = making.list_editions(engine)
+        tallies = sending.counts(engine, [e.id or 0 for e in rows])
     if not rows:
         print("no editions yet")
     for edition in rows:
@@ -105,10 +106,10 @@ def digest_send(
         digest = timetable.digest(name)
         now = utc_now()
         if dry_run:
-            print(editions.describe_send(engine, settings, digest, now=now))
+            print(making.describe_send(engine, settings, digest, now=now))
             return
         env = make_environment(zone=settings.zone)
-        plan = delivery.prepare_send(engine, settings, timetable, env, digest, now=now)
+        plan = sending.prepare_send(engine, settings, timetable, env, digest, now=now)
         edition = plan.edition
         print(
             f"edition {edition.id} ({edition.period_key}): {edition.status}, "
@@ -153,7 +154,7 @@ def digest_approve(
         timetable = load_timetable(settings.schedules)
         kept = None
         if drop:
-            with_ids = [v.article.id or 0 for v in editions.edition_stories(engine, edition_id)]
+            with_ids = [v.article.id or 0 for v in making.edition_stories(engine, edition_id)]
             unknown = sorted(set(drop) - set(with_ids))
             if unknown:
                 raise InputError(
@@ -173,7 +174,7 @@ def digest_approve(
             intro=intro,
             article_ids=kept,
         )
-        tally = delivery.counts(engine, [edition_id])[edition_id]
+        tally = sending.counts(engine, [edition_id])[edition_id]
     print(
         f"edition {edition.id} approved by {edition.approved_by}: {edition.status}, "
         f"{edition.article_count} stories, {sum(tally.values())} deliveries; {edition.subject}"
@@ -234,7 +235,7 @@ def digest_test(
 
 
 def _owed(engine: Engine, edition_id: int) -> int:
-    tally = delivery.counts(engine, [edition_id])[edition_id]
+    tally = sending.counts(engine, [edition_id])[edition_id]
     return sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
 
 
@@ -242,7 +243,7 @@ def _deliver_with_progress(
     engine: Engine, settings: Settings, edition_id: int, timetable: Timetable, env: Environment
 ) -> None:
     stop = threading.Event()
-    sender = delivery.Sender(engine, settings, clock=utc_now, timetable=lambda: timetable, env=env)
+    sender = sending.Sender(engine, settings, clock=utc_now, timetable=lambda: timetable, env=env)
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -267,7 +268,7 @@ def _deliver_with_progress(
             task = progress.add_task("sending", total=None, rate=0.0)
             while worker.is_alive():
                 worker.join(timeout=0.3)
-                tally = delivery.counts(engine, [edition_id])[edition_id]
+                tally = sending.counts(engine, [edition_id])[edition_id]
                 done = sum(tally.get(s, 0) for s in ("sent", "failed", "cancelled"))
                 elapsed = max(time.monotonic() - started, 1e-6)
                 label = f"sent {tally.get('sent', 0)} failed {tally.get('failed', 0)}"
@@ -282,7 +283,7 @@ def _deliver_with_progress(
         restore_signals(previous)
     if outcome:
         raise outcome[0]
-    tally = delivery.counts(engine, [edition_id])[edition_id]
+    tally = sending.counts(engine, [edition_id])[edition_id]
     owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
     print(
         f"sent {tally.get('sent', 0)}, failed {tally.get('failed', 0)}, "
@@ -307,8 +308,8 @@ def digest_stats(
     bounced, cancelled, unsubscribed through its links, clicks per link, and its progress."""
     with context() as (settings, engine):
         now = utc_now()
-        figures = edition_stats.figures(engine, settings, edition_id, now=now)
-        progress = edition_stats.progress(engine, edition_id, now=now)
+        figures = stats.figures(engine, settings, edition_id, now=now)
+        progress = stats.progress(engine, edition_id, now=now)
     if as_json:
         print(json.dumps({**figures.as_json(), "progress": progress.as_json()}, indent=2))
         return
@@ -316,7 +317,7 @@ def digest_stats(
         print(line)
 
 
-def stats_lines(figures: edition_stats.Figures, progress: edition_stats.Progress) -> list[str]:
+def stats_lines(figures: stats.Figures, progress: stats.Progress) -> list[str]:
     lines = [
         f"edition {figures.edition_id} ({figures.digest} {figures.period_key}): {figures.status}",
         f"  subject       {figures.subject}",
@@ -326,7 +327,7 @@ def stats_lines(figures: edition_stats.Figures, progress: edition_stats.Progress
         f"  bounced       {figures.bounced}",
         f"  cancelled     {figures.cancelled}",
         f"  unsubscribed  {figures.unsubscribed} (through this edition's links, within "
-        f"{edition_stats.UNSUBSCRIBE_DAYS} days)",
+        f"{stats.UNSUBSCRIBE_DAYS} days)",
     ]
     if figures.owed or figures.retrying:
         eta = "unknown" if progress.eta_seconds is None else f"{progress.eta_seconds:.0f} s"

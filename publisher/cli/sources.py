@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from publisher import inbox, sources
 from publisher.cli.common import actor, context, utc_now
 from publisher.content import printable
 from publisher.errors import OperationalError
 from publisher.schedules import load_timetable
+from publisher.sources import inbox, polling
 
 sources_app = typer.Typer(help="Feeds that articles come from.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Material from the sources, for editors.", no_args_is_help=True)
@@ -22,8 +22,8 @@ def sources_list() -> None:
     """Each source: its state, last poll, items seen, new items waiting and last error."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
-        sources.sync(engine, timetable, now=utc_now())
-        states = sources.source_states(engine, timetable)
+        polling.sync(engine, timetable, now=utc_now())
+        states = polling.source_states(engine, timetable)
     for s in states:
         when = (
             f"{s.last_poll_at.astimezone(settings.zone):%Y-%m-%d %H:%M}"
@@ -46,7 +46,7 @@ def sources_poll(name: Annotated[str | None, typer.Argument(help="One source.")]
     """Poll one source or every source now, once (a paused one is not)."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
-        results = sources.poll_now(engine, settings, timetable, name, now=utc_now())
+        results = polling.poll_now(engine, settings, timetable, name, now=utc_now())
     for result in results:
         print(printable(str(result)))
     failed = [r for r in results if r.outcome in ("failed", "paused")]
@@ -58,7 +58,7 @@ def sources_poll(name: Annotated[str | None, typer.Argument(help="One source.")]
 def sources_resume(name: str) -> None:
     """Resume a source paused after failing ten times in a row (it is polled at once)."""
     with context() as (_settings, engine):
-        resumed = sources.resume_source(engine, name, actor=actor(), now=utc_now())
+        resumed = polling.resume_source(engine, name, actor=actor(), now=utc_now())
     print(f"{name}: resumed" if resumed else f"{name}: was not paused")
 
 

@@ -13,10 +13,10 @@ from publisher.store.editions import *  # noqa: F403
 from publisher.store.engine import *  # noqa: F403
 from publisher.store.feeds import *  # noqa: F403
 from publisher.store.figures import *  # noqa: F403
-from publisher.store.members import *  # noqa: F403
 from publisher.store.outbox import *  # noqa: F403
 from publisher.store.reports import *  # noqa: F403
 from publisher.store.sources import *  # noqa: F403
 from publisher.store.staff import *  # noqa: F403
+from publisher.store.subscriber_search import *  # noqa: F403
 from publisher.store.subscribers import *  # noqa: F403
 from publisher.store.workers import *  # noqa: F403

@@ -41,7 +41,7 @@ from publisher.store.engine import (
 )
 
 if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
-    from publisher.articles import ArticleInput
+    from publisher.articles.cleaning import ArticleInput
 
 # ---------------------------------------------------------------- articles: writes
 

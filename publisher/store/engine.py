@@ -1,9 +1,7 @@
 """The engine factory, sessions, the SQLite write lock, migrations and the table handles.
-
-SQLite is used the way DESIGN.md measured to be safe: WAL, a busy timeout, and every write
-transaction opened with ``BEGIN IMMEDIATE`` (deferred BEGIN loses to "database is locked").
-PostgreSQL goes through psycopg 3.
-"""
+ SQLite is used the way docs/architecture.md says was measured to be safe: WAL, a busy timeout, and
+every write transaction opened with ``BEGIN IMMEDIATE`` (deferred BEGIN loses to "database is
+locked"). PostgreSQL goes through psycopg 3."""
 
 from __future__ import annotations
 
@@ -100,7 +98,7 @@ def _sqlite_engine(url: str, database: str | None, held: int) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event (below) issue BEGIN itself, as pysqlite's legacy
-        # implicit transactions lost updates under concurrency (DESIGN.md).
+        # implicit transactions lost updates under concurrency (docs/architecture.md).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

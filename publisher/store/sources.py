@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from publisher.content import slugify
 from publisher.errors import NotFoundError
-from publisher.feed_items import FeedItem
 from publisher.models import Source, SourceItem
 from publisher.schedules import SourceSpec
+from publisher.sources.items import FeedItem
 from publisher.store.engine import _insert_ignore, articles_t
 
 sources_t = Source.__table__  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
 """The HTTP app, assembled: the static files, one router per area, the middleware and the
-lifespan. Each area's routes live in their own module (STYLE.md habit 14)."""
+lifespan. Each area's routes live in their own module."""
 
 from __future__ import annotations
 
@@ -17,24 +17,25 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from publisher import api, syndication
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
+from publisher.syndication.feeds import FeedBuilder, FeedCache, send_pings
 from publisher.templating import TEMPLATES, make_environment
 from publisher.web import (
     admin,
+    api,
     archive,
     clicks,
     errors,
-    feedroutes,
-    forms,
     health,
     reader,
     reports,
-    websub,
+    subscriptions,
+    websub_callback,
 )
+from publisher.web import feeds as feeds_routes
 from publisher.web.courier import Courier
-from publisher.web.feedroutes import FeedRoutes
+from publisher.web.feeds import FeedRoutes
 from publisher.web.guards import DOCS_PATH, CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
 from publisher.web.limits import BodyLimit
 from publisher.web.pages import Clock, Context
@@ -56,7 +57,7 @@ def create_app(
     status: Callable[[], dict[str, Any]] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,
     mail_status: Callable[[], str] | None = None,
-    feeds: syndication.FeedCache | None = None,
+    feeds: FeedCache | None = None,
     send_mail_now: bool = False,
 ) -> FastAPI:
     """The web app over ``engine``; ``clock`` is the only source of "now". Every
@@ -65,8 +66,8 @@ def create_app(
     sent straight after the answer too (else only the daemon's outbox worker sends it)."""
     env = make_environment(zone=settings.zone)
     ctx = Context.of(settings, engine, clock, env, timetable or load_timetable(settings.schedules))
-    cache = feeds or syndication.FeedCache(
-        engine, syndication.FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
+    cache = feeds or FeedCache(
+        engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
     )
     api_on = settings.api_token is not None
     # The API's description only where there is an API (issue 16), with Swagger UI served
@@ -82,12 +83,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.state.feeds = cache
     app.include_router(reader.router(ctx))
-    app.include_router(forms.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now)))
+    app.include_router(
+        subscriptions.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now))
+    )
     app.include_router(reports.router(ctx))
     app.include_router(archive.router(ctx))
     app.include_router(clicks.router(ctx))  # /r/{token}: tracked links in digests
-    app.include_router(feedroutes.router())
-    app.include_router(websub.router(ctx))
+    app.include_router(feeds_routes.router())
+    app.include_router(websub_callback.router(ctx))
     app.include_router(
         health.router(
             engine,
@@ -130,7 +133,7 @@ def _api(ctx: Context, *, docs: bool) -> APIRouter:
 def _add_middleware(
     app: FastAPI,
     settings: Settings,
-    cache: syndication.FeedCache,
+    cache: FeedCache,
     newsroom: api.SessionCaller,
 ) -> None:
     # Outermost last: headers on every answer; the real client; the API's token and every
@@ -154,14 +157,14 @@ def _add_middleware(
 
 
 def _upkeep(
-    ctx: Context, cache: syndication.FeedCache, every: float | None
+    ctx: Context, cache: FeedCache, every: float | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan: every ``every`` seconds (None: never) the feeds are refreshed if articles
     changed, and owed WebSub notifications are sent."""
 
     def upkeep() -> None:
         cache.current()
-        syndication.send_pings(ctx.engine, ctx.settings, now=ctx.clock())
+        send_pings(ctx.engine, ctx.settings, now=ctx.clock())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
-from publisher import api, editions
+from publisher.editions import making
+from publisher.web import api
 from publisher.web.pages import Context
 
 
@@ -18,12 +19,12 @@ def router(ctx: Context) -> APIRouter:
 
     @archive.get("/digests/", response_class=HTMLResponse)
     def digest_archive() -> HTMLResponse:
-        public = editions.list_editions(ctx.engine, public_only=True)
+        public = making.list_editions(ctx.engine, public_only=True)
         return ctx.page("digests.html", editions=public)
 
     @archive.get("/digests/{edition_id}", response_class=HTMLResponse)
     def digest_edition(edition_id: Annotated[int, PathParam(ge=1, le=api.MAX_ID)]) -> HTMLResponse:
-        _edition, html = editions.archived(ctx.engine, ctx.settings, edition_id)
+        _edition, html = making.archived(ctx.engine, ctx.settings, edition_id)
         return HTMLResponse(html)
 
     return archive

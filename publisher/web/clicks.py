@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from publisher import clicks
+from publisher.editions import clicks
 from publisher.web.pages import Context
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from publisher import outbox
+from publisher.delivery import outbox
 from publisher.settings import Settings
 from publisher.web.pages import Clock
 

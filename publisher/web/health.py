@@ -11,9 +11,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
-from publisher import metrics, store, syndication
+from publisher import store
+from publisher.delivery import metrics
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable
+from publisher.syndication import feeds
 from publisher.web.pages import Clock
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ def router(
     engine: Engine,
     timetable: Timetable,
     clock: Clock,
-    cache: syndication.FeedCache,
+    cache: feeds.FeedCache,
     *,
     status: Callable[[], dict[str, Any]] | None = None,
     counters: Callable[[], dict[str, int]] | None = None,

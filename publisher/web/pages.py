@@ -13,11 +13,11 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher import community
+from publisher.community import subscriptions
 from publisher.schedules import Timetable
 from publisher.settings import Settings
 from publisher.tokens import Signer
-from publisher.web.feedroutes import discovery_links
+from publisher.web.feeds import discovery_links
 
 Clock = Callable[[], datetime]
 MEMBER_COOKIE = "member"
@@ -64,12 +64,12 @@ class Context:
             "email": "",
             "name": "",
             "digests": list(self.timetable.digests.items()),
-            "topics": community.categories(self.engine, now=self.clock()),
+            "topics": subscriptions.categories(self.engine, now=self.clock()),
             "chosen_topics": (),
         }
 
     def remember_member(
-        self, response: HTMLResponse, view: community.SubscriberView
+        self, response: HTMLResponse, view: subscriptions.SubscriberView
     ) -> HTMLResponse:
         """Story pages leave the join form out for a browser that confirmed or opened its
         preferences. The cookie says only "a member reads here" (the same value for everyone,
@@ -87,8 +87,8 @@ class Context:
             response.delete_cookie(MEMBER_COOKIE)
         return response
 
-    def preferences_url(self, view: community.SubscriberView) -> str:
-        token = community.preferences_token(self.signer, view, now=self.clock())
+    def preferences_url(self, view: subscriptions.SubscriberView) -> str:
+        token = subscriptions.preferences_token(self.signer, view, now=self.clock())
         return f"/preferences/{token}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from publisher import publish
+from publisher.articles import publish
 from publisher.content import slugify
 from publisher.web.pages import Context, is_member
 

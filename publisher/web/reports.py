@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from publisher import community, publish
+from publisher.articles import publish
+from publisher.community import subscriptions
 from publisher.errors import InputError
 from publisher.web.guards import ClientLimit
 from publisher.web.pages import FORM_LIMITS, Context, client_host
@@ -39,7 +40,7 @@ def router(ctx: Context) -> APIRouter:
             return ctx.page("report.html", article=view.article, done=True)
         try:
             await run_in_threadpool(
-                community.report_error, ctx.engine, slug, message, email, now=ctx.clock()
+                subscriptions.report_error, ctx.engine, slug, message, email, now=ctx.clock()
             )
         except InputError as exc:
             return ctx.page("report.html", http_status=400, error=exc.message, **again)

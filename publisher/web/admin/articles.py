@@ -13,11 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from publisher import inbox, publish, store
-from publisher.articles import ArticleProblems
+from publisher import store
+from publisher.articles import publish
+from publisher.articles.cleaning import ArticleProblems
 from publisher.content import markdown_html, sanitise_html
 from publisher.errors import InputError, NotFoundError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
+from publisher.sources import inbox
 from publisher.web.admin import inbox as inbox_area
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
@@ -90,7 +92,7 @@ class Draft:
         return cls(values, flags, body_format, str(form.get("base", "")))
 
     def article_fields(self) -> dict[str, object]:
-        """The article file keys (CONTRACT.md) this draft stands for."""
+        """The article file keys (docs/reference/article-files.md) this draft stands for."""
         v = self.values
         fields: dict[str, object] = {
             "title": v["title"],

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from publisher import newsroom
-from publisher.api import MAX_ID
-from publisher.staff import Staff
+from publisher.newsroom import dashboard
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session, trail
 from publisher.web.admin.context import Newsroom
+from publisher.web.api import MAX_ID
 
 # Where each kind of subject is looked at in the newsroom.
 SUBJECT_PAGES = {
@@ -57,13 +57,13 @@ def router(room: Newsroom) -> APIRouter:
     @routes.get("/audit", response_class=HTMLResponse)
     def audit(request: Request, who: Staff = Depends(signed_in)) -> HTMLResponse:
         params = request.query_params
-        query, errors = newsroom.AuditQuery.parse(params, admin=who.is_admin)
+        query, errors = dashboard.AuditQuery.parse(params, admin=who.is_admin)
         before, page_error = _before(params.get("before", ""))
         if page_error:
             errors["before"] = page_error
-        found = newsroom.AuditPage([], None)
+        found = dashboard.AuditPage([], None)
         if not errors:
-            found = newsroom.audit(
+            found = dashboard.audit(
                 room.engine,
                 query,
                 admin=who.is_admin,
@@ -85,7 +85,7 @@ def router(room: Newsroom) -> APIRouter:
             lines=lines,
             values=query.values,
             errors=errors,
-            kinds=newsroom.AUDIT_KINDS if who.is_admin else newsroom.EDITOR_KINDS,
+            kinds=dashboard.AUDIT_KINDS if who.is_admin else dashboard.EDITOR_KINDS,
             older=f"?{urlencode({**filters, 'before': found.older})}" if found.older else None,
             newest=f"?{urlencode(filters)}" if before is not None else None,
             filtered=bool(filters),

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from publisher.newsroom import Day
+from publisher.newsroom.dashboard import Day
 
 WIDTH, HEIGHT = 720.0, 240.0
 LEFT, RIGHT, TOP, BOTTOM = 64.0, 12.0, 12.0, 28.0  # room for the axes' labels

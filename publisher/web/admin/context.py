@@ -14,10 +14,10 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from publisher import store
+from publisher.newsroom.staff import Staff
 from publisher.schedules import Timetable
 from publisher.sealing import Sealer
 from publisher.settings import Settings
-from publisher.staff import Staff
 from publisher.tokens import Signer
 from publisher.web.admin.session import csrf_token
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from publisher import newsroom
-from publisher.staff import Staff
+from publisher.newsroom import dashboard as newsroom
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.chart import growth_chart
 from publisher.web.admin.context import Newsroom

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from publisher import sends, store
+from publisher import store
+from publisher.editions import sends
 from publisher.errors import InputError, PublisherError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.edition_pages import Draft

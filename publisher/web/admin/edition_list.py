@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from publisher import sends, store
+from publisher import store
+from publisher.editions import sends
 from publisher.models import Edition
 from publisher.schedules import Timetable
 from publisher.web.admin.context import Newsroom

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from publisher import edition_stats, editions, sends, store
-from publisher.digest import archive_values
+from publisher import store
+from publisher.editions import making, sends, stats
+from publisher.editions.compose import archive_values
 from publisher.models import Edition
 from publisher.schedules import Timetable
 from publisher.templating import Personaliser
@@ -121,7 +122,7 @@ class EditionPage:
     trail: list[TrailRow]
     notes: list[str] = field(default_factory=list)
     fate: str = ""  # what happens to it if nobody approves it in time
-    figures: edition_stats.Figures | None = None
+    figures: stats.Figures | None = None
     draft: Draft | None = None  # the review being previewed, not saved yet
     rate_every: str = "minute"
 
@@ -184,7 +185,7 @@ def fate(timetable: Timetable, edition: Edition) -> str:
 
 
 def progress(room: Newsroom, edition_id: int, *, now: datetime) -> Progress:
-    found = edition_stats.progress(room.engine, edition_id, now=now)
+    found = stats.progress(room.engine, edition_id, now=now)
     return Progress(
         found.sent,
         found.failed,
@@ -228,12 +229,12 @@ def edition_page(
         trail = (
             rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
         )
-    series = edition_stats.rate_series(room.engine, edition_id)
+    series = stats.rate_series(room.engine, edition_id)
     every = _every(series)
     local = [(at.astimezone(room.settings.zone), count) for at, count in series]
     figures = None
     if edition.status in FINISHED and whole:
-        figures = edition_stats.figures(room.engine, room.settings, edition_id, now=now)
+        figures = stats.figures(room.engine, room.settings, edition_id, now=now)
     notes = []
     if variant and variant not in {v.slug for v in variants}:
         notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
@@ -276,7 +277,7 @@ def preview_html(
     edition = Edition.model_validate(
         {**edition.model_dump(), "subject": draft.subject, "intro": draft.intro}
     )
-    rendered = editions.render_as(
+    rendered = making.render_as(
         room.engine, room.settings, room.timetable, room.env, edition, draft.article_ids
     )
     values = archive_values(room.settings.site_url)

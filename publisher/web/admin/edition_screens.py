@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from publisher.errors import PublisherError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.edition_pages import Draft, edition_id_of, edition_page
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from publisher.errors import PublisherError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import edition_actions, session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.dashboard import STOP_POLLING

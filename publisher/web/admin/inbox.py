@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from publisher import inbox, store
+from publisher import store
 from publisher.content import sanitise_html
 from publisher.errors import InputError, NotFoundError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
+from publisher.sources import inbox
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.trail import rows

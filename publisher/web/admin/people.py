@@ -11,11 +11,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from publisher import staff as people
 from publisher import store
 from publisher.errors import InputError, NotFoundError
 from publisher.models import StaffUser
-from publisher.staff import Staff
+from publisher.newsroom import staff as people
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session, trail
 from publisher.web.admin.context import Newsroom
 

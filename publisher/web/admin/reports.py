@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from publisher import publish, store
+from publisher import store
+from publisher.articles import publish
 from publisher.errors import InputError, NotFoundError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.trail import rows

@@ -29,9 +29,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from publisher import staff as people
+from publisher.newsroom import staff as people
+from publisher.newsroom.staff import Staff
 from publisher.settings import Settings
-from publisher.staff import Staff
 
 COOKIE = "newsroom"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from publisher import staff as people
-from publisher import twofactor
 from publisher.errors import DeniedError, InputError, NotFoundError
-from publisher.staff import Staff
+from publisher.newsroom import staff as people
+from publisher.newsroom import twofactor
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.guards import ClientLimit

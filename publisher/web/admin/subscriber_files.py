@@ -21,10 +21,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from publisher import members, subscriber_csv
+from publisher.community import csv_files, subscribers
 from publisher.content import one_line
 from publisher.errors import InputError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.context import Newsroom
 from publisher.web.admin.subscribers import chosen_filter, query_of
@@ -51,7 +51,7 @@ def router(room: Newsroom) -> APIRouter:
         http_status: int = 200,
         error: str = "",
         problems: list[str] | None = None,
-        done: subscriber_csv.ImportedSubscribers | None = None,
+        done: csv_files.ImportedSubscribers | None = None,
         name: str = "",
     ) -> HTMLResponse:
         return room.page(
@@ -84,7 +84,7 @@ def router(room: Newsroom) -> APIRouter:
                     out.write(chunk)
             try:
                 done = await run_in_threadpool(
-                    subscriber_csv.import_subscribers,
+                    csv_files.import_subscribers,
                     room.engine,
                     path,
                     known_digests=list(room.timetable.digests),
@@ -112,7 +112,7 @@ def router(room: Newsroom) -> APIRouter:
     def export_csv(request: Request, who: Staff = Depends(admin)) -> Response:
         chosen = chosen_filter(room, request.query_params)
         out = io.StringIO()
-        subscriber_csv.export_subscribers(room.engine, out, chosen)
+        csv_files.export_subscribers(room.engine, out, chosen)
         stamp = room.clock().strftime("%Y%m%d-%H%M")
         return Response(
             out.getvalue(),
@@ -124,7 +124,7 @@ def router(room: Newsroom) -> APIRouter:
     def bulk_page(request: Request, who: Staff = Depends(admin)) -> HTMLResponse:
         action = request.query_params.get("action", "")
         chosen = chosen_filter(room, request.query_params)
-        counted = members.count_for(room.engine, action, chosen)
+        counted = subscribers.count_for(room.engine, action, chosen)
         return room.page(
             request,
             "subscriber_bulk.html",
@@ -143,13 +143,13 @@ def router(room: Newsroom) -> APIRouter:
         action = str(form.get("action", ""))
         chosen = chosen_filter(room, form)
         try:
-            counted = members.Counted(int(str(form.get("count", ""))), str(form.get("set", "")))
+            counted = subscribers.Counted(int(str(form.get("count", ""))), str(form.get("set", "")))
         except ValueError:
             raise InputError("the confirmation form is incomplete: count again") from None
         values: dict[str, Any] = {"action": action, "chosen": chosen, "query": query_of(chosen)}
         try:
             done = await run_in_threadpool(
-                members.act_on,
+                subscribers.act_on,
                 room.engine,
                 action,
                 chosen,
@@ -158,7 +158,7 @@ def router(room: Newsroom) -> APIRouter:
                 now=room.clock(),
             )
         except InputError as exc:
-            recount = members.count_for(room.engine, action, chosen)
+            recount = subscribers.count_for(room.engine, action, chosen)
             return room.page(
                 request,
                 "subscriber_bulk.html",

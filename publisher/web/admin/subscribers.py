@@ -13,9 +13,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from publisher import members, store
+from publisher import store
+from publisher.community import subscribers
 from publisher.errors import InputError
-from publisher.staff import Staff
+from publisher.newsroom.staff import Staff
 from publisher.store import EVERY_CATEGORY, SubscriberFilter
 from publisher.web.admin import session, trail
 from publisher.web.admin.context import Newsroom
@@ -38,8 +39,8 @@ def chosen_filter(room: Newsroom, params: Any) -> SubscriberFilter:
     status, digest, category = (str(params.get(k, "")) for k in ("status", "digest", "category"))
     if len(text) > MAX_SEARCH:
         raise InputError(f"a search is at most {MAX_SEARCH} characters")
-    if status and status not in members.STATUSES:
-        raise InputError(f"unknown status {status!r} (one of {', '.join(members.STATUSES)})")
+    if status and status not in subscribers.STATUSES:
+        raise InputError(f"unknown status {status!r} (one of {', '.join(subscribers.STATUSES)})")
     if digest and digest not in room.timetable.digests:
         raise InputError(f"unknown digest {digest!r}")
     if category and category != EVERY_CATEGORY and category not in dict(categories_of(room)):
@@ -68,7 +69,7 @@ class Event:
     tone: str = ""  # "", ok, warn, bad
 
 
-def history(found: members.Person) -> list[Event]:
+def history(found: subscribers.Person) -> list[Event]:
     """What the database records of them, newest first (their changes are in the trail)."""
     row = found.member.subscriber
     events = [Event(row.created_at, "Added to the list", f"as {row.email}")]
@@ -110,7 +111,7 @@ def router(room: Newsroom) -> APIRouter:
     def list_page(
         request: Request, who: Staff, chosen: SubscriberFilter, page: int, *, error: str = ""
     ) -> HTMLResponse:
-        found = members.find(room.engine, chosen, page=page)
+        found = subscribers.find(room.engine, chosen, page=page)
         return room.page(
             request,
             "subscribers.html",
@@ -121,7 +122,7 @@ def router(room: Newsroom) -> APIRouter:
             chosen=chosen,
             query=query_of(chosen),
             page_url=lambda n: "/admin/subscribers?" + query_of(chosen, page=n),
-            statuses=members.STATUSES,
+            statuses=subscribers.STATUSES,
             digests=list(room.timetable.digests),
             categories=categories_of(room),
             every_category=EVERY_CATEGORY,
@@ -136,7 +137,7 @@ def router(room: Newsroom) -> APIRouter:
         typed: dict[str, Any] | None = None,
         notice: str = "",
     ) -> HTMLResponse:
-        found = members.person(room.engine, subscriber_id)
+        found = subscribers.person(room.engine, subscriber_id)
         member = found.member
         current: dict[str, Any] = {
             "name": member.subscriber.name,
@@ -156,7 +157,10 @@ def router(room: Newsroom) -> APIRouter:
             form=typed or current,
             errors=errors or {},
             notice=notice,
-            statuses=[member.subscriber.status, *sorted(members.ALLOWED[member.subscriber.status])],
+            statuses=[
+                member.subscriber.status,
+                *sorted(subscribers.ALLOWED[member.subscriber.status]),
+            ],
             digests=list(room.timetable.digests),
             categories=categories_of(room),
         )
@@ -184,7 +188,7 @@ def router(room: Newsroom) -> APIRouter:
             "digests": digests,
             "categories": topics,
         }
-        wanted = members.Change(
+        wanted = subscribers.Change(
             name=name,
             status=status or None,
             digests=digests,
@@ -193,14 +197,14 @@ def router(room: Newsroom) -> APIRouter:
         )
         try:
             await run_in_threadpool(
-                members.change,
+                subscribers.change,
                 room.engine,
                 subscriber_id,
                 wanted,
                 actor=who.email,
                 now=room.clock(),
             )
-        except members.FieldsRefused as exc:
+        except subscribers.FieldsRefused as exc:
             return person_page(request, who, subscriber_id, errors=exc.fields, typed=typed)
         return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=saved", status_code=303)
 
@@ -208,20 +212,20 @@ def router(room: Newsroom) -> APIRouter:
     def remove_page(
         request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
     ) -> HTMLResponse:
-        found = members.person(room.engine, subscriber_id)
+        found = subscribers.person(room.engine, subscriber_id)
         return room.page(request, "subscriber_remove.html", staff=who, member=found.member)
 
     @routes.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
     def remove(
         request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
     ) -> HTMLResponse:
-        email = members.remove(room.engine, subscriber_id, actor=who.email, now=room.clock())
+        email = subscribers.remove(room.engine, subscriber_id, actor=who.email, now=room.clock())
         return room.page(
             request,
             "subscriber_removed.html",
             staff=who,
             email=email,
-            trail=trail.rows(members.trail_of(room.engine, subscriber_id)),
+            trail=trail.rows(subscribers.trail_of(room.engine, subscriber_id)),
         )
 
     return routes

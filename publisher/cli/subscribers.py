@@ -1,0 +1,186 @@
+"""`publisher subscribers ...`, `bounces process` and `reports ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from publisher.articles import publish
+from publisher.cli.common import (
+    actor,
+    context,
+    err,
+    utc_now,
+)
+from publisher.community import csv_files, subscribers, subscriptions
+from publisher.content import printable
+from publisher.delivery import sending
+from publisher.errors import InputError
+from publisher.mail.bounces import read_hard_bounces
+from publisher.schedules import load_timetable
+from publisher.tokens import Signer
+
+subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
+bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
+reports_app = typer.Typer(help='Readers\' "Spot an error?" reports.', no_args_is_help=True)
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: str,
+    name: Annotated[str, typer.Option(help="How to greet them.")] = "",
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Skip double opt-in.")] = False,
+    digest: Annotated[list[str] | None, typer.Option("--digest", help="A digest (repeat).")] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only this category's stories (repeat; slug)."),
+    ] = None,
+    every_category: Annotated[
+        bool, typer.Option("--every-category", help="Every category's stories again.")
+    ] = False,
+) -> None:
+    """Add a subscriber (to every digest unless --digest is given; every category's stories
+    unless --category is given)."""
+    if every_category and category:
+        raise InputError("--category and --every-category do not go together")
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        view, created = subscriptions.add_subscriber(
+            engine,
+            email,
+            name=name,
+            confirmed=confirmed,
+            digests=digest or [],
+            known_digests=list(timetable.digests),
+            categories=[] if every_category else category,
+            now=utc_now(),
+            actor=actor(),
+        )
+    row = view.subscriber
+    print(
+        f"{'added' if created else 'updated'} {row.email} ({row.status}; "
+        f"digests: {' '.join(view.digests)}; categories: {' '.join(view.categories) or 'all'})"
+    )
+
+
+@subscribers_app.command("import")
+def subscribers_import(path: Path) -> None:
+    """Import a CSV (email, name, status, digests, created_at, confirmed_at, categories);
+    all or nothing, every bad row reported with its line."""
+    with context() as (settings, engine):
+        timetable = load_timetable(settings.schedules)
+        done = csv_files.import_subscribers(
+            engine,
+            path,
+            known_digests=list(timetable.digests),
+            zone=settings.zone,
+            actor=actor(),
+            now=utc_now(),
+        )
+    print(
+        f"{path}: {done.created} added, {done.updated} updated, "
+        f"{done.merged} duplicate row(s) merged"
+    )
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    path: Annotated[Path | None, typer.Argument(help="CSV file (default: stdout).")] = None,
+) -> None:
+    """Write every subscriber as CSV (the columns `subscribers import` reads)."""
+    with context() as (_settings, engine):
+        if path is None:
+            csv_files.export_subscribers(engine, sys.stdout)
+            return
+        with path.open("w", encoding="utf-8", newline="") as out:
+            count = csv_files.export_subscribers(engine, out)
+    print(f"wrote {count} subscriber(s) to {path}")
+
+
+@subscribers_app.command("list")
+def subscribers_list() -> None:
+    """Every subscriber with status, digests and categories (when they chose some)."""
+    with context() as (_settings, engine):
+        views = subscriptions.list_subscribers(engine)
+    for view in views:
+        row = view.subscriber
+        topics = f"  [{' '.join(view.categories)}]" if view.categories else ""
+        print(f"{row.email:<40} {row.status:<13} {' '.join(view.digests)}{topics}")
+    print(f"{len(views)} subscriber(s)")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(email: str) -> None:
+    """Delete a subscriber and their delivery records."""
+    with context() as (_settings, engine):
+        subscribers.remove_subscriber(engine, email, actor=actor(), now=utc_now())
+    print(f"removed {email.strip().lower()}")
+
+
+@subscribers_app.command("rotate-links")
+def subscribers_rotate_links(email: str) -> None:
+    """Sign a subscriber out of all links: every link mailed to them before stops working."""
+    with context() as (_settings, engine):
+        subscribers.rotate_links(engine, email, actor=actor(), now=utc_now())
+    print(f"{email.strip().lower()}: every earlier link now fails; new mail brings new ones")
+
+
+@subscribers_app.command("clear-bounce")
+def subscribers_clear_bounce(email: str) -> None:
+    """Mail to a bounced address works again: make it unsubscribed, so they can sign up."""
+    with context() as (_settings, engine):
+        subscribers.clear_bounce(engine, email, actor=actor(), now=utc_now())
+    print(f"{email.strip().lower()}: no longer bounced (unsubscribed until they sign up again)")
+
+
+@bounces_app.command("process")
+def bounces_process(path: Path) -> None:
+    """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
+    every address that bounced permanently (reports that quote no message we sent to that
+    address are ignored; messages that cannot be read are skipped and named)."""
+    with context() as (settings, engine):
+        found = read_hard_bounces(path, Signer.of(settings.secret_key))
+        changed = sending.suppress_bounces(engine, found.addresses, now=utc_now())
+    for problem in found.skipped:
+        err(f"skipped {problem}")
+    refused = f"; {found.refused} report(s) ignored: no message we sent" if found.refused else ""
+    skipped = f"; {len(found.skipped)} unreadable message(s) skipped" if found.skipped else ""
+    print(
+        f"{found.read} message(s) read: {len(found.addresses)} hard bounce(s), {changed} "
+        f"subscriber(s) suppressed{refused}{skipped}"
+    )
+
+
+@reports_app.command("list")
+def reports_list(
+    all_: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+) -> None:
+    """Error reports from readers, oldest first (open ones unless --all)."""
+    with context() as (settings, engine):
+        rows = subscriptions.list_reports(engine, include_resolved=all_)
+    for row in rows:
+        when = row.created_at.astimezone(settings.zone)
+        contact = f" ({printable(row.email)})" if row.email else ""
+        print(f"#{row.id} {when:%Y-%m-%d %H:%M} {row.status:<8} {printable(row.slug)}{contact}")
+        # A reader wrote it: no control character or override may act on the terminal.
+        print("    " + printable(row.message).replace("\n", "\n    "))
+    print(f"{len(rows)} report(s)")
+
+
+@reports_app.command("resolve")
+def reports_resolve(
+    report_id: int,
+    correction: Annotated[
+        str | None,
+        typer.Option("--correction", help="Also add this correction to the report's article."),
+    ] = None,
+) -> None:
+    """Mark a report resolved (with --correction, correct its article in the same step)."""
+    with context() as (_settings, engine):
+        changed = publish.resolve_report(
+            engine, report_id, now=utc_now(), actor=actor(), correction=correction
+        )
+    print(f"resolved #{report_id}" if changed else f"#{report_id} was already resolved")

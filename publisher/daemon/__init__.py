@@ -1,0 +1,1 @@
+"""The daemon: its alarm clock (``scheduler``)."""

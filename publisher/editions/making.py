@@ -1,0 +1,317 @@
+"""Digest use cases: make this period's edition once, preview the next one, list and show
+past editions. The edition table, not the scheduler, says what exists."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import quote
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from publisher import store
+from publisher.editions.compose import (
+    EditionContext,
+    RenderedEdition,
+    Story,
+    archive_values,
+    render_edition,
+)
+from publisher.errors import InputError, NotFoundError
+from publisher.models import Edition
+from publisher.schedules import Digest, Timetable
+from publisher.settings import Settings
+from publisher.templating import Personaliser
+
+PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
+
+
+def story(view: store.ArticleView, site_url: str) -> Story:
+    a = view.article
+    slug = quote(a.slug, safe="")
+    return Story(
+        title=a.title,
+        url=f"{site_url}/articles/{slug}",
+        summary=a.summary,
+        image=a.image,
+        categories=view.categories,
+        editor=a.editor,
+        report_url=f"{site_url}/report?article={slug}",
+        sponsored=a.sponsored,
+        ai_assisted=a.ai_assisted,
+        source_name=a.source_name,
+        source_url=a.source_url,
+    )
+
+
+def _context(
+    settings: Settings,
+    timetable: Timetable,
+    digest: Digest,
+    *,
+    nominal: datetime,
+    stories: list[Story],
+    archive_url: str,
+    subject: str = "",
+    intro: str = "",
+) -> EditionContext:
+    """The edition's frame; ``subject`` and ``intro``, when given, are an editor's."""
+    count = len(stories)
+    intro = intro or (
+        f"Here {'is the story' if count == 1 else f'are the {count} stories'} our editors "
+        "picked for you since the last edition."
+    )
+    local = nominal.astimezone(digest.zone)
+    return EditionContext(
+        site_title=settings.site_title,
+        site_url=settings.site_url,
+        tagline=settings.site_tagline,
+        language=settings.site_language,
+        postal_address=settings.postal_address,
+        digest_title=digest.title,
+        subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
+        preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
+        intro=intro,
+        archive_url=archive_url,
+        studio=timetable.brand_studio,
+    )
+
+
+def ensure_edition(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    nominal: datetime,
+    now: datetime,
+) -> tuple[Edition, bool]:
+    """The edition of ``digest`` for the period of ``nominal``, created and rendered once;
+    and whether this call created it. An edition with no new stories is recorded as skipped."""
+    key = digest.period_key(nominal)
+    for attempt in range(3):
+        try:
+            with store.writing(engine) as session:
+                edition, created = store.create_edition(
+                    session, digest.name, key, nominal_at=nominal, now=now
+                )
+                if created:
+                    views = store.candidate_articles(
+                        session,
+                        digest.name,
+                        categories=digest.categories,
+                        limit=digest.max_articles,
+                        until=nominal,
+                        before_id=edition.id,
+                    )
+                    store.carry_articles(session, edition, [v.article.id or 0 for v in views])
+            break
+        except sa_exc.IntegrityError:
+            # Another process carried one of these stories in another edition at the same
+            # moment; this transaction was rolled back whole, so try again.
+            if attempt == 2:
+                raise
+    with store.reading(engine) as session:
+        edition = store.edition_by_id(session, edition.id or 0)
+        views = store.edition_articles(session, edition.id or 0)
+    if edition.status == "pending":
+        rendered = _render(settings, timetable, env, digest, edition, views)
+        with store.writing(engine) as session:
+            saved = store.save_rendering(
+                session,
+                edition.id or 0,
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                count=rendered.stories,
+            )
+            if saved and digest.review:
+                # Held for an editor (issue 13): nothing is sent until approved, and past the
+                # deadline ``unreviewed`` decides (sends.expire_reviews).
+                store.hold_for_review(
+                    session, edition.id or 0, deadline=edition.nominal_at + digest.review_deadline
+                )
+        with store.reading(engine) as session:
+            edition = store.edition_by_id(session, edition.id or 0)
+    return edition, created
+
+
+def _render(
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    edition: Edition,
+    views: list[store.ArticleView],
+) -> RenderedEdition:
+    stories = [story(view, settings.site_url) for view in views]
+    context = _context(
+        settings,
+        timetable,
+        digest,
+        nominal=edition.nominal_at,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/{edition.id}",
+        subject=edition.subject,
+        intro=edition.intro,
+    )
+    return render_edition(env, context, stories)
+
+
+def render_variant(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    article_ids: Sequence[int],
+) -> RenderedEdition:
+    """The edition with only these of its stories (for readers who chose categories), with
+    the same recipient placeholders as the edition itself and an intro counting what is in."""
+    wanted = set(article_ids)
+    views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
+    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
+
+
+def render_as(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    article_ids: Sequence[int],
+) -> RenderedEdition:
+    """The edition with these of its stories in this order, and its ``subject`` and
+    ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
+    views = _stories(engine, edition)
+    kept = [views[i] for i in article_ids if i in views]
+    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+
+
+def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
+    """The edition's stories by article id, in the edition's order."""
+    with store.reading(engine) as session:
+        return {v.article.id: v for v in store.edition_articles(session, edition.id or 0)}
+
+
+def current_nominal(digest: Digest, now: datetime) -> datetime:
+    """The period containing ``now``: its latest nominal send time at or before now."""
+    nominal = digest.last_time(now)
+    if nominal is None:
+        raise InputError(f"digest {digest.name!r} has no send time before now ({digest.cron})")
+    return nominal
+
+
+def preview(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    digest: Digest,
+    *,
+    now: datetime,
+    categories: Sequence[str] = (),
+    fill: bool = True,
+) -> RenderedEdition:
+    """The next edition as it would go out if sent now, not recorded, with the web archive's
+    generic links and greeting in place of a recipient's (``fill=False``: with the recipient
+    placeholders left in, for a test send); with ``categories`` (slugs), as a reader who
+    chose those gets it. An unknown category is an InputError."""
+    with store.reading(engine) as session:
+        views = store.candidate_articles(
+            session,
+            digest.name,
+            categories=digest.categories,
+            limit=digest.max_articles,
+            until=now,
+        )
+        known = {c.slug: c.name for c in store.category_list(session)}
+    categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
+    unknown = [slug for slug in categories if slug not in known]
+    if unknown:
+        raise InputError(
+            f"unknown category {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(sorted(known)) or 'none yet'})"
+        )
+    if categories:
+        names = {known[slug] for slug in categories}
+        views = [v for v in views if names.intersection(v.categories)]
+    stories = [story(view, settings.site_url) for view in views]
+    upcoming = digest.next_times(now, 1)
+    nominal = upcoming[0] if upcoming else now
+    context = _context(
+        settings,
+        timetable,
+        digest,
+        nominal=nominal,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/",
+    )
+    rendered = render_edition(env, context, stories)
+    if not fill:
+        return rendered
+    values = archive_values(settings.site_url)
+    html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+    text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
+    return RenderedEdition(rendered.subject, html, text, rendered.stories)
+
+
+def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
+    """The stories an edition carries, in its order; NotFoundError if there is no such one."""
+    with store.reading(engine) as session:
+        store.edition_by_id(session, edition_id)
+        return store.edition_articles(session, edition_id)
+
+
+def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    with store.reading(engine) as session:
+        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+
+
+def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Edition, str]:
+    """A past edition and its HTML without anyone's personal links (view in browser)."""
+    with store.reading(engine) as session:
+        edition = store.edition_by_id(session, edition_id)
+        # A cancelled edition's page stays up for the readers who got it before the cancel.
+        reached = edition.status == "cancelled" and bool(
+            store.delivery_counts(session, [edition_id])[edition_id].get("sent")
+        )
+    if edition.status not in PUBLIC_STATUSES and not reached:
+        raise NotFoundError(f"no edition {edition_id}")
+    filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
+    return edition, filled.decode("utf-8")
+
+
+def describe_send(engine: Engine, settings: Settings, digest: Digest, *, now: datetime) -> str:
+    """What ``digest send`` would do now, in words; changes nothing."""
+    nominal = current_nominal(digest, now)
+    key = digest.period_key(nominal)
+    with store.reading(engine) as session:
+        existing = [
+            e for e in store.edition_list(session, digest=digest.name) if e.period_key == key
+        ]
+        audience = store.audience_size(session, digest.name)
+        if existing:
+            edition = existing[0]
+            return (
+                f"edition {edition.id} for {key} exists ({edition.status}, "
+                f"{edition.article_count} stories); {audience} confirmed subscriber(s) "
+                "would get what is still owed"
+            )
+        views = store.candidate_articles(
+            session,
+            digest.name,
+            categories=digest.categories,
+            limit=digest.max_articles,
+            until=nominal,
+        )
+    if not views:
+        return f"no edition for {key} yet; nothing new, so it would be recorded as skipped"
+    return (
+        f"no edition for {key} yet; it would carry {len(views)} stories to {audience} "
+        "confirmed subscriber(s)"
+    )

@@ -1,0 +1,151 @@
+"""The message each reader gets: an edition's MIME template built once, and for readers who
+chose categories a variant with only their stories, rendered once per edition and set of
+stories (premailer again, once). The sender asks here; nothing here sends."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from publisher import store
+from publisher.editions import clicks, making
+from publisher.errors import ConfigError
+from publisher.mail.mime import DkimSigner, MessageTemplate, envelope_sender
+from publisher.models import Edition
+from publisher.schedules import Timetable, load_timetable
+from publisher.settings import Settings
+from publisher.templating import make_environment
+
+log = logging.getLogger(__name__)
+
+MAX_VARIANTS = 256  # renderings per reader's categories kept in memory
+NO_VALUES: Mapping[str, str] = {}
+
+
+class MessageBook:
+    """Message templates by edition and by the stories a reader gets; thread-safe."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        timetable: Callable[[], Timetable] | None = None,
+        env: Environment | None = None,
+    ) -> None:
+        """``timetable`` gives the digests' titles for the variants (read from
+        ``settings.schedules`` when first needed if not given)."""
+        self.engine = engine
+        self.settings = settings
+        self.dkim = _dkim(settings, envelope_sender(settings.mail_from))
+        self._timetable = timetable or _loader(settings)
+        self._env = env or make_environment(zone=settings.zone)
+        self.tracker = clicks.Tracker(settings)
+        self._templates: dict[int, MessageTemplate] = {}
+        self._topics: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
+        self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
+
+    def whole(self, edition_id: int) -> MessageTemplate:
+        """The edition as rendered, for readers who chose no categories."""
+        with self._lock:
+            found = self._templates.get(edition_id)
+        if found is not None:
+            return found
+        with store.reading(self.engine) as session:
+            edition = store.edition_by_id(session, edition_id)
+        made = self._made(edition, edition.subject, edition.html, edition.text)
+        with self._lock:
+            self._templates[edition_id] = made
+        return made
+
+    def for_reader(self, edition_id: int, topics: frozenset[int]) -> MessageTemplate | None:
+        """The edition as this reader gets it: whole when they chose no categories (or every
+        story is in theirs), else only the stories in their categories, rendered once per
+        edition and set of stories; None when no story is in their categories."""
+        if not topics:
+            return self.whole(edition_id)
+        with self._lock:
+            stories = self._topics.get(edition_id)
+        if stories is None:
+            with store.reading(self.engine) as session:
+                stories = store.edition_topics(session, edition_id)
+            with self._lock:
+                self._topics[edition_id] = stories
+        kept = tuple(article_id for article_id, ids in stories if ids & topics)
+        if len(kept) == len(stories):
+            return self.whole(edition_id)
+        if not kept:
+            return None
+        key = (edition_id, kept)
+        with self._render_lock:  # each variant rendered once per process
+            with self._lock:
+                found = self._variants.get(key)
+            if found is not None:
+                return found
+            with store.reading(self.engine) as session:
+                edition = store.edition_by_id(session, edition_id)
+            try:
+                rendered = making.render_variant(
+                    self.engine, self.settings, self._timetable(), self._env, edition, kept
+                )
+                # The edition's own subject, even if the digest's title changed since.
+                made = self._made(edition, edition.subject, rendered.html, rendered.text)
+            except ConfigError as exc:  # the digest left the timetable since: send it whole
+                log.warning("edition %s goes whole to readers with categories: %s", edition_id, exc)
+                made = self.whole(edition_id)
+            with self._lock:
+                if len(self._variants) >= MAX_VARIANTS:
+                    self._variants.pop(next(iter(self._variants)))
+                self._variants[key] = made
+            return made
+
+    def personal(self, subscriber_id: int, now: datetime) -> Mapping[str, str]:
+        """The values a reader's copy needs beyond their links and greeting: the reader tag
+        of the tracked links when click tracking is on (a few µs), else none."""
+        if not self.tracker.on:
+            return NO_VALUES
+        return {"reader": self.tracker.reader_tag(subscriber_id, now)}
+
+    def _made(self, edition: Edition, subject: str, html: str, text: str) -> MessageTemplate:
+        # Click tracking rewrites the links here, once per template, never per message.
+        html, text = self.tracker.rewrite(edition.id or 0, html, text)
+        return self.template(edition.digest, subject=subject, html=html, text=text)
+
+    def template(self, digest: str, *, subject: str, html: str, text: str) -> MessageTemplate:
+        """A message of ``digest`` (signed like every other), not kept: a test send's."""
+        return MessageTemplate(
+            sender=self.settings.mail_from,
+            subject=subject,
+            html=html,
+            text=text,
+            list_id=f"{digest}.{self.settings.site_host}",
+            dkim_signer=self.dkim,
+        )
+
+
+def _loader(settings: Settings) -> Callable[[], Timetable]:
+    loaded: list[Timetable] = []
+
+    def timetable() -> Timetable:
+        if not loaded:
+            loaded.append(load_timetable(settings.schedules))
+        return loaded[0]
+
+    return timetable
+
+
+def _dkim(settings: Settings, sender: str) -> DkimSigner | None:
+    if not settings.dkim_selector and not settings.dkim_key_file:
+        return None
+    if not (settings.dkim_selector and settings.dkim_key_file):
+        raise ConfigError("DKIM needs both PUBLISHER_DKIM_SELECTOR and PUBLISHER_DKIM_KEY_FILE")
+    return DkimSigner.from_file(
+        settings.dkim_selector, sender.rsplit("@", 1)[1], settings.dkim_key_file
+    )

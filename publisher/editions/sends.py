@@ -1,0 +1,500 @@
+"""Sends under control (issue 13): review before sending, approve, pause, resume, cancel,
+test sends, and the review deadline. The one API the CLI, the API and the newsroom call.
+
+An edition of a digest with ``review: true`` is made ``awaiting_review`` and sends nothing.
+Approving it (possibly with stories taken out or reordered, another subject or intro line)
+re-renders it and starts its deliveries. Pausing stops every worker from claiming its
+deliveries (``store.claim_deliveries`` skips paused and cancelled editions; a worker
+holding a batch of one gives the rest back within a second); resuming goes on with what is
+owed, never a second copy (deliveries are unique per edition and subscriber); cancelling
+marks what is owed cancelled. Every action is audited in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from publisher import store
+from publisher.community import links
+from publisher.content import normalise_email, one_line
+from publisher.editions import making
+from publisher.editions.compose import RenderedEdition, archive_values, greeting
+from publisher.editions.messages import MessageBook
+from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.mail.mime import MessageTemplate, Recipient, envelope_sender
+from publisher.mail.transports import DeliveryError, Transport, make_transport
+from publisher.models import Edition
+from publisher.schedules import Timetable
+from publisher.settings import Settings
+from publisher.templating import Personaliser
+from publisher.tokens import Signer
+
+MAX_TEST_RECIPIENTS = 20
+MAX_SUBJECT = 300
+MAX_INTRO = 1000
+TEST_PREFIX = "[Test] "
+SYSTEM_ACTOR = "scheduler"  # who the review deadline's decision is recorded as
+CONTROLLABLE = ("ready", "sending")  # what can be paused
+KIND = "edition"
+
+
+def _label(edition: Edition) -> str:
+    return f"{edition.digest} {edition.period_key}"
+
+
+def _record(
+    session: Session,
+    edition: Edition,
+    action: str,
+    *,
+    actor: str,
+    now: datetime,
+    before: Mapping[str, object] | None = None,
+    after: Mapping[str, object] | None = None,
+) -> None:
+    store.record(
+        session,
+        actor=actor,
+        action=f"edition.{action}",
+        kind=KIND,
+        subject_id=edition.id,
+        label=_label(edition),
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
+def _fresh(engine: Engine, edition_id: int) -> Edition:
+    with store.reading(engine) as session:
+        return store.edition_by_id(session, edition_id)
+
+
+# ---------------------------------------------------------------- review
+
+
+def pending_review(engine: Engine, now: datetime) -> list[Edition]:
+    """Editions waiting for an editor, the soonest deadline first."""
+    with store.reading(engine) as session:
+        found = store.edition_list(session, statuses=("awaiting_review",), limit=1000)
+    far = now + timedelta(days=36500)
+    return sorted(found, key=lambda e: (e.review_deadline_at or far, e.id or 0))
+
+
+def review_preview(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition_id: int,
+    *,
+    variant: str | Sequence[str] | None = None,
+) -> str:
+    """The edition's HTML as a reader sees it (generic links in place of a reader's): whole,
+    or with ``variant`` (a category slug, or several) as a reader who chose those gets it.
+    An unknown category is an InputError; a variant with no story in it is empty HTML."""
+    edition = _fresh(engine, edition_id)
+    html = edition.html
+    if isinstance(variant, str):
+        variant = [variant]
+    if variant:
+        with store.reading(engine) as session:
+            known = {c.slug: c.id or 0 for c in store.category_list(session)}
+            topics = store.edition_topics(session, edition_id)
+        slugs = [one_line(v).lower() for v in variant]
+        unknown = [v for v in slugs if v not in known]
+        if unknown:
+            raise InputError(
+                f"unknown category {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(known)) or 'none yet'})"
+            )
+        wanted = {known[v] for v in slugs}
+        kept = [article_id for article_id, ids in topics if ids & wanted]
+        if not kept:
+            return ""
+        if len(kept) < len(topics):
+            html = making.render_variant(engine, settings, timetable, env, edition, kept).html
+    filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
+    return filled.decode("utf-8")
+
+
+def _checked_subject(subject: str | None) -> str | None:
+    if subject is None:
+        return None
+    value = one_line(subject)
+    if not value:
+        raise InputError("the subject cannot be empty")
+    if len(value) > MAX_SUBJECT:
+        raise InputError(f"the subject is {len(value)} characters; at most {MAX_SUBJECT}")
+    return value
+
+
+def _checked_intro(intro: str | None) -> str | None:
+    if intro is None:
+        return None
+    value = one_line(intro)
+    if len(value) > MAX_INTRO:
+        raise InputError(f"the intro line is {len(value)} characters; at most {MAX_INTRO}")
+    return value
+
+
+def _checked_articles(carried: list[int], article_ids: Sequence[int] | None) -> list[int]:
+    if article_ids is None:
+        return carried
+    wanted = [int(a) for a in article_ids]
+    if not wanted:
+        raise InputError("keep at least one story (to send nothing, cancel the edition)")
+    if len(set(wanted)) != len(wanted):
+        raise InputError("a story is listed twice")
+    foreign = [a for a in wanted if a not in carried]
+    if foreign:
+        raise InputError(
+            f"story {', '.join(map(str, foreign))} is not in this edition "
+            f"(it carries {', '.join(map(str, carried))})"
+        )
+    return wanted
+
+
+def _refuse_approve(edition: Edition) -> None:
+    status = edition.status
+    if status == "awaiting_review":
+        return
+    if status in ("ready", "sending", "sent", "paused"):
+        by = f" by {edition.approved_by}" if edition.approved_by else ""
+        raise ConflictError(
+            f"edition {edition.id} is already {'sending' if status == 'ready' else status}"
+            f"{by}: there is nothing to approve"
+        )
+    raise ConflictError(f"edition {edition.id} is {status}: only one awaiting review is approved")
+
+
+def approve(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    subject: str | None = None,
+    intro: str | None = None,
+    article_ids: Sequence[int] | None = None,
+) -> Edition:
+    """Approve an edition awaiting review, with the stories kept in ``article_ids`` (in that
+    order; None keeps them all), and another ``subject`` or ``intro`` line if given: it is
+    rendered again and its deliveries start. ConflictError unless it awaits review."""
+    new_subject, new_intro = _checked_subject(subject), _checked_intro(intro)
+    edition = _fresh(engine, edition_id)
+    _refuse_approve(edition)
+    with store.reading(engine) as session:
+        carried = [v.article.id or 0 for v in store.edition_articles(session, edition_id)]
+    kept = _checked_articles(carried, article_ids)
+    draft = Edition.model_validate(
+        {
+            **edition.model_dump(),
+            "subject": new_subject if new_subject is not None else edition.subject,
+            "intro": new_intro if new_intro is not None else edition.intro,
+        }
+    )
+    rendered = making.render_as(engine, settings, timetable, env, draft, kept)
+    with store.writing(engine) as session:
+        locked = store.lock_edition(session, edition_id)
+        _refuse_approve(locked)  # someone else acted meanwhile
+        before = {"subject": locked.subject, "intro": locked.intro, "articles": carried}
+        store.reorder_articles(session, edition_id, kept)
+        store.update_edition(
+            session,
+            edition_id,
+            subject=rendered.subject,
+            intro=draft.intro,
+            html=rendered.html,
+            text=rendered.text,
+            article_count=rendered.stories,
+            status="ready",
+            approved_by=actor,
+            approved_at=now,
+        )
+        locked = store.edition_by_id(session, edition_id)
+        new = store.start_deliveries(session, locked, now=now)
+        after = {"subject": rendered.subject, "intro": draft.intro, "articles": kept}
+        _record(
+            session,
+            locked,
+            "approve",
+            actor=actor,
+            now=now,
+            before=before,
+            after={**after, "deliveries": new},
+        )
+    return _fresh(engine, edition_id)
+
+
+def expire_reviews(
+    engine: Engine, timetable: Timetable, *, now: datetime, digest: str | None = None
+) -> list[str]:
+    """Editions past their review deadline, unapproved, are skipped (their stories go to the
+    next edition) or sent as they are, as their digest's ``unreviewed`` says (skip when the
+    digest left the timetable); only ``digest``'s if given. What was done, in words. Safe on
+    several daemons at once (each edition is decided once, under its row lock)."""
+    with store.reading(engine) as session:
+        due = [e for e in store.reviews_due(session, now=now) if digest in (None, e.digest)]
+    done: list[str] = []
+    for found in due:
+        spec = timetable.digests.get(found.digest)
+        outcome = spec.unreviewed if spec is not None else "skip"
+        with store.writing(engine) as session:
+            edition = store.lock_edition(session, found.id or 0)
+            deadline = edition.review_deadline_at
+            if edition.status != "awaiting_review" or deadline is None or deadline > now:
+                continue  # approved, cancelled or expired by someone else meanwhile
+            if outcome == "send":
+                store.update_edition(session, edition.id or 0, status="ready")
+                edition = store.edition_by_id(session, edition.id or 0)
+                count = store.start_deliveries(session, edition, now=now)
+                said = f"sent unreviewed to {count} subscriber(s)"
+            else:
+                store.update_edition(session, edition.id or 0, status="skipped", article_count=0)
+                count = store.release_articles(session, edition.id or 0)
+                said = f"skipped unreviewed; its {count} stories go in the next edition"
+            _record(
+                session,
+                edition,
+                "review-expired",
+                actor=SYSTEM_ACTOR,
+                now=now,
+                before={"status": "awaiting_review"},
+                after={
+                    "status": "sending" if outcome == "send" else "skipped",
+                    "deadline": deadline,
+                },
+            )
+        done.append(f"{found.digest}: edition {found.id} passed its review deadline: {said}")
+    return done
+
+
+# ---------------------------------------------------------------- pause, resume, cancel
+
+
+def pause(engine: Engine, edition_id: int, *, actor: str, now: datetime) -> Edition:
+    """Stop sending the edition: no worker claims its deliveries any more, and one holding a
+    batch gives the rest back once the message in hand ends. ConflictError unless sending."""
+    with store.writing(engine) as session:
+        edition = store.lock_edition(session, edition_id)
+        if edition.status == "paused":
+            raise ConflictError(
+                f"edition {edition_id} is already paused (by {edition.paused_by or 'someone'} "
+                f"at {edition.paused_at.isoformat() if edition.paused_at else 'an unknown time'})"
+            )
+        if edition.status not in CONTROLLABLE:
+            raise ConflictError(
+                f"edition {edition_id} is {edition.status}: only an edition that is sending "
+                "can be paused"
+            )
+        store.update_edition(session, edition_id, status="paused", paused_by=actor, paused_at=now)
+        _record(
+            session,
+            edition,
+            "pause",
+            actor=actor,
+            now=now,
+            before={"status": edition.status},
+            after={"status": "paused"},
+        )
+    return _fresh(engine, edition_id)
+
+
+def resume(engine: Engine, edition_id: int, *, actor: str, now: datetime) -> Edition:
+    """Go on sending a paused edition: what is still owed, never a second copy to anyone.
+    ConflictError unless it is paused (a cancelled edition stays cancelled)."""
+    with store.writing(engine) as session:
+        edition = store.lock_edition(session, edition_id)
+        if edition.status == "cancelled":
+            raise ConflictError(
+                f"edition {edition_id} was cancelled (by {edition.cancelled_by or 'someone'}): "
+                "a cancelled edition cannot be resumed"
+            )
+        if edition.status != "paused":
+            raise ConflictError(
+                f"edition {edition_id} is {edition.status}, not paused: nothing to resume"
+            )
+        store.update_edition(session, edition_id, status="ready", resumed_by=actor, resumed_at=now)
+        # The rows already there go on; a subscriber confirmed since gets it too, once.
+        new = store.start_deliveries(session, store.edition_by_id(session, edition_id), now=now)
+        _record(
+            session,
+            edition,
+            "resume",
+            actor=actor,
+            now=now,
+            before={"status": "paused"},
+            after={"status": "sending", "deliveries": new},
+        )
+    return _fresh(engine, edition_id)
+
+
+def cancel(engine: Engine, edition_id: int, *, actor: str, now: datetime) -> int:
+    """Cancel the edition: every delivery still owed is marked cancelled and never sent;
+    how many. A message a worker had in hand as it happened ends as it ends, and is
+    recorded so (within a second of the cancel, nothing more starts). An edition awaiting
+    review may be cancelled too (nothing was sent). ConflictError when it is finished."""
+    with store.writing(engine) as session:
+        edition = store.lock_edition(session, edition_id)
+        if edition.status not in ("awaiting_review", "ready", "sending", "paused"):
+            raise ConflictError(
+                f"edition {edition_id} is {edition.status}: only one waiting, sending or "
+                "paused can be cancelled"
+            )
+        store.update_edition(
+            session, edition_id, status="cancelled", cancelled_by=actor, cancelled_at=now
+        )
+        count = store.cancel_owed(session, edition_id, now=now)
+        _record(
+            session,
+            edition,
+            "cancel",
+            actor=actor,
+            now=now,
+            before={"status": edition.status},
+            after={"status": "cancelled", "cancelled_deliveries": count},
+        )
+    return count
+
+
+# ---------------------------------------------------------------- test sends
+
+
+def test_addresses(to: Sequence[str]) -> list[str]:
+    """The addresses, checked and lower-cased, each once; InputError naming a bad one."""
+    found: list[str] = []
+    for raw in to:
+        for part in str(raw).split(","):
+            if not part.strip():
+                continue
+            try:
+                address = normalise_email(part)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            if address not in found:
+                found.append(address)
+    if not found:
+        raise InputError("give at least one address to send the test to (--to EMAIL)")
+    if len(found) > MAX_TEST_RECIPIENTS:
+        raise InputError(
+            f"{len(found)} test addresses: at most {MAX_TEST_RECIPIENTS} (a test goes to a few "
+            "people; a real send goes to subscribers)"
+        )
+    return found
+
+
+def _target(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    target: str,
+    *,
+    now: datetime,
+) -> tuple[Edition | None, str, RenderedEdition]:
+    """(the edition or None, its digest, its rendering with placeholders) for a test."""
+    value = target.strip()
+    if value.isdigit():
+        edition = _fresh(engine, int(value))
+        if not edition.html:
+            raise ConflictError(f"edition {edition.id} is {edition.status}: it has no message")
+        rendered = RenderedEdition(
+            edition.subject, edition.html, edition.text, edition.article_count
+        )
+        return edition, edition.digest, rendered
+    digest = timetable.digest(value)
+    with store.reading(engine) as session:
+        waiting = store.edition_list(session, digest=digest.name, statuses=("awaiting_review",))
+    if waiting:
+        return _target(engine, settings, timetable, env, str(waiting[0].id), now=now)
+    rendered = making.preview(engine, settings, timetable, env, digest, now=now, fill=False)
+    if not rendered.stories:
+        raise InputError(f"digest {digest.name!r} has no new story: its next edition is empty")
+    return None, digest.name, rendered
+
+
+def test_send(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    target: str,
+    to: Sequence[str],
+    *,
+    actor: str,
+    now: datetime,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> int:
+    """Send a ``[Test]`` copy of an edition (``target``: its id) or of a digest's next one
+    (``target``: its name; the one awaiting review if there is one, else a preview) to at
+    most 20 addresses; how many were accepted. Nothing is recorded as a delivery and no figure
+    changes; the links work but change nobody. An address the server refuses is an
+    InputError naming it, after the others were sent."""
+    addresses = test_addresses(to)
+    edition, digest_name, rendered = _target(engine, settings, timetable, env, target, now=now)
+    subject = TEST_PREFIX + rendered.subject
+    book = MessageBook(engine, settings, timetable=lambda: timetable, env=env)
+    template: MessageTemplate = book.template(
+        digest_name, subject=subject, html=rendered.html, text=rendered.text
+    )
+    signer = Signer.of(settings.secret_key)
+    smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    factory = transport_factory or (lambda: make_transport(smtp_url, settings.var_dir / "mail"))
+    sender = envelope_sender(settings.mail_from)
+    refused: list[str] = []
+    transport = factory()
+    try:
+        for n, address in enumerate(addresses):
+            recipient = Recipient(
+                address=address,
+                message_id=signer.message_id(
+                    f"test.{edition.id if edition else digest_name}.{int(now.timestamp())}.{n}",
+                    address,
+                    settings.site_host,
+                ),
+                date=now,
+                values={
+                    "greeting": greeting(""),
+                    **links.test_links(signer, settings.site_url, now=now),
+                },
+            )
+            try:
+                transport.send(sender, address, template.render(recipient))
+            except DeliveryError as exc:
+                refused.append(f"{address}: {exc.reply}")
+    finally:
+        transport.close()
+    sent = [a for a in addresses if not any(r.startswith(a + ":") for r in refused)]
+    with store.writing(engine) as session:
+        store.record(
+            session,
+            actor=actor,
+            action="edition.test",
+            kind=KIND,
+            subject_id=edition.id if edition else None,
+            label=_label(edition) if edition else f"{digest_name} (next edition)",
+            after={"to": sent, "subject": subject, "refused": refused},
+            now=now,
+        )
+    if refused:
+        raise InputError(
+            f"the test went to {len(sent)} of {len(addresses)}; refused: " + "; ".join(refused)
+        )
+    return len(sent)
+
+
+def find(engine: Engine, edition_id: int) -> Edition:
+    """The edition; NotFoundError if there is none."""
+    try:
+        return _fresh(engine, edition_id)
+    except NotFoundError:
+        raise NotFoundError(f"no edition {edition_id}") from None

@@ -1,0 +1,47 @@
+"""The SQLModel tables, one module per domain, all re-exported here. No queries and no I/O:
+those live in :mod:`publisher.store`."""
+
+from publisher.models.articles import Article, ArticleCategory, Category, Correction, Report, Stamp
+from publisher.models.base import AwareDateTime
+from publisher.models.community import Confirmation, Interest, Subscriber, Subscription
+from publisher.models.delivery import Delivery, OutboxMessage, Worker
+from publisher.models.editions import (
+    Edition,
+    EditionArticle,
+    EditionFigures,
+    EditionUnsubscribe,
+    LinkReader,
+    TrackedLink,
+)
+from publisher.models.newsroom import AuditEntry, StaffUser
+from publisher.models.sources import Source, SourceItem
+from publisher.models.syndication import FeedState, WebSubPing
+
+__all__ = [
+    "Article",
+    "ArticleCategory",
+    "AuditEntry",
+    "AwareDateTime",
+    "Category",
+    "Confirmation",
+    "Correction",
+    "Delivery",
+    "Edition",
+    "EditionArticle",
+    "EditionFigures",
+    "EditionUnsubscribe",
+    "FeedState",
+    "Interest",
+    "LinkReader",
+    "OutboxMessage",
+    "Report",
+    "Source",
+    "SourceItem",
+    "StaffUser",
+    "Stamp",
+    "Subscriber",
+    "Subscription",
+    "TrackedLink",
+    "WebSubPing",
+    "Worker",
+]

@@ -1,0 +1,93 @@
+"""Articles, their categories and corrections, the change stamp, and readers' error reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+from publisher.models.base import when
+
+__all__ = ["Article", "ArticleCategory", "Category", "Correction", "Report", "Stamp"]
+
+
+class Article(SQLModel, table=True):
+    """A story. ``uid`` is its immutable ``tag:`` URI; ``slug`` may be re-used to update it."""
+
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_status_published", "status", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(unique=True, max_length=200)
+    slug: str = Field(unique=True, max_length=200)
+    title: str = Field(max_length=500)
+    summary: str = Field(default="", sa_type=Text)
+    body_html: str = Field(default="", sa_type=Text)
+    author: str = Field(default="", max_length=200)
+    editor: str = Field(default="", max_length=200)
+    source_name: str = Field(default="", max_length=300)
+    source_url: str = Field(default="", max_length=2000)
+    image: str = Field(default="", max_length=2000)
+    ai_assisted: bool = False
+    sponsored: bool = False
+    status: str = Field(default="published", max_length=20)
+    content_hash: str = Field(max_length=64)
+    published_at: datetime = when()
+    created_at: datetime = when()
+    updated_at: datetime = when()
+    body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
+
+
+class Category(SQLModel, table=True):
+    __tablename__ = "categories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=200)
+    name: str = Field(max_length=200)
+
+
+class ArticleCategory(SQLModel, table=True):
+    __tablename__ = "article_categories"
+    __table_args__ = (Index("ix_article_categories_category", "category_id", "article_id"),)
+
+    article_id: int = Field(foreign_key="articles.id", primary_key=True, ondelete="CASCADE")
+    category_id: int = Field(foreign_key="categories.id", primary_key=True, ondelete="CASCADE")
+    position: int = 0
+
+
+class Correction(SQLModel, table=True):
+    __tablename__ = "corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", index=True, ondelete="CASCADE")
+    note: str = Field(sa_type=Text)
+    created_at: datetime = when()
+
+
+class Stamp(SQLModel, table=True):
+    """A counter bumped in the same transaction as every change to what it names
+    (``articles``), so that any process can tell cheaply whether its cache is stale."""
+
+    __tablename__ = "stamps"
+
+    name: str = Field(primary_key=True, max_length=50)
+    version: int = 0
+
+
+class Report(SQLModel, table=True):
+    """A reader's "Spot an error? Report it here" message about an article, for editors."""
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int | None = Field(default=None, foreign_key="articles.id", ondelete="SET NULL")
+    slug: str = Field(max_length=200)
+    message: str = Field(sa_type=Text)
+    email: str = Field(default="", max_length=320)
+    status: str = Field(default="open", max_length=20, index=True)  # open, resolved
+    created_at: datetime = when()
+    resolved_at: datetime | None = when(nullable=True)
+    correction_id: int | None = Field(
+        default=None, foreign_key="corrections.id", ondelete="SET NULL"
+    )  # resolved with this correction (the newsroom's "resolve with a correction")

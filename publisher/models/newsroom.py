@@ -1,0 +1,59 @@
+"""The people who sign in to the newsroom, and the audit trail of every change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+from publisher.models.base import when
+
+__all__ = ["AuditEntry", "StaffUser"]
+
+
+class StaffUser(SQLModel, table=True):
+    """Someone who signs in to the newsroom: an ``editor`` (articles, reports) or an ``admin``
+    (also people, subscribers and sends). ``password_hash`` is empty until they set one from
+    their one-time link; ``session_epoch`` goes up to end every session ("sign out everywhere",
+    a new password); ``link_nonce`` is the one unused set-password link, cleared when used."""
+
+    __tablename__ = "staff"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    role: str = Field(max_length=20)  # editor, admin
+    password_hash: str = Field(default="", max_length=200)
+    totp_secret: str = Field(default="", max_length=200)  # sealed (sealing.py)
+    recovery_codes: str = Field(default="", sa_type=Text)  # hashes, one per line
+    session_epoch: int = 0
+    link_nonce: str = Field(default="", max_length=64)
+    created_at: datetime = when()
+    updated_at: datetime = when()
+    signed_in_at: datetime | None = when(nullable=True)
+    # migration 0012: the last TOTP time step taken (a code is never taken twice) and the
+    # secret of a second-factor set-up waiting for its first code
+    totp_step: int = 0
+    totp_pending: str = Field(default="", max_length=200)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change made in the admin, the CLI or the API: who, when, what, and for articles and
+    subscribers the values before and after (JSON objects of the fields that changed)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_subject", "subject_kind", "subject_id", "at"),
+        Index("ix_audit_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = when()
+    actor: str = Field(max_length=400)  # a staff address, "cli:USER" or "api-token"
+    action: str = Field(max_length=60)  # e.g. article.correct, subscriber.unsubscribe
+    subject_kind: str = Field(max_length=30)  # article, subscriber, report, staff, import
+    subject_id: int | None = None
+    subject_label: str = Field(default="", max_length=500)  # a slug, an address
+    before: str = Field(default="", sa_type=Text)  # JSON, or empty
+    after: str = Field(default="", sa_type=Text)  # JSON, or empty

@@ -1,0 +1,3 @@
+"""Other sites' feeds: fetched (``fetch``), parsed (``parsing``), their items cleaned (``items``),
+polled or pushed on the timetable (``polling``), and the inbox of what they brought in
+(``inbox``)."""

@@ -1,0 +1,128 @@
+"""`publisher users ...` as users run it (a real process), and the first-run link that
+`publisher run` prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from publisher.cli import daemon
+from publisher.newsroom import staff
+from publisher.settings import Settings, load_settings
+from publisher.tokens import Signer
+from tests.conftest import NOW, SECRET, make_settings
+from tests.newsroom import PASSWORD
+
+
+def users(
+    tmp_path: Path, database_url: str, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
+        "PUBLISHER_DATABASE_URL": database_url,
+        "PUBLISHER_SECRET_KEY": SECRET,
+        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        "PUBLISHER_SITE_URL": "https://news.example.com",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "publisher", "users", *args],
+        cwd=tmp_path,
+        env=environ,
+        input=stdin,  # a pipe: no terminal, so no prompt
+        capture_output=True,
+        text=True,
+        timeout=300,  # a guard against a hung process only: a loaded machine is slow
+    )
+
+
+@pytest.mark.slow
+def test_users_add_list_reset_remove(tmp_path: Path, database_url: str, engine: Engine) -> None:
+    added = users(
+        tmp_path,
+        database_url,
+        "add",
+        "Chief@Example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "added chief@example.com (admin)" in added.stdout and PASSWORD not in added.stdout
+    assert staff.authenticate(engine, "chief@example.com", PASSWORD, now=NOW).role == "admin"
+
+    linked = users(tmp_path, database_url, "add", "ed@example.com")
+    assert linked.returncode == 0, linked.stderr
+    assert "https://news.example.com/admin/welcome/" in linked.stdout
+
+    short = users(
+        tmp_path, database_url, "add", "x@example.com", "--password-stdin", stdin="short\n"
+    )
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    assert "Traceback" not in short.stderr
+    assert [p.email for p in staff.people(engine)] == ["chief@example.com", "ed@example.com"]
+    bad_role = users(tmp_path, database_url, "add", "y@example.com", "--role", "root")
+    assert bad_role.returncode == 2 and "editor or admin" in bad_role.stderr
+
+    listed = users(tmp_path, database_url, "list")
+    assert listed.returncode == 0
+    assert "chief@example.com" in listed.stdout and "no password yet" in listed.stdout
+    assert listed.stdout.strip().endswith("2 person(s)")
+
+    reset = users(tmp_path, database_url, "reset-password", "chief@example.com")
+    assert reset.returncode == 0 and "/admin/welcome/" in reset.stdout
+    last = users(tmp_path, database_url, "remove", "chief@example.com")
+    assert last.returncode == 2 and "only admin" in last.stderr
+    removed = users(tmp_path, database_url, "remove", "ed@example.com")
+    assert removed.returncode == 0 and "removed ed@example.com" in removed.stdout
+    missing = users(tmp_path, database_url, "remove", "ed@example.com")
+    assert missing.returncode == 1 and "nobody signs in as ed@example.com" in missing.stderr
+
+
+def test_run_prints_a_first_run_link_while_nobody_can_sign_in(
+    engine: Engine, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon.first_admin(engine, settings)
+    daemon.first_admin(engine, settings)  # a second daemon starting: still one first admin
+    assert [p.email for p in staff.people(engine)] == [""]
+    out = capsys.readouterr().out.split("\n\n\n")[-1]  # the link printed last works
+    assert "Nobody can sign in to the newsroom yet" in out
+    assert "https://news.example.com/admin/welcome/" in out
+    link = out.split("    ", 1)[1].split()[0]
+    signer_token = link.rsplit("/", 1)[1]
+    staff.set_password(
+        engine,
+        Signer.of(settings.secret_key),
+        signer_token,
+        PASSWORD,
+        email="chief@example.com",
+        now=NOW,
+    )
+    daemon.first_admin(engine, settings)
+    assert capsys.readouterr().out == ""  # someone can sign in now: nothing printed
+
+
+def test_the_first_run_link_points_where_the_daemon_listens_when_no_site_url_is_set(
+    engine: Engine, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unset = load_settings(
+        {
+            "PUBLISHER_DATABASE_URL": database_url,
+            "PUBLISHER_SECRET_KEY": SECRET,
+            "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        },
+        env_file=None,
+    )
+    assert "site_url" not in unset.model_fields_set
+    daemon.first_admin(engine, unset, served="http://127.0.0.1:8080")
+    assert "    http://127.0.0.1:8080/admin/welcome/" in capsys.readouterr().out
+    # With PUBLISHER_SITE_URL set, the link is the site's, wherever this daemon listens.
+    named = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SITE_URL="https://news.example.com"
+    )
+    daemon.first_admin(engine, named, served="http://127.0.0.1:8080")
+    assert "    https://news.example.com/admin/welcome/" in capsys.readouterr().out
