@@ -133,9 +133,12 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
     next digest, and unsubscribe from the link in it."""
     import re
     import threading
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
 
     from publisher.delivery import sending
+    from publisher.editions import making
     from publisher.schedules import load_timetable
     from publisher.templating import make_environment
     from tests.smtp import SmtpServer
@@ -149,6 +152,14 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
     engine: Engine = store.make_engine(settings.database_url)
     store.migrate(engine)
     publish.import_articles(engine, settings, [EXAMPLES], now=now, actor="test")
+    # The samples carry fixed dates, and the test runs on the real clock: the daily digest is
+    # sent a minute after its last timetabled time (within its catch-up window at any hour),
+    # and the stories are dated an hour before that, inside a first edition's week.
+    timetable = load_timetable(settings.schedules)
+    send_at = making.current_nominal(timetable.digest("daily"), now) + timedelta(minutes=1)
+    with store.writing(engine) as session:
+        stories_at = send_at - timedelta(hours=1)
+        session.execute(update(store.articles_t).values(published_at=stories_at))
     server = LiveServer(create_app(settings, engine, feed_upkeep_every=None, send_mail_now=True))
     page = browser.new_page(viewport=PHONE)
     try:
@@ -179,14 +190,8 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
         assert page.get_by_label("Malaysia").is_checked()
         assert page.get_by_label("Transport").is_checked()
         assert not page.get_by_label("Penang").is_checked()
-        timetable = load_timetable(settings.schedules)
         sending.prepare_send(
-            engine,
-            settings,
-            timetable,
-            make_environment(),
-            timetable.digest("daily"),
-            now=datetime.now(UTC),
+            engine, settings, timetable, make_environment(), timetable.digest("daily"), now=send_at
         )
         sending.Sender(engine, settings, clock=lambda: datetime.now(UTC)).run(
             threading.Event(), once=True
