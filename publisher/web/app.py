@@ -34,6 +34,7 @@ from publisher.web import (
     websub_callback,
 )
 from publisher.web import feeds as feeds_routes
+from publisher.web.application import Application, DaemonHooks
 from publisher.web.courier import Courier
 from publisher.web.feeds import FeedRoutes
 from publisher.web.guards import DOCS_PATH, CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
@@ -82,6 +83,17 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.state.feeds = cache
+    app.state.application = Application(
+        settings,
+        engine,
+        clock,
+        env,
+        ctx.signer,
+        ctx.timetable,
+        cache,
+        DaemonHooks(status, counters, mail_status),
+        send_mail_now,
+    )
     app.include_router(reader.router(ctx))
     app.include_router(
         subscriptions.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now))

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ from starlette.types import Scope
 from publisher.newsroom import staff as people
 from publisher.newsroom.staff import Staff
 from publisher.settings import Settings
+from publisher.web.application import Application, application
 
 COOKIE = "newsroom"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -146,6 +147,30 @@ def requires(
         return who
 
     return dependency
+
+
+async def _signed_in_as(request: Request, app: Application, role: str) -> Staff:
+    who = await run_in_threadpool(current, request, app.engine, app.settings, now=app.clock())
+    if who is None:
+        raise SignInNeeded()
+    if role == "admin" and not who.is_admin:
+        # Before the form token, which reads the body: an editor's upload to an admin's
+        # page is refused without being read.
+        raise NotAllowed()
+    await check_form_token(request)
+    request.state.staff = who
+    return who
+
+
+async def editor(request: Request, app: Application = Depends(application)) -> Staff:
+    """The dependency of every newsroom page: the signed-in person (an editor or an admin),
+    with the form token checked on anything that changes something."""
+    return await _signed_in_as(request, app, "editor")
+
+
+async def admin(request: Request, app: Application = Depends(application)) -> Staff:
+    """As :func:`editor`, for what only an admin may see or do."""
+    return await _signed_in_as(request, app, "admin")
 
 
 ApiCaller = Callable[[Scope], Awaitable[tuple[Staff | None, bool]]]
