@@ -30,7 +30,7 @@ from publisher.models import AuditEntry, Subscriber, Subscription
 from publisher.newsroom import dashboard
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 STATUSES = ("confirmed", "confirmed", "confirmed", "pending", "unsubscribed", "bounced")

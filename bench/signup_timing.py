@@ -25,8 +25,8 @@ from publisher import store
 from publisher.community import subscriptions
 from publisher.web import create_app
 from tests.browser import LiveServer
-from tests.conftest import make_settings
 from tests.smtp import SmtpServer
+from tests.support import make_settings
 
 
 def main() -> None:

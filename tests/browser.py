@@ -8,15 +8,33 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
+__all__ = [
+    "ARTIFACTS",
+    "CHROMIUM_ARGS",
+    "DESKTOP",
+    "PHONE",
+    "SCREENSHOTS",
+    "LiveServer",
+    "chromium_or_skip",
+    "free_port",
+    "keep",
+    "screenshot",
+    "watched",
+    "widest",
+]
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"  # the README's
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -29,6 +47,7 @@ CHROMIUM_ARGS = [
 
 
 def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -60,6 +79,7 @@ class LiveServer:
 
 
 def chromium_or_skip() -> str:
+    """Debian's Chromium; a skip without it (a failure under CI=true)."""
     if shutil.which(CHROMIUM) is None:
         message = "Debian's chromium is not installed (make test installs it)"
         if os.environ.get("CI") == "true":
@@ -68,19 +88,31 @@ def chromium_or_skip() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_or_skip()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 def screenshot(page: object, name: str) -> Path:
+    """The whole page as ``test-artifacts/NAME.png``; its path."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+def widest(page: Any) -> int:
+    """How wide the page's content is, in CSS pixels (wider than the viewport: it scrolls)."""
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def watched(browser: Any, viewport: dict[str, int]) -> tuple[Any, list[str]]:
+    """A page, and every console message and page error it has."""
+    page = browser.new_page(viewport=viewport)
+    said: list[str] = []
+    page.on("console", lambda message: said.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: said.append(f"pageerror: {error}"))
+    return page, said
+
+
+def keep(page: Any, name: str) -> None:
+    """A newsroom page's screenshot, in test-artifacts/admin/ and in docs/screenshots/."""
+    (ARTIFACTS / "admin").mkdir(parents=True, exist_ok=True)
+    shot = screenshot(page, f"admin/{name}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, SCREENSHOTS / f"admin-{shot.name}")  # the README shows these

@@ -1,11 +1,11 @@
-"""Fixtures: real SQLite and real PostgreSQL engines, settings passed as dicts."""
+"""Fixtures for every package's tests: real SQLite and real PostgreSQL engines, settings
+passed as dicts, a real SMTP server. Plain helpers live in tests/support.py and its kin."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,19 +14,28 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from publisher import store
-from publisher.articles.publish import STARTER_SCHEDULES
-from publisher.settings import Settings, load_settings
-
-# One Playwright for the whole session: a second sync_playwright() in the same process, as two
-# modules importing the fixture each got, fails with "Sync API inside the asyncio loop".
-from tests.browser import browser as browser
+from publisher.settings import Settings
 from tests.smtp import SmtpServer
+from tests.support import PG_URL, make_settings
 
-PG_URL = os.environ.get(
-    "PUBLISHER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+__all__ = [
+    "database_url",
+    "engine",
+    "pg_database",
+    "pytest_collection_modifyitems",
+    "settings",
+    "smtp",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on PostgreSQL is marked ``postgresql``, so that `make check` can leave them
+    to `make test`: the fixture's own half of each pair, and tests that pick it by hand."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        picked = params is not None and params.params.get("database_url") == "postgresql"
+        if picked or "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +88,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on ``database_url``'s database, disposed of afterwards."""
     engine = store.make_engine(database_url)
     yield engine
     engine.dispose()
@@ -86,21 +96,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    """A site's settings in ``tmp_path``, on ``database_url``'s database."""
     return make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
-
-
-def make_settings(tmp_path: Path, **values: str) -> Settings:
-    timetable = tmp_path / "schedules.yaml"
-    if not timetable.exists():
-        timetable.write_text(STARTER_SCHEDULES)
-    environ = {
-        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
-        "PUBLISHER_SECRET_KEY": SECRET,
-        "PUBLISHER_SCHEDULES": str(tmp_path / "schedules.yaml"),
-        "PUBLISHER_SITE_URL": "https://news.example.com",
-        **values,
-    }
-    return load_settings(environ, env_file=None)
 
 
 @pytest.fixture

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from publisher import store
 from publisher.tokens import Signer
-from tests.conftest import SECRET
+from tests.support import NOW, SECRET
+
+__all__ = ["SIGNER", "link_key", "token"]
 
 SIGNER = Signer(SECRET)
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def link_key(engine: Engine, subscriber_id: int) -> str:
+    """The subscriber's link key, as the store has it."""
     with store.reading(engine) as session:
         return store.subscriber_by_id(session, subscriber_id).link_key
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from publisher.sealing import SealBroken, Sealer
-from tests.conftest import SECRET
+from tests.support import SECRET
 
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRET
+from tests.processes import cli
+from tests.support import NOW, make_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
-
-
-def cli(
-    tmp_path: Path, database_url: str, *args: str, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
-        "PUBLISHER_DATABASE_URL": database_url,
-        "PUBLISHER_SECRET_KEY": SECRET,
-        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "publisher", *args],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
@@ -132,7 +111,6 @@ def test_reports_from_the_command_line(tmp_path: Path, database_url: str) -> Non
     from publisher import store
     from publisher.articles import publish
     from publisher.community import subscriptions
-    from tests.conftest import NOW, make_settings
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)
@@ -208,7 +186,6 @@ def test_deliver_once_says_when_the_mail_server_is_down(tmp_path: Path, database
     from publisher.delivery import sending
     from publisher.schedules import load_timetable
     from publisher.templating import make_environment
-    from tests.conftest import make_settings
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)
@@ -251,7 +228,6 @@ def test_out_of_range_dates_and_unsafe_report_text(tmp_path: Path, database_url:
     from publisher import store
     from publisher.articles import publish
     from publisher.models import Report
-    from tests.conftest import NOW, make_settings
 
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     engine = store.make_engine(database_url)

@@ -15,8 +15,8 @@ from publisher.cli import daemon
 from publisher.newsroom import staff
 from publisher.settings import Settings, load_settings
 from publisher.tokens import Signer
-from tests.conftest import NOW, SECRET, make_settings
 from tests.newsroom import PASSWORD
+from tests.support import NOW, SECRET, make_settings
 
 
 def users(

@@ -22,10 +22,10 @@ from publisher.models import Subscriber
 from publisher.settings import Settings
 from publisher.tokens import Signer, TokenError
 from publisher.web import create_app
-from tests.cli.test_cli import cli
-from tests.conftest import SECRET, make_settings
 from tests.links import token
+from tests.processes import cli
 from tests.smtp import SmtpServer
+from tests.support import SECRET, make_settings
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SIGNER = Signer(SECRET)

@@ -16,8 +16,9 @@ from publisher.delivery import outbox
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.conftest import SECRET
+from tests.browser import LiveServer
 from tests.links import token
+from tests.support import SECRET, make_settings
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SIGNER = Signer(SECRET)
@@ -253,8 +254,6 @@ def test_a_mail_server_that_is_down_delays_the_mail_and_tells_the_visitor_nothin
     """Issue 16: the answer waits on no mail server; the mail is queued and sent later."""
     from pathlib import Path
 
-    from tests.conftest import make_settings
-
     settings = make_settings(
         Path(str(tmp_path)),
         PUBLISHER_DATABASE_URL=database_url,
@@ -450,8 +449,6 @@ def test_500_concurrent_signups_lose_and_duplicate_nothing(
     import asyncio
 
     import httpx
-
-    from tests.browser import LiveServer
 
     server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
     addresses = [f"reader{n % 450}@example.com" for n in range(500)]  # 50 sign up twice

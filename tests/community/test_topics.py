@@ -25,9 +25,9 @@ from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.conftest import SECRET, make_settings
 from tests.links import token
 from tests.smtp import SmtpServer
+from tests.support import SECRET, make_settings
 
 SIGNER = Signer(SECRET)
 TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"\n'

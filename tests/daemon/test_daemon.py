@@ -32,8 +32,9 @@ from publisher.settings import Settings
 from publisher.syndication import feeds
 from publisher.templating import make_environment
 from tests.browser import free_port
-from tests.conftest import SECRET, make_settings
+from tests.processes import daemon_env, start_daemon, stop_daemons
 from tests.smtp import SmtpServer
+from tests.support import SECRET, make_settings
 
 
 def timetable_text(nominal: datetime, catch_up: str) -> str:
@@ -181,22 +182,6 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         if proc.poll() is None:
             proc.kill()
         smtp.stop()
-
-
-def daemon_env(
-    tmp_path: Path, database_url: str, smtp: SmtpServer, schedules: Path, port: int
-) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")} | {
-        "PUBLISHER_DATABASE_URL": database_url,
-        "PUBLISHER_SECRET_KEY": SECRET,
-        "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
-        "PUBLISHER_SCHEDULES": str(schedules),
-        "PUBLISHER_SMTP_URL": smtp.url,
-        "PUBLISHER_SITE_URL": f"http://127.0.0.1:{port}",
-        "PUBLISHER_MAIL_FROM": "Newsflash Asia <newsletter@news.example.com>",
-        "PUBLISHER_SEND_LEASE": "2",
-        "PUBLISHER_SEND_RETRY_BASE": "0.2",
-    }
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -442,35 +427,6 @@ def feeds_env(tmp_path: Path, database_url: str, hub: RecordingHub, out: Path) -
         "PUBLISHER_WEBSUB_HUB": hub.url,
         "PUBLISHER_FEEDS_EXPORT_DIR": str(out),
     }
-
-
-def start_daemon(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "run", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-        time.sleep(0.2)
-
-
-def stop_daemons(*procs: subprocess.Popen[str]) -> list[str]:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    outputs = [proc.communicate(timeout=30)[0] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0] * len(procs), outputs
-    return outputs
 
 
 def change_and_check(

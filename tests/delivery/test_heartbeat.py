@@ -21,16 +21,11 @@ from publisher import store
 from publisher.delivery import sending
 from publisher.delivery.heartbeat import MISSED_BEATS, Heartbeat, process_alive, process_start
 from publisher.settings import Settings
-from tests.conftest import make_settings
-from tests.delivery.test_sending import (
-    TIMETABLE,
-    audience,
-    cli_env,
-    lease_holders,
-    start_edition,
-)
-from tests.delivery.test_sending import deliver_process as deliver
+from tests.mailing import TIMETABLE, audience, lease_holders, start_edition
+from tests.processes import cli_env
+from tests.processes import deliver_process as deliver
 from tests.smtp import SmtpServer
+from tests.support import make_settings
 
 DEFAULT_HEARTBEAT = Settings.model_fields["send_heartbeat"].default
 DEFAULT_LEASE = Settings.model_fields["send_lease"].default

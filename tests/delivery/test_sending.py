@@ -3,36 +3,26 @@ member gets each edition once, whatever fails; crashes lose nothing."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
 from publisher import store
-from publisher.articles import publish
-from publisher.community import subscriptions
 from publisher.delivery import sending
 from publisher.delivery.sending import Sender
-from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
-from tests.conftest import SECRET, make_settings
+from tests.mailing import TIMETABLE, audience, lease_holders, now, run_until_done, start_edition
+from tests.processes import cli_env, deliver_process
 from tests.smtp import SmtpServer
-
-TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"\n'
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+from tests.support import make_settings
 
 
 @pytest.fixture
@@ -46,77 +36,6 @@ def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settin
         PUBLISHER_SEND_LEASE="2",
         PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
     )
-
-
-def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int) -> list[str]:
-    """Stories for this period, ``confirmed`` members, one pending and one who left."""
-    digest = load_timetable(settings.schedules).digest("daily")
-    nominal = digest.last_time(now())
-    assert nominal is not None
-    path = tmp_path / "stories.jsonl"
-    path.write_text(
-        "\n".join(
-            json.dumps(
-                {
-                    "title": f"Story {n}",
-                    "summary": "Summary.",
-                    "published_at": (nominal - timedelta(hours=n + 1)).isoformat(),
-                }
-            )
-            for n in range(3)
-        )
-    )
-    publish.import_articles(engine, settings, [path], now=now(), actor="test")
-    addresses = [f"member{n}@example.com" for n in range(confirmed)]
-    for address in addresses:
-        subscriptions.add_subscriber(
-            engine,
-            address,
-            name=address[:7].title(),
-            confirmed=True,
-            digests=["daily"],
-            known_digests=["daily"],
-            now=now(),
-        )
-    subscriptions.add_subscriber(
-        engine,
-        "waiting@example.com",
-        confirmed=False,
-        digests=["daily"],
-        known_digests=["daily"],
-        now=now(),
-    )
-    left, _ = subscriptions.add_subscriber(
-        engine,
-        "left@example.com",
-        confirmed=True,
-        digests=["daily"],
-        known_digests=["daily"],
-        now=now(),
-    )
-    with store.writing(engine) as session:
-        store.set_subscriber_status(session, left.subscriber.id or 0, "unsubscribed", now=now())
-    return addresses
-
-
-def start_edition(engine: Engine, settings: Settings) -> int:
-    timetable = load_timetable(settings.schedules)
-    plan = sending.prepare_send(
-        engine, settings, timetable, make_environment(), timetable.digest("daily"), now=now()
-    )
-    assert plan.edition.status == "sending"
-    return plan.edition.id or 0
-
-
-def run_until_done(engine: Engine, settings: Settings, edition_id: int, limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while True:
-        Sender(engine, settings, clock=now).run(threading.Event(), once=True)
-        tally = sending.counts(engine, [edition_id])[edition_id]
-        if not any(tally.get(s) for s in ("pending", "sending", "retry")):
-            return
-        assert time.monotonic() < deadline, tally
-        time.sleep(0.2)
 
 
 def test_every_confirmed_member_gets_it_once(
@@ -263,24 +182,6 @@ def test_someone_who_leaves_during_a_send_is_not_mailed(
     assert sending.counts(engine, [edition_id])[edition_id] == {"sent": 4, "cancelled": 1}
 
 
-def cli_env(
-    settings: Settings, database_url: str, smtp: SmtpServer, tmp_path: Path
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    env.update(
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SECRET_KEY=SECRET,
-        PUBLISHER_VAR_DIR=str(tmp_path / "var"),
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_SCHEDULES=str(settings.schedules),
-        PUBLISHER_SEND_LEASE="2",
-        PUBLISHER_SEND_RETRY_BASE="0.2",
-        PUBLISHER_SITE_URL="https://news.example.com",
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
-    )
-    return env
-
-
 def test_sigkill_at_random_points_loses_nothing(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
@@ -345,30 +246,6 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     assert 0 < tally["sent"] < 200 and tally["sent"] + tally.get("pending", 0) == 200
     run_until_done(engine, mail_settings, edition_id)
     assert smtp.recorder.counts() == {address: 1 for address in members}
-
-
-def deliver_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    """``publisher deliver ARGS`` in the background, its output captured as text."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "publisher", "deliver", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def lease_holders(engine: Engine) -> set[str]:
-    """The processes (host:pid) holding deliveries right now."""
-    from sqlalchemy import select
-
-    deliveries = store.deliveries_t
-    with store.reading(engine) as session:
-        owners = session.scalars(
-            select(deliveries.c.lease_owner).where(deliveries.c.status == "sending").distinct()
-        ).all()
-    return {owner.rsplit(":", 1)[0] for owner in owners if owner}
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

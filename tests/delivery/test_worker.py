@@ -13,8 +13,8 @@ import pytest
 
 from publisher.articles.publish import STARTER_SCHEDULES
 from publisher.delivery.worker import Request, parse
-from tests.cli.test_cli import cli
-from tests.conftest import SECRET
+from tests.processes import cli
+from tests.support import SECRET
 
 
 def test_parse_takes_deliver_and_its_options_only() -> None:

@@ -20,9 +20,9 @@ from publisher.editions import clicks, stats
 from publisher.models import Edition, LinkReader, Subscriber, TrackedLink
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.conftest import make_settings
-from tests.delivery.test_sending import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
 from tests.smtp import SmtpServer
+from tests.support import make_settings
 
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 SAFE_LINKS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Microsoft Office/16.0 (Safe Links)"

@@ -10,54 +10,12 @@ import pytest
 from publisher.editions import compose
 from publisher.editions.compose import (
     INLINER,
-    EditionContext,
     Story,
     greeting,
     render_edition,
 )
-from publisher.schedules import BrandStudio
 from publisher.templating import PLACEHOLDERS, Personaliser, make_environment
-
-SITE = "https://news.example.com"
-STUDIO = BrandStudio(
-    "From our Brand Studio",
-    "Tell your story",
-    "Our studio makes things.",
-    "https://studio.example.com/",
-)
-
-
-def context(subject: str = "Join The Community: Today's Briefing · 30 Nov 2026") -> EditionContext:
-    return EditionContext(
-        site_title="Newsflash Asia",
-        site_url=SITE,
-        tagline="Breaking Stories, Smarter and Faster",
-        language="en",
-        postal_address="1 Harbour Road, Singapore 000001",
-        digest_title="Join The Community: Today's Briefing",
-        subject=subject,
-        preheader="Rail freight and a culture forum",
-        intro="Here are the stories.",
-        archive_url=f"{SITE}/digests/7",
-        studio=STUDIO,
-    )
-
-
-def stories(count: int = 12, summary: str = "A short summary of the story.") -> list[Story]:
-    return [
-        Story(
-            title=f"Story {n} <b>&</b>",
-            url=f"{SITE}/articles/story-{n}",
-            summary=summary,
-            image="https://images.example.org/a.jpg" if n % 2 else "",
-            categories=("Trade", "Malaysia"),
-            editor="Daniel Tan",
-            report_url=f"{SITE}/report?article=story-{n}",
-            sponsored=n == 3,
-            ai_assisted=n == 4,
-        )
-        for n in range(count)
-    ]
+from tests.stories import SITE, context, stories
 
 
 class Links(HTMLParser):

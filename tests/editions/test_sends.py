@@ -31,8 +31,8 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
-from tests.conftest import SECRET, make_settings
 from tests.smtp import SmtpServer
+from tests.support import SECRET, make_settings
 
 EDITOR = "editor@news.example.com"
 TOKEN = "editor-token-0123456789"

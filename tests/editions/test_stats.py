@@ -24,10 +24,10 @@ from publisher.errors import NotFoundError
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.cli.test_cli import cli
-from tests.conftest import make_settings
-from tests.delivery.test_sending import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.processes import cli
 from tests.smtp import SmtpServer
+from tests.support import make_settings
 
 API_TOKEN = "api-token-0123456789abcdef"
 

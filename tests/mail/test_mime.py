@@ -18,8 +18,8 @@ from publisher.mail.mime import DkimSigner, MessageTemplate, Recipient
 from publisher.mail.transports import MaildirTransport, SmtpTransport, classify, parse_smtp_url
 from publisher.templating import PLACEHOLDERS
 from publisher.tokens import Signer
-from tests.conftest import SECRET
 from tests.smtp import SmtpServer
+from tests.support import SECRET
 
 SITE = "https://news.example.com"
 LONG_TOKEN = "x" * 120

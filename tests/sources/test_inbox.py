@@ -17,9 +17,9 @@ from publisher.errors import InputError, NotFoundError
 from publisher.schedules import parse_timetable
 from publisher.settings import Settings
 from publisher.sources import inbox, polling
-from tests.cli.test_cli import cli
-from tests.conftest import NOW
 from tests.feedserver import FeedServer
+from tests.processes import cli
+from tests.support import NOW
 
 
 @pytest.fixture

@@ -21,8 +21,10 @@ from publisher.models import Article, AuditEntry, SourceItem
 from publisher.schedules import SourceSpec, parse_timetable
 from publisher.settings import Settings
 from publisher.sources import fetch, inbox, parsing, polling
-from tests.conftest import NOW, SECRET
+from tests.browser import free_port
 from tests.feedserver import FEEDS, Answer, FeedServer
+from tests.processes import start_daemon, stop_daemons
+from tests.support import NOW, PG_URL, SECRET
 
 
 @pytest.fixture
@@ -440,8 +442,6 @@ def test_feed_parsing_refuses_what_is_not_a_feed() -> None:
 def test_two_daemons_on_postgresql_polling_one_source_import_each_item_once(
     tmp_path: Path, server: FeedServer
 ) -> None:
-    from tests.daemon.test_daemon import start_daemon, stop_daemons
-
     pg = os.environ.get("PUBLISHER_TEST_DATABASE_URL", "")
     url = server.serve_file("/releases.rss", "rss2.xml")
     (tmp_path / "schedules.yaml").write_text(
@@ -456,7 +456,6 @@ def test_two_daemons_on_postgresql_polling_one_source_import_each_item_once(
             "PUBLISHER_SCHEDULES": str(tmp_path / "schedules.yaml"),
             "PUBLISHER_SITE_URL": "https://news.example.com",
         }
-        from tests.browser import free_port
 
         daemons = [start_daemon(env, free_port(), tmp_path) for _ in range(2)]
         engine = store.make_engine(database)
@@ -490,8 +489,6 @@ def _pg_database(_unused: str) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from tests.conftest import PG_URL
-
     admin_url = make_url(PG_URL).set(drivername="postgresql+psycopg")
     name = f"publisher_sources_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -523,9 +520,6 @@ def test_a_source_added_and_reloaded_shows_its_items_in_the_inbox(
     """The issue's "done when": add a source to schedules.yaml, SIGHUP, and its items are in
     the inbox within one interval (at the clock's default check, SOURCES_CHECK_SECONDS)."""
     import signal
-
-    from tests.browser import free_port
-    from tests.daemon.test_daemon import start_daemon, stop_daemons
 
     database = f"sqlite:///{tmp_path / 'publisher.db'}"
     schedules = tmp_path / "schedules.yaml"

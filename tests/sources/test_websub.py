@@ -20,8 +20,8 @@ from publisher.schedules import Timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.sources import fetch, inbox, polling
 from publisher.web.app import create_app
-from tests.conftest import NOW, make_settings
 from tests.feedserver import FEEDS, FeedServer
+from tests.support import NOW, make_settings
 
 TOPIC = "https://cms.example.org/atom.xml"  # the feed's rel="self"
 

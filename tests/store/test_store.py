@@ -14,7 +14,7 @@ from publisher import store
 from publisher.articles.cleaning import ArticleInput
 from publisher.errors import ConfigError, InputError, NotFoundError, OperationalError
 from publisher.models import Article
-from tests.conftest import NOW
+from tests.support import NOW
 
 HOST = "news.example.com"
 

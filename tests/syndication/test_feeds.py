@@ -24,7 +24,7 @@ from publisher.community import subscriptions
 from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
 from publisher.syndication import feeds
-from tests.conftest import NOW, make_settings
+from tests.support import NOW, make_settings
 from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"

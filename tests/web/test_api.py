@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher.web import create_app
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TOKEN = "editor-token-0123456789"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from publisher import store
 from publisher.articles import publish
 from publisher.web import create_app
-from tests.conftest import NOW, make_settings
+from tests.support import NOW, make_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 TOKEN = "fuzz-token-0123456789"

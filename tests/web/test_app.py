@@ -14,7 +14,7 @@ from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app, errors, reader
 from publisher.web.pages import Context
-from tests.conftest import NOW
+from tests.support import NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 

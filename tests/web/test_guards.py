@@ -16,7 +16,7 @@ from publisher.errors import ConfigError
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.guards import ClientLimit, client_key
-from tests.conftest import NOW, make_settings
+from tests.support import NOW, make_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 REPORT = {"article": "durian-exports-rail", "message": "The date is wrong."}

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher.web import create_app
-from tests.conftest import NOW, make_settings
+from tests.support import NOW, make_settings
 
 TOKEN = "editor-token-0123456789"
 MIB = 1024 * 1024

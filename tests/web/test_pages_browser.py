@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +12,10 @@ from publisher import store
 from publisher.articles import publish
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.browser import LiveServer, screenshot
-from tests.conftest import NOW, make_settings
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[LiveServer]:
-    """The sample site on SQLite (the store itself is tested on both databases elsewhere)."""
-    settings: Settings = make_settings(
-        tmp_path, PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/b.db"
-    )
-    engine: Engine = store.make_engine(settings.database_url)
-    store.migrate(engine)
-    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
-    server = LiveServer(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
-    yield server
-    server.stop()
-    engine.dispose()
-
-
-def widest(page: Any) -> int:
-    return int(page.evaluate("document.documentElement.scrollWidth"))
+from tests.browser import DESKTOP, PHONE, LiveServer, screenshot, widest
+from tests.smtp import SmtpServer
+from tests.stories import context, stories
+from tests.support import EXAMPLES, NOW, make_settings
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -84,7 +62,6 @@ WIDEST_ELEMENT = """() => Math.max(...Array.from(document.querySelectorAll('body
 def test_the_digest_fits_a_phone_and_a_desktop(browser: Any, tmp_path: Path, width: int) -> None:
     from publisher.editions.compose import greeting, render_edition
     from publisher.templating import Personaliser, make_environment
-    from tests.editions.test_compose import context, stories
 
     rendered = render_edition(make_environment(), context(), stories(12))
     values = {
@@ -141,7 +118,6 @@ def test_a_reader_joins_gets_the_digest_and_leaves(browser: Any, tmp_path: Path)
     from publisher.editions import making
     from publisher.schedules import load_timetable
     from publisher.templating import make_environment
-    from tests.smtp import SmtpServer
 
     smtp = SmtpServer()
     smtp.start()
@@ -252,7 +228,6 @@ def test_your_subscription_sends_a_one_time_link(browser: Any, tmp_path: Path) -
     import re
 
     from publisher.community import subscriptions
-    from tests.smtp import SmtpServer
 
     smtp = SmtpServer()
     smtp.start()

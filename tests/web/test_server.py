@@ -24,7 +24,7 @@ from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.server import server_config
 from tests.browser import free_port
-from tests.conftest import NOW, SECRET, make_settings
+from tests.support import NOW, SECRET, make_settings
 
 
 def wait_for_http(url: str, proc: subprocess.Popen[str] | None = None) -> None:

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,11 @@ import httpx
 import pytest
 
 from publisher.articles.publish import STARTER_SCHEDULES
-from tests.browser import ARTIFACTS, free_port, screenshot
-from tests.daemon.test_daemon import daemon_env
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, SCREENSHOTS, free_port, screenshot, widest
+from tests.processes import daemon_env
 from tests.smtp import SmtpServer
-from tests.web.test_pages_browser import DESKTOP, PHONE, site, widest
+from tests.support import wait_for
 
-__all__ = ["site"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ORDER = [".provenance", ".provenance a[href^='/report']", ".brand-studio", "form.signup"]
 
 
@@ -61,14 +58,6 @@ def test_a_sponsored_story_keeps_the_house_advert_apart(browser: Any, site: Any)
     assert "not part of the sponsored story above" in page.locator(".brand-studio").inner_text()
     assert page.locator("article .brand-studio").count() == 0
     page.close()
-
-
-def wait_for(condition: Any, what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"no {what} within {seconds} s"
-        time.sleep(0.1)
-    return found
 
 
 @pytest.mark.slow

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from publisher.articles import publish
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.conftest import NOW, SECRET
+from tests.browser import LiveServer
+from tests.support import NOW, SECRET, make_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 
@@ -261,8 +262,6 @@ def test_pages_advertise_the_feeds(client: TestClient) -> None:
 def test_hub_is_advertised_in_the_link_header(
     engine: Engine, tmp_path: Path, database_url: str
 ) -> None:
-    from tests.conftest import make_settings
-
     settings = make_settings(
         tmp_path,
         PUBLISHER_DATABASE_URL=database_url,
@@ -320,8 +319,6 @@ def test_a_client_that_hangs_up_mid_form_is_no_server_error(
     engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
-
-    from tests.browser import LiveServer
 
     caplog.set_level(logging.INFO)
     server = LiveServer(create_app(settings, engine, feed_upkeep_every=None))

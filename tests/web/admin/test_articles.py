@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +20,11 @@ from publisher.articles import publish
 from publisher.community import subscriptions
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.cli.test_cli import cli
-from tests.conftest import NOW, make_settings
 from tests.newsroom import add_person, newsroom_client, sign_in
-from tests.web.test_storypage_browser import wait_for
+from tests.processes import cli
+from tests.support import NOW, Clock, make_settings, wait_for
 
 EDITOR = "ed@example.com"
-
-
-class Clock:
-    """The app's only "now": a test moves it on instead of waiting."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _app(engine: Engine, settings: Settings, clock: Any = lambda: NOW) -> TestClient:

@@ -15,12 +15,18 @@ import pytest
 from publisher import store
 from publisher.articles import publish
 from publisher.web import create_app
-from tests.browser import ARTIFACTS, LiveServer, free_port, screenshot
-from tests.conftest import NOW, make_settings
+from tests.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    LiveServer,
+    free_port,
+    screenshot,
+    widest,
+)
 from tests.newsroom import PASSWORD, add_person
-from tests.web.admin.test_articles import Clock
-from tests.web.test_pages_browser import DESKTOP, EXAMPLES, PHONE, widest
-from tests.web.test_storypage_browser import SCREENSHOTS, wait_for
+from tests.support import EXAMPLES, NOW, Clock, make_settings, wait_for
 
 EDITOR = "desk@example.com"
 

@@ -15,8 +15,8 @@ from publisher import store
 from publisher.newsroom import dashboard
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.conftest import NOW
 from tests.newsroom import add_person, newsroom_client, sign_in
+from tests.support import NOW
 
 ENTRY = re.compile(r'<tr id="entry-(\d+)">')
 

@@ -10,17 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from publisher import store
-from publisher.articles import publish
 from publisher.newsroom import dashboard
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin.chart import TOP, growth_chart
-from tests.conftest import NOW, make_settings
-from tests.newsroom import add_person, newsroom_client, sign_in
+from tests.newsroom import add_person, newsroom_client, newsroom_rows, set_delivery, sign_in
+from tests.support import NOW, make_settings
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -28,101 +27,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 def _client(engine: Engine, settings: Settings, **options: object) -> TestClient:
     app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None, **options)  # type: ignore[arg-type]
     return newsroom_client(app, settings)
-
-
-def _subscriber(engine: Engine, email: str, status: str, created: datetime) -> int:
-    with store.writing(engine) as session:
-        row, _ = store.upsert_subscriber(
-            session, email, name="", status=status, digests=["daily"], now=NOW, created_at=created
-        )
-    return row.id or 0
-
-
-def _edition(engine: Engine, period: str, nominal: datetime) -> int:
-    """An edition of the daily digest, sending to every confirmed subscriber."""
-    with store.writing(engine) as session:
-        edition, _ = store.create_edition(session, "daily", period, nominal_at=nominal, now=NOW)
-        store.save_rendering(
-            session,
-            edition.id or 0,
-            subject=f"Briefing {period}",
-            html="<p>x</p>",
-            text="x",
-            count=2,
-        )
-        store.start_deliveries(session, store.edition_by_id(session, edition.id or 0), now=NOW)
-    return edition.id or 0
-
-
-def _deliver(
-    engine: Engine, edition_id: int, subscriber_id: int, status: str, **values: object
-) -> None:
-    with store.writing(engine) as session:
-        session.execute(
-            update(store.deliveries_t)
-            .where(store.deliveries_t.c.edition_id == edition_id)
-            .where(store.deliveries_t.c.subscriber_id == subscriber_id)
-            .values(status=status, **values)
-        )
-
-
-def newsroom_rows(engine: Engine, settings: Settings) -> dict[str, int]:
-    """A known dashboard, at NOW (20:00 in Singapore, the site's zone, on 30 November)."""
-    ids = {
-        "today": _subscriber(
-            engine, "a@example.com", "confirmed", datetime(2026, 11, 30, 3, tzinfo=UTC)
-        ),
-        # 17:00 UTC on the 29th is 01:00 on the 30th in Singapore: a sign-up of the 30th.
-        "early": _subscriber(
-            engine, "b@example.com", "pending", datetime(2026, 11, 29, 17, tzinfo=UTC)
-        ),
-        # 15:00 UTC is 23:00 on the 29th there.
-        "late": _subscriber(
-            engine, "c@example.com", "unsubscribed", datetime(2026, 11, 29, 15, tzinfo=UTC)
-        ),
-        "october": _subscriber(
-            engine, "d@example.com", "confirmed", datetime(2026, 10, 1, 10, tzinfo=UTC)
-        ),
-        "old": _subscriber(engine, "e@example.com", "bounced", datetime(2026, 1, 1, tzinfo=UTC)),
-        "august": _subscriber(
-            engine, "f@example.com", "confirmed", datetime(2026, 8, 1, tzinfo=UTC)
-        ),
-    }
-    first = _edition(engine, "2026-11-29", datetime(2026, 11, 28, 23, tzinfo=UTC))
-    _deliver(engine, first, ids["today"], "sent", sent_at=NOW - timedelta(hours=20))
-    _deliver(engine, first, ids["october"], "failed", last_error="550 no such user")
-    _deliver(engine, first, ids["august"], "retry", next_attempt_at=NOW + timedelta(hours=1))
-    second = _edition(engine, "2026-11-30", datetime(2026, 11, 29, 23, tzinfo=UTC))
-    publish.import_objects(
-        engine,
-        settings,
-        [
-            {
-                "title": "Bridge closes",
-                "slug": "bridge",
-                "published_at": "2026-11-29T09:00:00+08:00",
-            },
-            {
-                "title": "Budget <b>day</b>",
-                "slug": "budget",
-                "published_at": "2026-12-01T09:00:00+08:00",
-            },
-            {"title": "Later still", "slug": "later", "published_at": "2026-12-03T09:00:00+08:00"},
-        ],
-        source="test",
-        actor="test",
-        now=NOW,
-    )
-    with store.writing(engine) as session:
-        for n in range(3):
-            store.add_report(session, "bridge", f"Typo number {n} <script>x</script>", "", now=NOW)
-        store.resolve_report(session, 1, now=NOW, actor="cli:test")
-        store.queue_mail(session, "g@example.com", b"Subject: hi\r\n\r\nhi", now=NOW)
-        store.register_worker(session, "here:1:aa", host="here", pid=1, proc_start="", now=NOW)
-        store.register_worker(
-            session, "gone:2:bb", host="gone", pid=2, proc_start="", now=NOW - timedelta(hours=1)
-        )
-    return {**ids, "first": first, "second": second}
 
 
 def test_the_figures_for_a_known_newsroom(engine: Engine, settings: Settings) -> None:
@@ -329,7 +233,7 @@ def test_a_finished_editions_counts_are_counted_once(engine: Engine, settings: S
 
     assert (first().sent, first().failed) == (1, 1)
     assert list(known) == [(rows["first"], "sent")]  # the second edition is still sending
-    _deliver(engine, rows["first"], rows["october"], "sent")
+    set_delivery(engine, rows["first"], rows["october"], "sent")
     assert first().sent == 1  # kept: a sent edition's deliveries are done
     with store.writing(engine) as session:  # sent again, to people confirmed since
         store.set_edition_status(session, rows["first"], "sending")

@@ -3,7 +3,6 @@ Content Security Policy, and the live figures polled at their real 10-second int
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,16 @@ from starlette.routing import Mount
 from publisher import store
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.browser import ARTIFACTS, LiveServer, screenshot
-from tests.conftest import NOW, make_settings
-from tests.newsroom import PASSWORD, add_person
-from tests.web.admin.test_dashboard import newsroom_rows
-from tests.web.test_pages_browser import DESKTOP, PHONE, widest
-
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    keep,
+    watched,
+    widest,
+)
+from tests.newsroom import add_person, newsroom_rows, sign_in_page
+from tests.support import NOW, make_settings
 
 
 class Newsroom:
@@ -76,37 +78,13 @@ def room(tmp_path: Path) -> Iterator[Newsroom]:
     engine.dispose()
 
 
-def _watched(browser: Any, viewport: dict[str, int]) -> tuple[Any, list[str]]:
-    """A page, and every console message and page error it has."""
-    page = browser.new_page(viewport=viewport)
-    said: list[str] = []
-    page.on("console", lambda message: said.append(f"console {message.type}: {message.text}"))
-    page.on("pageerror", lambda error: said.append(f"pageerror: {error}"))
-    return page, said
-
-
-def _sign_in(page: Any, url: str) -> None:
-    page.goto(url + "/admin/")
-    page.get_by_label("Email address").fill("chief@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector("h1:text('Dashboard')")
-
-
-def _keep(page: Any, name: str) -> None:
-    (ARTIFACTS / "admin").mkdir(parents=True, exist_ok=True)
-    shot = screenshot(page, f"admin/{name}")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOTS / f"admin-{shot.name}")  # the README shows these
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_dashboard_and_the_trail_render_under_the_csp(
     browser: Any, room: Newsroom, viewport: dict[str, int]
 ) -> None:
-    page, said = _watched(browser, viewport)
-    _sign_in(page, room.url)
+    page, said = watched(browser, viewport)
+    sign_in_page(page, room.url)
     # The keyboard: the first Tab reaches the skip link, before anything else.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
@@ -118,7 +96,7 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
     assert "6 subscribers on 30 Nov 2026" in page.locator("figure.growth figcaption").inner_text()
     assert page.get_by_role("heading", name="Sending now").is_visible()
     assert page.get_by_role("link", name="Open error reports").is_visible()
-    _keep(page, f"dashboard-{viewport['width']}")
+    keep(page, f"dashboard-{viewport['width']}")
     page.get_by_text("The figures, day by day").click()  # the table behind the chart
     assert page.get_by_role("cell", name="Mon 30 Nov 2026").is_visible()
     assert widest(page) <= viewport["width"]
@@ -132,7 +110,7 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
         f"/admin/subscribers/{room.rows['late']}"
     )
     assert widest(page) <= viewport["width"]
-    _keep(page, f"audit-{viewport['width']}")
+    keep(page, f"audit-{viewport['width']}")
     page.get_by_label("Kind").select_option("staff")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**kind=staff**")
@@ -146,8 +124,8 @@ def test_the_dashboard_and_the_trail_render_under_the_csp(
 @pytest.mark.slow
 def test_the_live_figures_follow_the_queue_every_10_seconds(browser: Any, room: Newsroom) -> None:
     """At the page's own interval (10 s): the test waits for the change, never a fixed time."""
-    page, said = _watched(browser, DESKTOP)
-    _sign_in(page, room.url)
+    page, said = watched(browser, DESKTOP)
+    sign_in_page(page, room.url)
     live = page.locator("#live")
     assert "4 deliveries in the queue" in " ".join(live.inner_text().split())
     with store.writing(room.engine) as session:

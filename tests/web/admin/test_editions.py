@@ -25,9 +25,9 @@ from publisher.web.admin.chart import rate_chart
 from publisher.web.admin.edition_actions import review_form
 from publisher.web.admin.edition_pages import duration
 from publisher.web.admin.session import EXPIRED_FORM
-from tests.conftest import NOW, make_settings
 from tests.newsroom import add_person, newsroom_client, sign_in
 from tests.smtp import SmtpServer
+from tests.support import NOW, make_settings
 
 EDITOR = "ed@example.com"
 

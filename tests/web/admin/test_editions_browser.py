@@ -27,13 +27,10 @@ from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
-from tests.browser import LiveServer
-from tests.conftest import make_settings
-from tests.newsroom import add_person
+from tests.browser import DESKTOP, PHONE, LiveServer, keep, watched, widest
+from tests.newsroom import add_person, sign_in_page
 from tests.smtp import SmtpServer
-from tests.web.admin.test_dashboard_browser import _keep as keep
-from tests.web.admin.test_dashboard_browser import _sign_in, _watched
-from tests.web.test_pages_browser import DESKTOP, PHONE, widest
+from tests.support import make_settings
 
 READERS = 40
 TIMETABLE = """\
@@ -155,8 +152,8 @@ def _clean(said: list[str]) -> None:
 
 @pytest.mark.slow
 def test_review_on_a_phone(browser: Any, room: Room) -> None:
-    page, said = _watched(browser, PHONE)
-    _sign_in(page, room.url)
+    page, said = watched(browser, PHONE)
+    sign_in_page(page, room.url)
     page.get_by_role("navigation", name="Newsroom").get_by_role("link", name="Editions").click()
     page.wait_for_selector("h1:text('Editions')")
     assert page.get_by_role("heading", name="Awaiting review").is_visible()
@@ -206,8 +203,8 @@ def test_approve_watch_it_send_pause_and_resume(browser: Any, room: Room) -> Non
 
 
 def _review_and_send(browser: Any, room: Room) -> None:
-    page, said = _watched(browser, DESKTOP)
-    _sign_in(page, room.url)
+    page, said = watched(browser, DESKTOP)
+    sign_in_page(page, room.url)
     page.goto(f"{room.url}/admin/editions/{room.edition_id}")
     _keep(page, "editions-awaiting-1280")
     page.get_by_label("Subject").fill("Three stories, hand-picked")

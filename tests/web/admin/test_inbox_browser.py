@@ -22,12 +22,19 @@ from publisher.editions import making
 from publisher.sources import polling
 from publisher.templating import make_environment
 from publisher.web import create_app
-from tests.browser import ARTIFACTS, LiveServer, free_port, screenshot
-from tests.conftest import NOW, make_settings
+from tests.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    LiveServer,
+    free_port,
+    screenshot,
+    widest,
+)
 from tests.newsroom import PASSWORD, add_person
-from tests.web.admin.test_inbox import PRESS, RELEASES, FeedServer, rss, timetable
-from tests.web.test_pages_browser import DESKTOP, EXAMPLES, PHONE, widest
-from tests.web.test_storypage_browser import SCREENSHOTS, wait_for
+from tests.press import PRESS, RELEASES, FeedServer, rss, timetable
+from tests.support import EXAMPLES, NOW, make_settings, wait_for
 
 EDITOR = "desk@example.com"
 DISCLOSURE = "adapted from source material with the help of AI tools"

@@ -23,8 +23,8 @@ from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin import session as admin_session
 from publisher.web.admin import signin
-from tests.conftest import NOW, SECRET, make_settings
 from tests.newsroom import PASSWORD, add_person, form_token, newsroom_client, sign_in
+from tests.support import NOW, SECRET, make_settings
 
 Clock = Callable[[], datetime]
 

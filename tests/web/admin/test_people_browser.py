@@ -20,10 +20,9 @@ from publisher import store
 from publisher.newsroom import otp, staff
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.browser import ARTIFACTS, free_port
-from tests.conftest import NOW, make_settings
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, free_port, widest
 from tests.newsroom import PASSWORD, add_person
-from tests.web.test_pages_browser import DESKTOP, PHONE, widest
+from tests.support import NOW, make_settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 

@@ -12,8 +12,8 @@ from publisher.newsroom import staff
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.conftest import NOW
 from tests.newsroom import PASSWORD, add_person, form_token, newsroom_client, sign_in
+from tests.support import NOW
 
 
 def _client(

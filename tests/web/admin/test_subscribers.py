@@ -22,8 +22,8 @@ from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.conftest import NOW, make_settings
 from tests.newsroom import add_person, form_token, newsroom_client, sign_in
+from tests.support import NOW, make_settings
 
 ADMIN = "chief@example.com"
 

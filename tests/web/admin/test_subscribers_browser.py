@@ -17,10 +17,9 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.browser import ARTIFACTS, LiveServer, free_port, screenshot
-from tests.conftest import NOW, make_settings
+from tests.browser import ARTIFACTS, DESKTOP, PHONE, LiveServer, free_port, screenshot, widest
 from tests.newsroom import PASSWORD, add_person
-from tests.web.test_pages_browser import DESKTOP, PHONE, widest
+from tests.support import NOW, make_settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 ADMIN = "chief@example.com"

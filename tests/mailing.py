@@ -1,0 +1,120 @@
+"""An edition of the daily digest for the delivery tests: its timetable, stories and
+audience, started and sent to the end by senders in this process, on the real clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from publisher import store
+from publisher.articles import publish
+from publisher.community import subscriptions
+from publisher.delivery import sending
+from publisher.delivery.sending import Sender
+from publisher.schedules import load_timetable
+from publisher.settings import Settings
+from publisher.templating import make_environment
+
+__all__ = [
+    "TIMETABLE",
+    "audience",
+    "lease_holders",
+    "now",
+    "run_until_done",
+    "start_edition",
+]
+
+TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"\n'
+
+
+def now() -> datetime:
+    """The real clock (these tests send editions as of now)."""
+    return datetime.now(UTC)
+
+
+def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int) -> list[str]:
+    """Stories for this period, ``confirmed`` members, one pending and one who left."""
+    digest = load_timetable(settings.schedules).digest("daily")
+    nominal = digest.last_time(now())
+    assert nominal is not None
+    path = tmp_path / "stories.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "title": f"Story {n}",
+                    "summary": "Summary.",
+                    "published_at": (nominal - timedelta(hours=n + 1)).isoformat(),
+                }
+            )
+            for n in range(3)
+        )
+    )
+    publish.import_articles(engine, settings, [path], now=now(), actor="test")
+    addresses = [f"member{n}@example.com" for n in range(confirmed)]
+    for address in addresses:
+        subscriptions.add_subscriber(
+            engine,
+            address,
+            name=address[:7].title(),
+            confirmed=True,
+            digests=["daily"],
+            known_digests=["daily"],
+            now=now(),
+        )
+    subscriptions.add_subscriber(
+        engine,
+        "waiting@example.com",
+        confirmed=False,
+        digests=["daily"],
+        known_digests=["daily"],
+        now=now(),
+    )
+    left, _ = subscriptions.add_subscriber(
+        engine,
+        "left@example.com",
+        confirmed=True,
+        digests=["daily"],
+        known_digests=["daily"],
+        now=now(),
+    )
+    with store.writing(engine) as session:
+        store.set_subscriber_status(session, left.subscriber.id or 0, "unsubscribed", now=now())
+    return addresses
+
+
+def start_edition(engine: Engine, settings: Settings) -> int:
+    """The daily digest's current edition prepared and sending; its id."""
+    timetable = load_timetable(settings.schedules)
+    plan = sending.prepare_send(
+        engine, settings, timetable, make_environment(), timetable.digest("daily"), now=now()
+    )
+    assert plan.edition.status == "sending"
+    return plan.edition.id or 0
+
+
+def run_until_done(engine: Engine, settings: Settings, edition_id: int, limit: float = 60) -> None:
+    """Senders run in this process until nothing of the edition is left to send."""
+    deadline = time.monotonic() + limit
+    while True:
+        Sender(engine, settings, clock=now).run(threading.Event(), once=True)
+        tally = sending.counts(engine, [edition_id])[edition_id]
+        if not any(tally.get(s) for s in ("pending", "sending", "retry")):
+            return
+        assert time.monotonic() < deadline, tally
+        time.sleep(0.2)
+
+
+def lease_holders(engine: Engine) -> set[str]:
+    """The processes (host:pid) holding deliveries right now."""
+    deliveries = store.deliveries_t
+    with store.reading(engine) as session:
+        owners = session.scalars(
+            select(deliveries.c.lease_owner).where(deliveries.c.status == "sending").distinct()
+        ).all()
+    return {owner.rsplit(":", 1)[0] for owner in owners if owner}
