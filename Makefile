@@ -35,6 +35,13 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The edit-test loop, under two minutes on two cores: lint, types and the fast tests, which
+# leave out the tests marked slow (processes, browsers, real-time waits) and the PostgreSQL
+# half of each pair. `make test` runs everything.
+.PHONY: check
+check: lint types
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow and not postgresql"
+
 types: $(VENV)/.test-installed
 	$(BIN)/mypy
 

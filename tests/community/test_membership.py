@@ -106,6 +106,7 @@ def test_sign_out_of_all_links(client: TestClient, engine: Engine) -> None:
     assert client.get(fresh).status_code == 200  # the next digest's links work
 
 
+@pytest.mark.slow
 def test_cli_rotate_links_and_clear_bounce(tmp_path: Path, database_url: str) -> None:
     engine = store.make_engine(database_url)
     try:
@@ -251,6 +252,7 @@ def test_the_daemon_worker_sends_queued_mail_with_back_off(
         assert store.outbox_counts(session) == {"sent": 1}
 
 
+@pytest.mark.slow
 def test_deliver_once_sends_the_outbox(
     engine: Engine, tmp_path: Path, database_url: str, smtp: SmtpServer
 ) -> None:

@@ -443,6 +443,7 @@ def test_exported_cells_never_run_as_formulas_and_import_back_unchanged(
     assert (back.subscriber.email, back.subscriber.name) == ("=x@example.com", stored)
 
 
+@pytest.mark.slow
 def test_500_concurrent_signups_lose_and_duplicate_nothing(
     engine: Engine, settings: Settings
 ) -> None:

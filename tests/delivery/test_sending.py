@@ -79,6 +79,7 @@ def test_temporary_failures_are_retried_and_a_dead_mailbox_bounces(
         assert store.audience_size(session, "daily") == 11
 
 
+@pytest.mark.slow
 def test_a_server_that_goes_down_mid_send_loses_nothing(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:
@@ -110,6 +111,7 @@ def test_a_server_that_goes_down_mid_send_loses_nothing(
     assert sending.counts(engine, [edition_id])[edition_id] == {"sent": 60}
 
 
+@pytest.mark.slow
 def test_a_long_outage_fails_nobody(
     engine: Engine, tmp_path: Path, database_url: str, smtp: SmtpServer
 ) -> None:
@@ -182,6 +184,7 @@ def test_someone_who_leaves_during_a_send_is_not_mailed(
     assert sending.counts(engine, [edition_id])[edition_id] == {"sent": 4, "cancelled": 1}
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_loses_nothing(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
@@ -227,6 +230,7 @@ def test_sigkill_at_random_points_loses_nothing(
     assert "sent 300  failed 0  owed 0" in listing.stdout
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
@@ -248,6 +252,7 @@ def test_sigterm_stops_cleanly_and_the_rest_is_still_owed(
     assert smtp.recorder.counts() == {address: 1 for address in members}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_deliver_processes_share_one_edition(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer, database_url: str

@@ -444,6 +444,7 @@ def slow_smtp(smtp: SmtpServer) -> Iterator[SmtpServer]:
     yield smtp
 
 
+@pytest.mark.slow
 def test_pause_mid_send_then_resume_everyone_once_nobody_twice(
     engine: Engine, plain: Settings, tmp_path: Path, slow_smtp: SmtpServer
 ) -> None:

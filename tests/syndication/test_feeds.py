@@ -193,6 +193,7 @@ def hub() -> Iterator[Hub]:
     server.close()
 
 
+@pytest.mark.slow
 def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     engine: Engine, database_url: str, tmp_path: Path, hub: Hub
 ) -> None:
