@@ -1,6 +1,6 @@
-"""The documentation site keeps up with the code: every setting, command and schedules.yaml key
-is in its reference page, the architecture page's layer table is LAYERS, and the README's
-quick start shows the two commands."""
+"""The documentation site keeps up with the code: every setting, command, schedules.yaml key and
+admin API endpoint is in its reference page, the architecture page's layer table is LAYERS, and
+the README's quick start shows the two commands."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 import typer
 
+from publisher import store
 from publisher.cli import app
 from publisher.errors import ConfigError
 from publisher.schedules import parse_timetable
 from publisher.settings import ENV_PREFIX, Settings
+from publisher.web import create_app
+from tests.conftest import make_settings
 from tests.test_layers import LAYERS
 
 __all__: list[str] = []
@@ -108,3 +111,35 @@ def test_the_pages_the_code_points_to_exist() -> None:
         named.update(re.findall(r"docs/([\w/-]+\.md)", path.read_text()))
     assert named, "the code names no page"
     assert sorted(name for name in named if not (DOCS / name).exists()) == []
+
+
+def generic(text: str) -> str:
+    """Paths with their parameters' names dropped: ``/api/editions/{edition_id}`` and
+    ``/api/editions/{id}`` are one."""
+    return re.sub(r"\{\w+\}", "{}", text)
+
+
+def test_every_api_endpoint_is_documented(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/docs.db",
+        PUBLISHER_API_TOKEN="docs-" + "t" * 32,
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    schema = create_app(settings, engine, feed_upkeep_every=None).openapi()
+    http = generic(page("reference/http.md"))
+    endpoints = [
+        (method.upper(), generic(path))
+        for path, methods in schema["paths"].items()
+        if path.startswith("/api/")
+        for method in methods
+    ]
+    assert len(endpoints) > 15
+    # A row names an endpoint in full, or (after one in full) by its last segment: `.../publish`.
+    missing = [
+        f"{method} {path}"
+        for method, path in endpoints
+        if f"{method} {path}" not in http and f".../{path.rsplit('/', 1)[-1]}`" not in http
+    ]
+    assert missing == []
