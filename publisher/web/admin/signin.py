@@ -91,9 +91,11 @@ class Limits:
         self.account_codes = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
 
     def over(self, limit: ClientLimit, key: str, client: str, at: float) -> bool:
+        """Whether this client, or ``key`` (an address, a person) in ``limit``, is at its limit."""
         return self.by_client.full(client, at) or limit.full(key, at)
 
     def failed(self, limit: ClientLimit, key: str, client: str, at: float) -> None:
+        """One failure counted against this client and against ``key`` in ``limit``."""
         self.by_client.note(client, at)
         limit.note(key, at)
 
