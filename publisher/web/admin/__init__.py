@@ -52,7 +52,9 @@ def router(room: Newsroom) -> APIRouter:
         audit,
     )
     for area in areas:
-        routes.include_router(area.router(room))
+        routes.include_router(
+            area.router if isinstance(area.router, APIRouter) else area.router(room)
+        )
     return routes
 
 

@@ -1,18 +1,42 @@
 """How the editions area answers: one way to render an edition's page, and a newsroom
 page of its own for what cannot be shown or done (an edition that is not there, a form from
-an old page), never the reader's error page or a JSON 422."""
+an old page), never the reader's error page or a JSON 422. The area's routes are
+:class:`EditionRoute`s, which turn a :class:`Problem` raised anywhere in them into that page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from publisher.errors import PublisherError
 from publisher.newsroom.staff import Staff
-from publisher.web.admin.context import Newsroom
-from publisher.web.admin.edition_pages import Draft, edition_id_of, edition_page
+from publisher.web.admin import session
+from publisher.web.admin.edition_view import Draft, edition_id_of, edition_page
+from publisher.web.admin.pages import render
+from publisher.web.application import Application, application
+
+__all__ = [
+    "DONE",
+    "EditionRoute",
+    "Problem",
+    "edition_id",
+    "edition_screen",
+    "problem_page",
+    "sentence",
+]
+
+DONE = {
+    "approved": "Approved: sending has started.",
+    "paused": "Paused: each sending process finishes the message in hand and takes no more.",
+    "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
+    "cancelled": "Cancelled: nothing more of this edition goes out.",
+    "tested": "The test is on its way.",
+}
 
 
 def sentence(message: str) -> str:
@@ -24,95 +48,111 @@ def sentence(message: str) -> str:
 
 class Problem(Exception):
     """A request the editions area answers with a newsroom page of its own (an edition that
-    is not there, a form from an old page) rather than the reader's error page or JSON."""
+    is not there, a form from an old page) rather than the reader's error page or JSON;
+    ``back``: the page to offer going back to, if any."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, back: str = "") -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.back = status, message, back
 
     @classmethod
-    def of(cls, exc: PublisherError) -> Problem:
-        return cls(exc.http_status, sentence(exc.message))
+    def of(cls, exc: PublisherError, *, back: str = "") -> Problem:
+        """A use case's refusal, said as the area's page says it."""
+        return cls(exc.http_status, sentence(exc.message), back=back)
 
 
-DONE = {
-    "approved": "Approved: sending has started.",
-    "paused": "Paused: each sending process finishes the message in hand and takes no more.",
-    "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
-    "cancelled": "Cancelled: nothing more of this edition goes out.",
-    "tested": "The test is on its way.",
-}
+def edition_id(raw: str) -> int:
+    """The edition id in an address; Problem (404) when it cannot be one."""
+    found = edition_id_of(raw)
+    if found is None:
+        raise Problem(404, f"There is no edition {raw[:30]!r}: editions have numbers.")
+    return found
 
 
-@dataclass(frozen=True)
-class Screens:
-    """The editions area's pages, rendered one way for every route."""
+def problem_page(
+    request: Request, app: Application, who: Staff | None, problem: Problem
+) -> HTMLResponse:
+    """The area's own page saying why something cannot be shown or done."""
+    return render(
+        request,
+        app,
+        "editions_problem.html",
+        staff=who,
+        http_status=problem.status,
+        message=problem.message,
+        back=problem.back,
+    )
 
-    room: Newsroom
 
-    def edition_id(self, raw: str) -> int:
-        """The id in an address; Problem (404) when it cannot be one."""
-        edition_id = edition_id_of(raw)
-        if edition_id is None:
-            raise Problem(404, f"There is no edition {raw[:30]!r}: editions have numbers.")
-        return edition_id
-
-    def problem(
-        self,
-        request: Request,
-        who: Staff | None,
-        exc: Problem | PublisherError,
-        *,
-        back: str = "",
-    ) -> HTMLResponse:
-        if isinstance(exc, PublisherError):
-            exc = Problem.of(exc)
-        return self.room.page(
-            request,
-            "editions_problem.html",
-            staff=who,
-            http_status=exc.status,
-            message=exc.message,
-            back=back,
-        )
-
-    def edition(
-        self,
-        request: Request,
-        who: Staff,
-        edition_id: int,
-        *,
-        http_status: int = 200,
-        done: str = "",
-        error: str = "",
-        draft: Draft | None = None,
-        to: str = "",
-    ) -> HTMLResponse:
-        """The edition's page (Problem when it is not there)."""
-        params = request.query_params
-        try:
-            view = edition_page(
-                self.room,
-                edition_id,
-                variant=params.get("variant", ""),
-                width=params.get("width", ""),
-                now=self.room.clock(),
-                draft=draft,
-            )
-        except PublisherError as exc:
-            raise Problem.of(exc) from exc
-        said = done or DONE.get(params.get("done", ""), "")
-        count = params.get("n", "")
-        if said and count.isascii() and count.isdigit() and len(count) < 10:
-            said += f" ({int(count):,} message{'' if int(count) == 1 else 's'})"
-        return self.room.page(
-            request,
-            "editions_edition.html",
-            staff=who,
-            http_status=http_status,
-            view=view,
-            done=said,
-            error=error,
+def edition_screen(
+    request: Request,
+    app: Application,
+    who: Staff,
+    edition_id: int,
+    *,
+    http_status: int = 200,
+    error: str = "",
+    draft: Draft | None = None,
+    to: str = "",
+) -> HTMLResponse:
+    """The edition's page, as the address asks (variant, width, what was done); Problem when
+    the edition is not there."""
+    params = request.query_params
+    try:
+        view = edition_page(
+            app,
+            edition_id,
+            variant=params.get("variant", ""),
+            width=params.get("width", ""),
+            now=app.clock(),
             draft=draft,
-            to=to,
         )
+    except PublisherError as exc:
+        raise Problem.of(exc) from exc
+    said = DONE.get(params.get("done", ""), "")
+    count = params.get("n", "")
+    if said and count.isascii() and count.isdigit() and len(count) < 10:
+        said += f" ({int(count):,} message{'' if int(count) == 1 else 's'})"
+    return render(
+        request,
+        app,
+        "editions_edition.html",
+        staff=who,
+        http_status=http_status,
+        view=view,
+        done=said,
+        error=error,
+        draft=draft,
+        to=to,
+    )
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class EditionRoute(APIRoute):
+    """A route of the editions area: a Problem raised in it, and a form refused for its form
+    token (from an older session, or forged), are answered with the area's problem page,
+    the latter with a way back to the page the form was on."""
+
+    def get_route_handler(self) -> Handler:
+        """FastAPI's handler for this route, with the area's problems turned into pages."""
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except session.NotAllowed as exc:
+                # Raised by the sign-in dependency before it names the person: found again
+                # here, so the page still shows who is signed in.
+                app = application(request)
+                who = await run_in_threadpool(
+                    session.current, request, app.engine, app.settings, now=app.clock()
+                )
+                back = request.url.path.rsplit("/", 1)[0]
+                return problem_page(request, app, who, Problem(403, str(exc.detail), back=back))
+            except Problem as exc:
+                who = getattr(request.state, "staff", None)
+                return problem_page(request, application(request), who, exc)
+
+        return answer
