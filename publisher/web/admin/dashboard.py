@@ -18,7 +18,7 @@ from publisher.web.admin.polling import STOP_POLLING, poller
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
 
-__all__ = ["MailHealth", "finished_editions", "mail_health", "router"]
+__all__ = ["router"]
 
 DOWN = "unavailable since "
 

@@ -28,7 +28,7 @@ from publisher.web.admin.edition_view import Draft
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
 
-__all__ = ["Action", "review_form", "router"]
+__all__ = ["review_form", "router"]
 
 MAX_TO = 8000  # the test form's addresses: 20 of the longest, and room to spare
 MAX_POSITION = 5  # digits of a story's position

@@ -27,7 +27,7 @@ from publisher.web.admin.polling import STOP_POLLING, poller
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
 
-__all__ = ["PREVIEW_POLICY", "router"]
+__all__ = ["router"]
 
 # The email, inlined styles and all, framed on the edition's page: nothing but its own
 # styles and images, no script, no form, and a sandbox even when opened on its own. The

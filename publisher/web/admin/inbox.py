@@ -24,16 +24,7 @@ from publisher.web.admin.session import editor
 from publisher.web.admin.trail import rows
 from publisher.web.application import Application, application
 
-__all__ = [
-    "ItemProblem",
-    "item",
-    "item_id_of",
-    "linker",
-    "openable",
-    "problem_page",
-    "router",
-    "thumbnail",
-]
+__all__ = ["ItemProblem", "linker", "openable", "problem_page", "router"]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
 MAX_PAGE = 100_000
@@ -44,6 +35,8 @@ DONE = {
     "resumed": "Resumed: the source is polled again now.",
     "running": "That source was not paused.",
 }
+
+router = APIRouter()
 
 
 class ItemProblem(Exception):
@@ -162,9 +155,6 @@ def _with_done(target: str, done: str) -> str:
 
 def _address(query: str) -> str:
     return f"/admin/inbox?{query}" if query else "/admin/inbox"
-
-
-router = APIRouter()
 
 
 def states(app: Application) -> list[SourceState]:
