@@ -395,10 +395,12 @@ def resolve(
 # ------------------------------------------------------------- editions (issue 13)
 
 
-def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
+
+def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
+    """What the API says of an edition: its state and who did what to it when."""
     return {
         "id": edition.id,
         "digest": edition.digest,
@@ -407,15 +409,15 @@ def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
         "subject": edition.subject,
         "intro": edition.intro,
         "article_count": edition.article_count,
-        "review_deadline_at": when(edition.review_deadline_at),
+        "review_deadline_at": _when(edition.review_deadline_at),
         "approved_by": edition.approved_by or None,
-        "approved_at": when(edition.approved_at),
+        "approved_at": _when(edition.approved_at),
         "paused_by": edition.paused_by or None,
-        "paused_at": when(edition.paused_at),
+        "paused_at": _when(edition.paused_at),
         "resumed_by": edition.resumed_by or None,
-        "resumed_at": when(edition.resumed_at),
+        "resumed_at": _when(edition.resumed_at),
         "cancelled_by": edition.cancelled_by or None,
-        "cancelled_at": when(edition.cancelled_at),
+        "cancelled_at": _when(edition.cancelled_at),
         **extra,
     }
 
