@@ -104,17 +104,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(api.router)
     if docs:
         app.include_router(api.docs_router)
-    # the newsroom (web/admin/)
-    room = admin.Newsroom(
-        site.settings,
-        site.engine,
-        site.clock,
-        site.env,
-        site.signer,
-        site.timetable,
-        site.daemon.mail_status,
-    )
-    app.include_router(admin.router(room))
+    app.include_router(admin.router)  # the newsroom (web/admin/)
 
 
 def _add_middleware(app: FastAPI, site: Application) -> None:

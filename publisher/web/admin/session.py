@@ -50,7 +50,6 @@ __all__ = [
     "editor",
     "end",
     "middleware_options",
-    "requires",
 ]
 
 COOKIE = "newsroom"
@@ -165,19 +164,6 @@ async def _signed_in_as(
     await check_form_token(request)
     request.state.staff = who
     return who
-
-
-def requires(
-    role: str, engine: Engine, settings: Settings, clock: Callable[[], datetime]
-) -> Callable[[Request], Awaitable[Staff]]:
-    """A dependency: the signed-in person, if their role may (``editor``: anyone; ``admin``:
-    admins only), with the form token checked on anything that changes something. (The
-    module-level routes take :func:`editor` or :func:`admin` instead.)"""
-
-    async def dependency(request: Request) -> Staff:
-        return await _signed_in_as(request, engine, settings, clock, role)
-
-    return dependency
 
 
 async def editor(request: Request, app: Application = Depends(application)) -> Staff:
