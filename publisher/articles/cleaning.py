@@ -25,6 +25,22 @@ from publisher.content import (
 )
 from publisher.errors import InputError
 
+__all__ = [
+    "MAX_LENGTHS",
+    "MAX_TITLE",
+    "ArticleInput",
+    "ArticleProblems",
+    "Location",
+    "Parsed",
+    "Problem",
+    "Raw",
+    "locate",
+    "parse_objects",
+    "parse_when",
+    "validate_form",
+    "validate_record",
+]
+
 MAX_TITLE = 500
 # The database's column sizes (models.Article): longer is refused here, with the key, rather
 # than failing in the database (PostgreSQL) or being stored whole (SQLite).

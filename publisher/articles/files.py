@@ -19,6 +19,8 @@ import yaml
 from publisher.articles.cleaning import Parsed, Raw, locate
 from publisher.errors import InputError
 
+__all__ = ["MAX_FILE_BYTES", "MAX_RECORD_BYTES", "SUFFIXES", "expand", "read_file", "read_files"]
+
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".jsonl": "jsonl"}

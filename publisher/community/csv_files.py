@@ -17,6 +17,8 @@ from publisher.community import csv_rows
 from publisher.errors import InputError
 from publisher.store import SubscriberFilter
 
+__all__ = ["ImportedSubscribers", "export_subscribers", "import_subscribers"]
+
 
 @dataclass(frozen=True)
 class ImportedSubscribers:

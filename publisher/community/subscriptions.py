@@ -30,6 +30,33 @@ from publisher.tokens import (
     TokenError,
 )
 
+__all__ = [
+    "ACCESS_LINKS_PER_DAY",
+    "ACCESS_SESSION",
+    "CONFIRMATIONS_PER_DAY",
+    "MAX_NAME",
+    "MAX_REPORT",
+    "READER",
+    "UNNAMED",
+    "SubscriberView",
+    "add_subscriber",
+    "categories",
+    "clean_name",
+    "confirm",
+    "list_reports",
+    "list_subscribers",
+    "mailbox_of",
+    "member",
+    "open_access",
+    "preferences_token",
+    "report_error",
+    "request_access",
+    "set_preferences",
+    "sign_out_everywhere",
+    "signup",
+    "unsubscribe",
+]
+
 READER = "reader"  # the audit trail's actor for a reader's own change
 UNNAMED = "system"  # the actor of a change whose caller names none
 

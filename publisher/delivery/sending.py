@@ -36,6 +36,26 @@ from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.tokens import Signer
 
+__all__ = [
+    "BATCH",
+    "HELD_CHECK",
+    "IDLE_POLL",
+    "MAX_BATCH",
+    "MAX_OUTAGE_WAIT",
+    "Clock",
+    "RateLimit",
+    "SendPlan",
+    "Sender",
+    "Tally",
+    "backoff",
+    "catch_up",
+    "counts",
+    "prepare_send",
+    "prune",
+    "start",
+    "suppress_bounces",
+]
+
 log = logging.getLogger(__name__)
 
 BATCH = 50  # a connection's first claim; each next one twice the last, up to MAX_BATCH

@@ -34,6 +34,26 @@ from publisher.settings import Settings
 from publisher.templating import Personaliser
 from publisher.tokens import Signer
 
+__all__ = [
+    "CONTROLLABLE",
+    "KIND",
+    "MAX_INTRO",
+    "MAX_SUBJECT",
+    "MAX_TEST_RECIPIENTS",
+    "SYSTEM_ACTOR",
+    "TEST_PREFIX",
+    "approve",
+    "cancel",
+    "expire_reviews",
+    "find",
+    "pause",
+    "pending_review",
+    "resume",
+    "review_preview",
+    "test_addresses",
+    "test_send",
+]
+
 MAX_TEST_RECIPIENTS = 20
 MAX_SUBJECT = 300
 MAX_INTRO = 1000

@@ -19,6 +19,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from publisher.errors import ConfigError
 from publisher.mail.mime import LINE_START_DOT, Outgoing
 
+__all__ = [
+    "TIMEOUT",
+    "DeliveryError",
+    "Done",
+    "MaildirTransport",
+    "SmtpConfig",
+    "SmtpTransport",
+    "Transport",
+    "classify",
+    "make_transport",
+    "parse_smtp_url",
+]
+
 TIMEOUT = 30.0
 _IOV_MAX = 512  # pieces a sendmsg takes at once (Linux allows 1024)
 _ENHANCED = re.compile(rb"\b([245])\.(\d{1,3})\.(\d{1,3})\b")

@@ -19,6 +19,33 @@ from publisher.sources import inbox
 from publisher.sources.polling import SourceState
 from publisher.store.subscribers import SUBSCRIBER_STATUSES
 
+__all__ = [
+    "AUDIT_KINDS",
+    "AUDIT_PAGE",
+    "AUDIT_SCAN",
+    "EDITOR_KINDS",
+    "FINISHED",
+    "GROWTH_DAYS",
+    "MAX_ACTION",
+    "MAX_ACTOR",
+    "NEWEST_REPORTS",
+    "RECENT_EDITIONS",
+    "SOONEST_ARTICLES",
+    "AuditPage",
+    "AuditQuery",
+    "Counted",
+    "Dashboard",
+    "Day",
+    "EditionFigures",
+    "NextSend",
+    "Queue",
+    "audit",
+    "dashboard",
+    "growth",
+    "live",
+    "next_sends",
+]
+
 GROWTH_DAYS = 90
 RECENT_EDITIONS = 8
 NEWEST_REPORTS = 5

@@ -12,6 +12,18 @@ from urllib.parse import urlsplit
 
 from publisher.content import html_text, one_line, sanitise_html
 
+__all__ = [
+    "FUTURE_SLACK",
+    "MAX_AUTHOR",
+    "MAX_SUMMARY",
+    "MAX_TITLE",
+    "MAX_URL",
+    "TITLE_FROM_SUMMARY",
+    "FeedItem",
+    "RawEntry",
+    "clean_entry",
+]
+
 MAX_TITLE = 500
 MAX_SUMMARY = 2000
 MAX_AUTHOR = 200

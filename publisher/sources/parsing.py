@@ -17,6 +17,8 @@ from publisher.content import html_text
 from publisher.errors import OperationalError
 from publisher.sources.items import RawEntry
 
+__all__ = ["MAX_ENTRIES", "FeedError", "ParsedFeed", "parse"]
+
 MAX_ENTRIES = 500
 # What feedparser flags that is no fault of the feed's content: a server's wrong or missing
 # content type, or an encoding declared one way and sent another.

@@ -43,6 +43,31 @@ from publisher.models import (
     WebSubPing,
 )
 
+__all__ = [
+    "MIGRATIONS",
+    "STATUSES",
+    "articles_t",
+    "categories_t",
+    "corrections_t",
+    "deliveries_t",
+    "edition_articles_t",
+    "editions_t",
+    "feed_state_t",
+    "insert_ignore",
+    "interests_t",
+    "links_t",
+    "make_engine",
+    "migrate",
+    "ping",
+    "pings_t",
+    "reading",
+    "stamps_t",
+    "subscribers_t",
+    "subscriptions_t",
+    "write_lock",
+    "writing",
+]
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 _MIGRATION_LOCK = 0x6E657773  # pg advisory lock key: two daemons starting never migrate twice
 
@@ -231,6 +256,8 @@ def ping(engine: Engine) -> None:
         conn.exec_driver_sql("SELECT 1")
 
 
-def _insert_ignore(session: Session) -> Any:
+def insert_ignore(session: Session) -> Any:
+    """The dialect's ``insert`` for this session's backend, the one with
+    ``on_conflict_do_nothing`` (SQLAlchemy's generic ``insert`` has none)."""
     dialect = session.get_bind().dialect.name
     return pg_insert if dialect == "postgresql" else sqlite_insert

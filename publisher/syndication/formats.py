@@ -27,6 +27,24 @@ from lxml import etree
 
 from publisher import __version__
 
+__all__ = [
+    "ATOM_NS",
+    "EPOCH",
+    "FORMATS",
+    "JSON_FEED_VERSION",
+    "RENDERERS",
+    "FeedDocument",
+    "FeedInfo",
+    "FeedItem",
+    "atom",
+    "browser_page",
+    "display_title",
+    "http_date",
+    "json_feed",
+    "render",
+    "rss",
+]
+
 log = logging.getLogger(__name__)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
