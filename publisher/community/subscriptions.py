@@ -385,19 +385,7 @@ def signup(
             return False
         row = store.subscriber_by_email(session, address)
         if row is None:
-            row, _ = store.upsert_subscriber(
-                session, address, name=name, status="pending", digests=chosen, now=now
-            )
-            store.set_interests(session, row.id or 0, slugs)
-            store.record_subscriber_change(
-                session,
-                row.id or 0,
-                {},
-                actor=READER,
-                action="subscriber.signup",
-                label=address,
-                now=now,
-            )
+            row = _add_pending(session, address, name, chosen, slugs, now)
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
@@ -412,20 +400,62 @@ def signup(
             categories=slugs,
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _one_off(
-            settings,
-            signer,
-            env,
-            "confirm",
-            address,
-            subject=f"Confirm your {settings.site_title} subscription",
-            local=f"confirm-{request_id}",
-            now=now,
-            name=name,
-            confirm_url=f"{settings.site_url}/confirm/{token}",
+        message = _confirmation_mail(
+            settings, signer, env, address, name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
     return True
+
+
+def _add_pending(
+    session: Session,
+    address: str,
+    name: str,
+    digests: list[str],
+    slugs: list[str],
+    now: datetime,
+) -> Subscriber:
+    """A new address stored as pending, with its choices, and the sign-up in the audit trail."""
+    row, _ = store.upsert_subscriber(
+        session, address, name=name, status="pending", digests=digests, now=now
+    )
+    store.set_interests(session, row.id or 0, slugs)
+    store.record_subscriber_change(
+        session,
+        row.id or 0,
+        {},
+        actor=READER,
+        action="subscriber.signup",
+        label=address,
+        now=now,
+    )
+    return row
+
+
+def _confirmation_mail(
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    address: str,
+    name: str,
+    request_id: int,
+    token: str,
+    *,
+    now: datetime,
+) -> bytes:
+    """The mail with the link that confirms sign-up request ``request_id``."""
+    return _one_off(
+        settings,
+        signer,
+        env,
+        "confirm",
+        address,
+        subject=f"Confirm your {settings.site_title} subscription",
+        local=f"confirm-{request_id}",
+        now=now,
+        name=name,
+        confirm_url=f"{settings.site_url}/confirm/{token}",
+    )
 
 
 def _one_off(

@@ -107,8 +107,35 @@ def upsert_articles(
     ``actor``, each created and updated article is in the audit trail (fields that changed)."""
     if not items:
         return BatchResult([], [], 0)
-    slugs = [item.slug for item in items]
-    existing = {
+    existing = _current_rows(session, [item.slug for item in items])
+    fresh = [item for item in items if item.slug not in existing]
+    changed = [
+        item
+        for item in items
+        if item.slug in existing and existing[item.slug].content_hash != item.content_hash
+    ]
+    # Read before the writes: the audit trail records what the changed articles were.
+    before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
+    ids = _insert_fresh(session, fresh, now, host)
+    ids.update(_update_changed(session, changed, existing, now))
+    touched = [item for item in items if item.slug in ids]
+    _link_categories(session, touched, ids)
+    _add_corrections(session, touched, ids)
+    if touched:
+        bump(session, "articles")
+    if actor and touched:
+        entries = _batch_changes(actor, touched, ids, before, existing, now)
+        record_many(session, entries, now=now)
+    return BatchResult(
+        [item.slug for item in fresh],
+        [item.slug for item in changed],
+        len(items) - len(fresh) - len(changed),
+    )
+
+
+def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:
+    """The stored id, content hash and publication time of these slugs, by slug."""
+    return {
         row.slug: row
         for row in session.execute(
             select(
@@ -119,56 +146,61 @@ def upsert_articles(
             ).where(articles_t.c.slug.in_(slugs))
         )
     }
-    fresh = [item for item in items if item.slug not in existing]
-    changed = [
-        item
-        for item in items
-        if item.slug in existing and existing[item.slug].content_hash != item.content_hash
-    ]
-    ids: dict[str, int] = {}
-    before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
-    if fresh:
-        rows = [_new_row(item, now, host) for item in fresh]
-        result = session.execute(
-            insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows
-        )
-        ids.update({row.slug: row.id for row in result})
-    if changed:
-        session.execute(
-            update(articles_t)
-            .where(articles_t.c.id == bindparam("_id"))
-            .values(
-                {
-                    name: bindparam(name)
-                    for name in (*_EDITABLE, "content_hash", "updated_at", "published_at")
-                }
-            ),
-            [_changed_row(item, existing[item.slug], now) for item in changed],
-        )
-        changed_ids = [existing[item.slug].id for item in changed]
-        session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
-        ids.update({item.slug: existing[item.slug].id for item in changed})
-    touched = [item for item in items if item.slug in ids]
-    _link_categories(session, touched, ids)
-    _add_corrections(session, touched, ids)
-    if touched:
-        bump(session, "articles")
-    if actor and touched:
-        entries = []
-        for item in touched:
-            article_id = ids[item.slug]
-            old = before.get(article_id)
-            when = item.published_at or (existing[item.slug].published_at if old else now)
-            status = old["status"] if old else "published"
-            entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
-            if entry is not None:
-                entries.append(entry)
-        record_many(session, entries, now=now)
-    return BatchResult(
-        [item.slug for item in fresh],
-        [item.slug for item in changed],
-        len(items) - len(fresh) - len(changed),
+
+
+def _insert_fresh(
+    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str
+) -> dict[str, int]:
+    """Insert the new articles in one statement; their ids by slug."""
+    if not fresh:
+        return {}
+    rows = [_new_row(item, now, host) for item in fresh]
+    result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
+    return {row.slug: row.id for row in result}
+
+
+def _update_changed(
+    session: Session, changed: Sequence[ArticleInput], existing: dict[str, Any], now: datetime
+) -> dict[str, int]:
+    """Rewrite the changed articles in one executemany and drop their category links (linked
+    again by the caller); their ids by slug."""
+    if not changed:
+        return {}
+    session.execute(
+        update(articles_t)
+        .where(articles_t.c.id == bindparam("_id"))
+        .values(
+            {
+                name: bindparam(name)
+                for name in (*_EDITABLE, "content_hash", "updated_at", "published_at")
+            }
+        ),
+        [_changed_row(item, existing[item.slug], now) for item in changed],
     )
+    changed_ids = [existing[item.slug].id for item in changed]
+    session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
+    return {item.slug: existing[item.slug].id for item in changed}
+
+
+def _batch_changes(
+    actor: str,
+    touched: Sequence[ArticleInput],
+    ids: dict[str, int],
+    before: dict[int, dict[str, Any]],
+    existing: dict[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The audit entries of a batch: one per article whose audited fields changed."""
+    entries = []
+    for item in touched:
+        article_id = ids[item.slug]
+        old = before.get(article_id)
+        when = item.published_at or (existing[item.slug].published_at if old else now)
+        status = old["status"] if old else "published"
+        entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
 _EDITABLE = (
