@@ -1,6 +1,6 @@
 """Articles as clean values: the fields an article may have, validated and cleaned (dates,
 URLs, sanitised HTML, slugs), and every problem located at the file and line it came from.
-Reading the files themselves is ``article_files``. Pure."""
+Reading the files themselves is ``articles.files``. Pure."""
 
 from __future__ import annotations
 

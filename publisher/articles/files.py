@@ -1,6 +1,6 @@
 """Article files (Markdown with YAML front matter, JSON, JSON Lines) read into records, each
-with the line it starts on and the line of every key, then cleaned by ``articles``. Pure apart
-from reading the files it is given; Markdown rendering can be spread over processes."""
+with the line it starts on and the line of every key, then cleaned by ``articles.cleaning``.
+Pure apart from reading the files it is given; Markdown rendering can be spread over processes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Community use cases: the subscribers, their status and their digests. What readers
 do to their own subscription (sign up, confirm, unsubscribe, preferences, sign out of all
-links) is in the audit trail as the actor READER; the editors' side is ``members.py``."""
+links) is in the audit trail as the actor READER; the editors' side is ``community.subscribers``."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Workers lease small batches, send each message, and record each outcome in its o
 written while the next message goes out and committed before that one ends (its final dot):
 after a crash nothing is lost, and only the one message each connection had in flight can
 go twice. Each sending process registers with a
-heartbeat (``publisher.heartbeat``): when it dies its leases run out at once (on the same
+heartbeat (``delivery.heartbeat``): when it dies its leases run out at once (on the same
 host as soon as its process is gone, elsewhere when its heartbeat stops), and its rows go to
 another worker. Nothing here trusts the scheduler or a cursor.
 """

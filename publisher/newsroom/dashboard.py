@@ -1,5 +1,5 @@
 """The newsroom's dashboard figures and its audit trail: the use cases behind ``/admin/``
-and ``/admin/audit``. Every figure is one bounded query (see ``store/dashboard.py``)."""
+and ``/admin/audit``. Every figure is one bounded query (see ``store.dashboard``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The engine factory, sessions, the SQLite write lock, migrations and the table handles.
- SQLite is used the way docs/architecture.md says was measured to be safe: WAL, a busy timeout, and
+SQLite is used the way docs/architecture.md says was measured to be safe: WAL, a busy timeout, and
 every write transaction opened with ``BEGIN IMMEDIATE`` (deferred BEGIN loses to "database is
 locked"). PostgreSQL goes through psycopg 3."""
 
