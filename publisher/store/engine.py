@@ -257,7 +257,6 @@ def ping(engine: Engine) -> None:
 
 
 def insert_ignore(session: Session) -> Any:
-    """The dialect's ``insert`` for this session's backend, the one with
-    ``on_conflict_do_nothing`` (SQLAlchemy's generic ``insert`` has none)."""
+    """The session's backend's own ``insert``: the one with ``on_conflict_do_nothing``."""
     dialect = session.get_bind().dialect.name
     return pg_insert if dialect == "postgresql" else sqlite_insert
