@@ -17,6 +17,19 @@ from publisher import store
 from publisher.delivery import worker
 from publisher.settings import Settings, load_settings, with_secret_key
 
+__all__ = [
+    "CHATTY_LOGGERS",
+    "actor",
+    "app",
+    "configure_logging",
+    "context",
+    "err",
+    "ready",
+    "restore_signals",
+    "stop_on_signals",
+    "utc_now",
+]
+
 # Shared with the light entry point of the sending processes.
 utc_now = worker.utc_now
 context = worker.opened  # settings, and an engine on a database brought up to date
