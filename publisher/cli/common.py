@@ -7,15 +7,12 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable
 
 import typer
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import Engine
 
-from publisher import store
 from publisher.delivery import worker
-from publisher.settings import Settings, load_settings, with_secret_key
+from publisher.settings import Settings
 
 __all__ = [
     "CHATTY_LOGGERS",
@@ -24,7 +21,6 @@ __all__ = [
     "configure_logging",
     "context",
     "err",
-    "ready",
     "restore_signals",
     "stop_on_signals",
     "utc_now",
@@ -73,11 +69,3 @@ def configure_logging(settings: Settings) -> None:
     chatty = logging.getLevelNamesMapping()[settings.log_level] > logging.DEBUG
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if chatty else logging.NOTSET)
-
-
-def ready() -> tuple[Settings, Engine, Callable[[], None]]:
-    settings = with_secret_key(load_settings())
-    configure_logging(settings)
-    engine = store.make_engine(settings.database_url, held=settings.send_concurrency)
-    store.migrate(engine)
-    return settings, engine, engine.dispose
