@@ -1,4 +1,5 @@
-# The two commands of the README's quick start: `make run` and `make test`.
+# The two commands of the README's quick start: `make run` and `make test`; `make docs` serves
+# the documentation site.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # Test processes (pytest-xdist): the suite is independent per test (own databases, ports, tmp dirs).
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint types pytest install test-deps system-deps bench clean
+.PHONY: run test lint types docs docs-build pytest install test-deps system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -16,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -47,13 +48,21 @@ check: lint types
 types: $(VENV)/.test-installed
 	$(BIN)/mypy
 
+# mkdocs.yml is strict: a broken link, a missing page or a bad anchor fails the build. The site
+# goes to the git-ignored site/. (NO_MKDOCS_2_WARNING quiets Material's banner about MkDocs 2.)
+docs-build: $(VENV)/.test-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs: $(VENV)/.test-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
 pytest: test-deps
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: lint types pytest
+test: lint types docs-build pytest
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/import_articles.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts site

@@ -1,5 +1,5 @@
 """`python -m publisher` and the `publisher` command. `deliver` (what every sending process
-runs) takes the light path of :mod:`publisher.worker`, which imports only the sending path;
+runs) takes the light path of :mod:`publisher.delivery.worker`, which imports only the sending path;
 everything else, and anything that path does not parse, the full Typer command line."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 
 from publisher.delivery import worker
+
+__all__ = ["main"]
 
 
 def main() -> None:

@@ -14,6 +14,18 @@ import nh3
 from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 
+__all__ = [
+    "html_text",
+    "markdown_html",
+    "normalise_email",
+    "one_line",
+    "plain_text",
+    "printable",
+    "sanitise_html",
+    "slugify",
+    "xml_text",
+]
+
 # XML 1.0 Char production: tab, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF.
 # Anything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) makes feedgen raise at
 # rss_str() time, so it never gets past this module.

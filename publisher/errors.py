@@ -10,6 +10,16 @@ PublisherError            anything the user can act on; ``str()`` is the one-lin
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "DeniedError",
+    "InputError",
+    "NotFoundError",
+    "OperationalError",
+    "PublisherError",
+]
+
 
 class PublisherError(Exception):
     """A failure with a message meant for the person who caused or can fix it."""

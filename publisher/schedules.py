@@ -22,6 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from publisher.content import slugify
 from publisher.errors import ConfigError
 
+__all__ = [
+    "MIN_EVERY",
+    "BrandStudio",
+    "Digest",
+    "SourceSpec",
+    "Timetable",
+    "format_duration",
+    "load_timetable",
+    "parse_duration",
+    "parse_timetable",
+]
+
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 # How far back to look for the last nominal send time: an hour first (cheap for frequent

@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
+__all__ = ["PREFIX", "SealBroken", "Sealer"]
+
 PREFIX = "v1."
 
 

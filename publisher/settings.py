@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from publisher.errors import ConfigError
 
+__all__ = ["ENV_PREFIX", "Settings", "load_settings", "with_secret_key"]
+
 ENV_PREFIX = "PUBLISHER_"
 
 

@@ -10,6 +10,15 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+__all__ = [
+    "LATE_PLACEHOLDERS",
+    "OPTIONAL",
+    "PLACEHOLDERS",
+    "TEMPLATES",
+    "Personaliser",
+    "make_environment",
+]
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Letters, digits and underscores only: they survive premailer, lxml's URL escaping in href,
 # quoted-printable and header folding unchanged.

@@ -26,10 +26,26 @@ import secrets
 from binascii import b2a_base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from pydantic import SecretStr
 
 from publisher.errors import InputError
+
+__all__ = [
+    "ACCESS_TTL",
+    "BROKEN",
+    "CONFIRM_TTL",
+    "GONE",
+    "PREFERENCES_TTL",
+    "PURPOSES",
+    "STAFF_LINK_TTL",
+    "UNSUBSCRIBE_TTL",
+    "Claim",
+    "Signer",
+    "TokenError",
+    "new_link_key",
+]
 
 PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message", "staff", "test")
 CONFIRM_TTL = timedelta(days=3)
@@ -77,7 +93,15 @@ def _b64(data: bytes) -> str:
     return b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=").decode("ascii")
 
 
-def _pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+class _Digest(Protocol):
+    """A running SHA-256 as ``_pads`` hands it out (hashlib names its own type privately)."""
+
+    def copy(self) -> _Digest: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def _pads(key: bytes) -> tuple[_Digest, _Digest]:
     """SHA-256 already fed the key's inner and outer pads (RFC 2104; keys of at most one
     64-byte block, as ours are)."""
     if len(key) > 64:

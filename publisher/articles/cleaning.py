@@ -1,6 +1,6 @@
 """Articles as clean values: the fields an article may have, validated and cleaned (dates,
 URLs, sanitised HTML, slugs), and every problem located at the file and line it came from.
-Reading the files themselves is ``article_files``. Pure."""
+Reading the files themselves is ``articles.files``. Pure."""
 
 from __future__ import annotations
 
@@ -24,6 +24,22 @@ from publisher.content import (
     xml_text,
 )
 from publisher.errors import InputError
+
+__all__ = [
+    "MAX_LENGTHS",
+    "MAX_TITLE",
+    "ArticleInput",
+    "ArticleProblems",
+    "Location",
+    "Parsed",
+    "Problem",
+    "Raw",
+    "locate",
+    "parse_objects",
+    "parse_when",
+    "validate_form",
+    "validate_record",
+]
 
 MAX_TITLE = 500
 # The database's column sizes (models.Article): longer is refused here, with the key, rather
@@ -165,54 +181,13 @@ def parse_when(value: object, zone: ZoneInfo, key: str = "published_at") -> date
 
 
 def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
-    title = one_line(fields.title)
-    if not title:
-        raise _FieldError("title", "title: must not be empty")
-    if len(title) > MAX_TITLE:
-        raise _FieldError("title", f"title: longer than {MAX_TITLE} characters")
-    if fields.slug is not None:
-        slug = fields.slug.strip()
-        if not slug or slugify(slug) != slug:
-            hint = slugify(slug) or "a-slug-like-this"
-            raise _FieldError(
-                "slug",
-                f"slug: {slug!r} is not a URL slug (lower-case letters, digits and "
-                f"hyphens, such as {hint!r})",
-            )
-    else:
-        slug = slugify(title)[:120].strip("-")
-        if not slug:
-            raise _FieldError("title", "title: has no letters or digits to make a slug; add a slug")
-    if fields.body is not None and fields.body_html is not None:
-        raise _FieldError("body_html", "body_html: give either body (Markdown) or body_html")
-    if fields.body_html is not None:
-        body_html = sanitise_html(fields.body_html)
-    else:
-        body_html = markdown_html(fields.body or "")
-    categories: list[str] = []
-    for name in fields.categories:
-        name = one_line(name)
-        if name and slugify(name) and name not in categories:
-            categories.append(name)
+    title = _title(fields)
+    slug = _slug(fields, title)
+    body_html = _body_html(fields)
+    categories = _categories(fields)
     source = fields.source or _Source()
-    corrections = []
-    for number, correction in enumerate(fields.corrections):
-        note = plain_text(correction.note).strip()
-        if not note:
-            raise _FieldError("corrections", f"corrections.{number}.note: must not be empty")
-        when = parse_when(correction.date, zone, f"corrections.{number}.date")
-        corrections.append((when, note))
-    for key, value in (
-        ("slug", slug),
-        ("author", fields.author),
-        ("editor", fields.editor),
-        ("image", fields.image),
-        ("source.name", source.name),
-        ("source.url", source.url),
-        *(("categories", name) for name in categories),
-    ):
-        if len(value.strip()) > MAX_LENGTHS[key]:
-            raise _FieldError(key, f"{key}: longer than {MAX_LENGTHS[key]:,} characters")
+    corrections = _corrections(fields, zone)
+    _check_lengths(fields, slug, source, categories)
     return ArticleInput(
         slug=slug,
         title=title,
@@ -232,6 +207,80 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
         ),
         corrections=tuple(sorted(corrections)),
     )
+
+
+def _title(fields: _Fields) -> str:
+    """The title on one line; a _FieldError if empty or too long."""
+    title = one_line(fields.title)
+    if not title:
+        raise _FieldError("title", "title: must not be empty")
+    if len(title) > MAX_TITLE:
+        raise _FieldError("title", f"title: longer than {MAX_TITLE} characters")
+    return title
+
+
+def _slug(fields: _Fields, title: str) -> str:
+    """The slug given, which must already be one, or else the title's."""
+    if fields.slug is not None:
+        slug = fields.slug.strip()
+        if not slug or slugify(slug) != slug:
+            hint = slugify(slug) or "a-slug-like-this"
+            raise _FieldError(
+                "slug",
+                f"slug: {slug!r} is not a URL slug (lower-case letters, digits and "
+                f"hyphens, such as {hint!r})",
+            )
+        return slug
+    slug = slugify(title)[:120].strip("-")
+    if not slug:
+        raise _FieldError("title", "title: has no letters or digits to make a slug; add a slug")
+    return slug
+
+
+def _body_html(fields: _Fields) -> str:
+    """The body as safe HTML, from either the Markdown body or the HTML one (never both)."""
+    if fields.body is not None and fields.body_html is not None:
+        raise _FieldError("body_html", "body_html: give either body (Markdown) or body_html")
+    if fields.body_html is not None:
+        return sanitise_html(fields.body_html)
+    return markdown_html(fields.body or "")
+
+
+def _categories(fields: _Fields) -> list[str]:
+    """The category names on one line each, in order, each once, those with no slug dropped."""
+    categories: list[str] = []
+    for name in fields.categories:
+        name = one_line(name)
+        if name and slugify(name) and name not in categories:
+            categories.append(name)
+    return categories
+
+
+def _corrections(fields: _Fields, zone: ZoneInfo) -> list[tuple[datetime, str]]:
+    """The corrections as (when, note), in the file's order; each needs a note."""
+    corrections = []
+    for number, correction in enumerate(fields.corrections):
+        note = plain_text(correction.note).strip()
+        if not note:
+            raise _FieldError("corrections", f"corrections.{number}.note: must not be empty")
+        when = parse_when(correction.date, zone, f"corrections.{number}.date")
+        corrections.append((when, note))
+    return corrections
+
+
+def _check_lengths(fields: _Fields, slug: str, source: _Source, categories: list[str]) -> None:
+    """A _FieldError naming the first field longer than MAX_LENGTHS allows it."""
+    for key, value in (
+        ("slug", slug),
+        ("author", fields.author),
+        ("editor", fields.editor),
+        ("image", fields.image),
+        ("source.name", source.name),
+        ("source.url", source.url),
+        *(("categories", name) for name in categories),
+    ):
+        if len(value.strip()) > MAX_LENGTHS[key]:
+            raise _FieldError(key, f"{key}: longer than {MAX_LENGTHS[key]:,} characters")
 
 
 def _explain(err: Any) -> tuple[str, str]:

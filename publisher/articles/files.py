@@ -1,6 +1,6 @@
 """Article files (Markdown with YAML front matter, JSON, JSON Lines) read into records, each
-with the line it starts on and the line of every key, then cleaned by ``articles``. Pure apart
-from reading the files it is given; Markdown rendering can be spread over processes."""
+with the line it starts on and the line of every key, then cleaned by ``articles.cleaning``.
+Pure apart from reading the files it is given; Markdown rendering can be spread over processes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import yaml
 
 from publisher.articles.cleaning import Parsed, Raw, locate
 from publisher.errors import InputError
+
+__all__ = ["MAX_FILE_BYTES", "MAX_RECORD_BYTES", "SUFFIXES", "expand", "read_file", "read_files"]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_RECORD_BYTES = 4 * 1024 * 1024

@@ -25,6 +25,32 @@ from publisher.articles.files import expand, read_files
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
 
+__all__ = [
+    "BATCH",
+    "EXAMPLES",
+    "MAX_LISTED_CHANGES",
+    "MAX_PROBLEMS",
+    "PARALLEL_BYTES",
+    "STARTER_SCHEDULES",
+    "ImportReport",
+    "article",
+    "article_any",
+    "article_by_id",
+    "article_json",
+    "correct_article",
+    "find_articles",
+    "import_articles",
+    "import_objects",
+    "import_records",
+    "initialise",
+    "latest",
+    "list_articles",
+    "load_samples",
+    "resolve_report",
+    "save_article",
+    "set_article_status",
+]
+
 BATCH = 1000
 PARALLEL_BYTES = 4 * 1024 * 1024  # past this, Markdown is rendered in worker processes
 MAX_PROBLEMS = 50

@@ -17,6 +17,17 @@ from publisher.cli.common import (
 )
 from publisher.syndication import feeds
 
+__all__ = [
+    "articles_add",
+    "articles_app",
+    "articles_correct",
+    "articles_list",
+    "articles_publish",
+    "articles_unpublish",
+    "feeds_app",
+    "feeds_build",
+]
+
 articles_app = typer.Typer(
     help="Put articles in, list, correct and unpublish them.", no_args_is_help=True
 )

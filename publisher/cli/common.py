@@ -7,15 +7,24 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable
 
 import typer
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import Engine
 
-from publisher import store
 from publisher.delivery import worker
-from publisher.settings import Settings, load_settings, with_secret_key
+from publisher.settings import Settings
+
+__all__ = [
+    "CHATTY_LOGGERS",
+    "actor",
+    "app",
+    "configure_logging",
+    "context",
+    "err",
+    "restore_signals",
+    "stop_on_signals",
+    "utc_now",
+]
 
 # Shared with the light entry point of the sending processes.
 utc_now = worker.utc_now
@@ -60,11 +69,3 @@ def configure_logging(settings: Settings) -> None:
     chatty = logging.getLevelNamesMapping()[settings.log_level] > logging.DEBUG
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if chatty else logging.NOTSET)
-
-
-def ready() -> tuple[Settings, Engine, Callable[[], None]]:
-    settings = with_secret_key(load_settings())
-    configure_logging(settings)
-    engine = store.make_engine(settings.database_url, held=settings.send_concurrency)
-    store.migrate(engine)
-    return settings, engine, engine.dispose

@@ -1,34 +1,21 @@
-"""The daemon and its kin: init, run (web, timetable and workers), check, deliver."""
+"""The daemon and its kin: init, run (web, timetable and workers: ``publisher.daemon``),
+check, deliver."""
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from publisher import store
 from publisher.articles import publish
-from publisher.cli.common import (
-    actor,
-    app,
-    context,
-    ready,
-    restore_signals,
-    stop_on_signals,
-    utc_now,
-)
-from publisher.daemon.scheduler import Timekeeper
-from publisher.delivery import outbox, sending, worker
-from publisher.newsroom import staff
+from publisher.cli.common import actor, app, configure_logging, context, utc_now
+from publisher.daemon import process
+from publisher.delivery import worker
 from publisher.schedules import format_duration, load_timetable
-from publisher.settings import Settings, load_settings
-from publisher.syndication import feeds
-from publisher.templating import make_environment
-from publisher.tokens import Signer
-from publisher.web import create_app, serve
+from publisher.settings import load_settings, with_secret_key
+
+__all__ = ["check", "deliver", "echo", "init", "run"]
 
 
 @app.command()
@@ -55,96 +42,23 @@ def run(
 ) -> None:
     """The daemon: web server, digest timetable and delivery workers in one process.
     SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
-    settings, engine, close = ready()
-    for line in publish.initialise(settings, engine)[1:]:  # a starter timetable if none
-        print(line)
-    timetable = load_timetable(settings.schedules)
-    stop = threading.Event()
-    keeper: Timekeeper | None = None
-    env = make_environment(zone=settings.zone)
-    sender = sending.Sender(
-        engine,
-        settings,
-        clock=utc_now,
-        # the timetable SIGHUP last loaded, for the digests' titles
-        timetable=lambda: keeper.timetable if keeper else timetable,
-        env=env,
+    settings = with_secret_key(load_settings())
+    configure_logging(settings)
+    options = process.Options(
+        actor=actor(),
+        host=host,
+        port=port,
+        demo=demo,
+        web=web,
+        scheduler=scheduler,
+        processes=processes,
     )
-    workers = threading.Thread(target=sender.run, args=(stop,), name="delivery")
-    mail = threading.Thread(
-        target=outbox.work, args=(engine, settings, stop), kwargs={"clock": utc_now}, name="outbox"
-    )
-    feed_cache = feeds.FeedCache(
-        engine,
-        feeds.FeedBuilder(settings, env),
-        utc_now,
-        export_dir=settings.feeds_export_dir,
-    )
-    children = []
-    try:
-        if demo:
-            report = publish.load_samples(engine, settings, now=utc_now(), actor=actor())
-            if report is not None:
-                print(f"loaded {report.created} sample articles")
-        if scheduler:
-            keeper = Timekeeper(engine, settings, timetable, env, clock=utc_now)
-            for line in keeper.start(feeds=feed_cache):
-                print(line, flush=True)
-            signal.signal(signal.SIGHUP, lambda *_: keeper and keeper.reload(settings.schedules))
-        workers.start()
-        mail.start()  # confirmations and access links queued by the web side
-        children = worker.spawn((processes or settings.send_processes) - 1, once=False)
-        if web:
-            print(f"serving {settings.site_title} on http://{host}:{port}", flush=True)
-            local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-            first_admin(engine, settings, served=f"http://{local}:{port}")
-            app_ = create_app(
-                settings,
-                engine,
-                timetable=timetable,
-                status=keeper.status if keeper else None,
-                counters=sender.tally.snapshot,
-                mail_status=sender.mail_status,
-                feeds=feed_cache,
-                feed_upkeep_every=None if keeper else 10.0,  # the timetable keeps them fresh
-                send_mail_now=True,  # confirmations go out at once, apart from the answer
-            )
-            serve(app_, settings, host=host, port=port)
-        else:
-            previous = stop_on_signals(stop)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            finally:
-                restore_signals(previous)
-    finally:
-        stop.set()
-        if keeper is not None:
-            keeper.shutdown()
-        if workers.is_alive():
-            workers.join(timeout=15)
-        if mail.is_alive():
-            mail.join(timeout=15)
-        worker.finish(children, stop=True)
-        close()
+    process.run(settings, options, say=echo)
 
 
-def first_admin(engine: Engine, settings: Settings, *, served: str | None = None) -> None:
-    """With nobody able to sign in to the newsroom yet, print a one-time link that sets up
-    its first admin (issue 12: a fresh clone needs no extra command). ``served``: where this
-    daemon listens, used when PUBLISHER_SITE_URL is not set (``run --port 8080``, say)."""
-    site = settings.site_url
-    if served is not None and "site_url" not in settings.model_fields_set:
-        site = served
-    link = staff.first_run_link(engine, site, Signer.of(settings.secret_key), now=utc_now())
-    if link is None:
-        return
-    print(
-        "\nNobody can sign in to the newsroom yet. To set up its first admin, open this\n"
-        "one-time link within an hour (it works once; restart for a new one):\n"
-        f"\n    {link}\n",
-        flush=True,
-    )
+def echo(line: str) -> None:
+    """Print one of the daemon's lines at once (its operator may be watching a pipe)."""
+    print(line, flush=True)
 
 
 @app.command()

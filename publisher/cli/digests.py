@@ -29,6 +29,21 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 
+__all__ = [
+    "Drop",
+    "digest_app",
+    "digest_approve",
+    "digest_cancel",
+    "digest_list",
+    "digest_pause",
+    "digest_preview",
+    "digest_resume",
+    "digest_send",
+    "digest_stats",
+    "digest_test",
+    "stats_lines",
+]
+
 digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=True)
 
 

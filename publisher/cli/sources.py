@@ -13,6 +13,18 @@ from publisher.errors import OperationalError
 from publisher.schedules import load_timetable
 from publisher.sources import inbox, polling
 
+__all__ = [
+    "inbox_app",
+    "inbox_discard",
+    "inbox_list",
+    "inbox_publish",
+    "inbox_show",
+    "sources_app",
+    "sources_list",
+    "sources_poll",
+    "sources_resume",
+]
+
 sources_app = typer.Typer(help="Feeds that articles come from.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Material from the sources, for editors.", no_args_is_help=True)
 

@@ -23,6 +23,22 @@ from publisher.mail.bounces import read_hard_bounces
 from publisher.schedules import load_timetable
 from publisher.tokens import Signer
 
+__all__ = [
+    "bounces_app",
+    "bounces_process",
+    "reports_app",
+    "reports_list",
+    "reports_resolve",
+    "subscribers_add",
+    "subscribers_app",
+    "subscribers_clear_bounce",
+    "subscribers_export",
+    "subscribers_import",
+    "subscribers_list",
+    "subscribers_remove",
+    "subscribers_rotate_links",
+]
+
 subscribers_app = typer.Typer(help="Community members.", no_args_is_help=True)
 bounces_app = typer.Typer(help="Bounce reports from the mail system.", no_args_is_help=True)
 reports_app = typer.Typer(help='Readers\' "Spot an error?" reports.', no_args_is_help=True)

@@ -14,6 +14,15 @@ from publisher.newsroom import passwords
 from publisher.newsroom import staff as people
 from publisher.tokens import Signer
 
+__all__ = [
+    "ROLE_HELP",
+    "users_add",
+    "users_app",
+    "users_list",
+    "users_remove",
+    "users_reset_password",
+]
+
 users_app = typer.Typer(help="People who sign in to the newsroom (/admin/).", no_args_is_help=True)
 ROLE_HELP = "editor (articles, reports) or admin (also people, subscribers, sends)."
 

@@ -3,7 +3,7 @@ all or nothing with every bad row named by its line, and export, formula cells g
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +11,14 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from publisher import store
 from publisher.community import csv_rows
 from publisher.errors import InputError
 from publisher.store import SubscriberFilter
+
+__all__ = ["ImportedSubscribers", "export_subscribers", "import_subscribers"]
 
 
 @dataclass(frozen=True)
@@ -41,48 +44,16 @@ def import_subscribers(
     turned back into a confirmed one (only the person confirming again does that). The trail
     gets one entry per subscriber added or changed and one for the import (``label``: the
     file's name, default its path)."""
-    problems: list[str] = []
-    people: dict[str, csv_rows.Row] = {}
-    created = updated = merged = changed = 0
+    created = updated = changed = 0
     with store.writing(engine) as session:
         categories = [c.slug for c in store.category_list(session)]
         rows = csv_rows.read_rows(
             path, known_digests=known_digests, zone=zone, known_categories=categories
         )
-        for row in rows:  # every row is read, so that every problem is reported
-            if isinstance(row, str):
-                problems.append(row)
-            elif row.email in people:  # the same person again (addresses are lower-cased)
-                people[row.email] = people[row.email].merged(row)
-                merged += 1
-            else:
-                people[row.email] = row
-        if problems:
-            raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
+        people, merged = _people(rows)
         for row in people.values():
-            known = store.subscriber_by_email(session, row.email)
-            before = store.subscriber_snapshot(session, known.id or 0) if known else {}
-            found, new = store.upsert_subscriber(
-                session,
-                row.email,
-                name=row.name,
-                status=row.status,
-                digests=row.digests,
-                now=now,
-                created_at=row.created_at,
-                confirmed_at=row.confirmed_at,
-            )
-            if row.categories is not None:  # a file without the column keeps their choice
-                store.set_interests(session, found.id or 0, row.categories)
-            changed += store.record_subscriber_change(
-                session,
-                found.id or 0,
-                before,
-                actor=actor,
-                action="subscriber.import",
-                label=found.email,
-                now=now,
-            )
+            new, was_changed = _import_row(session, row, actor=actor, now=now)
+            changed += was_changed
             created += new
             updated += not new
         summary = {"created": created, "updated": updated, "merged": merged, "changed": changed}
@@ -97,6 +68,56 @@ def import_subscribers(
             now=now,
         )
     return ImportedSubscribers(created, updated, merged, changed)
+
+
+def _people(rows: Iterable[csv_rows.Row | str]) -> tuple[dict[str, csv_rows.Row], int]:
+    """The file's people by address, rows naming one person merged, and how many were merged;
+    an InputError listing every problem if any row had one."""
+    problems: list[str] = []
+    people: dict[str, csv_rows.Row] = {}
+    merged = 0
+    for row in rows:  # every row is read, so that every problem is reported
+        if isinstance(row, str):
+            problems.append(row)
+        elif row.email in people:  # the same person again (addresses are lower-cased)
+            people[row.email] = people[row.email].merged(row)
+            merged += 1
+        else:
+            people[row.email] = row
+    if problems:
+        raise InputError(f"nothing imported: {len(problems)} problem(s)", details=problems)
+    return people, merged
+
+
+def _import_row(
+    session: Session, row: csv_rows.Row, *, actor: str, now: datetime
+) -> tuple[bool, bool]:
+    """One person of the file added or updated: whether they were new, and whether anything
+    of theirs changed (then the trail has an entry for them)."""
+    known = store.subscriber_by_email(session, row.email)
+    before = store.subscriber_snapshot(session, known.id or 0) if known else {}
+    found, new = store.upsert_subscriber(
+        session,
+        row.email,
+        name=row.name,
+        status=row.status,
+        digests=row.digests,
+        now=now,
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )
+    if row.categories is not None:  # a file without the column keeps their choice
+        store.set_interests(session, found.id or 0, row.categories)
+    changed = store.record_subscriber_change(
+        session,
+        found.id or 0,
+        before,
+        actor=actor,
+        action="subscriber.import",
+        label=found.email,
+        now=now,
+    )
+    return new, changed
 
 
 def export_subscribers(engine: Engine, out: TextIO, chosen: SubscriberFilter | None = None) -> int:

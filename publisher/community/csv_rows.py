@@ -19,6 +19,17 @@ from zoneinfo import ZoneInfo
 from publisher.content import normalise_email, one_line
 from publisher.errors import InputError
 
+__all__ = [
+    "COLUMNS",
+    "MERGED",
+    "STATUSES",
+    "Row",
+    "guard_cell",
+    "read_rows",
+    "unguard_cell",
+    "write_rows",
+]
+
 # A cell a spreadsheet would run as a formula (OWASP, CSV injection): =, +, - or @ first, also
 # after spaces, or a tab or CR first. Export puts a ' before it; import takes exactly that ' off.
 # A cell that is ' before such a cell gets one more, so every cell comes back as it went out.

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from publisher.tokens import PREFERENCES_TTL, UNSUBSCRIBE_TTL, Signer, TokenError
 
+__all__ = ["TEST_KEY", "TEST_TTL", "is_test_link", "member_links", "test_links"]
+
 
 def member_links(
     signer: Signer, site_url: str, subscriber_id: int, key: str, *, now: datetime

@@ -19,6 +19,31 @@ from publisher.errors import InputError, NotFoundError
 from publisher.models import AuditEntry, Confirmation, OutboxMessage, Subscriber
 from publisher.store import SubscriberFilter
 
+__all__ = [
+    "ALLOWED",
+    "BATCH",
+    "BULK_ACTIONS",
+    "MAX_NAME",
+    "PER_PAGE",
+    "STATUSES",
+    "Change",
+    "Counted",
+    "FieldsRefused",
+    "Found",
+    "Member",
+    "Person",
+    "act_on",
+    "change",
+    "clear_bounce",
+    "count_for",
+    "find",
+    "person",
+    "remove",
+    "remove_subscriber",
+    "rotate_links",
+    "trail_of",
+]
+
 PER_PAGE = 50
 MAX_NAME = 200  # the column's size
 STATUSES = store.SUBSCRIBER_STATUSES

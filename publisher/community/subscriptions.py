@@ -1,6 +1,6 @@
 """Community use cases: the subscribers, their status and their digests. What readers
 do to their own subscription (sign up, confirm, unsubscribe, preferences, sign out of all
-links) is in the audit trail as the actor READER; the editors' side is ``members.py``."""
+links) is in the audit trail as the actor READER; the editors' side is ``community.subscribers``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,33 @@ from publisher.tokens import (
     Signer,
     TokenError,
 )
+
+__all__ = [
+    "ACCESS_LINKS_PER_DAY",
+    "ACCESS_SESSION",
+    "CONFIRMATIONS_PER_DAY",
+    "MAX_NAME",
+    "MAX_REPORT",
+    "READER",
+    "UNNAMED",
+    "SubscriberView",
+    "add_subscriber",
+    "categories",
+    "clean_name",
+    "confirm",
+    "list_reports",
+    "list_subscribers",
+    "mailbox_of",
+    "member",
+    "open_access",
+    "preferences_token",
+    "report_error",
+    "request_access",
+    "set_preferences",
+    "sign_out_everywhere",
+    "signup",
+    "unsubscribe",
+]
 
 READER = "reader"  # the audit trail's actor for a reader's own change
 UNNAMED = "system"  # the actor of a change whose caller names none
@@ -358,19 +385,7 @@ def signup(
             return False
         row = store.subscriber_by_email(session, address)
         if row is None:
-            row, _ = store.upsert_subscriber(
-                session, address, name=name, status="pending", digests=chosen, now=now
-            )
-            store.set_interests(session, row.id or 0, slugs)
-            store.record_subscriber_change(
-                session,
-                row.id or 0,
-                {},
-                actor=READER,
-                action="subscriber.signup",
-                label=address,
-                now=now,
-            )
+            row = _add_pending(session, address, name, chosen, slugs, now)
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
@@ -385,20 +400,62 @@ def signup(
             categories=slugs,
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _one_off(
-            settings,
-            signer,
-            env,
-            "confirm",
-            address,
-            subject=f"Confirm your {settings.site_title} subscription",
-            local=f"confirm-{request_id}",
-            now=now,
-            name=name,
-            confirm_url=f"{settings.site_url}/confirm/{token}",
+        message = _confirmation_mail(
+            settings, signer, env, address, name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
     return True
+
+
+def _add_pending(
+    session: Session,
+    address: str,
+    name: str,
+    digests: list[str],
+    slugs: list[str],
+    now: datetime,
+) -> Subscriber:
+    """A new address stored as pending, with its choices, and the sign-up in the audit trail."""
+    row, _ = store.upsert_subscriber(
+        session, address, name=name, status="pending", digests=digests, now=now
+    )
+    store.set_interests(session, row.id or 0, slugs)
+    store.record_subscriber_change(
+        session,
+        row.id or 0,
+        {},
+        actor=READER,
+        action="subscriber.signup",
+        label=address,
+        now=now,
+    )
+    return row
+
+
+def _confirmation_mail(
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    address: str,
+    name: str,
+    request_id: int,
+    token: str,
+    *,
+    now: datetime,
+) -> bytes:
+    """The mail with the link that confirms sign-up request ``request_id``."""
+    return _one_off(
+        settings,
+        signer,
+        env,
+        "confirm",
+        address,
+        subject=f"Confirm your {settings.site_title} subscription",
+        local=f"confirm-{request_id}",
+        now=now,
+        name=name,
+        confirm_url=f"{settings.site_url}/confirm/{token}",
+    )
 
 
 def _one_off(

@@ -25,6 +25,8 @@ from publisher.settings import Settings
 from publisher.sources import polling
 from publisher.syndication.feeds import FeedCache, send_pings
 
+__all__ = ["FEED_UPKEEP_SECONDS", "REVIEW_CHECK_SECONDS", "SOURCES_CHECK_SECONDS", "Timekeeper"]
+
 FEED_UPKEEP_SECONDS = 10
 REVIEW_CHECK_SECONDS = 15  # how late past its deadline an unreviewed edition is decided
 # How often the clock looks for sources that are due; each source's own interval (at least a

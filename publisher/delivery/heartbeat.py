@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 
 from publisher import store
 
+__all__ = ["MISSED_BEATS", "Clock", "Heartbeat", "process_alive", "process_start"]
+
 log = logging.getLogger(__name__)
 
 MISSED_BEATS = 4  # heartbeats a worker may miss before it counts as dead

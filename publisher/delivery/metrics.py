@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.editions import stats
 
+__all__ = ["CONTENT_TYPE", "RECENT_EDITIONS", "registry", "render"]
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RECENT_EDITIONS = 5  # editions with figures of their own: label cardinality stays bounded
 

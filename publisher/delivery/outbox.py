@@ -16,6 +16,8 @@ from publisher.mail.mime import envelope_sender
 from publisher.mail.transports import DeliveryError, Transport, make_transport
 from publisher.settings import Settings
 
+__all__ = ["BATCH", "LEASE", "POLL_SECONDS", "send_due", "work"]
+
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 LEASE = timedelta(minutes=5)

@@ -5,7 +5,7 @@ Workers lease small batches, send each message, and record each outcome in its o
 written while the next message goes out and committed before that one ends (its final dot):
 after a crash nothing is lost, and only the one message each connection had in flight can
 go twice. Each sending process registers with a
-heartbeat (``publisher.heartbeat``): when it dies its leases run out at once (on the same
+heartbeat (``delivery.heartbeat``): when it dies its leases run out at once (on the same
 host as soon as its process is gone, elsewhere when its heartbeat stops), and its rows go to
 another worker. Nothing here trusts the scheduler or a cursor.
 """
@@ -35,6 +35,26 @@ from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.tokens import Signer
+
+__all__ = [
+    "BATCH",
+    "HELD_CHECK",
+    "IDLE_POLL",
+    "MAX_BATCH",
+    "MAX_OUTAGE_WAIT",
+    "Clock",
+    "RateLimit",
+    "SendPlan",
+    "Sender",
+    "Tally",
+    "backoff",
+    "catch_up",
+    "counts",
+    "prepare_send",
+    "prune",
+    "start",
+    "suppress_bounces",
+]
 
 log = logging.getLogger(__name__)
 

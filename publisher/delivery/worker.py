@@ -32,6 +32,23 @@ from publisher.errors import OperationalError, PublisherError
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, load_settings, with_secret_key
 
+__all__ = [
+    "MAX_PROCESSES",
+    "TALLY",
+    "Request",
+    "deliver",
+    "failure_lines",
+    "finish",
+    "main",
+    "opened",
+    "parse",
+    "restore_signals",
+    "spawn",
+    "stop_on_signals",
+    "utc_now",
+    "watch_parent",
+]
+
 TALLY = re.compile(r"(sent|failed|retried|bounced|cancelled|deferred) (\d+)")
 MAX_PROCESSES = 64
 

@@ -31,6 +31,23 @@ from publisher.errors import NotFoundError
 from publisher.settings import Settings
 from publisher.templating import LATE_PLACEHOLDERS
 
+__all__ = [
+    "FORGED",
+    "MAX_URL",
+    "MODES",
+    "READER_SLOT",
+    "SCANNERS",
+    "SCANNER_WINDOW",
+    "UNTRACKED_PATHS",
+    "Followed",
+    "Link",
+    "Reader",
+    "Tracker",
+    "follow",
+    "is_scanner",
+    "prune",
+]
+
 MODES: Final = ("off", "aggregate", "individual")
 READER_SLOT = LATE_PLACEHOLDERS["reader"]
 # A click this soon after the copy was made is a scanner's: Microsoft Defender, Mimecast and

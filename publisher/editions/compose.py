@@ -16,6 +16,18 @@ from publisher.content import one_line
 from publisher.schedules import BrandStudio
 from publisher.templating import PLACEHOLDERS
 
+__all__ = [
+    "INLINER",
+    "MAX_HTML_BYTES",
+    "SUMMARY_CHARS",
+    "EditionContext",
+    "RenderedEdition",
+    "Story",
+    "archive_values",
+    "greeting",
+    "render_edition",
+]
+
 MAX_HTML_BYTES = 100_000  # Gmail clips messages past about 102 KB of HTML
 SUMMARY_CHARS = 600
 

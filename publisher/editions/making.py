@@ -26,6 +26,20 @@ from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.templating import Personaliser
 
+__all__ = [
+    "PUBLIC_STATUSES",
+    "archived",
+    "current_nominal",
+    "describe_send",
+    "edition_stories",
+    "ensure_edition",
+    "list_editions",
+    "preview",
+    "render_as",
+    "render_variant",
+    "story",
+]
+
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 
 

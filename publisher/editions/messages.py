@@ -21,6 +21,8 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 
+__all__ = ["MAX_VARIANTS", "NO_VALUES", "MessageBook"]
+
 log = logging.getLogger(__name__)
 
 MAX_VARIANTS = 256  # renderings per reader's categories kept in memory

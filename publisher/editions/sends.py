@@ -34,6 +34,26 @@ from publisher.settings import Settings
 from publisher.templating import Personaliser
 from publisher.tokens import Signer
 
+__all__ = [
+    "CONTROLLABLE",
+    "KIND",
+    "MAX_INTRO",
+    "MAX_SUBJECT",
+    "MAX_TEST_RECIPIENTS",
+    "SYSTEM_ACTOR",
+    "TEST_PREFIX",
+    "approve",
+    "cancel",
+    "expire_reviews",
+    "find",
+    "pause",
+    "pending_review",
+    "resume",
+    "review_preview",
+    "test_addresses",
+    "test_send",
+]
+
 MAX_TEST_RECIPIENTS = 20
 MAX_SUBJECT = 300
 MAX_INTRO = 1000
@@ -450,29 +470,8 @@ def test_send(
     smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     factory = transport_factory or (lambda: make_transport(smtp_url, settings.var_dir / "mail"))
     sender = envelope_sender(settings.mail_from)
-    refused: list[str] = []
-    transport = factory()
-    try:
-        for n, address in enumerate(addresses):
-            recipient = Recipient(
-                address=address,
-                message_id=signer.message_id(
-                    f"test.{edition.id if edition else digest_name}.{int(now.timestamp())}.{n}",
-                    address,
-                    settings.site_host,
-                ),
-                date=now,
-                values={
-                    "greeting": greeting(""),
-                    **links.test_links(signer, settings.site_url, now=now),
-                },
-            )
-            try:
-                transport.send(sender, address, template.render(recipient))
-            except DeliveryError as exc:
-                refused.append(f"{address}: {exc.reply}")
-    finally:
-        transport.close()
+    tag = f"test.{edition.id if edition else digest_name}.{int(now.timestamp())}"
+    refused = _send_copies(factory(), settings, signer, template, sender, addresses, tag, now)
     sent = [a for a in addresses if not any(r.startswith(a + ":") for r in refused)]
     with store.writing(engine) as session:
         store.record(
@@ -490,6 +489,39 @@ def test_send(
             f"the test went to {len(sent)} of {len(addresses)}; refused: " + "; ".join(refused)
         )
     return len(sent)
+
+
+def _send_copies(
+    transport: Transport,
+    settings: Settings,
+    signer: Signer,
+    template: MessageTemplate,
+    sender: str,
+    addresses: Sequence[str],
+    tag: str,
+    now: datetime,
+) -> list[str]:
+    """Send the test copy to each address over ``transport`` (closed after); the refusals,
+    each as ``address: reply``. ``tag`` starts each copy's Message-ID."""
+    refused: list[str] = []
+    try:
+        for n, address in enumerate(addresses):
+            recipient = Recipient(
+                address=address,
+                message_id=signer.message_id(f"{tag}.{n}", address, settings.site_host),
+                date=now,
+                values={
+                    "greeting": greeting(""),
+                    **links.test_links(signer, settings.site_url, now=now),
+                },
+            )
+            try:
+                transport.send(sender, address, template.render(recipient))
+            except DeliveryError as exc:
+                refused.append(f"{address}: {exc.reply}")
+    finally:
+        transport.close()
+    return refused
 
 
 def find(engine: Engine, edition_id: int) -> Edition:

@@ -19,6 +19,30 @@ from publisher.editions import clicks
 from publisher.models import Edition, EditionFigures
 from publisher.settings import Settings
 
+__all__ = [
+    "BUCKETS",
+    "MAX_POINTS",
+    "MAX_REPLIES",
+    "OPEN",
+    "OWED",
+    "RATE_WINDOW",
+    "UNSUBSCRIBE_DAYS",
+    "EditionState",
+    "Failure",
+    "Figures",
+    "LinkClicks",
+    "Progress",
+    "Recent",
+    "bucket_for",
+    "figures",
+    "grouped_failures",
+    "keep_figures",
+    "overview",
+    "progress",
+    "rate_series",
+    "recent",
+]
+
 RATE_WINDOW = timedelta(minutes=1)
 UNSUBSCRIBE_DAYS = 7  # unsubscribes through an edition's links count this long after its copy
 # Chart buckets, in seconds: the finest that keeps a send's chart under MAX_POINTS points.

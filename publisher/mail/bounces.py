@@ -19,6 +19,8 @@ from pathlib import Path
 from publisher.errors import ConfigError
 from publisher.tokens import Signer
 
+__all__ = ["Bounces", "read_hard_bounces"]
+
 log = logging.getLogger(__name__)
 
 

@@ -24,6 +24,18 @@ import dkim
 from publisher.errors import ConfigError
 from publisher.templating import Personaliser
 
+__all__ = [
+    "DKIM_HEADERS",
+    "LINE_START_DOT",
+    "MAX_LINE",
+    "DkimSigner",
+    "MessageTemplate",
+    "Outgoing",
+    "Recipient",
+    "envelope_sender",
+    "simple_message",
+]
+
 MAX_LINE = 900  # octets; RFC 5322 allows 998
 LINE_START_DOT = re.compile(r"(?m)^\.")  # SMTP dot-stuffing (RFC 5321 4.5.2)
 DKIM_HEADERS = [

@@ -19,6 +19,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from publisher.errors import ConfigError
 from publisher.mail.mime import LINE_START_DOT, Outgoing
 
+__all__ = [
+    "TIMEOUT",
+    "DeliveryError",
+    "Done",
+    "MaildirTransport",
+    "SmtpConfig",
+    "SmtpTransport",
+    "Transport",
+    "classify",
+    "make_transport",
+    "parse_smtp_url",
+]
+
 TIMEOUT = 30.0
 _IOV_MAX = 512  # pieces a sendmsg takes at once (Linux allows 1024)
 _ENHANCED = re.compile(rb"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -223,12 +236,7 @@ class SmtpTransport:
             except DeliveryError as exc:
                 return [(tag, exc)]
         smtp = self._smtp
-        body = b" BODY=8BITMIME" if self._eight_bit else b""
-        commands = [
-            b"MAIL FROM:<" + sender.encode() + b">" + body,
-            b"RCPT TO:<" + recipient.encode() + b">",
-            b"DATA",
-        ]
+        commands = self._commands(sender, recipient)
         done: list[Done] = []
         ended, self._open = self._open, None
         replies: list[tuple[int, bytes]] = []
@@ -258,20 +266,35 @@ class SmtpTransport:
             if refused is not None:
                 done.append((tag, refused))
                 return done
-            if isinstance(message, Outgoing):
-                _send_pieces(smtp, message.wire_parts())
-            else:
-                smtp.send(LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8"))
+            _send_content(smtp, message)
             self._open = tag
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            self.close()
-            lost = DeliveryError(f"connection lost: {exc or type(exc).__name__}", temporary=True)
-            if ended is not None:
-                done.append((ended, lost))  # ended or not, it may have arrived: tried again
-            if replies and replies[0][0] >= 400:  # "421 closing connection" to MAIL FROM
-                done.append((tag, _sender_refused(*replies[0])))
-            else:
-                done.append((tag, lost))
+            done.extend(self._lost(exc, tag, ended, replies))
+        return done
+
+    def _commands(self, sender: str, recipient: str) -> list[bytes]:
+        """MAIL (with BODY=8BITMIME when the server offers it), RCPT and DATA for a message."""
+        body = b" BODY=8BITMIME" if self._eight_bit else b""
+        return [
+            b"MAIL FROM:<" + sender.encode() + b">" + body,
+            b"RCPT TO:<" + recipient.encode() + b">",
+            b"DATA",
+        ]
+
+    def _lost(
+        self, exc: OSError, tag: int, ended: int | None, replies: list[tuple[int, bytes]]
+    ) -> list[Done]:
+        """The connection broke during ``submit``: closed, and the outcomes of the message it
+        was ending (``ended``, if any) and of message ``tag``."""
+        self.close()
+        lost = DeliveryError(f"connection lost: {exc or type(exc).__name__}", temporary=True)
+        done: list[Done] = []
+        if ended is not None:
+            done.append((ended, lost))  # ended or not, it may have arrived: tried again
+        if replies and replies[0][0] >= 400:  # "421 closing connection" to MAIL FROM
+            done.append((tag, _sender_refused(*replies[0])))
+        else:
+            done.append((tag, lost))
         return done
 
     def _refused(
@@ -325,6 +348,14 @@ class SmtpTransport:
                     smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+def _send_content(smtp: smtplib.SMTP, message: Outgoing | bytes) -> None:
+    """A message's content, after DATA's 354; its end (".") is left to what comes next."""
+    if isinstance(message, Outgoing):
+        _send_pieces(smtp, message.wire_parts())
+    else:
+        smtp.send(LINE_START_DOT.sub("..", message.decode("utf-8")).encode("utf-8"))
 
 
 def _send_pieces(smtp: smtplib.SMTP, pieces: list[bytes]) -> None:

@@ -1,5 +1,5 @@
 """The newsroom's dashboard figures and its audit trail: the use cases behind ``/admin/``
-and ``/admin/audit``. Every figure is one bounded query (see ``store/dashboard.py``)."""
+and ``/admin/audit``. Every figure is one bounded query (see ``store.dashboard``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,33 @@ from publisher.settings import Settings
 from publisher.sources import inbox
 from publisher.sources.polling import SourceState
 from publisher.store.subscribers import SUBSCRIBER_STATUSES
+
+__all__ = [
+    "AUDIT_KINDS",
+    "AUDIT_PAGE",
+    "AUDIT_SCAN",
+    "EDITOR_KINDS",
+    "FINISHED",
+    "GROWTH_DAYS",
+    "MAX_ACTION",
+    "MAX_ACTOR",
+    "NEWEST_REPORTS",
+    "RECENT_EDITIONS",
+    "SOONEST_ARTICLES",
+    "AuditPage",
+    "AuditQuery",
+    "Counted",
+    "Dashboard",
+    "Day",
+    "EditionFigures",
+    "NextSend",
+    "Queue",
+    "audit",
+    "dashboard",
+    "growth",
+    "live",
+    "next_sends",
+]
 
 GROWTH_DAYS = 90
 RECENT_EDITIONS = 8

@@ -17,6 +17,22 @@ from datetime import datetime
 import pyotp
 import segno
 
+__all__ = [
+    "DIGITS",
+    "DRIFT_STEPS",
+    "RECOVERY_CODES",
+    "STEP_SECONDS",
+    "code_at",
+    "grouped",
+    "looks_like_recovery_code",
+    "matching_step",
+    "new_recovery_codes",
+    "new_secret",
+    "qr_svg",
+    "recovery_hash",
+    "setup_uri",
+]
+
 DIGITS = 6
 STEP_SECONDS = 30
 DRIFT_STEPS = 1

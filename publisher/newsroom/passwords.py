@@ -9,6 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from publisher.errors import InputError
 
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "check_new", "hash_password", "needs_rehash", "verify"]
+
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 takes any length; a cap keeps one sign-in from costing a lot
 _HASHER = PasswordHasher()

@@ -20,6 +20,27 @@ from publisher.models import StaffUser
 from publisher.newsroom import passwords
 from publisher.tokens import STAFF_LINK_TTL, Signer, TokenError
 
+__all__ = [
+    "LINK_PATH",
+    "WRONG",
+    "Staff",
+    "add_user",
+    "as_staff",
+    "authenticate",
+    "change_password",
+    "first_run_link",
+    "link",
+    "mark_signed_in",
+    "opened_link",
+    "people",
+    "remove_user",
+    "reset_link",
+    "set_password",
+    "set_role",
+    "sign_out_everywhere",
+    "signed_in",
+]
+
 WRONG = "wrong address or password"
 LINK_PATH = "/admin/welcome/"
 

@@ -23,6 +23,20 @@ from publisher.newsroom import otp
 from publisher.newsroom.staff import Staff, as_staff
 from publisher.sealing import SealBroken, Sealer
 
+__all__ = [
+    "KEY_CHANGED",
+    "WRONG_CODE",
+    "Setup",
+    "TurnedOn",
+    "begin_setup",
+    "check_code",
+    "confirm_setup",
+    "new_recovery_codes",
+    "pending_setup",
+    "recovery_codes_left",
+    "turn_off",
+]
+
 WRONG_CODE = "that code is not right (or was used already): try the next one your app shows"
 KEY_CHANGED = (
     "your two-step sign-in was set up under another PUBLISHER_SECRET_KEY: use a recovery code, "

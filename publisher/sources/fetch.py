@@ -15,6 +15,20 @@ import httpx
 
 from publisher.errors import OperationalError
 
+__all__ = [
+    "ACCEPT",
+    "DEADLINE",
+    "MAX_BYTES",
+    "MAX_REDIRECTS",
+    "TIMEOUT",
+    "USER_AGENT",
+    "Fetched",
+    "get",
+    "is_public",
+    "signature_ok",
+    "subscribe",
+]
+
 TIMEOUT = 10.0  # seconds to connect, and between two reads
 DEADLINE = 30.0  # seconds for a whole fetch: a server that trickles is cut off
 MAX_BYTES = 5 * 1024 * 1024  # after gzip is undone, so a small bomb is refused too

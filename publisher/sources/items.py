@@ -1,6 +1,6 @@
 """A feed item as we keep it: cleaned the way ``articles add`` cleans an article (XML-safe
 one-line title, sanitised HTML, absolute http(s) URLs, sane dates), with the key that makes
-each item come in once. Pure: the parsing is ``source_feeds``, the storing ``store.sources``.
+each item come in once. Pure: the parsing is ``sources.parsing``, the storing ``store.sources``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,18 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from publisher.content import html_text, one_line, sanitise_html
+
+__all__ = [
+    "FUTURE_SLACK",
+    "MAX_AUTHOR",
+    "MAX_SUMMARY",
+    "MAX_TITLE",
+    "MAX_URL",
+    "TITLE_FROM_SUMMARY",
+    "FeedItem",
+    "RawEntry",
+    "clean_entry",
+]
 
 MAX_TITLE = 500
 MAX_SUMMARY = 2000
@@ -24,7 +36,7 @@ FUTURE_SLACK = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class RawEntry:
-    """One entry as the feed gave it (``source_feeds``): text, HTML and a parsed date."""
+    """One entry as the feed gave it (``sources.parsing``): text, HTML and a parsed date."""
 
     guid: str = ""
     link: str = ""

@@ -1,6 +1,6 @@
 """Reading a source's feed: RSS 2.0, RSS 1.0 and Atom with feedparser (the only feedparser
 user), JSON Feed 1.0/1.1 by hand (feedparser does not read it). What comes out is raw
-entries for ``feed_items.clean_entry``, the feed's title, and its WebSub hub and self URL."""
+entries for ``sources.items.clean_entry``, the feed's title, and its WebSub hub and self URL."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import feedparser
 from publisher.content import html_text
 from publisher.errors import OperationalError
 from publisher.sources.items import RawEntry
+
+__all__ = ["MAX_ENTRIES", "FeedError", "ParsedFeed", "parse"]
 
 MAX_ENTRIES = 500
 # What feedparser flags that is no fault of the feed's content: a server's wrong or missing

@@ -30,6 +30,29 @@ from publisher.sources import fetch, parsing
 from publisher.sources.items import FeedItem, clean_entry
 from publisher.sources.parsing import ParsedFeed
 
+__all__ = [
+    "MAX_BACKOFF",
+    "WEBSUB_LEASE",
+    "WEBSUB_RENEW_BEFORE",
+    "WEBSUB_VERIFY_WAIT",
+    "PollResult",
+    "SourceState",
+    "backoff",
+    "callback_url",
+    "ingest",
+    "label_of",
+    "poll_due",
+    "poll_now",
+    "poll_source",
+    "push",
+    "resume_source",
+    "save_item_article",
+    "source_states",
+    "subscribe",
+    "sync",
+    "verify_intent",
+]
+
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)

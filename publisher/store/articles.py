@@ -32,16 +32,53 @@ from publisher.models import (
 from publisher.store.audit import changes, record, record_many
 from publisher.store.engine import (
     STATUSES,
-    _insert_ignore,
     articles_t,
     categories_t,
     corrections_t,
+    insert_ignore,
     links_t,
     stamps_t,
 )
 
 if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
     from publisher.articles.cleaning import ArticleInput
+
+__all__ = [
+    "ARTICLE_STATUSES",
+    "AUDITED",
+    "NEWEST_FIRST",
+    "ArticleFilter",
+    "ArticleKey",
+    "ArticleView",
+    "BatchResult",
+    "CorrectionView",
+    "add_correction",
+    "all_articles",
+    "article_by_id",
+    "article_by_slug",
+    "article_count",
+    "article_views",
+    "authors",
+    "bump",
+    "category_by_slug",
+    "category_is_public",
+    "category_list",
+    "correction_ids",
+    "ensure_categories",
+    "find_articles",
+    "latest_articles",
+    "latest_keys",
+    "new_uid",
+    "next_scheduled",
+    "public_categories",
+    "save_article",
+    "set_status",
+    "snapshots",
+    "stamp",
+    "upsert_articles",
+    "views_by_id",
+    "visible",
+]
 
 # ---------------------------------------------------------------- articles: writes
 
@@ -70,8 +107,35 @@ def upsert_articles(
     ``actor``, each created and updated article is in the audit trail (fields that changed)."""
     if not items:
         return BatchResult([], [], 0)
-    slugs = [item.slug for item in items]
-    existing = {
+    existing = _current_rows(session, [item.slug for item in items])
+    fresh = [item for item in items if item.slug not in existing]
+    changed = [
+        item
+        for item in items
+        if item.slug in existing and existing[item.slug].content_hash != item.content_hash
+    ]
+    # Read before the writes: the audit trail records what the changed articles were.
+    before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
+    ids = _insert_fresh(session, fresh, now, host)
+    ids.update(_update_changed(session, changed, existing, now))
+    touched = [item for item in items if item.slug in ids]
+    _link_categories(session, touched, ids)
+    _add_corrections(session, touched, ids)
+    if touched:
+        bump(session, "articles")
+    if actor and touched:
+        entries = _batch_changes(actor, touched, ids, before, existing, now)
+        record_many(session, entries, now=now)
+    return BatchResult(
+        [item.slug for item in fresh],
+        [item.slug for item in changed],
+        len(items) - len(fresh) - len(changed),
+    )
+
+
+def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:
+    """The stored id, content hash and publication time of these slugs, by slug."""
+    return {
         row.slug: row
         for row in session.execute(
             select(
@@ -82,56 +146,61 @@ def upsert_articles(
             ).where(articles_t.c.slug.in_(slugs))
         )
     }
-    fresh = [item for item in items if item.slug not in existing]
-    changed = [
-        item
-        for item in items
-        if item.slug in existing and existing[item.slug].content_hash != item.content_hash
-    ]
-    ids: dict[str, int] = {}
-    before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
-    if fresh:
-        rows = [_new_row(item, now, host) for item in fresh]
-        result = session.execute(
-            insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows
-        )
-        ids.update({row.slug: row.id for row in result})
-    if changed:
-        session.execute(
-            update(articles_t)
-            .where(articles_t.c.id == bindparam("_id"))
-            .values(
-                {
-                    name: bindparam(name)
-                    for name in (*_EDITABLE, "content_hash", "updated_at", "published_at")
-                }
-            ),
-            [_changed_row(item, existing[item.slug], now) for item in changed],
-        )
-        changed_ids = [existing[item.slug].id for item in changed]
-        session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
-        ids.update({item.slug: existing[item.slug].id for item in changed})
-    touched = [item for item in items if item.slug in ids]
-    _link_categories(session, touched, ids)
-    _add_corrections(session, touched, ids)
-    if touched:
-        bump(session, "articles")
-    if actor and touched:
-        entries = []
-        for item in touched:
-            article_id = ids[item.slug]
-            old = before.get(article_id)
-            when = item.published_at or (existing[item.slug].published_at if old else now)
-            status = old["status"] if old else "published"
-            entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
-            if entry is not None:
-                entries.append(entry)
-        record_many(session, entries, now=now)
-    return BatchResult(
-        [item.slug for item in fresh],
-        [item.slug for item in changed],
-        len(items) - len(fresh) - len(changed),
+
+
+def _insert_fresh(
+    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str
+) -> dict[str, int]:
+    """Insert the new articles in one statement; their ids by slug."""
+    if not fresh:
+        return {}
+    rows = [_new_row(item, now, host) for item in fresh]
+    result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
+    return {row.slug: row.id for row in result}
+
+
+def _update_changed(
+    session: Session, changed: Sequence[ArticleInput], existing: dict[str, Any], now: datetime
+) -> dict[str, int]:
+    """Rewrite the changed articles in one executemany and drop their category links (linked
+    again by the caller); their ids by slug."""
+    if not changed:
+        return {}
+    session.execute(
+        update(articles_t)
+        .where(articles_t.c.id == bindparam("_id"))
+        .values(
+            {
+                name: bindparam(name)
+                for name in (*_EDITABLE, "content_hash", "updated_at", "published_at")
+            }
+        ),
+        [_changed_row(item, existing[item.slug], now) for item in changed],
     )
+    changed_ids = [existing[item.slug].id for item in changed]
+    session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
+    return {item.slug: existing[item.slug].id for item in changed}
+
+
+def _batch_changes(
+    actor: str,
+    touched: Sequence[ArticleInput],
+    ids: dict[str, int],
+    before: dict[int, dict[str, Any]],
+    existing: dict[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The audit entries of a batch: one per article whose audited fields changed."""
+    entries = []
+    for item in touched:
+        article_id = ids[item.slug]
+        old = before.get(article_id)
+        when = item.published_at or (existing[item.slug].published_at if old else now)
+        status = old["status"] if old else "published"
+        entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
 _EDITABLE = (
@@ -181,9 +250,7 @@ def ensure_categories(session: Session, names: Iterable[str]) -> dict[str, int]:
     wanted = {slugify(name): name for name in names}
     if not wanted:
         return {}
-    statement = _insert_ignore(session)(categories_t).on_conflict_do_nothing(
-        index_elements=["slug"]
-    )
+    statement = insert_ignore(session)(categories_t).on_conflict_do_nothing(index_elements=["slug"])
     session.execute(statement, [{"slug": s, "name": n} for s, n in wanted.items()])
     found = session.execute(
         select(categories_t.c.slug, categories_t.c.id).where(categories_t.c.slug.in_(wanted))
@@ -199,7 +266,7 @@ def _link_categories(session: Session, items: Sequence[ArticleInput], ids: dict[
         for n, name in enumerate(item.categories)
     ]
     if links:
-        statement = _insert_ignore(session)(links_t).on_conflict_do_nothing()
+        statement = insert_ignore(session)(links_t).on_conflict_do_nothing()
         session.execute(statement, links)
 
 
@@ -309,7 +376,7 @@ def snapshots(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]
     if not ids:
         return {}
     found: dict[int, dict[str, Any]] = {}
-    for view in _views(
+    for view in article_views(
         session, session.scalars(select(Article).where(articles_t.c.id.in_(ids))).all()
     ):
         a = view.article
@@ -451,7 +518,8 @@ class ArticleView:
         return self.article.status
 
 
-def _views(session: Session, articles: Sequence[Article]) -> list[ArticleView]:
+def article_views(session: Session, articles: Sequence[Article]) -> list[ArticleView]:
+    """These articles with their categories and corrections, two queries for all of them."""
     ids = [a.id for a in articles]
     names: dict[int, list[str]] = {i: [] for i in ids if i is not None}
     notes: dict[int, list[CorrectionView]] = {i: [] for i in ids if i is not None}
@@ -474,7 +542,8 @@ def _views(session: Session, articles: Sequence[Article]) -> list[ArticleView]:
     ]
 
 
-_NEWEST_FIRST = (articles_t.c.published_at.desc(), articles_t.c.id.desc())
+# The order of every article list: ties on the time broken by id, so pages never overlap.
+NEWEST_FIRST = (articles_t.c.published_at.desc(), articles_t.c.id.desc())
 
 
 def visible(now: datetime) -> Any:
@@ -490,7 +559,7 @@ def _latest(query: Any, *, now: datetime, limit: int, category_id: int | None) -
             .where(links_t.c.article_id == articles_t.c.id)
             .where(links_t.c.category_id == category_id)
         )
-    return query.order_by(*_NEWEST_FIRST).limit(limit)
+    return query.order_by(*NEWEST_FIRST).limit(limit)
 
 
 def latest_articles(
@@ -501,7 +570,7 @@ def latest_articles(
     if category_slug is not None:
         category_id = category_by_slug(session, category_slug).id
     query = _latest(select(Article), now=now, limit=limit, category_id=category_id)
-    return _views(session, session.scalars(query).all())
+    return article_views(session, session.scalars(query).all())
 
 
 @dataclass(frozen=True)
@@ -527,15 +596,15 @@ def views_by_id(session: Session, ids: Iterable[int]) -> dict[int, ArticleView]:
     if not wanted:
         return {}
     found = session.scalars(select(Article).where(articles_t.c.id.in_(wanted))).all()
-    return {view.article.id or 0: view for view in _views(session, found)}
+    return {view.article.id or 0: view for view in article_views(session, found)}
 
 
 def all_articles(session: Session, *, limit: int | None = None) -> list[ArticleView]:
     """Every article whatever its status, newest publication first."""
-    query = select(Article).order_by(*_NEWEST_FIRST)
+    query = select(Article).order_by(*NEWEST_FIRST)
     if limit is not None:
         query = query.limit(limit)
-    return _views(session, session.scalars(query).all())
+    return article_views(session, session.scalars(query).all())
 
 
 @dataclass(frozen=True)
@@ -600,7 +669,7 @@ def find_articles(
 ) -> tuple[list[ArticleView], dict[str, int]]:
     """One page of the articles matching ``wanted``, newest first, and how many match in each
     status (the other filters applied) as ``{"published": n, ..., "all": n}``."""
-    query = _filtered(select(Article), wanted, now).order_by(*_NEWEST_FIRST)
+    query = _filtered(select(Article), wanted, now).order_by(*NEWEST_FIRST)
     page = session.scalars(query.offset(offset).limit(limit)).all()
     kind = case(
         (articles_t.c.status != "published", articles_t.c.status),
@@ -611,7 +680,7 @@ def find_articles(
     counts = {name: 0 for name in ARTICLE_STATUSES}
     counts.update({str(name): int(n) for name, n in session.execute(counted)})
     counts["all"] = sum(counts[name] for name in ARTICLE_STATUSES)
-    return _views(session, page), counts
+    return article_views(session, page), counts
 
 
 def authors(session: Session) -> list[str]:
@@ -624,7 +693,7 @@ def article_by_id(session: Session, article_id: int) -> ArticleView:
     found = session.get(Article, article_id)
     if found is None:
         raise NotFoundError(f"no article {article_id}")
-    return _views(session, [found])[0]
+    return article_views(session, [found])[0]
 
 
 def correction_ids(session: Session, article_id: int) -> list[tuple[int, datetime, str]]:
@@ -641,7 +710,7 @@ def article_by_slug(session: Session, slug: str) -> ArticleView:
     found = session.scalars(select(Article).where(articles_t.c.slug == slug)).first()
     if found is None:
         raise NotFoundError(f"no article with slug {slug!r}")
-    return _views(session, [found])[0]
+    return article_views(session, [found])[0]
 
 
 def category_by_slug(session: Session, slug: str) -> Category:
@@ -694,7 +763,7 @@ def category_is_public(now: datetime) -> Any:
 
 def bump(session: Session, name: str) -> None:
     """Move the stamp ``name`` on; call inside the transaction that changes the thing."""
-    statement = _insert_ignore(session)(stamps_t).values(name=name, version=1)
+    statement = insert_ignore(session)(stamps_t).values(name=name, version=1)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["name"], set_={"version": stamps_t.c.version + 1}

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from publisher.models import AuditEntry
 
+__all__ = ["audit_entries", "audit_t", "changes", "record", "record_many"]
+
 audit_t = AuditEntry.__table__  # type: ignore[attr-defined]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from publisher.models import EditionUnsubscribe, LinkReader, TrackedLink
-from publisher.store.engine import _insert_ignore, deliveries_t, editions_t
+from publisher.store.engine import deliveries_t, editions_t, insert_ignore
 
 tracked_links_t = TrackedLink.__table__  # type: ignore[attr-defined]
 link_readers_t = LinkReader.__table__  # type: ignore[attr-defined]
@@ -27,7 +27,7 @@ def tracked_link(session: Session, edition_id: int, url: str, *, now: datetime) 
     """The id of edition ``edition_id``'s link to ``url``, made if it is the first click."""
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
     session.execute(
-        _insert_ignore(session)(tracked_links_t)
+        insert_ignore(session)(tracked_links_t)
         .values(
             edition_id=edition_id, url_hash=digest, url=url, readers=0, ignored=0, created_at=now
         )
@@ -59,7 +59,7 @@ def count_reader(
 ) -> bool:
     """Count ``reader`` on the link once; True when this was their first click on it."""
     result = session.execute(
-        _insert_ignore(session)(link_readers_t)
+        insert_ignore(session)(link_readers_t)
         .values(link_id=link_id, reader=reader, subscriber_id=subscriber_id, at=at)
         .on_conflict_do_nothing(index_elements=["link_id", "reader"])
         .returning(link_readers_t.c.link_id)
@@ -153,6 +153,7 @@ def unsubscribes_within(session: Session, edition_id: int, days: int) -> int:
 
 
 __all__ = [
+    "MADE_BEFORE_SENT",
     "count_reader",
     "edition_exists",
     "edition_unsubscribes_t",

@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
-from publisher.models import Article, AuditEntry, OutboxMessage, Report, Worker
+from publisher.models import Article, AuditEntry, Report
+from publisher.store.audit import audit_t
 from publisher.store.deliveries import OPEN_DELIVERY
 from publisher.store.engine import articles_t, deliveries_t, subscribers_t
-
-audit_t = AuditEntry.__table__  # type: ignore[attr-defined]
-reports_t = Report.__table__  # type: ignore[attr-defined]
-outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]
-workers_t = Worker.__table__  # type: ignore[attr-defined]
+from publisher.store.outbox import outbox_t
+from publisher.store.reports import reports_t
+from publisher.store.workers import workers_t
 
 # Sign-ups are counted in 15-minute UTC buckets, which every time zone in use today (whole,
 # half and quarter hours from UTC) folds into its own local days exactly, on both backends:

@@ -34,14 +34,36 @@ from publisher.models import (
     Edition,
 )
 from publisher.store.engine import (
-    _insert_ignore,
     deliveries_t,
     editions_t,
+    insert_ignore,
     interests_t,
     subscribers_t,
     subscriptions_t,
     write_lock,
 )
+
+__all__ = [
+    "GONE",
+    "HELD",
+    "OPEN_DELIVERY",
+    "Addressee",
+    "Claimed",
+    "OutcomeWriter",
+    "cancel_owed",
+    "claim_deliveries",
+    "delivery_counts",
+    "finish_editions",
+    "held_editions",
+    "last_sends",
+    "open_deliveries",
+    "prune_deliveries",
+    "release_deliveries",
+    "renew_lease",
+    "start_deliveries",
+    "status_counts",
+    "sweep_cancelled",
+]
 
 # ---------------------------------------------------------------- deliveries
 
@@ -102,7 +124,7 @@ def start_deliveries(session: Session, edition: Edition, *, now: datetime) -> in
         "last_error",
     ]
     statement = (
-        _insert_ignore(session)(deliveries_t)
+        insert_ignore(session)(deliveries_t)
         .from_select(columns, source)
         .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
     )

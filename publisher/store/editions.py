@@ -23,19 +23,41 @@ from publisher.models import (
     Edition,
 )
 from publisher.store.articles import (
-    _NEWEST_FIRST,
+    NEWEST_FIRST,
     ArticleView,
-    _views,
+    article_views,
     visible,
 )
 from publisher.store.engine import (
-    _insert_ignore,
     articles_t,
     categories_t,
     edition_articles_t,
     editions_t,
+    insert_ignore,
     links_t,
 )
+
+__all__ = [
+    "CARRYING",
+    "FIRST_EDITION_LOOKBACK",
+    "REVIEWABLE",
+    "candidate_articles",
+    "carry_articles",
+    "create_edition",
+    "edition_articles",
+    "edition_by_id",
+    "edition_for",
+    "edition_list",
+    "edition_topics",
+    "hold_for_review",
+    "lock_edition",
+    "release_articles",
+    "reorder_articles",
+    "reviews_due",
+    "save_rendering",
+    "set_edition_status",
+    "update_edition",
+]
 
 # ---------------------------------------------------------------- editions
 
@@ -50,7 +72,7 @@ def create_edition(
     """The edition of ``digest`` for ``period_key``, and whether this call created it.
     Insert-if-absent: a second call, daemon or DST double fire gets the existing one."""
     statement = (
-        _insert_ignore(session)(editions_t)
+        insert_ignore(session)(editions_t)
         .values(
             digest=digest,
             period_key=period_key,
@@ -104,8 +126,8 @@ def candidate_articles(
             .where(links_t.c.category_id == categories_t.c.id)
             .where(categories_t.c.slug.in_(list(categories)))
         )
-    query = query.order_by(*_NEWEST_FIRST).limit(limit)
-    return _views(session, session.scalars(query).all())
+    query = query.order_by(*NEWEST_FIRST).limit(limit)
+    return article_views(session, session.scalars(query).all())
 
 
 def carry_articles(session: Session, edition: Edition, article_ids: Sequence[int]) -> None:
@@ -135,7 +157,7 @@ def edition_articles(session: Session, edition_id: int) -> list[ArticleView]:
         .where(edition_articles_t.c.edition_id == edition_id)
         .order_by(edition_articles_t.c.position)
     )
-    return _views(session, session.scalars(query).all())
+    return article_views(session, session.scalars(query).all())
 
 
 def edition_topics(session: Session, edition_id: int) -> list[tuple[int, frozenset[int]]]:

@@ -1,5 +1,5 @@
 """The engine factory, sessions, the SQLite write lock, migrations and the table handles.
- SQLite is used the way docs/architecture.md says was measured to be safe: WAL, a busy timeout, and
+SQLite is used the way docs/architecture.md says was measured to be safe: WAL, a busy timeout, and
 every write transaction opened with ``BEGIN IMMEDIATE`` (deferred BEGIN loses to "database is
 locked"). PostgreSQL goes through psycopg 3."""
 
@@ -42,6 +42,31 @@ from publisher.models import (
     Subscription,
     WebSubPing,
 )
+
+__all__ = [
+    "MIGRATIONS",
+    "STATUSES",
+    "articles_t",
+    "categories_t",
+    "corrections_t",
+    "deliveries_t",
+    "edition_articles_t",
+    "editions_t",
+    "feed_state_t",
+    "insert_ignore",
+    "interests_t",
+    "links_t",
+    "make_engine",
+    "migrate",
+    "ping",
+    "pings_t",
+    "reading",
+    "stamps_t",
+    "subscribers_t",
+    "subscriptions_t",
+    "write_lock",
+    "writing",
+]
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 _MIGRATION_LOCK = 0x6E657773  # pg advisory lock key: two daemons starting never migrate twice
@@ -231,6 +256,7 @@ def ping(engine: Engine) -> None:
         conn.exec_driver_sql("SELECT 1")
 
 
-def _insert_ignore(session: Session) -> Any:
+def insert_ignore(session: Session) -> Any:
+    """The session's backend's own ``insert``: the one with ``on_conflict_do_nothing``."""
     dialect = session.get_bind().dialect.name
     return pg_insert if dialect == "postgresql" else sqlite_insert

@@ -19,10 +19,12 @@ from publisher.models import (
     WebSubPing,
 )
 from publisher.store.engine import (
-    _insert_ignore,
     feed_state_t,
+    insert_ignore,
     pings_t,
 )
+
+__all__ = ["due_pings", "ping_done", "ping_failed", "queue_pings", "record_feed_etags"]
 
 # ---------------------------------------------------------------- feed state and WebSub
 
@@ -42,7 +44,7 @@ def record_feed_etags(session: Session, etags: dict[str, str], *, now: datetime)
     fresh = [p for p in etags if p not in known]
     if fresh:
         statement = (
-            _insert_ignore(session)(feed_state_t)
+            insert_ignore(session)(feed_state_t)
             .on_conflict_do_nothing(index_elements=["path"])
             .returning(feed_state_t.c.path)
         )
@@ -68,7 +70,7 @@ def queue_pings(session: Session, feed_urls: Iterable[str], *, now: datetime) ->
     rows = [{"feed_url": url, "due_at": now, "attempts": 0, "last_error": ""} for url in feed_urls]
     if not rows:
         return
-    statement = _insert_ignore(session)(pings_t)
+    statement = insert_ignore(session)(pings_t)
     statement = statement.on_conflict_do_update(
         index_elements=["feed_url"],
         set_={"due_at": now, "attempts": 0, "last_error": ""},

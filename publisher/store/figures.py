@@ -15,6 +15,19 @@ from sqlalchemy.sql.elements import ColumnElement, Label
 from publisher.models import AwareDateTime, EditionFigures
 from publisher.store.engine import deliveries_t, editions_t, subscribers_t
 
+__all__ = [
+    "bounced_count",
+    "edition_status_counts",
+    "editions_to_keep",
+    "failure_replies",
+    "figures_t",
+    "keep_figures",
+    "kept_figures",
+    "sent_per_bucket",
+    "sent_since",
+    "sent_span",
+]
+
 figures_t = EditionFigures.__table__  # type: ignore[attr-defined]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from publisher.models import OutboxMessage
 
-__all__ = ["Queued", "claim_outbox", "finish_outbox", "outbox_counts", "queue_mail"]
+__all__ = ["Queued", "claim_outbox", "finish_outbox", "outbox_counts", "outbox_t", "queue_mail"]
 
 outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]
 

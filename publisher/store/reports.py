@@ -14,6 +14,15 @@ from publisher.models import Article, Report
 from publisher.store.audit import record
 from publisher.store.engine import articles_t
 
+__all__ = [
+    "add_report",
+    "report_by_id",
+    "report_list",
+    "report_queue",
+    "reports_t",
+    "resolve_report",
+]
+
 reports_t = Report.__table__  # type: ignore[attr-defined]
 
 

@@ -18,7 +18,33 @@ from publisher.errors import NotFoundError
 from publisher.models import Source, SourceItem
 from publisher.schedules import SourceSpec
 from publisher.sources.items import FeedItem
-from publisher.store.engine import _insert_ignore, articles_t
+from publisher.store.engine import articles_t, insert_ignore
+
+__all__ = [
+    "ITEM_STATUSES",
+    "PAUSE_AFTER",
+    "ItemQuery",
+    "claim_poll",
+    "ensure_sources",
+    "find_item",
+    "find_items",
+    "free_slug",
+    "insert_item",
+    "item_by_id",
+    "item_counts",
+    "item_for_article",
+    "items_t",
+    "poll_failed",
+    "poll_succeeded",
+    "resume_source",
+    "set_item_status",
+    "set_websub",
+    "source_categories",
+    "source_row",
+    "source_rows",
+    "sources_t",
+    "update_item",
+]
 
 sources_t = Source.__table__  # type: ignore[attr-defined]
 items_t = SourceItem.__table__  # type: ignore[attr-defined]
@@ -47,7 +73,7 @@ def ensure_sources(session: Session, specs: Iterable[SourceSpec], *, now: dateti
     ]
     if not rows:
         return
-    insert = _insert_ignore(session)
+    insert = insert_ignore(session)
     session.execute(insert(sources_t).on_conflict_do_nothing(index_elements=["name"]), rows)
     for row in rows:
         values: dict[str, Any] = {"mode": row["mode"], "categories": row["categories"]}
@@ -200,7 +226,7 @@ def _content(item: FeedItem) -> dict[str, Any]:
 
 def insert_item(session: Session, source: str, item: FeedItem, *, now: datetime) -> int | None:
     """Add an item as new; its id, or None when another process added it first."""
-    insert = _insert_ignore(session)
+    insert = insert_ignore(session)
     result = session.execute(
         insert(items_t)
         .values(

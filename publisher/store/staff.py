@@ -10,7 +10,23 @@ from sqlalchemy.orm import Session
 
 from publisher.errors import InputError, NotFoundError
 from publisher.models import StaffUser
-from publisher.store.engine import _insert_ignore
+from publisher.store.engine import insert_ignore
+
+__all__ = [
+    "ROLES",
+    "add_staff",
+    "end_sessions",
+    "first_admin_slot",
+    "remove_staff",
+    "staff_by_email",
+    "staff_by_id",
+    "staff_count",
+    "staff_list",
+    "staff_t",
+    "take_recovery_code",
+    "take_totp_step",
+    "update_staff",
+]
 
 staff_t = StaffUser.__table__  # type: ignore[attr-defined]
 ROLES = ("editor", "admin")
@@ -109,7 +125,7 @@ def first_admin_slot(session: Session, *, nonce: str, now: datetime) -> int:
     missing, with ``nonce`` as their link's: ON CONFLICT, so that several daemons starting
     together on one database make one row (a plain INSERT lost that race on PostgreSQL)."""
     session.execute(
-        _insert_ignore(session)(staff_t)
+        insert_ignore(session)(staff_t)
         .values(email="", role="admin", link_nonce=nonce, created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
     )

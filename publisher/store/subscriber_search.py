@@ -21,7 +21,27 @@ from publisher.store.engine import (
     subscribers_t,
     subscriptions_t,
 )
-from publisher.store.subscribers import interests_of, subscriptions_of
+from publisher.store.outbox import outbox_t
+from publisher.store.subscribers import confirmations_t, interests_of, subscriptions_of
+
+__all__ = [
+    "EVERY_CATEGORY",
+    "SUBSCRIBER",
+    "Received",
+    "SubscriberFilter",
+    "delete_subscriber_by_id",
+    "deliveries_count",
+    "mails_to",
+    "matching",
+    "matching_count",
+    "matching_ids",
+    "received_by",
+    "record_subscriber_change",
+    "requests_of",
+    "subscriber_snapshot",
+    "subscriber_status_counts",
+    "subscribers_by_ids",
+]
 
 EVERY_CATEGORY = "*"  # the category filter for those who chose none (they get every one)
 
@@ -125,9 +145,6 @@ def delete_subscriber_by_id(session: Session, subscriber_id: int) -> bool:
 
 
 # ---------------------------------------------------------------- what is recorded of one
-
-confirmations_t = Confirmation.__table__  # type: ignore[attr-defined]
-outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

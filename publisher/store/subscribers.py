@@ -25,13 +25,37 @@ from publisher.models import (
 )
 from publisher.store.articles import category_is_public
 from publisher.store.engine import (
-    _insert_ignore,
     categories_t,
+    insert_ignore,
     interests_t,
     subscribers_t,
     subscriptions_t,
 )
 from publisher.tokens import new_link_key
+
+__all__ = [
+    "SUBSCRIBER_STATUSES",
+    "audience_size",
+    "category_ids",
+    "confirmations_t",
+    "delete_subscriber",
+    "interests_of",
+    "lock_subscriber",
+    "record_request",
+    "request_by_id",
+    "requests_since",
+    "rotate_link_key",
+    "set_interests",
+    "set_name",
+    "set_subscriber_status",
+    "set_subscriptions",
+    "subscriber_by_email",
+    "subscriber_by_id",
+    "subscriber_list",
+    "subscriptions_of",
+    "upsert_subscriber",
+    "use_request",
+]
 
 # ---------------------------------------------------------------- subscribers
 
@@ -69,7 +93,7 @@ def upsert_subscriber(
     found = subscriber_by_email(session, address)
     if found is None:
         statement = (
-            _insert_ignore(session)(subscribers_t)
+            insert_ignore(session)(subscribers_t)
             .values(
                 email=address,
                 name=name,
@@ -150,7 +174,7 @@ def set_interests(
     rows = [{"subscriber_id": subscriber_id, "category_id": ids[slug]} for slug in wanted]
     if rows:
         # Ignore a row another transaction has just added for the same choice.
-        session.execute(_insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
+        session.execute(insert_ignore(session)(interests_t).values(rows).on_conflict_do_nothing())
 
 
 def category_ids(

@@ -14,6 +14,18 @@ from sqlalchemy.orm import Session
 from publisher.models import AwareDateTime, Worker
 from publisher.store.engine import deliveries_t
 
+__all__ = [
+    "WorkerRow",
+    "beat",
+    "evict_workers",
+    "held_by_others",
+    "register_worker",
+    "release_leases_of",
+    "suspect_workers",
+    "unregister_worker",
+    "workers_t",
+]
+
 workers_t = Worker.__table__  # type: ignore[attr-defined]
 
 

@@ -28,6 +28,21 @@ from publisher.syndication import formats, hub
 from publisher.syndication.formats import FeedDocument, FeedInfo, FeedItem
 from publisher.templating import TEMPLATES, make_environment
 
+__all__ = [
+    "FEED_NAMES",
+    "PING_BACKOFF",
+    "PING_BACKOFF_MAX",
+    "STYLESHEET",
+    "STYLESHEET_FILE",
+    "FeedBuilder",
+    "FeedCache",
+    "FeedSet",
+    "export",
+    "refresh",
+    "send_pings",
+    "write_feeds",
+]
+
 log = logging.getLogger(__name__)
 
 STYLESHEET = "/feed.xsl"

@@ -1,5 +1,5 @@
 """RSS 2.0, Atom 1.0 and JSON Feed 1.1 bytes from article values. The only feedgen user.
- Same values in, same bytes out: nothing here reads the clock. feedgen 1.0.0 traps handled here
+Same values in, same bytes out: nothing here reads the clock. feedgen 1.0.0 traps handled here
 (docs/architecture.md): entries appended in query order, aware datetimes only, text pre-cleaned to
 XML 1.0, the ``self`` link added before the alternate one (RSS takes the last link as the channel
 link), ``lastBuildDate``/``updated`` set from the data, RSS authors as ``dc:creator``, HTML content
@@ -26,6 +26,24 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
+
+__all__ = [
+    "ATOM_NS",
+    "EPOCH",
+    "FORMATS",
+    "JSON_FEED_VERSION",
+    "RENDERERS",
+    "FeedDocument",
+    "FeedInfo",
+    "FeedItem",
+    "atom",
+    "browser_page",
+    "display_title",
+    "http_date",
+    "json_feed",
+    "render",
+    "rss",
+]
 
 log = logging.getLogger(__name__)
 

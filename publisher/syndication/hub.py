@@ -6,6 +6,8 @@ import httpx
 
 from publisher.errors import OperationalError
 
+__all__ = ["TIMEOUT", "notify_hub"]
+
 TIMEOUT = 5.0
 
 

@@ -14,10 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, PlainTextResponse
-from jinja2 import Environment
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,9 +23,50 @@ from publisher.articles import publish
 from publisher.community import csv_files, subscriptions
 from publisher.editions import sends, stats
 from publisher.errors import InputError
-from publisher.schedules import Timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
+from publisher.templating import TEMPLATES
+from publisher.web.application import Application, application
+
+__all__ = [
+    "API_ACTOR",
+    "EDITOR_PATHS",
+    "IMPORT_PATH",
+    "MAX_ID",
+    "SAFE_METHODS",
+    "Approval",
+    "Correction",
+    "EditionId",
+    "Gate",
+    "ImportResult",
+    "Resolution",
+    "SessionCaller",
+    "TestSendRequest",
+    "actor",
+    "add_articles",
+    "approve",
+    "authorised",
+    "bearer_ok",
+    "cancel",
+    "correct",
+    "docs_router",
+    "edition",
+    "editions",
+    "editor_may",
+    "export",
+    "import_csv",
+    "list_articles",
+    "pause",
+    "put_article",
+    "reports",
+    "republish",
+    "resolve",
+    "resume",
+    "router",
+    "subscribers",
+    "swagger",
+    "test",
+    "unpublish",
+]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: larger ones are a 422, not a crash
 IMPORT_PATH = "/api/subscribers/import"  # takes up to PUBLISHER_MAX_IMPORT_BYTES, not the default
@@ -104,6 +143,7 @@ SessionCaller = Callable[[Scope], Awaitable[tuple[Any, bool]]]
 
 
 def editor_may(path: str) -> bool:
+    """Whether an editor's newsroom session may use this /api path (else only an admin)."""
     return any(path == p or path.startswith(p + "/") for p in EDITOR_PATHS)
 
 
@@ -157,154 +197,210 @@ class Gate:
         await response(scope, receive, send)
 
 
-def router(
-    settings: Settings,
-    engine: Engine,
-    timetable: Timetable,
-    clock: Callable[[], datetime],
-    env: Environment | None = None,
-) -> APIRouter:
-    """The /api routes; every one needs ``Authorization: Bearer <PUBLISHER_API_TOKEN>``,
-    checked by ``Gate`` before any body is read and again here."""
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-
-    def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-        if getattr(request.state, "staff", None) is not None:  # let in by Gate's session check
-            return
-        if token is None:
-            raise HTTPException(404)
-        if not bearer_ok(token, authorization):
-            raise HTTPException(
-                401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"}
-            )
-
-    api = APIRouter(prefix="/api", dependencies=[Depends(authorised)], tags=["admin"])
-
-    @api.get("/articles")
-    def list_articles() -> list[dict[str, Any]]:
-        """Every article, scheduled and unpublished ones too, newest first."""
-        now = clock()
-        return [publish.article_json(v, now) for v in publish.list_articles(engine)]
-
-    @api.post("/articles")
-    def add_articles(
-        request: Request,
-        articles: Annotated[list[dict[str, Any]], Body(description="Article objects (file keys)")],
-    ) -> ImportResult:
-        """Create or update articles by slug, all or nothing (the article file keys)."""
-        report = publish.import_objects(
-            engine, settings, articles, source="request", now=clock(), actor=actor(request)
-        )
-        return ImportResult(
-            created=report.created, updated=report.updated, unchanged=report.unchanged
+def authorised(
+    request: Request,
+    app: Application = Depends(application),
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The dependency of every /api route: a newsroom session let in by ``Gate``, or
+    ``Authorization: Bearer <PUBLISHER_API_TOKEN>`` (checked by ``Gate`` before any body is
+    read, and again here); 404 while no token is configured."""
+    if getattr(request.state, "staff", None) is not None:  # let in by Gate's session check
+        return
+    token = app.settings.api_token
+    if token is None:
+        raise HTTPException(404)
+    if not bearer_ok(token.get_secret_value(), authorization):
+        raise HTTPException(
+            401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"}
         )
 
-    @api.put("/articles/{slug}")
-    def put_article(
-        request: Request, slug: str, article: Annotated[dict[str, Any], Body()]
-    ) -> ImportResult:
-        """Create or update the article with this slug."""
-        if article.get("slug", slug) != slug:
-            raise InputError("the slug in the body differs from the one in the URL")
-        return add_articles(request, [{**article, "slug": slug}])
 
-    @api.post("/articles/{slug}/corrections")
-    def correct(request: Request, slug: str, correction: Correction) -> dict[str, Any]:
-        """Record a correction; the article's updated time moves."""
-        publish.correct_article(engine, slug, correction.note, now=clock(), actor=actor(request))
-        return publish.article_json(publish.article_any(engine, slug), clock())
+router = APIRouter(prefix="/api", dependencies=[Depends(authorised)], tags=["admin"])
+# Swagger UI for the API, mounted only where a token is configured.
+docs_router = APIRouter()
 
-    @api.post("/articles/{slug}/unpublish")
-    def unpublish(request: Request, slug: str) -> dict[str, Any]:
-        publish.set_article_status(engine, slug, "unpublished", now=clock(), actor=actor(request))
-        return publish.article_json(publish.article_any(engine, slug), clock())
 
-    @api.post("/articles/{slug}/publish")
-    def republish(request: Request, slug: str) -> dict[str, Any]:
-        publish.set_article_status(engine, slug, "published", now=clock(), actor=actor(request))
-        return publish.article_json(publish.article_any(engine, slug), clock())
+@docs_router.get("/docs", include_in_schema=False)  # guards.DOCS_PATH
+def swagger() -> FileResponse:
+    """Swagger UI's page (vendored and pinned under /static, never from a CDN)."""
+    return FileResponse(TEMPLATES / "static" / "swagger-ui" / "index.html")
 
-    @api.get("/subscribers")
-    def subscribers() -> list[dict[str, Any]]:
-        return [
-            {
-                "email": v.subscriber.email,
-                "name": v.subscriber.name,
-                "status": v.subscriber.status,
-                "digests": list(v.digests),
-                "categories": list(v.categories),
-                "created_at": v.subscriber.created_at.isoformat(),
-            }
-            for v in subscriptions.list_subscribers(engine)
-        ]
 
-    @api.get("/subscribers/export", response_class=PlainTextResponse)
-    def export() -> PlainTextResponse:
-        out = io.StringIO()
-        csv_files.export_subscribers(engine, out)
-        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+# ----------------------------------------------------------------------------- articles
 
-    @api.post(IMPORT_PATH.removeprefix("/api"))
-    async def import_csv(request: Request) -> dict[str, int]:
-        """Import a CSV body (the `subscribers export` columns), all or nothing; up to
-        PUBLISHER_MAX_IMPORT_BYTES."""
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "request.csv"
-            with path.open("wb") as out:
-                async for chunk in request.stream():  # to disk as it comes, not into memory
-                    out.write(chunk)
-            done = await run_in_threadpool(
-                csv_files.import_subscribers,
-                engine,
-                path,
-                known_digests=list(timetable.digests),
-                zone=settings.zone,
-                actor=actor(request),
-                now=clock(),
-                label="POST /api/subscribers/import",
-            )
-        return {"created": done.created, "updated": done.updated, "merged": done.merged}
 
-    @api.get("/reports")
-    def reports(include_resolved: bool = False) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": r.id,
-                "article": r.slug,
-                "message": r.message,
-                "email": r.email,
-                "status": r.status,
-                "created_at": r.created_at.isoformat(),
-                "correction_id": r.correction_id,
-            }
-            for r in subscriptions.list_reports(engine, include_resolved=include_resolved)
-        ]
+def _article(app: Application, slug: str) -> dict[str, Any]:
+    return publish.article_json(publish.article_any(app.engine, slug), app.clock())
 
-    @api.post("/reports/{report_id}/resolve")
-    def resolve(
-        request: Request,
-        report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
-        resolution: Annotated[Resolution | None, Body()] = None,
-    ) -> dict[str, bool]:
-        """Resolve a report; with a ``correction``, add it to the report's article too."""
-        changed = publish.resolve_report(
-            engine,
-            report_id,
-            now=clock(),
-            actor=actor(request),
-            correction=resolution.correction if resolution else None,
+
+def _imported(app: Application, who: str, articles: list[dict[str, Any]]) -> ImportResult:
+    report = publish.import_objects(
+        app.engine, app.settings, articles, source="request", now=app.clock(), actor=who
+    )
+    return ImportResult(created=report.created, updated=report.updated, unchanged=report.unchanged)
+
+
+@router.get("/articles")
+def list_articles(app: Application = Depends(application)) -> list[dict[str, Any]]:
+    """Every article, scheduled and unpublished ones too, newest first."""
+    now = app.clock()
+    return [publish.article_json(v, now) for v in publish.list_articles(app.engine)]
+
+
+@router.post("/articles")
+def add_articles(
+    articles: Annotated[list[dict[str, Any]], Body(description="Article objects (file keys)")],
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> ImportResult:
+    """Create or update articles by slug, all or nothing (the article file keys)."""
+    return _imported(app, who, articles)
+
+
+@router.put("/articles/{slug}")
+def put_article(
+    slug: str,
+    article: Annotated[dict[str, Any], Body()],
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> ImportResult:
+    """Create or update the article with this slug."""
+    if article.get("slug", slug) != slug:
+        raise InputError("the slug in the body differs from the one in the URL")
+    return _imported(app, who, [{**article, "slug": slug}])
+
+
+@router.post("/articles/{slug}/corrections")
+def correct(
+    slug: str,
+    correction: Correction,
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> dict[str, Any]:
+    """Record a correction; the article's updated time moves."""
+    publish.correct_article(app.engine, slug, correction.note, now=app.clock(), actor=who)
+    return _article(app, slug)
+
+
+@router.post("/articles/{slug}/unpublish")
+def unpublish(
+    slug: str, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, Any]:
+    """Take an article off the site and the feeds."""
+    publish.set_article_status(app.engine, slug, "unpublished", now=app.clock(), actor=who)
+    return _article(app, slug)
+
+
+@router.post("/articles/{slug}/publish")
+def republish(
+    slug: str, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, Any]:
+    """Put an unpublished article back on the site and the feeds."""
+    publish.set_article_status(app.engine, slug, "published", now=app.clock(), actor=who)
+    return _article(app, slug)
+
+
+# -------------------------------------------------------------------------- subscribers
+
+
+@router.get("/subscribers")
+def subscribers(app: Application = Depends(application)) -> list[dict[str, Any]]:
+    """Every subscriber, with their digests and topics."""
+    return [
+        {
+            "email": v.subscriber.email,
+            "name": v.subscriber.name,
+            "status": v.subscriber.status,
+            "digests": list(v.digests),
+            "categories": list(v.categories),
+            "created_at": v.subscriber.created_at.isoformat(),
+        }
+        for v in subscriptions.list_subscribers(app.engine)
+    ]
+
+
+@router.get("/subscribers/export", response_class=PlainTextResponse)
+def export(app: Application = Depends(application)) -> PlainTextResponse:
+    """Every subscriber as CSV (the columns `subscribers import` takes)."""
+    out = io.StringIO()
+    csv_files.export_subscribers(app.engine, out)
+    return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+@router.post("/subscribers/import")  # IMPORT_PATH
+async def import_csv(
+    request: Request, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, int]:
+    """Import a CSV body (the `subscribers export` columns), all or nothing; up to
+    PUBLISHER_MAX_IMPORT_BYTES."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "request.csv"
+        with path.open("wb") as out:
+            async for chunk in request.stream():  # to disk as it comes, not into memory
+                out.write(chunk)
+        done = await run_in_threadpool(
+            csv_files.import_subscribers,
+            app.engine,
+            path,
+            known_digests=list(app.timetable.digests),
+            zone=app.settings.zone,
+            actor=who,
+            now=app.clock(),
+            label="POST /api/subscribers/import",
         )
-        return {"changed": changed}
+    return {"created": done.created, "updated": done.updated, "merged": done.merged}
 
-    _edition_control(api, settings, engine, timetable, clock, env)
-    _edition_routes(api, settings, engine, clock)
-    return api
+
+# ------------------------------------------------------------------------------ reports
+
+
+@router.get("/reports")
+def reports(
+    include_resolved: bool = False, app: Application = Depends(application)
+) -> list[dict[str, Any]]:
+    """Readers' error reports, open ones only unless ``include_resolved``."""
+    return [
+        {
+            "id": r.id,
+            "article": r.slug,
+            "message": r.message,
+            "email": r.email,
+            "status": r.status,
+            "created_at": r.created_at.isoformat(),
+            "correction_id": r.correction_id,
+        }
+        for r in subscriptions.list_reports(app.engine, include_resolved=include_resolved)
+    ]
+
+
+@router.post("/reports/{report_id}/resolve")
+def resolve(
+    report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+    resolution: Annotated[Resolution | None, Body()] = None,
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> dict[str, bool]:
+    """Resolve a report; with a ``correction``, add it to the report's article too."""
+    changed = publish.resolve_report(
+        app.engine,
+        report_id,
+        now=app.clock(),
+        actor=who,
+        correction=resolution.correction if resolution else None,
+    )
+    return {"changed": changed}
+
+
+# ------------------------------------------------------------- editions (issue 13)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
+    """What the API says of an edition: its state and who did what to it when."""
     return {
         "id": edition.id,
         "digest": edition.digest,
@@ -313,106 +409,111 @@ def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
         "subject": edition.subject,
         "intro": edition.intro,
         "article_count": edition.article_count,
-        "review_deadline_at": when(edition.review_deadline_at),
+        "review_deadline_at": _when(edition.review_deadline_at),
         "approved_by": edition.approved_by or None,
-        "approved_at": when(edition.approved_at),
+        "approved_at": _when(edition.approved_at),
         "paused_by": edition.paused_by or None,
-        "paused_at": when(edition.paused_at),
+        "paused_at": _when(edition.paused_at),
         "resumed_by": edition.resumed_by or None,
-        "resumed_at": when(edition.resumed_at),
+        "resumed_at": _when(edition.resumed_at),
         "cancelled_by": edition.cancelled_by or None,
-        "cancelled_at": when(edition.cancelled_at),
+        "cancelled_at": _when(edition.cancelled_at),
         **extra,
     }
 
 
-def _edition_control(
-    api: APIRouter,
-    settings: Settings,
-    engine: Engine,
-    timetable: Timetable,
-    clock: Callable[[], datetime],
-    env: Environment | None,
-) -> None:
-    """POST /api/editions/{id}/approve|pause|resume|cancel|test (issue 13)."""
-    jinja = env or make_environment(zone=settings.zone)
-
-    @api.post("/editions/{edition_id}/approve")
-    def approve(
-        request: Request,
-        edition_id: EditionId,
-        approval: Annotated[Approval | None, Body()] = None,
-    ) -> dict[str, Any]:
-        """Approve an edition awaiting review (optionally with stories taken out or reordered,
-        another subject or intro line); sending starts. 409 unless it awaits review."""
-        given = approval or Approval()
-        edition = sends.approve(
-            engine,
-            settings,
-            timetable,
-            jinja,
-            edition_id,
-            actor=actor(request),
-            now=clock(),
-            subject=given.subject,
-            intro=given.intro,
-            article_ids=given.article_ids,
-        )
-        return _edition_json(edition)
-
-    @api.post("/editions/{edition_id}/pause")
-    def pause(request: Request, edition_id: EditionId) -> dict[str, Any]:
-        """Pause an edition while it sends (409 if it is not sending, or paused already)."""
-        return _edition_json(sends.pause(engine, edition_id, actor=actor(request), now=clock()))
-
-    @api.post("/editions/{edition_id}/resume")
-    def resume(request: Request, edition_id: EditionId) -> dict[str, Any]:
-        """Resume a paused edition: what is still owed, nobody twice (409 unless paused)."""
-        return _edition_json(sends.resume(engine, edition_id, actor=actor(request), now=clock()))
-
-    @api.post("/editions/{edition_id}/cancel")
-    def cancel(request: Request, edition_id: EditionId) -> dict[str, Any]:
-        """Cancel an edition: what is still owed is cancelled, never sent; how many."""
-        count = sends.cancel(engine, edition_id, actor=actor(request), now=clock())
-        return _edition_json(sends.find(engine, edition_id), cancelled=count)
-
-    @api.post("/editions/{edition_id}/test")
-    def test(request: Request, edition_id: EditionId, body: TestSendRequest) -> dict[str, Any]:
-        """Send a [Test] copy to at most 20 addresses; counted nowhere."""
-        count = sends.test_send(
-            engine,
-            settings,
-            timetable,
-            jinja,
-            str(edition_id),
-            body.to,
-            actor=actor(request),
-            now=clock(),
-        )
-        return {"sent": count, "to": len(body.to)}
+@router.post("/editions/{edition_id}/approve")
+def approve(
+    edition_id: EditionId,
+    approval: Annotated[Approval | None, Body()] = None,
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> dict[str, Any]:
+    """Approve an edition awaiting review (optionally with stories taken out or reordered,
+    another subject or intro line); sending starts. 409 unless it awaits review."""
+    given = approval or Approval()
+    edition = sends.approve(
+        app.engine,
+        app.settings,
+        app.timetable,
+        app.env,
+        edition_id,
+        actor=who,
+        now=app.clock(),
+        subject=given.subject,
+        intro=given.intro,
+        article_ids=given.article_ids,
+    )
+    return _edition_json(edition)
 
 
-def _edition_routes(
-    api: APIRouter, settings: Settings, engine: Engine, clock: Callable[[], datetime]
-) -> None:
-    """``GET /api/editions`` and ``GET /api/editions/{id}``: state, progress and figures."""
+@router.post("/editions/{edition_id}/pause")
+def pause(
+    edition_id: EditionId, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, Any]:
+    """Pause an edition while it sends (409 if it is not sending, or paused already)."""
+    return _edition_json(sends.pause(app.engine, edition_id, actor=who, now=app.clock()))
 
-    @api.get("/editions")
-    def editions(
-        digest: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> list[dict[str, Any]]:
-        """The newest editions, each with its status and delivery counts."""
-        return [s.as_json() for s in stats.overview(engine, limit=limit, digest=digest)]
 
-    @api.get("/editions/{edition_id}")
-    def edition(edition_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, Any]:
-        """One edition: its figures, its progress (rate, time left) and its send rate over
-        time (``series``: [time, messages] per interval)."""
-        now = clock()
-        figures = stats.figures(engine, settings, edition_id, now=now)
-        return {
-            **figures.as_json(),
-            "progress": stats.progress(engine, edition_id, now=now).as_json(),
-            "series": [[when.isoformat(), n] for when, n in stats.rate_series(engine, edition_id)],
-        }
+@router.post("/editions/{edition_id}/resume")
+def resume(
+    edition_id: EditionId, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, Any]:
+    """Resume a paused edition: what is still owed, nobody twice (409 unless paused)."""
+    return _edition_json(sends.resume(app.engine, edition_id, actor=who, now=app.clock()))
+
+
+@router.post("/editions/{edition_id}/cancel")
+def cancel(
+    edition_id: EditionId, app: Application = Depends(application), who: str = Depends(actor)
+) -> dict[str, Any]:
+    """Cancel an edition: what is still owed is cancelled, never sent; how many."""
+    count = sends.cancel(app.engine, edition_id, actor=who, now=app.clock())
+    return _edition_json(sends.find(app.engine, edition_id), cancelled=count)
+
+
+@router.post("/editions/{edition_id}/test")
+def test(
+    edition_id: EditionId,
+    body: TestSendRequest,
+    app: Application = Depends(application),
+    who: str = Depends(actor),
+) -> dict[str, Any]:
+    """Send a [Test] copy to at most 20 addresses; counted nowhere."""
+    count = sends.test_send(
+        app.engine,
+        app.settings,
+        app.timetable,
+        app.env,
+        str(edition_id),
+        body.to,
+        actor=who,
+        now=app.clock(),
+    )
+    return {"sent": count, "to": len(body.to)}
+
+
+@router.get("/editions")
+def editions(
+    digest: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    app: Application = Depends(application),
+) -> list[dict[str, Any]]:
+    """The newest editions, each with its status and delivery counts."""
+    return [s.as_json() for s in stats.overview(app.engine, limit=limit, digest=digest)]
+
+
+@router.get("/editions/{edition_id}")
+def edition(
+    edition_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+    app: Application = Depends(application),
+) -> dict[str, Any]:
+    """One edition: its figures, its progress (rate, time left) and its send rate over
+    time (``series``: [time, messages] per interval)."""
+    now = app.clock()
+    figures = stats.figures(app.engine, app.settings, edition_id, now=now)
+    return {
+        **figures.as_json(),
+        "progress": stats.progress(app.engine, edition_id, now=now).as_json(),
+        "series": [[when.isoformat(), n] for when, n in stats.rate_series(app.engine, edition_id)],
+    }

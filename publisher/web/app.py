@@ -1,26 +1,26 @@
-"""The HTTP app, assembled: the static files, one router per area, the middleware and the
-lifespan. Each area's routes live in their own module."""
+"""The HTTP app, assembled: the one :class:`~publisher.web.application.Application`, the static
+files, each area's module-level router, the middleware and the lifespan. Each area's routes
+live in their own module."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from publisher.schedules import Timetable, load_timetable
+from publisher.schedules import Timetable
 from publisher.settings import Settings
-from publisher.syndication.feeds import FeedBuilder, FeedCache, send_pings
-from publisher.templating import TEMPLATES, make_environment
+from publisher.syndication.feeds import FeedCache, send_pings
+from publisher.templating import TEMPLATES
 from publisher.web import (
     admin,
     api,
@@ -34,12 +34,12 @@ from publisher.web import (
     websub_callback,
 )
 from publisher.web import feeds as feeds_routes
-from publisher.web.application import Application, DaemonHooks
-from publisher.web.courier import Courier
+from publisher.web.application import Application, Clock, DaemonHooks
 from publisher.web.feeds import FeedRoutes
-from publisher.web.guards import DOCS_PATH, CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
+from publisher.web.guards import CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
 from publisher.web.limits import BodyLimit
-from publisher.web.pages import Clock, Context
+
+__all__ = ["create_app", "upkeep"]
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +53,25 @@ def create_app(
     engine: Engine,
     *,
     clock: Clock = _utcnow,
-    feed_upkeep_every: float | None = 10.0,
     timetable: Timetable | None = None,
-    status: Callable[[], dict[str, Any]] | None = None,
-    counters: Callable[[], dict[str, int]] | None = None,
-    mail_status: Callable[[], str] | None = None,
+    daemon: DaemonHooks = DaemonHooks(),
     feeds: FeedCache | None = None,
+    feed_upkeep_every: float | None = 10.0,
     send_mail_now: bool = False,
 ) -> FastAPI:
-    """The web app over ``engine``; ``clock`` is the only source of "now". Every
-    ``feed_upkeep_every`` seconds (None: never) feeds are refreshed if articles changed and
-    owed WebSub notifications are sent. With ``send_mail_now``, the mail a sign-up queues is
-    sent straight after the answer too (else only the daemon's outbox worker sends it)."""
-    env = make_environment(zone=settings.zone)
-    ctx = Context.of(settings, engine, clock, env, timetable or load_timetable(settings.schedules))
-    cache = feeds or FeedCache(
-        engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
+    """The web app over ``engine``; ``clock`` is the only source of "now", ``daemon`` what
+    the daemon running beside it tells it. Every ``feed_upkeep_every`` seconds (None: never)
+    feeds are refreshed if articles changed and owed WebSub notifications are sent. With
+    ``send_mail_now``, the mail a sign-up queues is sent straight after the answer too (else
+    only the daemon's outbox worker sends it)."""
+    site = Application.of(
+        settings,
+        engine,
+        clock=clock,
+        timetable=timetable,
+        daemon=daemon,
+        feeds=feeds,
+        send_mail_now=send_mail_now,
     )
     api_on = settings.api_token is not None
     # The API's description only where there is an API (issue 16), with Swagger UI served
@@ -78,79 +81,38 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if api_on else None,
-        lifespan=_upkeep(ctx, cache, feed_upkeep_every),
-        exception_handlers=errors.handlers(ctx),
+        lifespan=partial(_lifespan, every=feed_upkeep_every),
+        exception_handlers=errors.handlers(),
     )
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
-    app.state.feeds = cache
-    app.state.application = Application(
-        settings,
-        engine,
-        clock,
-        env,
-        ctx.signer,
-        ctx.timetable,
-        cache,
-        DaemonHooks(status, counters, mail_status),
-        send_mail_now,
-    )
-    app.include_router(reader.router(ctx))
-    app.include_router(
-        subscriptions.router(ctx, Courier(engine, settings, clock, enabled=send_mail_now))
-    )
-    app.include_router(reports.router(ctx))
-    app.include_router(archive.router(ctx))
-    app.include_router(clicks.router(ctx))  # /r/{token}: tracked links in digests
-    app.include_router(feeds_routes.router())
-    app.include_router(websub_callback.router(ctx))
-    app.include_router(
-        health.router(
-            engine,
-            ctx.timetable,
-            clock,
-            cache,
-            status=status,
-            counters=counters,
-            mail_status=mail_status,
-        )
-    )
-    # Always there: a newsroom session may use it with no API token (api.Gate decides);
-    # its Swagger UI page only with a token.
-    app.include_router(_api(ctx, docs=api_on))
-    # the newsroom (web/admin/)
-    app.include_router(
-        admin.router(
-            admin.Newsroom(settings, engine, clock, env, ctx.signer, ctx.timetable, mail_status)
-        )
-    )
+    app.state.application = site
+    _include_routers(app, site, docs=api_on)
     admin.install(app, settings)
-    _add_middleware(app, settings, cache, admin.api_session(engine, settings, clock))
+    _add_middleware(app, site)
     return app
 
 
-def _api(ctx: Context, *, docs: bool) -> APIRouter:
-    """The admin API under /api/ and (``docs``) its Swagger UI page."""
-    routes = APIRouter()
-    routes.include_router(api.router(ctx.settings, ctx.engine, ctx.timetable, ctx.clock))
-    if not docs:
-        return routes
+def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
+    for area in (reader, subscriptions, reports, archive):
+        app.include_router(area.router)
+    app.include_router(clicks.router)  # /r/{token}: tracked links in digests
+    app.include_router(feeds_routes.router)
+    app.include_router(websub_callback.router)
+    app.include_router(health.router)
+    # Always there: a newsroom session may use it with no API token (api.Gate decides);
+    # its Swagger UI page only with a token.
+    app.include_router(api.router)
+    if docs:
+        app.include_router(api.docs_router)
+    app.include_router(admin.router)  # the newsroom (web/admin/)
 
-    @routes.get(DOCS_PATH, include_in_schema=False)
-    def swagger() -> FileResponse:
-        return FileResponse(TEMPLATES / "static" / "swagger-ui" / "index.html")
 
-    return routes
-
-
-def _add_middleware(
-    app: FastAPI,
-    settings: Settings,
-    cache: FeedCache,
-    newsroom: api.SessionCaller,
-) -> None:
+def _add_middleware(app: FastAPI, site: Application) -> None:
+    settings = site.settings
+    newsroom = admin.api_session(site.engine, settings, site.clock)
     # Outermost last: headers on every answer; the real client; the API's token and every
     # body's size before anything reads a body; then the cross-site guard and the feeds.
-    app.add_middleware(FeedRoutes, cache=cache, settings=settings)
+    app.add_middleware(FeedRoutes, cache=site.feeds, settings=settings)
     app.add_middleware(CrossSiteGuard, settings=settings)
     app.add_middleware(
         BodyLimit,
@@ -168,35 +130,30 @@ def _add_middleware(
     app.add_middleware(SecurityHeaders)
 
 
-def _upkeep(
-    ctx: Context, cache: FeedCache, every: float | None
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The lifespan: every ``every`` seconds (None: never) the feeds are refreshed if articles
-    changed, and owed WebSub notifications are sent."""
-
-    def upkeep() -> None:
-        cache.current()
-        send_pings(ctx.engine, ctx.settings, now=ctx.clock())
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        if every is not None:
-            task = asyncio.create_task(_every(every, upkeep))
-        yield
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan
+def upkeep(site: Application) -> None:
+    """Refresh the feeds if articles changed, and send the WebSub notifications owed."""
+    site.feeds.current()
+    send_pings(site.engine, site.settings, now=site.clock())
 
 
-async def _every(seconds: float, job: Callable[[], None]) -> None:
-    """Run ``job`` in a worker thread every ``seconds``; a failure is logged, never lost."""
+@asynccontextmanager
+async def _lifespan(app: FastAPI, *, every: float | None) -> AsyncIterator[None]:
+    """The app's life: every ``every`` seconds (None: never), its :func:`upkeep`."""
+    task = None
+    if every is not None:
+        task = asyncio.create_task(_every(every, upkeep, app.state.application))
+    yield
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _every(seconds: float, job: Callable[[Application], None], site: Application) -> None:
+    """Run ``job(site)`` in a worker thread every ``seconds``; a failure is logged, never lost."""
     while True:
         try:
-            await run_in_threadpool(job)
+            await run_in_threadpool(job, site)
         except Exception:
             log.exception("background job %s failed; trying again in %s s", job.__name__, seconds)
         await asyncio.sleep(seconds)

@@ -1,12 +1,13 @@
 """The one application object: what every page, form and API call needs (the settings, the
 database, the clock, the templates, the signer, the timetable, the feed cache, the daemon's
-figures), built once by ``create_app`` and kept on the app's state. A handler reaches it with
+figures, and the reader side's courier, form limits and click tracker), built once by
+``create_app`` and kept on the app's state. A handler reaches it with
 ``Depends(application)``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +15,15 @@ from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher.schedules import Timetable
+from publisher.editions.clicks import Tracker
+from publisher.schedules import Timetable, load_timetable
 from publisher.sealing import Sealer
 from publisher.settings import Settings
-from publisher.syndication.feeds import FeedCache
+from publisher.syndication.feeds import FeedBuilder, FeedCache
+from publisher.templating import make_environment
 from publisher.tokens import Signer
+from publisher.web.courier import Courier
+from publisher.web.guards import ReaderLimits
 
 __all__ = ["Application", "Clock", "DaemonHooks", "application"]
 
@@ -51,10 +56,58 @@ class Application:
     # With it, the mail a sign-up queues is sent straight after the answer too (else only the
     # daemon's outbox worker sends it).
     send_mail_now: bool = False
+    # Made from the fields above, one of each per application: two apps in one process (the
+    # tests) share no per-client count and no mail in flight.
+    courier: Courier = field(init=False, repr=False, compare=False)
+    limits: ReaderLimits = field(init=False, repr=False, compare=False)
+    tracker: Tracker = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: the derived fields are set once, here, the way dataclasses document.
+        courier = Courier(self.engine, self.settings, self.clock, enabled=self.send_mail_now)
+        object.__setattr__(self, "courier", courier)
+        object.__setattr__(self, "limits", ReaderLimits())
+        # Built now, so that a secret key too short for click tracking stops the start.
+        object.__setattr__(self, "tracker", Tracker(self.settings))
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        *,
+        clock: Clock,
+        timetable: Timetable | None = None,
+        daemon: DaemonHooks = DaemonHooks(),
+        feeds: FeedCache | None = None,
+        send_mail_now: bool = False,
+    ) -> Application:
+        """The application over ``engine``: the timetable read from PUBLISHER_SCHEDULES unless
+        given, and a feed cache of its own unless the daemon shares one."""
+        env = make_environment(zone=settings.zone)
+        cache = feeds or FeedCache(
+            engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
+        )
+        return cls(
+            settings,
+            engine,
+            clock,
+            env,
+            Signer.of(settings.secret_key),
+            timetable or load_timetable(settings.schedules),
+            cache,
+            daemon,
+            send_mail_now,
+        )
 
     def sealer(self, purpose: str) -> Sealer:
         """Seals secrets kept in the database for ``purpose`` (the second factor's: "totp")."""
         return Sealer.of(self.settings.secret_key, purpose)
+
+    def process_counters(self) -> dict[str, int]:
+        """This process's own figures for the metrics: the daemon's, and the feed builds."""
+        counted = self.daemon.counters() if self.daemon.counters else {}
+        return {**counted, "feed_builds": self.feeds.builds}
 
 
 def application(request: Request) -> Application:

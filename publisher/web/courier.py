@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -11,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from publisher.delivery import outbox
 from publisher.settings import Settings
-from publisher.web.pages import Clock
+
+__all__ = ["Courier"]
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,9 @@ class Courier:
     nothing and the daemon's outbox worker alone sends. A failure is logged, never lost: the
     mail stays queued for the worker."""
 
-    def __init__(self, engine: Engine, settings: Settings, clock: Clock, *, enabled: bool) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, clock: Callable[[], datetime], *, enabled: bool
+    ) -> None:
         self.engine, self.settings, self.clock, self.enabled = engine, settings, clock, enabled
         self._sending: set[asyncio.Task[Any]] = set()
 

@@ -16,12 +16,23 @@ from publisher.syndication import feeds
 from publisher.syndication.formats import FeedDocument, browser_page, http_date
 from publisher.web.guards import SECURITY_HEADERS
 
+__all__ = [
+    "FEED_MAX_AGE",
+    "FEED_SUFFIXES",
+    "MAX_PAGES",
+    "FeedRoutes",
+    "discovery_links",
+    "router",
+    "stylesheet",
+]
+
 FEED_SUFFIXES = ("feed.xml", "atom.xml", "feed.json")
 FEED_MAX_AGE = 300
 MAX_PAGES = 1000  # feeds' pages kept in memory
 
 
 def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
+    """The feeds' (type, title, address), for the pages' autodiscovery links."""
     site = settings.site_url
     return [
         ("application/rss+xml", f"{settings.site_title} (RSS)", f"{site}/feed.xml"),
@@ -30,15 +41,13 @@ def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
     ]
 
 
-def router() -> APIRouter:
-    """``/feed.xsl``: the stylesheet that the feeds' browser page names."""
-    stylesheets = APIRouter()
+router = APIRouter()
 
-    @stylesheets.get(feeds.STYLESHEET, include_in_schema=False)
-    def stylesheet() -> FileResponse:
-        return FileResponse(feeds.STYLESHEET_FILE, media_type="text/xsl")
 
-    return stylesheets
+@router.get("/feed.xsl", include_in_schema=False)
+def stylesheet() -> FileResponse:
+    """The stylesheet that the feeds' browser page names."""
+    return FileResponse(feeds.STYLESHEET_FILE, media_type="text/xsl")
 
 
 class FeedRoutes:

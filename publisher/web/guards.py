@@ -7,12 +7,28 @@ import ipaddress
 import logging
 import threading
 from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.settings import Settings
+
+__all__ = [
+    "ADMIN_HEADERS",
+    "ADMIN_PREFIX",
+    "DOCS_PATH",
+    "DOCS_POLICY",
+    "SECURITY_HEADERS",
+    "ClientLimit",
+    "CrossSiteGuard",
+    "ReaderLimits",
+    "SecurityHeaders",
+    "SiteHost",
+    "client_key",
+    "proxy_hosts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +221,20 @@ class ClientLimit:
         while times and now - times[0] > self.window:
             times.popleft()
         return times
+
+
+def _ten_in_ten_minutes() -> ClientLimit:
+    return ClientLimit(per_window=10, window=600.0)
+
+
+@dataclass(frozen=True)
+class ReaderLimits:
+    """The per-client limits of the reader forms that store or send something: ten of each
+    in ten minutes from one client."""
+
+    signups: ClientLimit = field(default_factory=_ten_in_ten_minutes)
+    access_links: ClientLimit = field(default_factory=_ten_in_ten_minutes)
+    reports: ClientLimit = field(default_factory=_ten_in_ten_minutes)
 
 
 def client_key(host: str) -> str:

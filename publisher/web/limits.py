@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+__all__ = ["BodyLimit", "BodyRefused"]
+
 
 class BodyRefused(HTTPException):
     """A body over its limit (413) or stalled (408). It is an HTTPException so that FastAPI's

@@ -18,6 +18,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from publisher.settings import Settings
 
+__all__ = ["serve", "server_config"]
+
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 except ImportError:  # no httptools (PyPy): uvicorn's pure-Python h11 protocol

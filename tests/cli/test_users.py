@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from publisher.cli import daemon
+from publisher.daemon.process import first_admin
 from publisher.newsroom import staff
 from publisher.settings import Settings, load_settings
 from publisher.tokens import Signer
@@ -86,8 +86,8 @@ def test_users_add_list_reset_remove(tmp_path: Path, database_url: str, engine: 
 def test_run_prints_a_first_run_link_while_nobody_can_sign_in(
     engine: Engine, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    daemon.first_admin(engine, settings)
-    daemon.first_admin(engine, settings)  # a second daemon starting: still one first admin
+    first_admin(engine, settings)
+    first_admin(engine, settings)  # a second daemon starting: still one first admin
     assert [p.email for p in staff.people(engine)] == [""]
     out = capsys.readouterr().out.split("\n\n\n")[-1]  # the link printed last works
     assert "Nobody can sign in to the newsroom yet" in out
@@ -102,7 +102,7 @@ def test_run_prints_a_first_run_link_while_nobody_can_sign_in(
         email="chief@example.com",
         now=NOW,
     )
-    daemon.first_admin(engine, settings)
+    first_admin(engine, settings)
     assert capsys.readouterr().out == ""  # someone can sign in now: nothing printed
 
 
@@ -118,11 +118,11 @@ def test_the_first_run_link_points_where_the_daemon_listens_when_no_site_url_is_
         env_file=None,
     )
     assert "site_url" not in unset.model_fields_set
-    daemon.first_admin(engine, unset, served="http://127.0.0.1:8080")
+    first_admin(engine, unset, served="http://127.0.0.1:8080")
     assert "    http://127.0.0.1:8080/admin/welcome/" in capsys.readouterr().out
     # With PUBLISHER_SITE_URL set, the link is the site's, wherever this daemon listens.
     named = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SITE_URL="https://news.example.com"
     )
-    daemon.first_admin(engine, named, served="http://127.0.0.1:8080")
+    first_admin(engine, named, served="http://127.0.0.1:8080")
     assert "    https://news.example.com/admin/welcome/" in capsys.readouterr().out

@@ -9,11 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher.articles import publish
-from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
 from publisher.web import create_app, errors, reader
-from publisher.web.pages import Context
+from publisher.web.application import Application
 from tests.support import NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
@@ -67,10 +65,9 @@ def test_every_area_is_assembled(engine: Engine, settings: Settings) -> None:
 def test_an_area_router_stands_alone(engine: Engine, settings: Settings) -> None:
     # Its dependencies are passed in: no global state ties it to create_app.
     publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
-    env = make_environment(zone=settings.zone)
-    ctx = Context.of(settings, engine, lambda: NOW, env, load_timetable(settings.schedules))
-    app = FastAPI(exception_handlers=errors.handlers(ctx))
-    app.include_router(reader.router(ctx))
+    app = FastAPI(exception_handlers=errors.handlers())
+    app.state.application = Application.of(settings, engine, clock=lambda: NOW)
+    app.include_router(reader.router)
     client = TestClient(app)
     assert "Durian exporters switch to rail" in client.get("/").text
     missing = client.get("/articles/no-such-story")
@@ -79,7 +76,7 @@ def test_an_area_router_stands_alone(engine: Engine, settings: Settings) -> None
 
 
 def test_two_apps_share_no_state(engine: Engine, settings: Settings) -> None:
-    # Each app builds its own routers, so one app's per-client limit is not another's.
+    # Each app has its own Application, so one app's per-client limit is not another's.
     def signups(client: TestClient) -> list[int]:
         bot = {"email": "x@example.com", "website": "bot"}  # the honeypot: counted, not stored
         return [client.post("/subscribe", data=bot).status_code for _ in range(11)]

@@ -47,7 +47,7 @@ def test_a_story_page_ends_with_provenance_report_brand_studio_and_join(
     assert widest(page) <= viewport["width"]
     shot = screenshot(page, f"story-{viewport['width']}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOTS / shot.name)  # the README shows these
+    shutil.copyfile(shot, SCREENSHOTS / shot.name)  # docs/index.md shows these
     page.close()
 
 
@@ -191,8 +191,8 @@ def test_debug_log_level_brings_the_scheduler_lines_back(tmp_path: Path, databas
     assert "[apscheduler" in output, output
 
 
-def test_screenshots_named_in_the_readme_exist() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_screenshots_named_in_the_docs_exist() -> None:
+    index = (Path(__file__).resolve().parents[2] / "docs" / "index.md").read_text()
     for name in ("story-390.png", "story-1280.png"):
-        assert f"docs/screenshots/{name}" in readme
+        assert f"(screenshots/{name})" in index
         assert (SCREENSHOTS / name).exists() or (ARTIFACTS / name).exists()

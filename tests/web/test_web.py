@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from publisher.articles import publish
 from publisher.settings import Settings
 from publisher.web import create_app
+from publisher.web.application import DaemonHooks
 from tests.browser import LiveServer
 from tests.support import NOW, SECRET, make_settings
 
@@ -303,7 +304,7 @@ def test_metrics_report_the_queue_editions_and_this_process(
         engine,
         clock=lambda: NOW,
         feed_upkeep_every=None,
-        counters=lambda: {"messages_sent": 7},
+        daemon=DaemonHooks(counters=lambda: {"messages_sent": 7}),
     )
     client = TestClient(app)
     client.get("/feed.xml")

@@ -1,5 +1,6 @@
-"""The newsroom (``/admin/``): one module per area, each with its own router, sharing one
-session and form-token dependency (``session.requires``)."""
+"""The newsroom (``/admin/``): one module per area, each with its module-level router, all
+gathered here under ``/admin``; every page takes the signed-in person through
+``session.editor`` or ``session.admin`` (which also check the form token)."""
 
 from __future__ import annotations
 
@@ -25,35 +26,28 @@ from publisher.web.admin import (
     subscriber_files,
     subscribers,
 )
-from publisher.web.admin.context import Newsroom
 
-__all__ = ["IMPORT_PATH", "Newsroom", "api_session", "install", "router"]
+__all__ = ["IMPORT_PATH", "api_session", "install", "router"]
 
 api_session = session.api_caller
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 IMPORT_PATH = subscriber_files.IMPORT_PATH
 
 
-def router(room: Newsroom) -> APIRouter:
-    """Every newsroom page, under /admin."""
-    routes = APIRouter(prefix="/admin", include_in_schema=False)
-    # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
-    areas = (
-        signin,
-        dashboard,
-        articles,
-        inbox,
-        reports,
-        editions,
-        account,
-        people,
-        subscriber_files,
-        subscribers,
-        audit,
-    )
-    for area in areas:
-        routes.include_router(area.router(room))
-    return routes
+router = APIRouter(prefix="/admin", include_in_schema=False)
+"""Every newsroom page, under /admin."""
+router.include_router(signin.router)
+router.include_router(dashboard.router)
+router.include_router(articles.router)
+router.include_router(inbox.router)
+router.include_router(reports.router)
+router.include_router(editions.router)
+router.include_router(account.router)
+router.include_router(people.router)
+# subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
+router.include_router(subscriber_files.router)
+router.include_router(subscribers.router)
+router.include_router(audit.router)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,9 +16,13 @@ from publisher.newsroom import staff as people
 from publisher.newsroom import twofactor
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
-from publisher.web.admin.context import Newsroom
-from publisher.web.admin.signin import PER_PERSON_CODES, TOO_MANY, WINDOW
-from publisher.web.guards import ClientLimit
+from publisher.web.admin.pages import render
+from publisher.web.admin.signin import SEALED, TOO_MANY, Limits, limits
+from publisher.web.application import Application, application
+
+__all__ = ["router"]
+
+T = TypeVar("T")
 
 DONE = {
     "password": "Your password is changed. Every other session has ended.",
@@ -26,118 +31,168 @@ DONE = {
 }
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    signed_in = session.requires("editor", room.engine, room.settings, room.clock)
-    codes_limit = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
-    issuer = room.settings.site_title
+def _account_page(
+    request: Request, app: Application, who: Staff, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values.setdefault("errors", {})
+    values.setdefault("notice", "")
+    sealer = app.sealer(SEALED)
+    return render(
+        request,
+        app,
+        "account.html",
+        staff=who,
+        http_status=status,
+        setup=twofactor.pending_setup(
+            app.engine, who, issuer=app.settings.site_title, sealer=sealer
+        ),
+        codes_left=twofactor.recovery_codes_left(app.engine, who),
+        **values,
+    )
 
-    def account_page(
-        request: Request, who: Staff, status: int = 200, **values: Any
-    ) -> HTMLResponse:
-        values.setdefault("errors", {})
-        values.setdefault("notice", "")
-        return room.page(
-            request,
-            "account.html",
-            staff=who,
-            http_status=status,
-            setup=twofactor.pending_setup(room.engine, who, issuer=issuer, sealer=room.sealer),
-            codes_left=twofactor.recovery_codes_left(room.engine, who),
-            **values,
+
+def _with_code(
+    app: Application, counts: Limits, who: Staff, code: str, action: Callable[[str], T]
+) -> T:
+    """``action(code)``, unless this person is over the codes limit (DeniedError TOO_MANY);
+    a wrong code (DeniedError) counts against the limit."""
+    at = app.clock().timestamp()
+    if counts.account_codes.full(str(who.id), at):
+        raise DeniedError(TOO_MANY)
+    try:
+        return action(code[:100])
+    except DeniedError:
+        counts.account_codes.note(str(who.id), at)
+        raise
+
+
+router = APIRouter()
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(
+    request: Request,
+    done: str = "",
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> Response:
+    """The signed-in person's own account page."""
+    return _account_page(request, app, who, notice=DONE.get(done, ""))
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> Response:
+    """A new password (given the current one): every other session ends."""
+    form = await request.form()
+    current, new = str(form.get("current", "")), str(form.get("password", ""))
+    try:
+        if new != str(form.get("again", "")):
+            raise InputError("the two new passwords are not the same")
+        fresh = await run_in_threadpool(
+            people.change_password, app.engine, who, current, new, now=app.clock()
         )
+    except DeniedError as exc:
+        return _account_page(request, app, who, 403, errors={"current": exc.message})
+    except InputError as exc:
+        return _account_page(request, app, who, 400, errors={"password": exc.message})
+    session.begin(request, fresh, now=app.clock())
+    return RedirectResponse("/admin/account?done=password", status_code=303)
 
-    def with_code(request: Request, who: Staff, code: str, action: Any) -> Any:
-        """``action(code)``, unless this person is over the codes limit; None on a wrong
-        code (the page says so beside the field)."""
-        at = room.clock().timestamp()
-        if codes_limit.full(str(who.id), at):
-            raise DeniedError(TOO_MANY)
-        try:
-            return action(code[:100])
-        except DeniedError:
-            codes_limit.note(str(who.id), at)
-            raise
 
-    @routes.get("/account", response_class=HTMLResponse)
-    def account(request: Request, done: str = "", who: Staff = Depends(signed_in)) -> Response:
-        return account_page(request, who, notice=DONE.get(done, ""))
+@router.post("/account/totp", response_class=HTMLResponse)
+def start_totp(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> Response:
+    """A second factor's set-up begins: a secret to scan, waiting for its first code."""
+    twofactor.begin_setup(
+        app.engine,
+        who,
+        issuer=app.settings.site_title,
+        sealer=app.sealer(SEALED),
+        now=app.clock(),
+    )
+    return RedirectResponse("/admin/account?done=totp-start#totp", status_code=303)
 
-    @routes.post("/account/password", response_class=HTMLResponse)
-    async def change_password(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        form = await request.form()
-        current, new = str(form.get("current", "")), str(form.get("password", ""))
-        try:
-            if new != str(form.get("again", "")):
-                raise InputError("the two new passwords are not the same")
-            fresh = await run_in_threadpool(
-                people.change_password, room.engine, who, current, new, now=room.clock()
-            )
-        except DeniedError as exc:
-            return account_page(request, who, 403, errors={"current": exc.message})
-        except InputError as exc:
-            return account_page(request, who, 400, errors={"password": exc.message})
-        session.begin(request, fresh, now=room.clock())
-        return RedirectResponse("/admin/account?done=password", status_code=303)
 
-    @routes.post("/account/totp", response_class=HTMLResponse)
-    def start_totp(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        twofactor.begin_setup(room.engine, who, issuer=issuer, sealer=room.sealer, now=room.clock())
-        return RedirectResponse("/admin/account?done=totp-start#totp", status_code=303)
+@router.post("/account/totp/confirm", response_class=HTMLResponse)
+async def confirm_totp(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+    counts: Limits = Depends(limits),
+) -> Response:
+    """The set-up's first code: the second factor is on, its recovery codes shown once."""
+    code = str((await request.form()).get("code", ""))
+    sealer = app.sealer(SEALED)
+    try:
+        done = await run_in_threadpool(
+            _with_code,
+            app,
+            counts,
+            who,
+            code,
+            lambda c: twofactor.confirm_setup(app.engine, who, c, sealer=sealer, now=app.clock()),
+        )
+    except (DeniedError, InputError) as exc:
+        status = 429 if exc.message == TOO_MANY else exc.http_status
+        return _account_page(request, app, who, status, errors={"setup": exc.message})
+    session.begin(request, done.staff, now=app.clock())  # the others ended
+    return render(request, app, "recovery.html", staff=done.staff, codes=done.codes, new=True)
 
-    @routes.post("/account/totp/confirm", response_class=HTMLResponse)
-    async def confirm_totp(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        code = str((await request.form()).get("code", ""))
-        try:
-            done = await run_in_threadpool(
-                with_code,
-                request,
-                who,
-                code,
-                lambda c: twofactor.confirm_setup(
-                    room.engine, who, c, sealer=room.sealer, now=room.clock()
-                ),
-            )
-        except (DeniedError, InputError) as exc:
-            status = 429 if exc.message == TOO_MANY else exc.http_status
-            return account_page(request, who, status, errors={"setup": exc.message})
-        session.begin(request, done.staff, now=room.clock())  # the others ended
-        return room.page(request, "recovery.html", staff=done.staff, codes=done.codes, new=True)
 
-    @routes.post("/account/totp/codes", response_class=HTMLResponse)
-    async def new_codes(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        code = str((await request.form()).get("code", ""))
-        try:
-            codes = await run_in_threadpool(
-                with_code,
-                request,
-                who,
-                code,
-                lambda c: twofactor.new_recovery_codes(
-                    room.engine, who, c, sealer=room.sealer, now=room.clock()
-                ),
-            )
-        except DeniedError as exc:
-            status = 429 if exc.message == TOO_MANY else 403
-            return account_page(request, who, status, errors={"codes": exc.message})
-        return room.page(request, "recovery.html", staff=who, codes=codes, new=False)
+@router.post("/account/totp/codes", response_class=HTMLResponse)
+async def new_codes(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+    counts: Limits = Depends(limits),
+) -> Response:
+    """New recovery codes (given a code), shown once; the old ones no longer work."""
+    code = str((await request.form()).get("code", ""))
+    sealer = app.sealer(SEALED)
+    try:
+        codes = await run_in_threadpool(
+            _with_code,
+            app,
+            counts,
+            who,
+            code,
+            lambda c: twofactor.new_recovery_codes(
+                app.engine, who, c, sealer=sealer, now=app.clock()
+            ),
+        )
+    except DeniedError as exc:
+        status = 429 if exc.message == TOO_MANY else 403
+        return _account_page(request, app, who, status, errors={"codes": exc.message})
+    return render(request, app, "recovery.html", staff=who, codes=codes, new=False)
 
-    @routes.post("/account/totp/off", response_class=HTMLResponse)
-    async def totp_off(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        code = str((await request.form()).get("code", ""))
-        try:
-            await run_in_threadpool(
-                with_code,
-                request,
-                who,
-                code,
-                lambda c: twofactor.turn_off(
-                    room.engine, who, c, sealer=room.sealer, now=room.clock()
-                ),
-            )
-        except DeniedError as exc:
-            status = 429 if exc.message == TOO_MANY else 403
-            return account_page(request, who, status, errors={"off": exc.message})
-        return RedirectResponse("/admin/account?done=totp-off", status_code=303)
 
-    return routes
+@router.post("/account/totp/off", response_class=HTMLResponse)
+async def totp_off(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+    counts: Limits = Depends(limits),
+) -> Response:
+    """The second factor off (given a code)."""
+    code = str((await request.form()).get("code", ""))
+    sealer = app.sealer(SEALED)
+    try:
+        await run_in_threadpool(
+            _with_code,
+            app,
+            counts,
+            who,
+            code,
+            lambda c: twofactor.turn_off(app.engine, who, c, sealer=sealer, now=app.clock()),
+        )
+    except DeniedError as exc:
+        status = 429 if exc.message == TOO_MANY else 403
+        return _account_page(request, app, who, status, errors={"off": exc.message})
+    return RedirectResponse("/admin/account?done=totp-off", status_code=303)

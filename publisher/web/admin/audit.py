@@ -13,8 +13,11 @@ from fastapi.responses import HTMLResponse
 from publisher.newsroom import dashboard
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session, trail
-from publisher.web.admin.context import Newsroom
+from publisher.web.admin.pages import render
 from publisher.web.api import MAX_ID
+from publisher.web.application import Application, application
+
+__all__ = ["SUBJECT_PAGES", "Line", "router", "subject_href"]
 
 # Where each kind of subject is looked at in the newsroom.
 SUBJECT_PAGES = {
@@ -35,6 +38,7 @@ class Line:
 
 
 def subject_href(kind: str, subject_id: int | None) -> str | None:
+    """The newsroom page of an entry's subject, if it has one."""
     page = SUBJECT_PAGES.get(kind)
     if page is None or (subject_id is None and "{id}" in page):
         return None
@@ -50,47 +54,49 @@ def _before(raw: str) -> tuple[int | None, str]:
     return None, "This page of the trail does not exist: start again from the newest entries."
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    signed_in = session.requires("editor", room.engine, room.settings, room.clock)
+router = APIRouter()
 
-    @routes.get("/audit", response_class=HTMLResponse)
-    def audit(request: Request, who: Staff = Depends(signed_in)) -> HTMLResponse:
-        params = request.query_params
-        query, errors = dashboard.AuditQuery.parse(params, admin=who.is_admin)
-        before, page_error = _before(params.get("before", ""))
-        if page_error:
-            errors["before"] = page_error
-        found = dashboard.AuditPage([], None)
-        if not errors:
-            found = dashboard.audit(
-                room.engine,
-                query,
-                admin=who.is_admin,
-                zone=room.settings.zone,
-                before_id=before,
-            )
-        lines = [
-            Line(row, subject_href(row.kind, row.subject_id)) for row in trail.rows(found.entries)
-        ]
-        filters = {k: v for k, v in query.values.items() if v}
-        status = 200
-        if errors:
-            status = 403 if "kind" in errors and not who.is_admin else 400
-        return room.page(
-            request,
-            "audit.html",
-            staff=who,
-            http_status=status,
-            lines=lines,
-            values=query.values,
-            errors=errors,
-            kinds=dashboard.AUDIT_KINDS if who.is_admin else dashboard.EDITOR_KINDS,
-            older=f"?{urlencode({**filters, 'before': found.older})}" if found.older else None,
-            newest=f"?{urlencode(filters)}" if before is not None else None,
-            filtered=bool(filters),
-            searched_to=found.searched_to,
-            filter_link=lambda **extra: "?" + urlencode({**filters, **extra}),
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """A page of the trail as filtered (400 on a bad filter; 403 on a kind an editor may
+    not see)."""
+    params = request.query_params
+    query, errors = dashboard.AuditQuery.parse(params, admin=who.is_admin)
+    before, page_error = _before(params.get("before", ""))
+    if page_error:
+        errors["before"] = page_error
+    found = dashboard.AuditPage([], None)
+    if not errors:
+        found = dashboard.audit(
+            app.engine,
+            query,
+            admin=who.is_admin,
+            zone=app.settings.zone,
+            before_id=before,
         )
-
-    return routes
+    lines = [Line(row, subject_href(row.kind, row.subject_id)) for row in trail.rows(found.entries)]
+    filters = {k: v for k, v in query.values.items() if v}
+    status = 200
+    if errors:
+        status = 403 if "kind" in errors and not who.is_admin else 400
+    return render(
+        request,
+        app,
+        "audit.html",
+        staff=who,
+        http_status=status,
+        lines=lines,
+        values=query.values,
+        errors=errors,
+        kinds=dashboard.AUDIT_KINDS if who.is_admin else dashboard.EDITOR_KINDS,
+        older=f"?{urlencode({**filters, 'before': found.older})}" if found.older else None,
+        newest=f"?{urlencode(filters)}" if before is not None else None,
+        filtered=bool(filters),
+        searched_to=found.searched_to,
+        filter_link=lambda **extra: "?" + urlencode({**filters, **extra}),
+    )

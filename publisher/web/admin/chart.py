@@ -11,6 +11,8 @@ from datetime import datetime
 
 from publisher.newsroom.dashboard import Day
 
+__all__ = ["Chart", "Point", "RateChart", "Sample", "Tick", "growth_chart", "rate_chart"]
+
 WIDTH, HEIGHT = 720.0, 240.0
 LEFT, RIGHT, TOP, BOTTOM = 64.0, 12.0, 12.0, 28.0  # room for the axes' labels
 TICKS = 4  # steps on the y axis
@@ -18,6 +20,8 @@ TICKS = 4  # steps on the y axis
 
 @dataclass(frozen=True)
 class Point:
+    """One day on the growth chart, where it is drawn."""
+
     x: float
     y: float
     day: Day
@@ -25,12 +29,16 @@ class Point:
 
 @dataclass(frozen=True)
 class Tick:
+    """A labelled step on an axis."""
+
     at: float  # x for the time axis, y for the figures
     label: str
 
 
 @dataclass(frozen=True)
 class Chart:
+    """The growth chart as the template draws it, with a summary in words."""
+
     width: float
     height: float
     points: list[Point]
@@ -55,6 +63,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class RateChart:
+    """An edition's send rate as the template draws it, with a summary in words."""
+
     width: float
     height: float
     samples: list[Sample]

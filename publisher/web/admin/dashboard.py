@@ -12,28 +12,34 @@ from fastapi.responses import HTMLResponse
 
 from publisher.newsroom import dashboard as newsroom
 from publisher.newsroom.staff import Staff
-from publisher.web.admin import session
 from publisher.web.admin.chart import growth_chart
-from publisher.web.admin.context import Newsroom
+from publisher.web.admin.pages import render
+from publisher.web.admin.polling import STOP_POLLING, poller
+from publisher.web.admin.session import editor
+from publisher.web.application import Application, application
 
-# htmx stops polling when an answer has this status (and swaps it in like a 200).
-STOP_POLLING = 286
+__all__ = ["router"]
+
 DOWN = "unavailable since "
+
+router = APIRouter()
 
 
 @dataclass(frozen=True)
 class MailHealth:
+    """The mail server's state (ok, down, maildir, unknown) and since when it is down."""
+
     state: str  # ok, down, maildir, unknown
     since: datetime | None = None
 
 
-def mail_health(room: Newsroom) -> MailHealth:
+def mail_health(app: Application) -> MailHealth:
     """The mail server as this process's delivery workers last found it."""
-    if room.settings.smtp_url is None:
+    if app.settings.smtp_url is None:
         return MailHealth("maildir")
-    if room.mail_status is None:
+    if app.daemon.mail_status is None:
         return MailHealth("unknown")
-    status = room.mail_status()
+    status = app.daemon.mail_status()
     if status == "ok":
         return MailHealth("ok")
     try:
@@ -43,38 +49,45 @@ def mail_health(room: Newsroom) -> MailHealth:
     return MailHealth("down", since)
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    signed_in = session.requires("editor", room.engine, room.settings, room.clock)
-    finished: newsroom.Counted = {}  # finished editions' counts, kept by this app
+def finished_editions(request: Request) -> newsroom.Counted:
+    """The dependency giving this app's finished editions' counts, kept between requests
+    (a finished edition's deliveries no longer change, so they are counted once)."""
+    state = request.app.state
+    if not hasattr(state, "finished_editions"):
+        state.finished_editions = {}
+    found: newsroom.Counted = state.finished_editions
+    return found
 
-    @routes.get("/", response_class=HTMLResponse)
-    def dashboard(request: Request, who: Staff = Depends(signed_in)) -> HTMLResponse:
-        now = room.clock()
-        board = newsroom.dashboard(
-            room.engine, room.settings, room.timetable, now=now, known=finished
-        )
-        return room.page(
-            request,
-            "dashboard.html",
-            staff=who,
-            board=board,
-            queue=board.queue,
-            mail=mail_health(room),
-            chart=growth_chart(board.growth),
-            now=now,
-        )
 
-    @routes.get("/live", response_class=HTMLResponse)
-    def live(request: Request) -> HTMLResponse:
-        # Not the shared dependency: once the session has ended, a poll must not swap the
-        # sign-in page into the dashboard, so it answers a note that stops the polling.
-        who = session.current(request, room.engine, room.settings, now=room.clock())
-        if who is None:
-            if request.headers.get("hx-request") != "true":
-                raise session.SignInNeeded()
-            return room.page(request, "_live.html", staff=None, http_status=STOP_POLLING)
-        queue = newsroom.live(room.engine, room.settings, now=room.clock())
-        return room.page(request, "_live.html", staff=who, queue=queue, mail=mail_health(room))
+@router.get("/", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+    finished: newsroom.Counted = Depends(finished_editions),
+) -> HTMLResponse:
+    """The newsroom's front page."""
+    now = app.clock()
+    board = newsroom.dashboard(app.engine, app.settings, app.timetable, now=now, known=finished)
+    return render(
+        request,
+        app,
+        "dashboard.html",
+        staff=who,
+        board=board,
+        queue=board.queue,
+        mail=mail_health(app),
+        chart=growth_chart(board.growth),
+        now=now,
+    )
 
-    return routes
+
+@router.get("/live", response_class=HTMLResponse)
+def live(
+    request: Request, who: Staff | None = Depends(poller), app: Application = Depends(application)
+) -> HTMLResponse:
+    """The queue and mail server figures the front page polls every 10 seconds."""
+    if who is None:
+        return render(request, app, "_live.html", staff=None, http_status=STOP_POLLING)
+    queue = newsroom.live(app.engine, app.settings, now=app.clock())
+    return render(request, app, "_live.html", staff=who, queue=queue, mail=mail_health(app))

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from publisher import store
 from publisher.editions import sends
 from publisher.models import Edition
 from publisher.schedules import Timetable
-from publisher.web.admin.context import Newsroom
+from publisher.web.application import Application
+
+__all__ = ["STATUSES", "ListQuery", "Listing", "Row", "editions_page"]
 
 PAGE = 25
 MAX_PAGE = 10_000
@@ -23,6 +26,8 @@ STATUSES = (
 
 @dataclass(frozen=True)
 class ListQuery:
+    """The list's filters and page."""
+
     digest: str = ""
     status: str = ""
     page: int = 1
@@ -31,6 +36,10 @@ class ListQuery:
     def values(self) -> dict[str, str]:
         """The filters as the address carries them (empty ones left out)."""
         return {k: v for k, v in (("digest", self.digest), ("status", self.status)) if v}
+
+    def page_link(self, page: int) -> str:
+        """The address (relative to the list's) of page ``page`` with these filters."""
+        return "?" + urlencode({**self.values, "page": page})
 
     @classmethod
     def parse(
@@ -56,6 +65,8 @@ class ListQuery:
 
 @dataclass(frozen=True)
 class Row:
+    """An edition on the list, with its deliveries counted by status."""
+
     edition: Edition
     sent: int
     failed: int
@@ -66,6 +77,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Listing:
+    """One page of the list."""
+
     awaiting: list[Edition]  # awaiting review, soonest deadline first
     rows: list[Row]
     page: int
@@ -83,10 +96,10 @@ def _row(edition: Edition, counts: Mapping[str, int]) -> Row:
     )
 
 
-def editions_page(room: Newsroom, query: ListQuery, *, now: datetime) -> Listing:
+def editions_page(app: Application, query: ListQuery, *, now: datetime) -> Listing:
     """One page of editions, newest first, and every edition awaiting review."""
     start = (query.page - 1) * PAGE
-    with store.reading(room.engine) as db:
+    with store.reading(app.engine) as db:
         found = store.edition_list(
             db,
             digest=query.digest or None,
@@ -96,7 +109,7 @@ def editions_page(room: Newsroom, query: ListQuery, *, now: datetime) -> Listing
         shown = found[start : start + PAGE]
         counts = store.delivery_counts(db, [e.id or 0 for e in shown])
     return Listing(
-        sends.pending_review(room.engine, now),
+        sends.pending_review(app.engine, now),
         [_row(e, counts.get(e.id or 0, {})) for e in shown],
         query.page,
         len(found) > start + PAGE,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -19,9 +18,13 @@ from publisher.content import sanitise_html
 from publisher.errors import InputError, NotFoundError
 from publisher.newsroom.staff import Staff
 from publisher.sources import inbox
-from publisher.web.admin import session
-from publisher.web.admin.context import Newsroom
+from publisher.sources.polling import SourceState
+from publisher.web.admin.pages import render
+from publisher.web.admin.session import editor
 from publisher.web.admin.trail import rows
+from publisher.web.application import Application, application
+
+__all__ = ["ItemProblem", "linker", "openable", "problem_page", "router"]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
 MAX_PAGE = 100_000
@@ -32,6 +35,8 @@ DONE = {
     "resumed": "Resumed: the source is polled again now.",
     "running": "That source was not paused.",
 }
+
+router = APIRouter()
 
 
 class ItemProblem(Exception):
@@ -52,19 +57,19 @@ def item_id_of(text: str) -> int:
     return int(text)
 
 
-def item(room: Newsroom, text: str) -> inbox.ItemView:
+def item(app: Application, text: str) -> inbox.ItemView:
     """The item whose id is ``text``, whatever its status; ItemProblem when there is none."""
     item_id = item_id_of(text)
     try:
-        return inbox.get_item(room.engine, item_id)
+        return inbox.get_item(app.engine, item_id)
     except NotFoundError:
         raise ItemProblem(404, f"There is no inbox item {item_id}.") from None
 
 
-def openable(room: Newsroom, text: str) -> inbox.ItemView:
+def openable(app: Application, text: str) -> inbox.ItemView:
     """The item whose id is ``text``, if it can still become an article (ItemProblem if not:
     discarded, or an article already)."""
-    found = item(room, text)
+    found = item(app, text)
     row = found.item
     if row.status == "discarded":
         raise ItemProblem(409, f"Inbox item {row.id} was discarded: it cannot become an article.")
@@ -89,9 +94,11 @@ def linker(found: inbox.ItemView, *, actor: str, now: datetime) -> Callable[[Ses
     return link
 
 
-def problem_page(room: Newsroom, request: Request, who: Staff, exc: ItemProblem) -> HTMLResponse:
-    return room.page(
+def problem_page(request: Request, app: Application, who: Staff, exc: ItemProblem) -> HTMLResponse:
+    """The newsroom's page saying why an item cannot be shown or opened."""
+    return render(
         request,
+        app,
         "inbox_problem.html",
         staff=who,
         http_status=exc.status,
@@ -146,105 +153,141 @@ def _with_done(target: str, done: str) -> str:
     return f"{target}{'&' if '?' in target else '?'}done={done}"
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    editor = session.requires("editor", room.engine, room.settings, room.clock)
+def _address(query: str) -> str:
+    return f"/admin/inbox?{query}" if query else "/admin/inbox"
 
-    def states() -> list[Any]:
-        return list(inbox.source_states(room.engine, room.timetable))
 
-    @routes.get("/inbox", response_class=HTMLResponse)
-    def inbox_list(request: Request, done: str = "", who: Staff = Depends(editor)) -> Response:
-        wanted, page, problem = _filters(request)
-        try:
-            found = inbox.list_items(
-                room.engine,
-                source=wanted["source"] or None,
-                status=wanted["status"],
-                query=wanted["q"] or None,
-                page=page,
-            )
-        except InputError as exc:
-            wanted, problem = {**wanted, "status": "new"}, exc.message
-            found = inbox.list_items(room.engine, status="new", page=1)
-        return room.page(
-            request,
-            "inbox.html",
-            staff=who,
-            http_status=400 if problem else 200,
-            found=found,
-            wanted=wanted,
+def states(app: Application) -> list[SourceState]:
+    """Every source's state, as the sources page and the inbox's side show it."""
+    return list(inbox.source_states(app.engine, app.timetable))
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox_list(
+    request: Request,
+    done: str = "",
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """The items the sources brought in, newest first, filtered, a page at a time."""
+    wanted, page, problem = _filters(request)
+    try:
+        found = inbox.list_items(
+            app.engine,
+            source=wanted["source"] or None,
+            status=wanted["status"],
+            query=wanted["q"] or None,
             page=page,
-            first=(page - 1) * found.per_page + 1,
-            previous=_query(wanted, page - 1) if page > 1 else None,
-            following=_query(wanted, page + 1) if found.has_next else None,
-            source_link=lambda name: _query(wanted, source=name),
-            status_link=lambda name: _query(wanted, status=name),
-            here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-            sources=states(),
-            problem=problem,
-            done=DONE.get(done, ""),
-            thumbnail=thumbnail,
-            statuses=STATUSES,
         )
+    except InputError as exc:
+        wanted, problem = {**wanted, "status": "new"}, exc.message
+        found = inbox.list_items(app.engine, status="new", page=1)
+    return render(
+        request,
+        app,
+        "inbox.html",
+        staff=who,
+        http_status=400 if problem else 200,
+        found=found,
+        wanted=wanted,
+        page=page,
+        first=(page - 1) * found.per_page + 1,
+        newer=_address(_query(wanted, page - 1)) if page > 1 else "",
+        older=_address(_query(wanted, page + 1)) if found.has_next else "",
+        position="",
+        source_link=lambda name: _query(wanted, source=name),
+        status_link=lambda name: _query(wanted, status=name),
+        here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+        sources=states(app),
+        problem=problem,
+        done=DONE.get(done, ""),
+        thumbnail=thumbnail,
+        statuses=STATUSES,
+    )
 
-    @routes.get("/inbox/{item_id}", response_class=HTMLResponse)
-    def item_page(
-        request: Request, item_id: str, done: str = "", who: Staff = Depends(editor)
-    ) -> Response:
-        try:
-            found = item(room, item_id)
-        except ItemProblem as exc:
-            return problem_page(room, request, who, exc)
-        row = found.item
-        with store.reading(room.engine) as db:
-            trail = rows(store.audit_entries(db, kind="inbox_item", subject_id=row.id or 0))
-        return room.page(
-            request,
-            "inbox_item.html",
-            staff=who,
-            view=found,
-            row=row,
-            body=sanitise_html(row.body_html) if row.body_html else "",
-            image=thumbnail(row.image),
-            trail=trail,
-            done=DONE.get(done, ""),
+
+@router.get("/inbox/{item_id}", response_class=HTMLResponse)
+def item_page(
+    request: Request,
+    item_id: str,
+    done: str = "",
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """One item as it came in, with its history."""
+    try:
+        found = item(app, item_id)
+    except ItemProblem as exc:
+        return problem_page(request, app, who, exc)
+    row = found.item
+    with store.reading(app.engine) as db:
+        trail = rows(store.audit_entries(db, kind="inbox_item", subject_id=row.id or 0))
+    return render(
+        request,
+        app,
+        "inbox_item.html",
+        staff=who,
+        view=found,
+        row=row,
+        body=sanitise_html(row.body_html) if row.body_html else "",
+        image=thumbnail(row.image),
+        trail=trail,
+        done=DONE.get(done, ""),
+    )
+
+
+@router.post("/inbox/{item_id}/discard", response_class=HTMLResponse)
+async def discard(
+    request: Request,
+    item_id: str,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Discards the item for good, and goes back to the page the form was on."""
+    form = await request.form()
+    try:
+        number = item_id_of(item_id)
+        changed = inbox.discard(app.engine, number, actor=who.email, now=app.clock())
+    except ItemProblem as exc:
+        return problem_page(request, app, who, exc)
+    except NotFoundError:
+        return problem_page(
+            request, app, who, ItemProblem(404, f"There is no inbox item {number}.")
         )
+    except InputError as exc:
+        return problem_page(request, app, who, ItemProblem(409, exc.message))
+    back = _back(form.get("back"))
+    return RedirectResponse(
+        _with_done(back, "discarded" if changed else "already"), status_code=303
+    )
 
-    @routes.post("/inbox/{item_id}/discard", response_class=HTMLResponse)
-    async def discard(request: Request, item_id: str, who: Staff = Depends(editor)) -> Response:
-        form = await request.form()
-        try:
-            number = item_id_of(item_id)
-            changed = inbox.discard(room.engine, number, actor=who.email, now=room.clock())
-        except ItemProblem as exc:
-            return problem_page(room, request, who, exc)
-        except NotFoundError:
-            return problem_page(
-                room, request, who, ItemProblem(404, f"There is no inbox item {number}.")
-            )
-        except InputError as exc:
-            return problem_page(room, request, who, ItemProblem(409, exc.message))
-        back = _back(form.get("back"))
-        return RedirectResponse(
-            _with_done(back, "discarded" if changed else "already"), status_code=303
-        )
 
-    @routes.get("/sources", response_class=HTMLResponse)
-    def source_list(request: Request, done: str = "", who: Staff = Depends(editor)) -> Response:
-        return room.page(
-            request, "inbox_sources.html", staff=who, sources=states(), done=DONE.get(done, "")
-        )
+@router.get("/sources", response_class=HTMLResponse)
+def source_list(
+    request: Request,
+    done: str = "",
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Every source's state: last and next poll, items seen, the last error."""
+    return render(
+        request, app, "inbox_sources.html", staff=who, sources=states(app), done=DONE.get(done, "")
+    )
 
-    @routes.post("/sources/{name}/resume", response_class=HTMLResponse)
-    async def resume(request: Request, name: str, who: Staff = Depends(editor)) -> Response:
-        form = await request.form()
-        try:
-            changed = inbox.resume_source(room.engine, name[:50], actor=who.email, now=room.clock())
-        except NotFoundError:
-            problem = ItemProblem(404, f"There is no source {name[:50]!r}.")
-            return problem_page(room, request, who, problem)
-        back = _back(form.get("back") or "/admin/sources")
-        return RedirectResponse(_with_done(back, "resumed" if changed else "running"), 303)
 
-    return routes
+@router.post("/sources/{name}/resume", response_class=HTMLResponse)
+async def resume(
+    request: Request,
+    name: str,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Resumes a paused source (it is polled again now), and goes back."""
+    form = await request.form()
+    try:
+        changed = inbox.resume_source(app.engine, name[:50], actor=who.email, now=app.clock())
+    except NotFoundError:
+        problem = ItemProblem(404, f"There is no source {name[:50]!r}.")
+        return problem_page(request, app, who, problem)
+    back = _back(form.get("back") or "/admin/sources")
+    return RedirectResponse(_with_done(back, "resumed" if changed else "running"), 303)

@@ -32,7 +32,25 @@ from starlette.types import Scope
 from publisher.newsroom import staff as people
 from publisher.newsroom.staff import Staff
 from publisher.settings import Settings
-from publisher.web.application import Application, application
+from publisher.web.application import Application, Clock, application
+
+__all__ = [
+    "COOKIE",
+    "EXPIRED_FORM",
+    "SAFE_METHODS",
+    "ApiCaller",
+    "NotAllowed",
+    "SignInNeeded",
+    "admin",
+    "api_caller",
+    "begin",
+    "check_form_token",
+    "csrf_token",
+    "current",
+    "editor",
+    "end",
+    "middleware_options",
+]
 
 COOKIE = "newsroom"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -49,6 +67,8 @@ class SignInNeeded(HTTPException):
 
 
 class NotAllowed(HTTPException):
+    """A signed-in person whose role may not, or an unsafe request without the form token."""
+
     def __init__(self, detail: str = "Only an admin can do that.") -> None:
         super().__init__(403, detail)
 
@@ -84,6 +104,7 @@ def begin(request: Request, who: Staff, *, now: datetime) -> None:
 
 
 def end(request: Request) -> None:
+    """This browser's session ends."""
     request.session.clear()
 
 
@@ -128,29 +149,12 @@ async def check_form_token(request: Request) -> None:
         raise NotAllowed(EXPIRED_FORM)
 
 
-def requires(
-    role: str, engine: Engine, settings: Settings, clock: Callable[[], datetime]
-) -> Callable[[Request], Awaitable[Staff]]:
-    """A dependency: the signed-in person, if their role may (``editor``: anyone; ``admin``:
-    admins only), with the form token checked on anything that changes something."""
-
-    async def dependency(request: Request) -> Staff:
-        who = await run_in_threadpool(current, request, engine, settings, now=clock())
-        if who is None:
-            raise SignInNeeded()
-        if role == "admin" and not who.is_admin:
-            # Before the form token, which reads the body: an editor's upload to an admin's
-            # page is refused without being read.
-            raise NotAllowed()
-        await check_form_token(request)
-        request.state.staff = who
-        return who
-
-    return dependency
-
-
-async def _signed_in_as(request: Request, app: Application, role: str) -> Staff:
-    who = await run_in_threadpool(current, request, app.engine, app.settings, now=app.clock())
+async def _signed_in_as(
+    request: Request, engine: Engine, settings: Settings, clock: Clock, role: str
+) -> Staff:
+    """The signed-in person if ``role`` allows them (``editor``: anyone; ``admin``: admins
+    only), with the form token checked on anything that changes something."""
+    who = await run_in_threadpool(current, request, engine, settings, now=clock())
     if who is None:
         raise SignInNeeded()
     if role == "admin" and not who.is_admin:
@@ -165,12 +169,12 @@ async def _signed_in_as(request: Request, app: Application, role: str) -> Staff:
 async def editor(request: Request, app: Application = Depends(application)) -> Staff:
     """The dependency of every newsroom page: the signed-in person (an editor or an admin),
     with the form token checked on anything that changes something."""
-    return await _signed_in_as(request, app, "editor")
+    return await _signed_in_as(request, app.engine, app.settings, app.clock, "editor")
 
 
 async def admin(request: Request, app: Application = Depends(application)) -> Staff:
     """As :func:`editor`, for what only an admin may see or do."""
-    return await _signed_in_as(request, app, "admin")
+    return await _signed_in_as(request, app.engine, app.settings, app.clock, "admin")
 
 
 ApiCaller = Callable[[Scope], Awaitable[tuple[Staff | None, bool]]]

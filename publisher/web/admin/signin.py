@@ -12,6 +12,7 @@ with what was typed kept in it, and after signing in a page that sends it again.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,25 @@ from publisher.newsroom import staff as people
 from publisher.newsroom import twofactor
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
-from publisher.web.admin.context import Newsroom
+from publisher.web.admin.pages import render
+from publisher.web.application import Application, application
 from publisher.web.guards import ClientLimit
+
+__all__ = [
+    "HOME",
+    "PENDING_SECONDS",
+    "PER_ADDRESS",
+    "PER_CLIENT",
+    "PER_PERSON_CODES",
+    "SEALED",
+    "TOO_MANY",
+    "WINDOW",
+    "Limits",
+    "kept_fields",
+    "limits",
+    "router",
+    "safe_next",
+]
 
 HOME = "/admin/"
 WINDOW = 15 * 60.0
@@ -39,6 +57,7 @@ KEPT = "kept:"  # the prefix of a field kept from a form sent after the session 
 # never written back into a page: what was typed there must be typed again
 SECRET_FIELDS = {"csrf", "password", "again", "current", "new", "code", "new_password"}
 MAX_KEPT = 200
+SEALED = "totp"  # what the second factor's secrets are sealed for (Application.sealer)
 
 
 def safe_next(target: str) -> str:
@@ -62,19 +81,38 @@ def kept_fields(form: FormData, *, prefixed: bool) -> list[tuple[str, str]]:
 
 
 class Limits:
-    """The sign-in limits of one app."""
+    """The sign-in limits of one app (and the account page's limit on wrong codes)."""
 
     def __init__(self) -> None:
         self.by_address = ClientLimit(per_window=PER_ADDRESS, window=WINDOW)
         self.by_client = ClientLimit(per_window=PER_CLIENT, window=WINDOW)
         self.by_person = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
+        # Wrong codes typed on the account page: counted apart from those at sign-in.
+        self.account_codes = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
 
     def over(self, limit: ClientLimit, key: str, client: str, at: float) -> bool:
+        """Whether this client, or ``key`` (an address, a person) in ``limit``, is at its limit."""
         return self.by_client.full(client, at) or limit.full(key, at)
 
     def failed(self, limit: ClientLimit, key: str, client: str, at: float) -> None:
+        """One failure counted against this client and against ``key`` in ``limit``."""
         self.by_client.note(client, at)
         limit.note(key, at)
+
+
+_MADE = threading.Lock()
+
+
+def limits(request: Request) -> Limits:
+    """The dependency: this app's limits, made on its first use and kept on the app's state
+    (each app counts its own, as each daemon does)."""
+    state = request.app.state
+    with _MADE:  # two first requests at once must not each make their own
+        found: Limits | None = getattr(state, "signin_limits", None)
+        if found is None:
+            found = Limits()
+            state.signin_limits = found
+    return found
 
 
 def _client(request: Request) -> str:
@@ -91,159 +129,198 @@ def _pending(request: Request, now: datetime) -> tuple[int, int] | None:
     return uid, epoch
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    signed_in = session.requires("editor", room.engine, room.settings, room.clock)
-    limits = Limits()
+def _login_page(
+    request: Request, app: Application, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values = {"email": "", "error": "", "next": HOME, "kept": [], **values}
+    return render(request, app, "login.html", staff=None, http_status=status, **values)
 
-    def login_page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-        values = {"email": "", "error": "", "next": HOME, "kept": [], **values}
-        return room.page(request, "login.html", staff=None, http_status=status, **values)
 
-    def code_page(request: Request, status: int = 200, **values: Any) -> HTMLResponse:
-        values = {"error": "", "next": HOME, "kept": [], **values}
-        return room.page(request, "code.html", staff=None, http_status=status, **values)
+def _code_page(
+    request: Request, app: Application, status: int = 200, **values: Any
+) -> HTMLResponse:
+    values = {"error": "", "next": HOME, "kept": [], **values}
+    return render(request, app, "code.html", staff=None, http_status=status, **values)
 
-    def signed_in_now(request: Request, who: Staff, target: str, kept: list[Any]) -> Response:
-        session.begin(request, who, now=room.clock())
-        if kept:  # a form sent after the session ended: offer to send it again
-            return room.page(request, "resume.html", staff=who, target=target, kept=kept)
-        return RedirectResponse(target, status_code=303)
 
-    @routes.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request, next: str = HOME) -> Response:
-        if session.current(request, room.engine, room.settings, now=room.clock()) is not None:
-            return RedirectResponse(safe_next(next), status_code=303)
-        return login_page(request, next=safe_next(next))
+def _signed_in_now(
+    request: Request, app: Application, who: Staff, target: str, kept: list[Any]
+) -> Response:
+    session.begin(request, who, now=app.clock())
+    if kept:  # a form sent after the session ended: offer to send it again
+        return render(request, app, "resume.html", staff=who, target=target, kept=kept)
+    return RedirectResponse(target, status_code=303)
 
-    @routes.post("/login", response_class=HTMLResponse)
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        email, password = str(form.get("email", "")), str(form.get("password", ""))
-        values: dict[str, Any] = {
-            "email": email,
-            "next": safe_next(str(form.get("next", HOME))),
-            "kept": kept_fields(form, prefixed=True),
-        }
-        try:
-            await session.check_form_token(request)
-        except session.NotAllowed as exc:
-            return login_page(request, 403, error=exc.detail, **values)
-        address, client, at = email.strip().lower(), _client(request), room.clock().timestamp()
-        if limits.over(limits.by_address, address, client, at):
-            return login_page(request, 429, error=TOO_MANY, **values)
-        try:
-            row = await run_in_threadpool(
-                people.authenticate, room.engine, email, password, now=room.clock()
-            )
-        except DeniedError as exc:
-            limits.failed(limits.by_address, address, client, at)
-            return login_page(request, 403, error=exc.message, **values)
-        if row.totp_secret:
-            # Not a session yet: only "this password was right, a moment ago".
-            session.end(request)
-            request.session.update(pending=row.id, pending_epoch=row.session_epoch, since=int(at))
-            return code_page(request, next=values["next"], kept=values["kept"])
-        who = people.signed_in(room.engine, row.id or 0, row.session_epoch)
-        assert who is not None
-        return signed_in_now(request, who, values["next"], values["kept"])
 
-    @routes.get("/login/code", response_class=HTMLResponse)
-    def code_form(request: Request, next: str = HOME) -> Response:
-        if _pending(request, room.clock()) is None:
-            return RedirectResponse("/admin/login", status_code=303)
-        return code_page(request, next=safe_next(next))
+router = APIRouter()
 
-    @routes.post("/login/code", response_class=HTMLResponse)
-    async def code(request: Request) -> Response:
-        form = await request.form()
-        values: dict[str, Any] = {
-            "next": safe_next(str(form.get("next", HOME))),
-            "kept": kept_fields(form, prefixed=True),
-        }
-        try:
-            await session.check_form_token(request)
-        except session.NotAllowed as exc:
-            return code_page(request, 403, error=exc.detail, **values)
-        now = room.clock()
-        pending = _pending(request, now)
-        if pending is None:
-            session.end(request)
-            late = "That took too long: please sign in again."
-            return login_page(request, 401, error=late, **values)
-        uid, epoch = pending
-        client, at = _client(request), now.timestamp()
-        if limits.over(limits.by_person, str(uid), client, at):
-            return code_page(request, 429, error=TOO_MANY, **values)
-        try:
-            await run_in_threadpool(
-                twofactor.check_code,
-                room.engine,
-                uid,
-                str(form.get("code", ""))[:100],
-                sealer=room.sealer,
-                actor="",
-                now=now,
-            )
-        except (DeniedError, NotFoundError) as exc:
-            limits.failed(limits.by_person, str(uid), client, at)
-            return code_page(request, 403, error=exc.message, **values)
-        who = people.signed_in(room.engine, uid, epoch)
-        if who is None:  # signed out everywhere, or a new password, meanwhile
-            session.end(request)
-            return login_page(request, 401, error="Please sign in again.", **values)
-        await run_in_threadpool(people.mark_signed_in, room.engine, uid, now=now)
-        return signed_in_now(request, who, values["next"], values["kept"])
 
-    @routes.post("/logout")
-    def logout(request: Request, _who: Staff = Depends(signed_in)) -> Response:
-        session.end(request)
-        return RedirectResponse("/admin/login", status_code=303)
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request, next: str = HOME, app: Application = Depends(application)
+) -> Response:
+    """The sign-in form; whoever is signed in already goes straight on to ``next``."""
+    if session.current(request, app.engine, app.settings, now=app.clock()) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, app, next=safe_next(next))
 
-    @routes.post("/sign-out-everywhere")
-    def everywhere(request: Request, who: Staff = Depends(signed_in)) -> Response:
-        people.sign_out_everywhere(room.engine, who, now=room.clock())
-        session.end(request)
-        return RedirectResponse("/admin/login", status_code=303)
 
-    @routes.get("/welcome/{token}", response_class=HTMLResponse)
-    def welcome_page(request: Request, token: str) -> Response:
-        # A GET only shows the form: link scanners in mail follow GET links.
-        row = people.opened_link(room.engine, room.signer, token, now=room.clock())
-        return room.page(request, "welcome.html", staff=None, person=row, error="", email="")
-
-    @routes.post("/welcome/{token}", response_class=HTMLResponse)
-    async def welcome(request: Request, token: str) -> Response:
-        form = await request.form()
-        email, password = str(form.get("email", "")), str(form.get("password", ""))
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    app: Application = Depends(application),
+    counts: Limits = Depends(limits),
+) -> Response:
+    """A password: signed in, or on to the code step for a person with a second factor."""
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    values: dict[str, Any] = {
+        "email": email,
+        "next": safe_next(str(form.get("next", HOME))),
+        "kept": kept_fields(form, prefixed=True),
+    }
+    try:
+        await session.check_form_token(request)
+    except session.NotAllowed as exc:
+        return _login_page(request, app, 403, error=exc.detail, **values)
+    address, client, at = email.strip().lower(), _client(request), app.clock().timestamp()
+    if counts.over(counts.by_address, address, client, at):
+        return _login_page(request, app, 429, error=TOO_MANY, **values)
+    try:
         row = await run_in_threadpool(
-            people.opened_link, room.engine, room.signer, token, now=room.clock()
+            people.authenticate, app.engine, email, password, now=app.clock()
         )
-        try:
-            await session.check_form_token(request)
-            if password != str(form.get("again", "")):
-                raise InputError("the two passwords are not the same")
-            who = await run_in_threadpool(
-                people.set_password,
-                room.engine,
-                room.signer,
-                token,
-                password,
-                email=email,
-                now=room.clock(),
-            )
-        except (InputError, session.NotAllowed) as exc:
-            message = exc.message if isinstance(exc, InputError) else str(exc.detail)
-            return room.page(
-                request,
-                "welcome.html",
-                staff=None,
-                http_status=400,
-                person=row,
-                error=message,
-                email=email,
-            )
-        session.begin(request, who, now=room.clock())
-        return RedirectResponse(HOME, status_code=303)
+    except DeniedError as exc:
+        counts.failed(counts.by_address, address, client, at)
+        return _login_page(request, app, 403, error=exc.message, **values)
+    if row.totp_secret:
+        # Not a session yet: only "this password was right, a moment ago".
+        session.end(request)
+        request.session.update(pending=row.id, pending_epoch=row.session_epoch, since=int(at))
+        return _code_page(request, app, next=values["next"], kept=values["kept"])
+    who = people.signed_in(app.engine, row.id or 0, row.session_epoch)
+    assert who is not None
+    return _signed_in_now(request, app, who, values["next"], values["kept"])
 
-    return routes
+
+@router.get("/login/code", response_class=HTMLResponse)
+def code_form(
+    request: Request, next: str = HOME, app: Application = Depends(application)
+) -> Response:
+    """The code step's form, while a password given a moment ago waits for its code."""
+    if _pending(request, app.clock()) is None:
+        return RedirectResponse("/admin/login", status_code=303)
+    return _code_page(request, app, next=safe_next(next))
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+async def code(
+    request: Request,
+    app: Application = Depends(application),
+    counts: Limits = Depends(limits),
+) -> Response:
+    """The second factor's code (or a recovery code) after the password: signed in."""
+    form = await request.form()
+    values: dict[str, Any] = {
+        "next": safe_next(str(form.get("next", HOME))),
+        "kept": kept_fields(form, prefixed=True),
+    }
+    try:
+        await session.check_form_token(request)
+    except session.NotAllowed as exc:
+        return _code_page(request, app, 403, error=exc.detail, **values)
+    now = app.clock()
+    pending = _pending(request, now)
+    if pending is None:
+        session.end(request)
+        late = "That took too long: please sign in again."
+        return _login_page(request, app, 401, error=late, **values)
+    uid, epoch = pending
+    client, at = _client(request), now.timestamp()
+    if counts.over(counts.by_person, str(uid), client, at):
+        return _code_page(request, app, 429, error=TOO_MANY, **values)
+    try:
+        await run_in_threadpool(
+            twofactor.check_code,
+            app.engine,
+            uid,
+            str(form.get("code", ""))[:100],
+            sealer=app.sealer(SEALED),
+            actor="",
+            now=now,
+        )
+    except (DeniedError, NotFoundError) as exc:
+        counts.failed(counts.by_person, str(uid), client, at)
+        return _code_page(request, app, 403, error=exc.message, **values)
+    who = people.signed_in(app.engine, uid, epoch)
+    if who is None:  # signed out everywhere, or a new password, meanwhile
+        session.end(request)
+        return _login_page(request, app, 401, error="Please sign in again.", **values)
+    await run_in_threadpool(people.mark_signed_in, app.engine, uid, now=now)
+    return _signed_in_now(request, app, who, values["next"], values["kept"])
+
+
+@router.post("/logout")
+def logout(request: Request, _who: Staff = Depends(session.editor)) -> Response:
+    """This browser's session ends."""
+    session.end(request)
+    return RedirectResponse("/admin/login", status_code=303)
+
+
+@router.post("/sign-out-everywhere")
+def everywhere(
+    request: Request,
+    who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Every session of this person ends, this one too."""
+    people.sign_out_everywhere(app.engine, who, now=app.clock())
+    session.end(request)
+    return RedirectResponse("/admin/login", status_code=303)
+
+
+@router.get("/welcome/{token}", response_class=HTMLResponse)
+def welcome_page(request: Request, token: str, app: Application = Depends(application)) -> Response:
+    """A set-password link's form (the link is used only by the POST)."""
+    # A GET only shows the form: link scanners in mail follow GET links.
+    row = people.opened_link(app.engine, app.signer, token, now=app.clock())
+    return render(request, app, "welcome.html", staff=None, person=row, error="", email="")
+
+
+@router.post("/welcome/{token}", response_class=HTMLResponse)
+async def welcome(
+    request: Request, token: str, app: Application = Depends(application)
+) -> Response:
+    """A set-password link used: the password is set and its person signed in."""
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    row = await run_in_threadpool(
+        people.opened_link, app.engine, app.signer, token, now=app.clock()
+    )
+    try:
+        await session.check_form_token(request)
+        if password != str(form.get("again", "")):
+            raise InputError("the two passwords are not the same")
+        who = await run_in_threadpool(
+            people.set_password,
+            app.engine,
+            app.signer,
+            token,
+            password,
+            email=email,
+            now=app.clock(),
+        )
+    except (InputError, session.NotAllowed) as exc:
+        message = exc.message if isinstance(exc, InputError) else str(exc.detail)
+        return render(
+            request,
+            app,
+            "welcome.html",
+            staff=None,
+            http_status=400,
+            person=row,
+            error=message,
+            email=email,
+        )
+    session.begin(request, who, now=app.clock())
+    return RedirectResponse(HOME, status_code=303)

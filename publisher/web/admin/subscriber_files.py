@@ -26,8 +26,11 @@ from publisher.content import one_line
 from publisher.errors import InputError
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
-from publisher.web.admin.context import Newsroom
+from publisher.web.admin.pages import render
 from publisher.web.admin.subscribers import chosen_filter, query_of
+from publisher.web.application import Application, application
+
+__all__ = ["IMPORT_PATH", "router", "upload_name"]
 
 IMPORT_PATH = "/admin/subscribers/import"  # takes up to PUBLISHER_MAX_IMPORT_BYTES
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -40,143 +43,163 @@ def upload_name(given: str | None) -> str:
     return name[:100] or "upload.csv"
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    admin = session.requires("admin", room.engine, room.settings, room.clock)
+def _import_page(
+    request: Request,
+    app: Application,
+    who: Staff,
+    *,
+    http_status: int = 200,
+    error: str = "",
+    problems: list[str] | None = None,
+    done: csv_files.ImportedSubscribers | None = None,
+    name: str = "",
+) -> HTMLResponse:
+    return render(
+        request,
+        app,
+        "subscriber_import.html",
+        staff=who,
+        http_status=http_status,
+        error=error,
+        problems=problems or [],
+        done=done,
+        name=name,
+        max_bytes=app.settings.max_import_bytes,
+    )
 
-    def import_page(
-        request: Request,
-        who: Staff,
-        *,
-        http_status: int = 200,
-        error: str = "",
-        problems: list[str] | None = None,
-        done: csv_files.ImportedSubscribers | None = None,
-        name: str = "",
-    ) -> HTMLResponse:
-        return room.page(
-            request,
-            "subscriber_import.html",
-            staff=who,
-            http_status=http_status,
-            error=error,
-            problems=problems or [],
-            done=done,
-            name=name,
-            max_bytes=room.settings.max_import_bytes,
-        )
 
-    @routes.get("/subscribers/import", response_class=HTMLResponse)
-    def import_form(request: Request, who: Staff = Depends(admin)) -> HTMLResponse:
-        return import_page(request, who)
+def _bulk_page(
+    request: Request, app: Application, who: Staff, http_status: int = 200, **values: Any
+) -> HTMLResponse:
+    return render(
+        request, app, "subscriber_bulk.html", staff=who, http_status=http_status, **values
+    )
 
-    @routes.post("/subscribers/import", response_class=HTMLResponse)
-    async def import_csv(request: Request, who: Staff = Depends(admin)) -> HTMLResponse:
-        form = await request.form()  # files are spooled to disk by the parser, not kept in memory
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return import_page(request, who, http_status=400, error="Please choose a CSV file.")
-        name = upload_name(upload.filename)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            with path.open("wb") as out:
-                while chunk := await upload.read(1024 * 1024):
-                    out.write(chunk)
-            try:
-                done = await run_in_threadpool(
-                    csv_files.import_subscribers,
-                    room.engine,
-                    path,
-                    known_digests=list(room.timetable.digests),
-                    zone=room.settings.zone,
-                    actor=who.email,
-                    now=room.clock(),
-                    label=f"upload {name}",
-                )
-            except InputError as exc:
-                # Said with the file's own name, not where its copy was kept.
-                def shown(line: str) -> str:
-                    return line.replace(f"{folder}/", "")
 
-                return import_page(
-                    request,
-                    who,
-                    http_status=400,
-                    error=shown(exc.message),
-                    problems=[shown(p) for p in exc.details],
-                    name=name,
-                )
-        return import_page(request, who, done=done, name=name)
+router = APIRouter()
 
-    @routes.get("/subscribers/export.csv")
-    def export_csv(request: Request, who: Staff = Depends(admin)) -> Response:
-        chosen = chosen_filter(room, request.query_params)
-        out = io.StringIO()
-        csv_files.export_subscribers(room.engine, out, chosen)
-        stamp = room.clock().strftime("%Y%m%d-%H%M")
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="subscribers-{stamp}.csv"'},
-        )
 
-    @routes.get("/subscribers/bulk", response_class=HTMLResponse)
-    def bulk_page(request: Request, who: Staff = Depends(admin)) -> HTMLResponse:
-        action = request.query_params.get("action", "")
-        chosen = chosen_filter(room, request.query_params)
-        counted = subscribers.count_for(room.engine, action, chosen)
-        return room.page(
-            request,
-            "subscriber_bulk.html",
-            staff=who,
-            action=action,
-            chosen=chosen,
-            counted=counted,
-            query=query_of(chosen),
-            done=None,
-            error="",
-        )
+@router.get("/subscribers/import", response_class=HTMLResponse)
+def import_form(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """The upload form."""
+    return _import_page(request, app, who)
 
-    @routes.post("/subscribers/bulk", response_class=HTMLResponse)
-    async def bulk(request: Request, who: Staff = Depends(admin)) -> HTMLResponse:
-        form = await request.form()
-        action = str(form.get("action", ""))
-        chosen = chosen_filter(room, form)
-        try:
-            counted = subscribers.Counted(int(str(form.get("count", ""))), str(form.get("set", "")))
-        except ValueError:
-            raise InputError("the confirmation form is incomplete: count again") from None
-        values: dict[str, Any] = {"action": action, "chosen": chosen, "query": query_of(chosen)}
+
+@router.post("/subscribers/import", response_class=HTMLResponse)
+async def import_csv(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """An uploaded CSV imported, all or nothing: what was done, or every bad row by line."""
+    form = await request.form()  # files are spooled to disk by the parser, not kept in memory
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _import_page(request, app, who, http_status=400, error="Please choose a CSV file.")
+    name = upload_name(upload.filename)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            while chunk := await upload.read(1024 * 1024):
+                out.write(chunk)
         try:
             done = await run_in_threadpool(
-                subscribers.act_on,
-                room.engine,
-                action,
-                chosen,
-                counted,
+                csv_files.import_subscribers,
+                app.engine,
+                path,
+                known_digests=list(app.timetable.digests),
+                zone=app.settings.zone,
                 actor=who.email,
-                now=room.clock(),
+                now=app.clock(),
+                label=f"upload {name}",
             )
         except InputError as exc:
-            recount = subscribers.count_for(room.engine, action, chosen)
-            return room.page(
+            # Said with the file's own name, not where its copy was kept.
+            return _import_page(
                 request,
-                "subscriber_bulk.html",
-                staff=who,
-                http_status=409,
-                counted=recount,
-                done=None,
-                error=exc.message,
-                **values,
+                app,
+                who,
+                http_status=400,
+                error=exc.message.replace(f"{folder}/", ""),
+                problems=[p.replace(f"{folder}/", "") for p in exc.details],
+                name=name,
             )
-        return room.page(
-            request,
-            "subscriber_bulk.html",
-            staff=who,
-            counted=counted,
-            done=done,
-            error="",
-            **values,
-        )
+    return _import_page(request, app, who, done=done, name=name)
 
-    return routes
+
+@router.get("/subscribers/export.csv")
+def export_csv(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> Response:
+    """The filtered subscribers as a CSV download."""
+    chosen = chosen_filter(app, request.query_params)
+    out = io.StringIO()
+    csv_files.export_subscribers(app.engine, out, chosen)
+    stamp = app.clock().strftime("%Y%m%d-%H%M")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="subscribers-{stamp}.csv"'},
+    )
+
+
+@router.get("/subscribers/bulk", response_class=HTMLResponse)
+def bulk_page(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """The page that says how many a bulk action would change, and asks."""
+    action = request.query_params.get("action", "")
+    chosen = chosen_filter(app, request.query_params)
+    counted = subscribers.count_for(app.engine, action, chosen)
+    return _bulk_page(
+        request,
+        app,
+        who,
+        action=action,
+        chosen=chosen,
+        counted=counted,
+        query=query_of(chosen),
+        done=None,
+        error="",
+    )
+
+
+@router.post("/subscribers/bulk", response_class=HTMLResponse)
+async def bulk(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """A bulk action done, unless the set changed since it was counted (409, counted again)."""
+    form = await request.form()
+    action = str(form.get("action", ""))
+    chosen = chosen_filter(app, form)
+    try:
+        counted = subscribers.Counted(int(str(form.get("count", ""))), str(form.get("set", "")))
+    except ValueError:
+        raise InputError("the confirmation form is incomplete: count again") from None
+    values: dict[str, Any] = {"action": action, "chosen": chosen, "query": query_of(chosen)}
+    try:
+        done = await run_in_threadpool(
+            subscribers.act_on,
+            app.engine,
+            action,
+            chosen,
+            counted,
+            actor=who.email,
+            now=app.clock(),
+        )
+    except InputError as exc:
+        recount = subscribers.count_for(app.engine, action, chosen)
+        return _bulk_page(
+            request, app, who, 409, counted=recount, done=None, error=exc.message, **values
+        )
+    return _bulk_page(request, app, who, counted=counted, done=done, error="", **values)

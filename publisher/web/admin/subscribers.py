@@ -19,20 +19,23 @@ from publisher.errors import InputError
 from publisher.newsroom.staff import Staff
 from publisher.store import EVERY_CATEGORY, SubscriberFilter
 from publisher.web.admin import session, trail
-from publisher.web.admin.context import Newsroom
+from publisher.web.admin.pages import render
+from publisher.web.application import Application, application
+
+__all__ = ["Event", "categories_of", "chosen_filter", "history", "query_of", "router"]
 
 MAX_ID = 2**31 - 1
 MAX_SEARCH = 200
 SubscriberId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
-def categories_of(room: Newsroom) -> list[tuple[str, str]]:
+def categories_of(app: Application) -> list[tuple[str, str]]:
     """(slug, name) of every category, for the filters and the change form."""
-    with store.reading(room.engine) as db:
+    with store.reading(app.engine) as db:
         return [(c.slug, c.name) for c in store.category_list(db)]
 
 
-def chosen_filter(room: Newsroom, params: Any) -> SubscriberFilter:
+def chosen_filter(app: Application, params: Any) -> SubscriberFilter:
     """The filter in a query string or form; InputError for a value no list offers, so that
     a mistyped filter never widens a bulk action to everyone."""
     text = str(params.get("q", "")).strip()
@@ -41,14 +44,15 @@ def chosen_filter(room: Newsroom, params: Any) -> SubscriberFilter:
         raise InputError(f"a search is at most {MAX_SEARCH} characters")
     if status and status not in subscribers.STATUSES:
         raise InputError(f"unknown status {status!r} (one of {', '.join(subscribers.STATUSES)})")
-    if digest and digest not in room.timetable.digests:
+    if digest and digest not in app.timetable.digests:
         raise InputError(f"unknown digest {digest!r}")
-    if category and category != EVERY_CATEGORY and category not in dict(categories_of(room)):
+    if category and category != EVERY_CATEGORY and category not in dict(categories_of(app)):
         raise InputError(f"unknown category {category!r}")
     return SubscriberFilter(text, status, digest, category)
 
 
 def query_of(chosen: SubscriberFilter, **extra: Any) -> str:
+    """The query string of ``chosen`` (and ``extra``), without the empty values."""
     values = {
         "q": chosen.text,
         "status": chosen.status,
@@ -96,136 +100,173 @@ def history(found: subscribers.Person) -> list[Event]:
     return sorted(events, key=lambda e: e.at, reverse=True)
 
 
-def router(room: Newsroom) -> APIRouter:
-    routes = APIRouter()
-    admin = session.requires("admin", room.engine, room.settings, room.clock)
+def _list_page(
+    request: Request,
+    app: Application,
+    who: Staff,
+    chosen: SubscriberFilter,
+    page: int,
+    *,
+    error: str = "",
+) -> HTMLResponse:
+    found = subscribers.find(app.engine, chosen, page=page)
+    return render(
+        request,
+        app,
+        "subscribers.html",
+        staff=who,
+        http_status=400 if error else 200,
+        error=error,
+        found=found,
+        chosen=chosen,
+        query=query_of(chosen),
+        page_url=lambda n: "/admin/subscribers?" + query_of(chosen, page=n),
+        statuses=subscribers.STATUSES,
+        digests=list(app.timetable.digests),
+        categories=categories_of(app),
+        every_category=EVERY_CATEGORY,
+    )
 
-    @routes.get("/subscribers", response_class=HTMLResponse)
-    def listing(request: Request, who: Staff = Depends(admin), page: int = 1) -> HTMLResponse:
-        try:
-            chosen = chosen_filter(room, request.query_params)
-        except InputError as exc:
-            return list_page(request, who, SubscriberFilter(), 1, error=exc.message)
-        return list_page(request, who, chosen, page)
 
-    def list_page(
-        request: Request, who: Staff, chosen: SubscriberFilter, page: int, *, error: str = ""
-    ) -> HTMLResponse:
-        found = subscribers.find(room.engine, chosen, page=page)
-        return room.page(
-            request,
-            "subscribers.html",
-            staff=who,
-            http_status=400 if error else 200,
-            error=error,
-            found=found,
-            chosen=chosen,
-            query=query_of(chosen),
-            page_url=lambda n: "/admin/subscribers?" + query_of(chosen, page=n),
-            statuses=subscribers.STATUSES,
-            digests=list(room.timetable.digests),
-            categories=categories_of(room),
-            every_category=EVERY_CATEGORY,
+def _person_page(
+    request: Request,
+    app: Application,
+    who: Staff,
+    subscriber_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    notice: str = "",
+) -> HTMLResponse:
+    found = subscribers.person(app.engine, subscriber_id)
+    member = found.member
+    current: dict[str, Any] = {
+        "name": member.subscriber.name,
+        "status": member.subscriber.status,
+        "digests": list(member.digests),
+        "categories": list(member.categories),
+    }
+    return render(
+        request,
+        app,
+        "subscriber.html",
+        staff=who,
+        http_status=400 if errors else 200,
+        person=found,
+        member=member,
+        events=history(found),
+        trail=trail.rows(found.trail),
+        form=typed or current,
+        errors=errors or {},
+        notice=notice,
+        statuses=[
+            member.subscriber.status,
+            *sorted(subscribers.ALLOWED[member.subscriber.status]),
+        ],
+        digests=list(app.timetable.digests),
+        categories=categories_of(app),
+    )
+
+
+router = APIRouter()
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def listing(
+    request: Request,
+    who: Staff = Depends(session.admin),
+    page: int = 1,
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """The subscribers matching the search and filters, a page at a time (400 on a filter
+    no list offers, showing everyone's first page)."""
+    try:
+        chosen = chosen_filter(app, request.query_params)
+    except InputError as exc:
+        return _list_page(request, app, who, SubscriberFilter(), 1, error=exc.message)
+    return _list_page(request, app, who, chosen, page)
+
+
+@router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+def person(
+    request: Request,
+    subscriber_id: SubscriberId,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """One subscriber: the change form, their history and their trail."""
+    notice = {"saved": "Saved.", "unchanged": "Nothing to change."}.get(
+        request.query_params.get("done", ""), ""
+    )
+    return _person_page(request, app, who, subscriber_id, notice=notice)
+
+
+@router.post("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+async def change(
+    request: Request,
+    subscriber_id: SubscriberId,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> Response:
+    """Their name, status, digests and categories changed; the form again with what was
+    typed where a field is refused."""
+    form = await request.form()
+    name, status = str(form.get("name", "")), str(form.get("status", ""))
+    digests = [str(d) for d in form.getlist("digest")]
+    topics = [str(c) for c in form.getlist("category")]
+    typed: dict[str, Any] = {
+        "name": name,
+        "status": status,
+        "digests": digests,
+        "categories": topics,
+    }
+    wanted = subscribers.Change(
+        name=name,
+        status=status or None,
+        digests=digests,
+        categories=topics,
+        known_digests=list(app.timetable.digests),
+    )
+    try:
+        await run_in_threadpool(
+            subscribers.change,
+            app.engine,
+            subscriber_id,
+            wanted,
+            actor=who.email,
+            now=app.clock(),
         )
+    except subscribers.FieldsRefused as exc:
+        return _person_page(request, app, who, subscriber_id, errors=exc.fields, typed=typed)
+    return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=saved", status_code=303)
 
-    def person_page(
-        request: Request,
-        who: Staff,
-        subscriber_id: int,
-        *,
-        errors: dict[str, str] | None = None,
-        typed: dict[str, Any] | None = None,
-        notice: str = "",
-    ) -> HTMLResponse:
-        found = subscribers.person(room.engine, subscriber_id)
-        member = found.member
-        current: dict[str, Any] = {
-            "name": member.subscriber.name,
-            "status": member.subscriber.status,
-            "digests": list(member.digests),
-            "categories": list(member.categories),
-        }
-        return room.page(
-            request,
-            "subscriber.html",
-            staff=who,
-            http_status=400 if errors else 200,
-            person=found,
-            member=member,
-            events=history(found),
-            trail=trail.rows(found.trail),
-            form=typed or current,
-            errors=errors or {},
-            notice=notice,
-            statuses=[
-                member.subscriber.status,
-                *sorted(subscribers.ALLOWED[member.subscriber.status]),
-            ],
-            digests=list(room.timetable.digests),
-            categories=categories_of(room),
-        )
 
-    @routes.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
-    def person(
-        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
-    ) -> HTMLResponse:
-        notice = {"saved": "Saved.", "unchanged": "Nothing to change."}.get(
-            request.query_params.get("done", ""), ""
-        )
-        return person_page(request, who, subscriber_id, notice=notice)
+@router.get("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
+def remove_page(
+    request: Request,
+    subscriber_id: SubscriberId,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """The page that asks before removing them."""
+    found = subscribers.person(app.engine, subscriber_id)
+    return render(request, app, "subscriber_remove.html", staff=who, member=found.member)
 
-    @routes.post("/subscribers/{subscriber_id}", response_class=HTMLResponse)
-    async def change(
-        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
-    ) -> Response:
-        form = await request.form()
-        name, status = str(form.get("name", "")), str(form.get("status", ""))
-        digests = [str(d) for d in form.getlist("digest")]
-        topics = [str(c) for c in form.getlist("category")]
-        typed: dict[str, Any] = {
-            "name": name,
-            "status": status,
-            "digests": digests,
-            "categories": topics,
-        }
-        wanted = subscribers.Change(
-            name=name,
-            status=status or None,
-            digests=digests,
-            categories=topics,
-            known_digests=list(room.timetable.digests),
-        )
-        try:
-            await run_in_threadpool(
-                subscribers.change,
-                room.engine,
-                subscriber_id,
-                wanted,
-                actor=who.email,
-                now=room.clock(),
-            )
-        except subscribers.FieldsRefused as exc:
-            return person_page(request, who, subscriber_id, errors=exc.fields, typed=typed)
-        return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=saved", status_code=303)
 
-    @routes.get("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
-    def remove_page(
-        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
-    ) -> HTMLResponse:
-        found = subscribers.person(room.engine, subscriber_id)
-        return room.page(request, "subscriber_remove.html", staff=who, member=found.member)
-
-    @routes.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
-    def remove(
-        request: Request, subscriber_id: SubscriberId, who: Staff = Depends(admin)
-    ) -> HTMLResponse:
-        email = subscribers.remove(room.engine, subscriber_id, actor=who.email, now=room.clock())
-        return room.page(
-            request,
-            "subscriber_removed.html",
-            staff=who,
-            email=email,
-            trail=trail.rows(subscribers.trail_of(room.engine, subscriber_id)),
-        )
-
-    return routes
+@router.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
+def remove(
+    request: Request,
+    subscriber_id: SubscriberId,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> HTMLResponse:
+    """They are removed: the page says so, with their trail."""
+    email = subscribers.remove(app.engine, subscriber_id, actor=who.email, now=app.clock())
+    return render(
+        request,
+        app,
+        "subscriber_removed.html",
+        staff=who,
+        email=email,
+        trail=trail.rows(subscribers.trail_of(app.engine, subscriber_id)),
+    )

@@ -10,9 +10,13 @@ from typing import Any
 
 from publisher.models import AuditEntry
 
+__all__ = ["TrailRow", "rows"]
+
 
 @dataclass(frozen=True)
 class TrailRow:
+    """One audit entry, with each field it changed."""
+
     id: int
     at: datetime
     actor: str
@@ -31,6 +35,7 @@ def _loaded(text: str) -> dict[str, Any]:
 
 
 def rows(entries: Iterable[AuditEntry]) -> list[TrailRow]:
+    """The entries as the trail shows them, in the order given."""
     found = []
     for entry in entries:
         before, after = _loaded(entry.before), _loaded(entry.after)

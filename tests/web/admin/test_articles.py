@@ -1,7 +1,7 @@
-"""The newsroom's articles and reports (web/admin/articles.py, reports.py), on both databases:
-the list's filters, the form's validation (the same as `articles add`), scheduling,
-unpublishing, corrections, resolving a report with a correction, and the audit trail of
-every change from the admin, the CLI and the API."""
+"""The newsroom's articles and reports (web/admin/articles.py, article_form.py, reports.py), on
+both databases: the list's filters, the form's validation (the same as `articles add`),
+scheduling, unpublishing, corrections, resolving a report with a correction, and the audit
+trail of every change from the admin, the CLI and the API."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin.chart import TOP, growth_chart
+from publisher.web.application import DaemonHooks
 from tests.newsroom import add_person, newsroom_client, newsroom_rows, set_delivery, sign_in
 from tests.support import NOW, make_settings
 
@@ -25,7 +26,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _client(engine: Engine, settings: Settings, **options: object) -> TestClient:
-    app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None, **options)  # type: ignore[arg-type]
+    hooks = DaemonHooks(**options)  # type: ignore[arg-type]
+    app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None, daemon=hooks)
     return newsroom_client(app, settings)
 
 

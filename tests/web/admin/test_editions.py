@@ -1,7 +1,8 @@
-"""The newsroom's editions (web/admin/making.py, edition_pages.py), on both databases: the
-list's filters and paging, an edition as a reader sees it (whole and per category, inside a
-sandboxed frame with its own policy), the review form, test sends, pause, resume and cancel
-from the admin, the progress the page polls, and bad input answered on an admin page."""
+"""The newsroom's editions (web/admin/editions.py, edition_actions.py, edition_view.py), on
+both databases: the list's filters and paging, an edition as a reader sees it (whole and per
+category, inside a sandboxed frame with its own policy), the review form, test sends, pause,
+resume and cancel from the admin, the progress the page polls, and bad input answered on an
+admin page."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from publisher.templating import make_environment
 from publisher.web import create_app
 from publisher.web.admin.chart import rate_chart
 from publisher.web.admin.edition_actions import review_form
-from publisher.web.admin.edition_pages import duration
+from publisher.web.admin.edition_view import duration
 from publisher.web.admin.session import EXPIRED_FORM
 from tests.newsroom import add_person, newsroom_client, sign_in
 from tests.smtp import SmtpServer

@@ -18,8 +18,23 @@ from publisher.models import Edition
 from publisher.schedules import Timetable
 from publisher.templating import Personaliser
 from publisher.web.admin.chart import RateChart, rate_chart
-from publisher.web.admin.context import Newsroom
 from publisher.web.admin.trail import TrailRow, rows
+from publisher.web.application import Application
+
+__all__ = [
+    "CANCELLABLE",
+    "FINISHED",
+    "Draft",
+    "EditionPage",
+    "Progress",
+    "Variant",
+    "duration",
+    "edition_id_of",
+    "edition_page",
+    "fate",
+    "preview_html",
+    "progress",
+]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: a larger one is simply not there
 # No delivery of an edition in one of these changes any more: its page stops polling.
@@ -53,6 +68,8 @@ def edition_id_of(raw: str) -> int | None:
 
 @dataclass(frozen=True)
 class Variant:
+    """A category some of the edition's stories are in: its readers get only those."""
+
     slug: str
     name: str
     stories: int
@@ -60,6 +77,8 @@ class Variant:
 
 @dataclass(frozen=True)
 class Progress:
+    """An edition's deliveries so far, by status, with the send rate and time left."""
+
     sent: int
     failed: int
     retrying: int
@@ -71,12 +90,14 @@ class Progress:
 
     @property
     def rate_text(self) -> str:
+        """The send rate in words ("–" when not known)."""
         if self.rate is None:
             return "–"
         return f"{self.rate:,.1f}/s" if self.rate < 10 else f"{self.rate:,.0f}/s"
 
     @property
     def eta_text(self) -> str:
+        """The time left in words ("–" when not known)."""
         return "–" if self.eta is None else duration(self.eta)
 
 
@@ -112,6 +133,8 @@ class Draft:
 
 @dataclass
 class EditionPage:
+    """Everything an edition's page shows."""
+
     edition: Edition
     stories: list[store.ArticleView]
     variants: list[Variant]
@@ -128,22 +151,27 @@ class EditionPage:
 
     @property
     def reviewing(self) -> bool:
+        """Whether it awaits an editor's review."""
         return self.edition.status == "awaiting_review"
 
     @property
     def finished(self) -> bool:
+        """Whether none of its deliveries can change any more."""
         return self.edition.status in FINISHED
 
     @property
     def can_pause(self) -> bool:
+        """Whether it can be paused now."""
         return self.edition.status in sends.CONTROLLABLE
 
     @property
     def can_resume(self) -> bool:
+        """Whether it can be resumed now."""
         return self.edition.status == "paused"
 
     @property
     def can_cancel(self) -> bool:
+        """Whether it can be cancelled now."""
         return self.edition.status in CANCELLABLE
 
     @property
@@ -160,6 +188,7 @@ class EditionPage:
 
     @property
     def preview_src(self) -> str:
+        """The address of the preview framed in the page."""
         if self.draft is not None:
             query = "?" + self.draft.query
         else:
@@ -184,8 +213,9 @@ def fate(timetable: Timetable, edition: Edition) -> str:
     return "it is skipped (its stories go in the next edition)"
 
 
-def progress(room: Newsroom, edition_id: int, *, now: datetime) -> Progress:
-    found = stats.progress(room.engine, edition_id, now=now)
+def progress(app: Application, edition_id: int, *, now: datetime) -> Progress:
+    """The edition's deliveries so far, with the send rate and the time left."""
+    found = stats.progress(app.engine, edition_id, now=now)
     return Progress(
         found.sent,
         found.failed,
@@ -211,7 +241,7 @@ def _every(series: list[tuple[datetime, int]]) -> str:
 
 
 def edition_page(
-    room: Newsroom,
+    app: Application,
     edition_id: int,
     *,
     now: datetime,
@@ -222,19 +252,19 @@ def edition_page(
 ) -> EditionPage:
     """Everything the edition's page shows (``whole=False``: only what its progress poll
     and the cancel question need; ``draft``: an editor's review shown before approval)."""
-    with store.reading(room.engine) as db:
+    with store.reading(app.engine) as db:
         edition = store.edition_by_id(db, edition_id)
         views = store.edition_articles(db, edition_id) if whole else []
         variants = _variants(db, views) if whole else []
         trail = (
             rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
         )
-    series = stats.rate_series(room.engine, edition_id)
+    series = stats.rate_series(app.engine, edition_id)
     every = _every(series)
-    local = [(at.astimezone(room.settings.zone), count) for at, count in series]
+    local = [(at.astimezone(app.settings.zone), count) for at, count in series]
     figures = None
     if edition.status in FINISHED and whole:
-        figures = stats.figures(room.engine, room.settings, edition_id, now=now)
+        figures = stats.figures(app.engine, app.settings, edition_id, now=now)
     notes = []
     if variant and variant not in {v.slug for v in variants}:
         notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
@@ -245,11 +275,11 @@ def edition_page(
         variants,
         "" if draft else variant,
         width if width in WIDTHS else WIDTHS[0],
-        progress(room, edition_id, now=now),
+        progress(app, edition_id, now=now),
         rate_chart(local, every=every),
         trail,
         notes,
-        fate=fate(room.timetable, edition),
+        fate=fate(app.timetable, edition),
         figures=figures,
         draft=draft,
         rate_every=every,
@@ -257,28 +287,28 @@ def edition_page(
 
 
 def preview_html(
-    room: Newsroom, edition_id: int, *, variant: str = "", draft: Draft | None = None
+    app: Application, edition_id: int, *, variant: str = "", draft: Draft | None = None
 ) -> str:
     """The edition as a reader sees it, whole or as a reader of ``variant`` (a category
     slug) gets it, or with an editor's unsaved ``draft``; generic links in place of a
     recipient's."""
     if draft is None:
         html = sends.review_preview(
-            room.engine,
-            room.settings,
-            room.timetable,
-            room.env,
+            app.engine,
+            app.settings,
+            app.timetable,
+            app.env,
             edition_id,
             variant=[variant] if variant else None,
         )
         return html or EMPTY_VARIANT
-    with store.reading(room.engine) as db:
+    with store.reading(app.engine) as db:
         edition = store.edition_by_id(db, edition_id)
     edition = Edition.model_validate(
         {**edition.model_dump(), "subject": draft.subject, "intro": draft.intro}
     )
     rendered = making.render_as(
-        room.engine, room.settings, room.timetable, room.env, edition, draft.article_ids
+        app.engine, app.settings, app.timetable, app.env, edition, draft.article_ids
     )
-    values = archive_values(room.settings.site_url)
+    values = archive_values(app.settings.site_url)
     return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")

@@ -1,0 +1,122 @@
+"""The article form's contents (``Draft``): exactly what was typed, the article file keys it
+stands for, the preview of its body, and the validator's problems by the field showing each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from starlette.datastructures import FormData
+
+from publisher import store
+from publisher.articles.cleaning import ArticleProblems
+from publisher.content import markdown_html, sanitise_html
+from publisher.errors import InputError
+
+__all__ = ["FIELDS", "FLAGS", "Draft", "problems_of"]
+
+FIELDS = (
+    "title", "slug", "summary", "body", "published_at", "author", "editor", "categories",
+    "image", "source_name", "source_url",
+)  # fmt: skip
+FLAGS = ("ai_assisted", "sponsored")
+# The validator's keys (the article file keys) and the form field each problem is shown by.
+FIELD_OF = {"body_html": "body", "source": "source_url", "": "title"}
+LOCAL = "%Y-%m-%dT%H:%M:%S"  # what <input type="datetime-local" step="1"> sends and shows
+
+
+@dataclass
+class Draft:
+    """What the form holds: exactly what was typed, so nothing is lost on a problem."""
+
+    values: dict[str, str]
+    flags: dict[str, bool]
+    body_format: str = "markdown"  # or "html", for articles that came as body_html
+    base: str = ""  # the content hash the editor started from
+
+    @classmethod
+    def empty(cls) -> Draft:
+        """A new article's empty form."""
+        return cls({name: "" for name in FIELDS}, {name: False for name in FLAGS})
+
+    @classmethod
+    def of(cls, view: store.ArticleView, zone: tzinfo) -> Draft:
+        """The form filled with a saved article, its time in ``zone`` (the site's)."""
+        a = view.article
+        html = bool(a.body_html and not a.body_markdown)
+        values = {
+            "title": a.title,
+            "slug": a.slug,
+            "summary": a.summary,
+            "body": a.body_html if html else a.body_markdown,
+            "published_at": a.published_at.astimezone(zone).strftime(LOCAL),
+            "author": a.author,
+            "editor": a.editor,
+            "categories": ", ".join(view.categories),
+            "image": a.image,
+            "source_name": a.source_name,
+            "source_url": a.source_url,
+        }
+        flags = {"ai_assisted": a.ai_assisted, "sponsored": a.sponsored}
+        return cls(values, flags, "html" if html else "markdown", a.content_hash)
+
+    @classmethod
+    def prefilled(cls, fields: Mapping[str, object]) -> Draft:
+        """A new article's form filled with ``fields`` (``inbox.draft``: the form's names)."""
+        draft = cls.empty()
+        for name in FIELDS:
+            value = fields.get(name)
+            if isinstance(value, list | tuple):
+                value = ", ".join(str(v) for v in value)
+            if value is not None:
+                draft.values[name] = str(value)
+        draft.body_format = "html" if fields.get("body_format") == "html" else "markdown"
+        return draft
+
+    @classmethod
+    def posted(cls, form: FormData) -> Draft:
+        """The form as it was sent."""
+        values = {name: str(form.get(name, "")) for name in FIELDS}
+        flags = {name: form.get(name) == "on" for name in FLAGS}
+        body_format = "html" if form.get("body_format") == "html" else "markdown"
+        return cls(values, flags, body_format, str(form.get("base", "")))
+
+    def article_fields(self) -> dict[str, object]:
+        """The article file keys (docs/reference/article-files.md) this draft stands for."""
+        v = self.values
+        fields: dict[str, object] = {
+            "title": v["title"],
+            "summary": v["summary"],
+            "author": v["author"],
+            "editor": v["editor"],
+            "image": v["image"],
+            "categories": [c.strip() for c in v["categories"].split(",") if c.strip()],
+            "ai_assisted": self.flags["ai_assisted"],
+            "sponsored": self.flags["sponsored"],
+            ("body_html" if self.body_format == "html" else "body"): v["body"],
+        }
+        if v["slug"].strip():
+            fields["slug"] = v["slug"]
+        if v["published_at"].strip():
+            fields["published_at"] = v["published_at"]
+        if v["source_name"].strip() or v["source_url"].strip():
+            fields["source"] = {"name": v["source_name"], "url": v["source_url"]}
+        return fields
+
+    def preview(self) -> str:
+        """The body as readers will see it (sanitised HTML, safe to show as is)."""
+        body = self.values["body"]
+        return sanitise_html(body) if self.body_format == "html" else markdown_html(body)
+
+
+def problems_of(exc: InputError) -> dict[str, str]:
+    """What was wrong, by the form field that shows it (the key "" for the whole form)."""
+    if isinstance(exc, ArticleProblems):
+        found: dict[str, str] = {}
+        for key, message in exc.fields.items():
+            found.setdefault(FIELD_OF.get(key, key), message)
+        return found
+    if exc.message.startswith("slug: "):
+        return {"slug": exc.message.removeprefix("slug: ")}
+    return {"": exc.message}
