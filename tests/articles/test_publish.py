@@ -11,9 +11,7 @@ from publisher import store
 from publisher.articles import publish
 from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
-from tests.support import NOW
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
+from tests.support import EXAMPLES, NOW
 
 
 def slugs(engine: Engine) -> list[str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.processes import cli
-from tests.support import NOW, make_settings
+from tests.support import EXAMPLES, NOW, make_settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
+# Every test runs `publisher` as a process, a second or two each.
+pytestmark = pytest.mark.slow
 
 
 def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:

@@ -34,7 +34,7 @@ from publisher.templating import make_environment
 from tests.browser import free_port
 from tests.processes import daemon_env, start_daemon, stop_daemons
 from tests.smtp import SmtpServer
-from tests.support import SECRET, make_settings
+from tests.support import EXAMPLES, SECRET, make_settings
 
 
 def timetable_text(nominal: datetime, catch_up: str) -> str:
@@ -104,6 +104,7 @@ def test_the_job_fires_once_per_period_however_often_it_runs(
     assert set(keeper.status()["digests"]) == {"daily"}
 
 
+@pytest.mark.slow  # a process
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
     engine: Engine, tmp_path: Path, database_url: str
@@ -184,6 +185,7 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
         smtp.stop()
 
 
+@pytest.mark.slow  # processes
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_three_daemons_on_postgresql_one_killed_every_member_once(
     engine: Engine, tmp_path: Path, database_url: str
@@ -243,6 +245,7 @@ def test_three_daemons_on_postgresql_one_killed_every_member_once(
     assert len(making.list_editions(engine)) == 1
 
 
+@pytest.mark.slow  # a process
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
     engine: Engine, tmp_path: Path, database_url: str
@@ -284,6 +287,7 @@ def test_a_scheduled_article_appears_in_the_feeds_at_its_time(
     assert proc.returncode == 0, output
 
 
+@pytest.mark.slow  # a minute of real time
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_digest_due_after_start_goes_out_once_at_its_time(
     engine: Engine, tmp_path: Path, database_url: str
@@ -330,7 +334,6 @@ def test_a_digest_due_after_start_goes_out_once_at_its_time(
 
 # ---------------------------------------------------------------- feeds changed from outside
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 API_TOKEN = "feeds-test-token-0123456789"
 
 

@@ -24,10 +24,8 @@ from publisher.community import subscriptions
 from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
 from publisher.syndication import feeds
-from tests.support import NOW, make_settings
+from tests.support import EXAMPLES, NOW, make_settings
 from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 
 
 def load(engine: Engine, settings: Settings, tmp_path: Path, *records: dict[str, object]) -> None:

@@ -1,6 +1,5 @@
 """Fixtures for the web side's tests: one Chromium for the session, the sample site served;
-and which tests are slow (the marks sit here, not on the tests, while the web tests are being
-edited in parallel; they can move onto the tests afterwards)."""
+and every test that opens Chromium marked slow."""
 
 from __future__ import annotations
 
@@ -16,26 +15,15 @@ from publisher.articles import publish
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.browser import CHROMIUM_ARGS, LiveServer, chromium_or_skip
-from tests.marks import mark_slow
 from tests.support import EXAMPLES, NOW, make_settings
 
 __all__ = ["browser", "pytest_collection_modifyitems", "site"]
 
 HERE = Path(__file__).resolve().parent
-SLOW = {
-    "test_web.py::test_publisher_run_demo_serves_the_samples": "`publisher run` as a process",
-    "test_api_fuzz.py::test_no_operation_answers_with_a_server_error": "hundreds of requests",
-}
-SLOW_ADMIN = {
-    "test_articles.py::test_the_cli_and_the_api_are_in_the_trail": "the CLI as processes",
-}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``slow`` the tests the tables name, and every test that opens Chromium: `make
-    check` leaves them to `make test`."""
-    mark_slow(items, HERE, SLOW)
-    mark_slow(items, HERE / "admin", SLOW_ADMIN)
+    """Mark ``slow`` every test that opens Chromium: `make check` leaves them to `make test`."""
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()) and item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.slow)

@@ -8,20 +8,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from publisher import store
 from publisher.articles import publish
 from publisher.web import create_app
-from tests.support import NOW, make_settings
+from tests.support import EXAMPLES, NOW, make_settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 TOKEN = "fuzz-token-0123456789"
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+@pytest.mark.slow  # hundreds of requests
 def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
     config = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/f.db", PUBLISHER_API_TOKEN=TOKEN

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -12,9 +10,7 @@ from publisher.articles import publish
 from publisher.settings import Settings
 from publisher.web import create_app, errors, reader
 from publisher.web.application import Application
-from tests.support import NOW
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
+from tests.support import EXAMPLES, NOW
 
 READER_ROUTES = {
     ("GET", "/"),

@@ -16,9 +16,8 @@ from publisher.errors import ConfigError
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.guards import ClientLimit, client_key
-from tests.support import NOW, make_settings
+from tests.support import EXAMPLES, NOW, make_settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
 REPORT = {"article": "durian-exports-rail", "message": "The date is wrong."}
 
 

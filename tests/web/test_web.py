@@ -18,9 +18,7 @@ from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.application import DaemonHooks
 from tests.browser import LiveServer
-from tests.support import NOW, SECRET, make_settings
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "articles"
+from tests.support import EXAMPLES, NOW, SECRET, make_settings
 
 
 @pytest.fixture
@@ -104,6 +102,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow  # `publisher run` as a process
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_publisher_run_demo_serves_the_samples(tmp_path: Path, database_url: str) -> None:
     port = free_port()

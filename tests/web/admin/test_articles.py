@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -362,6 +363,7 @@ def test_no_change_without_a_session_or_with_a_forged_form_token(
         assert store.audit_entries(db, kind="report") == []
 
 
+@pytest.mark.slow  # the CLI as processes
 def test_the_cli_and_the_api_are_in_the_trail(
     engine: Engine, tmp_path: Path, database_url: str
 ) -> None:
