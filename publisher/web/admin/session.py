@@ -51,6 +51,7 @@ __all__ = [
     "editor",
     "end",
     "middleware_options",
+    "signed_in",
 ]
 
 COOKIE = "newsroom"
@@ -208,3 +209,17 @@ def api_caller(
         return who, token_ok
 
     return caller
+
+
+def signed_in(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime]
+) -> Callable[[Scope], Awaitable[bool]]:
+    """For the body limit, before any body is read: whether a request carries a live
+    newsroom session (not counted as activity)."""
+    caller = api_caller(engine, settings, clock, active=False)
+
+    async def check(scope: Scope) -> bool:
+        who, _ = await caller(scope)
+        return who is not None
+
+    return check
