@@ -76,8 +76,8 @@ class BodyLimit:
         limit, unsigned = await self._limit(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            refused = _not_signed_in(limit) if unsigned else _too_large(limit)
-            await _refuse(send, refused, page=_wants_page(scope))
+            too_large = _not_signed_in(limit) if unsigned else _too_large(limit)
+            await _refuse(send, too_large, page=_wants_page(scope))
             return
         received = 0
         body_done = False

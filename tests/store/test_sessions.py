@@ -44,7 +44,8 @@ def test_attempts_reserved_from_many_threads_at_once_never_pass_the_limit(
         worker.join()
     assert sorted(got) == [False] * (threads - limit) + [True] * limit
     with store.reading(engine) as session:
-        counts = dict(session.execute(text("SELECT key, count FROM signin_attempts")).all())
+        rows = session.execute(text("SELECT key, count FROM signin_attempts")).all()
+    counts = {str(key): int(count) for key, count in rows}
     assert counts == {"client-key": limit, "address-key": limit}  # a refusal takes nothing
     with store.writing(engine) as session:
         store.release_attempts(session, ["client-key", "address-key"])
