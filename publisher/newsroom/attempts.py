@@ -87,6 +87,7 @@ def guarded(
     or any other error (the database, a bad form), gives it back."""
     with store.writing(engine) as session:
         reserved = store.reserve_attempts(session, limits, since=now - WINDOW, now=now)
+    with store.writing(engine) as session:  # apart: it holds no row a reservation holds
         store.prune_attempts(session, before=now - WINDOW)
     if not reserved:
         raise TooManyAttempts()

@@ -109,15 +109,23 @@ def reserve_attempts(
 
 
 def release_attempts(session: Session, keys: Sequence[str]) -> None:
-    """Give back one attempt of each key (the secret was right: it was no failure)."""
-    if keys:
+    """Give back one attempt of each key (the secret was right: it was no failure). One key
+    at a time, in the order reserved: two transactions never wait for each other's rows."""
+    for key in keys:
         session.execute(
             update(attempts_t)
-            .where(attempts_t.c.key.in_(list(keys)), attempts_t.c.count > 0)
+            .where(attempts_t.c.key == key, attempts_t.c.count > 0)
             .values(count=attempts_t.c.count - 1)
         )
 
 
 def prune_attempts(session: Session, *, before: datetime) -> int:
-    """Forget counts whose window began before ``before`` (they no longer limit anyone)."""
-    return _rows(session.execute(delete(attempts_t).where(attempts_t.c.window_start < before)))
+    """Forget counts whose window began before ``before`` (they no longer limit anyone).
+    Rows another transaction holds are left for the next time (SKIP LOCKED on PostgreSQL), so
+    that this never waits while holding rows a reservation waits for."""
+    stale = (
+        select(attempts_t.c.key)
+        .where(attempts_t.c.window_start < before)
+        .with_for_update(skip_locked=True)
+    )
+    return _rows(session.execute(delete(attempts_t).where(attempts_t.c.key.in_(stale))))

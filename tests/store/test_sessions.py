@@ -51,9 +51,13 @@ def test_attempts_reserved_from_many_threads_at_once_never_pass_the_limit(
         store.release_attempts(session, ["client-key", "address-key"])
         assert store.reserve_attempts(session, keys, since=NOW - WINDOW, now=NOW)
         assert not store.reserve_attempts(session, keys, since=NOW - WINDOW, now=NOW)
+    with store.writing(engine) as session:
+        assert store.reserve_attempts(session, [("old-key", 1)], since=NOW - WINDOW, now=NOW)
     later = NOW + WINDOW + timedelta(seconds=1)  # a new window starts from nothing
     with store.writing(engine) as session:
         assert store.reserve_attempts(session, keys, since=later - WINDOW, now=later)
+    with store.writing(engine) as session:  # only the window that is over is forgotten
+        assert store.prune_attempts(session, before=later - WINDOW) == 1
 
 
 def test_a_removed_persons_id_is_never_given_to_the_next(engine: Engine) -> None:
