@@ -24,7 +24,7 @@ from publisher.sources import fetch, inbox, parsing, polling
 from tests.browser import free_port
 from tests.feedserver import FEEDS, Answer, FeedServer
 from tests.processes import start_daemon, stop_daemons
-from tests.support import NOW, PG_URL, SECRET
+from tests.support import LOOPBACK, NOW, PG_URL, SECRET
 
 
 @pytest.fixture
@@ -455,6 +455,7 @@ def test_two_daemons_on_postgresql_polling_one_source_import_each_item_once(
             "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
             "PUBLISHER_SCHEDULES": str(tmp_path / "schedules.yaml"),
             "PUBLISHER_SITE_URL": "https://news.example.com",
+            "PUBLISHER_FETCH_ALLOW_HOSTS": LOOPBACK,
         }
 
         daemons = [start_daemon(env, free_port(), tmp_path) for _ in range(2)]
@@ -529,6 +530,7 @@ def test_a_source_added_and_reloaded_shows_its_items_in_the_inbox(
         "PUBLISHER_SECRET_KEY": SECRET,
         "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
         "PUBLISHER_SCHEDULES": str(schedules),
+        "PUBLISHER_FETCH_ALLOW_HOSTS": LOOPBACK,
     }
     daemon = start_daemon(env, free_port(), tmp_path)
     engine = store.make_engine(database)
