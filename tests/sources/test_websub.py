@@ -212,3 +212,50 @@ def test_signatures() -> None:
     assert not fetch.signature_ok("s", body, signed("t", body))
     assert not fetch.signature_ok("s", body, "md5=" + hashlib.md5(body).hexdigest())
     assert not fetch.signature_ok("s", body, "")
+
+
+def test_only_the_hubs_answer_to_our_own_request_changes_a_subscription(
+    engine: Engine, settings: Settings, server: FeedServer, tmp_path: Path
+) -> None:
+    """Issue 24, item 9: forged intent checks and denials, replayed at the callback."""
+    timetable = setup(server, tmp_path)
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None,
+                                   timetable=timetable))  # fmt: skip
+    ten_years = str(10 * 365 * 86400)
+    polling.sync(engine, timetable, now=NOW)
+    # Nothing asked of any hub yet: a subscribe "verified" by anyone changes nothing.
+    assert verify(client, settings, **{"hub.lease_seconds": "86400"})[0] == 404
+    assert state(engine).websub_state == ""
+
+    polling.poll_source(engine, settings, timetable.source("cms"), now=NOW)
+    assert state(engine).websub_state == "pending"
+    forgeries = [
+        {"token": ""},  # a third party: the topic is public, the callback's token is not
+        {"token": "x" * 22, "hub.lease_seconds": ten_years},
+        {"token": "", "hub.mode": "denied"},
+        {"hub.mode": "unsubscribe"},  # we never ask for that
+        {"hub.topic": "https://elsewhere.example/feed"},
+        {"hub.challenge": ""},
+    ]
+    for forged in forgeries:
+        assert verify(client, settings, **forged)[0] == 404, forged
+        assert state(engine).websub_state == "pending", forged
+    # A lease out of bounds is the hub's mistake: a 400 (never a 500), nothing changed.
+    for lease in (ten_years, "9" * 40, "-5", "0", "1e9", "١٢"):
+        status, text = verify(client, settings, **{"hub.lease_seconds": lease})
+        assert (status, text) == (400, "hub.lease_seconds must be a whole number of seconds "
+                                        "from 1 to 31536000"), lease  # fmt: skip
+        assert state(engine).websub_state == "pending"
+
+    # The hub's own answer: active, and a lease longer than asked is kept as asked.
+    thirty_days = str(30 * 86400)
+    assert verify(client, settings, **{"hub.lease_seconds": thirty_days}) == (200, "c-123")
+    row = state(engine)
+    assert (row.websub_state, row.lease_until) == ("active", NOW + polling.WEBSUB_LEASE)
+    # Now active: a forged denial changes nothing; nor does another subscribe, even the hub's.
+    assert verify(client, settings, **{"token": "", "hub.mode": "denied"})[0] == 404
+    assert verify(client, settings, challenge="again")[0] == 404
+    assert state(engine).websub_state == "active"
+    # The hub may deny later (WebSub 5.2): through the callback it was given, that counts.
+    assert verify(client, settings, **{"hub.mode": "denied"})[0] == 404
+    assert state(engine).websub_state == "failed"
