@@ -66,7 +66,7 @@ def test_at_the_default_setting_a_loopback_source_is_refused_and_said_so(
     assert settings.fetch_allowed == ()
     refused = f"{url} refused: 127.0.0.1 is a loopback address {HINT}"
 
-    env = {"PUBLISHER_SCHEDULES": str(settings.schedules)}
+    env = {"PUBLISHER_SCHEDULES": str(settings.schedules), "PUBLISHER_FETCH_ALLOW_HOSTS": ""}
     polled = cli(tmp_path, database_url, "sources", "poll", "internal", **env)
     output = polled.stdout + polled.stderr
     assert polled.returncode == 1 and f"internal: failed: {refused}" in output, output
