@@ -154,11 +154,11 @@ class _GuardedTransport(httpx.HTTPTransport):
     transport takes no network backend, so the pool it made is replaced)."""
 
     def __init__(self, rules: Sequence[AllowRule]) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            network_backend=Guard(rules),
-        )
+        # The environment may name CA certificates (SSL_CERT_FILE); no proxy is taken from it,
+        # as httpx takes none when it is given a transport.
+        tls = httpx.create_ssl_context()
+        super().__init__(verify=tls)
+        self._pool = httpcore.ConnectionPool(ssl_context=tls, network_backend=Guard(rules))
 
 
 def client(
@@ -176,5 +176,5 @@ def client(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         headers=headers,
-        trust_env=False,
+        trust_env=False,  # no proxy, no .netrc credentials
     )
