@@ -12,8 +12,8 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 __all__ = [
-    "LATE_PLACEHOLDERS",
     "DEFUSED_MARK",
+    "LATE_PLACEHOLDERS",
     "OPTIONAL",
     "PLACEHOLDERS",
     "PLACEHOLDER_MARK",
