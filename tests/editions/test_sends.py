@@ -499,9 +499,16 @@ def test_cancel_mid_send_the_rest_is_cancelled_and_never_sent(
     done = edition(engine, edition_id)
     assert done.status == "cancelled" and done.cancelled_by == EDITOR
     # "View in your browser" still works for those who got it.
-    assert "Story 0" in making.archived(engine, plain, edition_id)[1]
+    assert "Story 0" in archived(engine, plain, edition_id)
     with pytest.raises(ConflictError):
         sends.cancel(engine, edition_id, actor=EDITOR, now=now())
+
+
+def archived(engine: Engine, settings: Settings, edition_id: int) -> str:
+    """The edition's page in the web archive."""
+    timetable = load_timetable(settings.schedules)
+    env = make_environment()
+    return making.archived(engine, settings, edition_id, timetable=timetable, env=env, now=now())[1]
 
 
 def delivery_open() -> tuple[str, ...]:
@@ -521,7 +528,7 @@ def test_an_edition_awaiting_review_can_be_cancelled_and_is_never_sent(
     run_until_done(engine, reviewed, edition_id)
     assert smtp.recorder.received == [] and tally(engine, edition_id) == {}
     with pytest.raises(NotFoundError):  # never sent: not in the web archive
-        making.archived(engine, reviewed, edition_id)
+        archived(engine, reviewed, edition_id)
 
 
 # ---------------------------------------------------------------- test sends
