@@ -59,7 +59,7 @@ __all__ = [
 
 MAX_TEST_RECIPIENTS = 20
 # Test sends per person (issue 24): addresses an hour, counted from the audit trail, so every
-# daemon sees the same count (docs/digest.md#test-sends).
+# daemon sees the same count (docs/digest.md, test sends).
 TEST_ADDRESSES_PER_HOUR = 50
 TEST_WINDOW = timedelta(hours=1)
 MAX_SUBJECT = 300
