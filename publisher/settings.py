@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     admin_session_hours: int = Field(default=12, ge=1, le=30 * 24)
     # Issue 13: story links in digests go through /r/TOKEN and are counted (README, The digest).
     track_clicks: str = Field(default="off", pattern="^(off|aggregate|individual)$")
+    # Issue 24: /metrics shows per-edition recipient counts; with a token set, it needs
+    # "Authorization: Bearer <token>" (empty: open to whoever reaches it, as before).
+    metrics_token: SecretStr = SecretStr("")
 
     @classmethod
     def settings_customise_sources(
