@@ -39,6 +39,7 @@ from publisher.store.engine import (
     links_t,
     stamps_t,
 )
+from publisher.store.search import index_texts
 
 if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
     from publisher.articles.cleaning import ArticleInput
@@ -156,7 +157,9 @@ def _insert_fresh(
         return {}
     rows = [_new_row(item, now, host) for item in fresh]
     result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
-    return {row.slug: row.id for row in result}
+    ids = {row.slug: row.id for row in result}
+    index_texts(session, ({**row, "id": ids[row["slug"]]} for row in rows))
+    return ids
 
 
 def _update_changed(
@@ -179,6 +182,7 @@ def _update_changed(
     )
     changed_ids = [existing[item.slug].id for item in changed]
     session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
+    index_texts(session, (_text_row(existing[item.slug].id, item) for item in changed))
     return {item.slug: existing[item.slug].id for item in changed}
 
 
@@ -243,6 +247,16 @@ def _changed_row(item: ArticleInput, current: Any, now: datetime) -> dict[str, A
         published_at=item.published_at or current.published_at,
     )
     return row
+
+
+def _text_row(article_id: int, item: ArticleInput) -> dict[str, Any]:
+    """What the search index takes of an article (:func:`~publisher.store.search.index_texts`)."""
+    return {
+        "id": article_id,
+        "title": item.title,
+        "summary": item.summary,
+        "body_html": item.body_html,
+    }
 
 
 def ensure_categories(session: Session, names: Iterable[str]) -> dict[str, int]:
@@ -463,6 +477,7 @@ def save_article(
             insert(articles_t).returning(articles_t.c.id), [_new_row(item, now, host)]
         )
         new_id = int(result.scalar_one())
+        index_texts(session, [_text_row(new_id, item)])
         _link_categories(session, [item], {item.slug: new_id})
         bump(session, "articles")
         _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
@@ -488,6 +503,7 @@ def save_article(
         update(articles_t).where(articles_t.c.id == article_id).values(slug=item.slug, **row)
     )
     session.execute(delete(links_t).where(links_t.c.article_id == article_id))
+    index_texts(session, [_text_row(article_id, item)])
     _link_categories(session, [item], {item.slug: article_id})
     bump(session, "articles")
     after = snapshots(session, [article_id])

@@ -33,8 +33,14 @@ def view(engine: Engine, slug: str) -> store.ArticleView:
 
 def test_migrations_match_the_models_and_rerun_cleanly(engine: Engine) -> None:
     store.migrate(engine)
+    # The search index (migration 0022) is SQL the models do not describe: FTS5 tables and a
+    # generated tsvector (publisher/store/search.py); its tests are in tests/store/test_search.py.
+    def described(name: str | None, kind: str, _parent: object) -> bool:
+        return not (kind == "table" and (name or "").startswith(store.SEARCH_TABLES))
+
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        context = MigrationContext.configure(conn, opts={"include_name": described})
+        assert compare_metadata(context, SQLModel.metadata) == []
 
 
 def test_datetimes_come_back_aware(engine: Engine) -> None:
