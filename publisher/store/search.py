@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, insert, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, delete, insert, text
 from sqlalchemy.orm import Session
+
+from publisher.store.engine import articles_t
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -119,6 +121,12 @@ def search_articles(
     return _sqlite(session, terms, now=now, limit=limit, offset=offset)
 
 
+def _query(sql: str) -> Any:
+    """``sql`` with ``:now`` bound as the articles' own time type (stored in UTC, in the
+    database's format), so that a story published exactly now is found."""
+    return text(sql).bindparams(bindparam("now", type_=articles_t.c.published_at.type))
+
+
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -145,9 +153,9 @@ def _sqlite(
         f"FROM {table} JOIN articles a ON a.id = {table}.rowid "
         f"WHERE {' AND '.join(where)} AND a.status = 'published' AND a.published_at <= :now"
     )
-    total = session.execute(text(f"SELECT count(*) {source}"), params).scalar_one()
+    total = session.execute(_query(f"SELECT count(*) {source}"), params).scalar_one()
     ids = session.execute(
-        text(
+        _query(
             f"SELECT a.id {source} ORDER BY bm25({table}, 10.0, 4.0, 1.0), "
             "a.published_at DESC, a.id DESC LIMIT :limit OFFSET :offset"
         ),
@@ -189,9 +197,9 @@ def _postgresql(
         "FROM article_texts t JOIN articles a ON a.id = t.article_id "
         f"WHERE {' AND '.join(where)} AND a.status = 'published' AND a.published_at <= :now"
     )
-    total = session.execute(text(f"SELECT count(*) {source}"), params).scalar_one()
+    total = session.execute(_query(f"SELECT count(*) {source}"), params).scalar_one()
     ids = session.execute(
-        text(
+        _query(
             f"SELECT a.id {source} ORDER BY {' + '.join(score)} DESC, "
             "a.published_at DESC, a.id DESC LIMIT :limit OFFSET :offset"
         ),

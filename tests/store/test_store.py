@@ -33,6 +33,7 @@ def view(engine: Engine, slug: str) -> store.ArticleView:
 
 def test_migrations_match_the_models_and_rerun_cleanly(engine: Engine) -> None:
     store.migrate(engine)
+
     # The search index (migration 0022) is SQL the models do not describe: FTS5 tables and a
     # generated tsvector (publisher/store/search.py); its tests are in tests/store/test_search.py.
     def described(name: str | None, kind: str, _parent: object) -> bool:
