@@ -150,7 +150,7 @@ def _sqlite(
         else:
             params["ranked"] = words
     source = (
-        f"FROM {table} JOIN articles a ON a.id = {table}.rowid "
+        f"FROM {table} CROSS JOIN articles a ON a.id = {table}.rowid "
         f"WHERE {' AND '.join(where)} AND a.status = 'published' AND a.published_at <= :now"
     )
     total = session.execute(_query(f"SELECT count(*) {source}"), params).scalar_one()
@@ -193,14 +193,20 @@ def _postgresql(
                 f"THEN 100 WHEN t.words @@ to_tsquery('simple', quote_literal(:t{n}) || ':*B') "
                 "THEN 10 ELSE 1 END)"
             )
-    source = (
-        "FROM article_texts t JOIN articles a ON a.id = t.article_id "
-        f"WHERE {' AND '.join(where)} AND a.status = 'published' AND a.published_at <= :now"
+    # The text indexes first (materialized: the planner never walks every article probing
+    # the text of each), then which of those stories readers may see.
+    found = (
+        f"WITH found AS MATERIALIZED (SELECT t.article_id, {' + '.join(score)} AS score "
+        f"FROM article_texts t WHERE {' AND '.join(where)}) "
     )
-    total = session.execute(_query(f"SELECT count(*) {source}"), params).scalar_one()
+    source = (
+        "FROM found JOIN articles a ON a.id = found.article_id "
+        "WHERE a.status = 'published' AND a.published_at <= :now"
+    )
+    total = session.execute(_query(f"{found}SELECT count(*) {source}"), params).scalar_one()
     ids = session.execute(
         _query(
-            f"SELECT a.id {source} ORDER BY {' + '.join(score)} DESC, "
+            f"{found}SELECT a.id {source} ORDER BY found.score DESC, "
             "a.published_at DESC, a.id DESC LIMIT :limit OFFSET :offset"
         ),
         params,
