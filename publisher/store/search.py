@@ -39,7 +39,7 @@ __all__ = [
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
-TRIGRAM = 3  # the shortest term the trigram indexes can find; shorter ones go by words
+_TRIGRAM = 3  # the shortest term the trigram indexes can find; shorter ones go by words
 # Tables the models do not describe (the search index): the migration test leaves them out.
 SEARCH_TABLES = ("article_texts", "search_trigram", "search_words")
 
@@ -134,8 +134,8 @@ def _phrase(term: str) -> str:
 def _sqlite(
     session: Session, terms: Sequence[str], *, now: datetime, limit: int, offset: int
 ) -> SearchHits:
-    long = [t for t in terms if len(t) >= TRIGRAM]
-    short = [t for t in terms if len(t) < TRIGRAM]
+    long = [t for t in terms if len(t) >= _TRIGRAM]
+    short = [t for t in terms if len(t) < _TRIGRAM]
     # Ranked by the table that holds the long terms (trigrams), else by words; short terms
     # are prefix matches on words ("부산" finds "부산에서": Korean particles follow the noun).
     table = "search_trigram" if long else "search_words"
@@ -178,7 +178,7 @@ def _postgresql(
     score = []
     params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
     for n, term in enumerate(terms):
-        if len(term) >= TRIGRAM:
+        if len(term) >= _TRIGRAM:
             params[f"t{n}"] = _like(term)
             where.append(f"{everything} ILIKE :t{n}")
             score.append(
