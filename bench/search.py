@@ -50,7 +50,7 @@ QUERIES = [
 
 def vocabulary(rng: random.Random) -> list[str]:
     made = {"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(600)}
-    return sorted(made)[:400] + ["the", "port", "rail", "trade", "city", "market"]
+    return [*sorted(made)[:400], "the", "port", "rail", "trade", "city", "market"]
 
 
 def story(n: int, rng: random.Random, words: list[str]) -> ArticleInput:

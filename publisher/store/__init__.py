@@ -187,6 +187,7 @@ from publisher.store.search import (
     plain_text,
     search_articles,
     search_terms,
+    unspaced_runs,
 )
 from publisher.store.sessions import (
     add_session,
@@ -533,6 +534,7 @@ __all__ = [
     "tracked_link",
     "tracked_links_t",
     "unregister_worker",
+    "unspaced_runs",
     "unsubscribes_within",
     "update_edition",
     "update_item",

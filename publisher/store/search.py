@@ -1,13 +1,15 @@
 """The reader's search over published stories (issue 30): the index's text, kept by the writes
 in :mod:`publisher.store.articles`, and the ranked query on SQLite (FTS5) and PostgreSQL.
 
-``article_texts`` holds each story's headline, summary and body as plain text; the database's
-full-text indexes follow it (SQLite: triggers into two FTS5 tables; PostgreSQL: a generated
-tsvector and a pg_trgm index; migration 0022). Which stories may be found is decided when
-searching, by joining ``articles`` on :func:`~publisher.store.articles.visible`, so a
-withdrawn story, or a scheduled one not yet due, is never found, and one coming due is found
-at once. A query is reduced to terms (runs of letters, marks and digits) before it reaches
-either engine: no query syntax of theirs is ever given a reader's text.
+``article_texts`` holds each story's headline, summary and body as plain text, and apart, the
+runs of scripts written without spaces between words (Thai, Lao, Khmer, Myanmar, Chinese,
+Japanese kana); the database's full-text indexes follow it (migration 0022). Words go by a
+word index (prefixes: "rail" finds "railway", "영화제" finds "영화제는"); a term in an unspaced
+script, by a trigram index over those runs only, so that English bodies cost no trigrams.
+Which stories may be found is decided when searching, by joining ``articles`` on status and
+``published_at``, so a withdrawn story, or a scheduled one not yet due, is never found, and
+one coming due is found at once. A query is reduced to terms (runs of letters, marks and
+digits) before it reaches either engine: no query syntax of theirs is given a reader's text.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ __all__ = [
     "plain_text",
     "search_articles",
     "search_terms",
+    "unspaced_runs",
 ]
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
-_TRIGRAM = 3  # the shortest term the trigram indexes can find; shorter ones go by words
+_TRIGRAM = 3  # the shortest term a trigram index can find
 # Tables the models do not describe (the search index): the migration test leaves them out.
 SEARCH_TABLES = ("article_texts", "search_trigram", "search_words")
 
@@ -50,10 +53,15 @@ article_texts_t = Table(
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),
     Column("body", Text, nullable=False),
+    Column("unspaced", Text, nullable=False),
 )
 
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 
 def plain_text(body_html: str) -> str:
@@ -61,18 +69,26 @@ def plain_text(body_html: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", body_html))).strip()
 
 
+def unspaced_runs(*texts: str) -> str:
+    """The runs of unspaced scripts in ``texts``, one space between runs ("" for English)."""
+    return " ".join(run for text in texts for run in _UNSPACED.findall(text))
+
+
 def index_texts(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Make the index hold these stories' text (``id``, ``title``, ``summary``, ``body_html``
     each): one delete and one multi-row insert, in the caller's transaction."""
-    texts = [
-        {
-            "article_id": row["id"],
-            "title": row["title"],
-            "summary": row["summary"],
-            "body": plain_text(row["body_html"]),
-        }
-        for row in rows
-    ]
+    texts = []
+    for row in rows:
+        body = plain_text(row["body_html"])
+        texts.append(
+            {
+                "article_id": row["id"],
+                "title": row["title"],
+                "summary": row["summary"],
+                "body": body,
+                "unspaced": unspaced_runs(row["title"], row["summary"], body),
+            }
+        )
     if not texts:
         return
     ids = [t["article_id"] for t in texts]
@@ -101,6 +117,11 @@ def search_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+def _by_trigrams(term: str) -> bool:
+    """Whether ``term`` is found by trigrams (a word of an unspaced script) or as a word."""
+    return len(term) >= _TRIGRAM and _UNSPACED.search(term) is not None
+
+
 @dataclass(frozen=True)
 class SearchHits:
     """One page of matching story ids, best first, and how many match in all."""
@@ -116,99 +137,95 @@ def search_articles(
     match before a summary match before a body match, then the newest."""
     if not terms:
         return SearchHits([], 0)
+    words = [t for t in terms if not _by_trigrams(t)]
+    runs = [t for t in terms if _by_trigrams(t)]
+    params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
     if session.get_bind().dialect.name == "postgresql":
-        return _postgresql(session, terms, now=now, limit=limit, offset=offset)
-    return _sqlite(session, terms, now=now, limit=limit, offset=offset)
-
-
-def _query(sql: str) -> Any:
-    """``sql`` with ``:now`` bound as the articles' own time type (stored in UTC, in the
-    database's format), so that a story published exactly now is found."""
-    return text(sql).bindparams(bindparam("now", type_=articles_t.c.published_at.type))
+        found, order = _postgresql(words, runs, params)
+    else:
+        found, order = _sqlite(words, runs, params)
+    visible_now = "AND a.status = 'published' AND a.published_at <= :now"
+    ranks = ", ".join(f"{expression} AS rank{n}" for n, expression in enumerate(order))
+    # The ranking inside (FTS5's bm25 cannot sit beside a window function), the count outside.
+    rows = session.execute(
+        text(
+            "SELECT id, count(*) OVER () AS total FROM "
+            f"(SELECT a.id AS id, a.published_at AS published_at, {ranks} {found} {visible_now}) AS ranked "
+            f"ORDER BY {', '.join(f'rank{n}' for n in range(len(order)))}, published_at DESC, "
+            "id DESC LIMIT :limit OFFSET :offset"
+        ).bindparams(bindparam("now", type_=articles_t.c.published_at.type)),
+        params,
+    ).all()
+    if rows or offset == 0:
+        return SearchHits([row.id for row in rows], rows[0].total if rows else 0)
+    # Past the last page: the window saw no row, so count on their own.
+    total = session.execute(
+        text(f"SELECT count(*) {found} {visible_now}").bindparams(
+            bindparam("now", type_=articles_t.c.published_at.type)
+        ),
+        params,
+    ).scalar_one()
+    return SearchHits([], int(total))
 
 
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _sqlite(
-    session: Session, terms: Sequence[str], *, now: datetime, limit: int, offset: int
-) -> SearchHits:
-    long = [t for t in terms if len(t) >= _TRIGRAM]
-    short = [t for t in terms if len(t) < _TRIGRAM]
-    # Ranked by the table that holds the long terms (trigrams), else by words; short terms
-    # are prefix matches on words ("부산" finds "부산에서": Korean particles follow the noun).
-    table = "search_trigram" if long else "search_words"
-    where = [f"{table} MATCH :ranked"]
-    params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
-    params["ranked"] = " AND ".join(_phrase(t) for t in long) if long else ""
-    if short:
-        words = " AND ".join(_phrase(t) + "*" for t in short)
-        if long:
-            where.append("a.id IN (SELECT rowid FROM search_words WHERE search_words MATCH :words)")
-            params["words"] = words
-        else:
-            params["ranked"] = words
-    source = (
-        f"FROM {table} CROSS JOIN articles a ON a.id = {table}.rowid "
-        f"WHERE {' AND '.join(where)} AND a.status = 'published' AND a.published_at <= :now"
+def _sqlite(words: list[str], runs: list[str], params: dict[str, Any]) -> tuple[str, list[str]]:
+    """FROM-and-WHERE and ORDER BY for SQLite: driven from the FTS5 table (CROSS JOIN keeps
+    SQLite from walking every article and probing the index for each)."""
+    if runs:
+        params["runs"] = " AND ".join(_phrase(t) for t in runs)
+    if words:
+        params["words"] = " AND ".join(_phrase(t) + "*" for t in words)
+        found = (
+            "FROM search_words CROSS JOIN articles a ON a.id = search_words.rowid "
+            "WHERE search_words MATCH :words"
+        )
+        if runs:
+            found += (
+                " AND a.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH :runs)"
+            )
+        return found, ["bm25(search_words, 10.0, 4.0, 1.0)"]
+    # Only unspaced-script terms: a headline holding the first ranks first.
+    params["first"] = runs[0]
+    found = (
+        "FROM search_trigram CROSS JOIN articles a ON a.id = search_trigram.rowid "
+        "WHERE search_trigram MATCH :runs"
     )
-    total = session.execute(_query(f"SELECT count(*) {source}"), params).scalar_one()
-    ids = session.execute(
-        _query(
-            f"SELECT a.id {source} ORDER BY bm25({table}, 10.0, 4.0, 1.0), "
-            "a.published_at DESC, a.id DESC LIMIT :limit OFFSET :offset"
-        ),
-        params,
-    ).scalars()
-    return SearchHits(list(ids), int(total))
+    return found, [
+        "instr(lower(a.title), :first) = 0",
+        "instr(lower(a.summary), :first) = 0",
+    ]
 
 
 def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgresql(
-    session: Session, terms: Sequence[str], *, now: datetime, limit: int, offset: int
-) -> SearchHits:
-    # Long terms: a substring of the joined text (pg_trgm's GIN index finds the candidates, in
-    # any script); short ones: a prefix of a ``simple`` word. Ranked by where the terms are.
-    everything = "(t.title || ' ' || t.summary || ' ' || t.body)"
-    where = []
-    score = []
-    params: dict[str, Any] = {"now": now, "limit": limit, "offset": offset}
-    for n, term in enumerate(terms):
-        if len(term) >= _TRIGRAM:
-            params[f"t{n}"] = _like(term)
-            where.append(f"{everything} ILIKE :t{n}")
-            score.append(
-                f"(CASE WHEN t.title ILIKE :t{n} THEN 100 WHEN t.summary ILIKE :t{n} "
-                "THEN 10 ELSE 1 END)"
-            )
-        else:
-            params[f"t{n}"] = term
-            where.append(f"t.words @@ to_tsquery('simple', quote_literal(:t{n}) || ':*')")
-            score.append(
-                f"(CASE WHEN t.words @@ to_tsquery('simple', quote_literal(:t{n}) || ':*A') "
-                f"THEN 100 WHEN t.words @@ to_tsquery('simple', quote_literal(:t{n}) || ':*B') "
-                "THEN 10 ELSE 1 END)"
-            )
-    # The text indexes first (materialized: the planner never walks every article probing
-    # the text of each), then which of those stories readers may see.
+def _postgresql(words: list[str], runs: list[str], params: dict[str, Any]) -> tuple[str, list[str]]:
+    """FROM-and-WHERE and ORDER BY for PostgreSQL: the text indexes first (a materialized
+    match, so the planner never walks every article probing the text of each)."""
+    where, score = [], []
+    for n, term in enumerate(words):
+        params[f"w{n}"] = term
+        query = f"to_tsquery('simple', quote_literal(:w{n}) || ':*"
+        where.append(f"t.words @@ {query}')")
+        score.append(
+            f"(CASE WHEN t.words @@ {query}A') THEN 100 WHEN t.words @@ {query}B') THEN 10 "
+            "ELSE 1 END)"
+        )
+    for n, term in enumerate(runs):
+        params[f"r{n}"] = _like(term)
+        where.append(f"t.unspaced ILIKE :r{n}")
+        score.append(
+            f"(CASE WHEN t.title ILIKE :r{n} THEN 100 WHEN t.summary ILIKE :r{n} THEN 10 "
+            "ELSE 1 END)"
+        )
     found = (
-        f"WITH found AS MATERIALIZED (SELECT t.article_id, {' + '.join(score)} AS score "
-        f"FROM article_texts t WHERE {' AND '.join(where)}) "
+        f"FROM (SELECT t.article_id, {' + '.join(score)} AS score FROM article_texts t "
+        f"WHERE {' AND '.join(where)} OFFSET 0) AS found "
+        "JOIN articles a ON a.id = found.article_id WHERE true"
     )
-    source = (
-        "FROM found JOIN articles a ON a.id = found.article_id "
-        "WHERE a.status = 'published' AND a.published_at <= :now"
-    )
-    total = session.execute(_query(f"{found}SELECT count(*) {source}"), params).scalar_one()
-    ids = session.execute(
-        _query(
-            f"{found}SELECT a.id {source} ORDER BY found.score DESC, "
-            "a.published_at DESC, a.id DESC LIMIT :limit OFFSET :offset"
-        ),
-        params,
-    ).scalars()
-    return SearchHits(list(ids), int(total))
+    return found, ["-found.score"]
