@@ -150,7 +150,8 @@ def search_articles(
     rows = session.execute(
         text(
             "SELECT id, count(*) OVER () AS total FROM "
-            f"(SELECT a.id AS id, a.published_at AS published_at, {ranks} {found} {visible_now}) AS ranked "
+            f"(SELECT a.id AS id, a.published_at AS published_at, {ranks} {found} {visible_now}) "
+            "AS ranked "
             f"ORDER BY {', '.join(f'rank{n}' for n in range(len(order)))}, published_at DESC, "
             "id DESC LIMIT :limit OFFSET :offset"
         ).bindparams(bindparam("now", type_=articles_t.c.published_at.type)),

@@ -46,7 +46,7 @@ def test_a_deleted_story_leaves_the_index(engine: Engine) -> None:
     add(engine, ArticleInput(slug="a", title="Harbour dredging"))
     assert found(engine, "dredging")
     with store.writing(engine) as session:
-        session.execute(delete(Article))  # type: ignore[arg-type]
+        session.execute(delete(Article))
     assert found(engine, "dredging") == []
     with store.reading(engine) as session:
         assert session.execute(select(store.article_texts_t)).all() == []
