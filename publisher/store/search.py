@@ -205,25 +205,27 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _where_it_is(pattern: str) -> str:
+    return (
+        f"(CASE WHEN t.title ILIKE :{pattern} THEN 100 WHEN t.summary ILIKE :{pattern} THEN 10 "
+        "ELSE 1 END)"
+    )
+
+
 def _postgresql(words: list[str], runs: list[str], params: dict[str, Any]) -> tuple[str, list[str]]:
     """FROM-and-WHERE and ORDER BY for PostgreSQL: the text indexes first (a materialized
     match, so the planner never walks every article probing the text of each)."""
     where, score = [], []
+    # The score reads the short headline and summary, never the body's large tsvector again.
     for n, term in enumerate(words):
         params[f"w{n}"] = term
-        query = f"to_tsquery('simple', quote_literal(:w{n}) || ':*"
-        where.append(f"t.words @@ {query}')")
-        score.append(
-            f"(CASE WHEN t.words @@ {query}A') THEN 100 WHEN t.words @@ {query}B') THEN 10 "
-            "ELSE 1 END)"
-        )
+        params[f"l{n}"] = _like(term)
+        where.append(f"t.words @@ to_tsquery('simple', quote_literal(:w{n}) || ':*')")
+        score.append(_where_it_is(f"l{n}"))
     for n, term in enumerate(runs):
         params[f"r{n}"] = _like(term)
         where.append(f"t.unspaced ILIKE :r{n}")
-        score.append(
-            f"(CASE WHEN t.title ILIKE :r{n} THEN 100 WHEN t.summary ILIKE :r{n} THEN 10 "
-            "ELSE 1 END)"
-        )
+        score.append(_where_it_is(f"r{n}"))
     found = (
         f"FROM (SELECT t.article_id, {' + '.join(score)} AS score FROM article_texts t "
         f"WHERE {' AND '.join(where)} OFFSET 0) AS found "
