@@ -158,7 +158,7 @@ def _insert_fresh(
     rows = [_new_row(item, now, host) for item in fresh]
     result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
     ids = {row.slug: row.id for row in result}
-    index_texts(session, ({**row, "id": ids[row["slug"]]} for row in rows))
+    index_texts(session, ({**row, "id": ids[row["slug"]]} for row in rows), fresh=True)
     return ids
 
 
@@ -477,7 +477,7 @@ def save_article(
             insert(articles_t).returning(articles_t.c.id), [_new_row(item, now, host)]
         )
         new_id = int(result.scalar_one())
-        index_texts(session, [_text_row(new_id, item)])
+        index_texts(session, [_text_row(new_id, item)], fresh=True)
         _link_categories(session, [item], {item.slug: new_id})
         bump(session, "articles")
         _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)

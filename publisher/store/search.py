@@ -74,9 +74,10 @@ def unspaced_runs(*texts: str) -> str:
     return " ".join(run for text in texts for run in _UNSPACED.findall(text))
 
 
-def index_texts(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+def index_texts(session: Session, rows: Iterable[dict[str, Any]], *, fresh: bool = False) -> None:
     """Make the index hold these stories' text (``id``, ``title``, ``summary``, ``body_html``
-    each): one delete and one multi-row insert, in the caller's transaction."""
+    each): one delete (none for ``fresh`` stories, just inserted) and one multi-row insert, in
+    the caller's transaction."""
     texts = []
     for row in rows:
         body = plain_text(row["body_html"])
@@ -91,8 +92,9 @@ def index_texts(session: Session, rows: Iterable[dict[str, Any]]) -> None:
         )
     if not texts:
         return
-    ids = [t["article_id"] for t in texts]
-    session.execute(delete(article_texts_t).where(article_texts_t.c.article_id.in_(ids)))
+    if not fresh:
+        ids = [t["article_id"] for t in texts]
+        session.execute(delete(article_texts_t).where(article_texts_t.c.article_id.in_(ids)))
     session.execute(insert(article_texts_t), texts)
 
 
