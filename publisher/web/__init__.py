@@ -4,7 +4,7 @@ area's module-level router (``reader.py``, ``subscriptions.py``, ``reports.py``,
 ``archive.py``, ``clicks.py``, ``feeds.py``, ``websub_callback.py``, ``health.py``, the API in
 ``api.py`` and the newsroom in ``admin/``), the error pages (``errors.py``), what the reader
 pages share (``pages.py``, ``courier.py``), the guards on every response (``guards.py``,
-``limits.py``) and uvicorn (``server.py``)."""
+``limits.py``), HEAD for every GET route (``head.py``) and uvicorn (``server.py``)."""
 
 from publisher.web.app import create_app
 from publisher.web.server import serve
