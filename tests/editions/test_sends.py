@@ -217,6 +217,20 @@ def test_a_reviewed_digest_is_held_edited_approved_and_everyone_gets_the_approve
         approve(engine, reviewed, edition_id)
 
 
+def test_approving_an_edition_as_it_is_records_no_change_that_did_not_happen(
+    engine: Engine, reviewed: Settings, tmp_path: Path
+) -> None:
+    # Issue 25: approving logged "subject: X -> X"; only what changed is in the trail.
+    audience(engine, reviewed, tmp_path, 2)
+    edition_id = make_edition(engine, reviewed)
+    subject = edition(engine, edition_id).subject
+    approve(engine, reviewed, edition_id, subject=f"  {subject}  ")  # the same, as typed
+    with store.reading(engine) as session:
+        [entry] = store.audit_entries(session, kind="edition", subject_id=edition_id)
+    assert entry.action == "edition.approve"
+    assert entry.before == "" and json.loads(entry.after) == {"deliveries": 2}
+
+
 def test_a_reader_of_one_category_gets_the_approved_version_too(
     engine: Engine, reviewed: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:

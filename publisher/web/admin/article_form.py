@@ -152,11 +152,18 @@ def stored(
     ``item``, in the same transaction), and the article shown; or the form again, saying
     what was wrong."""
     then = None if item is None else inbox_area.linker(item, actor=who.email, now=app.clock())
+    fields = draft.article_fields()
+    if (
+        view is not None
+        and draft.values["published_at"] == Draft.of(view, app.settings.zone).values["published_at"]
+    ):
+        # The time as the form showed it (to the second): the stored one, to the microsecond.
+        fields["published_at"] = view.article.published_at.isoformat()
     try:
         saved, changed = publish.save_article(
             app.engine,
             app.settings,
-            draft.article_fields(),
+            fields,
             article_id=view.article.id if view is not None else None,
             base_hash=(draft.base or None) if view is not None else None,
             now=app.clock(),

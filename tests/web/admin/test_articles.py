@@ -229,6 +229,29 @@ def test_an_edit_keeps_the_id_a_new_slug_included_and_is_in_the_trail(
     assert 'value="Mine"' in stale.text and _view(engine, "new-title").article.title == "New title"
 
 
+def test_a_save_that_leaves_the_time_alone_records_no_time_change(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: the form shows whole seconds; a save that did not touch the time logged
+    # "published_at: ...09.493666+00:00 -> ...09+00:00" (and cut the stored time).
+    exact = (NOW - timedelta(hours=3)).replace(second=9, microsecond=493666)
+    _add(engine, settings, {"title": "Old title", "published_at": exact.isoformat()})
+    article_id = _view(engine, "old-title").article.id or 0
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/articles/{article_id}").text
+    fields = dict(re.findall(r'<input[^>]* name="(\w+)"[^>]* value="([^"]*)"', page))
+    fields.pop("csrf", None)
+    assert fields["published_at"].endswith(":09")  # as the form shows it
+    same = client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    assert "Nothing had changed." in same.text
+    fields["title"] = "New title"
+    client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    assert _view(engine, "old-title").article.published_at == exact  # to the microsecond
+    [edit, _] = _trail(engine, "article", article_id)
+    assert json.loads(edit.before) == {"title": "Old title"}
+    assert json.loads(edit.after) == {"title": "New title"}
+
+
 def test_schedule_then_see_it_at_its_time_unpublish_and_publish_again(
     engine: Engine, settings: Settings
 ) -> None:
