@@ -13,10 +13,11 @@ __all__ = ["AuditEntry", "StaffUser"]
 
 
 class StaffUser(SQLModel, table=True):
-    """Someone who signs in to the newsroom: an ``editor`` (articles, reports) or an ``admin``
-    (also people, subscribers and sends). ``password_hash`` is empty until they set one from
-    their one-time link; ``session_epoch`` goes up to end every session ("sign out everywhere",
-    a new password); ``link_nonce`` is the one unused set-password link, cleared when used."""
+    """Someone who signs in to the newsroom: an ``editor`` (articles, reports, the inbox, and
+    editions: approve, cancel, send) or an ``admin`` (all that, and people and subscribers).
+    ``password_hash`` is empty until they set one from their one-time link; ``session_epoch``
+    goes up to end every session ("sign out everywhere", a new password); ``link_nonce`` is
+    the one unused set-password link, cleared when used."""
 
     __tablename__ = "staff"
     __table_args__ = {"sqlite_autoincrement": True}
