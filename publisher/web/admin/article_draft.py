@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from lxml import html as lxml_html
 from starlette.datastructures import FormData
 
 from publisher import store
@@ -103,6 +104,28 @@ class Draft:
         if v["source_name"].strip() or v["source_url"].strip():
             fields["source"] = {"name": v["source_name"], "url": v["source_url"]}
         return fields
+
+    def insecure_images(self) -> dict[str, str]:
+        """Images that readers' browsers would not show, by form field: the site's pages
+        allow images over https only (their Content-Security-Policy), so an ``http://`` one
+        would be dropped without a word."""
+        found: dict[str, str] = {}
+        image = self.values["image"].strip()
+        if image.lower().startswith("http://"):
+            found["image"] = (
+                "Readers' browsers will not show an image from an http:// address (the site "
+                f"shows images over https only): use https://{image[7:]} if the image is "
+                "there too, or another image."
+            )
+        body = self.preview()
+        sources = lxml_html.fragment_fromstring(body, create_parent="div").xpath("//img/@src")
+        plain = [str(src) for src in sources if str(src).lower().startswith("http://")]
+        if plain:
+            found["body"] = (
+                f"Readers' browsers will not show the image {plain[0]} (the site shows images "
+                "over https only): use its https:// address, or take the image out."
+            )
+        return found
 
     def preview(self) -> str:
         """The body as readers will see it (sanitised HTML, safe to show as is)."""

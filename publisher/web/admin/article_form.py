@@ -132,10 +132,12 @@ async def save(
         return form_page(
             request, app, who, draft, view=view, preview=draft.preview(), from_item=item
         )
+    problems = draft.insecure_images()
     if item is not None and not draft.values["editor"].strip():
-        problems = {"editor": "Give your name: it is shown to readers as the editor."}
+        problems["editor"] = "Give your name: it is shown to readers as the editor."
+    if problems:  # nothing saved, everything typed kept
         return form_page(
-            request, app, who, draft, problems=problems, http_status=400, from_item=item
+            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
         )
     return stored(request, app, who, draft, view, item)
 

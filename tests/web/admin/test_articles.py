@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.articles import publish
 from publisher.community import subscriptions
+from publisher.errors import NotFoundError
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.newsroom import add_person, newsroom_client, sign_in
@@ -452,3 +453,32 @@ def test_the_cli_and_the_api_are_in_the_trail(
         r["id"]: r for r in api.get("/api/reports?include_resolved=true", headers=auth).json()
     }
     assert listed[second]["correction_id"] is not None and listed[third]["correction_id"] is None
+
+
+def test_an_http_image_is_refused_with_the_reason_and_nothing_typed_is_lost(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: the site's policy shows images over https only; an http:// one vanished.
+    client, token = _editor(engine, settings)
+    typed = {"title": "Harbour lights", "image": "http://images.example.org/harbour.jpg"}
+    refused = client.post("/admin/articles/new", data=_form(token, **typed))
+    assert refused.status_code == 400
+    assert "https://images.example.org/harbour.jpg" in _errors(refused.text)["image"]
+    assert 'value="http://images.example.org/harbour.jpg"' in refused.text
+    body = "Before.\n\n![Lights](http://images.example.org/b.jpg)"
+    in_body = client.post(
+        "/admin/articles/new",
+        data=_form(token, **{**typed, "image": "https://images.example.org/a.jpg", "body": body}),
+    )
+    assert in_body.status_code == 400
+    assert "http://images.example.org/b.jpg" in _errors(in_body.text)["body"]
+    assert "![Lights](http://images.example.org/b.jpg)</textarea>" in in_body.text
+    with pytest.raises(NotFoundError):  # nothing was saved
+        _view(engine, "harbour-lights")
+    saved = client.post(
+        "/admin/articles/new",
+        data=_form(token, **{**typed, "image": "https://images.example.org/a.jpg"}),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert _view(engine, "harbour-lights").article.image == "https://images.example.org/a.jpg"
