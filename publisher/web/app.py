@@ -28,6 +28,7 @@ from publisher.web import (
     clicks,
     errors,
     health,
+    icon,
     reader,
     reports,
     subscriptions,
@@ -100,6 +101,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(feeds_routes.router)
     app.include_router(websub_callback.router)
     app.include_router(health.router)
+    app.include_router(icon.router)  # /favicon.svg and /favicon.ico
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)
