@@ -482,3 +482,34 @@ def test_an_http_image_is_refused_with_the_reason_and_nothing_typed_is_lost(
     )
     assert saved.status_code == 303
     assert _view(engine, "harbour-lights").article.image == "https://images.example.org/a.jpg"
+
+
+def test_the_article_page_shows_times_in_the_sites_zone_and_the_feed_id_under_details(
+    tmp_path: Path,
+) -> None:
+    # Issue 25: the history showed raw ISO times, and the page led with the internal tag: id.
+    from lxml import html
+
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/z.db",
+        PUBLISHER_TIMEZONE="Asia/Singapore",
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    _add(engine, settings, {"title": "Ferry", "published_at": "2026-11-30T09:00:00+00:00"})
+    article_id = _view(engine, "ferry").article.id
+    client, token = _editor(engine, settings)
+    fields = {"title": "Ferry", "slug": "ferry", "published_at": "2026-11-30T18:30:00"}
+    client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    tree = html.fromstring(client.get(f"/admin/articles/{article_id}").text)
+    [details] = tree.cssselect("details#article-details")
+    uid = _view(engine, "ferry").article.uid
+    assert uid.startswith("tag:") and uid in details.text_content()
+    outside = "".join(t for e in tree.cssselect("main > p") for t in e.itertext())
+    assert uid not in outside
+    edit, create = tree.cssselect("details.changes")  # newest first
+    shown = " ".join(edit.text_content().split())
+    assert "30 Nov 2026, 17:00:00 +08 → 30 Nov 2026, 18:30:00 +08" in shown, shown
+    assert "T09:00" not in create.text_content() and "+00:00" not in create.text_content()
+    engine.dispose()
