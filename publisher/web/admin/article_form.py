@@ -214,6 +214,20 @@ async def edit(
     return await save(request, app, who, load(app, article_id))
 
 
+@router.get("/articles/{article_id}/unpublish", response_class=HTMLResponse)
+def unpublish_question(
+    request: Request,
+    article_id: int,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Unpublish? What it does, asked before it is done (the form posts to ``/status``)."""
+    view = load(app, article_id)
+    if view.article.status != "published":  # nothing to ask: it is off the site already
+        return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
+    return render(request, app, "article_unpublish.html", staff=who, view=view)
+
+
 @router.post("/articles/{article_id}/status", response_class=HTMLResponse)
 async def set_status(
     request: Request,

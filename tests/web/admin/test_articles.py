@@ -513,3 +513,30 @@ def test_the_article_page_shows_times_in_the_sites_zone_and_the_feed_id_under_de
     assert "30 Nov 2026, 17:00:00 +08 → 30 Nov 2026, 18:30:00 +08" in shown, shown
     assert "T09:00" not in create.text_content() and "+00:00" not in create.text_content()
     engine.dispose()
+
+
+def test_unpublish_asks_first_and_says_where_the_story_leaves(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: one click unpublished at once. The page now links to a question; only its
+    # answer (the same POST the form always sent) unpublishes.
+    _add(engine, settings, {"title": "Port strike"})
+    article_id = _view(engine, "port-strike").article.id
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/articles/{article_id}").text
+    assert 'name="status" value="unpublished"' not in page  # no one-click unpublish
+    assert f'href="/admin/articles/{article_id}/unpublish"' in page
+    question = client.get(f"/admin/articles/{article_id}/unpublish")
+    assert question.status_code == 200
+    said = " ".join(question.text.split())
+    for place in ("the site", "the feeds", "the archive"):
+        assert f"<strong>{place}</strong>" in said, place
+    assert f'action="/admin/articles/{article_id}/status"' in said
+    assert 'name="status" value="unpublished"' in said
+    assert _view(engine, "port-strike").article.status == "published"  # asking changed nothing
+    client.post(
+        f"/admin/articles/{article_id}/status", data={"csrf": token, "status": "unpublished"}
+    )
+    assert _view(engine, "port-strike").article.status == "unpublished"
+    again = client.get(f"/admin/articles/{article_id}/unpublish", follow_redirects=False)
+    assert again.status_code == 303  # nothing to ask any more
