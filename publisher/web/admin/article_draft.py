@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
+from html.parser import HTMLParser
 
-from lxml import html as lxml_html
 from starlette.datastructures import FormData
 
 from publisher import store
@@ -117,9 +117,7 @@ class Draft:
                 f"shows images over https only): use https://{image[7:]} if the image is "
                 "there too, or another image."
             )
-        body = self.preview()
-        sources = lxml_html.fragment_fromstring(body, create_parent="div").xpath("//img/@src")
-        plain = [str(src) for src in sources if str(src).lower().startswith("http://")]
+        plain = [src for src in _image_sources(self.preview()) if src.lower().startswith("http://")]
         if plain:
             found["body"] = (
                 f"Readers' browsers will not show the image {plain[0]} (the site shows images "
@@ -131,6 +129,24 @@ class Draft:
         """The body as readers will see it (sanitised HTML, safe to show as is)."""
         body = self.values["body"]
         return sanitise_html(body) if self.body_format == "html" else markdown_html(body)
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.sources.extend(value.strip() for name, value in attrs if name == "src" and value)
+
+
+def _image_sources(html: str) -> list[str]:
+    """The ``src`` of every image in ``html``."""
+    parser = _Images()
+    parser.feed(html)
+    parser.close()
+    return parser.sources
 
 
 def problems_of(exc: InputError) -> dict[str, str]:
