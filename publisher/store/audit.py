@@ -8,12 +8,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from publisher.models import AuditEntry
 
-__all__ = ["audit_entries", "audit_t", "changes", "record", "record_many"]
+__all__ = [
+    "actions_since",
+    "audit_entries",
+    "audit_t",
+    "changes",
+    "one_at_a_time",
+    "record",
+    "record_many",
+]
 
 audit_t = AuditEntry.__table__  # type: ignore[attr-defined]
 
@@ -82,6 +90,32 @@ def record(
             after=_json(after),
         )
     )
+
+
+def actions_since(
+    session: Session, *, actor: str, action: str, since: datetime
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """When ``actor`` did ``action`` since ``since``, oldest first, each with its ``after``."""
+    rows = session.execute(
+        select(audit_t.c.at, audit_t.c.after)
+        .where(
+            and_(
+                audit_t.c.at >= since,
+                audit_t.c.actor == actor[:400],
+                audit_t.c.action == action,
+            )
+        )
+        .order_by(audit_t.c.at, audit_t.c.id)
+    ).all()
+    return [(at, json.loads(after) if after else {}) for at, after in rows]
+
+
+def one_at_a_time(session: Session, name: str) -> None:
+    """Until this write transaction ends, another that asks for ``name`` waits (PostgreSQL:
+    an advisory lock; SQLite's write transactions already go one at a time), so that a count
+    and the row that uses it up are one step: a burst cannot pass a limit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
 
 
 def record_many(session: Session, entries: list[dict[str, Any]], *, now: datetime) -> None:
