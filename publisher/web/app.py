@@ -30,6 +30,7 @@ from publisher.web import (
     health,
     reader,
     reports,
+    sections,
     subscriptions,
     websub_callback,
 )
@@ -93,7 +94,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
-    for area in (reader, subscriptions, reports, archive):
+    for area in (reader, sections, subscriptions, reports, archive):
         app.include_router(area.router)
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)
