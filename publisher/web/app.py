@@ -26,6 +26,7 @@ from publisher.web import (
     api,
     archive,
     clicks,
+    crawlers,
     errors,
     health,
     reader,
@@ -94,7 +95,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
-    for area in (reader, sections, subscriptions, reports, archive):
+    for area in (reader, sections, crawlers, subscriptions, reports, archive):
         app.include_router(area.router)
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)
