@@ -105,8 +105,9 @@ def _entries(app: Application) -> _Known:
 def story_chunks(
     entries: Sequence[store.SitemapEntry], size: int = SITEMAP_MAX
 ) -> list[list[store.SitemapEntry]]:
-    """The stories split into sitemap files of at most ``size`` URLs (at least one file)."""
-    return [list(entries[i : i + size]) for i in range(0, len(entries), size)] or [[]]
+    """The stories split into sitemap files of at most ``size`` URLs (none for no story: an
+    empty urlset is not a valid sitemap)."""
+    return [list(entries[i : i + size]) for i in range(0, len(entries), size)]
 
 
 def _when(moment: datetime) -> str:
