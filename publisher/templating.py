@@ -11,8 +11,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from publisher.content import slugify
-
 __all__ = [
     "DEFUSED_MARK",
     "LATE_PLACEHOLDERS",
@@ -81,7 +79,6 @@ def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environ
     )
     env.filters["date"] = _date
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    env.filters["slug"] = lambda value: quote(slugify(str(value)), safe="")
     return env
 
 
