@@ -1,28 +1,24 @@
 """What search engines read: ``/robots.txt``, the sitemap index ``/sitemap.xml`` with its
 child sitemaps (the stories, at most 50,000 to a file, and the site's list pages) and the
-Google News sitemap of the last 48 hours. Each is made from the database on request (cached
-by the articles' change stamp), so a withdrawn or unpublished story leaves them at once."""
+Google News sitemap of the last 48 hours. Each is made once per change of the articles
+(web/facts.py), so a withdrawn or unpublished story leaves them at the next request."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
-from weakref import WeakKeyDictionary
-from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import Engine
 
 from publisher import store
-from publisher.content import slugify
 from publisher.errors import NotFoundError
 from publisher.web.application import Application, application
+from publisher.web.facts import Facts, facts
 from publisher.web.pages import cached
 
 __all__ = [
@@ -60,46 +56,7 @@ DISALLOWED = (
     "/websub/",
 )
 
-ET.register_namespace("", SITEMAP_NS)
-ET.register_namespace("news", NEWS_NS)
-
 router = APIRouter()
-
-
-@dataclass(frozen=True)
-class _Known:
-    stamp: int
-    valid_until: datetime | None
-    entries: list[store.SitemapEntry]
-    categories: list[str]
-    authors: list[str]
-
-
-_known: WeakKeyDictionary[Engine, _Known] = WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _entries(app: Application) -> _Known:
-    """The visible stories, sections and bylines, read again only when articles changed or a
-    scheduled story's time came."""
-    now = app.clock()
-    with store.reading(app.engine) as session:
-        stamp = store.stamp(session, "articles")
-        with _lock:
-            known = _known.get(app.engine)
-        fresh = known is not None and known.stamp == stamp
-        if fresh and known is not None and (known.valid_until is None or now < known.valid_until):
-            return known
-        known = _Known(
-            stamp,
-            store.next_scheduled(session, now=now),
-            store.sitemap_entries(session, now=now),
-            [c.slug for c in store.public_categories(session, now=now)],
-            store.public_authors(session, now=now),
-        )
-    with _lock:
-        _known[app.engine] = known
-    return known
 
 
 def story_chunks(
@@ -114,9 +71,25 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _xml(root: ET.Element, request: Request) -> Response:
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+def _xml(
+    request: Request, app: Application, key: str, make: Callable[[Facts], list[str]]
+) -> Response:
+    """The XML document ``make`` writes (its lines), made once per reading of the articles."""
+    known = facts(app.engine, app.clock())
+    body = known.rendered.get(key)
+    if body is None:
+        lines = ['<?xml version="1.0" encoding="UTF-8"?>', *make(known)]
+        body = "\n".join(lines).encode()
+        if key.startswith("news:"):
+            for old in [k for k in known.rendered if k.startswith("news:")]:
+                known.rendered.pop(old, None)
+        known.rendered[key] = body
     return cached(request, Response(body, media_type=XML))
+
+
+def _url(loc: str, lastmod: datetime | None = None, extra: str = "") -> str:
+    when = f"<lastmod>{_when(lastmod)}</lastmod>" if lastmod is not None else ""
+    return f"<url><loc>{escape(loc)}</loc>{when}{extra}</url>"
 
 
 def _story_url(site: str, slug: str) -> str:
@@ -137,27 +110,22 @@ def sitemap_index(request: Request, app: Application = Depends(application)) -> 
     """The sitemap index: the list pages' sitemap and one per 50,000 stories, each with the
     last change of what it lists."""
     site = app.settings.site_url
-    known = _entries(app)
-    root = ET.Element(f"{{{SITEMAP_NS}}}sitemapindex")
-    newest = max((e.updated_at for e in known.entries), default=None)
-    children = [(f"{site}/sitemaps/pages.xml", newest)]
-    for n, chunk in enumerate(story_chunks(known.entries), start=1):
-        last = max((e.updated_at for e in chunk), default=None)
-        children.append((f"{site}/sitemaps/stories-{n}.xml", last))
-    for loc, last in children:
-        child = ET.SubElement(root, f"{{{SITEMAP_NS}}}sitemap")
-        ET.SubElement(child, f"{{{SITEMAP_NS}}}loc").text = loc
-        if last is not None:
-            ET.SubElement(child, f"{{{SITEMAP_NS}}}lastmod").text = _when(last)
-    return _xml(root, request)
+    now = app.clock()
 
+    def make(known: Facts) -> list[str]:
+        entries = known.entries(app.engine, now)
+        newest = max((e.updated_at for e in entries), default=None)
+        children: list[tuple[str, datetime | None]] = [(f"{site}/sitemaps/pages.xml", newest)]
+        for n, chunk in enumerate(story_chunks(entries), start=1):
+            changed = max(max(e.updated_at, e.published_at) for e in chunk)
+            children.append((f"{site}/sitemaps/stories-{n}.xml", changed))
+        lines = [f'<sitemapindex xmlns="{SITEMAP_NS}">']
+        for loc, last in children:
+            when = f"<lastmod>{_when(last)}</lastmod>" if last is not None else ""
+            lines.append(f"<sitemap><loc>{escape(loc)}</loc>{when}</sitemap>")
+        return [*lines, "</sitemapindex>"]
 
-def _url(root: ET.Element, loc: str, lastmod: datetime | None = None) -> ET.Element:
-    url = ET.SubElement(root, f"{{{SITEMAP_NS}}}url")
-    ET.SubElement(url, f"{{{SITEMAP_NS}}}loc").text = loc
-    if lastmod is not None:
-        ET.SubElement(url, f"{{{SITEMAP_NS}}}lastmod").text = _when(lastmod)
-    return url
+    return _xml(request, app, "index", make)
 
 
 @router.api_route(
@@ -169,44 +137,57 @@ def sitemap_stories(
     app: Application = Depends(application),
 ) -> Response:
     """One file of the stories readers may see, ``lastmod`` each story's last change."""
-    chunks = story_chunks(_entries(app).entries)
+    site = app.settings.site_url
+    chunks = story_chunks(facts(app.engine, app.clock()).entries(app.engine, app.clock()))
     if number > len(chunks):
         raise NotFoundError(f"there is no sitemap {number}")
-    site = app.settings.site_url
-    root = ET.Element(f"{{{SITEMAP_NS}}}urlset")
-    for entry in chunks[number - 1]:
-        _url(root, _story_url(site, entry.slug), max(entry.updated_at, entry.published_at))
-    return _xml(root, request)
+    chunk = chunks[number - 1]
+
+    def make(_known: Facts) -> list[str]:
+        lines = [f'<urlset xmlns="{SITEMAP_NS}">']
+        for e in chunk:
+            lines.append(_url(_story_url(site, e.slug), max(e.updated_at, e.published_at)))
+        return [*lines, "</urlset>"]
+
+    return _xml(request, app, f"stories-{number}", make)
 
 
 @router.api_route("/sitemaps/pages.xml", methods=["GET", "HEAD"], include_in_schema=False)
 def sitemap_pages(request: Request, app: Application = Depends(application)) -> Response:
     """The front page, every section and every author's page."""
     site = app.settings.site_url
-    known = _entries(app)
-    root = ET.Element(f"{{{SITEMAP_NS}}}urlset")
-    _url(root, f"{site}/")
-    for slug in known.categories:
-        _url(root, f"{site}/categories/{quote(slug, safe='')}/")
-    for slug in sorted({slugify(name) for name in known.authors} - {""}):
-        _url(root, f"{site}/authors/{quote(slug, safe='')}/")
-    return _xml(root, request)
+
+    def make(known: Facts) -> list[str]:
+        lines = [f'<urlset xmlns="{SITEMAP_NS}">', _url(f"{site}/")]
+        for _, slug, _name in known.categories:
+            lines.append(_url(f"{site}/categories/{quote(slug, safe='')}/"))
+        for slug in sorted(known.authors):
+            lines.append(_url(f"{site}/authors/{quote(slug, safe='')}/"))
+        return [*lines, "</urlset>"]
+
+    return _xml(request, app, "pages", make)
 
 
 @router.api_route("/sitemap-news.xml", methods=["GET", "HEAD"], include_in_schema=False)
 def news_sitemap(request: Request, app: Application = Depends(application)) -> Response:
     """The Google News sitemap: the stories published in the last 48 hours, newest first."""
     settings = app.settings
-    since = app.clock() - NEWS_WINDOW
-    recent = [e for e in _entries(app).entries if e.published_at > since]
-    recent.sort(key=lambda e: e.published_at, reverse=True)
-    root = ET.Element(f"{{{SITEMAP_NS}}}urlset")
-    for entry in recent[:NEWS_MAX]:
-        url = _url(root, _story_url(settings.site_url, entry.slug))
-        news = ET.SubElement(url, f"{{{NEWS_NS}}}news")
-        publication = ET.SubElement(news, f"{{{NEWS_NS}}}publication")
-        ET.SubElement(publication, f"{{{NEWS_NS}}}name").text = settings.site_title
-        ET.SubElement(publication, f"{{{NEWS_NS}}}language").text = settings.site_language
-        ET.SubElement(news, f"{{{NEWS_NS}}}publication_date").text = _when(entry.published_at)
-        ET.SubElement(news, f"{{{NEWS_NS}}}title").text = entry.title
-    return _xml(root, request)
+    now = app.clock()
+    publication = (
+        f"<news:publication><news:name>{escape(settings.site_title)}</news:name>"
+        f"<news:language>{escape(settings.site_language)}</news:language></news:publication>"
+    )
+
+    def make(known: Facts) -> list[str]:
+        recent = [e for e in known.entries(app.engine, now) if e.published_at > now - NEWS_WINDOW]
+        recent.sort(key=lambda e: e.published_at, reverse=True)
+        lines = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}">']
+        for e in recent[:NEWS_MAX]:
+            news = (
+                f"<news:news>{publication}<news:publication_date>{_when(e.published_at)}"
+                f"</news:publication_date><news:title>{escape(e.title)}</news:title></news:news>"
+            )
+            lines.append(_url(_story_url(settings.site_url, e.slug), extra=news))
+        return [*lines, "</urlset>"]
+
+    return _xml(request, app, f"news:{now:%Y%m%d%H%M}", make)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher.community import subscriptions
 from publisher.web.application import Application
+from publisher.web.facts import facts
 from publisher.web.feeds import discovery_links
 from publisher.web.structured import script, website
 
@@ -57,7 +58,8 @@ def join_form(app: Application) -> dict[str, Any]:
         "email": "",
         "name": "",
         "digests": list(app.timetable.digests.items()),
-        "topics": subscriptions.categories(app.engine, now=app.clock()),
+        # The public sections, kept until the articles change (web/facts.py).
+        "topics": [(slug, name) for _, slug, name in facts(app.engine, app.clock()).categories],
         "chosen_topics": (),
     }
 

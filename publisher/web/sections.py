@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from publisher import store
 from publisher.errors import NotFoundError
-from publisher.models import Category
 from publisher.settings import Settings
 from publisher.web import structured
 from publisher.web.application import Application, application
+from publisher.web.facts import facts
 from publisher.web.pages import cached, join_form, render
 
 __all__ = [
@@ -118,11 +118,10 @@ def list_page(
     return cached(request, response)
 
 
-def _public_category(app: Application, slug: str) -> Category:
-    with store.reading(app.engine) as session:
-        for category in store.public_categories(session, now=app.clock()):
-            if category.slug == slug:
-                return category
+def _public_category(app: Application, slug: str) -> tuple[int, str, str]:
+    for category in facts(app.engine, app.clock()).categories:
+        if category[1] == slug:
+            return category
     raise NotFoundError(f"there is no section {slug[:100]!r}")
 
 
@@ -134,23 +133,21 @@ def section(
     app: Application = Depends(application),
 ) -> Response:
     """A section: the category's stories, newest first, its feeds and its own join call."""
-    category = _public_category(app, slug)
-    found = listing(app, page_number(page), category_id=category.id)
+    category_id, slug, name = _public_category(app, slug)
+    found = listing(app, page_number(page), category_id=category_id)
     site = app.settings.site_title
     form = join_form(app)
-    form["chosen_topics"] = (category.slug,)
+    form["chosen_topics"] = (slug,)
     return list_page(
         request,
         app,
         "section.html",
         found,
-        path=f"/categories/{quote(category.slug, safe='')}/",
-        title=f"{category.name} · {site}",
-        description=f"The latest {category.name} stories from {site}.",
-        list_name=category.name,
-        feed_links=feed_links(
-            app.settings, f"categories/{category.slug}", f"{site}: {category.name}"
-        ),
+        path=f"/categories/{quote(slug, safe='')}/",
+        title=f"{name} · {site}",
+        description=f"The latest {name} stories from {site}.",
+        list_name=name,
+        feed_links=feed_links(app.settings, f"categories/{slug}", f"{site}: {name}"),
         **form,
     )
 
@@ -163,8 +160,7 @@ def author(
     app: Application = Depends(application),
 ) -> Response:
     """An author: the byline's stories, newest first, and its feeds."""
-    with store.reading(app.engine) as session:
-        names = store.author_names(session, slug, now=app.clock())
+    names = facts(app.engine, app.clock()).authors.get(slug)
     if not names:
         raise NotFoundError(f"there is no author {slug[:100]!r}")
     found = listing(app, page_number(page), authors=names)
