@@ -134,7 +134,8 @@ def section(
 ) -> Response:
     """A section: the category's stories, newest first, its feeds and its own join call."""
     category_id, slug, name = _public_category(app, slug)
-    found = listing(app, page_number(page), category_id=category_id)
+    size = facts(app.engine, app.clock()).sizes.get(category_id, 0)
+    found = listing(app, page_number(page), category_id=category_id, category_size=size)
     site = app.settings.site_title
     form = join_form(app)
     form["chosen_topics"] = (slug,)
