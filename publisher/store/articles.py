@@ -551,8 +551,12 @@ def visible(now: datetime) -> Any:
     return and_(articles_t.c.status == "published", articles_t.c.published_at <= now)
 
 
-def _latest(query: Any, *, now: datetime, limit: int, category_id: int | None) -> Any:
+def _latest(
+    query: Any, *, now: datetime, limit: int, category_id: int | None, authors: Sequence[str] = ()
+) -> Any:
     query = query.where(visible(now))
+    if authors:
+        query = query.where(articles_t.c.author.in_(list(authors)))
     if category_id is not None:
         query = query.where(
             exists()
@@ -583,11 +587,17 @@ class ArticleKey:
 
 
 def latest_keys(
-    session: Session, *, now: datetime, limit: int, category_id: int | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    category_id: int | None = None,
+    authors: Sequence[str] = (),
 ) -> list[ArticleKey]:
-    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check."""
+    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check.
+    With ``authors``, only the stories with one of these bylines."""
     columns = select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.updated_at)
-    query = _latest(columns, now=now, limit=limit, category_id=category_id)
+    query = _latest(columns, now=now, limit=limit, category_id=category_id, authors=authors)
     return [ArticleKey(row.id, row.content_hash, row.updated_at) for row in session.execute(query)]
 
 

@@ -26,11 +26,13 @@ from publisher.web import (
     api,
     archive,
     clicks,
+    crawlers,
     errors,
     health,
     icon,
     reader,
     reports,
+    sections,
     subscriptions,
     websub_callback,
 )
@@ -95,7 +97,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
-    for area in (reader, subscriptions, reports, archive):
+    for area in (reader, sections, crawlers, subscriptions, reports, archive):
         app.include_router(area.router)
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)

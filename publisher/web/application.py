@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy import Engine
 
+from publisher.content import slugify
 from publisher.editions.clicks import Tracker
 from publisher.schedules import Timetable, load_timetable
 from publisher.sealing import Sealer
@@ -85,6 +87,8 @@ class Application:
         """The application over ``engine``: the timetable read from PUBLISHER_SCHEDULES unless
         given, and a feed cache of its own unless the daemon shares one."""
         env = make_environment(zone=settings.zone)
+        # Category labels and bylines link to their sections and authors' pages.
+        env.filters["slug"] = lambda value: quote(slugify(str(value)), safe="")
         cache = feeds or FeedCache(
             engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
         )

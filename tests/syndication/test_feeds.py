@@ -198,27 +198,30 @@ def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     up = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB=hub.url)
     load(engine, up, tmp_path)
     feeds.refresh(engine, feeds.FeedBuilder(up), now=NOW)
+    # The site's, 11 categories' and 6 authors' feeds, three formats each.
+    FEEDS = 3 * (1 + 11 + 6)
     hub.status = 503
-    assert feeds.send_pings(engine, up, now=NOW) == (0, 36)
+    assert feeds.send_pings(engine, up, now=NOW) == (0, FEEDS)
     with store.reading(engine) as session:
         assert store.due_pings(session, now=NOW) == []
         retry = store.due_pings(session, now=NOW + timedelta(seconds=31))
-    assert len(retry) == 36 and retry[0].attempts == 1 and "answered 503" in retry[0].last_error
+    assert len(retry) == FEEDS and retry[0].attempts == 1 and "answered 503" in retry[0].last_error
     refused = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB="http://127.0.0.1:9/"
     )
     later = NOW + timedelta(seconds=31)
-    assert feeds.send_pings(engine, refused, now=later) == (0, 36)
+    assert feeds.send_pings(engine, refused, now=later) == (0, FEEDS)
     with store.reading(engine) as session:
         again = store.due_pings(session, now=later + timedelta(seconds=61))
     assert again[0].attempts == 2 and "unreachable" in again[0].last_error
 
     hub.status = 202
-    assert feeds.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (36, 0)
+    assert feeds.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (FEEDS, 0)
     topics = {r["hub.url"][0] for r in hub.received}
     assert (
         f"{up.site_url}/feed.xml" in topics
         and f"{up.site_url}/categories/trade/feed.json" in topics
+        and f"{up.site_url}/authors/lim-wei-jie/atom.xml" in topics
     )
     assert all(r["hub.mode"] == ["publish"] for r in hub.received)
 
