@@ -12,6 +12,7 @@ from publisher.content import normalise_email
 from publisher.errors import InputError
 from publisher.newsroom import passwords
 from publisher.newsroom import staff as people
+from publisher.settings import site_url_of
 from publisher.tokens import Signer
 
 __all__ = [
@@ -69,6 +70,7 @@ def users_add(
     if password is None:
         print(f"added {address} ({role}); their one-time link to set a password (1 hour):")
         print(f"  {link}")
+        print(site_url_of(settings).line())
     else:
         print(f"added {address} ({role}); they can sign in at {settings.site_url}/admin/login")
 
@@ -110,3 +112,4 @@ def users_reset_password(email: str) -> None:
         )
     print(f"{email.strip().lower()}: their old password no longer works; their one-time link:")
     print(f"  {link}")
+    print(site_url_of(settings).line())
