@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -115,7 +116,9 @@ def digest_send(
     name: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen.")] = False,
 ) -> None:
-    """Create this period's edition of NAME (once) and deliver it, with a progress bar."""
+    """Make this period's edition of NAME (once) and deliver it, with a progress bar. A
+    missed edition of this period is made now and sent (held for review where the digest
+    says so); one that already went out is not sent again."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         digest = timetable.digest(name)
@@ -126,17 +129,49 @@ def digest_send(
         env = make_environment(zone=settings.zone)
         plan = sending.prepare_send(engine, settings, timetable, env, digest, now=now)
         edition = plan.edition
+        if edition.status == "missed":
+            edition = sends.send_missed(
+                engine,
+                settings,
+                timetable,
+                env,
+                edition.id or 0,
+                actor=actor(),
+                now=now,
+                review=digest.review,
+            )
+            print(f"edition {edition.id} ({edition.period_key}) was missed: made now, by hand")
+        elif edition.status in ("sending", "sent") and _all_sent(engine, edition, plan):
+            print(_went_out(engine, edition, digest.next_times(now, 1)))
+            return
         print(
-            f"edition {edition.id} ({edition.period_key}): {edition.status}, "
+            f"edition {edition.id} ({edition.period_key}): {edition.status.replace('_', ' ')}, "
             f"{edition.article_count} stories{'' if plan.created else ' (already made)'}"
         )
         if edition.status == "skipped":
             print("nothing new to send: the edition is recorded as skipped")
             return
-        if edition.status in ("awaiting_review", "paused", "cancelled", "missed"):
+        if edition.status in ("awaiting_review", "paused", "cancelled"):
             print(_held(edition))
             return
         _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
+
+
+def _all_sent(engine: Engine, edition: Edition, plan: sending.SendPlan) -> bool:
+    """Whether the edition went out already: nothing new and nothing owed."""
+    tally = sending.counts(engine, [edition.id or 0]).get(edition.id or 0, {})
+    owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
+    return not plan.created and not plan.new_deliveries and not owed
+
+
+def _went_out(engine: Engine, edition: Edition, upcoming: list[datetime]) -> str:
+    """`digest send` on a period whose edition went out already: said, nothing sent."""
+    tally = sending.counts(engine, [edition.id or 0]).get(edition.id or 0, {})
+    after = f"; the next is due {upcoming[0].isoformat()}" if upcoming else ""
+    return (
+        f"edition {edition.id} ({edition.period_key}) already went out to "
+        f"{tally.get('sent', 0)} reader(s): nothing more is sent for this period{after}"
+    )
 
 
 def _held(edition: Edition) -> str:

@@ -32,7 +32,8 @@ from publisher.settings import Settings
 from publisher.syndication import feeds
 from publisher.templating import make_environment
 from tests.browser import free_port
-from tests.processes import daemon_env, start_daemon, stop_daemons
+from tests.mailing import ran_before
+from tests.processes import cli, daemon_env, start_daemon, stop_daemons
 from tests.smtp import SmtpServer
 from tests.support import EXAMPLES, SECRET, make_settings
 
@@ -77,14 +78,68 @@ def test_catch_up_sends_within_the_window_and_records_older_misses(
     nominal = now - timedelta(minutes=late)
     table = parse_timetable(timetable_text(nominal, window))
     setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)  # a send time passed while no daemon ran
     digest = table.digest("daily")
     said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
-    [edition] = making.list_editions(engine)
+    [edition, _earlier] = making.list_editions(engine)
     assert edition.status == expected, said
     owed = sending.counts(engine, [edition.id or 0])[edition.id or 0]
     assert owed == ({"pending": 3} if expected == "sending" else {})
     again = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
-    assert len(making.list_editions(engine)) == 1 and str(edition.id) in again
+    assert len(making.list_editions(engine)) == 2 and str(edition.id) in again
+
+
+def test_a_first_start_misses_nothing_and_the_timetable_begins_now(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 25: a site that never ran recorded its digests' past send times as missed."""
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    table = parse_timetable(timetable_text(now - timedelta(hours=3), "1h"))
+    digest = table.digest("daily")
+    said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
+    assert "first start, the timetable begins now" in said
+    assert "2026-12-01T09:00:00+00:00" in said  # the first send time to come
+    assert making.list_editions(engine) == []
+    # Once the digest has run, a send time passed while no daemon ran is missed as before.
+    ran_before(engine, "daily", now - timedelta(hours=3))
+    said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
+    assert "recorded as missed" in said
+
+
+def test_a_missed_edition_is_sent_by_hand_with_digest_send_once(
+    engine: Engine, settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """`digest send NAME` made nothing of a missed edition ("nothing more is sent"): it makes
+    the current period's edition now and sends it, and says so when it already went out."""
+    nominal = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(nominal, "1h"))
+    setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)
+    table = parse_timetable(schedules.read_text())
+    now = datetime.now(UTC)
+    said = sending.catch_up(
+        engine, settings, table, make_environment(), table.digest("daily"), now=now
+    )
+    assert "recorded as missed" in said
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        env = {"PUBLISHER_SCHEDULES": str(schedules), "PUBLISHER_SMTP_URL": smtp.url}
+        sent = cli(tmp_path, database_url, "digest", "send", "daily", **env)
+        assert sent.returncode == 0, sent.stderr
+        assert "was missed: made now, by hand" in sent.stdout
+        assert smtp.recorder.counts() == {f"m{n}@example.com": 1 for n in range(3)}
+        again = cli(tmp_path, database_url, "digest", "send", "daily", **env)
+    finally:
+        smtp.stop()
+    assert again.returncode == 0, again.stderr
+    assert "already went out to 3 reader(s)" in again.stdout
+    assert len(smtp.recorder.received) == 3
+    made = {e.period_key: e for e in making.list_editions(engine)}[
+        nominal.strftime("%Y-%m-%dT%H:%M")
+    ]
+    assert made.status == "sending" and made.article_count == 1  # the daemon marks it sent
 
 
 def test_the_job_fires_once_per_period_however_often_it_runs(
@@ -304,6 +359,7 @@ def test_a_digest_due_after_start_goes_out_once_at_its_time(
     schedules.write_text(timetable_text(due, "1m"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     setup_site(engine, settings, tmp_path, due)
+    ran_before(engine, "daily", due)  # the site ran before: yesterday's send time is missed
     env = daemon_env(tmp_path, database_url, smtp, schedules, free_port())
     proc = subprocess.Popen(
         [sys.executable, "-m", "publisher", "run", "--no-web"],
