@@ -216,6 +216,7 @@ class Daemon:
             status=keeper.status if keeper else None,
             counters=self.sender.tally.snapshot,
             mail_status=self.sender.mail_status,
+            timetable=self.current_timetable,
         )
         return create_app(
             self.settings,
