@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -624,3 +625,19 @@ def test_two_daemons_on_postgresql_serve_a_change_made_through_one(
     finally:
         stop_daemons(*procs)
         hub.server.shutdown()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_port_in_use_is_said_before_serving_with_what_to_look_for(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Issue 25: `publisher run` said "serving ... on :18765" and only then the bind error."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = cli(tmp_path, database_url, "run", "--port", str(port))
+    assert ran.returncode == 1
+    assert "serving" not in ran.stdout
+    assert f"port {port} is in use: another `publisher run`?" in ran.stderr
+    assert f"ss -ltnp 'sport = :{port}'" in ran.stderr
