@@ -37,6 +37,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts read as written (issue 25): a docstring's lines are joined into paragraphs
+    # and wrapped to the terminal, never broken where the source broke them.
+    rich_markup_mode="markdown",
 )
 
 

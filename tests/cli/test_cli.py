@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -290,3 +291,22 @@ def test_check_lists_the_digests_and_the_sources(tmp_path: Path, database_url: s
     assert "kofice-press: https://press.example.org/releases.rss every 30m, to the publish" in (
         checked.stdout
     )
+
+
+def test_help_reads_as_written_never_broken_where_the_source_broke(tmp_path: Path) -> None:
+    """Issue 25: help wrapped mid-sentence ("three send times and⏎ each source"), where the
+    docstring's lines broke. On a wide terminal (400 columns) every command's line fits on one line."""
+    from typer.testing import CliRunner
+
+    from publisher.cli import app
+
+    runner = CliRunner()
+    groups = ["", "articles", "digest", "subscribers", "users", "sources", "inbox", "reports"]
+    for group in groups:
+        shown = runner.invoke(app, [*group.split(), "--help"], env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, shown.output
+        box = shown.output[shown.output.index("Commands") :]
+        continued = [line for line in box.splitlines() if re.match(r"^│\s{6,}\S", line)]
+        assert continued == [], (group, continued)
+    check = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "400"}).output
+    assert "print each digest's next three send times and each source to pull from" in check
