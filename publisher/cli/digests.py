@@ -28,7 +28,7 @@ from publisher.errors import InputError, OperationalError
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
+from publisher.templating import make_environment, size_text
 
 __all__ = [
     "Drop",
@@ -78,7 +78,7 @@ def digest_preview(
         return
     out.write_text(rendered.html, encoding="utf-8")
     size = len(rendered.html.encode())
-    print(f"{rendered.subject}: {rendered.stories} stories, {size:,} bytes of HTML in {out}")
+    print(f"{rendered.subject}: {rendered.stories} stories, {size_text(size)} of HTML in {out}")
 
 
 @digest_app.command("list")

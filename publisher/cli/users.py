@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from publisher.cli.common import actor, context, utc_now
+from publisher.cli.common import actor, context, utc_now, when, zone_note
 from publisher.content import normalise_email
 from publisher.errors import InputError
 from publisher.newsroom import passwords
@@ -78,15 +78,15 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """Everyone who signs in: address, role, password set, two-step sign-in, last sign-in."""
-    with context() as (_settings, engine):
+    with context() as (settings, engine):
         everyone = people.people(engine)
     for row in everyone:
         email = row.email or "(first admin, not set up yet)"
         state = "password" if row.password_hash else "no password yet"
         totp = "two-step on" if row.totp_secret else "two-step off"
-        last = row.signed_in_at.isoformat(timespec="minutes") if row.signed_in_at else "never"
+        last = when(row.signed_in_at, settings)
         print(f"{email:<40} {row.role:<7} {state:<16} {totp:<13} signed in: {last}")
-    print(f"{len(everyone)} person(s)")
+    print(f"{len(everyone)} person(s); {zone_note(settings)}")
 
 
 @users_app.command("remove")

@@ -53,6 +53,9 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
 
     text = cli(tmp_path, database_url, "articles", "list")
     assert "unpublished  penang-culture-forum" in text.stdout
+    # Times in the site's zone, saying so (issue 25: UTC without a word).
+    assert text.stdout.rstrip().endswith("times in Asia/Singapore (PUBLISHER_TIMEZONE)")
+    assert all(" +08  " in line for line in text.stdout.splitlines()[:-1])
 
 
 def test_bad_file_exits_2_with_file_and_line(tmp_path: Path, database_url: str) -> None:
@@ -295,7 +298,7 @@ def test_check_lists_the_digests_and_the_sources(tmp_path: Path, database_url: s
 
 def test_help_reads_as_written_never_broken_where_the_source_broke(tmp_path: Path) -> None:
     """Issue 25: help wrapped mid-sentence ("three send times and⏎ each source"), where the
-    docstring's lines broke. On a wide terminal (400 columns) every command's line fits on one line."""
+    docstring's lines broke. On a wide terminal (400 columns) each command's line is one line."""
     from typer.testing import CliRunner
 
     from publisher.cli import app

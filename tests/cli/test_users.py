@@ -78,6 +78,7 @@ def test_users_add_list_reset_remove(tmp_path: Path, database_url: str, engine: 
     listed = users(tmp_path, database_url, "list")
     assert listed.returncode == 0
     assert "chief@example.com" in listed.stdout and "no password yet" in listed.stdout
+    assert "signed in: never" in listed.stdout and "times in Asia/Singapore" in listed.stdout
     assert listed.stdout.strip().endswith("2 person(s)")
 
     reset = users(tmp_path, database_url, "reset-password", "chief@example.com")

@@ -304,6 +304,7 @@ def test_a_huge_upload_is_refused_with_a_page(
         create_app(small, engine, clock=lambda: NOW, feed_upkeep_every=None), small
     )
     csrf = sign_in(client, ADMIN)
+    assert "(at most 2 kB)" in client.get("/admin/subscribers/import").text
     big = "email\n" + "".join(f"r{n}@example.com\n" for n in range(200))
     answer = client.post(
         "/admin/subscribers/import",
