@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import cli
+from tests.smtp import SmtpServer
 from tests.support import EXAMPLES, NOW, make_settings
 
 # Every test runs `publisher` as a process, a second or two each.
@@ -313,3 +314,34 @@ def test_help_reads_as_written_never_broken_where_the_source_broke(tmp_path: Pat
         assert continued == [], (group, continued)
     check = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "400"}).output
     assert "print each digest's next three send times and each source to pull from" in check
+
+
+def test_subscribers_add_sends_the_confirmation_and_confirm_again_resends_it(
+    tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    """Issue 25: `subscribers add EMAIL` left the person pending with no mail and no way to
+    send one. The link points where `publisher run` last listened (no PUBLISHER_SITE_URL)."""
+    assert cli(tmp_path, database_url, "init").returncode == 0
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "site-url").write_text("http://127.0.0.1:18765\n")
+    env = {"PUBLISHER_SMTP_URL": smtp.url}
+    added = cli(tmp_path, database_url, "subscribers", "add", "mei@example.com", **env)
+    assert added.returncode == 0, added.stderr
+    assert "confirmation mail sent to mei@example.com" in added.stdout
+    [mail] = smtp.recorder.wait_for(1)
+    assert mail.recipient == "mei@example.com"
+    assert b"http://127.0.0.1:18765/confirm/" in mail.data
+    again = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert again.returncode == 0 and "confirmation mail sent" in again.stdout, again.stderr
+    assert len(smtp.recorder.wait_for(2)) == 2
+    third = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert third.returncode == 0, third.stderr
+    limited = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert limited.returncode == 2 and "3 confirmation mails in the last 24 hours" in limited.stderr
+    assert len(smtp.recorder.received) == 3
+    cli(tmp_path, database_url, "subscribers", "add", "kim@example.com", "--confirmed", **env)
+    confirmed = cli(tmp_path, database_url, "subscribers", "confirm-again", "kim@example.com")
+    assert confirmed.returncode == 2 and "is confirmed already" in confirmed.stderr
+    unknown = cli(tmp_path, database_url, "subscribers", "confirm-again", "nobody@example.com")
+    assert unknown.returncode == 1 and "no subscriber nobody@example.com" in unknown.stderr
+    assert len(smtp.recorder.received) == 3
