@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -641,3 +642,63 @@ def test_a_port_in_use_is_said_before_serving_with_what_to_look_for(
     assert "serving" not in ran.stdout
     assert f"port {port} is in use: another `publisher run`?" in ran.stderr
     assert f"ss -ltnp 'sport = :{port}'" in ran.stderr
+
+
+def _links(text: str) -> set[str]:
+    """Every absolute http(s) address in a page, feed or mail."""
+    return set(re.findall(r"https?://[^\s\"'<>)]+", text))
+
+
+@pytest.mark.slow  # a daemon process, SMTP and several commands
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_without_a_site_url_every_link_points_where_the_daemon_listens(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    """Issue 25: on :18765 without PUBLISHER_SITE_URL, every link but the first-admin one
+    pointed at :8000 (pages, feeds, the confirmation mail, the digest, List-Unsubscribe and
+    the link `users add` prints)."""
+    nominal = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(nominal, "1h"))
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    setup_site(engine, settings, tmp_path, nominal)
+    smtp = SmtpServer()
+    smtp.start()
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    env = daemon_env(tmp_path, database_url, smtp, schedules, port)
+    del env["PUBLISHER_SITE_URL"]
+    proc = start_daemon(env, port, tmp_path)
+    try:
+        seen: set[str] = set()
+        for path in ("/", "/articles/rail-freight-opens", "/feed.xml", "/atom.xml", "/feed.json"):
+            answer = httpx.get(site + path, timeout=10)
+            assert answer.status_code == 200, path
+            seen |= _links(answer.text)
+        assert f"{site}/articles/rail-freight-opens" in seen
+        assert httpx.post(f"{site}/subscribe", data={"email": "ann@example.com"}).status_code == 200
+        [confirmation] = smtp.recorder.wait_for(1)
+        mail = confirmation.data.decode()
+        seen |= _links(mail)
+        token = re.search(rf"{re.escape(site)}/confirm/([A-Za-z0-9._-]+)", mail)
+        assert token, mail
+        assert httpx.post(f"{site}/confirm/{token[1]}").status_code == 200
+        env["PUBLISHER_SMTP_URL"] = smtp.url
+        beside = {k: v for k, v in env.items() if k.startswith("PUBLISHER_")}
+        sent = cli(tmp_path, database_url, "digest", "send", "daily", **beside)
+        assert sent.returncode == 0, sent.stderr
+        digest = smtp.recorder.wait_for(2 + 3)[-1]  # three members of setup_site and Ann
+        unsubscribe = digest.parsed()["List-Unsubscribe"]
+        assert unsubscribe.startswith(f"<{site}/unsubscribe/"), unsubscribe
+        seen |= _links(b"\n".join(m.data for m in smtp.recorder.received).decode())
+        added = cli(tmp_path, database_url, "users", "add", "ed@example.com", **beside)
+        assert f"  {site}/admin/welcome/" in added.stdout, added.stderr
+        assert f"site URL {site} (where `publisher run` last listened" in added.stdout
+        checked = cli(tmp_path, database_url, "check", **beside)
+        assert f"site URL {site} (where `publisher run` last listened" in checked.stdout
+    finally:
+        [output] = stop_daemons(proc)
+        smtp.stop()
+    assert f"site URL {site} (where this daemon listens; set PUBLISHER_SITE_URL" in output
+    ours = {link for link in seen if "127.0.0.1" in link or "localhost" in link}
+    assert ours and all(link.startswith(site + "/") for link in ours), sorted(ours)
