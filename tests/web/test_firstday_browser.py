@@ -60,7 +60,7 @@ def test_the_first_day_on_a_fresh_site(browser: Any, tmp_path: Path, database_ur
     del env["PUBLISHER_SITE_URL"]  # a fresh clone sets nothing
     page, said = watched(browser, DESKTOP)
     missing: list[str] = []  # the favicon is the reader-site helper's (issue 25, item 17)
-    page.on("response", lambda r: r.status == 404 and missing.append(r.url))
+    page.on("response", lambda r: missing.extend([r.url] if r.status == 404 else []))
     proc = start_daemon(env, port, tmp_path)
     start = printed(proc)
     try:
@@ -158,7 +158,8 @@ def _missed_sent_by_hand(page: Any, site: str, smtp: SmtpServer, engine: Any) ->
     page.wait_for_selector("text=Approved: sending has started.")
     edition = smtp.recorder.wait_for(3)[-1]
     assert edition.recipient == READER
-    assert "Night market reopens" in edition.parsed().get_body(("plain",)).get_content()
+    text = edition.parsed().get_body(("plain",))
+    assert text is not None and "Night market reopens" in text.get_content()
     assert edition.parsed()["List-Unsubscribe"].startswith(f"<{site}/unsubscribe/")
 
 
