@@ -21,6 +21,7 @@ from publisher.cli.common import (
     restore_signals,
     stop_on_signals,
     utc_now,
+    when,
 )
 from publisher.delivery import sending
 from publisher.editions import making, sends, stats
@@ -84,7 +85,7 @@ def digest_preview(
 @digest_app.command("list")
 def digest_list() -> None:
     """Editions, newest first, with their status, story counts and delivery counts."""
-    with context() as (_settings, engine):
+    with context() as (settings, engine):
         rows = making.list_editions(engine)
         tallies = sending.counts(engine, [e.id or 0 for e in rows])
     if not rows:
@@ -96,14 +97,14 @@ def digest_list() -> None:
             f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<15} "
             f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
             f"failed {tally.get('failed', 0)}  owed {owed}  "
-            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition)}"
+            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition, settings)}"
         )
 
 
-def _note(edition: Edition) -> str:
-    """Who holds or held the edition, for ``digest list``."""
+def _note(edition: Edition, settings: Settings) -> str:
+    """Who holds or held the edition, for ``digest list`` (times in the site's zone)."""
     if edition.status == "awaiting_review" and edition.review_deadline_at is not None:
-        return f"  (review by {edition.review_deadline_at.isoformat()})"
+        return f"  (review by {when(edition.review_deadline_at, settings)})"
     if edition.status == "paused":
         return f"  (paused by {edition.paused_by})"
     if edition.status == "cancelled":

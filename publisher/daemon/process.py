@@ -75,8 +75,7 @@ def run(settings: Settings, options: Options, say: Say) -> None:
     site = site_url(settings, options)
     if options.web and site.source != "PUBLISHER_SITE_URL":
         record_served_url(settings, site.url)
-    daemon = Daemon(with_site_url(settings, site), options, say)
-    daemon.site = site
+    daemon = Daemon(with_site_url(settings, site), options, say, site=site)
     try:
         daemon.start()
         daemon.serve()
@@ -122,9 +121,11 @@ class Daemon:
     and the threads are made but not started; :meth:`start`, :meth:`serve` (which returns
     on SIGTERM or Ctrl-C) and :meth:`stop`, in that order, do the rest."""
 
-    def __init__(self, settings: Settings, options: Options, say: Say) -> None:
+    def __init__(
+        self, settings: Settings, options: Options, say: Say, *, site: SiteUrl | None = None
+    ) -> None:
         self.settings, self.options, self.say = settings, options, say
-        self.site = site_url_of(settings)
+        self.site = site or site_url_of(settings)  # the links' URL, and where it came from
         self.engine = open_database(settings)
         for line in publish.initialise(settings, self.engine)[1:]:  # a starter timetable
             say(line)
