@@ -13,7 +13,7 @@ from publisher.models.editions import (
     LinkReader,
     TrackedLink,
 )
-from publisher.models.newsroom import AuditEntry, StaffUser
+from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
 
@@ -35,8 +35,10 @@ __all__ = [
     "LinkReader",
     "OutboxMessage",
     "Report",
+    "SignInAttempts",
     "Source",
     "SourceItem",
+    "StaffSession",
     "StaffUser",
     "Stamp",
     "Subscriber",

@@ -219,7 +219,8 @@ def authenticate(engine: Engine, email: str, password: str, *, now: datetime) ->
 
 
 def signed_in(engine: Engine, staff_id: int, epoch: int) -> Staff | None:
-    """The person a session names, if the session is still theirs (same epoch)."""
+    """The person a sign-in under way names (a password given, a code awaited), if nothing
+    ended their sessions meanwhile (same epoch). Sessions themselves: ``newsroom.sessions``."""
     with store.reading(engine) as session:
         row = store.staff_by_id(session, staff_id)
     if row is None or row.session_epoch != epoch or not row.password_hash:
@@ -280,8 +281,8 @@ def mark_signed_in(engine: Engine, staff_id: int, *, now: datetime) -> None:
 def change_password(
     engine: Engine, staff: Staff, current: str, new: str, *, now: datetime
 ) -> Staff:
-    """A new password, given the current one; every other session ends (the caller starts
-    this one afresh with the new epoch returned)."""
+    """A new password, given the current one; every session ends (the caller starts this
+    browser's afresh)."""
     with store.reading(engine) as session:
         row = store.staff_by_id(session, staff.id)
     if row is None or not passwords.verify(row.password_hash, current):
@@ -306,7 +307,7 @@ def change_password(
 
 def set_role(engine: Engine, email: str, role: str, *, actor: str, now: datetime) -> bool:
     """Give ``email`` the role ``role`` (never leaving the newsroom without an admin);
-    whether it changed."""
+    whether it changed. Their sessions end: a session never outlives the role it began with."""
     address = email.strip().lower()
     if role not in store.ROLES:
         raise InputError(f"role must be one of {', '.join(store.ROLES)}, not {role!r}")
@@ -319,6 +320,7 @@ def set_role(engine: Engine, email: str, role: str, *, actor: str, now: datetime
         if row.role == "admin" and store.staff_count(session, role="admin") == 1:
             raise InputError(f"{address} is the only admin: make someone else an admin first")
         store.update_staff(session, row.id or 0, role=role, now=now)
+        store.end_sessions(session, row.id or 0, now=now)
         store.record(
             session,
             actor=actor,

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from publisher.errors import InputError, NotFoundError
-from publisher.models import StaffUser
+from publisher.models import StaffSession, StaffUser
 from publisher.store.engine import insert_ignore
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 staff_t = StaffUser.__table__  # type: ignore[attr-defined]
+_sessions_t = StaffSession.__table__  # type: ignore[attr-defined]
 ROLES = ("editor", "admin")
 
 
@@ -76,7 +77,9 @@ def update_staff(session: Session, staff_id: int, *, now: datetime, **values: An
 
 
 def end_sessions(session: Session, staff_id: int, *, now: datetime) -> None:
-    """Every session of this person ends at its next request (sign out everywhere)."""
+    """Every session of this person ends now (sign out everywhere, a new password, a role
+    change); a two-step sign-in half done (which names the epoch) ends too."""
+    session.execute(delete(_sessions_t).where(_sessions_t.c.staff_id == staff_id))
     session.execute(
         update(staff_t)
         .where(staff_t.c.id == staff_id)
@@ -85,6 +88,10 @@ def end_sessions(session: Session, staff_id: int, *, now: datetime) -> None:
 
 
 def remove_staff(session: Session, email: str) -> bool:
+    """This person can no longer sign in: their row goes, and every session of theirs (also
+    by the foreign key's cascade, said here for a database that does not enforce it)."""
+    gone = select(staff_t.c.id).where(staff_t.c.email == email).scalar_subquery()
+    session.execute(delete(_sessions_t).where(_sessions_t.c.staff_id == gone))
     result = session.execute(delete(staff_t).where(staff_t.c.email == email))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -122,6 +122,7 @@ def _add_middleware(app: FastAPI, site: Application) -> None:
             admin.IMPORT_PATH: settings.max_import_bytes,
         },
         idle=settings.http_body_timeout,
+        signed_in=admin.signed_in(site.engine, settings, site.clock),
     )
     app.add_middleware(api.Gate, settings=settings, session=newsroom)
     app.add_middleware(SiteHost, settings=settings)

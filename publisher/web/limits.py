@@ -2,19 +2,28 @@
 pause while sending one (issue 16: a 72 MB body was read and parsed before the 401).
 
 Any area that takes uploads (CSV import, the admin's files) names its path and its own,
-documented limit in ``larger``; every other path gets the default.
+documented limit in ``larger``; every other path gets the default. A newsroom request that
+changes something (a POST under /admin/) without a live session gets UNSIGNED_ADMIN_BYTES
+at most, whatever its path, decided from the cookie before a byte of the body is read
+(issue 24: a 50 MB upload was spooled, a 58 MB form parsed, before the sign-in page).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "BodyRefused"]
+__all__ = ["ADMIN_PREFIX", "UNSIGNED_ADMIN_BYTES", "BodyLimit", "BodyRefused", "SignedIn"]
+
+ADMIN_PREFIX = "/admin/"
+# The sign-in forms, and a form sent after the session ended (kept while signing in again).
+UNSIGNED_ADMIN_BYTES = 64 * 1024
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SignedIn = Callable[[Scope], Awaitable[bool]]
 
 
 class BodyRefused(HTTPException):
@@ -26,27 +35,49 @@ class BodyRefused(HTTPException):
 class BodyLimit:
     """At most ``default`` bytes of body per request (``larger``: path -> limit), enforced
     on the Content-Length before anything is read and on the bytes as they arrive (chunked
-    bodies too); a client that sends nothing for ``idle`` seconds mid-body gets a 408."""
+    bodies too); a client that sends nothing for ``idle`` seconds mid-body gets a 408.
+    ``signed_in``: whether a request carries a live newsroom session (read from its cookie):
+    a newsroom request that changes something without one gets UNSIGNED_ADMIN_BYTES."""
 
     def __init__(
-        self, app: ASGIApp, *, default: int, larger: Mapping[str, int], idle: float
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        larger: Mapping[str, int],
+        idle: float,
+        signed_in: SignedIn | None = None,
     ) -> None:
         self.app = app
         self.default = default
         self.larger = dict(larger)
         self.idle = idle
+        self.signed_in = signed_in
 
     def limit_for(self, path: str) -> int:
         return self.larger.get(path, self.default)
+
+    async def _limit(self, scope: Scope) -> tuple[int, bool]:
+        """This request's limit, and whether it is the one of a newsroom form sent without
+        a session."""
+        limit = self.limit_for(scope["path"])
+        unsafe_admin = (
+            str(scope["path"]).startswith(ADMIN_PREFIX) and scope["method"] not in SAFE_METHODS
+        )
+        checked = unsafe_admin and self.signed_in is not None and limit > UNSIGNED_ADMIN_BYTES
+        if checked and self.signed_in is not None and not await self.signed_in(scope):
+            return UNSIGNED_ADMIN_BYTES, True
+        return limit, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit, unsigned = await self._limit(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send, _too_large(limit), page=_wants_page(scope))
+            too_large = _not_signed_in(limit) if unsigned else _too_large(limit)
+            await _refuse(send, too_large, page=_wants_page(scope))
             return
         received = 0
         body_done = False
@@ -67,7 +98,7 @@ class BodyLimit:
                 body_done = not message.get("more_body", False)
                 if received > limit:
                     refused = True
-                    raise _too_large(limit)
+                    raise _not_signed_in(limit) if unsigned else _too_large(limit)
             return message
 
         async def closing(message: Message) -> None:
@@ -88,6 +119,14 @@ class BodyLimit:
 
 def _too_large(limit: int) -> BodyRefused:
     return BodyRefused(413, f"the request body is larger than {limit:,} bytes")
+
+
+def _not_signed_in(limit: int) -> BodyRefused:
+    return BodyRefused(
+        413,
+        "you are not signed in (or your session has ended), and a form sent without a session "
+        f"may have at most {limit:,} bytes: sign in, then go back and send it again",
+    )
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -112,7 +151,8 @@ _PAGE = """<!doctype html>
 <title>Too large</title><link rel="stylesheet" href="/static/admin.css"></head>
 <body><main id="main"><h1>That is too large</h1>
 <p class="error" role="alert">Nothing was changed: {detail}.</p>
-<p>Go back and choose a smaller file, or split it in parts and send each.</p>
+<p>Go back and choose a smaller file, or split it in parts and send each; or, if you were
+not signed in, <a href="/admin/login">sign in</a> in another tab and send it again.</p>
 <p><a href="/admin/">Back to the newsroom</a></p></main></body></html>
 """
 

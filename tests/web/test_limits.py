@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher.web import create_app
+from publisher.web.admin import signin
+from publisher.web.limits import UNSIGNED_ADMIN_BYTES
+from tests.newsroom import add_person, sign_in
 from tests.support import NOW, make_settings
 
 TOKEN = "editor-token-0123456789"
@@ -188,3 +191,49 @@ def test_an_out_of_range_date_is_a_clear_400(app: Any) -> None:
         assert answer.status_code == 400, answer.text
         assert "out of range" in answer.json()["problems"][0]
         assert "content-security-policy" in answer.headers
+
+
+def test_an_admin_post_without_a_session_is_refused_unread(app: Any) -> None:
+    """Issue 24, item 7: without a session, a 50 MB upload to /admin/subscribers/import was
+    spooled and a 58 MB form parsed (and written back into the sign-in page) before the 401.
+    Now the cookie is looked at first, and such a request gets UNSIGNED_ADMIN_BYTES."""
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    declared = Body(5 * MIB)
+    status, answer, page = call(
+        app,
+        "POST",
+        "/admin/subscribers/import",
+        declared,
+        {**multipart, "content-length": str(5 * MIB), "cookie": "newsroom=forged"},
+    )
+    assert (status, declared.pulled) == (413, 0)  # refused on its Content-Length alone
+    assert b"not signed in" in page and answer[b"connection"] == b"close"
+    part = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for path, kind, piece in (  # each chunk goes on with the one part's data
+        ("/admin/subscribers/import", multipart, part + b"x" * (16384 - len(part))),
+        ("/admin/articles/new", form, b"body=" + b"x" * 16379),
+        ("/admin/login", form, b"email=" + b"x" * 16378),
+    ):
+        chunked = Body(5 * MIB, chunk=piece)
+        status, _, _ = call(app, "POST", path, chunked, kind)
+        assert status == 413, path
+        assert chunked.pulled <= UNSIGNED_ADMIN_BYTES + len(piece), path
+
+
+def test_the_sign_in_page_writes_back_a_bounded_form(
+    app: Any, engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    client = TestClient(app, base_url="https://news.example.com")
+    fields = {f"f{n}": '"' * 80 for n in range(250)}  # 60 KB that escaping makes larger
+    ended = client.post("/admin/articles/new", data=fields)
+    assert ended.status_code == 401 and "Your session ended" in ended.text
+    assert ended.text.count('name="kept:f') <= signin.MAX_KEPT
+    assert len(ended.text) < 2 * signin.MAX_KEPT_CHARS * 6 // 5 + 20_000
+    # a signed-in admin still sends more than that (the limit is only for no session)
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    add_person(engine, settings, "chief@example.com", "admin")
+    signed = TestClient(app, base_url="https://news.example.com")
+    token = sign_in(signed, "chief@example.com")
+    long = signed.post("/admin/people", data={"csrf": token, "email": "x" * 100_000})
+    assert long.status_code == 400

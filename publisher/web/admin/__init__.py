@@ -27,9 +27,10 @@ from publisher.web.admin import (
     subscribers,
 )
 
-__all__ = ["IMPORT_PATH", "api_session", "install", "router"]
+__all__ = ["IMPORT_PATH", "api_session", "install", "router", "signed_in"]
 
 api_session = session.api_caller
+signed_in = session.signed_in
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 IMPORT_PATH = subscriber_files.IMPORT_PATH
 

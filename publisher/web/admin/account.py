@@ -1,6 +1,7 @@
 """A person's own account (``/admin/account``): their password, their second factor
 (set up with a QR code and a first code, recovery codes shown once, off with a code) and
-"sign out everywhere"."""
+"sign out everywhere". Wrong codes and wrong "current password"s are limited per person, as
+at sign-in (``newsroom.attempts``)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from publisher.errors import DeniedError, InputError
+from publisher.newsroom import attempts, twofactor
 from publisher.newsroom import staff as people
-from publisher.newsroom import twofactor
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.pages import render
-from publisher.web.admin.signin import SEALED, TOO_MANY, Limits, limits
+from publisher.web.admin.signin import SEALED
 from publisher.web.application import Application, application
 
 __all__ = ["router"]
@@ -51,19 +52,13 @@ def _account_page(
     )
 
 
-def _with_code(
-    app: Application, counts: Limits, who: Staff, code: str, action: Callable[[str], T]
-) -> T:
-    """``action(code)``, unless this person is over the codes limit (DeniedError TOO_MANY);
-    a wrong code (DeniedError) counts against the limit."""
-    at = app.clock().timestamp()
-    if counts.account_codes.full(str(who.id), at):
-        raise DeniedError(TOO_MANY)
-    try:
-        return action(code[:100])
-    except DeniedError:
-        counts.account_codes.note(str(who.id), at)
-        raise
+def _with_code(app: Application, who: Staff, code: str, action: Callable[[str], T]) -> T:
+    """``action(code)``, unless this person is over the account page's codes limit
+    (TooManyAttempts, nothing checked); a wrong code (DeniedError) counts against it."""
+    now = app.clock()
+    return attempts.guarded(
+        app.engine, attempts.account("code", who.id), lambda: action(code[:100]), now=now
+    )
 
 
 router = APIRouter()
@@ -92,14 +87,20 @@ async def change_password(
     try:
         if new != str(form.get("again", "")):
             raise InputError("the two new passwords are not the same")
+        now = app.clock()
         fresh = await run_in_threadpool(
-            people.change_password, app.engine, who, current, new, now=app.clock()
+            attempts.guarded,
+            app.engine,
+            attempts.account("password", who.id),
+            lambda: people.change_password(app.engine, who, current, new, now=now),
+            now=now,
         )
     except DeniedError as exc:
-        return _account_page(request, app, who, 403, errors={"current": exc.message})
+        errors = {"current": exc.message}
+        return _account_page(request, app, who, exc.http_status, errors=errors)
     except InputError as exc:
         return _account_page(request, app, who, 400, errors={"password": exc.message})
-    session.begin(request, fresh, now=app.clock())
+    session.begin(request, app.engine, app.settings, fresh, now=app.clock())
     return RedirectResponse("/admin/account?done=password", status_code=303)
 
 
@@ -125,7 +126,6 @@ async def confirm_totp(
     request: Request,
     who: Staff = Depends(session.editor),
     app: Application = Depends(application),
-    counts: Limits = Depends(limits),
 ) -> Response:
     """The set-up's first code: the second factor is on, its recovery codes shown once."""
     code = str((await request.form()).get("code", ""))
@@ -134,15 +134,16 @@ async def confirm_totp(
         done = await run_in_threadpool(
             _with_code,
             app,
-            counts,
             who,
             code,
             lambda c: twofactor.confirm_setup(app.engine, who, c, sealer=sealer, now=app.clock()),
         )
     except (DeniedError, InputError) as exc:
-        status = 429 if exc.message == TOO_MANY else exc.http_status
-        return _account_page(request, app, who, status, errors={"setup": exc.message})
-    session.begin(request, done.staff, now=app.clock())  # the others ended
+        errors = {"setup": exc.message}
+        return _account_page(request, app, who, exc.http_status, errors=errors)
+    session.begin(
+        request, app.engine, app.settings, done.staff, now=app.clock()
+    )  # the others ended
     return render(request, app, "recovery.html", staff=done.staff, codes=done.codes, new=True)
 
 
@@ -151,7 +152,6 @@ async def new_codes(
     request: Request,
     who: Staff = Depends(session.editor),
     app: Application = Depends(application),
-    counts: Limits = Depends(limits),
 ) -> Response:
     """New recovery codes (given a code), shown once; the old ones no longer work."""
     code = str((await request.form()).get("code", ""))
@@ -160,7 +160,6 @@ async def new_codes(
         codes = await run_in_threadpool(
             _with_code,
             app,
-            counts,
             who,
             code,
             lambda c: twofactor.new_recovery_codes(
@@ -168,8 +167,8 @@ async def new_codes(
             ),
         )
     except DeniedError as exc:
-        status = 429 if exc.message == TOO_MANY else 403
-        return _account_page(request, app, who, status, errors={"codes": exc.message})
+        errors = {"codes": exc.message}
+        return _account_page(request, app, who, exc.http_status, errors=errors)
     return render(request, app, "recovery.html", staff=who, codes=codes, new=False)
 
 
@@ -178,7 +177,6 @@ async def totp_off(
     request: Request,
     who: Staff = Depends(session.editor),
     app: Application = Depends(application),
-    counts: Limits = Depends(limits),
 ) -> Response:
     """The second factor off (given a code)."""
     code = str((await request.form()).get("code", ""))
@@ -187,12 +185,11 @@ async def totp_off(
         await run_in_threadpool(
             _with_code,
             app,
-            counts,
             who,
             code,
             lambda c: twofactor.turn_off(app.engine, who, c, sealer=sealer, now=app.clock()),
         )
     except DeniedError as exc:
-        status = 429 if exc.message == TOO_MANY else 403
-        return _account_page(request, app, who, status, errors={"off": exc.message})
+        errors = {"off": exc.message}
+        return _account_page(request, app, who, exc.http_status, errors=errors)
     return RedirectResponse("/admin/account?done=totp-off", status_code=303)

@@ -151,7 +151,12 @@ class EditionRoute(APIRoute):
                 # here, so the page still shows who is signed in.
                 app = application(request)
                 who = await run_in_threadpool(
-                    session.current, request, app.engine, app.settings, now=app.clock()
+                    session.current,
+                    request,
+                    app.engine,
+                    app.settings,
+                    now=app.clock(),
+                    active=False,
                 )
                 back = request.url.path.rsplit("/", 1)[0]
                 return problem_page(request, app, who, Problem(403, str(exc.detail), back=back))

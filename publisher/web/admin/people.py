@@ -141,7 +141,8 @@ async def role(
     who: Staff = Depends(session.admin),
     app: Application = Depends(application),
 ) -> Response:
-    """A new role (never leaving no admin)."""
+    """A new role (never leaving no admin): their sessions end, so that they sign in again
+    with it (one's own too)."""
     row = _person_of(app, person_id)
     wanted = str((await request.form()).get("role", ""))[:20]
     try:
@@ -150,6 +151,9 @@ async def role(
         )
     except InputError as exc:
         return _person_page(request, app, who, row, 400, errors={"role": exc.message})
+    if row.id == who.id and wanted != who.role:
+        session.end(request, app.engine)
+        return RedirectResponse("/admin/login", status_code=303)
     return RedirectResponse(f"/admin/people/{person_id}?done=role", status_code=303)
 
 
@@ -192,6 +196,6 @@ async def remove(
     except InputError as exc:
         return _person_page(request, app, who, row, 400, errors={"remove": exc.message})
     if row.id == who.id:  # they removed themselves: their session is over
-        session.end(request)
+        session.end(request, app.engine)
         return RedirectResponse("/admin/login", status_code=303)
     return _list_page(request, app, who, notice=f"{row.email} can no longer sign in.")

@@ -1,13 +1,14 @@
 """The newsroom's session and form tokens, one dependency every admin route shares.
 
-The session is a signed cookie (Starlette's SessionMiddleware, over itsdangerous): HttpOnly,
-SameSite=Strict, Secure on an https site. It holds only the person's id, their session epoch
-(raised to end every session: sign out everywhere, a new password), when they signed in and
-the form token. It is re-signed on every answer and refused once older than
-PUBLISHER_ADMIN_IDLE_MINUTES, so it ends after that long without a request, and at the latest
-PUBLISHER_ADMIN_SESSION_HOURS after sign-in. Every form that changes something carries the
-form token (``csrf``, or the X-CSRF-Token header for htmx): a page of another site cannot read
-it, so cannot forge the post, even where SameSite and the cross-site guard let one through.
+A session is kept in the database (``newsroom.sessions``): the cookie carries only its random
+id and the form token, signed (Starlette's SessionMiddleware, over itsdangerous), HttpOnly,
+SameSite=Strict, Secure on an https site. It ends at sign-out (a copy of the cookie opens
+nothing after it), "sign out everywhere", a new password, a role change and the person's
+removal, PUBLISHER_ADMIN_IDLE_MINUTES after the last request that was not an htmx poll, and
+at the latest PUBLISHER_ADMIN_SESSION_HOURS after sign-in. Every form that changes something
+carries the session's form token (``csrf``, or the X-CSRF-Token header for htmx): a page of
+another site cannot read it, so cannot forge the post, even where SameSite and the
+cross-site guard let one through.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from publisher.newsroom import staff as people
+from publisher.newsroom import sessions
 from publisher.newsroom.staff import Staff
 from publisher.settings import Settings
 from publisher.web.application import Application, Clock, application
@@ -50,6 +51,7 @@ __all__ = [
     "editor",
     "end",
     "middleware_options",
+    "signed_in",
 ]
 
 COOKIE = "newsroom"
@@ -95,43 +97,41 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def begin(request: Request, who: Staff, *, now: datetime) -> None:
-    """A fresh session for ``who`` (nothing from before sign-in is kept: no fixation)."""
+def begin(
+    request: Request, engine: Engine, settings: Settings, who: Staff, *, now: datetime
+) -> None:
+    """A fresh session for ``who``, with a new id and form token (nothing from before
+    sign-in is kept: no fixation; a session this browser had ends)."""
+    old = request.session.get("sid")
+    if old is not None:
+        sessions.end(engine, old)
     request.session.clear()
     request.session.update(
-        uid=who.id, epoch=who.epoch, since=int(now.timestamp()), csrf=secrets.token_urlsafe(32)
+        sid=sessions.start(engine, who, settings, now=now), csrf=secrets.token_urlsafe(32)
     )
 
 
-def end(request: Request) -> None:
-    """This browser's session ends."""
+def end(request: Request, engine: Engine) -> None:
+    """This browser's session ends, in the database too."""
+    sessions.end(engine, request.session.get("sid"))
     request.session.clear()
 
 
-def _identity(data: dict[str, Any], settings: Settings, *, now: datetime) -> tuple[int, int] | None:
-    """(person, epoch) of a session's contents, unless it is past its longest life."""
-    uid, epoch, since = (data.get(k) for k in ("uid", "epoch", "since"))
-    if not (isinstance(uid, int) and isinstance(epoch, int) and isinstance(since, int)):
+def current(
+    request: Request, engine: Engine, settings: Settings, *, now: datetime, active: bool = True
+) -> Staff | None:
+    """The person this browser's session is for, while it lasts (``active``: the request
+    counts as activity; an htmx poll does not)."""
+    sid = request.session.get("sid")
+    if sid is None:
         return None
-    if now.timestamp() - since > settings.admin_session_hours * 3600:
-        return None
-    return uid, epoch
-
-
-def current(request: Request, engine: Engine, settings: Settings, *, now: datetime) -> Staff | None:
-    """The person this session is for, while it lasts."""
-    found = _identity(request.session, settings, now=now)
-    if found is None:
-        if request.session.get("uid") is not None:
-            end(request)
-        return None
-    who = people.signed_in(engine, *found)
+    who = sessions.person(engine, sid, settings, now=now, active=active)
     if who is None:
-        end(request)
-        return None
-    # Touched, so SessionMiddleware signs it again with this time: the session ends after
-    # PUBLISHER_ADMIN_IDLE_MINUTES without a request, not that long after signing in.
-    request.session["seen"] = int(now.timestamp())
+        request.session.clear()
+    elif active:
+        # Touched, so SessionMiddleware signs the cookie again with this time (it is refused
+        # once older than PUBLISHER_ADMIN_IDLE_MINUTES, as the session is): a poll does not.
+        request.session["seen"] = int(now.timestamp())
     return who
 
 
@@ -180,10 +180,13 @@ async def admin(request: Request, app: Application = Depends(application)) -> St
 ApiCaller = Callable[[Scope], Awaitable[tuple[Staff | None, bool]]]
 
 
-def api_caller(engine: Engine, settings: Settings, clock: Callable[[], datetime]) -> ApiCaller:
-    """For ``api.Gate``, before any body is read: the signed-in person whose newsroom
-    session cookie this request carries (read as SessionMiddleware reads it: same secret,
-    same age limit), and whether it carries the session's form token in X-CSRF-Token."""
+def api_caller(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime], *, active: bool = True
+) -> ApiCaller:
+    """For ``api.Gate`` and the body limit, before any body is read: the signed-in person
+    whose newsroom session cookie this request carries (read as SessionMiddleware reads it:
+    same secret, same age limit), and whether it carries the session's form token in
+    X-CSRF-Token. ``active``: the request counts as activity."""
     options = middleware_options(settings)
     signer = TimestampSigner(str(options["secret_key"]))
 
@@ -196,12 +199,27 @@ def api_caller(engine: Engine, settings: Settings, clock: Callable[[], datetime]
             data = json.loads(b64decode(signer.unsign(cookie, max_age=options["max_age"])))
         except (BadSignature, ValueError):
             return None, False
-        found = _identity(data, settings, now=clock()) if isinstance(data, dict) else None
-        if found is None:
+        if not isinstance(data, dict) or data.get("sid") is None:
             return None, False
-        who = await run_in_threadpool(people.signed_in, engine, *found)
+        who = await run_in_threadpool(
+            sessions.person, engine, data["sid"], settings, now=clock(), active=active
+        )
         expected, sent = data.get("csrf"), headers.get("x-csrf-token", "")
         token_ok = isinstance(expected, str) and bool(sent) and hmac.compare_digest(sent, expected)
         return who, token_ok
 
     return caller
+
+
+def signed_in(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime]
+) -> Callable[[Scope], Awaitable[bool]]:
+    """For the body limit, before any body is read: whether a request carries a live
+    newsroom session (not counted as activity)."""
+    caller = api_caller(engine, settings, clock, active=False)
+
+    async def check(scope: Scope) -> bool:
+        who, _ = await caller(scope)
+        return who is not None
+
+    return check

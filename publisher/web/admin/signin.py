@@ -1,10 +1,10 @@
 """Signing in and out of the newsroom, the second step for a person with a second factor,
 and the one-time set-password links.
 
-Sign-in is limited by failures, per address and per client, and the code step per person:
-whoever is over a limit gets the same 429 whether the address has an account or not, and
-no password is checked for them. The counts live in each daemon's memory (several daemons
-behind a balancer each count their own share).
+Sign-in is limited by failures, per address and per client, and the code step per person
+(``newsroom.attempts``: counted in the database, shared by every daemon, an attempt reserved
+before its secret is checked): whoever is over a limit gets the same 429 whether the address
+has an account or not, and no password is checked for them.
 
 A POST whose session has ended (``ended``) loses nothing: it gets the sign-in form back
 with what was typed kept in it, and after signing in a page that sends it again.
@@ -12,7 +12,6 @@ with what was typed kept in it, and after signing in a page that sends it again.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -22,16 +21,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from publisher.errors import DeniedError, InputError, NotFoundError
+from publisher.newsroom import attempts, twofactor
 from publisher.newsroom import staff as people
-from publisher.newsroom import twofactor
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session
 from publisher.web.admin.pages import render
 from publisher.web.application import Application, application
-from publisher.web.guards import ClientLimit
+from publisher.web.guards import client_key
 
 __all__ = [
     "HOME",
+    "MAX_KEPT_CHARS",
     "PENDING_SECONDS",
     "PER_ADDRESS",
     "PER_CLIENT",
@@ -39,29 +39,32 @@ __all__ = [
     "SEALED",
     "TOO_MANY",
     "WINDOW",
-    "Limits",
+    "client_of",
     "kept_fields",
-    "limits",
     "router",
     "safe_next",
 ]
 
 HOME = "/admin/"
-WINDOW = 15 * 60.0
-PER_ADDRESS = 5  # wrong passwords for one address in WINDOW
-PER_CLIENT = 20  # wrong passwords or codes from one client (an IPv4 address, an IPv6 /64)
-PER_PERSON_CODES = 5  # wrong codes for one person
+WINDOW = attempts.WINDOW.total_seconds()
+PER_ADDRESS = attempts.PER_ADDRESS  # wrong passwords for one address in WINDOW
+PER_CLIENT = attempts.PER_CLIENT  # wrong passwords or codes from one client
+PER_PERSON_CODES = attempts.PER_PERSON  # wrong codes for one person
 PENDING_SECONDS = 5 * 60  # between the password and the code
-TOO_MANY = "Too many attempts to sign in. Please wait 15 minutes, then try again."
+TOO_MANY = attempts.TOO_MANY
 KEPT = "kept:"  # the prefix of a field kept from a form sent after the session ended
 # never written back into a page: what was typed there must be typed again
 SECRET_FIELDS = {"csrf", "password", "again", "current", "new", "code", "new_password"}
 MAX_KEPT = 200
+MAX_KEPT_CHARS = 64 * 1024  # and at most this much of their text: a page reflects no more
+MAX_NEXT = 2000
 SEALED = "totp"  # what the second factor's secrets are sealed for (Application.sealer)
 
 
 def safe_next(target: str) -> str:
     """Where to go after signing in: a newsroom page of this site, never another site."""
+    if len(target) > MAX_NEXT:
+        return HOME
     if target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
         return target
     return HOME
@@ -69,54 +72,24 @@ def safe_next(target: str) -> str:
 
 def kept_fields(form: FormData, *, prefixed: bool) -> list[tuple[str, str]]:
     """The text fields of ``form`` worth keeping (no secrets, no files), without the prefix."""
-    found = []
+    found: list[tuple[str, str]] = []
+    room = MAX_KEPT_CHARS
     for name, value in form.multi_items():
         if prefixed:
             if not name.startswith(KEPT):
                 continue
             name = name.removeprefix(KEPT)
         if isinstance(value, str) and name not in SECRET_FIELDS:
+            room -= len(name) + len(value)
+            if room < 0 or len(found) == MAX_KEPT:
+                break
             found.append((name, value))
-    return found[:MAX_KEPT]
-
-
-class Limits:
-    """The sign-in limits of one app (and the account page's limit on wrong codes)."""
-
-    def __init__(self) -> None:
-        self.by_address = ClientLimit(per_window=PER_ADDRESS, window=WINDOW)
-        self.by_client = ClientLimit(per_window=PER_CLIENT, window=WINDOW)
-        self.by_person = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
-        # Wrong codes typed on the account page: counted apart from those at sign-in.
-        self.account_codes = ClientLimit(per_window=PER_PERSON_CODES, window=WINDOW)
-
-    def over(self, limit: ClientLimit, key: str, client: str, at: float) -> bool:
-        """Whether this client, or ``key`` (an address, a person) in ``limit``, is at its limit."""
-        return self.by_client.full(client, at) or limit.full(key, at)
-
-    def failed(self, limit: ClientLimit, key: str, client: str, at: float) -> None:
-        """One failure counted against this client and against ``key`` in ``limit``."""
-        self.by_client.note(client, at)
-        limit.note(key, at)
-
-
-_MADE = threading.Lock()
-
-
-def limits(request: Request) -> Limits:
-    """The dependency: this app's limits, made on its first use and kept on the app's state
-    (each app counts its own, as each daemon does)."""
-    state = request.app.state
-    with _MADE:  # two first requests at once must not each make their own
-        found: Limits | None = getattr(state, "signin_limits", None)
-        if found is None:
-            found = Limits()
-            state.signin_limits = found
     return found
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
+def client_of(request: Request) -> str:
+    """The client a limit counts (an IPv4 address, an IPv6 /64)."""
+    return client_key(request.client.host if request.client else "?")
 
 
 def _pending(request: Request, now: datetime) -> tuple[int, int] | None:
@@ -146,7 +119,7 @@ def _code_page(
 def _signed_in_now(
     request: Request, app: Application, who: Staff, target: str, kept: list[Any]
 ) -> Response:
-    session.begin(request, who, now=app.clock())
+    session.begin(request, app.engine, app.settings, who, now=app.clock())
     if kept:  # a form sent after the session ended: offer to send it again
         return render(request, app, "resume.html", staff=who, target=target, kept=kept)
     return RedirectResponse(target, status_code=303)
@@ -166,14 +139,10 @@ def login_form(
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(
-    request: Request,
-    app: Application = Depends(application),
-    counts: Limits = Depends(limits),
-) -> Response:
+async def login(request: Request, app: Application = Depends(application)) -> Response:
     """A password: signed in, or on to the code step for a person with a second factor."""
     form = await request.form()
-    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))
     values: dict[str, Any] = {
         "email": email,
         "next": safe_next(str(form.get("next", HOME))),
@@ -183,20 +152,24 @@ async def login(
         await session.check_form_token(request)
     except session.NotAllowed as exc:
         return _login_page(request, app, 403, error=exc.detail, **values)
-    address, client, at = email.strip().lower(), _client(request), app.clock().timestamp()
-    if counts.over(counts.by_address, address, client, at):
-        return _login_page(request, app, 429, error=TOO_MANY, **values)
+    now = app.clock()
     try:
         row = await run_in_threadpool(
-            people.authenticate, app.engine, email, password, now=app.clock()
+            attempts.guarded,
+            app.engine,
+            attempts.password(email.strip().lower(), client_of(request)),
+            lambda: people.authenticate(app.engine, email, password, now=now),
+            now=now,
         )
+    except attempts.TooManyAttempts:
+        return _login_page(request, app, 429, error=TOO_MANY, **values)
     except DeniedError as exc:
-        counts.failed(counts.by_address, address, client, at)
         return _login_page(request, app, 403, error=exc.message, **values)
     if row.totp_secret:
         # Not a session yet: only "this password was right, a moment ago".
-        session.end(request)
-        request.session.update(pending=row.id, pending_epoch=row.session_epoch, since=int(at))
+        session.end(request, app.engine)
+        since = int(now.timestamp())
+        request.session.update(pending=row.id, pending_epoch=row.session_epoch, since=since)
         return _code_page(request, app, next=values["next"], kept=values["kept"])
     who = people.signed_in(app.engine, row.id or 0, row.session_epoch)
     assert who is not None
@@ -214,11 +187,7 @@ def code_form(
 
 
 @router.post("/login/code", response_class=HTMLResponse)
-async def code(
-    request: Request,
-    app: Application = Depends(application),
-    counts: Limits = Depends(limits),
-) -> Response:
+async def code(request: Request, app: Application = Depends(application)) -> Response:
     """The second factor's code (or a recovery code) after the password: signed in."""
     form = await request.form()
     values: dict[str, Any] = {
@@ -232,38 +201,39 @@ async def code(
     now = app.clock()
     pending = _pending(request, now)
     if pending is None:
-        session.end(request)
+        session.end(request, app.engine)
         late = "That took too long: please sign in again."
         return _login_page(request, app, 401, error=late, **values)
     uid, epoch = pending
-    client, at = _client(request), now.timestamp()
-    if counts.over(counts.by_person, str(uid), client, at):
-        return _code_page(request, app, 429, error=TOO_MANY, **values)
+    sealer, typed = app.sealer(SEALED), str(form.get("code", ""))[:100]
     try:
         await run_in_threadpool(
-            twofactor.check_code,
+            attempts.guarded,
             app.engine,
-            uid,
-            str(form.get("code", ""))[:100],
-            sealer=app.sealer(SEALED),
-            actor="",
+            attempts.second_step(uid, client_of(request)),
+            lambda: twofactor.check_code(app.engine, uid, typed, sealer=sealer, actor="", now=now),
             now=now,
         )
+    except attempts.TooManyAttempts:
+        return _code_page(request, app, 429, error=TOO_MANY, **values)
     except (DeniedError, NotFoundError) as exc:
-        counts.failed(counts.by_person, str(uid), client, at)
         return _code_page(request, app, 403, error=exc.message, **values)
     who = people.signed_in(app.engine, uid, epoch)
     if who is None:  # signed out everywhere, or a new password, meanwhile
-        session.end(request)
+        session.end(request, app.engine)
         return _login_page(request, app, 401, error="Please sign in again.", **values)
     await run_in_threadpool(people.mark_signed_in, app.engine, uid, now=now)
     return _signed_in_now(request, app, who, values["next"], values["kept"])
 
 
 @router.post("/logout")
-def logout(request: Request, _who: Staff = Depends(session.editor)) -> Response:
-    """This browser's session ends."""
-    session.end(request)
+def logout(
+    request: Request,
+    _who: Staff = Depends(session.editor),
+    app: Application = Depends(application),
+) -> Response:
+    """This browser's session ends (in the database: a copy of its cookie opens nothing)."""
+    session.end(request, app.engine)
     return RedirectResponse("/admin/login", status_code=303)
 
 
@@ -275,7 +245,7 @@ def everywhere(
 ) -> Response:
     """Every session of this person ends, this one too."""
     people.sign_out_everywhere(app.engine, who, now=app.clock())
-    session.end(request)
+    session.end(request, app.engine)
     return RedirectResponse("/admin/login", status_code=303)
 
 
@@ -322,5 +292,5 @@ async def welcome(
             error=message,
             email=email,
         )
-    session.begin(request, who, now=app.clock())
+    session.begin(request, app.engine, app.settings, who, now=app.clock())
     return RedirectResponse(HOME, status_code=303)

@@ -234,7 +234,8 @@ def test_schedule_then_see_it_at_its_time_unpublish_and_publish_again(
 ) -> None:
     clock = Clock(NOW)
     client, token = _editor(engine, settings, clock)
-    later = NOW + timedelta(hours=2)
+    # within PUBLISHER_ADMIN_IDLE_MINUTES of the app's clock, so the session lasts till then
+    later = NOW + timedelta(minutes=45)
     local = later.astimezone(settings.zone).strftime("%Y-%m-%dT%H:%M")
     saved = client.post(
         "/admin/articles/new",

@@ -3,14 +3,17 @@ session and a form sent after the session ended: on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from base64 import b64decode, b64encode
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
@@ -77,7 +80,56 @@ def _turn_on_totp(client: TestClient, engine: Engine, email: str, now: datetime)
     return codes
 
 
+def _burst(client: TestClient, path: str, forms: list[dict[str, str]]) -> list[int]:
+    """Every form posted to ``path`` at once, with ``client``'s cookies (as a burst of
+    requests from one attacker); their statuses, in the order of ``forms``."""
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=str(client.base_url), cookies=client.cookies
+        ) as burst:
+            answers = await asyncio.gather(*(burst.post(path, data=form) for form in forms))
+        return [answer.status_code for answer in answers]
+
+    # In a thread of its own: a running event loop in this one must not stop asyncio.run.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
 # --- limits ---------------------------------------------------------------------------
+
+
+def test_a_burst_of_passwords_gets_no_more_checked_than_the_limit(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 24, item 4: 25 sign-ins at once all passed the check before the first failure
+    was counted, and the right password among them got in."""
+    add_person(engine, settings, "ed@example.com")
+    client = _client(engine, settings)
+    token = form_token(client.get("/admin/login").text)
+    wrong = {"email": "ed@example.com", "password": "not the password", "csrf": token}
+    first = _burst(client, "/admin/login", [wrong] * 20)
+    assert sorted(first) == [403] * signin.PER_ADDRESS + [429] * (20 - signin.PER_ADDRESS)
+    right = {**wrong, "password": PASSWORD}
+    assert _burst(client, "/admin/login", [wrong] * 9 + [right]) == [429] * 10
+    assert client.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_wrong_current_passwords_on_the_account_page_are_limited(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 24, item 11: the account page took any number of "current password" guesses."""
+    add_person(engine, settings, "ed@example.com")
+    client = _client(engine, settings)
+    token = sign_in(client, "ed@example.com")
+    new = "a brand new passphrase"
+    guess = {"csrf": token, "current": "not it at all", "password": new, "again": new}
+    statuses = _burst(client, "/admin/account/password", [guess] * 10)
+    assert sorted(statuses) == [403] * signin.PER_PERSON_CODES + [429] * 5
+    right = client.post("/admin/account/password", data={**guess, "current": PASSWORD})
+    assert right.status_code == 429 and signin.TOO_MANY in right.text
+    assert _login(_client(engine, settings), "ed@example.com").status_code == 303  # type: ignore[attr-defined]
 
 
 def test_wrong_passwords_are_limited_per_address_with_one_message(
@@ -226,6 +278,29 @@ def test_wrong_codes_are_limited_and_a_late_code_starts_again(
     now[0] += timedelta(seconds=signin.PENDING_SECONDS + 1)
     answer = late.post("/admin/login/code", data={"csrf": token, "code": "123456"})
     assert answer.status_code == 401 and "took too long" in answer.text
+
+
+def test_a_burst_of_codes_gets_no_more_checked_than_the_limit(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 24, item 3: 149 wrong codes and the right one sent at once: 149 refusals, then
+    signed in. Now at most the limit's number is checked, and the right code after them is
+    refused."""
+    add_person(engine, settings, "ed@example.com")
+    now = [NOW]
+    client = _client(engine, settings, clock=lambda: now[0])
+    sign_in(client, "ed@example.com")
+    _turn_on_totp(client, engine, "ed@example.com", NOW)
+    secret = _secret(engine, "ed@example.com")
+    other = _client(engine, settings, clock=lambda: now[0])
+    token = form_token(_login(other, "ed@example.com").text)  # type: ignore[attr-defined]
+    wrong = {"csrf": token, "code": "000000"}
+    first = _burst(other, "/admin/login/code", [wrong] * 30)
+    assert sorted(first) == [403] * signin.PER_PERSON_CODES + [429] * 25
+    now[0] = NOW + timedelta(seconds=otp.STEP_SECONDS)
+    right = {"csrf": token, "code": otp.code_at(secret, now[0])}
+    assert _burst(other, "/admin/login/code", [wrong] * 9 + [right]) == [429] * 10
+    assert other.get("/admin/", follow_redirects=False).status_code == 303
 
 
 def test_turning_totp_off_needs_a_code(engine: Engine, settings: Settings) -> None:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from base64 import b64decode
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from itsdangerous import TimestampSigner
+from sqlalchemy import Engine, select
 
+from publisher import store
 from publisher.newsroom import staff
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
+from publisher.web.admin import session
 from tests.newsroom import PASSWORD, add_person, form_token, newsroom_client, sign_in
-from tests.support import NOW
+from tests.support import NOW, make_settings
 
 
 def _client(
@@ -135,3 +142,123 @@ def test_a_newsroom_address_that_names_nothing_gets_a_newsroom_page(
     # The API keeps its JSON answer, for programs.
     api = client.get("/api/articles/abc")
     assert api.headers["content-type"].startswith("application/json")
+
+
+# --- issue 24: sessions that die with what they name ---------------------------------
+
+
+def _api_client(engine: Engine, settings: Settings, tmp_path: Path) -> TestClient:
+    """A client of an app whose API has a token: without a session, /api/ answers 401."""
+    with_api = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=settings.database_url, PUBLISHER_API_TOKEN="t" * 32
+    )
+    return _client(engine, with_api)
+
+
+def _replay(client: TestClient, cookie: str) -> TestClient:
+    """``client`` carrying only ``cookie``, as an attacker with a copy of it would."""
+    client.cookies.clear()
+    client.cookies.set(session.COOKIE, cookie)
+    return client
+
+
+def test_a_removed_editors_cookie_opens_nothing_for_the_admin_added_after(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 24, item 1: on SQLite the new admin got the removed editor's id and epoch, and
+    the editor's old cookie opened /admin/people and /api/subscribers as them."""
+    add_person(engine, settings, "chief@example.com", "admin")
+    add_person(engine, settings, "ed@example.com", "editor")
+    editor = _api_client(engine, settings, tmp_path)
+    sign_in(editor, "ed@example.com")
+    assert editor.get("/api/articles").status_code == 200
+    cookie = editor.cookies[session.COOKIE]
+    removed_id = next(p.id for p in staff.people(engine) if p.email == "ed@example.com")
+    staff.remove_user(engine, "ed@example.com", actor="chief@example.com", now=NOW)
+    add_person(engine, settings, "new@example.com", "admin")
+    new_id = next(p.id for p in staff.people(engine) if p.email == "new@example.com")
+    assert new_id != removed_id  # never the removed person's id again
+    old = _replay(_api_client(engine, settings, tmp_path), cookie)
+    assert old.get("/admin/people", follow_redirects=False).status_code == 303
+    assert old.get("/api/subscribers").status_code == 401
+    assert old.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_a_copied_cookie_opens_nothing_after_sign_out(engine: Engine, settings: Settings) -> None:
+    """Issue 24, item 8: sign-out cleared only the browser's cookie; a copy still worked."""
+    add_person(engine, settings, "ed@example.com")
+    client = _client(engine, settings)
+    token = sign_in(client, "ed@example.com")
+    cookie = client.cookies[session.COOKIE]
+    copy = _replay(_client(engine, settings), cookie)
+    assert copy.get("/admin/", follow_redirects=False).status_code == 200  # a working copy
+    client.post("/admin/logout", data={"csrf": token})
+    assert copy.get("/admin/", follow_redirects=False).status_code == 303
+
+
+def test_a_new_role_ends_the_persons_sessions(engine: Engine, settings: Settings) -> None:
+    add_person(engine, settings, "chief@example.com", "admin")
+    add_person(engine, settings, "ed@example.com", "editor")
+    editor = _client(engine, settings)
+    sign_in(editor, "ed@example.com")
+    staff.set_role(engine, "ed@example.com", "admin", actor="chief@example.com", now=NOW)
+    assert editor.get("/admin/", follow_redirects=False).status_code == 303
+    sign_in(editor, "ed@example.com")  # signed in again: with the new role
+    assert editor.get("/admin/people").status_code == 200
+
+
+def test_the_session_id_is_random_and_only_its_hash_is_kept(
+    engine: Engine, settings: Settings
+) -> None:
+    add_person(engine, settings, "ed@example.com")
+    first, second = _client(engine, settings), _client(engine, settings)
+    sign_in(first, "ed@example.com")
+    sign_in(second, "ed@example.com")
+    with store.reading(engine) as s:
+        kept = s.execute(select(store.sessions_t.c.id_hash)).scalars().all()
+    assert len(kept) == 2 and all(len(h) == 64 for h in kept)
+    for client in (first, second):
+        options = session.middleware_options(settings)
+        data = json.loads(
+            b64decode(TimestampSigner(options["secret_key"]).unsign(client.cookies[session.COOKIE]))
+        )
+        assert len(data["sid"]) >= 43  # 256 bits, URL-safe base64
+        assert hashlib.sha256(data["sid"].encode()).hexdigest() in kept
+        assert data["sid"] not in kept and "uid" not in data
+
+
+def test_htmx_polls_do_not_keep_a_session_from_going_idle(
+    engine: Engine, settings: Settings
+) -> None:
+    add_person(engine, settings, "ed@example.com")
+    now = [NOW]
+    client = _client(engine, settings, clock=lambda: now[0])
+    sign_in(client, "ed@example.com")
+    idle = timedelta(minutes=settings.admin_idle_minutes)
+    poll = {"HX-Request": "true"}
+    for minutes in range(0, settings.admin_idle_minutes, 10):  # a dashboard left open
+        now[0] = NOW + timedelta(minutes=minutes)
+        assert client.get("/admin/live", headers=poll).status_code == 200
+    now[0] = NOW + idle + timedelta(minutes=1)
+    stopped = client.get("/admin/live", headers=poll)
+    assert stopped.status_code == 286  # the poll stops: the session is over
+    assert client.get("/admin/", follow_redirects=False).status_code == 303
+    # a request that is not a poll is activity: the idle time starts again
+    active = _client(engine, settings, clock=lambda: now[0])
+    sign_in(active, "ed@example.com")
+    now[0] += idle - timedelta(minutes=2)
+    assert active.get("/admin/").status_code == 200
+    now[0] += idle - timedelta(minutes=2)
+    assert active.get("/admin/", follow_redirects=False).status_code == 200
+
+
+def test_sessions_that_ended_are_forgotten_at_the_next_sign_in(
+    engine: Engine, settings: Settings
+) -> None:
+    add_person(engine, settings, "ed@example.com")
+    now = [NOW]
+    sign_in(_client(engine, settings, clock=lambda: now[0]), "ed@example.com")
+    now[0] = NOW + timedelta(hours=settings.admin_session_hours, minutes=1)
+    sign_in(_client(engine, settings, clock=lambda: now[0]), "ed@example.com")
+    with store.reading(engine) as s:
+        assert len(s.execute(select(store.sessions_t.c.id_hash)).all()) == 1
