@@ -28,7 +28,7 @@ from publisher.editions import making, sends, stats
 from publisher.errors import InputError, OperationalError
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
-from publisher.settings import Settings
+from publisher.settings import Settings, site_url_of
 from publisher.templating import make_environment, size_text
 
 __all__ = [
@@ -155,6 +155,7 @@ def digest_send(
         if edition.status in ("awaiting_review", "paused", "cancelled"):
             print(_held(edition))
             return
+        print(site_url_of(settings).line())  # where its links point
         _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
 
 

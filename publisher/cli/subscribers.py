@@ -22,7 +22,7 @@ from publisher.delivery import outbox, sending
 from publisher.errors import ConflictError, InputError
 from publisher.mail.bounces import read_hard_bounces
 from publisher.schedules import load_timetable
-from publisher.settings import Settings
+from publisher.settings import Settings, site_url_of
 from publisher.templating import make_environment
 from publisher.tokens import Signer
 
@@ -113,11 +113,12 @@ def _confirmation(settings: Settings, engine: Engine, email: str) -> str:
         now=utc_now(),
     )
     sent, _ = outbox.send_due(engine, settings, now=utc_now())
+    site = site_url_of(settings).line()  # the link's address, and where it came from
     if sent:
-        return f"confirmation mail sent to {address}: they are in once they follow its link"
+        return f"confirmation mail sent to {address}: they are in once they follow its link\n{site}"
     return (
         f"confirmation mail to {address} queued: the mail server did not take it now; "
-        "`publisher run` (or `publisher deliver`) sends it when it answers"
+        f"`publisher run` (or `publisher deliver`) sends it when it answers\n{site}"
     )
 
 
