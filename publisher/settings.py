@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_SITE_URL",
     "ENV_PREFIX",
     "SITE_URL_FILE",
+    "AllowRule",
     "Settings",
     "SiteUrl",
     "load_settings",
@@ -36,6 +38,8 @@ DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 # Where `publisher run` writes the URL it serves when PUBLISHER_SITE_URL is not set, so that
 # the commands run beside it (users add, subscribers add, digest send) make the same links.
 SITE_URL_FILE = "site-url"
+# A PUBLISHER_FETCH_ALLOW_HOSTS rule: a host name or an IP network, and a port (None: any).
+AllowRule = tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]
 
 
 class Settings(BaseSettings):
@@ -72,6 +76,56 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     var_dir: Path = Path("var")
     feed_items: int = Field(default=50, ge=1, le=1000)
+    # Issue 24: what the daemon fetches (sources, their redirects, WebSub hubs) never reaches a
+    # private, loopback, link-local, multicast or reserved address, except on these hosts:
+    # comma-separated host, host:port or CIDR (docs/security.md, "What the daemon fetches").
+    fetch_allow_hosts: str = ""
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _fetch_allow_hosts(cls, value: str) -> str:
+        for item in value.replace(",", " ").split():
+            cls.allow_rule(item)
+        return value
+
+    @property
+    def fetch_allowed(self) -> tuple[AllowRule, ...]:
+        """``PUBLISHER_FETCH_ALLOW_HOSTS`` read: one (host name or network, port) a rule."""
+        return tuple(map(self.allow_rule, self.fetch_allow_hosts.replace(",", " ").split()))
+
+    @staticmethod
+    def allow_rule(item: str) -> AllowRule:
+        """``feeds.lan``, ``feeds.lan:8080``, ``127.0.0.1``, ``[::1]:8080`` or ``10.0.0.0/8``
+        as (a lower-case host name or an IP network, the port or None); ValueError else."""
+        host, port = item.strip().lower(), ""
+        if host.startswith("["):
+            host, _, port = host[1:].partition("]")
+            if port and not port.startswith(":"):
+                host = ""
+            port = port[1:]
+        elif host.count(":") == 1:
+            host, _, port = host.partition(":")
+        try:
+            target: str | ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.ip_network(
+                host, strict=False
+            )
+        except ValueError:
+            target = host.rstrip(".")
+            if "/" in host or not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?", target):
+                target = ""
+        number = int(port) if port.isdigit() and 0 < int(port) < 65536 else None
+        if (
+            not target
+            or item.endswith(":")
+            or (port and number is None)
+            or (number and "/" in host)
+        ):
+            raise ValueError(
+                f"{item!r} is not a host, host:port or network (such as feeds.lan, "
+                "127.0.0.1:8080 or 10.0.0.0/8)"
+            )
+        return target, number
+
     # HTTP limits (issue 16): bodies, proxies, and what uvicorn allows a slow or greedy client.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -89,6 +143,9 @@ class Settings(BaseSettings):
     admin_session_hours: int = Field(default=12, ge=1, le=30 * 24)
     # Issue 13: story links in digests go through /r/TOKEN and are counted (README, The digest).
     track_clicks: str = Field(default="off", pattern="^(off|aggregate|individual)$")
+    # Issue 24: /metrics shows per-edition recipient counts; with a token set, it needs
+    # "Authorization: Bearer <token>" (empty: open to whoever reaches it, as before).
+    metrics_token: SecretStr = SecretStr("")
 
     @classmethod
     def settings_customise_sources(

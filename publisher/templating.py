@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -11,11 +12,14 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 __all__ = [
+    "DEFUSED_MARK",
     "LATE_PLACEHOLDERS",
     "OPTIONAL",
     "PLACEHOLDERS",
+    "PLACEHOLDER_MARK",
     "TEMPLATES",
     "Personaliser",
+    "RenderSlots",
     "make_environment",
     "size_text",
 ]
@@ -33,6 +37,29 @@ PLACEHOLDERS = {
 # send's links count nowhere).
 LATE_PLACEHOLDERS = {"reader": "NFPH_READER_NFPH"}
 OPTIONAL = {"reader": b""}
+PLACEHOLDER_MARK = "NFPH"  # every placeholder has it; content never keeps it (RenderSlots)
+DEFUSED_MARK = "NFPh"  # what content's own "NFPH" becomes
+
+
+class RenderSlots:
+    """One rendering's own placeholders (issue 24): random, so that nothing in the content
+    (a story's title, summary, image, links; a source feed's items) can know them. After
+    rendering, ``settle`` defuses every "NFPH" the content brought and only then turns this
+    rendering's slots into the stored placeholders: in a stored rendering, a placeholder
+    stands only where the template put one. Renderings stored before this keep the same
+    placeholders, so they send as they did."""
+
+    def __init__(self) -> None:
+        marker = secrets.token_hex(12)  # letters and digits: survive like the placeholders
+        self.tokens = {name: f"Z{marker}{name.upper()}Z" for name in PLACEHOLDERS}
+
+    def settle(self, rendered: str) -> str:
+        """``rendered`` with the content's "NFPH" defused and this rendering's slots made
+        placeholders."""
+        settled = rendered.replace(PLACEHOLDER_MARK, DEFUSED_MARK)
+        for name, token in self.tokens.items():
+            settled = settled.replace(token, PLACEHOLDERS[name])
+        return settled
 
 
 def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:

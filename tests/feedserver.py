@@ -1,12 +1,14 @@
 """A real HTTP server on loopback serving feed files, for the sources' tests: each path's
 answer can be changed while it runs, ETag and Last-Modified are honoured (304s counted),
-and a few paths misbehave on purpose (huge, slow, 500, a redirect loop, gzip)."""
+and a few paths misbehave on purpose (huge, slow, 500, a redirect loop, gzip, a gzip bomb).
+Every connection made to it is counted, so a test can tell that nothing reached it."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import threading
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,13 +29,16 @@ class Answer:
     huge: int = 0  # stream this many bytes of padding instead of ``body``
     stall: float = 0.0  # send the headers, then nothing for this long
     validators: bool = True  # ETag (a hash of the body) and Last-Modified
+    bomb: int = 0  # stream a gzip body that undoes to this many MiB of zeros instead of ``body``
 
 
 class FeedServer:
     """``routes`` maps a path to its Answer; ``hits`` counts GETs per path; ``not_modified``
-    counts the 304s; ``posts`` records form posts (a WebSub hub's subscribe requests)."""
+    counts the 304s; ``posts`` records form posts (a WebSub hub's subscribe requests);
+    ``connections`` counts connections; ``streamed`` has (bytes sent, bytes meant) for each
+    bomb once its sending stopped. ``host`` and ``port``: where to listen (any free port)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Answer] = {}
         self.hits: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
@@ -41,6 +46,8 @@ class FeedServer:
         self.post_status = 202
         self.posted = threading.Event()
         self.stop_event = threading.Event()
+        self.connections = 0
+        self.streamed: dict[str, tuple[int, int]] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,15 +56,20 @@ class FeedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                server.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:
                 server._get(self)
 
             def do_POST(self) -> None:
                 server._post(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> FeedServer:
@@ -102,6 +114,9 @@ class FeedServer:
         if answer.huge:
             self._huge(request, headers, answer.huge)
             return
+        if answer.bomb:
+            self._bomb(request, path, headers, answer.bomb)
+            return
         if answer.stall:
             headers["content-length"] = str(len(answer.body))
             request.send_response(200)
@@ -132,6 +147,29 @@ class FeedServer:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client stopped reading: what the test wants
 
+    def _bomb(
+        self, request: BaseHTTPRequestHandler, path: str, headers: dict[str, str], mib: int
+    ) -> None:
+        """A gzip stream of ``mib`` MiB of zeros, about 1 KB on the wire for each MiB: after a
+        full flush the compressor's output for the same MiB is the same bytes every time."""
+        first, block = zeros_gzip()
+        total = len(first) + len(block) * (mib - 1)
+        request.send_response(200)
+        for name, value in {**headers, "content-encoding": "gzip"}.items():
+            request.send_header(name, value)
+        request.send_header("content-length", str(total))
+        request.end_headers()
+        sent = 0
+        try:
+            for part in (first, *([block] * (mib - 1))):
+                if self.stop_event.is_set():
+                    break
+                request.wfile.write(part)
+                sent += len(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what the test wants
+        self.streamed[path] = (sent, total)
+
     def _post(self, request: BaseHTTPRequestHandler) -> None:
         from urllib.parse import parse_qsl
 
@@ -153,3 +191,13 @@ class FeedServer:
         request.end_headers()
         if body:
             request.wfile.write(body)
+
+
+def zeros_gzip() -> tuple[bytes, bytes]:
+    """The start of a gzip stream of zeros (its header and the first MiB), and the bytes
+    that each further MiB adds (a stream cut off anywhere after these, with no trailer)."""
+    mib = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    first = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first, block

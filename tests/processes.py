@@ -14,7 +14,7 @@ import httpx
 
 from publisher.settings import Settings
 from tests.smtp import SmtpServer
-from tests.support import SECRET
+from tests.support import LOOPBACK, SECRET
 
 __all__ = [
     "cli",
@@ -34,6 +34,8 @@ def cli(
         "PUBLISHER_DATABASE_URL": database_url,
         "PUBLISHER_SECRET_KEY": SECRET,
         "PUBLISHER_VAR_DIR": str(tmp_path / "var"),
+        # Feed servers in tests are on loopback, refused by default (see tests/support.py).
+        "PUBLISHER_FETCH_ALLOW_HOSTS": LOOPBACK,
         **env,
     }
     return subprocess.run(
@@ -91,6 +93,7 @@ def daemon_env(
         "PUBLISHER_MAIL_FROM": "Newsflash Asia <newsletter@news.example.com>",
         "PUBLISHER_SEND_LEASE": "2",
         "PUBLISHER_SEND_RETRY_BASE": "0.2",
+        "PUBLISHER_FETCH_ALLOW_HOSTS": LOOPBACK,  # the tests' feed servers (tests/support.py)
     }
 
 

@@ -14,6 +14,7 @@ from publisher.settings import Settings, load_settings
 
 __all__ = [
     "EXAMPLES",
+    "LOOPBACK",
     "NOW",
     "PG_URL",
     "SECRET",
@@ -28,6 +29,7 @@ PG_URL = os.environ.get(
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
+LOOPBACK = "127.0.0.0/8"  # PUBLISHER_FETCH_ALLOW_HOSTS for tests whose servers are local
 
 
 def make_settings(tmp_path: Path, **values: str) -> Settings:
@@ -41,6 +43,9 @@ def make_settings(tmp_path: Path, **values: str) -> Settings:
         "PUBLISHER_SECRET_KEY": SECRET,
         "PUBLISHER_SCHEDULES": str(tmp_path / "schedules.yaml"),
         "PUBLISHER_SITE_URL": "https://news.example.com",
+        # The tests' feed servers and hubs listen on loopback, which the daemon refuses to
+        # fetch from by default (issue 24); a test of that default passes "" here.
+        "PUBLISHER_FETCH_ALLOW_HOSTS": LOOPBACK,
         **values,
     }
     return load_settings(environ, env_file=None)

@@ -118,7 +118,8 @@ def test_third_party_libraries_have_one_home() -> None:
         # The crontab parser checks schedules.yaml; the clock runs in the scheduler.
         "apscheduler": "schedules daemon.scheduler",
         "cssutils": "editions.compose",
-        "httpx": "syndication.hub sources.fetch",
+        "httpx": "syndication.hub sources.fetch sources.egress",
+        "httpcore": "sources.egress",  # its network backend checks each address connected to
         "feedparser": "sources.parsing",
         "lxml": "syndication.formats",
         "prometheus_client": "delivery.metrics",

@@ -80,3 +80,19 @@ def test_given_secret_key_wins(tmp_path: Path) -> None:
     )
     assert with_secret_key(settings).secret_key.get_secret_value() == "k" * 40  # type: ignore[union-attr]
     assert not (tmp_path / "secret.key").exists()
+
+
+def test_fetch_allow_hosts_are_read_and_a_bad_one_is_named() -> None:
+    assert load_settings({}, env_file=None).fetch_allowed == ()  # nothing private by default
+    allowed = load_settings(
+        {"PUBLISHER_FETCH_ALLOW_HOSTS": "Feeds.LAN, cms.lan:8080,10.0.0.0/8, [::1]:8443"},
+        env_file=None,
+    ).fetch_allowed
+    assert [(str(target), port) for target, port in allowed] == [
+        ("feeds.lan", None), ("cms.lan", 8080), ("10.0.0.0/8", None), ("::1/128", 8443),
+    ]  # fmt: skip
+    for bad in ("http://feeds.lan", "feeds.lan:0", "10.0.0.0/8:80", "feeds.lan:", "a/b"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({"PUBLISHER_FETCH_ALLOW_HOSTS": f"ok.lan,{bad}"}, env_file=None)
+        text = "\n".join(caught.value.lines())
+        assert "PUBLISHER_FETCH_ALLOW_HOSTS" in text and f"{bad!r} is not a host" in text

@@ -25,7 +25,10 @@ __all__ = [
 ]
 
 users_app = typer.Typer(help="People who sign in to the newsroom (/admin/).", no_args_is_help=True)
-ROLE_HELP = "editor (articles, reports) or admin (also people, subscribers, sends)."
+ROLE_HELP = (
+    "editor (articles, reports, inbox; editions: approve, cancel, send)"
+    " or admin (also people and subscribers)."
+)
 
 
 def _new_password(email: str, from_stdin: bool) -> str | None:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.errors import NotFoundError
 from publisher.settings import Settings
-from publisher.templating import LATE_PLACEHOLDERS
+from publisher.templating import LATE_PLACEHOLDERS, PLACEHOLDER_MARK
 
 __all__ = [
     "FORGED",
@@ -119,7 +119,7 @@ class Tracker:
         return (
             url.startswith(("https://", "http://"))
             and len(url) <= MAX_URL
-            and "NFPH_" not in url
+            and PLACEHOLDER_MARK not in url
             and not url.startswith(self._untracked)
         )
 
@@ -135,14 +135,22 @@ class Tracker:
             return html_part, text_part
 
         def in_html(found: re.Match[str]) -> str:
-            url = html.unescape(found[1])
-            return f'href="{self.link_url(edition_id, url)}"' if self.tracked(url) else found[0]
+            made = self._through(edition_id, html.unescape(found[1]))
+            return f'href="{made}"' if made else found[0]
 
         def in_text(found: re.Match[str]) -> str:
-            url = found[0]
-            return self.link_url(edition_id, url) if self.tracked(url) else url
+            return self._through(edition_id, found[0]) or found[0]
 
         return _HREF.sub(in_html, html_part), _TEXT_URL.sub(in_text, text_part)
+
+    def _through(self, edition_id: int, url: str) -> str:
+        """``url``'s ``/r/`` link, or "" to leave it as it is: not tracked, or a link whose
+        token would spell a placeholder (a URL can be chosen so that its base64 does; the
+        personaliser would then fill a reader's links into it)."""
+        if not self.tracked(url):
+            return ""
+        made = self.link_url(edition_id, url)
+        return made if made.count(PLACEHOLDER_MARK) == READER_SLOT.count(PLACEHOLDER_MARK) else ""
 
     def urls(self, html_part: str) -> list[str]:
         """The tracked links of an edition's HTML, in order, each once."""

@@ -14,7 +14,7 @@ from jinja2 import Environment
 
 from publisher.content import one_line
 from publisher.schedules import BrandStudio
-from publisher.templating import PLACEHOLDERS
+from publisher.templating import RenderSlots
 
 __all__ = [
     "INLINER",
@@ -115,8 +115,9 @@ def render_edition(
     takes their place; premailer runs once unless that happens.
     """
     shown = [_trimmed(story) for story in stories]
+    slots = RenderSlots()  # this rendering's own placeholders: no content can name them
     while True:
-        values = _values(context, shown, more=len(shown) < len(stories))
+        values = _values(context, shown, slots, more=len(shown) < len(stories))
         inlined = INLINER.inline(env.get_template("email/digest.html").render(**values))
         size = len(inlined.encode("utf-8"))
         if size <= MAX_HTML_BYTES or len(shown) <= 1:
@@ -124,7 +125,9 @@ def render_edition(
         keep = max(1, min(len(shown) - 1, int(len(shown) * MAX_HTML_BYTES / size * 0.95)))
         shown = shown[:keep]
     text = env.get_template("email/digest.txt").render(**values)
-    return RenderedEdition(one_line(context.subject), inlined, text, len(shown))
+    return RenderedEdition(
+        one_line(context.subject), slots.settle(inlined), slots.settle(text), len(shown)
+    )
 
 
 def _trimmed(story: Story) -> Story:
@@ -134,15 +137,17 @@ def _trimmed(story: Story) -> Story:
     return Story(**{**story.__dict__, "summary": cut + " …"})
 
 
-def _values(context: EditionContext, stories: Sequence[Story], *, more: bool) -> dict[str, object]:
+def _values(
+    context: EditionContext, stories: Sequence[Story], slots: RenderSlots, *, more: bool
+) -> dict[str, object]:
     return {
         **context.__dict__,
         "subject": one_line(context.subject),
         "stories": stories,
         "more_url": context.site_url + "/" if more else "",
-        "greeting_placeholder": PLACEHOLDERS["greeting"],
-        "unsubscribe_placeholder": PLACEHOLDERS["unsubscribe"],
-        "preferences_placeholder": PLACEHOLDERS["preferences"],
+        "greeting_placeholder": slots.tokens["greeting"],
+        "unsubscribe_placeholder": slots.tokens["unsubscribe"],
+        "preferences_placeholder": slots.tokens["preferences"],
     }
 
 

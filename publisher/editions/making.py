@@ -3,8 +3,9 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from publisher.editions.compose import (
     archive_values,
     render_edition,
 )
-from publisher.errors import InputError, NotFoundError
+from publisher.errors import ConfigError, InputError, NotFoundError
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -300,18 +301,80 @@ def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]
         return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
 
 
-def archived(engine: Engine, settings: Settings, edition_id: int) -> tuple[Edition, str]:
-    """A past edition and its HTML without anyone's personal links (view in browser)."""
+def archived(
+    engine: Engine,
+    settings: Settings,
+    edition_id: int,
+    *,
+    timetable: Timetable,
+    env: Environment,
+    now: datetime,
+) -> tuple[Edition, str]:
+    """A past edition and its HTML without anyone's personal links (view in browser). A
+    story taken down since (unpublished, or moved back to later) leaves it: the edition is
+    shown rendered again without it (issue 24), and is a 404 if no story is left."""
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
         # A cancelled edition's page stays up for the readers who got it before the cancel.
         reached = edition.status == "cancelled" and bool(
             store.delivery_counts(session, [edition_id])[edition_id].get("sent")
         )
+        views = store.edition_articles(session, edition_id)
+        version = store.stamp(session, "articles")
     if edition.status not in PUBLIC_STATUSES and not reached:
         raise NotFoundError(f"no edition {edition_id}")
-    filled = Personaliser(edition.html, escape_html=True).fill(archive_values(settings.site_url))
+    kept = [v for v in views if v.status(now) == "published"]
+    html = edition.html
+    if len(kept) < len(views):
+        html = _ARCHIVE.without_taken_down(
+            (str(engine.url), edition_id, edition.created_at, version),
+            lambda: _rendered_without(settings, timetable, env, edition, kept),
+        )
+    filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")
+
+
+def _rendered_without(
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    kept: list[store.ArticleView],
+) -> str:
+    """The edition's HTML with only the stories still public; NotFoundError if none is, or
+    if its digest left the timetable (it cannot be rendered again, so it is not shown)."""
+    if not kept:
+        raise NotFoundError(f"no edition {edition.id}")
+    try:
+        digest = timetable.digest(edition.digest)
+    except ConfigError:
+        raise NotFoundError(f"no edition {edition.id}") from None
+    return _render(settings, timetable, env, digest, edition, kept).html
+
+
+class _ArchiveRenders:
+    """Editions rendered again without a taken-down story, kept per process: a public page
+    must not cost a rendering (premailer) per request. Keyed by the articles' change stamp,
+    so any change to a story renders it again; the oldest go first."""
+
+    SIZE = 32
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, str] = {}
+        self._lock = threading.Lock()
+
+    def without_taken_down(self, key: Hashable, render: Callable[[], str]) -> str:
+        with self._lock:  # one rendering at a time, each once
+            found = self._kept.get(key)
+            if found is None:
+                found = render()
+                if len(self._kept) >= self.SIZE:
+                    self._kept.pop(next(iter(self._kept)))
+                self._kept[key] = found
+            return found
+
+
+_ARCHIVE = _ArchiveRenders()
 
 
 def describe_send(engine: Engine, settings: Settings, digest: Digest, *, now: datetime) -> str:

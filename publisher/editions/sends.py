@@ -13,7 +13,8 @@ marks what is owed cancelled. Every action is audited in its own transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -41,7 +42,9 @@ __all__ = [
     "MAX_SUBJECT",
     "MAX_TEST_RECIPIENTS",
     "SYSTEM_ACTOR",
+    "TEST_ADDRESSES_PER_HOUR",
     "TEST_PREFIX",
+    "OverTestLimit",
     "approve",
     "cancel",
     "expire_reviews",
@@ -56,6 +59,10 @@ __all__ = [
 ]
 
 MAX_TEST_RECIPIENTS = 20
+# Test sends per person (issue 24): addresses an hour, counted from the audit trail, so every
+# daemon sees the same count (docs/digest.md, test sends).
+TEST_ADDRESSES_PER_HOUR = 50
+TEST_WINDOW = timedelta(hours=1)
 MAX_SUBJECT = 300
 MAX_INTRO = 1000
 TEST_PREFIX = "[Test] "
@@ -522,6 +529,16 @@ def test_send(
     addresses = test_addresses(to)
     edition, digest_name, rendered = _target(engine, settings, timetable, env, target, now=now)
     subject = TEST_PREFIX + rendered.subject
+    label = _label(edition) if edition else f"{digest_name} (next edition)"
+    audited: dict[str, Any] = {
+        "actor": actor,
+        "kind": KIND,
+        "subject_id": edition.id if edition else None,
+    }
+    with store.writing(engine) as session:  # the addresses counted before any goes out
+        _reserve(session, addresses, actor=actor, now=now)
+        after = {"to": addresses, "subject": subject}
+        store.record(session, action="edition.test", label=label, after=after, now=now, **audited)
     book = MessageBook(engine, settings, timetable=lambda: timetable, env=env)
     template: MessageTemplate = book.template(
         digest_name, subject=subject, html=rendered.html, text=rendered.text
@@ -533,22 +550,47 @@ def test_send(
     tag = f"test.{edition.id if edition else digest_name}.{int(now.timestamp())}"
     refused = _send_copies(factory(), settings, signer, template, sender, addresses, tag, now)
     sent = [a for a in addresses if not any(r.startswith(a + ":") for r in refused)]
-    with store.writing(engine) as session:
-        store.record(
-            session,
-            actor=actor,
-            action="edition.test",
-            kind=KIND,
-            subject_id=edition.id if edition else None,
-            label=_label(edition) if edition else f"{digest_name} (next edition)",
-            after={"to": sent, "subject": subject, "refused": refused},
-            now=now,
-        )
     if refused:
+        with store.writing(engine) as session:
+            after = {"refused": refused}
+            store.record(
+                session, action="edition.test_refused", label=label, after=after, now=now, **audited
+            )
         raise InputError(
             f"the test went to {len(sent)} of {len(addresses)}; refused: " + "; ".join(refused)
         )
     return len(sent)
+
+
+class OverTestLimit(InputError):
+    """A person's test sends are over TEST_ADDRESSES_PER_HOUR (HTTP 429, CLI exit 2)."""
+
+    http_status = 429
+
+
+def _reserve(session: Session, addresses: Sequence[str], *, actor: str, now: datetime) -> None:
+    """OverTestLimit unless ``actor`` may send a test to ``addresses`` now; counted and
+    recorded in one step (the caller's transaction), so a burst of requests cannot pass it."""
+    store.one_at_a_time(session, f"edition.test:{actor}")
+    since = now - TEST_WINDOW
+    done = store.actions_since(session, actor=actor, action="edition.test", since=since)
+    # Older entries (before issue 24) name the refused addresses apart.
+    sizes = [(at, len(after.get("to", [])) + len(after.get("refused", []))) for at, after in done]
+    used = sum(size for _, size in sizes)
+    if used + len(addresses) <= TEST_ADDRESSES_PER_HOUR:
+        return
+    freed, again = 0, now + TEST_WINDOW
+    for at, size in sizes:  # when enough of the last hour's tests are an hour old
+        freed += size
+        if used - freed + len(addresses) <= TEST_ADDRESSES_PER_HOUR:
+            again = at + TEST_WINDOW
+            break
+    left = max(0, TEST_ADDRESSES_PER_HOUR - used)
+    raise OverTestLimit(
+        f"test sends are limited to {TEST_ADDRESSES_PER_HOUR} addresses an hour per person: "
+        f"{used} in the last hour, so {left} more now, not {len(addresses)}; this test can go "
+        f"at {again.astimezone(UTC):%H:%M} UTC"
+    )
 
 
 def _send_copies(

@@ -5,6 +5,7 @@ user."""
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import re
 import smtplib
@@ -400,9 +401,16 @@ class MaildirTransport:
     """Writes each message into a Maildir (the default: ``make run`` needs no mail server)."""
 
     def __init__(self, path: Path) -> None:
-        # Made here, not by mailbox.Maildir(create=True), which races between threads.
+        # Made here, not by mailbox.Maildir(create=True), which races between threads. Its
+        # owner's only (0700; issue 24): every message holds its reader's personal links.
+        path.parent.mkdir(parents=True, exist_ok=True)
         for folder in (path, path / "tmp", path / "new", path / "cur"):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
+            # Made by an older version: narrowed (someone else's is theirs to narrow).
+            with contextlib.suppress(PermissionError):
+                if folder.stat().st_mode & 0o077:
+                    folder.chmod(0o700)
+        self.path = path
         self.box = mailbox.Maildir(path, create=False)
 
     def send(
@@ -416,7 +424,8 @@ class MaildirTransport:
         data = message.as_bytes() if isinstance(message, Outgoing) else message
         if ready is not None:
             ready()
-        self.box.add(data)
+        key = self.box.add(data)
+        (self.path / "new" / key).chmod(0o600)  # mailbox makes it 0666 less the umask
 
     def submit(
         self,

@@ -1,6 +1,8 @@
 """Fetching sources over HTTP, and WebSub subscriptions to their hubs: the httpx user for
-sources. A fetch is a conditional GET, streamed under a size limit and a deadline, gzip
-undone, a few redirects followed; every failure is one OperationalError saying what."""
+sources. A fetch is a conditional GET, streamed under a size limit (of the decoded bytes, as
+they are decoded) and a deadline, one gzip or deflate layer undone, a few redirects followed,
+and only to the addresses ``egress`` allows; every failure is one OperationalError saying
+what."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ import hashlib
 import hmac
 import ipaddress
 import time
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 from publisher.errors import OperationalError
+from publisher.settings import AllowRule
+from publisher.sources import egress
 
 __all__ = [
     "ACCEPT",
@@ -31,7 +37,7 @@ __all__ = [
 
 TIMEOUT = 10.0  # seconds to connect, and between two reads
 DEADLINE = 30.0  # seconds for a whole fetch: a server that trickles is cut off
-MAX_BYTES = 5 * 1024 * 1024  # after gzip is undone, so a small bomb is refused too
+MAX_BYTES = 5 * 1024 * 1024  # counted as gzip is undone, so a small bomb is refused too
 MAX_REDIRECTS = 5
 USER_AGENT = "NewsflashPublisher/0.1 (+feed poller)"
 ACCEPT = (
@@ -53,6 +59,7 @@ class Fetched:
 def get(
     url: str,
     *,
+    allow: Sequence[AllowRule] = (),
     etag: str = "",
     last_modified: str = "",
     timeout: float = TIMEOUT,
@@ -61,7 +68,8 @@ def get(
     max_redirects: int = MAX_REDIRECTS,
 ) -> Fetched:
     """GET ``url`` with the validators of the last answer; OperationalError on any failure
-    (unreachable, too slow, too big, too many redirects, an HTTP error status)."""
+    (unreachable, a private address not in ``allow`` at any hop, too slow, too big, too many
+    redirects, an HTTP error status)."""
     headers = {"user-agent": USER_AGENT, "accept": ACCEPT, "accept-encoding": "gzip, deflate"}
     if etag:
         headers["if-none-match"] = etag
@@ -70,8 +78,8 @@ def get(
     started = time.monotonic()
     try:
         with (
-            httpx.Client(
-                follow_redirects=True, max_redirects=max_redirects, timeout=timeout
+            egress.client(
+                allow, timeout=timeout, follow_redirects=True, max_redirects=max_redirects
             ) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
@@ -79,32 +87,104 @@ def get(
                 return _answer(response, b"")
             if response.status_code >= 400:
                 raise OperationalError(f"{url} answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes and not _encoded(response):
-                raise OperationalError(_too_big(url, max_bytes))
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise OperationalError(_too_big(url, max_bytes))
-                if time.monotonic() - started > deadline:
-                    raise OperationalError(f"{url} took longer than {deadline:g} s to send")
-                chunks.append(chunk)
-            return _answer(response, b"".join(chunks))
+            body = _read(response, url, max_bytes, started=started, deadline=deadline)
+            return _answer(response, body)
+    except egress.Refused as exc:
+        raise OperationalError(f"{url} {_hop(url, exc)}refused: {exc.message}") from None
     except httpx.TooManyRedirects:
         raise OperationalError(f"{url}: more than {max_redirects} redirects") from None
     except httpx.TimeoutException:
         raise OperationalError(f"{url} did not answer within {timeout:g} s") from None
-    except httpx.DecodingError as exc:
-        raise OperationalError(f"{url}: the response could not be decoded ({exc})") from None
     except httpx.HTTPError as exc:
         raise OperationalError(f"{url} unreachable: {exc or type(exc).__name__}") from None
     except httpx.InvalidURL as exc:
         raise OperationalError(f"{url}: not a URL that can be fetched ({exc})") from None
 
 
-def _encoded(response: httpx.Response) -> bool:
-    return str(response.headers.get("content-encoding", "identity")) != "identity"
+def _hop(url: str, refused: egress.Refused) -> str:
+    """Which redirect was refused (nothing when it was ``url`` itself)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if (parts.hostname or "").rstrip(".") == refused.host.rstrip(".") and port == refused.port:
+        return ""
+    return f"(redirected to {refused.host}:{refused.port}) "
+
+
+def _read(
+    response: httpx.Response, url: str, max_bytes: int, *, started: float, deadline: float
+) -> bytes:
+    """The body, its content coding undone as it arrives, cut off past ``max_bytes`` of
+    decoded output (however small on the wire) or at ``deadline``; one coding at most."""
+    codings = [
+        name.strip().lower()
+        for value in response.headers.get_list("content-encoding")
+        for name in value.split(",")
+        if name.strip().lower() not in ("", "identity")
+    ]
+    if len(codings) > 1:
+        raise OperationalError(
+            f"{url} sent {len(codings)} content codings ({', '.join(codings)}): refused, as "
+            "only one is undone"
+        )
+    if codings and codings[0] not in _WBITS:
+        raise OperationalError(f"{url} sent content coding {codings[0]!r}, which was not asked for")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes and not codings:
+        raise OperationalError(_too_big(url, max_bytes))
+    inflater = _Inflater(codings[0]) if codings else None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for raw in response.iter_raw():
+            if time.monotonic() - started > deadline:
+                raise OperationalError(f"{url} took longer than {deadline:g} s to send")
+            for piece in inflater.feed(raw) if inflater else (raw,):
+                size += len(piece)
+                if size > max_bytes:
+                    raise OperationalError(_too_big(url, max_bytes))
+                chunks.append(piece)
+        tail = inflater.finish() if inflater else b""
+    except zlib.error as exc:
+        raise OperationalError(f"{url}: the response could not be decoded ({exc})") from None
+    if size + len(tail) > max_bytes:
+        raise OperationalError(_too_big(url, max_bytes))
+    return b"".join([*chunks, tail])
+
+
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class _Inflater:
+    """One content coding (gzip or deflate) undone as the bytes arrive: each call to zlib
+    gives at most ``STEP`` bytes, so a bomb is seen growing and never held whole."""
+
+    STEP = 64 * 1024
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self.started = False
+        self.zlib = zlib.decompressobj(_WBITS[coding])
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                out = self.zlib.decompress(data, self.STEP)
+            except zlib.error:
+                if self.started or self.coding != "deflate":
+                    raise
+                # "deflate" is meant to be zlib-wrapped; some servers send it raw
+                self.zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = self.zlib.decompress(data, self.STEP)
+            self.started = True
+            if out:
+                yield out
+            data = self.zlib.unconsumed_tail
+            if not data and len(out) < self.STEP:
+                return
+
+    def finish(self) -> bytes:
+        """What zlib still holds once the input is all in (a few bytes at most)."""
+        return self.zlib.flush(self.STEP)
 
 
 def _too_big(url: str, max_bytes: int) -> str:
@@ -143,10 +223,18 @@ def subscribe(
     callback: str,
     secret: str,
     lease_seconds: int,
+    allow: Sequence[AllowRule] = (),
     timeout: float = TIMEOUT,
 ) -> None:
     """Ask a WebSub hub to push ``topic`` to ``callback`` (WebSub 5.1); OperationalError
-    unless it accepted (202, or any 2xx)."""
+    unless it accepted (202, or any 2xx). Only over https (the secret is in the request),
+    unless the hub's host is on ``allow``; never to an address ``allow`` does not let in."""
+    scheme = urlsplit(hub).scheme.lower()
+    if scheme != "https" and not (scheme == "http" and egress.named(allow, hub)):
+        raise OperationalError(
+            f"WebSub hub {hub} is not https: not asked, as the subscription's secret would "
+            "travel in clear (PUBLISHER_FETCH_ALLOW_HOSTS can allow its host)"
+        )
     data = {
         "hub.mode": "subscribe",
         "hub.topic": topic,
@@ -155,8 +243,11 @@ def subscribe(
         "hub.lease_seconds": str(lease_seconds),
     }
     try:
-        response = httpx.post(hub, data=data, timeout=timeout, headers={"user-agent": USER_AGENT})
-    except httpx.HTTPError as exc:
+        with egress.client(allow, timeout=timeout) as client:
+            response = client.post(hub, data=data, headers={"user-agent": USER_AGENT})
+    except egress.Refused as exc:
+        raise OperationalError(f"WebSub hub {hub} refused: {exc.message}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise OperationalError(f"WebSub hub {hub} unreachable: {exc}") from None
     if not 200 <= response.status_code < 300:
         raise OperationalError(f"WebSub hub {hub} answered {response.status_code}")

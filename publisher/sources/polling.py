@@ -9,7 +9,10 @@ rest of the items still come in.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,12 +36,15 @@ from publisher.sources.parsing import ParsedFeed
 __all__ = [
     "MAX_BACKOFF",
     "WEBSUB_LEASE",
+    "WEBSUB_MAX_LEASE",
     "WEBSUB_RENEW_BEFORE",
     "WEBSUB_VERIFY_WAIT",
     "PollResult",
     "SourceState",
     "backoff",
+    "callback_token",
     "callback_url",
+    "granted_lease",
     "ingest",
     "label_of",
     "poll_due",
@@ -56,7 +62,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-WEBSUB_LEASE = timedelta(days=10)  # asked of the hub; it may grant another
+WEBSUB_LEASE = timedelta(days=10)  # asked of the hub; it may grant another (we keep less)
+WEBSUB_MAX_LEASE = timedelta(days=365)  # a lease over this in an intent check is a 400
 WEBSUB_VERIFY_WAIT = timedelta(hours=1)  # a hub that has not verified by then is asked again
 WEBSUB_RENEW_BEFORE = timedelta(days=1)  # renew when the lease has less than this left
 
@@ -153,7 +160,9 @@ def poll_source(
             return PollResult(spec.key, "not due")
         etag, last_modified, failures = state.etag, state.last_modified, state.failures
     try:
-        answer = fetch.get(spec.url, etag=etag, last_modified=last_modified)
+        answer = fetch.get(
+            spec.url, allow=settings.fetch_allowed, etag=etag, last_modified=last_modified
+        )
         parsed = (
             None
             if answer.status == 304
@@ -468,8 +477,18 @@ def _sealer(settings: Settings) -> Sealer:
     return Sealer.of(settings.secret_key, "websub-secret")
 
 
+def callback_token(settings: Settings, key: str) -> str:
+    """The callback URL's ``token`` for this source: only the hubs we ask know it, so only a
+    hub's answer to our own request can change a subscription (128 bits, the same every time
+    so that a renewal keeps the hub's subscription one)."""
+    assert settings.secret_key is not None
+    secret = settings.secret_key.get_secret_value().encode()
+    mac = hmac.digest(secret, f"newsflash:websub-callback:{key}".encode(), "sha256")
+    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+
 def callback_url(settings: Settings, key: str) -> str:
-    return f"{settings.site_url.rstrip('/')}/websub/{key}"
+    return f"{settings.site_url.rstrip('/')}/websub/{key}?token={callback_token(settings, key)}"
 
 
 def subscribe(
@@ -489,12 +508,14 @@ def subscribe(
     try:
         fetch.subscribe(
             hub, topic=topic, callback=callback_url(settings, key), secret=secret,
-            lease_seconds=int(WEBSUB_LEASE.total_seconds()),
+            lease_seconds=int(WEBSUB_LEASE.total_seconds()), allow=settings.fetch_allowed,
         )  # fmt: skip
     except PublisherError as exc:
         log.warning("source %s: WebSub subscription at %s failed: %s", key, hub, exc.message)
         with store.writing(engine) as session:
-            store.set_websub(session, key, websub_state="failed", now=now)
+            store.set_websub(
+                session, key, websub_state="failed", last_error=exc.message[:2000], now=now
+            )
         return False
     log.info("source %s: asked %s to push %s", key, hub, topic)
     return True
@@ -502,21 +523,27 @@ def subscribe(
 
 def verify_intent(
     engine: Engine,
+    settings: Settings,
     key: str,
     *,
+    token: str,
     mode: str,
     topic: str,
     challenge: str,
     lease_seconds: str,
     now: datetime,
 ) -> str | None:
-    """The hub's intent check: the challenge to echo for a pending subscription of this
-    topic, else None (the callback answers 404)."""
+    """The hub's intent check (WebSub 5.3): the challenge to echo when this is the answer to
+    our own pending request (the callback's token, and the mode and topic we asked for), else
+    None (the callback answers 404) and nothing changes. A lease out of bounds: InputError."""
+    if not hmac.compare_digest(token.encode(), callback_token(settings, key).encode()):
+        return None
     if mode == "denied":
         _denied(engine, key, topic, now=now)
         return None
     if mode != "subscribe" or not challenge:
         return None
+    lease = granted_lease(lease_seconds)
     with store.writing(engine) as session:
         try:
             row = store.source_row(session, key, lock=True)
@@ -524,13 +551,21 @@ def verify_intent(
             return None
         if row.websub_state != "pending" or not row.topic or row.topic != topic:
             return None
-        try:
-            lease = timedelta(seconds=max(int(lease_seconds), 60))
-        except ValueError:
-            lease = WEBSUB_LEASE
         store.set_websub(session, key, websub_state="active", lease_until=now + lease, now=now)
     log.info("source %s: WebSub subscription to %s verified", key, topic)
     return challenge
+
+
+def granted_lease(lease_seconds: str) -> timedelta:
+    """The lease a hub grants, as we keep it: at most what we asked (renewed earlier then),
+    a minute at least, what we asked when it says none; InputError past WEBSUB_MAX_LEASE or
+    not a whole number of seconds (a hub that means it asks again with a sane one)."""
+    if not lease_seconds:
+        return WEBSUB_LEASE
+    most = int(WEBSUB_MAX_LEASE.total_seconds())
+    if not re.fullmatch(r"[0-9]{1,12}", lease_seconds) or not 0 < int(lease_seconds) <= most:
+        raise InputError(f"hub.lease_seconds must be a whole number of seconds from 1 to {most}")
+    return min(max(timedelta(seconds=int(lease_seconds)), timedelta(minutes=1)), WEBSUB_LEASE)
 
 
 def _denied(engine: Engine, key: str, topic: str, *, now: datetime) -> None:

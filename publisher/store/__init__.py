@@ -42,9 +42,11 @@ from publisher.store.articles import (
     visible,
 )
 from publisher.store.audit import (
+    actions_since,
     audit_entries,
     audit_t,
     changes,
+    one_at_a_time,
     record,
     record_many,
 )
@@ -313,6 +315,7 @@ __all__ = [
     "Received",
     "SubscriberFilter",
     "WorkerRow",
+    "actions_since",
     "add_correction",
     "add_report",
     "add_session",
@@ -413,6 +416,7 @@ __all__ = [
     "migrate",
     "new_uid",
     "next_scheduled",
+    "one_at_a_time",
     "open_deliveries",
     "open_reports",
     "outbox_counts",

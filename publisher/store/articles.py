@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
@@ -382,7 +382,7 @@ def snapshots(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]
         a = view.article
         values = {name: getattr(a, name) for name in AUDITED if name != "categories"}
         values["categories"] = ", ".join(view.categories)
-        values["published_at"] = a.published_at.astimezone(UTC).isoformat()
+        values["published_at"] = a.published_at  # normalised by audit.changes
         found[a.id or 0] = values
     return found
 
@@ -392,7 +392,7 @@ def _item_snapshot(item: ArticleInput, published_at: datetime, status: str) -> d
     values = {name: getattr(item, name) for name in AUDITED if hasattr(item, name)}
     values.update(
         categories=", ".join(item.categories),
-        published_at=published_at.astimezone(UTC).isoformat(),
+        published_at=published_at,
         status=status,
     )
     return values

@@ -5,6 +5,7 @@ locked"). PostgreSQL goes through psycopg 3."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import weakref
@@ -116,7 +117,7 @@ def make_engine(url: str, *, held: int = 0) -> Engine:
 def _sqlite_engine(url: str, database: str | None, held: int) -> Engine:
     memory = not database or database == ":memory:"
     if not memory:
-        Path(database or "").parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(database or ""))
     sized = {} if memory else {"pool_size": 5 + held, "max_overflow": 10}
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **sized)
 
@@ -139,6 +140,25 @@ def _sqlite_engine(url: str, database: str | None, held: int) -> Engine:
 
     _translate_connect_errors(engine)
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """The database file made readable by its owner only (0600; issue 24: it holds every
+    reader's address and link key), before SQLite opens it: SQLite gives its -wal and -shm
+    files the database's own mode. A file an older version made readable by others is
+    narrowed too, with any -wal and -shm beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        return  # SQLite's own open says what is wrong, in its words
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = each.stat().st_mode
+            if mode & 0o077:
+                each.chmod(mode & 0o700)
+        except OSError:  # not there, or someone else's: left as it is
+            continue
 
 
 def _translate_connect_errors(engine: Engine) -> None:

@@ -108,7 +108,6 @@ class FeedBuilder:
             home_url=site,
             urls={kind: f"{base}/{name}" for kind, (name, _) in formats.FORMATS.items()},
             language=self.settings.site_language,
-            category_scheme=f"{site}/categories/",
             hub=self.settings.websub_hub,
             stylesheet=STYLESHEET,
         )

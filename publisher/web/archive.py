@@ -31,6 +31,14 @@ def digest_edition(
     edition_id: Annotated[int, PathParam(ge=1, le=api.MAX_ID)],
     app: Application = Depends(application),
 ) -> HTMLResponse:
-    """A public edition as it was mailed (a 404 for any other)."""
-    _edition, html = making.archived(app.engine, app.settings, edition_id)
+    """A public edition as it was mailed, less any story taken down since (a 404 for any
+    other)."""
+    _edition, html = making.archived(
+        app.engine,
+        app.settings,
+        edition_id,
+        timetable=app.timetable,
+        env=app.env,
+        now=app.clock(),
+    )
     return HTMLResponse(html)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from publisher import store
 from publisher.delivery import metrics
@@ -23,8 +24,20 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-def prometheus(app: Application = Depends(application)) -> Response:
-    """The queue and the editions, read from the database, and this process's own figures."""
+def prometheus(
+    authorization: Annotated[str, Header()] = "",
+    app: Application = Depends(application),
+) -> Response:
+    """The queue and the editions, read from the database, and this process's own figures;
+    with ``PUBLISHER_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
+    token = app.settings.metrics_token.get_secret_value()
+    expected = f"Bearer {token}".encode()
+    if token and not hmac.compare_digest(authorization.encode(), expected):
+        return PlainTextResponse(
+            "/metrics needs Authorization: Bearer <PUBLISHER_METRICS_TOKEN>\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     # The registry reads everything at scrape time and keeps nothing: one per scrape.
     scrape = metrics.registry(app.engine, app.process_counters, app.clock)
     return Response(metrics.render(scrape), media_type=metrics.CONTENT_TYPE)

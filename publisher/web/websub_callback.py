@@ -1,6 +1,7 @@
 """``/websub/{source}``: the callback a source's WebSub hub calls (W3C WebSub 5.3 and 7):
-GET to verify that we asked for a subscription, POST to push new content. Hubs are not
-browsers, so the cross-site form guard lets these posts through; the signature is the check."""
+GET to verify that we asked for a subscription (only with the callback URL's ``token``, which
+only the hubs we asked know), POST to push new content. Hubs are not browsers, so the
+cross-site form guard lets these posts through; the signature is the check."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from publisher.errors import PublisherError
+from publisher.errors import InputError, PublisherError
 from publisher.schedules import Timetable, load_timetable
 from publisher.sources import polling
 from publisher.web.application import Application, application
@@ -37,19 +38,25 @@ def _timetable(app: Application, key: str) -> Timetable | None:
 
 @router.get("/websub/{key}", include_in_schema=False)
 def verify(key: str, request: Request, app: Application = Depends(application)) -> Response:
-    """The hub checks that we asked for this subscription: its challenge back, else a 404."""
+    """The hub checks that we asked for this subscription: its challenge back, else a 404
+    (nothing changed); a lease out of bounds is a 400."""
     query = request.query_params
     if _timetable(app, key) is None:
         return PlainTextResponse("no such source", status_code=404)
-    challenge = polling.verify_intent(
-        app.engine,
-        key,
-        mode=query.get("hub.mode", ""),
-        topic=query.get("hub.topic", ""),
-        challenge=query.get("hub.challenge", ""),
-        lease_seconds=query.get("hub.lease_seconds", ""),
-        now=app.clock(),
-    )
+    try:
+        challenge = polling.verify_intent(
+            app.engine,
+            app.settings,
+            key,
+            token=query.get("token", ""),
+            mode=query.get("hub.mode", ""),
+            topic=query.get("hub.topic", ""),
+            challenge=query.get("hub.challenge", ""),
+            lease_seconds=query.get("hub.lease_seconds", ""),
+            now=app.clock(),
+        )
+    except InputError as exc:
+        return PlainTextResponse(exc.message, status_code=exc.http_status)
     if challenge is None:
         return PlainTextResponse("no such subscription is pending", status_code=404)
     return PlainTextResponse(challenge)

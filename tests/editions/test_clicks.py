@@ -271,3 +271,9 @@ def test_the_rewrite_keeps_each_target_exactly_and_leaves_other_links_alone(
     assert tracker.link(token) == clicks.Link(7, "https://shop.example.org/p?a=1&b=%C3%A9")
     assert tracked in plain and "https://news.example.com/digests/3" in plain
     assert tracker.urls(html) == ["https://shop.example.org/p?a=1&b=%C3%A9"]
+    # A URL can be chosen so that its token spells "NFPH" (issue 24): its /r/ link would be
+    # a place the personaliser fills, so it stays as it is.
+    spelled = "https://a.b/4S\u01c0"
+    assert "NFPH" in tracker.link_url(7, spelled).split("?")[0]
+    kept, kept_text = tracker.rewrite(7, f'<a href="{spelled}">s</a>', f"See {spelled}\n")
+    assert kept == f'<a href="{spelled}">s</a>' and kept_text == f"See {spelled}\n"

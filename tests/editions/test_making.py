@@ -34,6 +34,7 @@ digests:
     categories: [Culture]
 """
 DAY1 = datetime(2026, 11, 30, 7, 0, tzinfo=SGT)
+IMAGE = "https://images.example.com/withdrawn.jpg"
 
 
 @pytest.fixture
@@ -111,7 +112,14 @@ def test_nothing_new_is_a_skipped_edition(
     assert created and edition.status == "skipped" and edition.article_count == 0
     assert edition.html == ""
     with pytest.raises(NotFoundError):
-        making.archived(engine, settings, edition.id or 0)
+        making.archived(
+            engine,
+            settings,
+            edition.id or 0,
+            timetable=timetable,
+            env=make_environment(),
+            now=DAY1,
+        )
 
 
 def test_no_story_twice_and_newest_first_up_to_the_limit(
@@ -150,6 +158,35 @@ def test_scheduled_and_unpublished_stories_wait(
     publish.set_article_status(engine, "story-3", "unpublished", now=DAY1, actor="test")
     edition, _ = make(engine, settings, timetable, "daily", DAY1)
     assert edition.article_count == 1 and "Story 2" in edition.html
+
+
+def test_a_story_taken_down_leaves_the_digest_archive(
+    engine: Engine, settings: Settings, timetable: Timetable, tmp_path: Path
+) -> None:
+    """Issue 24, 10: unpublished after its edition went out, a story's headline, summary and
+    image leave /digests/N as they leave the site and the feeds; back when published again."""
+    gone = {**story(1, 2), "summary": "Summary of the withdrawn one.", "image": IMAGE}
+    add(engine, settings, tmp_path, gone, story(2, 3))
+    edition, _ = make(engine, settings, timetable, "daily", DAY1)
+    settings.schedules.write_text(TIMETABLE)  # the app's timetable: the edition's digest
+    client = TestClient(create_app(settings, engine, clock=lambda: DAY1, feed_upkeep_every=None))
+    page = f"/digests/{edition.id}"
+    before = client.get(page).text
+    assert "Story 1" in before and "Summary of the withdrawn" in before and IMAGE in before
+    publish.set_article_status(engine, "story-1", "unpublished", now=DAY1, actor="test")
+    for path in (page, "/", "/feed.json", "/feed.xml", "/atom.xml", "/digests/"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        for trace in ("Story 1", "Summary of the withdrawn", IMAGE):
+            assert trace not in answer.text, (path, trace)
+    assert client.get("/articles/story-1").status_code == 404
+    after = client.get(page).text
+    assert "Story 2" in after and "/unsubscribe/" not in after and "NFPH" not in after
+    publish.set_article_status(engine, "story-1", "published", now=DAY1, actor="test")
+    assert "Story 1" in client.get(page).text  # back with the story
+    for slug in ("story-1", "story-2"):
+        publish.set_article_status(engine, slug, "unpublished", now=DAY1, actor="test")
+    assert client.get(page).status_code == 404  # nothing of it is left to show
 
 
 def test_preview_is_not_recorded_and_archive_has_no_personal_links(

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,10 +127,23 @@ def tally(engine: Engine, edition_id: int) -> dict[str, int]:
     return sending.counts(engine, [edition_id])[edition_id]
 
 
-def run_until_done(engine: Engine, settings: Settings, edition_id: int, limit: float = 60) -> None:
+def from_(moment: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``moment`` (or the real time, when later) and runs on from there:
+    for a test that acts at a send time which may still be hours ahead of the real clock."""
+    started = now()
+    return lambda: max(now(), moment + (now() - started))
+
+
+def run_until_done(
+    engine: Engine,
+    settings: Settings,
+    edition_id: int,
+    limit: float = 60,
+    clock: Callable[[], datetime] = now,
+) -> None:
     deadline = time.monotonic() + limit
     while True:
-        Sender(engine, settings, clock=now).run(threading.Event(), once=True)
+        Sender(engine, settings, clock=clock).run(threading.Event(), once=True)
         if not any(tally(engine, edition_id).get(s) for s in ("pending", "sending", "retry")):
             return
         assert time.monotonic() < deadline, tally(engine, edition_id)
@@ -216,6 +229,20 @@ def test_a_reviewed_digest_is_held_edited_approved_and_everyone_gets_the_approve
     # The story taken out was never sent; it is not in this edition any more.
     with pytest.raises(ConflictError, match="already sent"):
         approve(engine, reviewed, edition_id)
+
+
+def test_approving_an_edition_as_it_is_records_no_change_that_did_not_happen(
+    engine: Engine, reviewed: Settings, tmp_path: Path
+) -> None:
+    # Issue 25: approving logged "subject: X -> X"; only what changed is in the trail.
+    audience(engine, reviewed, tmp_path, 2)
+    edition_id = make_edition(engine, reviewed)
+    subject = edition(engine, edition_id).subject
+    approve(engine, reviewed, edition_id, subject=f"  {subject}  ")  # the same, as typed
+    with store.reading(engine) as session:
+        [entry] = store.audit_entries(session, kind="edition", subject_id=edition_id)
+    assert entry.action == "edition.approve"
+    assert entry.before == "" and json.loads(entry.after) == {"deliveries": 2}
 
 
 def test_a_reader_of_one_category_gets_the_approved_version_too(
@@ -364,7 +391,7 @@ def test_a_review_deadline_that_passed_while_no_daemon_ran_is_decided_at_catch_u
         assert next_one.stories == 3
     else:
         assert held.status == "sending"
-        run_until_done(engine, settings, edition_id)
+        run_until_done(engine, settings, edition_id, clock=from_(nominal + timedelta(hours=3)))
         assert smtp.recorder.counts() == {address: 1 for address in members}
     # Decided once: a second start (or another daemon) does nothing more.
     sending.catch_up(
@@ -500,9 +527,16 @@ def test_cancel_mid_send_the_rest_is_cancelled_and_never_sent(
     done = edition(engine, edition_id)
     assert done.status == "cancelled" and done.cancelled_by == EDITOR
     # "View in your browser" still works for those who got it.
-    assert "Story 0" in making.archived(engine, plain, edition_id)[1]
+    assert "Story 0" in archived(engine, plain, edition_id)
     with pytest.raises(ConflictError):
         sends.cancel(engine, edition_id, actor=EDITOR, now=now())
+
+
+def archived(engine: Engine, settings: Settings, edition_id: int) -> str:
+    """The edition's page in the web archive."""
+    timetable = load_timetable(settings.schedules)
+    env = make_environment()
+    return making.archived(engine, settings, edition_id, timetable=timetable, env=env, now=now())[1]
 
 
 def delivery_open() -> tuple[str, ...]:
@@ -522,7 +556,7 @@ def test_an_edition_awaiting_review_can_be_cancelled_and_is_never_sent(
     run_until_done(engine, reviewed, edition_id)
     assert smtp.recorder.received == [] and tally(engine, edition_id) == {}
     with pytest.raises(NotFoundError):  # never sent: not in the web archive
-        making.archived(engine, reviewed, edition_id)
+        archived(engine, reviewed, edition_id)
 
 
 # ---------------------------------------------------------------- test sends
@@ -641,6 +675,89 @@ def test_bad_test_addresses_are_refused_and_nothing_is_sent(
         )
     assert smtp.recorder.received == [] and trail(engine, edition_id) == []
     assert test([f"t{n}@news.example.com" for n in range(20)]) == 20
+
+
+def test_test_sends_are_limited_per_person_and_an_hour(
+    engine: Engine, reviewed: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """Issue 24: an editor could send tests to 20 addresses a request without end. At most
+    TEST_ADDRESSES_PER_HOUR (50) an hour per person, counted in the database; the API says
+    429 with why and when."""
+    audience(engine, reviewed, tmp_path, 1)
+    edition_id = make_edition(engine, reviewed)
+    timetable = timetable_of(reviewed)
+    start = now()
+
+    def test(n: int, *, actor: str = EDITOR, at: datetime = start, first: int = 0) -> int:
+        to = [f"t{first + k}@news.example.com" for k in range(n)]
+        return sends.test_send(
+            engine,
+            reviewed,
+            timetable,
+            make_environment(),
+            str(edition_id),
+            to,
+            actor=actor,
+            now=at,
+        )
+
+    assert test(20) + test(20, first=20) == 40
+    with pytest.raises(
+        sends.OverTestLimit,
+        match=r"50 addresses an hour .* 40 in the last hour, so 10 more now, not 20",
+    ) as over:
+        test(20, first=40)
+    assert over.value.http_status == 429
+    assert f"can go at {(start + timedelta(hours=1)).astimezone(UTC):%H:%M} UTC" in str(over.value)
+    assert len(smtp.recorder.received) == 40  # the refused test sent nothing
+    assert test(10, first=40) == 10  # up to the limit
+    assert test(20, actor="chief@news.example.com") == 20  # another person's own count
+    assert test(20, at=start + timedelta(hours=1, seconds=1)) == 20  # an hour on
+    client = TestClient(create_app(reviewed, engine, clock=now, feed_upkeep_every=None))
+    to = {"to": ["late@news.example.com"]}
+    for _ in range(50):  # the token is a person of its own
+        sent = client.post(f"/api/editions/{edition_id}/test", headers=AUTH, json=to)
+        assert sent.status_code == 200
+    refused = client.post(f"/api/editions/{edition_id}/test", headers=AUTH, json=to)
+    assert refused.status_code == 429 and "50 addresses an hour" in refused.json()["detail"]
+
+
+def test_a_burst_of_test_sends_cannot_pass_the_limit(
+    engine: Engine, reviewed: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """Eight requests of 20 addresses at once: the count and the record are one step, so
+    two go (40) and the rest are refused, on SQLite and PostgreSQL alike."""
+    audience(engine, reviewed, tmp_path, 1)
+    edition_id = make_edition(engine, reviewed)
+    timetable = timetable_of(reviewed)
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def burst(n: int) -> None:
+        to = [f"b{n}.{k}@news.example.com" for k in range(20)]
+        barrier.wait()
+        try:
+            sends.test_send(
+                engine,
+                reviewed,
+                timetable,
+                make_environment(),
+                str(edition_id),
+                to,
+                actor=EDITOR,
+                now=now(),
+            )
+            outcomes.append("sent")
+        except sends.OverTestLimit:
+            outcomes.append("over")
+
+    threads = [threading.Thread(target=burst, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["over"] * 6 + ["sent"] * 2
+    assert len(smtp.recorder.received) == 40
 
 
 # ---------------------------------------------------------------- the API
@@ -963,5 +1080,5 @@ def test_an_edition_made_at_catch_up_after_its_review_deadline_is_decided_at_onc
     assert "review deadline" in said and "sent unreviewed" in said
     (made, _earlier) = making.list_editions(engine)
     assert made.status == "sending"
-    run_until_done(engine, settings, made.id or 0)
+    run_until_done(engine, settings, made.id or 0, clock=from_(nominal + timedelta(hours=2)))
     assert smtp.recorder.counts() == {address: 1 for address in members}

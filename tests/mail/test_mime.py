@@ -3,6 +3,8 @@ real SMTP server."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,6 +185,22 @@ def test_smtp_url_forms() -> None:
     )
     assert parse_smtp_url("smtps://mail.example.com").port == 465
     assert parse_smtp_url("smtp://127.0.0.1:2525").implicit_tls is False
+
+
+def test_the_maildir_is_its_owners_only(tmp_path: Path) -> None:
+    """Issue 24: each message holds its reader's personal links; the Maildir was readable by
+    every local user. Its folders are 0700 (an older one narrowed) and each message 0600."""
+    old = os.umask(0o022)
+    try:
+        box = tmp_path / "var" / "mail"
+        (box / "new").mkdir(parents=True, mode=0o755)  # as an older version left it
+        MaildirTransport(box).send("n@x", "a@example.com", template().render(recipient()))
+        for folder in (box, box / "tmp", box / "new", box / "cur"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        (message,) = (box / "new").iterdir()
+        assert stat.S_IMODE(message.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_maildir_transport_and_hard_bounces(tmp_path: Path) -> None:

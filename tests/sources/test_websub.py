@@ -54,12 +54,22 @@ def state(engine: Engine) -> Source:
         return store.source_row(session, "cms")
 
 
-def verify(client: TestClient, topic: str = TOPIC, challenge: str = "c-123") -> tuple[int, str]:
-    answer = client.get(
-        "/websub/cms",
-        params={"hub.mode": "subscribe", "hub.topic": topic, "hub.challenge": challenge,
-                "hub.lease_seconds": "86400"},
-    )  # fmt: skip
+def verify(
+    client: TestClient,
+    settings: Settings,
+    topic: str = TOPIC,
+    challenge: str = "c-123",
+    **more: str,
+) -> tuple[int, str]:
+    """The hub's intent check, at the callback URL we gave it (its token included)."""
+    params = {
+        "token": polling.callback_token(settings, "cms"),
+        "hub.mode": "subscribe",
+        "hub.topic": topic,
+        "hub.challenge": challenge,
+        "hub.lease_seconds": "86400",
+    }
+    answer = client.get("/websub/cms", params={**params, **more})  # fmt: skip
     return answer.status_code, answer.text
 
 
@@ -72,7 +82,8 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
     [(path, form)] = server.posts
     assert path == "/hub"
     assert form["hub.mode"] == "subscribe" and form["hub.topic"] == TOPIC
-    assert form["hub.callback"] == "https://news.example.com/websub/cms"
+    token = polling.callback_token(settings, "cms")
+    assert form["hub.callback"] == f"https://news.example.com/websub/cms?token={token}"
     assert int(form["hub.lease_seconds"]) == int(polling.WEBSUB_LEASE.total_seconds())
     secret = form["hub.secret"]
     assert len(secret) == 32 and state(engine).websub_state == "pending"
@@ -81,11 +92,11 @@ def test_a_hub_is_subscribed_verified_and_its_signed_pushes_come_in(
 
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None,
                                    timetable=timetable))  # fmt: skip
-    assert verify(client, topic="https://elsewhere.example/feed")[0] == 404
-    assert verify(client) == (200, "c-123")
+    assert verify(client, settings, topic="https://elsewhere.example/feed")[0] == 404
+    assert verify(client, settings) == (200, "c-123")
     row = state(engine)
     assert (row.websub_state, row.lease_until) == ("active", NOW + timedelta(days=1))
-    assert verify(client, challenge="again")[0] == 404  # nothing pending any more
+    assert verify(client, settings, challenge="again")[0] == 404  # nothing pending any more
 
     body = feed_with_hub(server, title="Pushed market")
     # A hub is not a browser; even with a foreign Origin the cross-site guard lets it in.
@@ -154,8 +165,10 @@ def test_a_hub_that_never_verifies_is_asked_again_later_and_a_lease_is_renewed(
     assert len(server.posts) == 2
     assert server.posts[0][1]["hub.secret"] != server.posts[1][1]["hub.secret"]
     # Verified with a two-day lease: renewed once less than a day is left.
-    challenge = polling.verify_intent(engine, "cms", mode="subscribe", topic=TOPIC,
-                                      challenge="x", lease_seconds="172800", now=later)  # fmt: skip
+    challenge = polling.verify_intent(
+        engine, settings, "cms", token=polling.callback_token(settings, "cms"),
+        mode="subscribe", topic=TOPIC, challenge="x", lease_seconds="172800", now=later,
+    )  # fmt: skip
     assert challenge == "x"
     polling.poll_source(engine, settings, spec, now=later + timedelta(hours=12), force=True)
     assert len(server.posts) == 2
@@ -168,8 +181,10 @@ def test_a_hub_that_denies_the_subscription_is_shown_and_asked_again_later(
 ) -> None:
     spec = setup(server, tmp_path).source("cms")
     polling.poll_source(engine, settings, spec, now=NOW)
-    assert polling.verify_intent(engine, "cms", mode="denied", topic=TOPIC, challenge="",
-                                 lease_seconds="", now=NOW) is None  # fmt: skip
+    assert polling.verify_intent(
+        engine, settings, "cms", token=polling.callback_token(settings, "cms"), mode="denied",
+        topic=TOPIC, challenge="", lease_seconds="", now=NOW,
+    ) is None  # fmt: skip
     assert state(engine).websub_state == "failed"
     polling.poll_source(engine, settings, spec, now=NOW + timedelta(minutes=30), force=True)
     assert len(server.posts) == 1
@@ -197,3 +212,50 @@ def test_signatures() -> None:
     assert not fetch.signature_ok("s", body, signed("t", body))
     assert not fetch.signature_ok("s", body, "md5=" + hashlib.md5(body).hexdigest())
     assert not fetch.signature_ok("s", body, "")
+
+
+def test_only_the_hubs_answer_to_our_own_request_changes_a_subscription(
+    engine: Engine, settings: Settings, server: FeedServer, tmp_path: Path
+) -> None:
+    """Issue 24, item 9: forged intent checks and denials, replayed at the callback."""
+    timetable = setup(server, tmp_path)
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None,
+                                   timetable=timetable))  # fmt: skip
+    ten_years = str(10 * 365 * 86400)
+    polling.sync(engine, timetable, now=NOW)
+    # Nothing asked of any hub yet: a subscribe "verified" by anyone changes nothing.
+    assert verify(client, settings, **{"hub.lease_seconds": "86400"})[0] == 404
+    assert state(engine).websub_state == ""
+
+    polling.poll_source(engine, settings, timetable.source("cms"), now=NOW)
+    assert state(engine).websub_state == "pending"
+    forgeries = [
+        {"token": ""},  # a third party: the topic is public, the callback's token is not
+        {"token": "x" * 22, "hub.lease_seconds": ten_years},
+        {"token": "", "hub.mode": "denied"},
+        {"hub.mode": "unsubscribe"},  # we never ask for that
+        {"hub.topic": "https://elsewhere.example/feed"},
+        {"hub.challenge": ""},
+    ]
+    for forged in forgeries:
+        assert verify(client, settings, **forged)[0] == 404, forged
+        assert state(engine).websub_state == "pending", forged
+    # A lease out of bounds is the hub's mistake: a 400 (never a 500), nothing changed.
+    for lease in (ten_years, "9" * 40, "-5", "0", "1e9", "١٢"):
+        status, text = verify(client, settings, **{"hub.lease_seconds": lease})
+        assert (status, text) == (400, "hub.lease_seconds must be a whole number of seconds "
+                                        "from 1 to 31536000"), lease  # fmt: skip
+        assert state(engine).websub_state == "pending"
+
+    # The hub's own answer: active, and a lease longer than asked is kept as asked.
+    thirty_days = str(30 * 86400)
+    assert verify(client, settings, **{"hub.lease_seconds": thirty_days}) == (200, "c-123")
+    row = state(engine)
+    assert (row.websub_state, row.lease_until) == ("active", NOW + polling.WEBSUB_LEASE)
+    # Now active: a forged denial changes nothing; nor does another subscribe, even the hub's.
+    assert verify(client, settings, **{"token": "", "hub.mode": "denied"})[0] == 404
+    assert verify(client, settings, challenge="again")[0] == 404
+    assert state(engine).websub_state == "active"
+    # The hub may deny later (WebSub 5.2): through the callback it was given, that counts.
+    assert verify(client, settings, **{"hub.mode": "denied"})[0] == 404
+    assert state(engine).websub_state == "failed"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -191,6 +193,30 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
     engine.dispose()
+
+
+def test_sqlite_files_are_their_owners_only(tmp_path: Path) -> None:
+    """Issue 24: the database and its -wal and -shm were readable by every local user (0644
+    under the usual umask); they are 0600, and an older install's are narrowed on start."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "var" / "publisher.db"
+        engine = store.make_engine(f"sqlite:///{path}")
+        store.migrate(engine)
+        with store.writing(engine) as session:  # a write, so that the -wal has something
+            store.bump(session, "test")
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
+            f.name: 0o600 for f in files
+        }
+        engine.dispose()
+        for each in files:
+            if each.exists():
+                each.chmod(0o644)
+        store.make_engine(f"sqlite:///{path}").dispose()
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files if f.exists())
+    finally:
+        os.umask(old)
 
 
 def test_utc_is_the_storage_zone(engine: Engine) -> None:

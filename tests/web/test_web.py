@@ -315,6 +315,28 @@ def test_metrics_report_the_queue_editions_and_this_process(
     assert 'newsflash_process_events_total{event="feed_builds"} 1.0' in text
 
 
+def test_metrics_can_ask_for_a_bearer_token(
+    engine: Engine, tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 24: /metrics shows per-edition recipient counts to whoever reaches it. With
+    PUBLISHER_METRICS_TOKEN set, only the token opens it, and the token is never logged."""
+    token = "metrics-token-0123456789abcdef"
+    open_app = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    assert TestClient(create_app(open_app, engine)).get("/metrics").status_code == 200
+    guarded = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_METRICS_TOKEN=token
+    )
+    client = TestClient(create_app(guarded, engine, feed_upkeep_every=None))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and "newsflash_" not in refused.text
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and "newsflash_queue_depth" in answer.text
+    assert client.get("/healthz").status_code == 200  # a load balancer's probe needs none
+    assert token not in caplog.text
+
+
 def test_a_client_that_hangs_up_mid_form_is_no_server_error(
     engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -543,6 +543,20 @@ def test_test_sends_reach_only_the_test_addresses(
         assert (
             unknown.status_code == 400 and "There is no digest &#39;&lt;x&gt;&#39;" in unknown.text
         )
+        # Past 50 addresses an hour (5 so far), a test is refused with how many are left.
+        for batch in range(2):
+            to = "\n".join(f"b{batch}.{n}@example.com" for n in range(20))
+            data = {"csrf": token, "to": to}
+            assert client.post(f"/admin/editions/{edition.id}/test", data=data).status_code == 200
+        over = client.post(f"/admin/editions/{edition.id}/test", data={"csrf": token, "to": many})
+        assert over.status_code == 400  # 21 addresses: that check comes first
+        to = "\n".join(f"c{n}@example.com" for n in range(20))
+        over = client.post(f"/admin/editions/{edition.id}/test", data={"csrf": token, "to": to})
+        assert over.status_code == 429
+        assert "limited to 50 addresses an hour per person" in over.text
+        assert "45 in the last hour, so 5 more now, not 20" in over.text
+        assert "c19@example.com</textarea>" in over.text  # what was typed, kept
+        assert len(smtp.recorder.wait_for(45)) == 45  # the refused test sent nothing
     finally:
         engine.dispose()
 
