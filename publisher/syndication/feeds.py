@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from publisher.syndication.formats import FeedDocument, FeedInfo, FeedItem
 from publisher.templating import TEMPLATES, make_environment
 
 __all__ = [
+    "CHANGED_SHOWN",
     "FEED_NAMES",
     "PING_BACKOFF",
     "PING_BACKOFF_MAX",
@@ -37,6 +38,7 @@ __all__ = [
     "FeedBuilder",
     "FeedCache",
     "FeedSet",
+    "changed_line",
     "export",
     "refresh",
     "send_pings",
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 STYLESHEET = "/feed.xsl"
 STYLESHEET_FILE = TEMPLATES / "static" / "feed.xsl"
+CHANGED_SHOWN = 5  # feeds named in the "feeds changed" line; the rest at DEBUG
 PING_BACKOFF = timedelta(seconds=30)
 PING_BACKOFF_MAX = timedelta(hours=1)
 
@@ -200,8 +203,17 @@ def refresh(engine: Engine, builder: FeedBuilder, *, now: datetime) -> FeedSet:
             site = builder.settings.site_url
             store.queue_pings(session, [f"{site}/{path}" for path in changed], now=now)
     if changed:
-        log.info("feeds changed: %s", ", ".join(changed))
+        log.info("%s", changed_line(changed))
+        log.debug("feeds changed, all of them: %s", ", ".join(changed))
     return feed_set
+
+
+def changed_line(changed: Sequence[str], shown: int = CHANGED_SHOWN) -> str:
+    """One log line for the feeds that changed: a count and the first few (issue 25: every
+    change listed 35 file names); the full list is logged at DEBUG."""
+    names = ", ".join(changed[:shown])
+    more = f" and {len(changed) - shown} more" if len(changed) > shown else ""
+    return f"feeds changed: {len(changed)} ({names}{more})"
 
 
 def send_pings(

@@ -41,6 +41,8 @@ class DaemonHooks:
     status: Callable[[], dict[str, Any]] | None = None
     counters: Callable[[], dict[str, int]] | None = None
     mail_status: Callable[[], str] | None = None
+    # The timetable SIGHUP last loaded: the pages read the one /healthz reads (issue 25).
+    timetable: Callable[[], Timetable] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Application:
     clock: Clock
     env: Environment
     signer: Signer
-    timetable: Timetable
+    loaded: Timetable  # the timetable at start; ``timetable`` is the one in force now
     feeds: FeedCache
     daemon: DaemonHooks = DaemonHooks()
     # With it, the mail a sign-up queues is sent straight after the answer too (else only the
@@ -103,6 +105,11 @@ class Application:
             daemon,
             send_mail_now,
         )
+
+    @property
+    def timetable(self) -> Timetable:
+        """The timetable in force: the daemon's (reloaded on SIGHUP), else the one loaded."""
+        return self.daemon.timetable() if self.daemon.timetable else self.loaded
 
     def sealer(self, purpose: str) -> Sealer:
         """Seals secrets kept in the database for ``purpose`` (the second factor's: "totp")."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ from publisher.community import subscriptions
 from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
 from publisher.syndication import feeds
+from publisher.templating import make_environment
 from tests.support import EXAMPLES, NOW, make_settings
 from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
 
@@ -465,3 +467,23 @@ def test_categories_only_unseen_articles_have_stay_private(
     assert "embargo-desk" in [slug for slug, _ in subscriptions.categories(engine, now=later)]
     with store.reading(engine) as session:
         assert "embargo-desk" in store.category_ids(session, ["embargo-desk"], now=later)
+
+
+def test_feeds_changed_is_one_short_line_and_the_full_list_at_debug(
+    engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 25: the daemon's log listed 35 file names at every change."""
+    load(engine, settings, tmp_path)
+    builder = feeds.FeedBuilder(settings, make_environment(zone=settings.zone))
+    with caplog.at_level(logging.DEBUG, logger=feeds.__name__):
+        feed_set = feeds.refresh(engine, builder, now=NOW)
+    count = len(feed_set.documents)
+    assert count > feeds.CHANGED_SHOWN
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert line.startswith(f"feeds changed: {count} (") and line.endswith(
+        f" and {count - feeds.CHANGED_SHOWN} more)"
+    )
+    assert line.count(", ") == feeds.CHANGED_SHOWN - 1
+    [full] = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert all(path in full for path in feed_set.documents)
+    assert feeds.changed_line(["rss.xml"]) == "feeds changed: 1 (rss.xml)"
