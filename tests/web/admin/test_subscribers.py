@@ -313,7 +313,7 @@ def test_a_huge_upload_is_refused_with_a_page(
     )
     assert answer.status_code == 413
     assert answer.headers["content-type"].startswith("text/html")
-    assert "Nothing was changed: the request body is larger than 2,048 bytes" in answer.text
+    assert "Nothing was changed: the request body is larger than 2 kB" in answer.text
     assert subscribers.find(engine, store.SubscriberFilter()).total == 0
     # Up to the limit it is taken (the import limit, not the 2 MiB of every other form).
     fits = "email\n" + "".join(f"r{n}@example.com\n" for n in range(20))
