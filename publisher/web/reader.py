@@ -20,7 +20,7 @@ RELATED = 4  # related stories under a story
 router = APIRouter()
 
 
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
 def index(
     request: Request, page: str | None = None, app: Application = Depends(application)
 ) -> Response:
@@ -39,7 +39,7 @@ def index(
     )
 
 
-@router.api_route("/articles/{slug}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/articles/{slug}", response_class=HTMLResponse)
 def article(
     slug: str,
     request: Request,

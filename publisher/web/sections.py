@@ -125,7 +125,7 @@ def _public_category(app: Application, slug: str) -> tuple[int, str, str]:
     raise NotFoundError(f"there is no section {slug[:100]!r}")
 
 
-@router.api_route("/categories/{slug}/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/categories/{slug}/", response_class=HTMLResponse)
 def section(
     slug: str,
     request: Request,
@@ -153,7 +153,7 @@ def section(
     )
 
 
-@router.api_route("/authors/{slug}/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+@router.get("/authors/{slug}/", response_class=HTMLResponse)
 def author(
     slug: str,
     request: Request,

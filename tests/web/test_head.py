@@ -30,6 +30,7 @@ EXAMPLE_PARAMS = {
     "report_id": "1",
     "person_id": "1",
     "subscriber_id": "1",
+    "number": "1",
 }
 # Headers that may differ between two answers to the same request.
 VOLATILE = {"date", "set-cookie", "content-length", "etag", "last-modified"}
