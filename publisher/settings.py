@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,9 +18,26 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from publisher.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "AllowRule", "Settings", "load_settings", "with_secret_key"]
+__all__ = [
+    "DEFAULT_SITE_URL",
+    "ENV_PREFIX",
+    "SITE_URL_FILE",
+    "AllowRule",
+    "Settings",
+    "SiteUrl",
+    "load_settings",
+    "record_served_url",
+    "served_url",
+    "site_url_of",
+    "with_secret_key",
+    "with_site_url",
+]
 
 ENV_PREFIX = "PUBLISHER_"
+DEFAULT_SITE_URL = "http://127.0.0.1:8000"
+# Where `publisher run` writes the URL it serves when PUBLISHER_SITE_URL is not set, so that
+# the commands run beside it (users add, subscribers add, digest send) make the same links.
+SITE_URL_FILE = "site-url"
 # A PUBLISHER_FETCH_ALLOW_HOSTS rule: a host name or an IP network, and a port (None: any).
 AllowRule = tuple[str | ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]
 
@@ -32,7 +50,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///var/publisher.db"
-    site_url: str = "http://127.0.0.1:8000"
+    site_url: str = DEFAULT_SITE_URL
     site_title: str = "Newsflash Asia"
     site_tagline: str = "Breaking Stories, Smarter and Faster"
     site_language: str = "en"
@@ -241,3 +259,62 @@ def with_secret_key(settings: Settings) -> Settings:
     if len(key) < 32:
         raise ConfigError(f"{path}: secret key is too short (32 characters at least)")
     return settings.model_copy(update={"secret_key": SecretStr(key)})
+
+
+@dataclass(frozen=True)
+class SiteUrl:
+    """The site URL every link is made with, and where it came from, in words."""
+
+    url: str
+    source: str
+
+    def line(self) -> str:
+        """One line for an operator: the URL, where it came from and how to change it."""
+        if self.source == "PUBLISHER_SITE_URL":
+            return f"site URL {self.url} (from PUBLISHER_SITE_URL)"
+        return (
+            f"site URL {self.url} ({self.source}; set PUBLISHER_SITE_URL to the address "
+            "readers use, such as https://news.example.com)"
+        )
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL of a server listening on ``host``:``port`` (127.0.0.1 for every address)."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in local:  # an IPv6 address
+        local = f"[{local}]"
+    return f"http://{local}:{port}"
+
+
+def site_url_of(settings: Settings) -> SiteUrl:
+    """The site URL: PUBLISHER_SITE_URL; else where `publisher run` last listened (recorded
+    in ``var/site-url``); else the default, where `publisher run` listens without options."""
+    if "site_url" in settings.model_fields_set:
+        return SiteUrl(settings.site_url, "PUBLISHER_SITE_URL")
+    path = settings.var_dir / SITE_URL_FILE
+    try:
+        recorded = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        recorded = ""
+    parts = urlsplit(recorded)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return SiteUrl(recorded.rstrip("/"), f"where `publisher run` last listened, {path}")
+    return SiteUrl(settings.site_url, "the default, where `publisher run` listens unless told")
+
+
+def with_site_url(settings: Settings, site: SiteUrl) -> Settings:
+    """``settings`` making every link with ``site``'s URL."""
+    if site.url == settings.site_url:
+        return settings
+    # Constructed, not copied: the URL stays "not from PUBLISHER_SITE_URL" (model_fields_set).
+    values = {**settings.model_dump(), "site_url": site.url}
+    return Settings.model_construct(_fields_set=set(settings.model_fields_set), **values)
+
+
+def record_served_url(settings: Settings, url: str) -> None:
+    """Remember where `publisher run` listens, for the commands run beside it."""
+    path = settings.var_dir / SITE_URL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{SITE_URL_FILE}.{os.getpid()}")
+    tmp.write_text(url + "\n", encoding="utf-8")
+    tmp.replace(path)

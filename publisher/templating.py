@@ -21,6 +21,7 @@ __all__ = [
     "Personaliser",
     "RenderSlots",
     "make_environment",
+    "size_text",
 ]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -79,6 +80,7 @@ def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environ
     )
     env.filters["date"] = _date
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    env.filters["size"] = size_text
     return env
 
 
@@ -117,3 +119,14 @@ class Personaliser:
             out.append(encoded[slot] if slot in encoded else OPTIONAL[slot])
             out.append(piece)
         return out
+
+
+def size_text(count: int) -> str:
+    """A size as people read it: ``64 MB``, ``1.5 kB``, ``900 bytes`` (binary multiples,
+    as the limits are set)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if count >= scale:
+            value = count / scale
+            shown = f"{value:.0f}" if value >= 10 or value.is_integer() else f"{value:.1f}"
+            return f"{shown} {unit}"
+    return f"{count} byte{'' if count == 1 else 's'}"

@@ -25,6 +25,7 @@ __all__ = [
     "audience",
     "lease_holders",
     "now",
+    "ran_before",
     "run_until_done",
     "start_edition",
 ]
@@ -118,3 +119,15 @@ def lease_holders(engine: Engine) -> set[str]:
             select(deliveries.c.lease_owner).where(deliveries.c.status == "sending").distinct()
         ).all()
     return {owner.rsplit(":", 1)[0] for owner in owners if owner}
+
+
+def ran_before(engine: Engine, digest: str, nominal: datetime) -> None:
+    """The site ran before: ``digest`` sent an edition a week before ``nominal`` (a digest
+    that never had an edition begins its timetable at the first start, and catches up
+    on nothing)."""
+    earlier = nominal - timedelta(days=7)
+    with store.writing(engine) as session:
+        edition, _ = store.create_edition(
+            session, digest, earlier.strftime("%Y-%m-%dT%H:%M"), nominal_at=earlier, now=earlier
+        )
+        store.set_edition_status(session, edition.id or 0, "sent")

@@ -66,3 +66,15 @@ def test_text_fields_lose_what_could_rewrite_a_line_or_reorder_it() -> None:
     assert printable("ok\x1b[2J\r\u202e\n\tשלום 👩\u200d💻") == (
         "ok\\x1b[2J\\r\\u202e\n\tשלום 👩\u200d💻"
     )
+
+
+def test_sizes_read_as_people_say_them() -> None:
+    """Issue 25: "(at most 67,108,864 bytes)" for 64 MB."""
+    from publisher.templating import size_text
+
+    assert size_text(64 * 1024 * 1024) == "64 MB"
+    assert size_text(2 * 1024 * 1024) == "2 MB"
+    assert size_text(1536) == "1.5 kB"
+    assert size_text(2048) == "2 kB"
+    assert size_text(900) == "900 bytes" and size_text(1) == "1 byte"
+    assert size_text(3 * 1024**3) == "3 GB"

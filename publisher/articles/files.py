@@ -18,6 +18,7 @@ import yaml
 
 from publisher.articles.cleaning import Parsed, Raw, locate
 from publisher.errors import InputError
+from publisher.templating import size_text
 
 __all__ = ["MAX_FILE_BYTES", "MAX_RECORD_BYTES", "SUFFIXES", "expand", "read_file", "read_files"]
 
@@ -47,7 +48,8 @@ def _decode(path: Path, raw: bytes, first_line: int = 1) -> str:
 def _read_text(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise InputError(f"{path}:1: file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        limit = size_text(MAX_FILE_BYTES)
+        raise InputError(f"{path}:1: file is {size:,} bytes; the limit is {limit}")
     return _decode(path, path.read_bytes())
 
 
@@ -138,7 +140,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, int], object]]:
             if len(raw) > MAX_RECORD_BYTES:
                 raise InputError(
                     f"{path}:{number}: record is {len(raw):,} bytes; the limit is "
-                    f"{MAX_RECORD_BYTES:,}"
+                    f"{size_text(MAX_RECORD_BYTES)}"
                 )
             line = _decode(path, raw, number)
             if not line.strip():

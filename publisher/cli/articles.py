@@ -14,6 +14,8 @@ from publisher.cli.common import (
     actor,
     context,
     utc_now,
+    when,
+    zone_note,
 )
 from publisher.syndication import feeds
 
@@ -57,7 +59,7 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """Every article, scheduled and unpublished ones included, newest first."""
-    with context() as (_settings, engine):
+    with context() as (settings, engine):
         views = publish.list_articles(engine)
     now = utc_now()
     if as_json:
@@ -68,7 +70,8 @@ def articles_list(
         return
     for view in views:
         a = view.article
-        print(f"{a.published_at:%Y-%m-%d %H:%M}  {view.status(now):<11}  {a.slug}  {a.title}")
+        print(f"{when(a.published_at, settings)}  {view.status(now):<11}  {a.slug}  {a.title}")
+    print(f"{len(views)} article(s); {zone_note(settings)}")
 
 
 @articles_app.command("correct")

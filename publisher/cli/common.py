@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from datetime import datetime
 
 import typer
 from pythonjsonlogger.json import JsonFormatter
@@ -24,6 +25,8 @@ __all__ = [
     "restore_signals",
     "stop_on_signals",
     "utc_now",
+    "when",
+    "zone_note",
 ]
 
 # Shared with the light entry point of the sending processes.
@@ -37,6 +40,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts read as written (issue 25): a docstring's lines are joined into paragraphs
+    # and wrapped to the terminal, never broken where the source broke them.
+    rich_markup_mode="markdown",
 )
 
 
@@ -69,3 +75,17 @@ def configure_logging(settings: Settings) -> None:
     chatty = logging.getLevelNamesMapping()[settings.log_level] > logging.DEBUG
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING if chatty else logging.NOTSET)
+
+
+def when(value: datetime | None, settings: Settings, *, none: str = "never") -> str:
+    """A time as the command line shows it: in the site's time zone, saying which (issue 25:
+    UTC without saying so)."""
+    if value is None:
+        return none
+    local = value.astimezone(settings.zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def zone_note(settings: Settings) -> str:
+    """The line under a listing that says which time zone its times are in."""
+    return f"times in {settings.timezone} (PUBLISHER_TIMEZONE)"

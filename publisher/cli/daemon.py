@@ -13,7 +13,7 @@ from publisher.cli.common import actor, app, configure_logging, context, utc_now
 from publisher.daemon import process
 from publisher.delivery import worker
 from publisher.schedules import format_duration, load_timetable
-from publisher.settings import load_settings, with_secret_key
+from publisher.settings import load_settings, site_url_of, with_secret_key
 
 __all__ = ["check", "deliver", "echo", "init", "run"]
 
@@ -71,6 +71,7 @@ def check() -> None:
     store.ping(engine)
     print(f"settings: ok; database {engine.url.render_as_string(hide_password=True)} answers")
     engine.dispose()
+    print(site_url_of(settings).line())
     print(f"{settings.schedules}: ok, {len(timetable.digests)} digest(s)")
     now = utc_now()
     for digest in timetable.digests.values():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,14 +21,15 @@ from publisher.cli.common import (
     restore_signals,
     stop_on_signals,
     utc_now,
+    when,
 )
 from publisher.delivery import sending
 from publisher.editions import making, sends, stats
 from publisher.errors import InputError, OperationalError
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
-from publisher.settings import Settings
-from publisher.templating import make_environment
+from publisher.settings import Settings, site_url_of
+from publisher.templating import make_environment, size_text
 
 __all__ = [
     "Drop",
@@ -77,13 +79,13 @@ def digest_preview(
         return
     out.write_text(rendered.html, encoding="utf-8")
     size = len(rendered.html.encode())
-    print(f"{rendered.subject}: {rendered.stories} stories, {size:,} bytes of HTML in {out}")
+    print(f"{rendered.subject}: {rendered.stories} stories, {size_text(size)} of HTML in {out}")
 
 
 @digest_app.command("list")
 def digest_list() -> None:
     """Editions, newest first, with their status, story counts and delivery counts."""
-    with context() as (_settings, engine):
+    with context() as (settings, engine):
         rows = making.list_editions(engine)
         tallies = sending.counts(engine, [e.id or 0 for e in rows])
     if not rows:
@@ -95,14 +97,14 @@ def digest_list() -> None:
             f"{edition.id:>5}  {edition.digest:<12} {edition.period_key}  {edition.status:<15} "
             f"{edition.article_count:>3} stories  sent {tally.get('sent', 0)}  "
             f"failed {tally.get('failed', 0)}  owed {owed}  "
-            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition)}"
+            f"cancelled {tally.get('cancelled', 0)}  {edition.subject}{_note(edition, settings)}"
         )
 
 
-def _note(edition: Edition) -> str:
-    """Who holds or held the edition, for ``digest list``."""
+def _note(edition: Edition, settings: Settings) -> str:
+    """Who holds or held the edition, for ``digest list`` (times in the site's zone)."""
     if edition.status == "awaiting_review" and edition.review_deadline_at is not None:
-        return f"  (review by {edition.review_deadline_at.isoformat()})"
+        return f"  (review by {when(edition.review_deadline_at, settings)})"
     if edition.status == "paused":
         return f"  (paused by {edition.paused_by})"
     if edition.status == "cancelled":
@@ -115,7 +117,9 @@ def digest_send(
     name: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen.")] = False,
 ) -> None:
-    """Create this period's edition of NAME (once) and deliver it, with a progress bar."""
+    """Make this period's edition of NAME (once) and deliver it, with a progress bar. A
+    missed edition of this period is made now and sent (held for review where the digest
+    says so); one that already went out is not sent again."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         digest = timetable.digest(name)
@@ -126,17 +130,50 @@ def digest_send(
         env = make_environment(zone=settings.zone)
         plan = sending.prepare_send(engine, settings, timetable, env, digest, now=now)
         edition = plan.edition
+        if edition.status == "missed":
+            edition = sends.send_missed(
+                engine,
+                settings,
+                timetable,
+                env,
+                edition.id or 0,
+                actor=actor(),
+                now=now,
+                review=digest.review,
+            )
+            print(f"edition {edition.id} ({edition.period_key}) was missed: made now, by hand")
+        elif edition.status in ("sending", "sent") and _all_sent(engine, edition, plan):
+            print(_went_out(engine, edition, digest.next_times(now, 1)))
+            return
         print(
-            f"edition {edition.id} ({edition.period_key}): {edition.status}, "
+            f"edition {edition.id} ({edition.period_key}): {edition.status.replace('_', ' ')}, "
             f"{edition.article_count} stories{'' if plan.created else ' (already made)'}"
         )
         if edition.status == "skipped":
             print("nothing new to send: the edition is recorded as skipped")
             return
-        if edition.status in ("awaiting_review", "paused", "cancelled", "missed"):
+        if edition.status in ("awaiting_review", "paused", "cancelled"):
             print(_held(edition))
             return
+        print(site_url_of(settings).line())  # where its links point
         _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
+
+
+def _all_sent(engine: Engine, edition: Edition, plan: sending.SendPlan) -> bool:
+    """Whether the edition went out already: nothing new and nothing owed."""
+    tally = sending.counts(engine, [edition.id or 0]).get(edition.id or 0, {})
+    owed = sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
+    return not plan.created and not plan.new_deliveries and not owed
+
+
+def _went_out(engine: Engine, edition: Edition, upcoming: list[datetime]) -> str:
+    """`digest send` on a period whose edition went out already: said, nothing sent."""
+    tally = sending.counts(engine, [edition.id or 0]).get(edition.id or 0, {})
+    after = f"; the next is due {upcoming[0].isoformat()}" if upcoming else ""
+    return (
+        f"edition {edition.id} ({edition.period_key}) already went out to "
+        f"{tally.get('sent', 0)} reader(s): nothing more is sent for this period{after}"
+    )
 
 
 def _held(edition: Edition) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from publisher.articles import publish
 from publisher.cli.common import (
@@ -17,10 +18,12 @@ from publisher.cli.common import (
 )
 from publisher.community import csv_files, subscribers, subscriptions
 from publisher.content import printable
-from publisher.delivery import sending
-from publisher.errors import InputError
+from publisher.delivery import outbox, sending
+from publisher.errors import ConflictError, InputError
 from publisher.mail.bounces import read_hard_bounces
 from publisher.schedules import load_timetable
+from publisher.settings import Settings, site_url_of
+from publisher.templating import make_environment
 from publisher.tokens import Signer
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "subscribers_add",
     "subscribers_app",
     "subscribers_clear_bounce",
+    "subscribers_confirm_again",
     "subscribers_export",
     "subscribers_import",
     "subscribers_list",
@@ -59,7 +63,8 @@ def subscribers_add(
     ] = False,
 ) -> None:
     """Add a subscriber (to every digest unless --digest is given; every category's stories
-    unless --category is given)."""
+    unless --category is given). Without --confirmed they are pending and get the
+    confirmation mail a sign-up gets; they are in once they follow its link."""
     if every_category and category:
         raise InputError("--category and --every-category do not go together")
     with context() as (settings, engine):
@@ -75,10 +80,45 @@ def subscribers_add(
             now=utc_now(),
             actor=actor(),
         )
-    row = view.subscriber
-    print(
-        f"{'added' if created else 'updated'} {row.email} ({row.status}; "
-        f"digests: {' '.join(view.digests)}; categories: {' '.join(view.categories) or 'all'})"
+        row = view.subscriber
+        print(
+            f"{'added' if created else 'updated'} {row.email} ({row.status}; "
+            f"digests: {' '.join(view.digests)}; "
+            f"categories: {' '.join(view.categories) or 'all'})"
+        )
+        if row.status == "pending":
+            try:
+                print(_confirmation(settings, engine, row.email))
+            except ConflictError as exc:
+                err(f"no confirmation mail: {exc.message}")
+
+
+@subscribers_app.command("confirm-again")
+def subscribers_confirm_again(email: str) -> None:
+    """Send a pending subscriber the confirmation mail again (at most 3 a day, sign-ups
+    included); refused for a confirmed, unsubscribed or bounced address."""
+    with context() as (settings, engine):
+        print(_confirmation(settings, engine, email))
+
+
+def _confirmation(settings: Settings, engine: Engine, email: str) -> str:
+    """Queue the confirmation mail and send the outbox now; what happened, in words."""
+    address = subscriptions.send_confirmation(
+        engine,
+        settings,
+        Signer.of(settings.secret_key),
+        make_environment(zone=settings.zone),
+        email,
+        actor=actor(),
+        now=utc_now(),
+    )
+    sent, _ = outbox.send_due(engine, settings, now=utc_now())
+    site = site_url_of(settings).line()  # the link's address, and where it came from
+    if sent:
+        return f"confirmation mail sent to {address}: they are in once they follow its link\n{site}"
+    return (
+        f"confirmation mail to {address} queued: the mail server did not take it now; "
+        f"`publisher run` (or `publisher deliver`) sends it when it answers\n{site}"
     )
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from publisher.cli.common import actor, context, utc_now
+from publisher.cli.common import actor, context, utc_now, when, zone_note
 from publisher.content import normalise_email
 from publisher.errors import InputError
 from publisher.newsroom import passwords
 from publisher.newsroom import staff as people
+from publisher.settings import site_url_of
 from publisher.tokens import Signer
 
 __all__ = [
@@ -24,7 +25,10 @@ __all__ = [
 ]
 
 users_app = typer.Typer(help="People who sign in to the newsroom (/admin/).", no_args_is_help=True)
-ROLE_HELP = "editor (articles, reports) or admin (also people, subscribers, sends)."
+ROLE_HELP = (
+    "editor (articles, reports, inbox; editions: approve, cancel, send)"
+    " or admin (also people and subscribers)."
+)
 
 
 def _new_password(email: str, from_stdin: bool) -> str | None:
@@ -69,6 +73,7 @@ def users_add(
     if password is None:
         print(f"added {address} ({role}); their one-time link to set a password (1 hour):")
         print(f"  {link}")
+        print(site_url_of(settings).line())
     else:
         print(f"added {address} ({role}); they can sign in at {settings.site_url}/admin/login")
 
@@ -76,15 +81,15 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """Everyone who signs in: address, role, password set, two-step sign-in, last sign-in."""
-    with context() as (_settings, engine):
+    with context() as (settings, engine):
         everyone = people.people(engine)
     for row in everyone:
         email = row.email or "(first admin, not set up yet)"
         state = "password" if row.password_hash else "no password yet"
         totp = "two-step on" if row.totp_secret else "two-step off"
-        last = row.signed_in_at.isoformat(timespec="minutes") if row.signed_in_at else "never"
+        last = when(row.signed_in_at, settings)
         print(f"{email:<40} {row.role:<7} {state:<16} {totp:<13} signed in: {last}")
-    print(f"{len(everyone)} person(s)")
+    print(f"{len(everyone)} person(s); {zone_note(settings)}")
 
 
 @users_app.command("remove")
@@ -110,3 +115,4 @@ def users_reset_password(email: str) -> None:
         )
     print(f"{email.strip().lower()}: their old password no longer works; their one-time link:")
     print(f"  {link}")
+    print(site_url_of(settings).line())

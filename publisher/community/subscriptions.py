@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
-from publisher.errors import InputError
+from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -51,6 +51,7 @@ __all__ = [
     "preferences_token",
     "report_error",
     "request_access",
+    "send_confirmation",
     "set_preferences",
     "sign_out_everywhere",
     "signup",
@@ -581,3 +582,78 @@ def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
         if not store.use_request(session, request.id or 0, now=now):
             raise TokenError("this link has been used already: ask for a new one at /subscription")
         return signer.make("preferences", row.id or 0, row.link_key, expires=now + ACCESS_SESSION)
+
+
+def send_confirmation(
+    engine: Engine,
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    email: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> str:
+    """Queue the mail with a confirmation link for a pending subscriber (one an editor added,
+    or whose first mail went astray), as a sign-up does; confirming keeps the digests and
+    categories they have now. Issue 25: an editor's `subscribers add` sent none, and nothing
+    could send one again. At most CONFIRMATIONS_PER_DAY a day to one mailbox, sign-ups
+    included. ConflictError for a confirmed, unsubscribed or bounced address (only the
+    person signs up again), NotFoundError for an unknown one. The address."""
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    mailbox = mailbox_of(address)
+    with store.writing(engine) as session:
+        row = store.subscriber_by_email(session, address)
+        if row is None:
+            raise NotFoundError(f"no subscriber {address}")
+        _refuse_confirmation(row)
+        sent = store.requests_since(session, mailbox, "confirm", now - timedelta(days=1))
+        if sent >= CONFIRMATIONS_PER_DAY:
+            raise ConflictError(
+                f"{address} was sent {sent} confirmation mails in the last 24 hours, the most "
+                "a day: nothing was sent; try again tomorrow"
+            )
+        subscriber_id = row.id or 0
+        request_id = store.record_request(
+            session,
+            subscriber_id,
+            kind="confirm",
+            mailbox=mailbox,
+            now=now,
+            digests=store.subscriptions_of(session, [subscriber_id]).get(subscriber_id, []),
+            categories=store.interests_of(session, [subscriber_id]).get(subscriber_id, []),
+        )
+        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
+        message = _confirmation_mail(
+            settings, signer, env, address, row.name, request_id, token, now=now
+        )
+        store.queue_mail(session, address, message, now=now)
+        store.record_subscriber_change(
+            session,
+            subscriber_id,
+            {},
+            actor=actor,
+            action="subscriber.confirmation-sent",
+            label=address,
+            now=now,
+            always=True,
+        )
+    return address
+
+
+def _refuse_confirmation(row: Subscriber) -> None:
+    """ConflictError unless ``row`` is pending, saying why and what can be done."""
+    if row.status == "confirmed":
+        raise ConflictError(f"{row.email} is confirmed already: there is nothing to confirm")
+    if row.status == "unsubscribed":
+        raise ConflictError(
+            f"{row.email} unsubscribed: only they can come back, by signing up on the site"
+        )
+    if row.status == "bounced":
+        raise ConflictError(
+            f"mail to {row.email} bounced: no mail goes there until the bounce is cleared "
+            "(`publisher subscribers clear-bounce`), and then only they can sign up again"
+        )

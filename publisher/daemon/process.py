@@ -5,7 +5,9 @@ stops everything on the way out, whatever happened."""
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -19,16 +21,33 @@ from publisher import store
 from publisher.articles import publish
 from publisher.daemon.scheduler import Timekeeper
 from publisher.delivery import outbox, sending, worker
+from publisher.errors import OperationalError
 from publisher.newsroom import staff
 from publisher.schedules import Timetable, load_timetable
-from publisher.settings import Settings
+from publisher.settings import (
+    Settings,
+    SiteUrl,
+    record_served_url,
+    served_url,
+    site_url_of,
+    with_site_url,
+)
 from publisher.syndication import feeds
 from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app, serve
 from publisher.web.application import DaemonHooks
 
-__all__ = ["Daemon", "Options", "Say", "first_admin", "open_database", "run"]
+__all__ = [
+    "Daemon",
+    "Options",
+    "Say",
+    "check_port",
+    "first_admin",
+    "open_database",
+    "run",
+    "site_url",
+]
 
 # Where the daemon's lines for its operator go (the command line prints them).
 Say = Callable[[str], None]
@@ -51,12 +70,43 @@ class Options:
 def run(settings: Settings, options: Options, say: Say) -> None:
     """The daemon: web server, digest timetable and delivery workers in one process, until
     SIGTERM or Ctrl-C (then it returns); SIGHUP re-reads schedules.yaml."""
-    daemon = Daemon(settings, options, say)
+    if options.web:
+        check_port(options.host, options.port)  # before anything starts or is said
+    site = site_url(settings, options)
+    if options.web and site.source != "PUBLISHER_SITE_URL":
+        record_served_url(settings, site.url)
+    daemon = Daemon(with_site_url(settings, site), options, say, site=site)
     try:
         daemon.start()
         daemon.serve()
     finally:
         daemon.stop()
+
+
+def site_url(settings: Settings, options: Options) -> SiteUrl:
+    """The URL every link is made with: PUBLISHER_SITE_URL, else where this daemon listens
+    (issue 25: a reader signing up on :18765 gets a link to :18765), else (no web server)
+    where `publisher run` last listened."""
+    site = site_url_of(settings)
+    if options.web and site.source != "PUBLISHER_SITE_URL":
+        return SiteUrl(served_url(options.host, options.port), "where this daemon listens")
+    return site
+
+
+def check_port(host: str, port: int) -> None:
+    """OperationalError, saying what to look for, when ``host``:``port`` cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OperationalError(
+                    f"port {port} is in use: another `publisher run`? see "
+                    f"`ss -ltnp 'sport = :{port}'`; or choose another with --port"
+                ) from None
+            raise OperationalError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def open_database(settings: Settings) -> Engine:
@@ -71,8 +121,11 @@ class Daemon:
     and the threads are made but not started; :meth:`start`, :meth:`serve` (which returns
     on SIGTERM or Ctrl-C) and :meth:`stop`, in that order, do the rest."""
 
-    def __init__(self, settings: Settings, options: Options, say: Say) -> None:
+    def __init__(
+        self, settings: Settings, options: Options, say: Say, *, site: SiteUrl | None = None
+    ) -> None:
         self.settings, self.options, self.say = settings, options, say
+        self.site = site or site_url_of(settings)  # the links' URL, and where it came from
         self.engine = open_database(settings)
         for line in publish.initialise(settings, self.engine)[1:]:  # a starter timetable
             say(line)
@@ -153,8 +206,8 @@ class Daemon:
         """Say where it listens, and the newsroom's first-run link if nobody can sign in."""
         host, port = self.options.host, self.options.port
         self.say(f"serving {self.settings.site_title} on http://{host}:{port}")
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        first_admin(self.engine, self.settings, served=f"http://{local}:{port}", say=self.say)
+        self.say(self.site.line())
+        first_admin(self.engine, self.settings, say=self.say)
         serve(self.web_app(), self.settings, host=host, port=port)
 
     def web_app(self) -> FastAPI:
@@ -164,6 +217,7 @@ class Daemon:
             status=keeper.status if keeper else None,
             counters=self.sender.tally.snapshot,
             mail_status=self.sender.mail_status,
+            timetable=self.current_timetable,
         )
         return create_app(
             self.settings,
@@ -198,15 +252,10 @@ class Daemon:
         self.engine.dispose()
 
 
-def first_admin(
-    engine: Engine, settings: Settings, *, served: str | None = None, say: Say = print
-) -> None:
+def first_admin(engine: Engine, settings: Settings, *, say: Say = print) -> None:
     """With nobody able to sign in to the newsroom yet, say a one-time link that sets up
-    its first admin (issue 12: a fresh clone needs no extra command). ``served``: where this
-    daemon listens, used when PUBLISHER_SITE_URL is not set (``run --port 8080``, say)."""
+    its first admin (issue 12: a fresh clone needs no extra command), on the site URL."""
     site = settings.site_url
-    if served is not None and "site_url" not in settings.model_fields_set:
-        site = served
     link = staff.first_run_link(engine, site, Signer.of(settings.secret_key), now=worker.utc_now())
     if link is None:
         return

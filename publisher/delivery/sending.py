@@ -489,10 +489,18 @@ def catch_up(
     """At start: if the digest's last send time passed while no daemon ran, its edition goes
     out now when that is within ``catch_up``, and is recorded as missed (never sent) when
     later. An edition already made is left to the workers; one awaiting review past its
-    deadline is skipped or sent as ``unreviewed`` says. Says what it did, in words."""
+    deadline is skipped or sent as ``unreviewed`` says. A digest that never had an edition
+    (a site's first start, a digest new in the timetable) missed nothing: its timetable
+    begins now (issue 25). Says what it did, in words."""
     nominal = digest.last_time(now)
     if nominal is None:
         return f"{digest.name}: no send time yet"
+    with store.reading(engine) as session:
+        begun = bool(store.edition_list(session, digest=digest.name, limit=1))
+    if not begun:
+        upcoming = next(iter(digest.next_times(now, 1)), None)
+        when = f"; first send {upcoming.isoformat()}" if upcoming else ""
+        return f"{digest.name}: first start, the timetable begins now{when}"
     key = digest.period_key(nominal)
     # A review deadline that passed while no daemon ran: decided now, as `unreviewed` says.
     expired = sends.expire_reviews(engine, timetable, now=now, digest=digest.name)

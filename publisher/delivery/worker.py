@@ -30,7 +30,13 @@ from publisher import store
 from publisher.delivery import outbox, sending
 from publisher.errors import OperationalError, PublisherError
 from publisher.schedules import load_timetable
-from publisher.settings import Settings, load_settings, with_secret_key
+from publisher.settings import (
+    Settings,
+    load_settings,
+    site_url_of,
+    with_secret_key,
+    with_site_url,
+)
 
 __all__ = [
     "MAX_PROCESSES",
@@ -99,8 +105,10 @@ def parse(args: list[str]) -> Request | None:
 @contextmanager
 def opened(*, migrate: bool = True) -> Iterator[tuple[Settings, Engine]]:
     """Settings, and an engine on a database brought up to date (``migrate``; a child
-    sending process skips it: its parent migrated before starting it)."""
+    sending process skips it: its parent migrated before starting it). Links are made with
+    PUBLISHER_SITE_URL, else where `publisher run` last listened (settings.site_url_of)."""
     settings = with_secret_key(load_settings())
+    settings = with_site_url(settings, site_url_of(settings))
     engine = store.make_engine(settings.database_url, held=settings.send_concurrency)
     try:
         if migrate:

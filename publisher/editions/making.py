@@ -37,6 +37,7 @@ __all__ = [
     "list_editions",
     "preview",
     "render_as",
+    "render_pending",
     "render_variant",
     "story",
 ]
@@ -130,29 +131,42 @@ def ensure_edition(
             # moment; this transaction was rolled back whole, so try again.
             if attempt == 2:
                 raise
+    review_by = nominal + digest.review_deadline if digest.review else None
+    return render_pending(engine, settings, timetable, env, edition.id or 0, review_by), created
+
+
+def render_pending(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition_id: int,
+    review_by: datetime | None,
+) -> Edition:
+    """A pending edition rendered with the stories it carries and made ready, or held for an
+    editor until ``review_by`` when given; any other edition as it is."""
     with store.reading(engine) as session:
-        edition = store.edition_by_id(session, edition.id or 0)
-        views = store.edition_articles(session, edition.id or 0)
-    if edition.status == "pending":
-        rendered = _render(settings, timetable, env, digest, edition, views)
-        with store.writing(engine) as session:
-            saved = store.save_rendering(
-                session,
-                edition.id or 0,
-                subject=rendered.subject,
-                html=rendered.html,
-                text=rendered.text,
-                count=rendered.stories,
-            )
-            if saved and digest.review:
-                # Held for an editor (issue 13): nothing is sent until approved, and past the
-                # deadline ``unreviewed`` decides (sends.expire_reviews).
-                store.hold_for_review(
-                    session, edition.id or 0, deadline=edition.nominal_at + digest.review_deadline
-                )
-        with store.reading(engine) as session:
-            edition = store.edition_by_id(session, edition.id or 0)
-    return edition, created
+        edition = store.edition_by_id(session, edition_id)
+        views = store.edition_articles(session, edition_id)
+    if edition.status != "pending":
+        return edition
+    digest = timetable.digest(edition.digest)
+    rendered = _render(settings, timetable, env, digest, edition, views)
+    with store.writing(engine) as session:
+        saved = store.save_rendering(
+            session,
+            edition_id,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            count=rendered.stories,
+        )
+        if saved and review_by is not None:
+            # Held for an editor (issue 13): nothing is sent until approved, and past the
+            # deadline ``unreviewed`` decides (sends.expire_reviews).
+            store.hold_for_review(session, edition_id, deadline=review_by)
+    with store.reading(engine) as session:
+        return store.edition_by_id(session, edition_id)
 
 
 def _render(

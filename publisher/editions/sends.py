@@ -53,6 +53,7 @@ __all__ = [
     "pending_review",
     "resume",
     "review_preview",
+    "send_missed",
     "test_addresses",
     "test_send",
 ]
@@ -303,6 +304,65 @@ def expire_reviews(
             )
         done.append(f"{found.digest}: edition {found.id} passed its review deadline: {said}")
     return done
+
+
+# ---------------------------------------------------------------- a missed edition, by hand
+
+
+def send_missed(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    review: bool,
+) -> Edition:
+    """Make a missed edition now, by hand (issue 25): it carries the stories no edition
+    carried yet, up to now, and is held for review (``review``, until the digest's review
+    deadline from now) or made ready and its deliveries started. With no new story it is
+    recorded as skipped. ConflictError unless it is missed."""
+    with store.writing(engine) as session:
+        edition = store.lock_edition(session, edition_id)
+        if edition.status != "missed":
+            raise ConflictError(
+                f"edition {edition_id} is {edition.status.replace('_', ' ')}: only a missed "
+                "edition is sent by hand this way"
+            )
+        digest = timetable.digests.get(edition.digest)
+        if digest is None:
+            raise ConflictError(
+                f"edition {edition_id}: the digest {edition.digest!r} is no longer in "
+                f"{settings.schedules}, so it has no readers' choices to send with"
+            )
+        views = store.candidate_articles(
+            session,
+            digest.name,
+            categories=digest.categories,
+            limit=digest.max_articles,
+            until=now,
+            before_id=edition.id,
+        )
+        ids = [v.article.id or 0 for v in views]
+        store.carry_articles(session, edition, ids)  # pending, or skipped with no story
+        _record(
+            session,
+            edition,
+            "send-missed",
+            actor=actor,
+            now=now,
+            before={"status": "missed"},
+            after={"status": "pending" if ids else "skipped", "articles": ids},
+        )
+    review_by = now + digest.review_deadline if review else None
+    made = making.render_pending(engine, settings, timetable, env, edition_id, review_by)
+    if made.status == "ready":
+        with store.writing(engine) as session:
+            store.start_deliveries(session, made, now=now)
+        made = _fresh(engine, edition_id)
+    return made
 
 
 # ---------------------------------------------------------------- pause, resume, cancel

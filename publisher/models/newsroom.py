@@ -13,12 +13,13 @@ __all__ = ["AuditEntry", "SignInAttempts", "StaffSession", "StaffUser"]
 
 
 class StaffUser(SQLModel, table=True):
-    """Someone who signs in to the newsroom: an ``editor`` (articles, reports) or an ``admin``
-    (also people, subscribers and sends). ``password_hash`` is empty until they set one from
-    their one-time link; ``session_epoch`` goes up at every "sign out everywhere" and new
-    password (a half-done two-step sign-in names it); ``link_nonce`` is the one unused
-    set-password link, cleared when used. AUTOINCREMENT on SQLite (migration 0019): an id is
-    never given to a second person, so nothing that named the first can name the second."""
+    """Someone who signs in to the newsroom: an ``editor`` (articles, reports, the inbox, and
+    editions: approve, cancel, send) or an ``admin`` (all that, and people and subscribers).
+    ``password_hash`` is empty until they set one from their one-time link; ``session_epoch``
+    goes up at every "sign out everywhere" and new password (a half-done two-step sign-in
+    names it); ``link_nonce`` is the one unused set-password link, cleared when used.
+    AUTOINCREMENT on SQLite (migration 0019): an id is never given to a second person, so
+    nothing that named the first can name the second."""
 
     __tablename__ = "staff"
     __table_args__ = {"sqlite_autoincrement": True}

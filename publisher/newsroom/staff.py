@@ -31,6 +31,7 @@ __all__ = [
     "first_run_link",
     "link",
     "mark_signed_in",
+    "nobody_can_sign_in",
     "opened_link",
     "people",
     "remove_user",
@@ -244,6 +245,11 @@ def sign_out_everywhere(engine: Engine, staff: Staff, *, now: datetime) -> None:
 def people(engine: Engine) -> list[StaffUser]:
     with store.reading(engine) as session:
         return store.staff_list(session)
+
+
+def nobody_can_sign_in(engine: Engine) -> bool:
+    """Whether nobody has a password yet (a fresh site: the first admin is not set up)."""
+    return not any(p.password_hash for p in people(engine))
 
 
 def remove_user(engine: Engine, email: str, *, actor: str, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
@@ -396,7 +396,7 @@ def snapshots(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]
         a = view.article
         values = {name: getattr(a, name) for name in AUDITED if name != "categories"}
         values["categories"] = ", ".join(view.categories)
-        values["published_at"] = a.published_at.astimezone(UTC).isoformat()
+        values["published_at"] = a.published_at  # normalised by audit.changes
         found[a.id or 0] = values
     return found
 
@@ -406,7 +406,7 @@ def _item_snapshot(item: ArticleInput, published_at: datetime, status: str) -> d
     values = {name: getattr(item, name) for name in AUDITED if hasattr(item, name)}
     values.update(
         categories=", ".join(item.categories),
-        published_at=published_at.astimezone(UTC).isoformat(),
+        published_at=published_at,
         status=status,
     )
     return values
@@ -567,8 +567,12 @@ def visible(now: datetime) -> Any:
     return and_(articles_t.c.status == "published", articles_t.c.published_at <= now)
 
 
-def _latest(query: Any, *, now: datetime, limit: int, category_id: int | None) -> Any:
+def _latest(
+    query: Any, *, now: datetime, limit: int, category_id: int | None, authors: Sequence[str] = ()
+) -> Any:
     query = query.where(visible(now))
+    if authors:
+        query = query.where(articles_t.c.author.in_(list(authors)))
     if category_id is not None:
         query = query.where(
             exists()
@@ -599,11 +603,17 @@ class ArticleKey:
 
 
 def latest_keys(
-    session: Session, *, now: datetime, limit: int, category_id: int | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    category_id: int | None = None,
+    authors: Sequence[str] = (),
 ) -> list[ArticleKey]:
-    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check."""
+    """``latest_articles`` as keys only: cheap enough to ask for every feed on every check.
+    With ``authors``, only the stories with one of these bylines."""
     columns = select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.updated_at)
-    query = _latest(columns, now=now, limit=limit, category_id=category_id)
+    query = _latest(columns, now=now, limit=limit, category_id=category_id, authors=authors)
     return [ArticleKey(row.id, row.content_hash, row.updated_at) for row in session.execute(query)]
 
 

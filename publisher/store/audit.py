@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select
@@ -32,6 +32,37 @@ def _json(values: Mapping[str, Any] | None) -> str:
     return json.dumps(dict(values), default=str, ensure_ascii=False, sort_keys=True)
 
 
+def _normalised(value: Any) -> Any:
+    """A value as the trail compares and keeps it: a time in UTC to the second (the newsroom's
+    form shows and sends whole seconds), text with plain line ends and no space around it,
+    nothing as "", a sequence item by item."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).replace(microsecond=0).isoformat()
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").strip()
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return [_normalised(item) for item in value]
+    return value
+
+
+def changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What changed, as (before, after), normalised: the one place every audited change is
+    compared. A field on both sides is kept only if its value differs; a field on one side
+    only (a count, a deadline) is kept as it is."""
+    old = {k: _normalised(v) for k, v in (before or {}).items()}
+    new = {k: _normalised(v) for k, v in (after or {}).items()}
+    same = {k for k in old.keys() & new.keys() if old[k] == new[k]}
+    return (
+        {k: v for k, v in old.items() if k not in same},
+        {k: v for k, v in new.items() if k not in same},
+    )
+
+
 def record(
     session: Session,
     *,
@@ -44,7 +75,9 @@ def record(
     after: Mapping[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    """Record one change (``before``/``after``: the fields that changed, or None)."""
+    """Record one change (``before``/``after``: the fields it touched, or None; only those
+    whose value changed are kept, see :func:`changes`)."""
+    before, after = changes(before, after)
     session.execute(
         insert(audit_t).values(
             at=now,
@@ -90,9 +123,10 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, now: datetim
     each entry has ``record``'s keyword arguments but ``now``."""
     if not entries:
         return
-    session.execute(
-        insert(audit_t),
-        [
+    rows = []
+    for e in entries:
+        before, after = changes(e.get("before"), e.get("after"))
+        rows.append(
             {
                 "at": now,
                 "actor": e["actor"][:400],
@@ -100,12 +134,11 @@ def record_many(session: Session, entries: list[dict[str, Any]], *, now: datetim
                 "subject_kind": e["kind"],
                 "subject_id": e["subject_id"],
                 "subject_label": e.get("label", "")[:500],
-                "before": _json(e.get("before")),
-                "after": _json(e.get("after")),
+                "before": _json(before),
+                "after": _json(after),
             }
-            for e in entries
-        ],
-    )
+        )
+    session.execute(insert(audit_t), rows)
 
 
 def audit_entries(
@@ -128,11 +161,3 @@ def audit_entries(
     if before_id is not None:
         query = query.where(audit_t.c.id < before_id)
     return list(session.scalars(query).all())
-
-
-def changes(
-    before: Mapping[str, Any], after: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The fields whose values differ, as (before, after)."""
-    keys = [k for k in after if before.get(k) != after.get(k)]
-    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from publisher.syndication.formats import FeedDocument, FeedInfo, FeedItem
 from publisher.templating import TEMPLATES, make_environment
 
 __all__ = [
+    "CHANGED_SHOWN",
     "FEED_NAMES",
     "PING_BACKOFF",
     "PING_BACKOFF_MAX",
@@ -37,6 +38,7 @@ __all__ = [
     "FeedBuilder",
     "FeedCache",
     "FeedSet",
+    "changed_line",
     "export",
     "refresh",
     "send_pings",
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 STYLESHEET = "/feed.xsl"
 STYLESHEET_FILE = TEMPLATES / "static" / "feed.xsl"
+CHANGED_SHOWN = 5  # feeds named in the "feeds changed" line; the rest at DEBUG
 PING_BACKOFF = timedelta(seconds=30)
 PING_BACKOFF_MAX = timedelta(hours=1)
 
@@ -105,22 +108,15 @@ class FeedBuilder:
             home_url=site,
             urls={kind: f"{base}/{name}" for kind, (name, _) in formats.FORMATS.items()},
             language=self.settings.site_language,
-            category_scheme=f"{site}/categories/",
             hub=self.settings.websub_hub,
             stylesheet=STYLESHEET,
         )
 
     def build(self, session: Session, *, now: datetime) -> FeedSet:
-        """Every feed: the site's and one per category, each in the three formats."""
-        limit = self.settings.feed_items
+        """Every feed: the site's, one per category and one per author, each in the three
+        formats."""
         version = store.stamp(session, "articles")
-        groups: list[tuple[str, str, list[store.ArticleKey]]] = [
-            ("", self.settings.site_title, store.latest_keys(session, now=now, limit=limit))
-        ]
-        for category in store.public_categories(session, now=now):
-            keys = store.latest_keys(session, now=now, limit=limit, category_id=category.id)
-            title = f"{self.settings.site_title}: {category.name}"
-            groups.append((f"categories/{category.slug}", title, keys))
+        groups = self._groups(session, now=now)
         with self._lock:
             items = self._items_for({key for _, _, keys in groups for key in keys}, session)
             documents = {}
@@ -132,6 +128,25 @@ class FeedBuilder:
             version,
             store.next_scheduled(session, now=now),
         )
+
+    def _groups(
+        self, session: Session, *, now: datetime
+    ) -> list[tuple[str, str, list[store.ArticleKey]]]:
+        """Each feed's path prefix, title and stories' keys."""
+        limit = self.settings.feed_items
+        site = self.settings.site_title
+        groups = [("", site, store.latest_keys(session, now=now, limit=limit))]
+        for category in store.public_categories(session, now=now):
+            keys = store.latest_keys(session, now=now, limit=limit, category_id=category.id)
+            groups.append((f"categories/{category.slug}", f"{site}: {category.name}", keys))
+        bylines: dict[str, list[str]] = {}
+        for name in store.public_authors(session, now=now):
+            bylines.setdefault(slugify(name), []).append(name)
+        for slug, names in bylines.items():
+            if slug:
+                keys = store.latest_keys(session, now=now, limit=limit, authors=names)
+                groups.append((f"authors/{slug}", f"{site}: {names[0]}", keys))
+        return groups
 
     def _items_for(
         self, keys: set[store.ArticleKey], session: Session
@@ -188,8 +203,17 @@ def refresh(engine: Engine, builder: FeedBuilder, *, now: datetime) -> FeedSet:
             site = builder.settings.site_url
             store.queue_pings(session, [f"{site}/{path}" for path in changed], now=now)
     if changed:
-        log.info("feeds changed: %s", ", ".join(changed))
+        log.info("%s", changed_line(changed))
+        log.debug("feeds changed, all of them: %s", ", ".join(changed))
     return feed_set
+
+
+def changed_line(changed: Sequence[str], shown: int = CHANGED_SHOWN) -> str:
+    """One log line for the feeds that changed: a count and the first few (issue 25: every
+    change listed 35 file names); the full list is logged at DEBUG."""
+    names = ", ".join(changed[:shown])
+    more = f" and {len(changed) - shown} more" if len(changed) > shown else ""
+    return f"feeds changed: {len(changed)} ({names}{more})"
 
 
 def send_pings(
@@ -342,18 +366,19 @@ def write_feeds(
 
 
 def _remove_gone(out: Path, current: set[str]) -> None:
-    """Remove the category feeds' files that the set no longer has (a category whose last
-    public article went), without following links."""
-    categories = out / "categories"
-    if not categories.is_dir() or categories.is_symlink():
-        return
-    for folder in categories.iterdir():
-        if folder.is_symlink() or not folder.is_dir():
+    """Remove the category and author feeds' files that the set no longer has (a category
+    or byline whose last public article went), without following links."""
+    for kind in ("categories", "authors"):
+        parent = out / kind
+        if not parent.is_dir() or parent.is_symlink():
             continue
-        for file in folder.iterdir():
-            name = file.name.removesuffix(".gz")
-            if name in FEED_NAMES and f"categories/{folder.name}/{name}" not in current:
-                file.unlink(missing_ok=True)
+        for folder in parent.iterdir():
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for file in folder.iterdir():
+                name = file.name.removesuffix(".gz")
+                if name in FEED_NAMES and f"{kind}/{folder.name}/{name}" not in current:
+                    file.unlink(missing_ok=True)
 
 
 def _write_atomically(out: Path, relative: str, data: bytes, mtime: float | None) -> None:

@@ -85,7 +85,6 @@ class FeedInfo:
     home_url: str
     urls: dict[str, str]
     language: str
-    category_scheme: str
     hub: str | None = None
     stylesheet: str | None = None
     icon: str | None = None
@@ -219,8 +218,8 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
             fe.author({"name": item.author})
         else:
             fe.dc.dc_creator(item.author)
-    categories = [{"term": slug, "label": name, "scheme": info.category_scheme}
-                  for slug, name in item.categories]  # fmt: skip
+    # No scheme (RSS domain): the site has no category pages for one to name yet.
+    categories = [{"term": slug, "label": name} for slug, name in item.categories]
     if item.sponsored:
         categories.append({"term": "sponsored", "label": "Sponsored"})
     if categories:

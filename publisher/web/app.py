@@ -26,11 +26,14 @@ from publisher.web import (
     api,
     archive,
     clicks,
+    crawlers,
     errors,
     health,
+    icon,
     reader,
     reports,
     search,
+    sections,
     subscriptions,
     websub_callback,
 )
@@ -38,6 +41,7 @@ from publisher.web import feeds as feeds_routes
 from publisher.web.application import Application, Clock, DaemonHooks
 from publisher.web.feeds import FeedRoutes
 from publisher.web.guards import CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
+from publisher.web.head import HeadAsGet
 from publisher.web.limits import BodyLimit
 
 __all__ = ["create_app", "upkeep"]
@@ -94,12 +98,13 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
-    for area in (reader, search, subscriptions, reports, archive):
+    for area in (reader, sections, crawlers, search, subscriptions, reports, archive):
         app.include_router(area.router)
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)
     app.include_router(websub_callback.router)
     app.include_router(health.router)
+    app.include_router(icon.router)  # /favicon.svg and /favicon.ico
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)
@@ -112,7 +117,9 @@ def _add_middleware(app: FastAPI, site: Application) -> None:
     settings = site.settings
     newsroom = admin.api_session(site.engine, settings, site.clock)
     # Outermost last: headers on every answer; the real client; the API's token and every
-    # body's size before anything reads a body; then the cross-site guard and the feeds.
+    # body's size before anything reads a body; then the cross-site guard, the feeds, and
+    # HEAD answered by every GET route.
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.add_middleware(FeedRoutes, cache=site.feeds, settings=settings)
     app.add_middleware(CrossSiteGuard, settings=settings)
     app.add_middleware(

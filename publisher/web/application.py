@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from jinja2 import Environment
 from sqlalchemy import Engine
 
+from publisher.content import slugify
 from publisher.editions.clicks import Tracker
 from publisher.schedules import Timetable, load_timetable
 from publisher.sealing import Sealer
@@ -39,6 +41,8 @@ class DaemonHooks:
     status: Callable[[], dict[str, Any]] | None = None
     counters: Callable[[], dict[str, int]] | None = None
     mail_status: Callable[[], str] | None = None
+    # The timetable SIGHUP last loaded: the pages read the one /healthz reads (issue 25).
+    timetable: Callable[[], Timetable] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class Application:
     clock: Clock
     env: Environment
     signer: Signer
-    timetable: Timetable
+    loaded: Timetable  # the timetable at start; ``timetable`` is the one in force now
     feeds: FeedCache
     daemon: DaemonHooks = DaemonHooks()
     # With it, the mail a sign-up queues is sent straight after the answer too (else only the
@@ -85,6 +89,8 @@ class Application:
         """The application over ``engine``: the timetable read from PUBLISHER_SCHEDULES unless
         given, and a feed cache of its own unless the daemon shares one."""
         env = make_environment(zone=settings.zone)
+        # Category labels and bylines link to their sections and authors' pages.
+        env.filters["slug"] = lambda value: quote(slugify(str(value)), safe="")
         cache = feeds or FeedCache(
             engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
         )
@@ -99,6 +105,11 @@ class Application:
             daemon,
             send_mail_now,
         )
+
+    @property
+    def timetable(self) -> Timetable:
+        """The timetable in force: the daemon's (reloaded on SIGHUP), else the one loaded."""
+        return self.daemon.timetable() if self.daemon.timetable else self.loaded
 
     def sealer(self, purpose: str) -> Sealer:
         """Seals secrets kept in the database for ``purpose`` (the second factor's: "totp")."""

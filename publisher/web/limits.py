@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from publisher.templating import size_text
+
 __all__ = ["ADMIN_PREFIX", "UNSIGNED_ADMIN_BYTES", "BodyLimit", "BodyRefused", "SignedIn"]
 
 ADMIN_PREFIX = "/admin/"
@@ -118,14 +120,14 @@ class BodyLimit:
 
 
 def _too_large(limit: int) -> BodyRefused:
-    return BodyRefused(413, f"the request body is larger than {limit:,} bytes")
+    return BodyRefused(413, f"the request body is larger than {size_text(limit)}")
 
 
 def _not_signed_in(limit: int) -> BodyRefused:
     return BodyRefused(
         413,
         "you are not signed in (or your session has ended), and a form sent without a session "
-        f"may have at most {limit:,} bytes: sign in, then go back and send it again",
+        f"may have at most {size_text(limit)}: sign in, then go back and send it again",
     )
 
 

@@ -1,44 +1,70 @@
-"""The reader pages: the front page (``/``) and a story's page (``/articles/{slug}``)."""
+"""The reader pages: the front page (``/``, paged) and a story's page (``/articles/{slug}``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 
+from publisher import store
 from publisher.articles import publish
 from publisher.content import slugify
+from publisher.web import structured
 from publisher.web.application import Application, application
-from publisher.web.pages import is_member, join_form, render
+from publisher.web.pages import cached, is_member, join_form, render
+from publisher.web.sections import list_page, listing, page_number
 
-__all__ = ["article", "index", "router"]
+__all__ = ["RELATED", "article", "index", "router"]
+
+RELATED = 4  # related stories under a story
 
 router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(app: Application = Depends(application)) -> HTMLResponse:
-    """The front page: the latest stories and the join form."""
-    articles = publish.latest(app.engine, app.settings, now=app.clock())
-    return render(app, "index.html", articles=articles, **join_form(app))
+def index(
+    request: Request, page: str | None = None, app: Application = Depends(application)
+) -> Response:
+    """The front page: the latest stories (paged) and the join form."""
+    found = listing(app, page_number(page))
+    settings = app.settings
+    return list_page(
+        request,
+        app,
+        "index.html",
+        found,
+        path="/",
+        title=settings.site_title,
+        description=settings.site_tagline,
+        **join_form(app),
+    )
 
 
 @router.get("/articles/{slug}", response_class=HTMLResponse)
 def article(
     slug: str,
+    request: Request,
     app: Application = Depends(application),
     member: bool = Depends(is_member),
-) -> HTMLResponse:
-    """A story's page; the join form only for a browser without the member cookie."""
-    view = publish.article(app.engine, slug, now=app.clock())
+) -> Response:
+    """A story's page, with its section and author links, related stories and what machines
+    read; the join form only for a browser without the member cookie."""
+    now = app.clock()
+    view = publish.article(app.engine, slug, now=now)
+    with store.reading(app.engine) as session:
+        related = store.related_stories(session, view, now=now, limit=RELATED)
     response = render(
         app,
         "article.html",
         view=view,
         article=view.article,
         categories=[(slugify(name), name) for name in view.categories],
+        author_slug=slugify(view.article.author),
+        related=related,
         studio=app.timetable.brand_studio,
         member=member,
+        meta=structured.article_meta(app.settings, view),
+        json_ld=[structured.news_article(app.settings, view, app.timetable.brand_studio)],
         **({} if member else join_form(app)),
     )
     response.headers["Vary"] = "Cookie"  # a member's page has no join form
-    return response
+    return cached(request, response)

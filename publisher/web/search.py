@@ -104,9 +104,7 @@ def _problem(query: str, terms: list[str]) -> str:
     return ""
 
 
-@router.api_route(
-    "/search", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
-)
+@router.get("/search", response_class=HTMLResponse)  # HEAD too (web/head.py)
 def search(q: str = "", page: str = "1", app: Application = Depends(application)) -> HTMLResponse:
     """Search results, or a page saying why there are none."""
     if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:

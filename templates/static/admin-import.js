@@ -48,8 +48,9 @@
     var max = Number(form.getAttribute("data-max"));
     if (chosen && max && chosen.size > max) {
       event.preventDefault();
-      say(form, chosen.name + " is " + chosen.size.toLocaleString() + " bytes; the largest import is " +
-        max.toLocaleString() + " bytes. Nothing was sent: split the file and import each part.");
+      var mb = (chosen.size / 1048576).toLocaleString(undefined, {maximumFractionDigits: 1});
+      say(form, chosen.name + " is " + mb + " MB; the largest import is " +
+        form.getAttribute("data-max-text") + ". Nothing was sent: split the file and import each part.");
       return;
     }
     p.file.removeAttribute("aria-invalid");

@@ -12,6 +12,7 @@
       <head>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <title><xsl:value-of select="$title"/> (feed)</title>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
         <link rel="stylesheet" href="/static/site.css"/>
       </head>
       <body>

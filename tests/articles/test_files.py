@@ -156,7 +156,7 @@ def test_unreadable_files(tmp_path: Path, name: str, payload: bytes, words: str)
 def test_file_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(files, "MAX_FILE_BYTES", 100)
     path = write(tmp_path, "big.md", "---\ntitle: T\n---\n" + "x" * 200)
-    with pytest.raises(InputError, match=r"big\.md:1: file is 2\d\d bytes; the limit is 100"):
+    with pytest.raises(InputError, match=r"big\.md:1: file is 2\d\d bytes; the limit is 100 bytes"):
         parse(path)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.processes import cli
+from tests.smtp import SmtpServer
 from tests.support import EXAMPLES, NOW, make_settings
 
 # Every test runs `publisher` as a process, a second or two each.
@@ -51,6 +53,9 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
 
     text = cli(tmp_path, database_url, "articles", "list")
     assert "unpublished  penang-culture-forum" in text.stdout
+    # Times in the site's zone, saying so (issue 25: UTC without a word).
+    assert text.stdout.rstrip().endswith("times in Asia/Singapore (PUBLISHER_TIMEZONE)")
+    assert all(" +08  " in line for line in text.stdout.splitlines()[:-1])
 
 
 def test_bad_file_exits_2_with_file_and_line(tmp_path: Path, database_url: str) -> None:
@@ -291,3 +296,53 @@ def test_check_lists_the_digests_and_the_sources(tmp_path: Path, database_url: s
     assert "kofice-press: https://press.example.org/releases.rss every 30m, to the publish" in (
         checked.stdout
     )
+
+
+def test_help_reads_as_written_never_broken_where_the_source_broke(tmp_path: Path) -> None:
+    """Issue 25: help wrapped mid-sentence ("three send times and⏎ each source"), where the
+    docstring's lines broke. On a wide terminal (400 columns) each command's line is one line."""
+    from typer.testing import CliRunner
+
+    from publisher.cli import app
+
+    runner = CliRunner()
+    groups = ["", "articles", "digest", "subscribers", "users", "sources", "inbox", "reports"]
+    for group in groups:
+        shown = runner.invoke(app, [*group.split(), "--help"], env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, shown.output
+        box = shown.output[shown.output.index("Commands") :]
+        continued = [line for line in box.splitlines() if re.match(r"^│\s{6,}\S", line)]
+        assert continued == [], (group, continued)
+    check = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "400"}).output
+    assert "print each digest's next three send times and each source to pull from" in check
+
+
+def test_subscribers_add_sends_the_confirmation_and_confirm_again_resends_it(
+    tmp_path: Path, database_url: str, smtp: SmtpServer
+) -> None:
+    """Issue 25: `subscribers add EMAIL` left the person pending with no mail and no way to
+    send one. The link points where `publisher run` last listened (no PUBLISHER_SITE_URL)."""
+    assert cli(tmp_path, database_url, "init").returncode == 0
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "site-url").write_text("http://127.0.0.1:18765\n")
+    env = {"PUBLISHER_SMTP_URL": smtp.url}
+    added = cli(tmp_path, database_url, "subscribers", "add", "mei@example.com", **env)
+    assert added.returncode == 0, added.stderr
+    assert "confirmation mail sent to mei@example.com" in added.stdout
+    [mail] = smtp.recorder.wait_for(1)
+    assert mail.recipient == "mei@example.com"
+    assert b"http://127.0.0.1:18765/confirm/" in mail.data
+    again = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert again.returncode == 0 and "confirmation mail sent" in again.stdout, again.stderr
+    assert len(smtp.recorder.wait_for(2)) == 2
+    third = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert third.returncode == 0, third.stderr
+    limited = cli(tmp_path, database_url, "subscribers", "confirm-again", "mei@example.com", **env)
+    assert limited.returncode == 2 and "3 confirmation mails in the last 24 hours" in limited.stderr
+    assert len(smtp.recorder.received) == 3
+    cli(tmp_path, database_url, "subscribers", "add", "kim@example.com", "--confirmed", **env)
+    confirmed = cli(tmp_path, database_url, "subscribers", "confirm-again", "kim@example.com")
+    assert confirmed.returncode == 2 and "is confirmed already" in confirmed.stderr
+    unknown = cli(tmp_path, database_url, "subscribers", "confirm-again", "nobody@example.com")
+    assert unknown.returncode == 1 and "no subscriber nobody@example.com" in unknown.stderr
+    assert len(smtp.recorder.received) == 3

@@ -11,9 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from publisher.daemon import process
 from publisher.daemon.process import first_admin
 from publisher.newsroom import staff
-from publisher.settings import Settings, load_settings
+from publisher.settings import (
+    Settings,
+    load_settings,
+    record_served_url,
+    site_url_of,
+    with_site_url,
+)
 from publisher.tokens import Signer
 from tests.newsroom import PASSWORD
 from tests.support import NOW, SECRET, make_settings
@@ -71,7 +78,8 @@ def test_users_add_list_reset_remove(tmp_path: Path, database_url: str, engine: 
     listed = users(tmp_path, database_url, "list")
     assert listed.returncode == 0
     assert "chief@example.com" in listed.stdout and "no password yet" in listed.stdout
-    assert listed.stdout.strip().endswith("2 person(s)")
+    assert "signed in: never" in listed.stdout and "times in Asia/Singapore" in listed.stdout
+    assert "\n2 person(s); times in Asia/Singapore" in listed.stdout
 
     reset = users(tmp_path, database_url, "reset-password", "chief@example.com")
     assert reset.returncode == 0 and "/admin/welcome/" in reset.stdout
@@ -106,7 +114,7 @@ def test_run_prints_a_first_run_link_while_nobody_can_sign_in(
     assert capsys.readouterr().out == ""  # someone can sign in now: nothing printed
 
 
-def test_the_first_run_link_points_where_the_daemon_listens_when_no_site_url_is_set(
+def test_the_site_url_is_where_the_daemon_listens_when_no_site_url_is_set(
     engine: Engine, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     unset = load_settings(
@@ -118,11 +126,20 @@ def test_the_first_run_link_points_where_the_daemon_listens_when_no_site_url_is_
         env_file=None,
     )
     assert "site_url" not in unset.model_fields_set
-    first_admin(engine, unset, served="http://127.0.0.1:8080")
+    served = process.site_url(unset, process.Options(actor="test", host="0.0.0.0", port=8080))
+    assert served.url == "http://127.0.0.1:8080" and "PUBLISHER_SITE_URL" in served.line()
+    first_admin(engine, with_site_url(unset, served))
     assert "    http://127.0.0.1:8080/admin/welcome/" in capsys.readouterr().out
-    # With PUBLISHER_SITE_URL set, the link is the site's, wherever this daemon listens.
+    # The commands run beside it read where it last listened; without a record, the default.
+    assert site_url_of(unset).url == "http://127.0.0.1:8000"
+    record_served_url(unset, served.url)
+    assert site_url_of(unset).url == "http://127.0.0.1:8080"
+    assert "last listened" in site_url_of(unset).source
+    no_web = process.Options(actor="test", port=9999, web=False)
+    assert process.site_url(unset, no_web).url == "http://127.0.0.1:8080"
+    # With PUBLISHER_SITE_URL set, the links are the site's, wherever this daemon listens.
     named = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_SITE_URL="https://news.example.com"
     )
-    first_admin(engine, named, served="http://127.0.0.1:8080")
-    assert "    https://news.example.com/admin/welcome/" in capsys.readouterr().out
+    site = process.site_url(named, process.Options(actor="test", port=8080))
+    assert site.url == "https://news.example.com" and site.source == "PUBLISHER_SITE_URL"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +34,8 @@ from publisher.settings import Settings
 from publisher.syndication import feeds
 from publisher.templating import make_environment
 from tests.browser import free_port
-from tests.processes import daemon_env, start_daemon, stop_daemons
+from tests.mailing import ran_before
+from tests.processes import cli, daemon_env, start_daemon, stop_daemons
 from tests.smtp import SmtpServer
 from tests.support import EXAMPLES, SECRET, make_settings
 
@@ -77,14 +80,68 @@ def test_catch_up_sends_within_the_window_and_records_older_misses(
     nominal = now - timedelta(minutes=late)
     table = parse_timetable(timetable_text(nominal, window))
     setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)  # a send time passed while no daemon ran
     digest = table.digest("daily")
     said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
-    [edition] = making.list_editions(engine)
+    [edition, _earlier] = making.list_editions(engine)
     assert edition.status == expected, said
     owed = sending.counts(engine, [edition.id or 0])[edition.id or 0]
     assert owed == ({"pending": 3} if expected == "sending" else {})
     again = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
-    assert len(making.list_editions(engine)) == 1 and str(edition.id) in again
+    assert len(making.list_editions(engine)) == 2 and str(edition.id) in again
+
+
+def test_a_first_start_misses_nothing_and_the_timetable_begins_now(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 25: a site that never ran recorded its digests' past send times as missed."""
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    table = parse_timetable(timetable_text(now - timedelta(hours=3), "1h"))
+    digest = table.digest("daily")
+    said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
+    assert "first start, the timetable begins now" in said
+    assert "2026-12-01T09:00:00+00:00" in said  # the first send time to come
+    assert making.list_editions(engine) == []
+    # Once the digest has run, a send time passed while no daemon ran is missed as before.
+    ran_before(engine, "daily", now - timedelta(hours=3))
+    said = sending.catch_up(engine, settings, table, make_environment(), digest, now=now)
+    assert "recorded as missed" in said
+
+
+def test_a_missed_edition_is_sent_by_hand_with_digest_send_once(
+    engine: Engine, settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """`digest send NAME` made nothing of a missed edition ("nothing more is sent"): it makes
+    the current period's edition now and sends it, and says so when it already went out."""
+    nominal = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(nominal, "1h"))
+    setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)
+    table = parse_timetable(schedules.read_text())
+    now = datetime.now(UTC)
+    said = sending.catch_up(
+        engine, settings, table, make_environment(), table.digest("daily"), now=now
+    )
+    assert "recorded as missed" in said
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        env = {"PUBLISHER_SCHEDULES": str(schedules), "PUBLISHER_SMTP_URL": smtp.url}
+        sent = cli(tmp_path, database_url, "digest", "send", "daily", **env)
+        assert sent.returncode == 0, sent.stderr
+        assert "was missed: made now, by hand" in sent.stdout
+        assert smtp.recorder.counts() == {f"m{n}@example.com": 1 for n in range(3)}
+        again = cli(tmp_path, database_url, "digest", "send", "daily", **env)
+    finally:
+        smtp.stop()
+    assert again.returncode == 0, again.stderr
+    assert "already went out to 3 reader(s)" in again.stdout
+    assert len(smtp.recorder.received) == 3
+    made = {e.period_key: e for e in making.list_editions(engine)}[
+        nominal.strftime("%Y-%m-%dT%H:%M")
+    ]
+    assert made.status == "sending" and made.article_count == 1  # the daemon marks it sent
 
 
 def test_the_job_fires_once_per_period_however_often_it_runs(
@@ -116,6 +173,7 @@ def test_publisher_run_catches_up_sends_reloads_and_stops_cleanly(
     schedules.write_text(timetable_text(nominal, "6h"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)  # the daemon was down at today's send time
     port = free_port()
     env = daemon_env(tmp_path, database_url, smtp, schedules, port) | {
         "PUBLISHER_LOG_FORMAT": "json"
@@ -198,6 +256,7 @@ def test_three_daemons_on_postgresql_one_killed_every_member_once(
     schedules.write_text(timetable_text(nominal, "6h"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     setup_site(engine, settings, tmp_path, nominal)
+    ran_before(engine, "daily", nominal)  # the daemons start after today's send time
     members = [f"m{n}@example.com" for n in range(3)]
     for n in range(3, 300):
         subscriptions.add_subscriber(
@@ -242,7 +301,7 @@ def test_three_daemons_on_postgresql_one_killed_every_member_once(
     counts = smtp.recorder.counts()
     assert set(counts) == set(members)
     assert sum(counts.values()) - len(members) <= settings.send_concurrency  # the killed one's
-    assert len(making.list_editions(engine)) == 1
+    assert len(making.list_editions(engine)) == 2  # today's, and last week's
 
 
 @pytest.mark.slow  # a process
@@ -304,6 +363,7 @@ def test_a_digest_due_after_start_goes_out_once_at_its_time(
     schedules.write_text(timetable_text(due, "1m"))
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
     setup_site(engine, settings, tmp_path, due)
+    ran_before(engine, "daily", due)  # the site ran before: yesterday's send time is missed
     env = daemon_env(tmp_path, database_url, smtp, schedules, free_port())
     proc = subprocess.Popen(
         [sys.executable, "-m", "publisher", "run", "--no-web"],
@@ -568,3 +628,79 @@ def test_two_daemons_on_postgresql_serve_a_change_made_through_one(
     finally:
         stop_daemons(*procs)
         hub.server.shutdown()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_port_in_use_is_said_before_serving_with_what_to_look_for(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Issue 25: `publisher run` said "serving ... on :18765" and only then the bind error."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = cli(tmp_path, database_url, "run", "--port", str(port))
+    assert ran.returncode == 1
+    assert "serving" not in ran.stdout
+    assert f"port {port} is in use: another `publisher run`?" in ran.stderr
+    assert f"ss -ltnp 'sport = :{port}'" in ran.stderr
+
+
+def _links(text: str) -> set[str]:
+    """Every absolute http(s) address in a page, feed or mail."""
+    return set(re.findall(r"https?://[^\s\"'<>)]+", text))
+
+
+@pytest.mark.slow  # a daemon process, SMTP and several commands
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_without_a_site_url_every_link_points_where_the_daemon_listens(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    """Issue 25: on :18765 without PUBLISHER_SITE_URL, every link but the first-admin one
+    pointed at :8000 (pages, feeds, the confirmation mail, the digest, List-Unsubscribe and
+    the link `users add` prints)."""
+    nominal = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    schedules = tmp_path / "schedules.yaml"
+    schedules.write_text(timetable_text(nominal, "1h"))
+    settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url)
+    setup_site(engine, settings, tmp_path, nominal)
+    smtp = SmtpServer()
+    smtp.start()
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    env = daemon_env(tmp_path, database_url, smtp, schedules, port)
+    del env["PUBLISHER_SITE_URL"]
+    proc = start_daemon(env, port, tmp_path)
+    try:
+        seen: set[str] = set()
+        for path in ("/", "/articles/rail-freight-opens", "/feed.xml", "/atom.xml", "/feed.json"):
+            answer = httpx.get(site + path, timeout=10)
+            assert answer.status_code == 200, path
+            seen |= _links(answer.text)
+        assert f"{site}/articles/rail-freight-opens" in seen
+        assert httpx.post(f"{site}/subscribe", data={"email": "ann@example.com"}).status_code == 200
+        [confirmation] = smtp.recorder.wait_for(1)
+        mail = confirmation.data.decode()
+        seen |= _links(mail)
+        token = re.search(rf"{re.escape(site)}/confirm/([A-Za-z0-9._-]+)", mail)
+        assert token, mail
+        assert httpx.post(f"{site}/confirm/{token[1]}").status_code == 200
+        env["PUBLISHER_SMTP_URL"] = smtp.url
+        beside = {k: v for k, v in env.items() if k.startswith("PUBLISHER_")}
+        sent = cli(tmp_path, database_url, "digest", "send", "daily", **beside)
+        assert sent.returncode == 0, sent.stderr
+        digest = smtp.recorder.wait_for(2 + 3)[-1]  # three members of setup_site and Ann
+        unsubscribe = digest.parsed()["List-Unsubscribe"]
+        assert unsubscribe.startswith(f"<{site}/unsubscribe/"), unsubscribe
+        seen |= _links(b"\n".join(m.data for m in smtp.recorder.received).decode())
+        added = cli(tmp_path, database_url, "users", "add", "ed@example.com", **beside)
+        assert f"  {site}/admin/welcome/" in added.stdout, added.stderr
+        assert f"site URL {site} (where `publisher run` last listened" in added.stdout
+        checked = cli(tmp_path, database_url, "check", **beside)
+        assert f"site URL {site} (where `publisher run` last listened" in checked.stdout
+    finally:
+        [output] = stop_daemons(proc)
+        smtp.stop()
+    assert f"site URL {site} (where this daemon listens; set PUBLISHER_SITE_URL" in output
+    ours = {link for link in seen if "127.0.0.1" in link or "localhost" in link}
+    assert ours and all(link.startswith(site + "/") for link in ours), sorted(ours)

@@ -31,6 +31,7 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
+from tests.mailing import ran_before
 from tests.smtp import SmtpServer
 from tests.support import SECRET, make_settings
 
@@ -228,6 +229,20 @@ def test_a_reviewed_digest_is_held_edited_approved_and_everyone_gets_the_approve
     # The story taken out was never sent; it is not in this edition any more.
     with pytest.raises(ConflictError, match="already sent"):
         approve(engine, reviewed, edition_id)
+
+
+def test_approving_an_edition_as_it_is_records_no_change_that_did_not_happen(
+    engine: Engine, reviewed: Settings, tmp_path: Path
+) -> None:
+    # Issue 25: approving logged "subject: X -> X"; only what changed is in the trail.
+    audience(engine, reviewed, tmp_path, 2)
+    edition_id = make_edition(engine, reviewed)
+    subject = edition(engine, edition_id).subject
+    approve(engine, reviewed, edition_id, subject=f"  {subject}  ")  # the same, as typed
+    with store.reading(engine) as session:
+        [entry] = store.audit_entries(session, kind="edition", subject_id=edition_id)
+    assert entry.action == "edition.approve"
+    assert entry.before == "" and json.loads(entry.after) == {"deliveries": 2}
 
 
 def test_a_reader_of_one_category_gets_the_approved_version_too(
@@ -1057,12 +1072,13 @@ def test_an_edition_made_at_catch_up_after_its_review_deadline_is_decided_at_onc
     digest = timetable.digest("daily")
     nominal = digest.last_time(now())
     assert nominal is not None
+    ran_before(engine, "daily", nominal)
     # The daemon was down at the send time and is back 2 h later (within catch_up, 6 h).
     said = sending.catch_up(
         engine, settings, timetable, make_environment(), digest, now=nominal + timedelta(hours=2)
     )
     assert "review deadline" in said and "sent unreviewed" in said
-    (made,) = making.list_editions(engine)
+    (made, _earlier) = making.list_editions(engine)
     assert made.status == "sending"
     run_until_done(engine, settings, made.id or 0, clock=from_(nominal + timedelta(hours=2)))
     assert smtp.recorder.counts() == {address: 1 for address in members}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ from publisher.community import subscriptions
 from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
 from publisher.syndication import feeds
+from publisher.templating import make_environment
 from tests.support import EXAMPLES, NOW, make_settings
 from tests.validators import parse_with_node, validate_atom, validate_jsonfeed
 
@@ -198,27 +200,30 @@ def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     up = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB=hub.url)
     load(engine, up, tmp_path)
     feeds.refresh(engine, feeds.FeedBuilder(up), now=NOW)
+    # The site's, 11 categories' and 6 authors' feeds, three formats each.
+    FEEDS = 3 * (1 + 11 + 6)
     hub.status = 503
-    assert feeds.send_pings(engine, up, now=NOW) == (0, 36)
+    assert feeds.send_pings(engine, up, now=NOW) == (0, FEEDS)
     with store.reading(engine) as session:
         assert store.due_pings(session, now=NOW) == []
         retry = store.due_pings(session, now=NOW + timedelta(seconds=31))
-    assert len(retry) == 36 and retry[0].attempts == 1 and "answered 503" in retry[0].last_error
+    assert len(retry) == FEEDS and retry[0].attempts == 1 and "answered 503" in retry[0].last_error
     refused = make_settings(
         tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB="http://127.0.0.1:9/"
     )
     later = NOW + timedelta(seconds=31)
-    assert feeds.send_pings(engine, refused, now=later) == (0, 36)
+    assert feeds.send_pings(engine, refused, now=later) == (0, FEEDS)
     with store.reading(engine) as session:
         again = store.due_pings(session, now=later + timedelta(seconds=61))
     assert again[0].attempts == 2 and "unreachable" in again[0].last_error
 
     hub.status = 202
-    assert feeds.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (36, 0)
+    assert feeds.send_pings(engine, up, now=NOW + timedelta(minutes=2)) == (FEEDS, 0)
     topics = {r["hub.url"][0] for r in hub.received}
     assert (
         f"{up.site_url}/feed.xml" in topics
         and f"{up.site_url}/categories/trade/feed.json" in topics
+        and f"{up.site_url}/authors/lim-wei-jie/atom.xml" in topics
     )
     assert all(r["hub.mode"] == ["publish"] for r in hub.received)
 
@@ -462,3 +467,23 @@ def test_categories_only_unseen_articles_have_stay_private(
     assert "embargo-desk" in [slug for slug, _ in subscriptions.categories(engine, now=later)]
     with store.reading(engine) as session:
         assert "embargo-desk" in store.category_ids(session, ["embargo-desk"], now=later)
+
+
+def test_feeds_changed_is_one_short_line_and_the_full_list_at_debug(
+    engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 25: the daemon's log listed 35 file names at every change."""
+    load(engine, settings, tmp_path)
+    builder = feeds.FeedBuilder(settings, make_environment(zone=settings.zone))
+    with caplog.at_level(logging.DEBUG, logger=feeds.__name__):
+        feed_set = feeds.refresh(engine, builder, now=NOW)
+    count = len(feed_set.documents)
+    assert count > feeds.CHANGED_SHOWN
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert line.startswith(f"feeds changed: {count} (") and line.endswith(
+        f" and {count - feeds.CHANGED_SHOWN} more)"
+    )
+    assert line.count(", ") == feeds.CHANGED_SHOWN - 1
+    [full] = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert all(path in full for path in feed_set.documents)
+    assert feeds.changed_line(["rss.xml"]) == "feeds changed: 1 (rss.xml)"

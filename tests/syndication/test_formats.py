@@ -25,7 +25,6 @@ def info(hub: str | None = None) -> FeedInfo:
         home_url=SITE,
         urls={"rss": f"{SITE}/feed.xml", "atom": f"{SITE}/atom.xml", "json": f"{SITE}/feed.json"},
         language="en",
-        category_scheme=f"{SITE}/categories/",
         hub=hub,
         stylesheet="/feed.xsl",
     )

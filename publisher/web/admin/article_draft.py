@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
+from html.parser import HTMLParser
 
 from starlette.datastructures import FormData
 
@@ -104,10 +105,48 @@ class Draft:
             fields["source"] = {"name": v["source_name"], "url": v["source_url"]}
         return fields
 
+    def insecure_images(self) -> dict[str, str]:
+        """Images that readers' browsers would not show, by form field: the site's pages
+        allow images over https only (their Content-Security-Policy), so an ``http://`` one
+        would be dropped without a word."""
+        found: dict[str, str] = {}
+        image = self.values["image"].strip()
+        if image.lower().startswith("http://"):
+            found["image"] = (
+                "Readers' browsers will not show an image from an http:// address (the site "
+                f"shows images over https only): use https://{image[7:]} if the image is "
+                "there too, or another image."
+            )
+        plain = [src for src in _image_sources(self.preview()) if src.lower().startswith("http://")]
+        if plain:
+            found["body"] = (
+                f"Readers' browsers will not show the image {plain[0]} (the site shows images "
+                "over https only): use its https:// address, or take the image out."
+            )
+        return found
+
     def preview(self) -> str:
         """The body as readers will see it (sanitised HTML, safe to show as is)."""
         body = self.values["body"]
         return sanitise_html(body) if self.body_format == "html" else markdown_html(body)
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.sources.extend(value.strip() for name, value in attrs if name == "src" and value)
+
+
+def _image_sources(html: str) -> list[str]:
+    """The ``src`` of every image in ``html``."""
+    parser = _Images()
+    parser.feed(html)
+    parser.close()
+    return parser.sources
 
 
 def problems_of(exc: InputError) -> dict[str, str]:

@@ -132,10 +132,12 @@ async def save(
         return form_page(
             request, app, who, draft, view=view, preview=draft.preview(), from_item=item
         )
+    problems = draft.insecure_images()
     if item is not None and not draft.values["editor"].strip():
-        problems = {"editor": "Give your name: it is shown to readers as the editor."}
+        problems["editor"] = "Give your name: it is shown to readers as the editor."
+    if problems:  # nothing saved, everything typed kept
         return form_page(
-            request, app, who, draft, problems=problems, http_status=400, from_item=item
+            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
         )
     return stored(request, app, who, draft, view, item)
 
@@ -152,11 +154,18 @@ def stored(
     ``item``, in the same transaction), and the article shown; or the form again, saying
     what was wrong."""
     then = None if item is None else inbox_area.linker(item, actor=who.email, now=app.clock())
+    fields = draft.article_fields()
+    if (
+        view is not None
+        and draft.values["published_at"] == Draft.of(view, app.settings.zone).values["published_at"]
+    ):
+        # The time as the form showed it (to the second): the stored one, to the microsecond.
+        fields["published_at"] = view.article.published_at.isoformat()
     try:
         saved, changed = publish.save_article(
             app.engine,
             app.settings,
-            draft.article_fields(),
+            fields,
             article_id=view.article.id if view is not None else None,
             base_hash=(draft.base or None) if view is not None else None,
             now=app.clock(),
@@ -203,6 +212,20 @@ async def edit(
 ) -> Response:
     """The article as edited in the form."""
     return await save(request, app, who, load(app, article_id))
+
+
+@router.get("/articles/{article_id}/unpublish", response_class=HTMLResponse)
+def unpublish_question(
+    request: Request,
+    article_id: int,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """Unpublish? What it does, asked before it is done (the form posts to ``/status``)."""
+    view = load(app, article_id)
+    if view.article.status != "published":  # nothing to ask: it is off the site already
+        return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
+    return render(request, app, "article_unpublish.html", staff=who, view=view)
 
 
 @router.post("/articles/{article_id}/status", response_class=HTMLResponse)

@@ -16,6 +16,10 @@ __all__ = ["Chart", "Point", "RateChart", "Sample", "Tick", "growth_chart", "rat
 WIDTH, HEIGHT = 720.0, 240.0
 LEFT, RIGHT, TOP, BOTTOM = 64.0, 12.0, 12.0, 28.0  # room for the axes' labels
 TICKS = 4  # steps on the y axis
+# The time axis's labels at the largest size the page gives them (admin.css: 22 units of the
+# 720-unit view box on a phone, where the chart is drawn at half size), a generous average
+# character width and the room kept between two labels: none may overlap another.
+LABEL_FONT, CHAR_WIDTH, LABEL_GAP = 22.0, 0.62, 12.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,21 @@ def _plot(values: Sequence[int], *, from_zero: bool = False) -> _Plot:
 
 
 def _x_ticks(xs: Sequence[float], label: Callable[[int], str], most: int = 6) -> list[Tick]:
-    """About ``most`` labels on the time axis, the last point always labelled."""
+    """About ``most`` labels on the time axis, evenly spaced, the last point always labelled
+    (its label ends there, the others are centred on theirs); a label that would touch its
+    neighbour at a phone's size (:data:`LABEL_FONT`) is left out."""
     every = max(len(xs) // most, 1)
-    return [Tick(x, label(i)) for i, x in enumerate(xs) if (len(xs) - 1 - i) % every == 0]
+    wanted = [Tick(x, label(i)) for i, x in enumerate(xs) if (len(xs) - 1 - i) % every == 0]
+    kept: list[Tick] = []
+    room = WIDTH  # where the label kept last (the one to the right) begins
+    for tick in reversed(wanted):
+        width = len(tick.label) * LABEL_FONT * CHAR_WIDTH
+        right = tick.at if not kept else tick.at + width / 2
+        if kept and right + LABEL_GAP > room:
+            continue
+        kept.append(tick)
+        room = right - width
+    return kept[::-1]
 
 
 def growth_chart(days: Sequence[Day]) -> Chart:

@@ -1,6 +1,7 @@
 """The editions area's routes that act: what an editor does to an edition from its page
 (review it: take stories out, reorder them, change the subject and intro line; preview that,
-then approve; send a test, pause, resume and cancel) and a test of a digest's next edition
+then approve, confirming how many readers get it; make a missed edition now; send a test,
+pause, resume and cancel) and a test of a digest's next edition
 from the list. Each a POST with the form token, through ``sends`` (which audits it); one
 that cannot be done now (a page left open while someone else acted) shows the edition as it
 is now and says why."""
@@ -133,6 +134,20 @@ def testing(app: Application, who: Staff, edition_id: int, form: Mapping[str, st
     )
 
 
+def making_missed(app: Application, who: Staff, edition_id: int, form: Mapping[str, str]) -> None:
+    """Makes a missed edition now, held for review like any edition (issue 25)."""
+    sends.send_missed(
+        app.engine,
+        app.settings,
+        app.timetable,
+        app.env,
+        edition_id,
+        actor=who.email,
+        now=app.clock(),
+        review=True,
+    )
+
+
 def approving(app: Application, who: Staff, edition_id: int, form: Mapping[str, str]) -> None:
     """Approves the edition as the review form has it, and so starts sending it."""
     draft = review_form(form, carried(app, edition_id))
@@ -183,6 +198,18 @@ async def cancel(
     return await act(request, app, who, raw_id, cancelling, "cancelled")
 
 
+@router.post("/editions/{raw_id}/make", response_class=HTMLResponse, name="edition-make")
+async def make(
+    request: Request,
+    raw_id: str,
+    who: Staff = Depends(editor),
+    app: Application = Depends(application),
+) -> Response:
+    """A missed edition's button: made now with the stories since the last edition, and
+    held for review (then test and approve, as any edition)."""
+    return await act(request, app, who, raw_id, making_missed, "made")
+
+
 @router.post("/editions/{raw_id}/test", response_class=HTMLResponse, name="edition-test")
 async def test(
     request: Request,
@@ -229,10 +256,11 @@ async def review(
     who: Staff = Depends(editor),
     app: Application = Depends(application),
 ) -> Response:
-    """``do=approve`` approves the edition as reviewed and starts sending; anything
-    else shows it as reviewed, saving nothing."""
+    """``do=approve`` asks to confirm, saying how many readers get the edition;
+    ``do=send`` (the confirmation's button) approves it as reviewed and starts sending;
+    anything else shows it as reviewed. Only ``do=send`` saves anything."""
     form = {k: str(v) for k, v in (await request.form()).items()}
-    if form.get("do") == "approve":
+    if form.get("do") == "send":
         return await act(request, app, who, raw_id, approving, "approved")
     number = edition_id(raw_id)
     try:
@@ -241,4 +269,8 @@ async def review(
         return edition_screen(
             request, app, who, number, http_status=400, error=sentence(exc.message)
         )
-    return edition_screen(request, app, who, number, draft=draft)
+    confirm = form.get("do") == "approve"
+    if confirm and not draft.article_ids:
+        error = "Keep at least one story (to send nothing, cancel the edition)."
+        return edition_screen(request, app, who, number, http_status=400, error=error, draft=draft)
+    return edition_screen(request, app, who, number, draft=draft, confirm=confirm)

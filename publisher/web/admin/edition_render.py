@@ -36,6 +36,7 @@ DONE = {
     "resumed": "Resumed: what is still owed goes out; nobody gets a second copy.",
     "cancelled": "Cancelled: nothing more of this edition goes out.",
     "tested": "The test is on its way.",
+    "made": "Made now, by hand: review it, send yourself a test, then approve and send it.",
 }
 
 
@@ -94,9 +95,11 @@ def edition_screen(
     error: str = "",
     draft: Draft | None = None,
     to: str = "",
+    confirm: bool = False,
 ) -> HTMLResponse:
     """The edition's page, as the address asks (variant, width, what was done); Problem when
-    the edition is not there."""
+    the edition is not there. ``confirm``: asking to confirm sending ``draft``, saying to
+    how many readers."""
     params = request.query_params
     try:
         view = edition_page(
@@ -106,6 +109,7 @@ def edition_screen(
             width=params.get("width", ""),
             now=app.clock(),
             draft=draft,
+            confirm=confirm,
         )
     except PublisherError as exc:
         raise Problem.of(exc) from exc

@@ -148,11 +148,17 @@ class EditionPage:
     figures: stats.Figures | None = None
     draft: Draft | None = None  # the review being previewed, not saved yet
     rate_every: str = "minute"
+    readers: int | None = None  # asking to confirm the draft: the readers who would get it
 
     @property
     def reviewing(self) -> bool:
         """Whether it awaits an editor's review."""
         return self.edition.status == "awaiting_review"
+
+    @property
+    def missed(self) -> bool:
+        """Whether its send time passed while no daemon ran, so that nothing was made."""
+        return self.edition.status == "missed"
 
     @property
     def finished(self) -> bool:
@@ -249,11 +255,14 @@ def edition_page(
     width: str = "",
     whole: bool = True,
     draft: Draft | None = None,
+    confirm: bool = False,
 ) -> EditionPage:
     """Everything the edition's page shows (``whole=False``: only what its progress poll
-    and the cancel question need; ``draft``: an editor's review shown before approval)."""
+    and the cancel question need; ``draft``: an editor's review shown before approval;
+    ``confirm``: with how many readers would get it)."""
     with store.reading(app.engine) as db:
         edition = store.edition_by_id(db, edition_id)
+        readers = store.audience_size(db, edition.digest) if confirm else None
         views = store.edition_articles(db, edition_id) if whole else []
         variants = _variants(db, views) if whole else []
         trail = (
@@ -283,6 +292,7 @@ def edition_page(
         figures=figures,
         draft=draft,
         rate_every=every,
+        readers=readers,
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from publisher import store
-from publisher.newsroom.staff import Staff
+from publisher.newsroom.staff import Staff, nobody_can_sign_in
 from publisher.web.admin.session import csrf_token
 from publisher.web.application import Application
 
@@ -39,6 +39,7 @@ def render(
         csrf=csrf_token(request),
         path=request.url.path,
         inbox_waiting=lambda: inbox_waiting(app),
+        nobody_yet=lambda: nobody_can_sign_in(app.engine),  # asked by the sign-in page only
         **values,
     )
     return HTMLResponse(html, status_code=http_status)

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from publisher import store
-from publisher.community import subscribers
-from publisher.errors import InputError
+from publisher.community import subscribers, subscriptions
+from publisher.errors import ConflictError, InputError
 from publisher.newsroom.staff import Staff
 from publisher.store import EVERY_CATEGORY, SubscriberFilter
 from publisher.web.admin import session, trail
@@ -137,6 +137,7 @@ def _person_page(
     errors: dict[str, str] | None = None,
     typed: dict[str, Any] | None = None,
     notice: str = "",
+    refused: bool = False,
 ) -> HTMLResponse:
     found = subscribers.person(app.engine, subscriber_id)
     member = found.member
@@ -151,7 +152,7 @@ def _person_page(
         app,
         "subscriber.html",
         staff=who,
-        http_status=400 if errors else 200,
+        http_status=409 if refused else 400 if errors else 200,
         person=found,
         member=member,
         events=history(found),
@@ -159,6 +160,7 @@ def _person_page(
         form=typed or current,
         errors=errors or {},
         notice=notice,
+        refused=refused,
         statuses=[
             member.subscriber.status,
             *sorted(subscribers.ALLOWED[member.subscriber.status]),
@@ -195,9 +197,11 @@ def person(
     app: Application = Depends(application),
 ) -> HTMLResponse:
     """One subscriber: the change form, their history and their trail."""
-    notice = {"saved": "Saved.", "unchanged": "Nothing to change."}.get(
-        request.query_params.get("done", ""), ""
-    )
+    notice = {
+        "saved": "Saved.",
+        "unchanged": "Nothing to change.",
+        "confirming": "The confirmation mail is on its way; they are in once they follow its link.",
+    }.get(request.query_params.get("done", ""), "")
     return _person_page(request, app, who, subscriber_id, notice=notice)
 
 
@@ -239,6 +243,34 @@ async def change(
     except subscribers.FieldsRefused as exc:
         return _person_page(request, app, who, subscriber_id, errors=exc.fields, typed=typed)
     return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=saved", status_code=303)
+
+
+@router.post("/subscribers/{subscriber_id}/confirm-again", response_class=HTMLResponse)
+async def confirm_again(
+    request: Request,
+    subscriber_id: SubscriberId,
+    who: Staff = Depends(session.admin),
+    app: Application = Depends(application),
+) -> Response:
+    """A pending person's confirmation mail, sent again (as many a day as sign-ups may
+    send); their page says so, or why not."""
+    found = await run_in_threadpool(subscribers.person, app.engine, subscriber_id)
+    try:
+        await run_in_threadpool(
+            subscriptions.send_confirmation,
+            app.engine,
+            app.settings,
+            app.signer,
+            app.env,
+            found.member.subscriber.email,
+            actor=who.email,
+            now=app.clock(),
+        )
+    except ConflictError as exc:
+        notice = f"Nothing was sent: {exc.message}."
+        return _person_page(request, app, who, subscriber_id, notice=notice, refused=True)
+    app.courier.send_soon()
+    return RedirectResponse(f"/admin/subscribers/{subscriber_id}?done=confirming", status_code=303)
 
 
 @router.get("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)

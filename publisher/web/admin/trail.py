@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,11 +28,26 @@ class TrailRow:
     changes: list[tuple[str, Any, Any]]  # (field, before, after)
 
 
+# A recorded time: ISO 8601 with its offset (older entries have a space for the T).
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)")
+
+
 def _loaded(text: str) -> dict[str, Any]:
     if not text:
         return {}
     value = json.loads(text)
-    return value if isinstance(value, dict) else {"value": value}
+    return {k: _shown(v) for k, v in value.items()} if isinstance(value, dict) else {"value": value}
+
+
+def _shown(value: Any) -> Any:
+    """A recorded value as the trail shows it: a time as a datetime (the page shows it in
+    the site's zone), anything else as it was recorded."""
+    if isinstance(value, str) and _TIME.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def rows(entries: Iterable[AuditEntry]) -> list[TrailRow]:

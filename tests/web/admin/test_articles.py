@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.articles import publish
 from publisher.community import subscriptions
+from publisher.errors import NotFoundError
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.newsroom import add_person, newsroom_client, sign_in
@@ -229,6 +230,29 @@ def test_an_edit_keeps_the_id_a_new_slug_included_and_is_in_the_trail(
     assert 'value="Mine"' in stale.text and _view(engine, "new-title").article.title == "New title"
 
 
+def test_a_save_that_leaves_the_time_alone_records_no_time_change(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: the form shows whole seconds; a save that did not touch the time logged
+    # "published_at: ...09.493666+00:00 -> ...09+00:00" (and cut the stored time).
+    exact = (NOW - timedelta(hours=3)).replace(second=9, microsecond=493666)
+    _add(engine, settings, {"title": "Old title", "published_at": exact.isoformat()})
+    article_id = _view(engine, "old-title").article.id or 0
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/articles/{article_id}").text
+    fields = dict(re.findall(r'<input[^>]* name="(\w+)"[^>]* value="([^"]*)"', page))
+    fields.pop("csrf", None)
+    assert fields["published_at"].endswith(":09")  # as the form shows it
+    same = client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    assert "Nothing had changed." in same.text
+    fields["title"] = "New title"
+    client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    assert _view(engine, "old-title").article.published_at == exact  # to the microsecond
+    [edit, _] = _trail(engine, "article", article_id)
+    assert json.loads(edit.before) == {"title": "Old title"}
+    assert json.loads(edit.after) == {"title": "New title"}
+
+
 def test_schedule_then_see_it_at_its_time_unpublish_and_publish_again(
     engine: Engine, settings: Settings
 ) -> None:
@@ -430,3 +454,90 @@ def test_the_cli_and_the_api_are_in_the_trail(
         r["id"]: r for r in api.get("/api/reports?include_resolved=true", headers=auth).json()
     }
     assert listed[second]["correction_id"] is not None and listed[third]["correction_id"] is None
+
+
+def test_an_http_image_is_refused_with_the_reason_and_nothing_typed_is_lost(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: the site's policy shows images over https only; an http:// one vanished.
+    client, token = _editor(engine, settings)
+    typed = {"title": "Harbour lights", "image": "http://images.example.org/harbour.jpg"}
+    refused = client.post("/admin/articles/new", data=_form(token, **typed))
+    assert refused.status_code == 400
+    assert "https://images.example.org/harbour.jpg" in _errors(refused.text)["image"]
+    assert 'value="http://images.example.org/harbour.jpg"' in refused.text
+    body = "Before.\n\n![Lights](http://images.example.org/b.jpg)"
+    in_body = client.post(
+        "/admin/articles/new",
+        data=_form(token, **{**typed, "image": "https://images.example.org/a.jpg", "body": body}),
+    )
+    assert in_body.status_code == 400
+    assert "http://images.example.org/b.jpg" in _errors(in_body.text)["body"]
+    assert "![Lights](http://images.example.org/b.jpg)</textarea>" in in_body.text
+    with pytest.raises(NotFoundError):  # nothing was saved
+        _view(engine, "harbour-lights")
+    saved = client.post(
+        "/admin/articles/new",
+        data=_form(token, **{**typed, "image": "https://images.example.org/a.jpg"}),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert _view(engine, "harbour-lights").article.image == "https://images.example.org/a.jpg"
+
+
+def test_the_article_page_shows_times_in_the_sites_zone_and_the_feed_id_under_details(
+    tmp_path: Path,
+) -> None:
+    # Issue 25: the history showed raw ISO times, and the page led with the internal tag: id.
+    from lxml import html
+
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=f"sqlite:///{tmp_path}/z.db",
+        PUBLISHER_TIMEZONE="Asia/Singapore",
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    _add(engine, settings, {"title": "Ferry", "published_at": "2026-11-30T09:00:00+00:00"})
+    article_id = _view(engine, "ferry").article.id
+    client, token = _editor(engine, settings)
+    fields = {"title": "Ferry", "slug": "ferry", "published_at": "2026-11-30T18:30:00"}
+    client.post(f"/admin/articles/{article_id}", data=_form(token, **fields))
+    tree = html.fromstring(client.get(f"/admin/articles/{article_id}").text)
+    [details] = tree.cssselect("details#article-details")
+    uid = _view(engine, "ferry").article.uid
+    assert uid.startswith("tag:") and uid in details.text_content()
+    outside = "".join(t for e in tree.cssselect("main > p") for t in e.itertext())
+    assert uid not in outside
+    edit, create = tree.cssselect("details.changes")  # newest first
+    shown = " ".join(edit.text_content().split())
+    assert "30 Nov 2026, 17:00:00 +08 → 30 Nov 2026, 18:30:00 +08" in shown, shown
+    assert "T09:00" not in create.text_content() and "+00:00" not in create.text_content()
+    engine.dispose()
+
+
+def test_unpublish_asks_first_and_says_where_the_story_leaves(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: one click unpublished at once. The page now links to a question; only its
+    # answer (the same POST the form always sent) unpublishes.
+    _add(engine, settings, {"title": "Port strike"})
+    article_id = _view(engine, "port-strike").article.id
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/articles/{article_id}").text
+    assert 'name="status" value="unpublished"' not in page  # no one-click unpublish
+    assert f'href="/admin/articles/{article_id}/unpublish"' in page
+    question = client.get(f"/admin/articles/{article_id}/unpublish")
+    assert question.status_code == 200
+    said = " ".join(question.text.split())
+    for place in ("the site", "the feeds", "the archive"):
+        assert f"<strong>{place}</strong>" in said, place
+    assert f'action="/admin/articles/{article_id}/status"' in said
+    assert 'name="status" value="unpublished"' in said
+    assert _view(engine, "port-strike").article.status == "published"  # asking changed nothing
+    client.post(
+        f"/admin/articles/{article_id}/status", data={"csrf": token, "status": "unpublished"}
+    )
+    assert _view(engine, "port-strike").article.status == "unpublished"
+    again = client.get(f"/admin/articles/{article_id}/unpublish", follow_redirects=False)
+    assert again.status_code == 303  # nothing to ask any more

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from publisher import store
 from publisher.newsroom import dashboard
-from publisher.schedules import load_timetable
+from publisher.schedules import load_timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin.chart import TOP, growth_chart
@@ -241,3 +241,19 @@ def test_a_finished_editions_counts_are_counted_once(engine: Engine, settings: S
         store.set_edition_status(session, rows["first"], "sending")
     assert (first().sent, first().failed) == (2, 0)
     assert list(known) == []
+
+
+def test_next_sends_follow_the_timetable_the_daemon_reloaded(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 25: after a SIGHUP with a new cron, /healthz showed the new time and the
+    dashboard the old one until a restart: both read the daemon's timetable now."""
+    in_force = [parse_timetable('timezone: UTC\ndigests:\n  daily:\n    cron: "0 7 * * *"\n')]
+    client = _client(engine, settings, timetable=lambda: in_force[0])
+    add_person(engine, settings, "chief@example.com", "admin")
+    sign_in(client, "chief@example.com")
+    assert '<time datetime="2026-12-01T07:00:00+00:00">' in client.get("/admin/").text
+    in_force[0] = parse_timetable('timezone: UTC\ndigests:\n  daily:\n    cron: "30 18 * * *"\n')
+    page = client.get("/admin/").text
+    assert '<time datetime="2026-11-30T18:30:00+00:00">' in page
+    assert "2026-12-01T07:00:00" not in page

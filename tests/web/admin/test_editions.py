@@ -358,9 +358,18 @@ def test_review_then_approve_from_the_admin(engine: Engine, settings: Settings) 
     assert draft.text.index("Story &lt;3&gt;") < draft.text.index("Story &lt;1&gt;")
     assert _status(engine, edition.id or 0) == "awaiting_review"  # nothing saved
     assert _trail(engine, edition.id or 0) == []
+    # "Approve and send" asks first, saying how many readers get it; nothing is saved yet.
+    asked = client.post(f"/admin/editions/{edition.id}/review", data={**form, "do": "approve"})
+    assert asked.status_code == 200 and "Send this edition now?" in asked.text
+    assert "It goes to 3 readers of daily as soon as you confirm" in asked.text
+    assert "Send to 3 readers" in asked.text
+    assert (
+        _status(engine, edition.id or 0) == "awaiting_review"
+        and _trail(engine, edition.id or 0) == []
+    )
     approved = client.post(
         f"/admin/editions/{edition.id}/review",
-        data={**form, "do": "approve"},
+        data={**form, "do": "send"},
         follow_redirects=False,
     )
     assert approved.status_code == 303
@@ -377,7 +386,7 @@ def test_review_then_approve_from_the_admin(engine: Engine, settings: Settings) 
     assert _trail(engine, edition.id or 0) == ["edition.approve"]
     assert "edition.approve" in page.text  # the history on the page
     # The same form again, from a page left open: a clear answer, nothing changed.
-    again = client.post(f"/admin/editions/{edition.id}/review", data={**form, "do": "approve"})
+    again = client.post(f"/admin/editions/{edition.id}/review", data={**form, "do": "send"})
     assert again.status_code == 409
     assert "is already sending by ed@example.com" in again.text
     assert 'aria-label="Newsroom"' in again.text and _trail(engine, edition.id or 0) == [
@@ -638,3 +647,42 @@ def test_the_rate_chart_fits_any_figures() -> None:
     assert chart.samples[0].y == chart.baseline  # 0 sits on the axis
     assert "4,650 messages sent from 12:00 to 12:03" in chart.summary
     assert rate_chart([]).samples == [] and rate_chart([(start, 5)]).samples[0].x == 64.0
+
+
+def test_a_missed_edition_says_what_happened_and_is_made_and_sent_by_hand(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 25: a missed edition's page showed "No story of this edition is in this
+    category" in an empty frame, and nothing could send it."""
+    _stories(engine, settings)
+    _readers(engine, 2)
+    with store.writing(engine) as session:
+        missed, _ = store.create_edition(
+            session, "daily", "2026-11-29", nominal_at=NOW - timedelta(days=1), now=NOW
+        )
+        store.set_edition_status(session, missed.id or 0, "missed")
+    client, token = _editor(engine, settings)
+    page = client.get(f"/admin/editions/{missed.id}")
+    assert page.status_code == 200
+    assert "Missed: nothing was made or sent" in page.text
+    assert "No story of this edition" not in page.text and "<iframe" not in page.text
+    assert f'action="/admin/editions/{missed.id}/make"' in page.text
+    made = client.post(
+        f"/admin/editions/{missed.id}/make", data={"csrf": token}, follow_redirects=False
+    )
+    assert made.status_code == 303
+    page = client.get(made.headers["location"])
+    assert "Made now, by hand: review it, send yourself a test" in page.text
+    assert _status(engine, missed.id or 0) == "awaiting_review"  # the same review as any
+    assert len(_ids(engine, missed.id or 0)) == 3
+    assert _trail(engine, missed.id or 0) == ["edition.send-missed"]
+    # Made once: the button on a page left open says why nothing more happens.
+    again = client.post(f"/admin/editions/{missed.id}/make", data={"csrf": token})
+    assert again.status_code == 409 and "only a missed edition is sent by hand" in again.text
+    form = {"csrf": token, "subject": "By hand"} | {
+        f"keep-{i}": "on" for i in _ids(engine, missed.id or 0)
+    }
+    asked = client.post(f"/admin/editions/{missed.id}/review", data={**form, "do": "approve"})
+    assert "It goes to 2 readers of daily as soon as you confirm" in asked.text
+    client.post(f"/admin/editions/{missed.id}/review", data={**form, "do": "send"})
+    assert _status(engine, missed.id or 0) == "sending"

@@ -6,6 +6,7 @@ gets the approved edition once."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,6 +211,10 @@ def _review_and_send(browser: Any, room: Room) -> None:
     page.get_by_label("Subject").fill("Three stories, hand-picked")
     page.get_by_role("checkbox", name="A festival of street food opens on Friday").uncheck()
     page.get_by_role("button", name="Approve and send").click()
+    assert (
+        "readers of daily as soon as you confirm" in page.locator("#confirm-readers").inner_text()
+    )
+    page.get_by_role("button", name=re.compile(r"^Send to [\d,]+ readers$")).click()
     page.wait_for_selector("text=Approved: sending has started.")
     assert page.locator("#edition-live").get_attribute("hx-trigger") == "every 3s"
     # The progress moves on its own (polled every 3 s): wait for some sent, not all.

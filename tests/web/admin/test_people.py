@@ -564,3 +564,24 @@ def test_no_password_code_secret_or_cookie_is_logged(
     assert caplog.records  # something was logged at DEBUG
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     assert [s for s in secrets if s in logged] == []
+
+
+def test_the_roles_as_the_people_page_describes_them_are_the_roles_as_they_work(
+    engine: Engine, settings: Settings
+) -> None:
+    # Issue 25: the page said admins "also manage sends"; editors approve, cancel and send.
+    add_person(engine, settings, "chief@example.com", "admin")
+    add_person(engine, settings, "ed@example.com", "editor")
+    chief = _client(engine, settings)
+    sign_in(chief, "chief@example.com")
+    hint = re.search(r'<p class="hint" id="role-hint">([^<]*)</p>', chief.get("/admin/people").text)
+    assert hint is not None
+    editors, admins = hint[1].split(";")
+    assert "send editions" in editors and "approve, cancel" in editors
+    assert "sends" not in admins and "people and subscribers" in admins
+    ed = _client(engine, settings)
+    sign_in(ed, "ed@example.com")
+    for page in ("/admin/editions", "/admin/articles", "/admin/reports", "/admin/inbox"):
+        assert ed.get(page).status_code == 200, page
+    for page in ("/admin/people", "/admin/subscribers"):
+        assert ed.get(page).status_code == 403, page

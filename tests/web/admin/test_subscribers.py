@@ -304,6 +304,7 @@ def test_a_huge_upload_is_refused_with_a_page(
         create_app(small, engine, clock=lambda: NOW, feed_upkeep_every=None), small
     )
     csrf = sign_in(client, ADMIN)
+    assert "(at most 2 kB)" in client.get("/admin/subscribers/import").text
     big = "email\n" + "".join(f"r{n}@example.com\n" for n in range(200))
     answer = client.post(
         "/admin/subscribers/import",
@@ -312,7 +313,7 @@ def test_a_huge_upload_is_refused_with_a_page(
     )
     assert answer.status_code == 413
     assert answer.headers["content-type"].startswith("text/html")
-    assert "Nothing was changed: the request body is larger than 2,048 bytes" in answer.text
+    assert "Nothing was changed: the request body is larger than 2 kB" in answer.text
     assert subscribers.find(engine, store.SubscriberFilter()).total == 0
     # Up to the limit it is taken (the import limit, not the 2 MiB of every other form).
     fits = "email\n" + "".join(f"r{n}@example.com\n" for n in range(20))
@@ -359,3 +360,31 @@ def test_readers_and_the_command_line_are_in_the_trail(engine: Engine, settings:
     ]
     confirmed = _trail(engine, ann)[-2]
     assert json.loads(confirmed.after) == {"status": "confirmed"}
+
+
+def test_a_pending_persons_confirmation_is_sent_again_from_their_page(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 25: nothing in the newsroom sent a pending person's confirmation mail again."""
+    client, csrf = _admin(engine, settings)
+    pending = _add(engine, "mei@example.com", confirmed=False)
+    member = _add(engine, "kim@example.com")
+    page = client.get(f"/admin/subscribers/{pending}").text
+    assert f'action="/admin/subscribers/{pending}/confirm-again"' in page
+    assert "/confirm-again" not in client.get(f"/admin/subscribers/{member}").text
+    sent = client.post(
+        f"/admin/subscribers/{pending}/confirm-again", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert sent.status_code == 303
+    assert "The confirmation mail is on its way" in client.get(sent.headers["location"]).text
+    with store.reading(engine) as session:
+        [queued] = [m for m in store.claim_outbox(session, now=NOW, lease_until=NOW, limit=9)]
+    assert queued.recipient == "mei@example.com" and b"/confirm/" in queued.message
+    assert "subscriber.confirmation-sent" in [e.action for e in _trail(engine, pending)]
+    for _ in range(2):  # three a day, then a clear refusal
+        client.post(f"/admin/subscribers/{pending}/confirm-again", data={"csrf": csrf})
+    refused = client.post(f"/admin/subscribers/{pending}/confirm-again", data={"csrf": csrf})
+    assert refused.status_code == 409
+    assert "Nothing was sent: mei@example.com was sent 3 confirmation mails" in refused.text
+    confirmed = client.post(f"/admin/subscribers/{member}/confirm-again", data={"csrf": csrf})
+    assert confirmed.status_code == 409 and "is confirmed already" in confirmed.text
