@@ -9,8 +9,8 @@ indexes, which made imports four times slower) and ``search_trigram`` (the ``tri
 tokenizer over ``unspaced`` only: any run of three or more characters of a Thai or Chinese
 text is found, and English bodies cost no trigrams). PostgreSQL: a ``simple`` tsvector
 (weights A/B/C for headline, summary, body) and a pg_trgm GIN index over ``unspaced``.
-Whether a story may be found is decided at query time by joining ``articles`` (status and ``published_at``), so withdrawing a story or a scheduled one
-coming due needs no index change. Existing stories are indexed here (backfill).
+Whether a story may be found is decided at query time by joining ``articles`` (status and
+``published_at``), so withdrawing a story or a scheduled one coming due needs no index change. Existing stories are indexed here (backfill).
 
 Revision ID: 0022
 Revises: 0020
