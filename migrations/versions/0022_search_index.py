@@ -1,16 +1,17 @@
-"""The reader's search (issue 30): ``article_texts`` holds each story's headline, summary and
-body as plain text (tags stripped), and apart, the runs of scripts written without spaces
-between words (Thai, Lao, Khmer, Myanmar, Chinese, Japanese kana: ``unspaced``); the
-database's own full-text indexes are built over it.
+"""The reader's search (issue 30): ``article_texts`` holds each story's headline, summary and body
+as plain text (tags stripped), and apart, the runs of scripts written without spaces between
+words (Thai, Lao, Khmer, Myanmar, Chinese, Japanese kana: ``unspaced``); the database's own
+full-text indexes are built over it.
 
 SQLite: two FTS5 tables over it (external content, kept in step by triggers on
 ``article_texts``): ``search_words`` (``unicode61`` words of the three texts; no prefix
 indexes, which made imports four times slower) and ``search_trigram`` (the ``trigram``
-tokenizer over ``unspaced`` only: any run of three or more characters of a Thai or Chinese
-text is found, and English bodies cost no trigrams). PostgreSQL: a ``simple`` tsvector
-(weights A/B/C for headline, summary, body) and a pg_trgm GIN index over ``unspaced``.
-Whether a story may be found is decided at query time by joining ``articles`` (status and
-``published_at``), so withdrawing a story or a scheduled one coming due needs no index change. Existing stories are indexed here (backfill).
+tokenizer over ``unspaced`` only: any run of three or more characters of a Thai or Chinese text
+is found, and English bodies cost no trigrams). PostgreSQL: a ``simple`` tsvector (weights
+A/B/C for headline, summary, body) and a pg_trgm GIN index over ``unspaced``. Whether a story
+may be found is decided at query time by joining ``articles`` (status and ``published_at``), so
+withdrawing a story or a scheduled one coming due needs no index change. Existing stories are
+indexed here (backfill).
 
 Revision ID: 0022
 Revises: 0020
