@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     admin_session_hours: int = Field(default=12, ge=1, le=30 * 24)
     # Issue 13: story links in digests go through /r/TOKEN and are counted (README, The digest).
     track_clicks: str = Field(default="off", pattern="^(off|aggregate|individual)$")
+    # Issue 28: what mail systems report back. Soft bounces suppress a member after this many
+    # within this many days (a hard bounce at once; a complaint unsubscribes at once).
+    bounce_soft_limit: int = Field(default=2, ge=1, le=100)
+    bounce_soft_days: int = Field(default=30, ge=1, le=365)
 
     @classmethod
     def settings_customise_sources(

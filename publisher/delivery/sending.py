@@ -53,7 +53,6 @@ __all__ = [
     "prepare_send",
     "prune",
     "start",
-    "suppress_bounces",
 ]
 
 log = logging.getLogger(__name__)
@@ -464,17 +463,6 @@ def prepare_send(
     new = start(engine, edition, now=now)
     with store.reading(engine) as session:
         return SendPlan(store.edition_by_id(session, edition.id or 0), created, new)
-
-
-def suppress_bounces(engine: Engine, addresses: list[str], *, now: datetime) -> int:
-    """Mark these subscribers bounced (never mailed again); how many changed."""
-    changed = 0
-    with store.writing(engine) as session:
-        for address in addresses:
-            found = store.subscriber_by_email(session, address)
-            if found is not None and found.id is not None:
-                changed += store.set_subscriber_status(session, found.id, "bounced", now=now)
-    return changed
 
 
 def catch_up(
