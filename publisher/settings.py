@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     # within this many days (a hard bounce at once; a complaint unsubscribes at once).
     bounce_soft_limit: int = Field(default=2, ge=1, le=100)
     bounce_soft_days: int = Field(default=30, ge=1, le=365)
+    # The bounce mailbox the daemon polls (imaps://user:pass@host/INBOX, pop3s://..., or
+    # imap/pop3 with ?starttls=true); the password may come in its own variable.
+    bounce_mailbox_url: SecretStr | None = None
+    bounce_mailbox_password: SecretStr | None = None
+    bounce_mailbox_every: float = Field(default=60, ge=1, le=86400)
+    # Where mail to that mailbox is addressed (the digest's List-Unsubscribe mailto); empty:
+    # the mailbox's user name when it is an address.
+    bounce_address: str = ""
 
     @classmethod
     def settings_customise_sources(

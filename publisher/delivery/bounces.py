@@ -79,6 +79,10 @@ class Applied:
         if hasattr(self, name):
             setattr(self, name, getattr(self, name) + 1)
 
+    def merge(self, other: Applied) -> None:
+        for name in ("suppressed", "unsubscribed", "counted", "duplicate", "refused", "unread"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def __str__(self) -> str:
         return (
             f"{self.suppressed} suppressed, {self.unsubscribed} unsubscribed, {self.counted} "
