@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     # Where mail to that mailbox is addressed (the digest's List-Unsubscribe mailto); empty:
     # the mailbox's user name when it is an address.
     bounce_address: str = ""
+    # Sending services' webhooks at /webhooks/bounces/{provider}, each off until set: SES's
+    # SNS topic ARNs, Postmark's basic-auth "user:password", SendGrid's verification key
+    # (base64), Mailgun's webhook signing key. SNS signing certificates come from SNS hosts
+    # only; tests name their own host here (production leaves it empty).
+    webhook_ses_topics: str = ""
+    webhook_sns_cert_hosts: str = ""
+    webhook_postmark_auth: SecretStr | None = None
+    webhook_sendgrid_key: str = ""
+    webhook_mailgun_key: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -417,6 +417,8 @@ class Sender:
             token = member["unsubscribe"].rsplit("/", 1)[-1]
             subject = f"{UNSUBSCRIBE_SUBJECT}%20{token}"
             member["unsubscribe_mailto"] = f"mailto:{self.mailto}?subject={subject}"
+        if self.settings.webhook_postmark_auth is not None:
+            member["postmark_metadata"] = "1"
         return Recipient(
             address=delivery.email,
             # The same id for the same delivery: a receiver can drop a copy sent twice.

@@ -160,6 +160,8 @@ class MessageTemplate:
             f"List-Unsubscribe: {unsubscribe}",  # RFC 8058; kept on one line, never encoded
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
+        if recipient.values.get("postmark_metadata"):  # Postmark's bounce webhook returns it
+            lines.append(f"X-PM-Metadata-newsflash-id: <{recipient.message_id}>")
         head = b"".join(["\r\n".join(lines).encode("ascii"), b"\r\n", self.head, b"\r\n"])
         if self.dkim is not None:
             head = self.dkim.signature(head + self._fill(self._body, recipient.values)) + head

@@ -31,6 +31,7 @@ from publisher.web import (
     reader,
     reports,
     subscriptions,
+    webhooks,
     websub_callback,
 )
 from publisher.web import feeds as feeds_routes
@@ -98,6 +99,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)
     app.include_router(websub_callback.router)
+    app.include_router(webhooks.router)  # sending services' bounces (issue 28)
     app.include_router(health.router)
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
