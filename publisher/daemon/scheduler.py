@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher.delivery import mailbox, sending
+from publisher.delivery import mailbox, sending, webhooks
 from publisher.editions import clicks, sends, stats
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
@@ -137,6 +137,7 @@ class Timekeeper:
             stats.keep_figures(self.engine, before=before, now=self.clock())
             gone = sending.prune(self.engine, self.settings, now=self.clock())
             clicks.prune(self.engine, before=before)
+            webhooks.prune(self.engine, now=self.clock())
         except Exception:
             log.exception("pruning old deliveries failed; trying again later")
             return

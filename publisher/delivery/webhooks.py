@@ -42,10 +42,12 @@ from publisher.tokens import Signer
 __all__ = [
     "PROVIDERS",
     "REPLAY_WINDOW",
+    "SEEN_DAYS",
     "Event",
     "Received",
     "Refused",
     "configured",
+    "prune",
     "receive",
 ]
 
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PROVIDERS = ("ses", "postmark", "sendgrid", "mailgun")
 REPLAY_WINDOW = timedelta(minutes=15)  # a signed timestamp older (or newer) than this: refused
+SEEN_DAYS = 30  # event ids kept this long (Postmark's requests carry no signed time)
 SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 MAX_CERT_BYTES = 64 * 1024
 
@@ -101,6 +104,12 @@ def configured(settings: Settings, provider: str) -> bool:
             "mailgun": settings.webhook_mailgun_key,
         }.get(provider)
     )
+
+
+def prune(engine: Engine, *, now: datetime) -> int:
+    """Forget the event ids seen more than SEEN_DAYS ago; how many."""
+    with store.writing(engine) as session:
+        return store.prune_webhook_events(session, before=now - timedelta(days=SEEN_DAYS))
 
 
 def receive(

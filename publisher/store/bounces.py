@@ -218,8 +218,9 @@ def see_webhook_event(session: Session, provider: str, event_id: str, *, now: da
         insert_ignore(session)(webhook_events_t)
         .values(provider=provider, event_id=event_id[:200], seen_at=now)
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(webhook_events_t.c.event_id)
     )
-    return cast(CursorResult[Any], result).rowcount == 1
+    return result.scalar() is not None
 
 
 def prune_webhook_events(session: Session, *, before: datetime) -> int:
