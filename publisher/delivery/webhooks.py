@@ -283,10 +283,10 @@ def _sns_verify(settings: Settings, message: dict[str, Any], *, now: datetime) -
 def _ses(settings: Settings, message: Any, *, now: datetime) -> tuple[list[Event], str]:
     if not isinstance(message, dict):
         raise Refused("an SNS message is a JSON object", 400)
-    _sns_verify(settings, message, now=now)
     topics = settings.webhook_ses_topics.replace(",", " ").split()
-    if str(message.get("TopicArn", "")) not in topics:
+    if str(message.get("TopicArn", "")) not in topics:  # before fetching any certificate
         raise Refused(f"the topic {message.get('TopicArn')!r} is not ours", 403)
+    _sns_verify(settings, message, now=now)
     if message["Type"] == "SubscriptionConfirmation":
         url = _sns_url(settings, str(message.get("SubscribeURL", "")), "subscribe URL")
         try:
@@ -401,6 +401,8 @@ def _mailgun(settings: Settings, payload: Any, *, now: datetime) -> list[Event]:
     signed = payload["signature"]
     stamp, token = str(signed.get("timestamp", "")), str(signed.get("token", ""))
     key = settings.webhook_mailgun_key.get_secret_value() if settings.webhook_mailgun_key else ""
+    if not token:
+        raise Refused("the request's token is missing")
     expected = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, str(signed.get("signature", ""))):
         raise Refused("the signature does not match")
@@ -419,5 +421,6 @@ def _mailgun(settings: Settings, payload: Any, *, now: datetime) -> list[Event]:
         finding = Finding("hard" if hard else "soft", address, detail)
     else:
         return []
-    # The token names the request (Mailgun: cache it, refuse it again).
-    return [Event(f"{token}/{data.get('id', '')}", finding, _text(data))]
+    # The signature covers the timestamp and token only, not the event: the token alone
+    # names the request, so a captured signature cannot carry another event.
+    return [Event(token, finding, _text(data))]
