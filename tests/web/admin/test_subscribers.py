@@ -17,6 +17,9 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.articles import publish
 from publisher.community import subscribers, subscriptions
+from publisher.delivery import bounces
+from publisher.delivery.bounces import Target
+from publisher.mail.bounces import Finding
 from publisher.models import AuditEntry, Delivery
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -359,3 +362,33 @@ def test_readers_and_the_command_line_are_in_the_trail(engine: Engine, settings:
     ]
     confirmed = _trail(engine, ann)[-2]
     assert json.loads(confirmed.after) == {"status": "confirmed"}
+
+
+def test_a_bounce_shows_on_their_page_and_an_admin_clears_it(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 28: each report and what it did is on the subscriber's page; clearing a
+    suppressed member is an audited change, and their soft bounces so far count no more."""
+    lin = _add(engine, "lin@example.org")
+    target = Target("lin@example.org", lin, 999, 1)  # an edition since deleted
+    for n, kind in enumerate(("soft", "hard")):
+        finding = Finding(kind, "lin@example.org", f"{5 - n}.1.1 mailbox unavailable")
+        bounces.apply_finding(
+            engine, settings, target, finding, key=f"k{n}", source="mailbox", now=NOW
+        )
+    client, csrf = _admin(engine, settings)
+    page = client.get(f"/admin/subscribers/{lin}").text
+    assert "Hard bounce reported" in page and "suppressed: no more mail" in page
+    assert "Soft bounce reported" in page and "counted (below the soft bounce limit)" in page
+    assert (_trail(engine, lin)[0].actor, _trail(engine, lin)[0].action) == (
+        "mailbox report",
+        "subscriber.bounce",
+    )
+    form = {"csrf": csrf, "name": "", "status": "unsubscribed"}
+    saved = client.post(f"/admin/subscribers/{lin}", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "cleared by an admin since" in client.get(f"/admin/subscribers/{lin}").text
+    entry = _trail(engine, lin)[0]
+    assert (entry.actor, json.loads(entry.after)["status"]) == (ADMIN, "unsubscribed")
+    with store.reading(engine) as session:
+        assert store.soft_bounces_since(session, lin, NOW - timedelta(days=1)) == 0
