@@ -21,6 +21,7 @@ from publisher.settings import Settings
 from publisher.tokens import Signer
 from tests import bouncing
 from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.processes import cli
 from tests.smtp import SmtpServer
 from tests.support import make_settings
 
@@ -172,3 +173,29 @@ def test_soft_bounces_suppress_after_the_limit_and_an_admin_clears(
         engine, mail_settings, again, finding, key="webhook:2", source="ses", now=now()
     )
     assert outcome.action == "counted"
+
+
+@pytest.mark.slow
+def test_bounces_process_reads_an_mbox_once(
+    engine: Engine, database_url: str, tmp_path: Path, sent: dict[str, bytes]
+) -> None:
+    box = tmp_path / "bounces.mbox"
+    mails = [
+        bouncing.dsn(sent["member1@example.com"], "member1@example.com"),
+        bouncing.arf(sent["member2@example.com"]),
+        bouncing.dsn(sent["member4@example.com"], "member3@example.com"),  # forged
+    ]
+    box.write_bytes(
+        b"".join(b"From MAILER-DAEMON Sat Dec  5 10:00:00 2026\n" + m + b"\n" for m in mails)
+    )
+    first = cli(tmp_path, database_url, "bounces", "process", str(box))
+    assert first.returncode == 0, first.stderr
+    assert "3 message(s) read: 1 suppressed, 1 unsubscribed" in first.stdout
+    assert "1 refused (no message we sent)" in first.stdout
+    again = cli(tmp_path, database_url, "bounces", "process", str(box))
+    assert "0 suppressed, 0 unsubscribed, 0 soft bounce(s) counted, 2 already done" in again.stdout
+    assert [status_of(engine, f"member{n}@example.com") for n in (1, 2, 3)] == [
+        "bounced",
+        "unsubscribed",
+        "confirmed",
+    ]
