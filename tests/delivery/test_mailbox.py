@@ -17,15 +17,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from publisher import store
+from publisher.daemon.scheduler import Timekeeper
 from publisher.delivery import mailbox
 from publisher.delivery.bounces import Applied
+from publisher.schedules import load_timetable
 from publisher.settings import Settings
+from publisher.templating import make_environment
 from publisher.web import create_app
 from tests import bouncing
 from tests.dovecot import USER, Dovecot
 from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
 from tests.smtp import SmtpServer
-from tests.support import make_settings
+from tests.support import make_settings, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -206,3 +209,20 @@ def test_two_pollers_on_one_mailbox_act_on_each_report_once(
     with store.reading(engine) as session:
         rows = session.scalars(store.bounce_reports_t.select()).all()
     assert len(rows) == 2  # the hard bounce and the complaint, once each
+
+
+def test_the_daemons_clock_polls_the_mailbox(
+    engine: Engine, database_url: str, tmp_path: Path, smtp: SmtpServer, dovecot: Dovecot
+) -> None:
+    settings = settings_for(tmp_path, database_url, smtp, dovecot.url("imaps"))
+    sent = send(engine, settings, tmp_path, smtp)
+    keeper = Timekeeper(
+        engine, settings, load_timetable(settings.schedules), make_environment(), clock=now
+    )
+    keeper.start()
+    try:
+        dovecot.append(bouncing.dsn(sent["member1@example.com"], "member1@example.com"))
+        wait_for(lambda: status_of(engine, "member1@example.com") == "bounced", "the bounce")
+        wait_for(lambda: dovecot.count() == 0, "the report deleted")
+    finally:
+        keeper.shutdown()
