@@ -8,7 +8,15 @@ import email
 import email.policy
 import itertools
 
-__all__ = ["arf", "dsn", "exim", "headers_of", "mailed_unsubscribe", "postfix_plain"]
+__all__ = [
+    "arf",
+    "dsn",
+    "exchange",
+    "exim",
+    "headers_of",
+    "mailed_unsubscribe",
+    "postfix_plain",
+]
 
 _serial = itertools.count(1)
 
@@ -93,6 +101,28 @@ def exim(sent: bytes, address: str) -> bytes:
         "    550 5.1.1 User unknown\r\n\r\n"
         "------ This is a copy of the message, including all the headers. ------\r\n\r\n"
         + sent.decode("utf-8", "replace")
+    ).encode()
+
+
+def exchange(sent: bytes, address: str) -> bytes:
+    """An older Exchange server's non-delivery report: text, and the message attached."""
+    return (
+        "From: System Administrator <postmaster@mail.example.net>\r\n"
+        "To: bounces@news.example.com\r\n"
+        f"Message-ID: {_id()}\r\n"
+        "Subject: Undeliverable: Daily\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="x"\r\n\r\n'
+        "--x\r\nContent-Type: text/plain\r\n\r\n"
+        "Your message did not reach some or all of the intended recipients.\r\n\r\n"
+        "      Subject:  Daily\r\n\r\n"
+        "The following recipient(s) could not be reached:\r\n\r\n"
+        "Your message did not reach the following recipient(s):\r\n"
+        f"      {address} on 05/12/2026 10:00\r\n"
+        "            The e-mail account does not exist at the organization.\r\n"
+        "            <mail.example.net #5.1.1 smtp;550 5.1.1 User unknown>\r\n"
+        "--x\r\nContent-Type: message/rfc822\r\n\r\n"
+        + sent.decode("utf-8", "replace")
+        + "\r\n--x--\r\n"
     ).encode()
 
 

@@ -92,16 +92,18 @@ def test_a_hard_bounce_suppresses_once_and_is_recorded(
 def test_reports_in_the_common_shapes_are_read(
     engine: Engine, mail_settings: Settings, sent: dict[str, bytes]
 ) -> None:
-    """Postfix's and Exim's own shapes, and a DSN quoting only the headers."""
+    """Postfix's, Exim's and an older Exchange's own shapes, and a DSN quoting only the
+    headers (as Gmail's and Office 365's DSNs may)."""
     applied = apply(
         engine,
         mail_settings,
         bouncing.postfix_plain(sent["member1@example.com"], "member1@example.com"),
         bouncing.exim(sent["member2@example.com"], "member2@example.com"),
         bouncing.dsn(sent["member3@example.com"], "member3@example.com", headers_only=True),
+        bouncing.exchange(sent["member4@example.com"], "member4@example.com"),
     )
-    assert applied.suppressed == 3, applied
-    assert {status_of(engine, f"member{n}@example.com") for n in (1, 2, 3)} == {"bounced"}
+    assert applied.suppressed == 4, applied
+    assert {status_of(engine, f"member{n}@example.com") for n in (1, 2, 3, 4)} == {"bounced"}
 
 
 def test_forged_reports_change_nobody(
