@@ -146,6 +146,27 @@ class Settings(BaseSettings):
     # Issue 24: /metrics shows per-edition recipient counts; with a token set, it needs
     # "Authorization: Bearer <token>" (empty: open to whoever reaches it, as before).
     metrics_token: SecretStr = SecretStr("")
+    # Issue 28: what mail systems report back. Soft bounces suppress a member after this many
+    # within this many days (a hard bounce at once; a complaint unsubscribes at once).
+    bounce_soft_limit: int = Field(default=2, ge=1, le=100)
+    bounce_soft_days: int = Field(default=30, ge=1, le=365)
+    # The bounce mailbox the daemon polls (imaps://user:pass@host/INBOX, pop3s://..., or
+    # imap/pop3 with ?starttls=true); the password may come in its own variable.
+    bounce_mailbox_url: SecretStr | None = None
+    bounce_mailbox_password: SecretStr | None = None
+    bounce_mailbox_every: float = Field(default=60, ge=1, le=86400)
+    # Where mail to that mailbox is addressed (the digest's List-Unsubscribe mailto); empty:
+    # the mailbox's user name when it is an address.
+    bounce_address: str = ""
+    # Sending services' webhooks at /webhooks/bounces/{provider}, each off until set: SES's
+    # SNS topic ARNs, Postmark's basic-auth "user:password", SendGrid's verification key
+    # (base64), Mailgun's webhook signing key. SNS signing certificates come from SNS hosts
+    # only; tests name their own host here (production leaves it empty).
+    webhook_ses_topics: str = ""
+    webhook_sns_cert_hosts: str = ""
+    webhook_postmark_auth: SecretStr | None = None
+    webhook_sendgrid_key: str = ""
+    webhook_mailgun_key: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

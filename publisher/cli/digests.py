@@ -377,6 +377,7 @@ def stats_lines(figures: stats.Figures, progress: stats.Progress) -> list[str]:
         f"  sent          {figures.sent}",
         f"  failed        {figures.failed}",
         f"  bounced       {figures.bounced}",
+        f"  complained    {figures.complained}",
         f"  cancelled     {figures.cancelled}",
         f"  unsubscribed  {figures.unsubscribed} (through this edition's links, within "
         f"{stats.UNSUBSCRIBE_DAYS} days)",

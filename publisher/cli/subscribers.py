@@ -18,9 +18,9 @@ from publisher.cli.common import (
 )
 from publisher.community import csv_files, subscribers, subscriptions
 from publisher.content import printable
-from publisher.delivery import outbox, sending
+from publisher.delivery import bounces, outbox
 from publisher.errors import ConflictError, InputError
-from publisher.mail.bounces import read_hard_bounces
+from publisher.mail.bounces import read_box
 from publisher.schedules import load_timetable
 from publisher.settings import Settings, site_url_of
 from publisher.templating import make_environment
@@ -194,20 +194,24 @@ def subscribers_clear_bounce(email: str) -> None:
 
 @bounces_app.command("process")
 def bounces_process(path: Path) -> None:
-    """Read delivery status notifications (RFC 3464) from a Maildir or mbox and suppress
-    every address that bounced permanently (reports that quote no message we sent to that
-    address are ignored; messages that cannot be read are skipped and named)."""
+    """Read bounce reports (RFC 3464 and the common non-standard shapes), complaints (ARF)
+    and unsubscribe requests from a Maildir or mbox and act on them as the daemon does for
+    the bounce mailbox (reports that quote no message we sent are ignored; messages that
+    cannot be read are skipped and named). Reading the same box again counts nothing twice."""
     with context() as (settings, engine):
-        found = read_hard_bounces(path, Signer.of(settings.secret_key))
-        changed = sending.suppress_bounces(engine, found.addresses, now=utc_now())
-    for problem in found.skipped:
+        stored = read_box(path)
+        applied = bounces.apply_mails(
+            engine,
+            settings,
+            Signer.of(settings.secret_key),
+            stored.mails,
+            source="maildir",
+            now=utc_now(),
+        )
+    for problem in stored.skipped:
         err(f"skipped {problem}")
-    refused = f"; {found.refused} report(s) ignored: no message we sent" if found.refused else ""
-    skipped = f"; {len(found.skipped)} unreadable message(s) skipped" if found.skipped else ""
-    print(
-        f"{found.read} message(s) read: {len(found.addresses)} hard bounce(s), {changed} "
-        f"subscriber(s) suppressed{refused}{skipped}"
-    )
+    skipped = f"; {len(stored.skipped)} unreadable message(s) skipped" if stored.skipped else ""
+    print(f"{len(stored.mails)} message(s) read: {applied}{skipped}")
 
 
 @reports_app.command("list")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import one_line
 from publisher.errors import InputError, NotFoundError
-from publisher.models import AuditEntry, Confirmation, OutboxMessage, Subscriber
+from publisher.models import AuditEntry, BounceReport, Confirmation, OutboxMessage, Subscriber
 from publisher.store import SubscriberFilter
 
 __all__ = [
@@ -100,6 +100,7 @@ class Person:
     received_total: int
     mails: list[OutboxMessage]  # one-off mails to their address, newest first
     trail: list[AuditEntry]  # changes to them, newest first
+    reports: list[BounceReport]  # bounces and complaints about mail to them, newest first
 
 
 def person(engine: Engine, subscriber_id: int) -> Person:
@@ -115,6 +116,7 @@ def person(engine: Engine, subscriber_id: int) -> Person:
             store.deliveries_count(session, subscriber_id),
             store.mails_to(session, row.email),
             store.audit_entries(session, kind=store.SUBSCRIBER, subject_id=subscriber_id),
+            store.bounce_reports_of(session, subscriber_id),
         )
 
 
@@ -190,10 +192,13 @@ def change(
         if problems:
             raise FieldsRefused(problems)
         before = store.subscriber_snapshot(session, subscriber_id)
+        was = row.status
         if wanted.name is not None:
             store.set_name(session, subscriber_id, one_line(wanted.name).strip(), now=now)
         if wanted.status is not None:
             store.set_subscriber_status(session, subscriber_id, wanted.status, now=now)
+            if was == "bounced" and wanted.status != "bounced":  # cleared by an admin
+                store.clear_bounce_reports(session, subscriber_id, now=now)
         if wanted.digests is not None:
             store.set_subscriptions(session, subscriber_id, wanted.digests)
         if wanted.categories is not None:
@@ -272,6 +277,7 @@ def clear_bounce(engine: Engine, email: str, *, actor: str, now: datetime) -> No
             raise InputError(f"{row.email} has not bounced (it is {row.status})")
         before = store.subscriber_snapshot(session, row.id or 0)
         store.set_subscriber_status(session, row.id or 0, "unsubscribed", now=now)
+        store.clear_bounce_reports(session, row.id or 0, now=now)  # soft bounces start over
         store.record_subscriber_change(
             session,
             row.id or 0,

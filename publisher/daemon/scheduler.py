@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from jinja2 import Environment
 from sqlalchemy import Engine
 
-from publisher.delivery import sending
+from publisher.delivery import mailbox, sending, webhooks
 from publisher.editions import clicks, sends, stats
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable, load_timetable
@@ -94,8 +94,23 @@ class Timekeeper:
             seconds=SOURCES_CHECK_SECONDS,
             next_run_time=self.clock(),
         )
+        if self.settings.bounce_mailbox_url is not None:
+            self.scheduler.add_job(
+                self._bounces,
+                "interval",
+                id="bounces",
+                seconds=min(SOURCES_CHECK_SECONDS, self.settings.bounce_mailbox_every),
+                next_run_time=self.clock(),
+            )
         self.scheduler.start()
         return done
+
+    def _bounces(self) -> None:
+        """Poll the bounce mailbox when it is due and this daemon wins it (issue 28)."""
+        try:
+            mailbox.poll_mailbox(self.engine, self.settings, now=self.clock())
+        except Exception:
+            log.exception("reading the bounce mailbox failed; trying again later")
 
     def _feeds(self, feeds: FeedCache) -> None:
         try:
@@ -122,6 +137,7 @@ class Timekeeper:
             stats.keep_figures(self.engine, before=before, now=self.clock())
             gone = sending.prune(self.engine, self.settings, now=self.clock())
             clicks.prune(self.engine, before=before)
+            webhooks.prune(self.engine, now=self.clock())
         except Exception:
             log.exception("pruning old deliveries failed; trying again later")
             return

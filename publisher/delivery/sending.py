@@ -25,10 +25,12 @@ from sqlalchemy import Engine
 
 from publisher import store
 from publisher.community import links
+from publisher.delivery import mailbox
 from publisher.delivery.heartbeat import Heartbeat
 from publisher.editions import making, sends
 from publisher.editions.compose import greeting
 from publisher.editions.messages import MessageBook
+from publisher.mail.bounces import UNSUBSCRIBE_SUBJECT
 from publisher.mail.mime import Recipient, envelope_sender
 from publisher.mail.transports import DeliveryError, Transport, make_transport
 from publisher.models import Edition
@@ -53,7 +55,6 @@ __all__ = [
     "prepare_send",
     "prune",
     "start",
-    "suppress_bounces",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,9 @@ class Sender:
         self.sender = envelope_sender(settings.mail_from)
         self.signer = Signer.of(settings.secret_key)
         self.host = settings.site_host  # parsed once, not once a message
+        # With a bounce mailbox, List-Unsubscribe names it too (issue 28): a mail client's
+        # unsubscribe button works without the web.
+        self.mailto = mailbox.bounce_address(settings)
         maildir = settings.var_dir / "mail"
         smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
         self.transport_factory = transport_factory or (lambda: make_transport(smtp_url, maildir))
@@ -408,6 +412,13 @@ class Sender:
     def _recipient(self, delivery: store.Claimed, name: str) -> Recipient:
         site = self.settings.site_url
         sid = delivery.subscriber_id
+        member = links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock())
+        if self.mailto:
+            token = member["unsubscribe"].rsplit("/", 1)[-1]
+            subject = f"{UNSUBSCRIBE_SUBJECT}%20{token}"
+            member["unsubscribe_mailto"] = f"mailto:{self.mailto}?subject={subject}"
+        if self.settings.webhook_postmark_auth is not None:
+            member["postmark_metadata"] = "1"
         return Recipient(
             address=delivery.email,
             # The same id for the same delivery: a receiver can drop a copy sent twice.
@@ -419,7 +430,7 @@ class Sender:
             date=self.clock(),
             values={
                 "greeting": greeting(name),
-                **links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock()),
+                **member,
                 **self.book.personal(sid, self.clock()),  # click tracking's reader tag
             },
         )
@@ -464,17 +475,6 @@ def prepare_send(
     new = start(engine, edition, now=now)
     with store.reading(engine) as session:
         return SendPlan(store.edition_by_id(session, edition.id or 0), created, new)
-
-
-def suppress_bounces(engine: Engine, addresses: list[str], *, now: datetime) -> int:
-    """Mark these subscribers bounced (never mailed again); how many changed."""
-    changed = 0
-    with store.writing(engine) as session:
-        for address in addresses:
-            found = store.subscriber_by_email(session, address)
-            if found is not None and found.id is not None:
-                changed += store.set_subscriber_status(session, found.id, "bounced", now=now)
-    return changed
 
 
 def catch_up(

@@ -105,6 +105,7 @@ class Figures:
     unsubscribed: int  # through this edition's links within UNSUBSCRIBE_DAYS of their copy
     failures: list[Failure] = field(default_factory=list)
     tracking: str = "off"
+    complained: int = 0  # readers who reported it as spam (issue 28)
     links: list[LinkClicks] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -196,13 +197,15 @@ def figures(engine: Engine, settings: Settings, edition_id: int, *, now: datetim
         counts = store.edition_status_counts(session, edition_id)
         replies = store.failure_replies(session, edition_id)
         bounced = store.bounced_count(session, edition_id)
+        complained = store.complained_count(session, edition_id)
         unsubscribed = store.unsubscribes_within(session, edition_id, UNSUBSCRIBE_DAYS)
         followed = store.link_counts(session, edition_id)
         kept = store.kept_figures(session, [edition_id]).get(edition_id)
     if kept is not None:  # its delivery rows were pruned: the figures kept then
         counts = {**_kept_counts(kept), **{s: counts[s] for s in OPEN if s in counts}}
         replies = [(str(reply), int(n)) for reply, n in json.loads(kept.failures)]
-        bounced = kept.bounced
+        bounced = max(kept.bounced, bounced)  # reports may come after the rows went
+        complained = max(kept.complained, complained)
     links = _links(settings, edition, followed)
     return Figures(
         edition_id=edition_id,
@@ -221,6 +224,7 @@ def figures(engine: Engine, settings: Settings, edition_id: int, *, now: datetim
         failures=grouped_failures(replies),
         tracking=settings.track_clicks,
         links=links,
+        complained=complained,
     )
 
 
@@ -241,6 +245,7 @@ def keep_figures(engine: Engine, *, before: datetime, now: datetime) -> int:
                     sent=counts.get("sent", 0),
                     failed=counts.get("failed", 0),
                     bounced=store.bounced_count(session, edition_id),
+                    complained=store.complained_count(session, edition_id),
                     cancelled=counts.get("cancelled", 0),
                     failures=json.dumps([[f.reply, f.count] for f in failures]),
                     kept_at=now,

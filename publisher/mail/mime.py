@@ -150,14 +150,18 @@ class MessageTemplate:
 
     def render(self, recipient: Recipient) -> Outgoing:
         """The message for one recipient."""
-        unsubscribe = recipient.values["unsubscribe"]
+        unsubscribe = f"<{recipient.values['unsubscribe']}>"
+        if recipient.values.get("unsubscribe_mailto"):  # the bounce mailbox reads these
+            unsubscribe = f"<{recipient.values['unsubscribe_mailto']}>, {unsubscribe}"
         lines = [
             f"To: {recipient.address}",
             f"Date: {_date(recipient.date.replace(microsecond=0))}",
             f"Message-ID: <{recipient.message_id}>",
-            f"List-Unsubscribe: <{unsubscribe}>",  # RFC 8058; kept on one line, never encoded
+            f"List-Unsubscribe: {unsubscribe}",  # RFC 8058; kept on one line, never encoded
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
+        if recipient.values.get("postmark_metadata"):  # Postmark's bounce webhook returns it
+            lines.append(f"X-PM-Metadata-newsflash-id: <{recipient.message_id}>")
         head = b"".join(["\r\n".join(lines).encode("ascii"), b"\r\n", self.head, b"\r\n"])
         if self.dkim is not None:
             head = self.dkim.signature(head + self._fill(self._body, recipient.values)) + head

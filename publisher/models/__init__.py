@@ -4,7 +4,14 @@ those live in :mod:`publisher.store`."""
 from publisher.models.articles import Article, ArticleCategory, Category, Correction, Report, Stamp
 from publisher.models.base import AwareDateTime
 from publisher.models.community import Confirmation, Interest, Subscriber, Subscription
-from publisher.models.delivery import Delivery, OutboxMessage, Worker
+from publisher.models.delivery import (
+    BounceMailbox,
+    BounceReport,
+    Delivery,
+    OutboxMessage,
+    WebhookEvent,
+    Worker,
+)
 from publisher.models.editions import (
     Edition,
     EditionArticle,
@@ -22,6 +29,8 @@ __all__ = [
     "ArticleCategory",
     "AuditEntry",
     "AwareDateTime",
+    "BounceMailbox",
+    "BounceReport",
     "Category",
     "Confirmation",
     "Correction",
@@ -45,5 +54,6 @@ __all__ = [
     "Subscription",
     "TrackedLink",
     "WebSubPing",
+    "WebhookEvent",
     "Worker",
 ]

@@ -1,5 +1,5 @@
-"""Deliveries (one row per edition and reader), the sending processes, and the outbox of one-off
-mails."""
+"""Deliveries (one row per edition and reader), the sending processes, the outbox of one-off
+mails, and what mail systems report back about them (bounces, complaints; issue 28)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from publisher.models.base import when
 
-__all__ = ["Delivery", "OutboxMessage", "Worker"]
+__all__ = ["BounceMailbox", "BounceReport", "Delivery", "OutboxMessage", "WebhookEvent", "Worker"]
 
 
 class Delivery(SQLModel, table=True):
@@ -74,3 +74,58 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="", sa_type=Text)
     created_at: datetime = when()
     sent_at: datetime | None = when(nullable=True)
+
+
+class BounceReport(SQLModel, table=True):
+    """A report about a message we sent, and what it did: a hard or soft bounce, a
+    complaint, or an unsubscribe request by mail (``kind``). ``key`` names the report (the
+    report mail's Message-ID or digest, a provider's event id), so the same report read twice
+    counts once. ``action``: suppressed, unsubscribed, counted (a soft bounce below the
+    threshold) or none (the member had already left). An admin clearing a suppressed member
+    sets ``cleared_at`` on their reports, so old soft bounces count no more."""
+
+    __tablename__ = "bounce_reports"
+    __table_args__ = (
+        Index("ix_bounce_reports_subscriber", "subscriber_id", "received_at"),
+        Index("ix_bounce_reports_edition", "edition_id", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    source: str = Field(max_length=30)  # mailbox, maildir, ses, postmark, sendgrid, mailgun
+    kind: str = Field(max_length=20)  # hard, soft, complaint, unsubscribe
+    email: str = Field(max_length=320)
+    subscriber_id: int | None = Field(
+        default=None, foreign_key="subscribers.id", ondelete="SET NULL"
+    )
+    edition_id: int | None = Field(default=None, foreign_key="editions.id", ondelete="SET NULL")
+    delivery_id: int | None = None  # deliveries are pruned; the report stays
+    detail: str = Field(default="", sa_type=Text)  # the status and diagnostic, the reason
+    action: str = Field(default="", max_length=20)
+    received_at: datetime = when()
+    cleared_at: datetime | None = when(nullable=True)
+
+
+class BounceMailbox(SQLModel, table=True):
+    """The bounce mailbox's polling state: which daemon polls it (the one whose UPDATE of
+    ``next_poll_at`` wins), and since when it fails (shown on the dashboard and /healthz)."""
+
+    __tablename__ = "bounce_mailbox"
+
+    name: str = Field(primary_key=True, max_length=50)
+    next_poll_at: datetime = when()
+    last_poll_at: datetime | None = when(nullable=True)
+    failures: int = 0
+    last_error: str = Field(default="", sa_type=Text)
+    down_since: datetime | None = when(nullable=True)
+    read_total: int = 0
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A provider's webhook event seen once (a replay of it is refused)."""
+
+    __tablename__ = "webhook_events"
+
+    provider: str = Field(primary_key=True, max_length=20)
+    event_id: str = Field(primary_key=True, max_length=200)
+    seen_at: datetime = when(index=True)

@@ -78,6 +78,7 @@ class EditionFigures(SQLModel, table=True):
     sent: int = 0
     failed: int = 0
     bounced: int = 0
+    complained: int = 0  # migration 0021
     cancelled: int = 0
     failures: str = Field(default="[]", sa_type=Text)
     kept_at: datetime = when()

@@ -4,14 +4,16 @@ and ``/admin/audit``. Every figure is one bounded query (see ``store.dashboard``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from publisher import store
+from publisher.delivery import mailbox
 from publisher.delivery.heartbeat import MISSED_BEATS
+from publisher.delivery.mailbox import MailboxHealth
 from publisher.models import Article, AuditEntry, Report
 from publisher.schedules import Timetable
 from publisher.settings import Settings
@@ -23,6 +25,9 @@ __all__ = [
     "AUDIT_KINDS",
     "AUDIT_PAGE",
     "AUDIT_SCAN",
+    "BOUNCES_LIMIT",
+    "COMPLAINTS_AIM",
+    "COMPLAINTS_LIMIT",
     "EDITOR_KINDS",
     "FINISHED",
     "GROWTH_DAYS",
@@ -47,6 +52,11 @@ __all__ = [
 ]
 
 GROWTH_DAYS = 90
+# Bulk-sender limits (Gmail's and Yahoo's rules since 2024): complaints under 0.3% of the
+# mail sent, aiming under 0.1%; bounces over 2% harm the sender's reputation.
+COMPLAINTS_LIMIT = 0.003
+COMPLAINTS_AIM = 0.001
+BOUNCES_LIMIT = 0.02
 RECENT_EDITIONS = 8
 NEWEST_REPORTS = 5
 SOONEST_ARTICLES = 5
@@ -83,6 +93,31 @@ class EditionFigures:
     failed: int
     pending: int  # pending, sending and retry
     cancelled: int
+    bounced: int = 0  # readers whose copy bounced (reported back, or refused at once)
+    complained: int = 0  # readers who reported it as spam (issue 28)
+
+    @property
+    def bounce_rate(self) -> float:
+        """Bounces per message sent (0 to 1)."""
+        return self.bounced / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complained / self.sent if self.sent else 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        """The bulk-sender limits this edition crossed (Gmail's and Yahoo's for complaints:
+        under 0.3%, aim under 0.1%; bounces: mailbox providers and sending services act from
+        about 2%)."""
+        out = []
+        if self.complaint_rate >= COMPLAINTS_LIMIT:
+            out.append(f"complaints {self.complaint_rate:.2%}: over the 0.3% bulk-sender limit")
+        elif self.complaint_rate >= COMPLAINTS_AIM:
+            out.append(f"complaints {self.complaint_rate:.2%}: over the 0.1% to aim for")
+        if self.bounce_rate >= BOUNCES_LIMIT:
+            out.append(f"bounces {self.bounce_rate:.2%}: over 2%, clean the list")
+        return out
 
 
 @dataclass(frozen=True)
@@ -119,6 +154,7 @@ class Dashboard:
     soonest: list[Article]
     sources: list[SourceState] = field(default_factory=list)  # each source's state
     inbox_new: int = 0  # new items in the inbox
+    mailbox: MailboxHealth | None = None  # the bounce mailbox, when one is configured
 
     @property
     def total(self) -> int:
@@ -200,7 +236,16 @@ def _editions(engine: Engine, limit: int, known: Counted | None = None) -> list[
                 c.get("cancelled", 0),
             )
         )
-    return found
+    with store.reading(engine) as session:  # reports arrive after the sends: read each time
+        rates = store.edition_rates(session, [f.id for f in found])
+    return [
+        replace(
+            f,
+            bounced=max(f.bounced, rates.get(f.id, (0, 0))[0]),
+            complained=rates.get(f.id, (0, 0))[1],
+        )
+        for f in found
+    ]
 
 
 def live(engine: Engine, settings: Settings, *, now: datetime) -> Queue:
@@ -250,6 +295,7 @@ def dashboard(
         soonest=soonest,
         sources=states,
         inbox_new=sum(s.new_items for s in states),
+        mailbox=mailbox.health(engine, settings) if settings.bounce_mailbox_url else None,
     )
 
 

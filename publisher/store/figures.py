@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, exists, func, select
+from sqlalchemy import Integer, and_, cast, exists, func, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, Label
 
 from publisher.models import AwareDateTime, EditionFigures
+from publisher.store.bounces import BOUNCE_KINDS, bounce_reports_t
 from publisher.store.engine import deliveries_t, editions_t, subscribers_t
 
 __all__ = [
@@ -101,10 +102,10 @@ def failure_replies(session: Session, edition_id: int) -> list[tuple[str, int]]:
 
 
 def bounced_count(session: Session, edition_id: int) -> int:
-    """Failed deliveries of the edition whose address is now suppressed as bounced."""
-    query = (
-        select(func.count())
-        .select_from(deliveries_t)
+    """Readers of the edition whose copy bounced, each once: a failed delivery whose address
+    is now suppressed as bounced, or a hard or soft bounce reported about their copy."""
+    failed = (
+        select(deliveries_t.c.email)
         .join(subscribers_t, subscribers_t.c.id == deliveries_t.c.subscriber_id)
         .where(
             and_(
@@ -114,7 +115,14 @@ def bounced_count(session: Session, edition_id: int) -> int:
             )
         )
     )
-    return int(session.scalar(query) or 0)
+    reported = select(bounce_reports_t.c.email).where(
+        and_(
+            bounce_reports_t.c.edition_id == edition_id,
+            bounce_reports_t.c.kind.in_(BOUNCE_KINDS),
+        )
+    )
+    either = union(failed, reported).subquery()
+    return int(session.scalar(select(func.count()).select_from(either)) or 0)
 
 
 def kept_figures(session: Session, edition_ids: Sequence[int]) -> dict[int, EditionFigures]:

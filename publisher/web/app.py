@@ -35,6 +35,7 @@ from publisher.web import (
     search,
     sections,
     subscriptions,
+    webhooks,
     websub_callback,
 )
 from publisher.web import feeds as feeds_routes
@@ -103,6 +104,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(clicks.router)  # /r/{token}: tracked links in digests
     app.include_router(feeds_routes.router)
     app.include_router(websub_callback.router)
+    app.include_router(webhooks.router)  # sending services' bounces (issue 28)
     app.include_router(health.router)
     app.include_router(icon.router)  # /favicon.svg and /favicon.ico
     # Always there: a newsroom session may use it with no API token (api.Gate decides);

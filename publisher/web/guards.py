@@ -138,7 +138,8 @@ class CrossSiteGuard:
     request comes from (Sec-Fetch-Site, Origin); clients without them are not browsers. The
     RFC 8058 one-click unsubscribe is exempt: mail providers post it from their own origin;
     so are a source's WebSub pushes (``/websub/``): a hub posts from its own, and each push
-    is checked by its HMAC signature instead."""
+    is checked by its HMAC signature instead; and sending services' webhooks
+    (``/webhooks/``), each checked by its provider's signature."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
@@ -149,7 +150,7 @@ class CrossSiteGuard:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or scope["path"].startswith(("/unsubscribe/", "/api/", "/websub/"))
+            or scope["path"].startswith(("/unsubscribe/", "/api/", "/websub/", "/webhooks/"))
         ):
             await self.app(scope, receive, send)
             return

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from publisher import store
-from publisher.delivery import metrics
+from publisher.delivery import mailbox, metrics
 from publisher.errors import PublisherError
 from publisher.schedules import Timetable
 from publisher.web.application import Application, application
 
-__all__ = ["healthz", "next_sends", "prometheus", "router"]
+__all__ = ["bounce_mailbox", "healthz", "next_sends", "prometheus", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def healthz(app: Application = Depends(application)) -> JSONResponse:
         body.update(status="error", database="unavailable")
     if app.daemon.mail_status is not None:  # informative: the web side is still healthy
         body["smtp"] = app.daemon.mail_status()
+    if app.settings.bounce_mailbox_url is not None and body["database"] == "ok":
+        body["bounce_mailbox"] = bounce_mailbox(app)  # informative too
     if app.daemon.status is not None:  # the daemon's scheduler runs beside this app
         body.update(app.daemon.status())
         if body["scheduler"] != "running":
@@ -61,6 +63,16 @@ def healthz(app: Application = Depends(application)) -> JSONResponse:
     else:
         body["digests"] = next_sends(app.timetable, app.clock())
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+def bounce_mailbox(app: Application) -> dict[str, Any]:
+    """The bounce mailbox: ok, or down since when (issue 28). Why is for operators: in the
+    log and on the dashboard, not on this public page (it names the mail server)."""
+    health = mailbox.health(app.engine, app.settings)
+    if not health.down:
+        return {"status": "ok"}
+    since = health.since.isoformat() if health.since else ""
+    return {"status": "down", "since": since, "failed_polls": health.failures}
 
 
 def next_sends(timetable: Timetable, now: datetime) -> dict[str, dict[str, str]]:

@@ -79,6 +79,9 @@ def dashboard(
         mail=mail_health(app),
         chart=growth_chart(board.growth),
         now=now,
+        complaints_limit=newsroom.COMPLAINTS_LIMIT,
+        complaints_aim=newsroom.COMPLAINTS_AIM,
+        bounces_limit=newsroom.BOUNCES_LIMIT,
     )
 
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from publisher import store
 from publisher.community import subscribers, subscriptions
 from publisher.errors import ConflictError, InputError
+from publisher.models import BounceReport
 from publisher.newsroom.staff import Staff
 from publisher.store import EVERY_CATEGORY, SubscriberFilter
 from publisher.web.admin import session, trail
@@ -97,7 +98,34 @@ def history(found: subscribers.Person) -> list[Event]:
             detail += f"; the server said: {got.reply}"
         what = f"Edition #{got.edition_id} ({got.digest}) {got.subject}".strip()
         events.append(Event(got.sent_at or got.nominal_at, what, detail, tone))
+    for report in found.reports:
+        events.append(_reported(report))
     return sorted(events, key=lambda e: e.at, reverse=True)
+
+
+REPORTED = {
+    "hard": "Hard bounce reported",
+    "soft": "Soft bounce reported",
+    "complaint": "Complaint (marked as spam)",
+}
+DONE = {
+    "suppressed": "suppressed: no more mail",
+    "unsubscribed": "unsubscribed",
+    "counted": "counted (below the soft bounce limit)",
+    "none": "nothing to do: they had already left",
+}
+
+
+def _reported(report: BounceReport) -> Event:
+    """A bounce or complaint about mail to them, with what it did."""
+    edition = f"edition #{report.edition_id}; " if report.edition_id else ""
+    cleared = "; cleared by an admin since" if report.cleared_at else ""
+    detail = (
+        f"{edition}{DONE.get(report.action, report.action)}; by {report.source}: "
+        f"{report.detail}{cleared}"
+    )
+    tone = "warn" if report.action in ("counted", "none") or report.cleared_at else "bad"
+    return Event(report.received_at, REPORTED.get(report.kind, report.kind), detail, tone)
 
 
 def _list_page(

@@ -10,15 +10,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from publisher import store
+from publisher.delivery import bounces, mailbox
+from publisher.delivery.bounces import Target
+from publisher.mail.bounces import Finding
 from publisher.newsroom import dashboard
 from publisher.schedules import load_timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.web import create_app
 from publisher.web.admin.chart import TOP, growth_chart
 from publisher.web.application import DaemonHooks
+from tests.browser import free_port
 from tests.newsroom import add_person, newsroom_client, newsroom_rows, set_delivery, sign_in
 from tests.support import NOW, make_settings
 
@@ -257,3 +261,40 @@ def test_next_sends_follow_the_timetable_the_daemon_reloaded(
     page = client.get("/admin/").text
     assert '<time datetime="2026-11-30T18:30:00+00:00">' in page
     assert "2026-12-01T07:00:00" not in page
+
+
+def test_complaint_and_bounce_rates_against_the_bulk_sender_limits(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 28: an edition whose complaints pass 0.3% of what it sent is flagged; a bounce
+    mailbox that keeps failing is shown."""
+    rows = newsroom_rows(engine, settings)
+    with store.reading(engine) as session:
+        delivery = session.execute(
+            select(store.deliveries_t).where(
+                store.deliveries_t.c.edition_id == rows["first"],
+                store.deliveries_t.c.subscriber_id == rows["today"],
+            )
+        ).one()
+    target = Target(delivery.email, rows["today"], rows["first"], delivery.id)
+    complaint = Finding("complaint", delivery.email, "complaint (abuse)")
+    bounces.apply_finding(engine, settings, target, complaint, key="t", source="ses", now=NOW)
+    board = dashboard.dashboard(engine, settings, load_timetable(settings.schedules), now=NOW)
+    first = next(e for e in board.editions if e.id == rows["first"])
+    assert (first.sent, first.complained, first.complaint_rate) == (1, 1, 1.0)
+    assert first.warnings == ["complaints 100.00%: over the 0.3% bulk-sender limit"]
+    assert not next(e for e in board.editions if e.id == rows["second"]).warnings
+    # A mailbox nothing answers at: down after three polls, on the dashboard.
+    down = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=settings.database_url,
+        PUBLISHER_BOUNCE_MAILBOX_URL=f"imap://bounces:pw@127.0.0.1:{free_port()}",
+    )
+    for n in range(3):
+        mailbox.poll_mailbox(engine, down, now=NOW + timedelta(hours=n))
+    add_person(engine, down, "chief@example.com", "admin")
+    client = _client(engine, down)
+    sign_in(client, "chief@example.com")
+    page = client.get("/admin/").text
+    assert 'id="sender-limits"' in page and "over the 0.3% bulk-sender limit" in page
+    assert 'id="mailbox-down"' in page and "cannot reach the mailbox" in page

@@ -17,6 +17,9 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.articles import publish
 from publisher.community import subscribers, subscriptions
+from publisher.delivery import bounces
+from publisher.delivery.bounces import Target
+from publisher.mail.bounces import Finding
 from publisher.models import AuditEntry, Delivery
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -388,3 +391,33 @@ def test_a_pending_persons_confirmation_is_sent_again_from_their_page(
     assert "Nothing was sent: mei@example.com was sent 3 confirmation mails" in refused.text
     confirmed = client.post(f"/admin/subscribers/{member}/confirm-again", data={"csrf": csrf})
     assert confirmed.status_code == 409 and "is confirmed already" in confirmed.text
+
+
+def test_a_bounce_shows_on_their_page_and_an_admin_clears_it(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 28: each report and what it did is on the subscriber's page; clearing a
+    suppressed member is an audited change, and their soft bounces so far count no more."""
+    lin = _add(engine, "lin@example.org")
+    target = Target("lin@example.org", lin, 999, 1)  # an edition since deleted
+    for n, kind in enumerate(("soft", "hard")):
+        finding = Finding(kind, "lin@example.org", f"{5 - n}.1.1 mailbox unavailable")
+        bounces.apply_finding(
+            engine, settings, target, finding, key=f"k{n}", source="mailbox", now=NOW
+        )
+    client, csrf = _admin(engine, settings)
+    page = client.get(f"/admin/subscribers/{lin}").text
+    assert "Hard bounce reported" in page and "suppressed: no more mail" in page
+    assert "Soft bounce reported" in page and "counted (below the soft bounce limit)" in page
+    assert (_trail(engine, lin)[0].actor, _trail(engine, lin)[0].action) == (
+        "mailbox report",
+        "subscriber.bounce",
+    )
+    form = {"csrf": csrf, "name": "", "status": "unsubscribed"}
+    saved = client.post(f"/admin/subscribers/{lin}", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "cleared by an admin since" in client.get(f"/admin/subscribers/{lin}").text
+    entry = _trail(engine, lin)[0]
+    assert (entry.actor, json.loads(entry.after)["status"]) == (ADMIN, "unsubscribed")
+    with store.reading(engine) as session:
+        assert store.soft_bounces_since(session, lin, NOW - timedelta(days=1)) == 0
