@@ -200,6 +200,7 @@ from publisher.store.reports import (
     resolve_report,
 )
 from publisher.store.search import (
+    CANDIDATES,
     MAX_QUERY_CHARS,
     MAX_TERMS,
     SEARCH_TABLES,
@@ -330,6 +331,7 @@ __all__ = [
     "AUDITED",
     "BOUNCE_KINDS",
     "BUCKET_SECONDS",
+    "CANDIDATES",
     "CARRYING",
     "EVERY_CATEGORY",
     "FEW",

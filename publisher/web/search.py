@@ -76,7 +76,7 @@ def snippet(text: str, terms: Sequence[str], size: int = SNIPPET_CHARS) -> Marku
     return Markup(("… " if start else "") + piece + (" …" if end < len(text) else ""))
 
 
-def _results(app: Application, terms: list[str], page: int) -> tuple[list[Result], int]:
+def _results(app: Application, terms: list[str], page: int) -> tuple[list[Result], int, bool]:
     now = app.clock()
     with store.reading(app.engine) as session:
         hits = store.search_articles(
@@ -91,7 +91,7 @@ def _results(app: Application, terms: list[str], page: int) -> tuple[list[Result
         in_summary = _spans(a.summary, terms)
         text = a.summary if in_summary or not _spans(body, terms) else body
         results.append(Result(view, highlight(a.title, terms), snippet(text or body, terms)))
-    return results, hits.total
+    return results, hits.total, hits.capped
 
 
 def _problem(query: str, terms: list[str]) -> str:
@@ -113,9 +113,9 @@ def search(q: str = "", page: str = "1", app: Application = Depends(application)
     terms = store.search_terms(q)
     problem = _problem(q, terms)
     results: list[Result] = []
-    total = 0
+    total, capped = 0, False
     if terms and not problem:
-        results, total = _results(app, terms, number)
+        results, total, capped = _results(app, terms, number)
         if not results and number > 1:
             raise NotFoundError("there is no such page of results")
     pages = -(-total // PER_PAGE)
@@ -127,6 +127,7 @@ def search(q: str = "", page: str = "1", app: Application = Depends(application)
         problem=problem,
         results=results,
         total=total,
+        capped=capped,
         page=number,
         pages=pages,
     )
