@@ -59,6 +59,8 @@ def cli_env(
         PUBLISHER_VAR_DIR=str(tmp_path / "var"),
         PUBLISHER_SMTP_URL=smtp.url,
         PUBLISHER_SCHEDULES=str(settings.schedules),
+        # Short, so that a killed worker's deliveries come back within a test (the lease's
+        # default is tested in tests/delivery/test_heartbeat.py).
         PUBLISHER_SEND_LEASE="2",
         PUBLISHER_SEND_RETRY_BASE="0.2",
         PUBLISHER_SITE_URL="https://news.example.com",

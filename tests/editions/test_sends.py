@@ -5,7 +5,6 @@ while no daemon runs), pause and resume, cancel, test sends, and each bad input.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,9 +30,10 @@ from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
 from publisher.web import create_app
-from tests.mailing import ran_before
+from tests.mailing import lease_holders, ran_before
+from tests.processes import cli_env
 from tests.smtp import SmtpServer
-from tests.support import SECRET, make_settings
+from tests.support import make_settings
 
 EDITOR = "editor@news.example.com"
 TOKEN = "editor-token-0123456789"
@@ -819,25 +819,6 @@ def test_the_api_approves_pauses_resumes_cancels_and_tests(
 # ---------------------------------------------------------------- daemons and the command line
 
 
-def cli_env(
-    settings: Settings, database_url: str, smtp: SmtpServer, tmp_path: Path
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    env.update(
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SECRET_KEY=SECRET,
-        PUBLISHER_VAR_DIR=str(tmp_path / "var"),
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_SCHEDULES=str(settings.schedules),
-        # Shortened as in settings_for (the lease's default is tested in test_heartbeat).
-        PUBLISHER_SEND_LEASE="2",
-        PUBLISHER_SEND_RETRY_BASE="0.2",
-        PUBLISHER_SITE_URL="https://news.example.com",
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
-    )
-    return env
-
-
 def cli(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "publisher", *args],
@@ -847,16 +828,6 @@ def cli(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.Completed
         text=True,
         timeout=300,  # a loaded machine takes long to start Python
     )
-
-
-def lease_holders(engine: Engine) -> set[str]:
-    """The processes (host:pid) holding deliveries right now."""
-    d = store.deliveries_t
-    with store.reading(engine) as session:
-        owners = session.scalars(
-            select(d.c.lease_owner).where(d.c.status == "sending").distinct()
-        ).all()
-    return {owner.rsplit(":", 1)[0] for owner in owners if owner}
 
 
 @pytest.mark.slow
