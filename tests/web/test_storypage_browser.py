@@ -43,7 +43,7 @@ def test_a_story_page_ends_with_provenance_report_brand_studio_and_join(
     account = page.get_by_role("link", name="Your subscription")
     assert account.is_visible() and account.get_attribute("href") == "/subscription"
     # The story's image is on an unreachable host: it goes, leaving no empty box.
-    page.wait_for_function("document.querySelectorAll('.story-image').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.story-image').length === 0")
     assert widest(page) <= viewport["width"]
     shot = screenshot(page, f"story-{viewport['width']}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
