@@ -199,6 +199,14 @@ from publisher.store.reports import (
     reports_t,
     resolve_report,
 )
+from publisher.store.revisions import (
+    RevisionView,
+    keep_revisions,
+    revision_by_id,
+    revision_fields,
+    revision_list,
+    revisions_t,
+)
 from publisher.store.search import (
     CANDIDATES,
     MAX_QUERY_CHARS,
@@ -325,6 +333,12 @@ from publisher.store.workers import (
     unregister_worker,
     workers_t,
 )
+from publisher.store.workflow import (
+    EDITORIAL_STATUSES,
+    change_state,
+    current_state,
+    state_of,
+)
 
 __all__ = [
     "ARTICLE_STATUSES",
@@ -333,6 +347,7 @@ __all__ = [
     "BUCKET_SECONDS",
     "CANDIDATES",
     "CARRYING",
+    "EDITORIAL_STATUSES",
     "EVERY_CATEGORY",
     "FEW",
     "FIRST_EDITION_LOOKBACK",
@@ -365,6 +380,7 @@ __all__ = [
     "OutcomeWriter",
     "Queued",
     "Received",
+    "RevisionView",
     "SearchHits",
     "SitemapEntry",
     "SubscriberFilter",
@@ -404,6 +420,7 @@ __all__ = [
     "category_ids",
     "category_is_public",
     "category_list",
+    "change_state",
     "changes",
     "claim_deliveries",
     "claim_mailbox",
@@ -416,6 +433,7 @@ __all__ = [
     "corrections_t",
     "count_reader",
     "create_edition",
+    "current_state",
     "delete_subscriber",
     "delete_subscriber_by_id",
     "deliveries_count",
@@ -463,6 +481,7 @@ __all__ = [
     "item_for_article",
     "items_t",
     "keep_figures",
+    "keep_revisions",
     "kept_figures",
     "last_sends",
     "latest_articles",
@@ -536,6 +555,10 @@ __all__ = [
     "resolve_report",
     "resume_source",
     "reviews_due",
+    "revision_by_id",
+    "revision_fields",
+    "revision_list",
+    "revisions_t",
     "rotate_link_key",
     "save_article",
     "save_rendering",
@@ -573,6 +596,7 @@ __all__ = [
     "stamp",
     "stamps_t",
     "start_deliveries",
+    "state_of",
     "status_counts",
     "story_page",
     "subscriber_by_email",

@@ -24,7 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from publisher.content import slugify
-from publisher.errors import InputError, NotFoundError
+from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.models import (
     Article,
     Category,
@@ -39,6 +39,7 @@ from publisher.store.engine import (
     links_t,
     stamps_t,
 )
+from publisher.store.revisions import keep_revisions
 from publisher.store.search import index_texts
 
 if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
@@ -103,9 +104,12 @@ def upsert_articles(
     now: datetime,
     host: str,
     actor: str | None = None,
+    status: str = "published",
 ) -> BatchResult:
     """Insert new slugs, update changed ones, leave identical ones alone. One batch. With
-    ``actor``, each created and updated article is in the audit trail (fields that changed)."""
+    ``actor``, each created and updated article is in the audit trail (fields that changed)
+    and keeps a revision. New articles get ``status`` (``draft``: nobody sees them yet);
+    updated ones keep theirs."""
     if not items:
         return BatchResult([], [], 0)
     existing = _current_rows(session, [item.slug for item in items])
@@ -117,7 +121,7 @@ def upsert_articles(
     ]
     # Read before the writes: the audit trail records what the changed articles were.
     before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
-    ids = _insert_fresh(session, fresh, now, host)
+    ids = _insert_fresh(session, fresh, now, host, status)
     ids.update(_update_changed(session, changed, existing, now))
     touched = [item for item in items if item.slug in ids]
     _link_categories(session, touched, ids)
@@ -125,8 +129,11 @@ def upsert_articles(
     if touched:
         bump(session, "articles")
     if actor and touched:
-        entries = _batch_changes(actor, touched, ids, before, existing, now)
+        entries = _batch_changes(actor, touched, ids, before, existing, now, status)
         record_many(session, entries, now=now)
+        keep_revisions(
+            session, [ids[item.slug] for item in touched], actor=actor, action="import", now=now
+        )
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
@@ -150,12 +157,12 @@ def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:
 
 
 def _insert_fresh(
-    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str
+    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str, status: str
 ) -> dict[str, int]:
     """Insert the new articles in one statement; their ids by slug."""
     if not fresh:
         return {}
-    rows = [_new_row(item, now, host) for item in fresh]
+    rows = [_new_row(item, now, host, status=status) for item in fresh]
     result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
     ids = {row.slug: row.id for row in result}
     index_texts(session, ({**row, "id": ids[row["slug"]]} for row in rows), fresh=True)
@@ -193,6 +200,7 @@ def _batch_changes(
     before: dict[int, dict[str, Any]],
     existing: dict[str, Any],
     now: datetime,
+    status: str,
 ) -> list[dict[str, Any]]:
     """The audit entries of a batch: one per article whose audited fields changed."""
     entries = []
@@ -200,8 +208,8 @@ def _batch_changes(
         article_id = ids[item.slug]
         old = before.get(article_id)
         when = item.published_at or (existing[item.slug].published_at if old else now)
-        status = old["status"] if old else "published"
-        entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+        now_status = old["status"] if old else status
+        entry = _change(actor, article_id, old, _item_snapshot(item, when, now_status))
         if entry is not None:
             entries.append(entry)
     return entries
@@ -222,13 +230,21 @@ _EDITABLE = (
 )
 
 
-def _new_row(item: ArticleInput, now: datetime, host: str) -> dict[str, Any]:
+def _new_row(
+    item: ArticleInput,
+    now: datetime,
+    host: str,
+    *,
+    status: str = "published",
+    owner_id: int | None = None,
+) -> dict[str, Any]:
     published = item.published_at or now
     row = {name: getattr(item, name) for name in _EDITABLE}
     row.update(
         uid=new_uid(host, now),
         slug=item.slug,
-        status="published",
+        status=status,
+        owner_id=owner_id,
         content_hash=item.content_hash,
         published_at=published,
         created_at=now,
@@ -463,24 +479,29 @@ def save_article(
     now: datetime,
     host: str,
     actor: str,
+    status: str = "published",
+    owner_id: int | None = None,
+    action: str = "save",
 ) -> tuple[int, bool]:
-    """Create an article (``article_id`` None) or change the one with this id, slug included:
-    its id and ``tag:`` URI never change. ``(id, whether anything changed)``.
+    """Create an article (``article_id`` None; with ``status`` and its writer ``owner_id``)
+    or change the one with this id, slug included: its id and ``tag:`` URI never change.
+    ``(id, whether anything changed)``. A change keeps a revision (``action``: save,
+    restore).
 
     ``base_hash`` is the content the editor started from: a save over someone else's newer
-    change is refused rather than silently undoing it."""
+    change is refused (ConflictError) rather than silently undoing it."""
     taken = session.scalar(select(articles_t.c.id).where(articles_t.c.slug == item.slug))
     if taken is not None and taken != article_id:
         raise InputError(f"slug: {item.slug!r} is another article's slug; choose another")
     if article_id is None:
-        result = session.execute(
-            insert(articles_t).returning(articles_t.c.id), [_new_row(item, now, host)]
-        )
+        row = _new_row(item, now, host, status=status, owner_id=owner_id)
+        result = session.execute(insert(articles_t).returning(articles_t.c.id), [row])
         new_id = int(result.scalar_one())
         index_texts(session, [_text_row(new_id, item)], fresh=True)
         _link_categories(session, [item], {item.slug: new_id})
         bump(session, "articles")
         _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
+        keep_revisions(session, [new_id], actor=actor, action="create", now=now)
         return new_id, True
     current = session.execute(
         select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.published_at)
@@ -490,9 +511,9 @@ def save_article(
     if current is None:
         raise NotFoundError(f"no article {article_id}")
     if base_hash is not None and base_hash != current.content_hash:
-        raise InputError(
+        raise ConflictError(
             "someone else changed this article after you opened it: nothing was saved. "
-            "Open it again to see their change (copy your text first)."
+            "Their version and yours are both shown: merge them and save again."
         )
     if current.content_hash == item.content_hash:
         return article_id, False
@@ -508,6 +529,7 @@ def save_article(
     bump(session, "articles")
     after = snapshots(session, [article_id])
     _record_change(session, actor, article_id, before[article_id], after[article_id], now)
+    keep_revisions(session, [article_id], actor=actor, action=action, now=now)
     return article_id, True
 
 
@@ -529,6 +551,7 @@ class ArticleView:
     corrections: tuple[CorrectionView, ...]
 
     def status(self, now: datetime) -> str:
+        """draft, in_review, scheduled, published, withdrawn or unpublished, at ``now``."""
         if self.article.status == "published" and self.article.published_at > now:
             return "scheduled"
         return self.article.status
@@ -638,7 +661,8 @@ class ArticleFilter:
     """What the newsroom's article list asks for; empty values mean "any"."""
 
     text: str = ""  # in the title, slug or summary
-    status: str = ""  # published, scheduled, unpublished
+    status: str = ""  # one of ARTICLE_STATUSES
+    owner_id: int | None = None  # only this writer's articles (a contributor's list)
     category: str = ""  # a category's slug
     sponsored: bool | None = None
     ai_assisted: bool | None = None
@@ -684,10 +708,12 @@ def _filtered(query: Any, wanted: ArticleFilter, now: datetime, *, status: bool 
         query = query.where(articles_t.c.ai_assisted == wanted.ai_assisted)
     if wanted.author:
         query = query.where(articles_t.c.author == wanted.author)
+    if wanted.owner_id is not None:
+        query = query.where(articles_t.c.owner_id == wanted.owner_id)
     return query
 
 
-ARTICLE_STATUSES = ("published", "scheduled", "unpublished")
+ARTICLE_STATUSES = ("draft", "in_review", "scheduled", "published", "withdrawn", "unpublished")
 
 
 def find_articles(
