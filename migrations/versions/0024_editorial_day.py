@@ -27,7 +27,9 @@ def upgrade() -> None:
         "articles",
         sa.Column("published_by", sa.String(320), nullable=False, server_default=""),
     )
-    op.add_column("articles", sa.Column("review_note", sa.Text(), nullable=False, server_default=""))
+    op.add_column(
+        "articles", sa.Column("review_note", sa.Text(), nullable=False, server_default="")
+    )
     op.add_column(
         "articles", sa.Column("withdrawn_reason", sa.Text(), nullable=False, server_default="")
     )
