@@ -4,7 +4,7 @@ on SQLite and PostgreSQL: a story's states and what is public in each, who may d
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -21,7 +21,7 @@ EDITOR = editorial.Writer("ed@example.com", "editor", 1)
 LATER = NOW + timedelta(hours=1)
 
 
-def _public(engine: Engine, slug: str, now: object = LATER) -> dict[str, bool]:
+def _public(engine: Engine, slug: str, now: datetime = LATER) -> dict[str, bool]:
     """Where readers could find the story at ``now``: every public place says the same."""
     with store.reading(engine) as session:
         latest = {v.article.slug for v in store.latest_articles(session, now=now, limit=50)}
@@ -29,7 +29,7 @@ def _public(engine: Engine, slug: str, now: object = LATER) -> dict[str, bool]:
         hits = store.search_articles(session, ["harbour"], now=now, limit=50, offset=0)
         found = {v.article.slug for v in store.views_by_id(session, hits.ids).values()}
     try:
-        publish.story_page(engine, slug, now=now)  # type: ignore[arg-type]
+        publish.story_page(engine, slug, now=now)
         page = True
     except NotFoundError:
         page = False
