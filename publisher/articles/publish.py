@@ -108,6 +108,7 @@ def import_articles(
     now: datetime,
     actor: str,
     status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Import article files and folders, all or nothing: one bad record and nothing changes.
     New articles get ``status`` (``draft``: kept for an editor to publish).
@@ -119,7 +120,14 @@ def import_articles(
     workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     records = read_files(files, settings.zone, workers=workers)
     return import_records(
-        engine, settings, records, files=len(files), now=now, actor=actor, status=status
+        engine,
+        settings,
+        records,
+        files=len(files),
+        now=now,
+        actor=actor,
+        status=status,
+        owner_id=owner_id,
     )
 
 
@@ -132,10 +140,13 @@ def import_objects(
     now: datetime,
     actor: str,
     status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Import article objects (the admin API's JSON), all or nothing, like files."""
     records = parse_objects(objects, source, settings.zone)
-    return import_records(engine, settings, records, files=0, now=now, actor=actor, status=status)
+    return import_records(
+        engine, settings, records, files=0, now=now, actor=actor, status=status, owner_id=owner_id
+    )
 
 
 def import_records(
@@ -147,6 +158,7 @@ def import_records(
     now: datetime,
     actor: str,
     status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Write parsed records in batches in one transaction; any problem writes nothing."""
     report = ImportReport(files=files)
@@ -169,7 +181,13 @@ def import_records(
             elif len(batch) >= BATCH:
                 report.record(
                     store.upsert_articles(
-                        session, batch, now=now, host=settings.site_host, actor=actor, status=status
+                        session,
+                        batch,
+                        now=now,
+                        host=settings.site_host,
+                        actor=actor,
+                        status=status,
+                        owner_id=owner_id,
                     )
                 )
                 batch.clear()
@@ -180,7 +198,13 @@ def import_records(
             )
         report.record(
             store.upsert_articles(
-                session, batch, now=now, host=settings.site_host, actor=actor, status=status
+                session,
+                batch,
+                now=now,
+                host=settings.site_host,
+                actor=actor,
+                status=status,
+                owner_id=owner_id,
             )
         )
     return report

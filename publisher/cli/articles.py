@@ -83,6 +83,7 @@ def articles_add(
             now=utc_now(),
             actor=who.actor,
             status="draft" if draft else "published",
+            owner_id=None if who.is_editor else who.staff_id,
         )
     for action, slug in report.changes:
         print(f"{action} {slug}")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from publisher.content import slugify
-from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.errors import ConflictError, DeniedError, InputError, NotFoundError
 from publisher.models import (
     Article,
     Category,
@@ -105,14 +105,21 @@ def upsert_articles(
     host: str,
     actor: str | None = None,
     status: str = "published",
+    owner_id: int | None = None,
 ) -> BatchResult:
     """Insert new slugs, update changed ones, leave identical ones alone. One batch. With
     ``actor``, each created and updated article is in the audit trail (fields that changed)
     and keeps a revision. New articles get ``status`` (``draft``: nobody sees them yet);
-    updated ones keep theirs."""
+    updated ones keep theirs. With ``owner_id`` (a contributor's import), new articles are
+    theirs, and changing anything but their own drafts is refused (DeniedError)."""
     if not items:
         return BatchResult([], [], 0)
     existing = _current_rows(session, [item.slug for item in items])
+    if owner_id is not None:
+        for item in items:
+            row = existing.get(item.slug)
+            if row is not None and (row.owner_id != owner_id or row.status != "draft"):
+                raise DeniedError(f"{item.slug!r} is not your draft: only an editor can change it")
     fresh = [item for item in items if item.slug not in existing]
     changed = [
         item
@@ -121,7 +128,7 @@ def upsert_articles(
     ]
     # Read before the writes: the audit trail records what the changed articles were.
     before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
-    ids = _insert_fresh(session, fresh, now, host, status)
+    ids = _insert_fresh(session, fresh, now, host, status, owner_id)
     ids.update(_update_changed(session, changed, existing, now))
     touched = [item for item in items if item.slug in ids]
     _link_categories(session, touched, ids)
@@ -151,18 +158,25 @@ def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:
                 articles_t.c.slug,
                 articles_t.c.content_hash,
                 articles_t.c.published_at,
+                articles_t.c.owner_id,
+                articles_t.c.status,
             ).where(articles_t.c.slug.in_(slugs))
         )
     }
 
 
 def _insert_fresh(
-    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str, status: str
+    session: Session,
+    fresh: Sequence[ArticleInput],
+    now: datetime,
+    host: str,
+    status: str,
+    owner_id: int | None,
 ) -> dict[str, int]:
     """Insert the new articles in one statement; their ids by slug."""
     if not fresh:
         return {}
-    rows = [_new_row(item, now, host, status=status) for item in fresh]
+    rows = [_new_row(item, now, host, status=status, owner_id=owner_id) for item in fresh]
     result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
     ids = {row.slug: row.id for row in result}
     index_texts(session, ({**row, "id": ids[row["slug"]]} for row in rows), fresh=True)
