@@ -105,13 +105,26 @@
       showCount();
     }
     window.clearTimeout(timer);
-    timer = window.setTimeout(keep, 300);
+    timer = window.setTimeout(function () {
+      timer = null;
+      keep();
+    }, 300);
   });
   form.addEventListener("change", keep);
+  var leaving = false;
   form.addEventListener("submit", function (event) {
     if (!event.submitter || event.submitter.id !== "preview-page") {
       window.clearTimeout(timer);
+      timer = null;
+      leaving = true;
       localStorage.removeItem(key);
+    }
+  });
+  // A tab closed or reloaded within the pause after the last key press: keep that too.
+  window.addEventListener("pagehide", function () {
+    if (timer !== null && !leaving) {
+      window.clearTimeout(timer);
+      keep();
     }
   });
 })();
