@@ -57,6 +57,6 @@ def downgrade() -> None:
     op.drop_index("ix_article_revisions_article", table_name="article_revisions")
     op.drop_table("article_revisions")
     op.execute("UPDATE articles SET status = 'unpublished' WHERE status <> 'published'")
-    with op.batch_alter_table("articles") as batch:
-        for name in ("withdrawn_at", "withdrawn_reason", "review_note", "published_by", "owner_id"):
-            batch.drop_column(name)
+    # Plain DROP COLUMN (SQLite 3.35+, PostgreSQL): no table rebuild under the search index.
+    for name in ("withdrawn_at", "withdrawn_reason", "review_note", "published_by", "owner_id"):
+        op.execute(f"ALTER TABLE articles DROP COLUMN {name}")

@@ -484,6 +484,20 @@ def _record_change(
         record_many(session, [entry], now=now)
 
 
+def _create(
+    session: Session, item: ArticleInput, row: dict[str, Any], *, now: datetime, actor: str
+) -> int:
+    """Insert one new article from the newsroom, indexed, linked, audited; its id."""
+    result = session.execute(insert(articles_t).returning(articles_t.c.id), [row])
+    new_id = int(result.scalar_one())
+    index_texts(session, [_text_row(new_id, item)], fresh=True)
+    _link_categories(session, [item], {item.slug: new_id})
+    bump(session, "articles")
+    _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
+    keep_revisions(session, [new_id], actor=actor, action="create", now=now)
+    return new_id
+
+
 def save_article(
     session: Session,
     item: ArticleInput,
@@ -509,14 +523,7 @@ def save_article(
         raise InputError(f"slug: {item.slug!r} is another article's slug; choose another")
     if article_id is None:
         row = _new_row(item, now, host, status=status, owner_id=owner_id)
-        result = session.execute(insert(articles_t).returning(articles_t.c.id), [row])
-        new_id = int(result.scalar_one())
-        index_texts(session, [_text_row(new_id, item)], fresh=True)
-        _link_categories(session, [item], {item.slug: new_id})
-        bump(session, "articles")
-        _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
-        keep_revisions(session, [new_id], actor=actor, action="create", now=now)
-        return new_id, True
+        return _create(session, item, row, now=now, actor=actor), True
     current = session.execute(
         select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.published_at)
         .where(articles_t.c.id == article_id)

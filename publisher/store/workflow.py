@@ -75,26 +75,7 @@ def change_state(
         said = _WORDS.get(state, state.replace("_", " "))
         raise ConflictError(f"{row.slug!r} is {said}: it cannot be {_past(action)} now")
     note = note.strip()
-    values: dict[str, Any] = {"status": _TO[action], "updated_at": now}
-    if action == "send-back":
-        if not note:
-            raise InputError("note: say what the writer should change")
-        values["review_note"] = note
-    elif action == "review":
-        values["review_note"] = ""
-    elif action == "withdraw":
-        if not note:
-            raise InputError("reason: readers are told why the story was withdrawn: give a reason")
-        values.update(withdrawn_reason=note, withdrawn_at=now)
-    elif action == "publish":
-        never_out = row.status in ("draft", "in_review")
-        values.update(
-            published_at=published_at or (now if never_out else row.published_at),
-            published_by=published_by or row.published_by,
-            withdrawn_reason="",
-            withdrawn_at=None,
-            review_note="",
-        )
+    values = _values(action, row, note, now=now, published_at=published_at, by=published_by)
     session.execute(update(articles_t).where(articles_t.c.id == article_id).values(**values))
     bump(session, "articles")
     keep_revisions(session, [article_id], actor=actor, action=action, now=now)
@@ -115,6 +96,33 @@ def change_state(
         now=now,
     )
     return state_of(values["status"], values.get("published_at", row.published_at), now)
+
+
+def _values(
+    action: str, row: Any, note: str, *, now: datetime, published_at: datetime | None, by: str
+) -> dict[str, Any]:
+    """The columns ``action`` sets on the article ``row``."""
+    values: dict[str, Any] = {"status": _TO[action], "updated_at": now}
+    if action == "send-back":
+        if not note:
+            raise InputError("note: say what the writer should change")
+        values["review_note"] = note
+    elif action == "review":
+        values["review_note"] = ""
+    elif action == "withdraw":
+        if not note:
+            raise InputError("reason: readers are told why the story was withdrawn: give a reason")
+        values.update(withdrawn_reason=note, withdrawn_at=now)
+    elif action == "publish":
+        never_out = row.status in ("draft", "in_review")
+        values.update(
+            published_at=published_at or (now if never_out else row.published_at),
+            published_by=by or row.published_by,
+            withdrawn_reason="",
+            withdrawn_at=None,
+            review_note="",
+        )
+    return values
 
 
 def _past(action: str) -> str:

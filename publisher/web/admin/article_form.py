@@ -9,6 +9,7 @@ through the same use cases as ``articles add`` and the API."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from publisher import store
 from publisher.articles import editorial, publish
-from publisher.articles.cleaning import ArticleProblems, validate_form
+from publisher.articles.cleaning import ArticleInput, ArticleProblems, validate_form
 from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.models import Article
 from publisher.newsroom.staff import Staff
@@ -166,6 +167,27 @@ async def preview_page(
             title=draft.values["title"],
         )
     now = app.clock()
+    shown = _unsaved(item, view, now)
+    values = story_values(app, shown, member=True, now=now, preview=True)
+    page = app.env.get_template("pages/article.html").render(
+        settings=app.settings, feed_links=[], **values
+    )
+    return render(
+        request,
+        app,
+        "article_preview_page.html",
+        staff=who,
+        page=page,
+        problems={},
+        title=item.title,
+    )
+
+
+def _unsaved(
+    item: ArticleInput, view: store.ArticleView | None, now: datetime
+) -> store.ArticleView:
+    """The story the form stands for, unsaved, as the reader's page template takes it (with
+    the saved story's id, feed id and corrections, if any)."""
     base = view.article if view is not None else None
     article = Article(
         id=base.id if base else None,
@@ -188,21 +210,8 @@ async def preview_page(
         updated_at=now,
         published_by="preview" if item.editor else "",
     )
-    shown = store.ArticleView(
+    return store.ArticleView(
         article, tuple(item.categories), view.corrections if view is not None else ()
-    )
-    values = story_values(app, shown, member=True, now=now, preview=True)
-    page = app.env.get_template("pages/article.html").render(
-        settings=app.settings, feed_links=[], **values
-    )
-    return render(
-        request,
-        app,
-        "article_preview_page.html",
-        staff=who,
-        page=page,
-        problems={},
-        title=item.title,
     )
 
 

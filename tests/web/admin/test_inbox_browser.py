@@ -128,7 +128,7 @@ def test_an_editor_publishes_an_inbox_item_with_the_ai_mark(
         page.get_by_label("Editor").fill("Min-ji Park")
         page.get_by_label("AI-assisted").check()
         _shot(page, "inbox-article-form", width)
-        page.get_by_role("button", name="Save the article").click()
+        page.get_by_role("button", name="Publish", exact=True).click()
         page.locator("#article-status").filter(has_text="published").wait_for()
         assert PRESS in page.locator("#article-origin").inner_text()
         assert page.locator("#inbox-count").count() == 1  # one item left
