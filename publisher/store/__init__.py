@@ -338,6 +338,7 @@ from publisher.store.workflow import (
     change_state,
     current_state,
     state_of,
+    withdrawn_stories,
 )
 
 __all__ = [
@@ -628,6 +629,7 @@ __all__ = [
     "views_by_id",
     "visible",
     "webhook_events_t",
+    "withdrawn_stories",
     "workers_t",
     "write_lock",
     "writing",

@@ -17,7 +17,7 @@ from publisher.store.audit import record
 from publisher.store.engine import articles_t
 from publisher.store.revisions import keep_revisions
 
-__all__ = ["EDITORIAL_STATUSES", "change_state", "current_state", "state_of"]
+__all__ = ["EDITORIAL_STATUSES", "change_state", "current_state", "state_of", "withdrawn_stories"]
 
 # Every status an article row may hold; "scheduled" is a published one whose time is ahead.
 EDITORIAL_STATUSES = ("draft", "in_review", "published", "withdrawn", "unpublished")
@@ -123,6 +123,25 @@ def _values(
             review_note="",
         )
     return values
+
+
+def withdrawn_stories(session: Session, *, limit: int) -> list[Any]:
+    """The newest withdrawn stories (uid, slug, withdrawn_at, withdrawn_reason), for the
+    feeds that can say an entry was deleted; by count, not age, so feeds stay the same bytes
+    for the same data."""
+    return list(
+        session.execute(
+            select(
+                articles_t.c.uid,
+                articles_t.c.slug,
+                articles_t.c.withdrawn_at,
+                articles_t.c.withdrawn_reason,
+            )
+            .where(articles_t.c.status == "withdrawn", articles_t.c.withdrawn_at.is_not(None))
+            .order_by(articles_t.c.withdrawn_at.desc(), articles_t.c.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def _past(action: str) -> str:
