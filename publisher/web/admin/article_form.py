@@ -1,15 +1,14 @@
 """The newsroom's article form (``/admin/articles/new``, ``/admin/articles/ID``): write an
 article or edit one, opened from an inbox item or not, with the body's preview beside it
-and the whole story page as readers will see it (``/admin/articles/preview-page``, from the
-unsaved form, at phone and desktop width); "Save draft" by default, "Send for review", and
-for editors "Publish" (now or at the form's time). A contributor reaches only their own
-stories, and edits only their drafts. The story's life (review, withdrawal, corrections) is
-``article_life``; its revisions and preview link ``article_revisions``. Every change goes
-through the same use cases as ``articles add`` and the API."""
+and the whole story page as readers will see it (``article_preview``); "Save draft" by
+default, "Send for review", and for editors "Publish" (now or at the form's time). A
+contributor reaches only their own stories, edits only their drafts and never opens the
+inbox. The story's life (review, withdrawal, corrections) is ``article_life``; its
+revisions and preview link ``article_revisions``. Every change goes through the same use
+cases as ``articles add`` and the API."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,18 +16,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from publisher import store
 from publisher.articles import editorial, publish
-from publisher.articles.cleaning import ArticleInput, ArticleProblems, validate_form
 from publisher.errors import ConflictError, InputError, NotFoundError
-from publisher.models import Article
 from publisher.newsroom.staff import Staff
 from publisher.sources import inbox
 from publisher.web.admin import inbox as inbox_area
 from publisher.web.admin.article_draft import Draft, problems_of
 from publisher.web.admin.pages import render
-from publisher.web.admin.session import writer
+from publisher.web.admin.session import CONTRIBUTORS, NotAllowed, writer
 from publisher.web.admin.trail import rows
 from publisher.web.application import Application, application
-from publisher.web.reader import story_values
 
 __all__ = ["MAX_ID", "acting", "form_page", "load", "router", "words"]
 
@@ -133,6 +129,8 @@ def new_article(
     """The empty form, or (``from_item``) one filled with an inbox item's material."""
     if not from_item:
         return form_page(request, app, who, Draft.empty())
+    if not who.is_editor:  # the inbox is the editors'
+        raise NotAllowed(CONTRIBUTORS)
     # Opened from the inbox: the item's material, to adapt (issue 14).
     try:
         item = inbox_area.openable(app, from_item)
@@ -140,79 +138,6 @@ def new_article(
         return inbox_area.problem_page(request, app, who, exc)
     draft = Draft.prefilled(inbox.draft(app.engine, item.item.id or 0))
     return form_page(request, app, who, draft, from_item=item)
-
-
-@router.post("/articles/preview-page", response_class=HTMLResponse)
-async def preview_page(
-    request: Request, who: Staff = Depends(writer), app: Application = Depends(application)
-) -> HTMLResponse:
-    """The whole story page as readers will see it (headline, picture, byline, provenance,
-    disclosures, corrections), from the form as it stands, unsaved, at phone and desktop
-    width side by side; or what stops it being shown."""
-    form = await request.form()
-    draft = Draft.posted(form)
-    saved_id = str(form.get("article_id", ""))
-    view = load(app, int(saved_id), who) if saved_id.isdigit() else None
-    try:
-        item = validate_form(draft.article_fields(), app.settings.zone)
-    except ArticleProblems as exc:
-        return render(
-            request,
-            app,
-            "article_preview_page.html",
-            staff=who,
-            http_status=400,
-            page="",
-            problems=problems_of(exc),
-            title=draft.values["title"],
-        )
-    now = app.clock()
-    shown = _unsaved(item, view, now)
-    values = story_values(app, shown, member=True, now=now, preview=True)
-    page = app.env.get_template("pages/article.html").render(
-        settings=app.settings, feed_links=[], **values
-    )
-    return render(
-        request,
-        app,
-        "article_preview_page.html",
-        staff=who,
-        page=page,
-        problems={},
-        title=item.title,
-    )
-
-
-def _unsaved(
-    item: ArticleInput, view: store.ArticleView | None, now: datetime
-) -> store.ArticleView:
-    """The story the form stands for, unsaved, as the reader's page template takes it (with
-    the saved story's id, feed id and corrections, if any)."""
-    base = view.article if view is not None else None
-    article = Article(
-        id=base.id if base else None,
-        uid=base.uid if base else "preview",
-        slug=item.slug,
-        title=item.title,
-        summary=item.summary,
-        body_html=item.body_html,
-        author=item.author,
-        editor=item.editor,
-        source_name=item.source_name,
-        source_url=item.source_url,
-        image=item.image,
-        ai_assisted=item.ai_assisted,
-        sponsored=item.sponsored,
-        status="draft",
-        content_hash=item.content_hash,
-        published_at=item.published_at or (base.published_at if base else now),
-        created_at=now,
-        updated_at=now,
-        published_by="preview" if item.editor else "",
-    )
-    return store.ArticleView(
-        article, tuple(item.categories), view.corrections if view is not None else ()
-    )
 
 
 @router.post("/articles/preview", response_class=HTMLResponse)
@@ -234,6 +159,8 @@ async def save(
     draft = Draft.posted(form)
     item = None
     if view is None and form.get("from_item"):
+        if not who.is_editor:  # the inbox is the editors'
+            raise NotAllowed(CONTRIBUTORS)
         try:
             item = inbox_area.openable(app, str(form.get("from_item")))
         except inbox_area.ItemProblem as exc:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from publisher import store
 from publisher.articles import publish
 from publisher.newsroom.staff import Staff
-from publisher.web.admin import article_form, article_life, article_revisions
+from publisher.web.admin import article_form, article_life, article_preview, article_revisions
 from publisher.web.admin.pages import render
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
@@ -111,6 +111,7 @@ def article_list(
     )
 
 
+router.include_router(article_preview.router)  # before /articles/{article_id}
 router.include_router(article_form.router)
 router.include_router(article_life.router)
 router.include_router(article_revisions.router)
