@@ -49,6 +49,7 @@ def test_a_contributor_drafts_sends_for_review_and_is_refused_the_rest(
     for path in ("/admin/subscribers", "/admin/editions", "/admin/reports", "/admin/people",
                  "/admin/audit", "/admin/articles", "/admin/inbox"):  # fmt: skip
         assert mina.get(path).status_code == 403, path
+    assert mina.get("/admin/articles/new?from_item=1").status_code == 403  # the inbox's
     refused = mina.post(
         "/admin/articles/new", data={"csrf": token, "action": "publish", **_story()}
     )
