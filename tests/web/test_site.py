@@ -286,6 +286,10 @@ CACHED = (
     "/sitemap.xml",
     "/sitemap-news.xml",
     "/sitemaps/stories-1.xml",
+    "/sitemaps/pages.xml",
+    "/search?q=rail",
+    "/categories/trade/feed.xml",
+    "/authors/lim-wei-jie/atom.xml",
 )
 
 
