@@ -141,9 +141,11 @@ from publisher.store.editions import (
     update_edition,
 )
 from publisher.store.engine import (
+    BULK_CACHE_KIB,
     MIGRATIONS,
     STATUSES,
     articles_t,
+    bulk_writing,
     categories_t,
     corrections_t,
     deliveries_t,
@@ -331,6 +333,7 @@ __all__ = [
     "AUDITED",
     "BOUNCE_KINDS",
     "BUCKET_SECONDS",
+    "BULK_CACHE_KIB",
     "CANDIDATES",
     "CARRYING",
     "EVERY_CATEGORY",
@@ -394,6 +397,7 @@ __all__ = [
     "bounce_reports_t",
     "bounce_target",
     "bounced_count",
+    "bulk_writing",
     "bump",
     "cancel_owed",
     "candidate_articles",
