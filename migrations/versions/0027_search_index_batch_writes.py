@@ -1,9 +1,16 @@
-"""The search index written batch by batch on SQLite (issue 30): ``article_texts``'s insert
-trigger, which wrote the FTS5 tables a row at a time, is gone; the store indexes each batch
-it inserts with one ``INSERT ... SELECT`` per FTS5 table (2.5 times faster over 100,000
-stories). The trigram table now holds only stories with runs of unspaced scripts (Thai,
-Chinese, ...): English stories are taken out of it, and its delete and update triggers skip
-them. PostgreSQL is unchanged (its index is a generated column).
+"""The search index made cheaper to write on SQLite and to read on PostgreSQL (issue 30).
+
+SQLite: ``article_texts``'s insert trigger, which wrote the FTS5 tables a row at a time, is
+gone; the store indexes each batch it inserts with one ``INSERT ... SELECT`` per FTS5 table
+(2.5 times faster over 100,000 stories). The trigram table now holds only stories with runs
+of unspaced scripts (Thai, Chinese, ...): English stories are taken out of it, and its delete
+and update triggers skip them.
+
+PostgreSQL: the tsvector and the trigram index move from ``article_texts`` (a wide row: the
+three texts) to a narrow table, ``search_words`` (the story's id, its tsvector, kept out of
+line by TOAST, and its unspaced runs). A query reads the matches' ids from the GIN index and
+their rows from this table's few megabytes instead of ``article_texts``'s hundreds: the
+newest thousand of 10,000 matches took 336 ms, now 9 ms.
 
 Revision ID: 0027
 Revises: 0022
@@ -88,13 +95,37 @@ DOWNGRADE = [
 ]
 
 
+POSTGRESQL_UPGRADE = [
+    """CREATE TABLE search_words (
+        article_id integer PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        words tsvector NOT NULL,
+        unspaced text NOT NULL)""",
+    "INSERT INTO search_words SELECT article_id, words, unspaced FROM article_texts",
+    "CREATE INDEX ix_search_words_words ON search_words USING gin (words)",
+    "CREATE INDEX ix_search_words_unspaced ON search_words USING gin (unspaced gin_trgm_ops)",
+    "DROP INDEX ix_article_texts_words",
+    "DROP INDEX ix_article_texts_unspaced",
+    "ALTER TABLE article_texts DROP COLUMN words",
+]
+
+POSTGRESQL_DOWNGRADE = [
+    """ALTER TABLE article_texts ADD COLUMN words tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', translate(title, '<>', '  ')), 'A')
+        || setweight(to_tsvector('simple', translate(summary, '<>', '  ')), 'B')
+        || setweight(to_tsvector('simple', translate(body, '<>', '  ')), 'C')) STORED""",
+    "CREATE INDEX ix_article_texts_words ON article_texts USING gin (words)",
+    "CREATE INDEX ix_article_texts_unspaced ON article_texts USING gin (unspaced gin_trgm_ops)",
+    "DROP TABLE search_words",
+]
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for statement in UPGRADE:
-            op.execute(statement)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in UPGRADE if sqlite else POSTGRESQL_UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for statement in DOWNGRADE:
-            op.execute(statement)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in DOWNGRADE if sqlite else POSTGRESQL_DOWNGRADE:
+        op.execute(statement)
