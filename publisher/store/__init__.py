@@ -212,7 +212,6 @@ from publisher.store.search import (
     plain_text,
     search_articles,
     search_terms,
-    unspaced_runs,
 )
 from publisher.store.sessions import (
     add_session,
@@ -597,7 +596,6 @@ __all__ = [
     "tracked_link",
     "tracked_links_t",
     "unregister_worker",
-    "unspaced_runs",
     "unsubscribes_within",
     "update_edition",
     "update_item",

@@ -25,7 +25,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, delete
 from sqlalchemy.orm import Session
 
 from publisher.articles.cleaning import ArticleInput
-from publisher.content import UNSPACED, searchable_text, unspaced_runs
+from publisher.content import UNSPACED, searchable_text
 from publisher.store.engine import articles_t
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "plain_text",
     "search_articles",
     "search_terms",
-    "unspaced_runs",
 ]
 
 MAX_QUERY_CHARS = 200
@@ -61,10 +60,13 @@ article_texts_t = Table(
     Column("unspaced", Text, nullable=False),
 )
 
-# The index's text of a body, and the runs of unspaced scripts (content.py makes them, in an
-# import's worker processes): the names this module has always given them.
-plain_text = searchable_text
 _UNSPACED = UNSPACED
+
+
+def plain_text(body_html: str) -> str:
+    """A body's text as the index holds it (content.py's ``searchable_text``, which an
+    import's worker processes run into ``ArticleInput.search_body``)."""
+    return searchable_text(body_html)
 
 
 def index_texts(
