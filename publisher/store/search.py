@@ -77,7 +77,7 @@ def index_texts(
     transaction. The full-text tables are written here, batch by batch (migration 0027): on
     SQLite rather than by a trigger row by row (which cost 2.5 times as much), on PostgreSQL
     into a narrow table of its own."""
-    texts = [
+    texts: list[dict[str, Any]] = [
         {
             "article_id": article_id,
             "title": item.title,
@@ -89,7 +89,7 @@ def index_texts(
     ]
     if not texts:
         return
-    ids = [t["article_id"] for t in texts]
+    ids: list[int] = [t["article_id"] for t in texts]
     if not fresh:  # the delete trigger takes the old text out of the full-text tables
         session.execute(delete(article_texts_t).where(article_texts_t.c.article_id.in_(ids)))
     session.execute(insert(article_texts_t), texts)
