@@ -132,6 +132,9 @@ def _add_middleware(app: FastAPI, site: Application) -> None:
         larger={
             api.IMPORT_PATH: settings.max_import_bytes,
             admin.IMPORT_PATH: settings.max_import_bytes,
+            **dict.fromkeys(
+                admin.PICTURE_PATHS, settings.picture_max_bytes + settings.max_body_bytes
+            ),
         },
         idle=settings.http_body_timeout,
         signed_in=admin.signed_in(site.engine, settings, site.clock),
