@@ -63,6 +63,13 @@ def _refuse_by_look(data: bytes) -> None:
         )
 
 
+def _too_many(limits: Limits) -> str:
+    return (
+        f"more pixels than the {limits.max_pixels:,} a picture may have "
+        "(PUBLISHER_PICTURE_MAX_PIXELS)"
+    )
+
+
 def _open(data: bytes, limits: Limits) -> tuple[Image.Image, str]:
     if not data:
         raise InputError("the file is empty")
@@ -76,16 +83,16 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(KINDS))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard (past about 89 million pixels): a small file claiming a huge size.
+        raise InputError(_too_many(limits)) from None
+    except UnidentifiedImageError:
         raise InputError("this file is not a JPEG, PNG, WebP or GIF picture") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"this picture cannot be read ({exc})") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > limits.max_pixels:
-        raise InputError(
-            f"the picture is {width:,} x {height:,} pixels, more than the "
-            f"{limits.max_pixels:,} pixels a picture may have (PUBLISHER_PICTURE_MAX_PIXELS)"
-        )
+        raise InputError(f"the picture is {width:,} x {height:,} pixels: {_too_many(limits)}")
     return image, KINDS[str(image.format)]
 
 

@@ -95,6 +95,8 @@ async def take(
     upload = form.get("picture_file")
     data = await upload.read() if isinstance(upload, UploadFile) and upload.filename else b""
     address = draft.values["image"].strip()
+    if not address.lower().startswith(("http://", "https://")):
+        address = ""  # not an address to fetch: the article's validator says what is wrong
     current = view.picture if view is not None else None
     known = {p.source_url for p in (current, choice.picture) if p is not None}
     wanted = bool(data) or bool(address and address not in known)
