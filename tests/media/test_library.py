@@ -111,7 +111,8 @@ def test_an_imported_image_address_is_fetched_later_once_and_shown_as_ours(
         address = server.serve("/photo.jpg", picture(1000, 700), content_type="image/jpeg")
         bad = server.serve("/notes.jpg", b"not a picture at all", content_type="image/jpeg")
         _import(engine, settings, *(
-            {"title": f"Story {n}", "slug": f"story-{n}", "image": address} for n in range(3)
+            dict[str, object](title=f"Story {n}", slug=f"story-{n}", image=address)
+            for n in range(3)
         ), {"title": "Bad", "slug": "bad", "image": bad})  # fmt: skip
         assert server.hits["/photo.jpg"] == 0  # the import fetched nothing
         assert _view(engine, "story-0").picture is None  # and shows nothing meanwhile
