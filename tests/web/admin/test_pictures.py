@@ -72,13 +72,18 @@ def test_an_upload_with_alt_text_and_caption_is_shown_with_the_story(
     # takes it off the story and leaves it in the library.
     path = saved.headers["location"].split("?")[0]
     base = re.search(r'name="base" value="([^"]*)"', form)
-    keep = {"title": "Amphawa boats", "picture": str(view.picture.id), "base": base[1] if base else "",
-            "picture_alt": "Long-tail boats at the pier", "picture_credit": "Photo: Mei Lin"}  # fmt: skip
-    again = _post(client, path, token, **keep, picture_caption="Boats at dawn, Amphawa.")
+    keep: dict[str, str] = {
+        "title": "Amphawa boats",
+        "picture": str(view.picture.id),
+        "base": base[1] if base else "",
+        "picture_alt": "Long-tail boats at the pier",
+        "picture_credit": "Photo: Mei Lin",
+    }
+    again = _post(client, path, token, None, **keep, picture_caption="Boats at dawn, Amphawa.")
     assert again.status_code == 303 and again.headers["location"].endswith("done=saved")
     changed = publish.article_any(engine, "amphawa-boats").picture
     assert changed is not None and changed.caption == "Boats at dawn, Amphawa."
-    removed = _post(client, path, token, **keep, picture_remove="on")
+    removed = _post(client, path, token, None, **keep, picture_remove="on")
     assert removed.status_code == 303
     assert publish.article_any(engine, "amphawa-boats").picture is None
     assert _count(engine) == 1
