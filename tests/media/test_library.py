@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from publisher import media, store
 from publisher.articles import publish
 from publisher.errors import InputError
-from publisher.media import keeper, library
+from publisher.media import examples, keeper, library
 from publisher.settings import Settings
 from tests.feedserver import FeedServer
 from tests.pictures import picture
@@ -148,3 +148,14 @@ def test_a_private_address_is_not_fetched_unless_allowed(engine: Engine, tmp_pat
         with pytest.raises(InputError, match="loopback address"):
             library.fetched(engine, strict, address, library.Words("A"), actor="e", now=NOW)
         assert server.connections == 0
+
+
+def test_the_demo_shows_pictures_of_its_own(engine: Engine, settings: Settings) -> None:
+    publish.load_samples(engine, settings, now=NOW, actor="demo")
+    assert examples.keep_examples(engine, settings, now=NOW, actor="demo") == 4
+    view = _view(engine, "penang-culture-forum")
+    assert view.picture is not None and view.picture.credit == "Illustration: Newsflash"
+    assert view.article.image == ""  # nothing to fetch from anywhere
+    assert examples.keep_examples(engine, settings, now=NOW, actor="demo") == 0
+    with store.reading(engine) as session:
+        assert store.unfetched_images(session, now=NOW, limit=10) == []
