@@ -6,10 +6,17 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from datetime import timedelta
 
 from PIL import Image
+from sqlalchemy import Engine
 
-__all__ = ["huge_png", "picture"]
+from publisher import store
+from publisher.media import library
+from publisher.settings import Settings
+from tests.support import NOW
+
+__all__ = ["huge_png", "keep_addresses", "picture"]
 
 
 def picture(
@@ -51,3 +58,18 @@ def huge_png(width: int = 20_000, height: int = 20_000) -> bytes:
         + _chunk(b"IDAT", rows)
         + _chunk(b"IEND", b"")
     )
+
+
+def keep_addresses(engine: Engine, settings: Settings, *, alt: str = "") -> list[str]:
+    """What the daemon's keeper does, with no network: each image address stories wait for
+    gets a picture made here (1600 x 900), kept as if fetched from there; the addresses."""
+    with store.reading(engine) as session:
+        addresses = store.unfetched_images(session, now=NOW + timedelta(days=3650), limit=1000)
+    for n, address in enumerate(addresses):
+        data = picture(1600, 900, colour=(n % 256, 90, 90))
+        kept = library.keep_processed(engine, library.process(settings, data),
+                                      library.Words(alt), actor="test", now=NOW,
+                                      source_url=address)  # fmt: skip
+        with store.writing(engine) as session:
+            store.attach_by_url(session, address, kept.id, now=NOW)
+    return addresses
