@@ -96,12 +96,24 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, str]:
     return image, KINDS[str(image.format)]
 
 
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """The picture's size as shown: EXIF orientations 5 to 8 turn it a quarter."""
+    width, height = image.size
+    turned = image.getexif().get(0x0112) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
+
+
 def _decoded(image: Image.Image) -> Image.Image:
     """The first frame, decoded, upright, in RGB or RGBA, with no metadata left."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.seek(0)
+            if image.format == "JPEG":
+                # Decode at the smallest scale (1/2, 1/4, 1/8) still as wide as the widest
+                # rendition once upright: a 12-megapixel photo in a fraction of the time.
+                turned = image.getexif().get(0x0112) in (5, 6, 7, 8)
+                image.draft("RGB", (1, WIDTHS[-1]) if turned else (WIDTHS[-1], 1))
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             has_alpha = upright.mode in ("RGBA", "LA", "PA") or (
@@ -124,7 +136,7 @@ def _encode(image: Image.Image, kind: str) -> bytes:
             image = flat
         image.save(out, "JPEG", quality=82, optimize=True, progressive=True)
     else:
-        image.save(out, "WEBP", quality=80, method=4)
+        image.save(out, "WEBP", quality=80, method=2)  # 4 took 3 times as long, 4% smaller
     return out.getvalue()
 
 
@@ -136,15 +148,20 @@ def _widths(width: int) -> list[int]:
 def process(data: bytes, limits: Limits) -> Processed:
     """``data`` checked and remade as renditions; InputError saying what is wrong else."""
     image, kind = _open(data, limits)
+    width, height = _upright_size(image)
     still = _decoded(image)
-    width, height = still.size
     renditions = []
-    for w in _widths(width):
-        h = max(1, round(height * w / width))
-        sized = still if w == width else still.resize((w, h), Image.Resampling.LANCZOS)
+    source = still
+    for w in sorted(_widths(still.width), reverse=True):
+        h = max(1, round(still.height * w / still.width))
+        # Each from the one above it (widest first): five resizes of a small picture, not
+        # five of the original.
+        sized = source if w == source.width else source.resize((w, h), Image.Resampling.LANCZOS)
         for name in ("webp", "jpeg"):
             content_type, extension = TYPES[name]
             renditions.append(Rendition(w, h, content_type, extension, _encode(sized, name)))
+        source = sized
+    renditions.sort(key=lambda r: (r.width, r.content_type != "image/webp"))
     return Processed(
         digest=hashlib.sha256(data).hexdigest(),
         kind=kind,
