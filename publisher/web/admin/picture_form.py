@@ -88,6 +88,20 @@ async def take(
         str(form.get("picture_credit", "")),
     )
     choice = PictureChoice(_chosen(app, form), words, actor=who.email)
+    current = view.picture if view is not None else None
+    wanted_id = str(form.get("picture", "")).strip()
+    if wanted_id and choice.picture is None:
+        choice.problems["picture"] = f"There is no picture {wanted_id[:12]} in the library."
+        return choice
+    if choice.picture is not None and current is not None and choice.picture.id != current.id:
+        # Another library picture: its own words, unless the editor changed the ones shown.
+        if (words.alt, words.caption, words.credit) == (current.alt, current.caption,
+                                                         current.credit):  # fmt: skip
+            choice.words = library.Words(choice.picture.alt, choice.picture.caption,
+                                         choice.picture.credit)  # fmt: skip
+            words = choice.words
+        if draft.values["image"].strip() == current.source_url:  # the old one's address
+            draft.values["image"] = choice.picture.source_url
     if form.get("picture_remove") == "on":
         draft.values["image"] = ""
         choice.picture = None
@@ -97,7 +111,6 @@ async def take(
     address = draft.values["image"].strip()
     if not address.lower().startswith(("http://", "https://")):
         address = ""  # not an address to fetch: the article's validator says what is wrong
-    current = view.picture if view is not None else None
     known = {p.source_url for p in (current, choice.picture) if p is not None}
     wanted = bool(data) or bool(address and address not in known)
     if choice.picture is None and not wanted:
