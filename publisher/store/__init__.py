@@ -189,27 +189,29 @@ from publisher.store.outbox import (
     outbox_t,
     queue_mail,
 )
-from publisher.store.pictures import (
+from publisher.store.picture_fetches import (
     FETCH_ATTEMPTS,
+    attach_by_url,
+    fetch_failed,
+    picture_fetches_t,
+    release_stale_pictures,
+    unfetched_images,
+)
+from publisher.store.pictures import (
     PictureFileView,
     PictureView,
     add_picture,
-    attach_by_url,
     attach_picture,
     delete_picture,
-    fetch_failed,
     find_pictures,
     picture_by_url,
-    picture_fetches_t,
     picture_file,
     picture_files_t,
     picture_names,
     picture_uses,
     picture_views,
     pictures_t,
-    release_stale_pictures,
     set_picture_words,
-    unfetched_images,
 )
 from publisher.store.reports import (
     add_report,

@@ -38,7 +38,8 @@ from publisher.store.engine import (
     insert_ignore,
     links_t,
 )
-from publisher.store.pictures import PictureView, picture_views, release_stale_pictures
+from publisher.store.picture_fetches import release_stale_pictures
+from publisher.store.pictures import PictureView, picture_views
 from publisher.store.search import index_texts
 from publisher.store.stamps import bump
 
