@@ -4,7 +4,7 @@ and time, and a revision kept at every save. Every article that exists is publis
 unpublished already, which stay what they were.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0027
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0022"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -54,6 +54,9 @@ class Article(SQLModel, table=True):
     review_note: str = Field(default="", sa_type=Text)  # an editor's note sending it back
     withdrawn_reason: str = Field(default="", sa_type=Text)
     withdrawn_at: datetime | None = when(nullable=True)
+    # The site's own copy of its picture (issue 26); ``image`` is where it came from, if from
+    # an address. A picture in use cannot be deleted.
+    picture_id: int | None = Field(default=None, foreign_key="pictures.id", index=True)
 
 
 class Category(SQLModel, table=True):

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from publisher.errors import ConflictError, InputError, NotFoundError
-from publisher.store.articles import bump
 from publisher.store.audit import record
 from publisher.store.engine import articles_t
 from publisher.store.revisions import keep_revisions
+from publisher.store.stamps import bump
 
 __all__ = ["EDITORIAL_STATUSES", "change_state", "current_state", "state_of", "withdrawn_stories"]
 

@@ -21,6 +21,7 @@ from publisher.store import SitemapEntry
 from publisher.web import create_app
 from publisher.web.crawlers import SITEMAP_MAX, story_chunks
 from publisher.web.sections import PAGE_SIZE
+from tests.pictures import keep_addresses
 from tests.processes import cli
 from tests.support import EXAMPLES, NOW
 
@@ -230,12 +231,17 @@ def test_a_shared_story_has_its_card_tags_and_description(
         "title": "Ferry timetable changes", "slug": "ferry", "summary": "New times from Friday.",
         "image": "https://images.example.org/ferry.jpg", "categories": ["Transport", "Singapore"],
         "author": "Ana Cruz", "published_at": NOW.isoformat()}])  # fmt: skip
+    keep_addresses(engine, settings, alt="A ferry")  # the daemon's part (issue 26)
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
     tree = html.fromstring(client.get("/articles/ferry").text)
+    ours = publish.article_any(engine, "ferry").picture
+    assert ours is not None
+    card = f"{SITE}/media/{ours.pick(1200).name}"
     og = {m.get("property"): m.get("content") for m in tree.xpath("//meta[@property]")}
     tags = tree.xpath('//meta[@property="article:tag"]/@content')
     assert og["og:type"] == "article" and og["og:title"] == "Ferry timetable changes"
-    assert og["og:image"] == "https://images.example.org/ferry.jpg"
+    assert og["og:image"] == card and og["og:image:alt"] == "A ferry"
+    assert (og["og:image:width"], og["og:image:height"]) == ("1200", "675")
     assert (
         og["og:description"] == "New times from Friday."
         and og["og:url"] == f"{SITE}/articles/ferry"
@@ -245,7 +251,7 @@ def test_a_shared_story_has_its_card_tags_and_description(
     assert og["article:modified_time"]
     names = {m.get("name"): m.get("content") for m in tree.xpath("//meta[@name]")}
     assert names["twitter:card"] == "summary_large_image"
-    assert names["twitter:image"] == "https://images.example.org/ferry.jpg"
+    assert names["twitter:image"] == card
     assert names["description"] == "New times from Friday."
     assert tree.xpath('//link[@rel="canonical"]/@href') == [f"{SITE}/articles/ferry"]
     assert not tree.xpath('//meta[@name="robots"]')
@@ -286,6 +292,10 @@ CACHED = (
     "/sitemap.xml",
     "/sitemap-news.xml",
     "/sitemaps/stories-1.xml",
+    "/sitemaps/pages.xml",
+    "/search?q=rail",
+    "/categories/trade/feed.xml",
+    "/authors/lim-wei-jie/atom.xml",
 )
 
 
@@ -348,6 +358,22 @@ def test_the_sitemaps_validate_and_a_withdrawn_story_leaves_them_at_once(
     assert gone not in etree.fromstring(client.get("/sitemap-news.xml").content).xpath(
         "//s:loc/text()", namespaces=ns
     )
+
+
+def test_the_news_sitemap_without_recent_stories_is_still_valid(
+    engine: Engine, settings: Settings
+) -> None:
+    """A urlset needs a url: with nothing in 48 hours the front page stands in, news tags
+    declared but unused."""
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
+    later = NOW + timedelta(days=30)
+    client = TestClient(create_app(settings, engine, clock=lambda: later, feed_upkeep_every=None))
+    answer = client.get("/sitemap-news.xml")
+    assert b'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"' in answer.content
+    news = valid(answer.content, "sitemap-with-news.xsd")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    assert news.xpath("//s:loc/text()", namespaces=ns) == [f"{SITE}/"]
+    assert client.head("/sitemap-news.xml").headers["etag"] == answer.headers["etag"]
 
 
 def test_story_sitemaps_hold_at_most_50000_urls_each() -> None:

@@ -22,6 +22,7 @@ from publisher.sources import inbox
 from publisher.web.admin import inbox as inbox_area
 from publisher.web.admin.article_draft import Draft, problems_of
 from publisher.web.admin.pages import render
+from publisher.web.admin.picture_form import PictureChoice, from_library, take
 from publisher.web.admin.session import CONTRIBUTORS, NotAllowed, writer
 from publisher.web.admin.trail import rows
 from publisher.web.application import Application, application
@@ -123,12 +124,15 @@ def form_page(
 def new_article(
     request: Request,
     from_item: str = "",
+    picture: str = "",
     who: Staff = Depends(writer),
     app: Application = Depends(application),
 ) -> HTMLResponse:
-    """The empty form, or (``from_item``) one filled with an inbox item's material."""
+    """The empty form (with a library ``picture``, if given), or (``from_item``) one filled
+    with an inbox item's material."""
     if not from_item:
-        return form_page(request, app, who, Draft.empty())
+        chosen = from_library(app, picture)
+        return form_page(request, app, who, Draft.empty(), picture=chosen)
     if not who.is_editor:  # the inbox is the editors'
         raise NotAllowed(CONTRIBUTORS)
     # Opened from the inbox: the item's material, to adapt (issue 14).
@@ -172,14 +176,16 @@ async def save(
         )
     if action not in INTENTS:
         raise InputError(f"unknown action {action!r}")
-    problems = draft.insecure_images()
+    picture = await take(app, who, form, draft, view)
+    problems = {**draft.insecure_images(), **picture.problems}
     if item is not None and not draft.values["editor"].strip():
         problems["editor"] = "Give your name: it is shown to readers as the editor."
     if problems:  # nothing saved, everything typed kept
         return form_page(
-            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
-        )
-    return stored(request, app, who, draft, view, item, INTENTS[action])
+            request, app, who, draft, view=view, problems=problems, http_status=400,
+            from_item=item, picture=picture,
+        )  # fmt: skip
+    return stored(request, app, who, draft, view, item, INTENTS[action], picture)
 
 
 def stored(
@@ -190,11 +196,13 @@ def stored(
     view: store.ArticleView | None,
     item: inbox.ItemView | None,
     intent: str,
+    picture: PictureChoice | None = None,
 ) -> Response:
     """``draft`` saved (over ``view``, unless someone changed it meanwhile; made from
     ``item``, in the same transaction), and the article shown; or the form again, saying
     what was wrong."""
     then = None if item is None else inbox_area.linker(item, actor=who.email, now=app.clock())
+    then = then if picture is None else picture.then(app, then)
     fields = draft.article_fields()
     shown = Draft.of(view, app.settings.zone, now=app.clock()) if view is not None else None
     if (
@@ -232,12 +240,15 @@ def stored(
             http_status=409,
             from_item=item,
             theirs=theirs,
+            picture=picture,
         )
     except InputError as exc:
         problems = problems_of(exc)
         return form_page(
-            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
-        )
+            request, app, who, draft, view=view, problems=problems, http_status=400,
+            from_item=item, picture=picture,
+        )  # fmt: skip
+    changed = changed or (picture is not None and picture.changed)
     done = {"review": "review", "publish": "published"}.get(
         intent, "saved" if changed else "unchanged"
     )
