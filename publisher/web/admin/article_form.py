@@ -227,21 +227,7 @@ def stored(
         )
     except ConflictError as exc:  # both versions shown: nothing typed is lost
         assert view is not None
-        current = publish.article_by_id(app.engine, view.article.id or 0)
-        theirs = Draft.of(current, app.settings.zone)
-        draft.base = theirs.base  # saving again now takes the merged text over theirs
-        return form_page(
-            request,
-            app,
-            who,
-            draft,
-            view=current,
-            problems={"": exc.message},
-            http_status=409,
-            from_item=item,
-            theirs=theirs,
-            picture=picture,
-        )
+        return _conflict(request, app, who, draft, view, exc, from_item=item, picture=picture)
     except InputError as exc:
         problems = problems_of(exc)
         return form_page(
@@ -253,6 +239,32 @@ def stored(
         intent, "saved" if changed else "unchanged"
     )
     return RedirectResponse(f"/admin/articles/{saved}?done={done}", status_code=303)
+
+
+def _conflict(
+    request: Request,
+    app: Application,
+    who: Staff,
+    draft: Draft,
+    view: store.ArticleView,
+    exc: ConflictError,
+    **more: Any,
+) -> HTMLResponse:
+    """The form again after a save over a newer one: their version above it, yours in it."""
+    current = publish.article_by_id(app.engine, view.article.id or 0)
+    theirs = Draft.of(current, app.settings.zone)
+    draft.base = theirs.base  # saving again now takes the merged text over theirs
+    return form_page(
+        request,
+        app,
+        who,
+        draft,
+        view=current,
+        problems={"": exc.message},
+        http_status=409,
+        theirs=theirs,
+        **more,
+    )
 
 
 @router.post("/articles/new", response_class=HTMLResponse)

@@ -3,7 +3,7 @@ who wrote it and who published it, an editor's note sending it back, a withdrawa
 and time, and a revision kept at every save. Every article that exists is published or
 unpublished already, which stay what they were.
 
-Revision ID: 0024
+Revision ID: 0028
 Revises: 0027
 Create Date: 2026-12-07
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0024"
+revision: str = "0028"
 down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
