@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from publisher import store
+from publisher.content import markdown_html, one_line, plain_text
 from publisher.editions.compose import (
     EditionContext,
     RenderedEdition,
@@ -28,6 +29,7 @@ from publisher.settings import Settings
 from publisher.templating import Personaliser
 
 __all__ = [
+    "ONE_OFF_TITLES",
     "PUBLIC_STATUSES",
     "archived",
     "current_nominal",
@@ -35,6 +37,7 @@ __all__ = [
     "edition_stories",
     "ensure_edition",
     "list_editions",
+    "one_off_context",
     "preview",
     "render_as",
     "render_pending",
@@ -43,6 +46,8 @@ __all__ = [
 ]
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
+# What a one-off edition's footer says the reader is receiving.
+ONE_OFF_TITLES = {"story": "Breaking news", "message": "Announcements"}
 
 
 def story(view: store.ArticleView, site_url: str) -> Story:
@@ -150,7 +155,7 @@ def render_pending(
         views = store.edition_articles(session, edition_id)
     if edition.status != "pending":
         return edition
-    digest = timetable.digest(edition.digest)
+    digest = _digest_of(timetable, edition)
     rendered = _render(settings, timetable, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
@@ -173,11 +178,13 @@ def _render(
     settings: Settings,
     timetable: Timetable,
     env: Environment,
-    digest: Digest,
+    digest: Digest | None,
     edition: Edition,
     views: list[store.ArticleView],
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url) for view in views]
+    if digest is None:
+        return render_edition(env, one_off_context(settings, timetable, edition, stories), stories)
     context = _context(
         settings,
         timetable,
@@ -203,7 +210,37 @@ def render_variant(
     the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
+    return _render(settings, timetable, env, _digest_of(timetable, edition), edition, views)
+
+
+def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
+    """The edition's digest in the timetable (ConfigError if it left it); None for a
+    one-off edition."""
+    return None if edition.kind != "digest" else timetable.digest(edition.digest)
+
+
+def one_off_context(
+    settings: Settings, timetable: Timetable, edition: Edition, stories: list[Story]
+) -> EditionContext:
+    """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
+    (breaking news) or the message's Markdown body."""
+    body_html = markdown_html(edition.body) if edition.kind == "message" else ""
+    lead = stories[0].summary if stories else plain_text(body_html)
+    return EditionContext(
+        site_title=settings.site_title,
+        site_url=settings.site_url,
+        tagline=settings.site_tagline,
+        language=settings.site_language,
+        postal_address=settings.postal_address,
+        digest_title=ONE_OFF_TITLES.get(edition.kind, edition.kind),
+        subject=edition.subject or (f"Breaking: {stories[0].title}" if stories else ""),
+        preheader=one_line(lead)[:150],
+        intro=edition.intro or ("Breaking news from our newsroom." if stories else ""),
+        archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
+        studio=timetable.brand_studio,
+        body_html=body_html,
+        body_text=edition.body,
+    )
 
 
 def render_as(
@@ -218,7 +255,7 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+    return _render(settings, timetable, env, _digest_of(timetable, edition), edition, kept)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -297,8 +334,11 @@ def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
 
 
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    """Editions, newest first; ``public_only``: those the public archive lists (a one-off
+    edition marked to stay out of it is not)."""
     with store.reading(engine) as session:
-        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+        found = store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+    return [e for e in found if e.in_archive] if public_only else found
 
 
 def archived(
@@ -321,7 +361,7 @@ def archived(
         )
         views = store.edition_articles(session, edition_id)
         version = store.stamp(session, "articles")
-    if edition.status not in PUBLIC_STATUSES and not reached:
+    if (edition.status not in PUBLIC_STATUSES and not reached) or not edition.in_archive:
         raise NotFoundError(f"no edition {edition_id}")
     kept = [v for v in views if v.status(now) == "published"]
     html = edition.html
@@ -346,7 +386,7 @@ def _rendered_without(
     if not kept:
         raise NotFoundError(f"no edition {edition.id}")
     try:
-        digest = timetable.digest(edition.digest)
+        digest = _digest_of(timetable, edition)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
     return _render(settings, timetable, env, digest, edition, kept).html
