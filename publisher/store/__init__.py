@@ -307,6 +307,7 @@ from publisher.store.subscriber_search import (
     subscribers_by_ids,
 )
 from publisher.store.subscribers import (
+    set_breaking,
     SUBSCRIBER_STATUSES,
     audience_size,
     category_ids,
@@ -342,6 +343,7 @@ from publisher.store.workers import (
 )
 
 __all__ = [
+    "set_breaking",
     "ARTICLE_STATUSES",
     "AUDITED",
     "BOUNCE_KINDS",

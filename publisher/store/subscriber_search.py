@@ -270,7 +270,7 @@ def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
     """What the audit trail keeps of a subscriber before and after a change (empty when
     there is no such subscriber): name, status, digests and categories, as words."""
     found = session.execute(
-        select(subscribers_t.c.name, subscribers_t.c.status).where(
+        select(subscribers_t.c.name, subscribers_t.c.status, subscribers_t.c.breaking).where(
             subscribers_t.c.id == subscriber_id
         )
     ).first()
@@ -283,6 +283,7 @@ def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
         "status": str(found.status),
         "digests": " ".join(digests) or "none",
         "categories": " ".join(topics) or "all",
+        "breaking news": "yes" if found.breaking else "no",
     }
 
 
