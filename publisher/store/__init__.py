@@ -307,7 +307,6 @@ from publisher.store.subscriber_search import (
     subscribers_by_ids,
 )
 from publisher.store.subscribers import (
-    set_breaking,
     SUBSCRIBER_STATUSES,
     audience_size,
     category_ids,
@@ -319,6 +318,7 @@ from publisher.store.subscribers import (
     request_by_id,
     requests_since,
     rotate_link_key,
+    set_breaking,
     set_interests,
     set_name,
     set_subscriber_status,
@@ -343,7 +343,6 @@ from publisher.store.workers import (
 )
 
 __all__ = [
-    "set_breaking",
     "ARTICLE_STATUSES",
     "AUDITED",
     "BOUNCE_KINDS",
@@ -577,6 +576,7 @@ __all__ = [
     "sent_span",
     "session_row",
     "sessions_t",
+    "set_breaking",
     "set_edition_status",
     "set_interests",
     "set_item_status",

@@ -124,9 +124,7 @@ def save_audience(
 
 def audience_by_name(session: Session, name: str) -> Audience:
     found = session.scalars(
-        select(Audience)
-        .where(audiences_t.c.name == name)
-        .execution_options(populate_existing=True)
+        select(Audience).where(audiences_t.c.name == name).execution_options(populate_existing=True)
     ).first()
     if found is None:
         raise NotFoundError(f"no audience named {name!r}")

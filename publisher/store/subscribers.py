@@ -34,7 +34,6 @@ from publisher.store.engine import (
 from publisher.tokens import new_link_key
 
 __all__ = [
-    "set_breaking",
     "SUBSCRIBER_STATUSES",
     "audience_size",
     "category_ids",
@@ -46,6 +45,7 @@ __all__ = [
     "request_by_id",
     "requests_since",
     "rotate_link_key",
+    "set_breaking",
     "set_interests",
     "set_name",
     "set_subscriber_status",

@@ -255,7 +255,7 @@ def test_two_editors_pressing_send_at_once_make_one_edition(
         start.wait()
         try:
             results.append(send(engine, mail_settings, expected=4))
-        except Exception as exc:  # noqa: BLE001 - said in the assertion below
+        except Exception as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=press) for _ in range(4)]
