@@ -15,12 +15,14 @@ from publisher.templating import make_environment
 from publisher.web.admin import (
     account,
     articles,
+    audiences,
     audit,
     dashboard,
     editions,
     inbox,
     people,
     reports,
+    sending_now,
     session,
     signin,
     subscriber_files,
@@ -43,6 +45,8 @@ router.include_router(articles.router)
 router.include_router(inbox.router)
 router.include_router(reports.router)
 router.include_router(editions.router)
+router.include_router(sending_now.router)  # breaking news and messages (issue 27)
+router.include_router(audiences.router)
 router.include_router(account.router)
 router.include_router(people.router)
 # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
