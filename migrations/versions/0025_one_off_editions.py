@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.Column("updated_at", WHEN, nullable=False),
     )
     with op.batch_alter_table("editions") as batch:
-        batch.add_column(
-            sa.Column("kind", sa.String(20), nullable=False, server_default="digest")
-        )
+        batch.add_column(sa.Column("kind", sa.String(20), nullable=False, server_default="digest"))
         batch.add_column(sa.Column("audience", sa.String(100), nullable=False, server_default=""))
         batch.add_column(sa.Column("audience_filter", sa.Text(), nullable=False, server_default=""))
         batch.add_column(sa.Column("body", sa.Text(), nullable=False, server_default=""))

@@ -165,6 +165,7 @@ def _list_page(
         query=query_of(chosen),
         filter_values=filter_values(chosen),
         audience_count=audiences.count(app.engine, chosen),
+        count_error=error,  # a filter with a mistake is not saved as an audience
         clicks_kept=app.settings.track_clicks == "individual",
         page_url=lambda n: "/admin/subscribers?" + query_of(chosen, page=n),
         statuses=subscribers.STATUSES,
