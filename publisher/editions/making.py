@@ -12,6 +12,7 @@ from urllib.parse import quote
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from publisher import store
 from publisher.content import markdown_html, one_line, plain_text
@@ -36,6 +37,7 @@ __all__ = [
     "describe_send",
     "edition_stories",
     "ensure_edition",
+    "limit_to_audience",
     "list_editions",
     "one_off_context",
     "preview",
@@ -121,6 +123,7 @@ def ensure_edition(
                     session, digest.name, key, nominal_at=nominal, now=now
                 )
                 if created:
+                    limit_to_audience(session, edition, digest)
                     views = store.candidate_articles(
                         session,
                         digest.name,
@@ -138,6 +141,25 @@ def ensure_edition(
                 raise
     review_by = nominal + digest.review_deadline if digest.review else None
     return render_pending(engine, settings, timetable, env, edition.id or 0, review_by), created
+
+
+def limit_to_audience(session: Session, edition: Edition, digest: Digest) -> None:
+    """A new edition of a digest limited to an audience (``audience:`` in schedules.yaml)
+    keeps the audience's filter, applied whenever its deliveries start. ConfigError (and
+    nothing made) when the audience does not exist."""
+    if not digest.audience:
+        return
+    try:
+        found = store.audience_by_name(session, digest.audience)
+    except NotFoundError:
+        raise ConfigError(
+            f"digest {digest.name!r} is limited to the audience {digest.audience!r}, which "
+            "does not exist: save it in the newsroom or with `publisher audiences add`"
+        ) from None
+    store.update_edition(
+        session, edition.id or 0, audience=found.name, audience_filter=found.filter
+    )
+    edition.audience, edition.audience_filter = found.name, found.filter
 
 
 def render_pending(

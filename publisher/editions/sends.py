@@ -349,6 +349,7 @@ def send_missed(
             before_id=edition.id,
         )
         ids = [v.article.id or 0 for v in views]
+        making.limit_to_audience(session, edition, digest)
         store.carry_articles(session, edition, ids)  # pending, or skipped with no story
         _record(
             session,

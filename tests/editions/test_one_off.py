@@ -21,9 +21,9 @@ from publisher import store
 from publisher.articles import publish
 from publisher.community import subscriptions
 from publisher.delivery import sending
-from publisher.editions import one_off, sends
-from publisher.errors import ConflictError, InputError, NotFoundError
-from publisher.schedules import load_timetable
+from publisher.editions import making, one_off, sends
+from publisher.errors import ConfigError, ConflictError, InputError, NotFoundError
+from publisher.schedules import load_timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.store import SubscriberFilter
 from publisher.templating import make_environment
@@ -312,3 +312,24 @@ def test_an_audience_name_is_taken_once(engine: Engine, mail_settings: Settings)
         store.save_audience(session, "a", SubscriberFilter(), actor="t", now=now())
     with pytest.raises(ConflictError, match="already an audience"), store.writing(engine) as s:
         store.save_audience(s, "a", SubscriberFilter(status="confirmed"), actor="t", now=now())
+
+
+def test_a_digest_limited_to_an_audience_goes_to_its_members_only(
+    engine: Engine, mail_settings: Settings, tmp_path: Path
+) -> None:
+    wanted = newsroom(engine, mail_settings, tmp_path, 2)
+    limited = TIMETABLE + "    audience: culture\n"
+    timetable = parse_timetable(limited)
+    digest = timetable.digest("daily")
+    with store.writing(engine) as session:
+        edition, _ = store.create_edition(session, "daily", "k", nominal_at=now(), now=now())
+        making.limit_to_audience(session, edition, digest)
+        store.update_edition(session, edition.id or 0, status="ready")
+        store.start_deliveries(session, store.edition_by_id(session, edition.id or 0), now=now())
+        emails = session.scalars(select(store.deliveries_t.c.email)).all()
+    # quiet@ does not want breaking news, but a digest is not breaking news: it gets it.
+    assert sorted(emails) == sorted([*wanted, "quiet@example.com"])
+    missing = parse_timetable(TIMETABLE + "    audience: nobody-saved-this\n")
+    with pytest.raises(ConfigError, match="does not exist"), store.writing(engine) as session:
+        other, _ = store.create_edition(session, "daily", "j", nominal_at=now(), now=now())
+        making.limit_to_audience(session, other, missing.digest("daily"))

@@ -43,7 +43,7 @@ def _site(engine: Engine, settings: Settings) -> None:
                 "categories": ["Culture"],
                 "published_at": (NOW + timedelta(hours=5)).isoformat(),
             },
-        ],  # fmt: skip
+        ],
         source="test",
         actor="test",
         now=NOW,
