@@ -223,6 +223,44 @@ def _check_count(audience: str, count: int, expected: int | None, drift: float) 
         raise CountMoved(audience, expected, count)
 
 
+def _keyed(
+    engine: Engine, kind: str, audience: str, slug: str, subject: str, body: str, now: datetime
+) -> tuple[int | None, str, str, str]:
+    """(the story's id or None, the edition's key, the subject, the body), checked: a story's
+    key is the story; a message's, a hash of it and its audience."""
+    if _kind(kind) == "story":
+        view = public_story(engine, slug, now=now)
+        article_id = view.article.id or 0
+        return article_id, f"a{article_id}", one_line(subject)[: sends.MAX_SUBJECT], ""
+    subject, body = _message(subject, body)
+    made = hashlib.sha256(f"{audience}\0{subject}\0{body}".encode()).hexdigest()
+    return None, "m" + made[:19], subject, body
+
+
+def _start(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition_id: int,
+    *,
+    count: int,
+    now: datetime,
+) -> tuple[Edition, int]:
+    """Render the edition once and start its deliveries, or hold it for review when its
+    audience is large; pressing send again (or a crash in between) carries on from where
+    it is, never twice. (the edition, deliveries started)"""
+    large = count > settings.review_audience_over
+    review_by = now + REVIEW_DEADLINE if large else None
+    ready = making.render_pending(engine, settings, timetable, env, edition_id, review_by)
+    started = 0
+    if ready.status == "ready":
+        with store.writing(engine) as session:
+            started = store.start_deliveries(session, ready, now=now)
+    with store.reading(engine) as session:
+        return store.edition_by_id(session, edition_id), started
+
+
 def send(
     engine: Engine,
     settings: Settings,
@@ -244,57 +282,30 @@ def send(
     for review when it reaches more than ``PUBLISHER_REVIEW_AUDIENCE_OVER`` members, else its
     deliveries start. A story already sent as breaking news, or the same message to the same
     audience, is not made again: its edition is returned (``created`` False)."""
-    article_id = None
-    if _kind(kind) == "story":
-        view = public_story(engine, slug, now=now)
-        article_id = view.article.id or 0
-        key, subject = f"a{article_id}", one_line(subject)[: sends.MAX_SUBJECT]
-    else:
-        subject, body = _message(subject, body)
-        made = hashlib.sha256(f"{audience}\0{subject}\0{body}".encode()).hexdigest()
-        key = "m" + made[:19]
+    article_id, key, subject, body = _keyed(engine, kind, audience, slug, subject, body, now)
     with store.writing(engine) as session:
         found = store.audience_by_name(session, audience)
         where = store.recipients_where(kind, found.filter, "")
         count = store.recipient_count(session, where)
-        edition, created = store.create_one_off(
-            session,
-            kind,
-            key,
-            now=now,
-            subject=subject,
-            body=body,
-            audience=found.name,
-            audience_filter=found.filter,
-            in_archive=in_archive,
-        )
+        values = {"subject": subject, "body": body, "in_archive": in_archive}
+        values |= {"audience": found.name, "audience_filter": found.filter}
+        edition, created = store.create_one_off(session, kind, key, now=now, **values)
         if created:  # else someone sent it already: theirs is shown, nothing more is made
             _check_count(found.name, count, expected, settings.audience_drift)
             if article_id is not None:
                 store.carry_articles(session, edition, [article_id])
+            what = {"story": slug} if kind == "story" else {"subject": subject}
+            after = {"audience": found.name, "count": count, "confirmed": expected, **what}
+            label = f"{kind} #{edition.id}"
             store.record(
                 session,
                 actor=actor,
                 action=f"edition.send-{kind}",
                 kind=sends.KIND,
                 subject_id=edition.id,
-                label=f"{kind} #{edition.id}",
-                after={
-                    "audience": found.name,
-                    "count": count,
-                    "confirmed": expected,
-                    **({"story": slug} if kind == "story" else {"subject": subject}),
-                },
+                label=label,
+                after=after,
                 now=now,
             )
-    large = count > settings.review_audience_over
-    review_by = now + REVIEW_DEADLINE if large else None
-    # Rendered and started after the row is there; pressing send again (or a crash in
-    # between) finds it and carries on from where it is, never twice.
-    ready = making.render_pending(engine, settings, timetable, env, edition.id or 0, review_by)
-    started = 0
-    if ready.status == "ready":
-        with store.writing(engine) as session:
-            started = store.start_deliveries(session, ready, now=now)
-    with store.reading(engine) as session:
-        return Sent(store.edition_by_id(session, edition.id or 0), created, started)
+    made, started = _start(engine, settings, timetable, env, edition.id or 0, count=count, now=now)
+    return Sent(made, created, started)

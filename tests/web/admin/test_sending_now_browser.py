@@ -153,7 +153,9 @@ def _send_now(browser: Any, room: Room, viewport: dict[str, int]) -> None:
     page.get_by_label("Audience").select_option("Culture readers")
     expect(page.locator("#send-now")).to_have_text(f"Send now to {CULTURE} members")
     inner = page.frame_locator(".preview-frame iframe")
-    expect(inner.get_by_role("link", name="Floodwater closes the old town's bridges")).to_be_visible()
+    expect(
+        inner.get_by_role("link", name="Floodwater closes the old town's bridges")
+    ).to_be_visible()
     assert widest(page) <= width
     _shot(page, f"breaking-send-{width}")
     page.get_by_role("button", name="Send a test to me").click()
