@@ -3,6 +3,7 @@ real SMTP server, on both databases; and the same through the admin API."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +36,10 @@ def test_audiences_and_sends_from_the_command_line(
     tmp_path: Path, database_url: str, smtp: SmtpServer
 ) -> None:
     _site(tmp_path, database_url)
-    run = lambda *args: cli(tmp_path, database_url, *args, PUBLISHER_SMTP_URL=smtp.url)  # noqa: E731
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return cli(tmp_path, database_url, *args, PUBLISHER_SMTP_URL=smtp.url)
+
     bad = run("audiences", "add", "culture", "--category", "nope")
     assert bad.returncode == 2 and "unknown category 'nope'" in bad.stderr
     bad = run("audiences", "add", "culture", "--joined-from", "yesterday")
