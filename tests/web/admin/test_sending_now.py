@@ -16,6 +16,7 @@ from publisher import store
 from publisher.articles import publish
 from publisher.community import subscriptions
 from publisher.settings import Settings
+from publisher.store import SubscriberFilter
 from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.newsroom import add_person, newsroom_client, sign_in
@@ -202,3 +203,39 @@ def test_members_say_whether_they_want_breaking_news(engine: Engine, settings: S
     with store.reading(engine) as session:
         member = store.subscriber_by_email(session, "reader0@example.com")
         assert member is not None and not member.breaking
+
+
+def test_a_held_message_is_approved_from_its_page(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_REVIEW_AUDIENCE_OVER="0"
+    )
+    engine = store.make_engine(settings.database_url)
+    store.migrate(engine)
+    try:
+        _site(engine, settings)
+        with store.writing(engine) as session:
+            store.save_audience(session, "all", SubscriberFilter(), actor="t", now=NOW)
+        editor = newsroom_client(
+            create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None), settings
+        )
+        token = sign_in(editor, EDITOR)
+        form = {"csrf": token, "kind": "message", "audience": "all", "expected": "3"}
+        form |= {"subject": "Down tonight", "body": "From 22:00.", "do": "send"}
+        held = editor.post("/admin/sends", data=form, follow_redirects=False)
+        assert "done=held" in held.headers["location"]
+        number = held.headers["location"].split("/")[-1].split("?")[0]
+        page = editor.get(held.headers["location"]).text
+        assert "Held for review" in page and "a message, sent now" in page
+        review = {"csrf": token, "subject": "Down tonight", "intro": ""}
+        asked = editor.post(f"/admin/editions/{number}/review", data={**review, "do": "approve"})
+        assert asked.status_code == 200 and "It goes to 3 readers of “all”" in asked.text
+        sent = editor.post(
+            f"/admin/editions/{number}/review",
+            data={**review, "do": "send"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303 and "done=approved" in sent.headers["location"]
+        with store.reading(engine) as session:
+            assert store.edition_by_id(session, int(number)).status == "sending"
+    finally:
+        engine.dispose()
