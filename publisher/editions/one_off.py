@@ -150,7 +150,8 @@ def preview(
     ``fill=False``: with the placeholders, for a test send), not recorded."""
     stories = []
     if _kind(kind) == "story":
-        stories = [making.story(public_story(engine, slug, now=now), settings.site_url)]
+        view = public_story(engine, slug, now=now)
+        stories = [making.story(view, settings.site_url, settings.media_base)]
         subject = one_line(subject)
     else:
         subject, body = _message(subject, body)
