@@ -153,9 +153,11 @@ from publisher.store.editions import (
     update_edition,
 )
 from publisher.store.engine import (
+    BULK_CACHE_KIB,
     MIGRATIONS,
     STATUSES,
     articles_t,
+    bulk_writing,
     categories_t,
     corrections_t,
     deliveries_t,
@@ -246,7 +248,6 @@ from publisher.store.search import (
     plain_text,
     search_articles,
     search_terms,
-    unspaced_runs,
 )
 from publisher.store.sessions import (
     add_session,
@@ -370,6 +371,7 @@ __all__ = [
     "AUDITED",
     "BOUNCE_KINDS",
     "BUCKET_SECONDS",
+    "BULK_CACHE_KIB",
     "CANDIDATES",
     "CARRYING",
     "EVERY_CATEGORY",
@@ -442,6 +444,7 @@ __all__ = [
     "bounce_reports_t",
     "bounce_target",
     "bounced_count",
+    "bulk_writing",
     "bump",
     "cancel_owed",
     "candidate_articles",
@@ -666,7 +669,6 @@ __all__ = [
     "tracked_links_t",
     "unfetched_images",
     "unregister_worker",
-    "unspaced_runs",
     "unsubscribes_within",
     "update_edition",
     "update_item",
