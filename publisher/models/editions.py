@@ -75,7 +75,7 @@ class Edition(SQLModel, table=True):
     resumed_at: datetime | None = when(nullable=True)
     cancelled_by: str = Field(default="", max_length=400)
     cancelled_at: datetime | None = when(nullable=True)
-    # migration 0028 (issue 27): ``digest`` for a timetabled digest, ``story`` (breaking news:
+    # migration 0025 (issue 27): ``digest`` for a timetabled digest, ``story`` (breaking news:
     # one story, sent now) or ``message`` (a written announcement); a one-off edition's
     # ``digest`` is ONE_OFF[kind], which no digest in schedules.yaml can be named
     kind: str = Field(default="digest", max_length=20)

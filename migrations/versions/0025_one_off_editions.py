@@ -6,8 +6,8 @@ The column's default is true, so new sign-ups get breaking news; members who joi
 it existed never chose it, so the migration sets theirs to false: they keep what they chose
 (the digests) until they tick it on their preferences page.
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0025
+Revises: 0023
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0028"
-down_revision: str | None = "0027"
+revision: str = "0025"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
