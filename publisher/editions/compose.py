@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from jinja2 import Environment
 
 from publisher.content import one_line
+from publisher.look.values import DEFAULT_ACCENT, Logo, Sponsor
 from publisher.schedules import BrandStudio
 from publisher.templating import RenderSlots
 
@@ -61,7 +62,12 @@ class EditionContext:
     preheader: str
     intro: str
     archive_url: str
-    studio: BrandStudio
+    studio: BrandStudio | None  # None: the Brand Studio block is not shown
+    # The look an admin chose in the newsroom (publisher.look); left out, today's defaults.
+    accent: str = DEFAULT_ACCENT
+    logo: Logo | None = None
+    sponsor: Sponsor | None = None
+    reason: str = ""  # why the reader gets it; "" for the usual sentence
 
 
 @dataclass(frozen=True)

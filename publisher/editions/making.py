@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from publisher import store
 from publisher.editions.compose import (
@@ -22,6 +24,7 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
+from publisher.look.values import Look, read_look
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -39,8 +42,11 @@ __all__ = [
     "render_as",
     "render_pending",
     "render_variant",
+    "sample",
     "story",
 ]
+
+SAMPLE_STORIES = 3  # in the look's preview
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 
@@ -63,9 +69,14 @@ def story(view: store.ArticleView, site_url: str) -> Story:
     )
 
 
+def _look(session: Session, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force (an admin's, over the settings and schedules.yaml)."""
+    return read_look(session, settings, timetable.brand_studio)[0]
+
+
 def _context(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     digest: Digest,
     *,
     nominal: datetime,
@@ -82,17 +93,21 @@ def _context(
     )
     local = nominal.astimezone(digest.zone)
     return EditionContext(
-        site_title=settings.site_title,
+        site_title=look.title,
         site_url=settings.site_url,
-        tagline=settings.site_tagline,
+        tagline=look.tagline,
         language=settings.site_language,
-        postal_address=settings.postal_address,
+        postal_address=look.postal_address,
         digest_title=digest.title,
         subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
-        studio=timetable.brand_studio,
+        studio=look.studio,
+        accent=look.accent,
+        logo=look.logo,
+        sponsor=look.sponsor,
+        reason=look.reason_for(digest.title),
     )
 
 
@@ -148,10 +163,11 @@ def render_pending(
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
         views = store.edition_articles(session, edition_id)
+        look = _look(session, settings, timetable)
     if edition.status != "pending":
         return edition
     digest = timetable.digest(edition.digest)
-    rendered = _render(settings, timetable, env, digest, edition, views)
+    rendered = _render(look, settings, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
             session,
@@ -170,8 +186,8 @@ def render_pending(
 
 
 def _render(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     env: Environment,
     digest: Digest,
     edition: Edition,
@@ -179,8 +195,8 @@ def _render(
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url) for view in views]
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=edition.nominal_at,
         stories=stories,
@@ -203,7 +219,8 @@ def render_variant(
     the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
+    digest = timetable.digest(edition.digest)
+    return _render(_read_look(engine, settings, timetable), settings, env, digest, edition, views)
 
 
 def render_as(
@@ -218,7 +235,13 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+    digest = timetable.digest(edition.digest)
+    return _render(_read_look(engine, settings, timetable), settings, env, digest, edition, kept)
+
+
+def _read_look(engine: Engine, settings: Settings, timetable: Timetable) -> Look:
+    with store.reading(engine) as session:
+        return _look(session, settings, timetable)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -259,6 +282,7 @@ def preview(
             until=now,
         )
         known = {c.slug: c.name for c in store.category_list(session)}
+        look = _look(session, settings, timetable)
     categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     unknown = [slug for slug in categories if slug not in known]
     if unknown:
@@ -273,8 +297,8 @@ def preview(
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=nominal,
         stories=stories,
@@ -287,6 +311,48 @@ def preview(
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
+
+
+def sample(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    look: Look,
+    *,
+    now: datetime,
+) -> str:
+    """A digest under ``look`` (an admin's, maybe not saved) with the newest published
+    stories, as a reader sees it (generic links in place of a reader's): the look's preview.
+    The first digest of the timetable gives the title; none there, the usual one."""
+    with store.reading(engine) as session:
+        views = store.latest_articles(session, now=now, limit=SAMPLE_STORIES)
+    names = sorted(timetable.digests)
+    digest = timetable.digests[names[0]] if names else _SAMPLE_DIGEST
+    stories = [story(view, settings.site_url) for view in views]
+    context = _context(
+        look,
+        settings,
+        digest,
+        nominal=now,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/",
+    )
+    rendered = render_edition(env, context, stories)
+    values = archive_values(settings.site_url)
+    return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+
+
+_SAMPLE_DIGEST = Digest(
+    name="digest",
+    title="Join The Community",
+    cron="0 7 * * *",
+    zone=ZoneInfo("UTC"),
+    max_articles=12,
+    categories=(),
+    catch_up=timedelta(hours=6),
+    preheader="",
+)
 
 
 def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
@@ -328,13 +394,14 @@ def archived(
     if len(kept) < len(views):
         html = _ARCHIVE.without_taken_down(
             (str(engine.url), edition_id, edition.created_at, version),
-            lambda: _rendered_without(settings, timetable, env, edition, kept),
+            lambda: _rendered_without(engine, settings, timetable, env, edition, kept),
         )
     filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")
 
 
 def _rendered_without(
+    engine: Engine,
     settings: Settings,
     timetable: Timetable,
     env: Environment,
@@ -349,7 +416,9 @@ def _rendered_without(
         digest = timetable.digest(edition.digest)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
-    return _render(settings, timetable, env, digest, edition, kept).html
+    return _render(
+        _read_look(engine, settings, timetable), settings, env, digest, edition, kept
+    ).html
 
 
 class _ArchiveRenders:

@@ -20,6 +20,7 @@ from publisher.models.editions import (
     LinkReader,
     TrackedLink,
 )
+from publisher.models.look import Look, LookLogo
 from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
@@ -42,6 +43,8 @@ __all__ = [
     "FeedState",
     "Interest",
     "LinkReader",
+    "Look",
+    "LookLogo",
     "OutboxMessage",
     "Report",
     "SignInAttempts",
