@@ -30,6 +30,7 @@ from publisher.web import (
     errors,
     health,
     icon,
+    logos,
     reader,
     reports,
     search,
@@ -107,6 +108,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(webhooks.router)  # sending services' bounces (issue 28)
     app.include_router(health.router)
     app.include_router(icon.router)  # /favicon.svg and /favicon.ico
+    app.include_router(logos.router)  # /look/logo/...: the digest's logo, fetched by mail programs
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)

@@ -19,6 +19,7 @@ from publisher.web.admin import (
     dashboard,
     editions,
     inbox,
+    look,
     people,
     reports,
     session,
@@ -45,6 +46,7 @@ router.include_router(reports.router)
 router.include_router(editions.router)
 router.include_router(account.router)
 router.include_router(people.router)
+router.include_router(look.router)
 # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
 router.include_router(subscriber_files.router)
 router.include_router(subscribers.router)
