@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["GIF_HEADER", "png", "jpeg_header"]
+__all__ = ["GIF_HEADER", "jpeg_header", "png"]
 
 GIF_HEADER = b"GIF89a" + struct.pack("<HH", 120, 40) + b"\x00\x00\x00"
 
