@@ -1,6 +1,6 @@
 """The digest's look (``/admin/look``, admins only): the logo, the accent colour, the words at
 the top and in the footer, the Brand Studio and sponsor blocks, with a preview of a digest at
-phone and desktop width that follows the form as it is typed (htmx asks for the frames again;
+phone or desktop width that follows the form as it is typed (htmx asks for the frame again;
 without script, the Preview button does the same). Saved only when every field is right; each
 change in the audit trail, shown at the foot of the page."""
 
@@ -49,6 +49,11 @@ def _policy(site_url: str) -> str:
     )
 
 
+def _width(form: Mapping[str, Any]) -> str:
+    """The preview's width as asked: ``phone`` or ``desktop`` (the default)."""
+    return "phone" if form.get("width") == "phone" else "desktop"
+
+
 def _typed(form: Mapping[str, Any]) -> dict[str, str]:
     """The look's fields as a form or a preview's address gives them (text only)."""
     typed = {k: str(form[k])[:TEXT_AT_MOST] for k in (*FIELDS, "remove_logo") if k in form}
@@ -80,6 +85,7 @@ def _page(
     errors: Mapping[str, str] | None = None,
     version: int | None = None,
     done: str = "",
+    width: str = "desktop",
     http_status: int = 200,
 ) -> HTMLResponse:
     saved, saved_version = _saved(app)
@@ -99,6 +105,7 @@ def _page(
         defaults=defaults(app.settings, app.timetable.brand_studio),
         logo=shown.logo if not errors else saved.logo,
         frames=_frames(shown),
+        width=width,
         done=DONE.get(done, ""),
         trail=trail.rows(entries),
     )
@@ -127,7 +134,7 @@ def page(
     app: Application = Depends(application),
 ) -> HTMLResponse:
     """The look as it is, the form to change it, the preview and the changes made."""
-    return _page(request, app, who, done=done)
+    return _page(request, app, who, done=done, width=_width(request.query_params))
 
 
 @router.post("/look", response_class=HTMLResponse)
@@ -139,29 +146,29 @@ async def change(
     """The form sent: shown again with the preview (``do=preview``), or saved when every
     field is right (else shown again, each problem beside its field, nothing saved)."""
     form = await request.form()
-    typed = _typed({k: v for k, v in form.items() if isinstance(v, str)})
-    checked = changes.check(typed)
+    checked = changes.check(_typed({k: v for k, v in form.items() if isinstance(v, str)}))
     errors = dict(checked.errors)
-    values = checked.values
-    upload = form.get("logo_file")
     preview = form.get("do") == "preview"
-    if isinstance(upload, UploadFile) and upload.filename:
-        data = await upload.read(MAX_BYTES + 1)
-        try:
-            logo = logo_file(data)
-        except InputError as exc:
-            errors["logo"] = exc.message
-        else:
-            if preview or not errors:
-                await run_in_threadpool(
-                    changes.keep_logo, app.engine, logo.data, actor=who.email, now=app.clock()
-                )
-                values = {**values, "logo": logo.key}
+    logo = await _uploaded(form.get("logo_file"), errors)
+    values = checked.values
+    if logo is not None and (preview or not errors):
+        # Kept for the preview too, so that the frame shows it; the look names it once saved.
+        await run_in_threadpool(
+            changes.keep_logo, app.engine, logo.data, actor=who.email, now=app.clock()
+        )
+        values = {**values, "logo": logo.key}
     version = _version(form.get("version"))
     if errors or preview:
         status = 400 if errors else 200
         return _page(
-            request, app, who, values=values, errors=errors, version=version, http_status=status
+            request,
+            app,
+            who,
+            values=values,
+            errors=errors,
+            version=version,
+            width=_width(form),
+            http_status=status,
         )
     try:
         await run_in_threadpool(
@@ -185,6 +192,17 @@ async def change(
             http_status=409,
         )
     return RedirectResponse("/admin/look?done=saved", status_code=303)
+
+
+async def _uploaded(upload: object, errors: dict[str, str]) -> store.LogoFile | None:
+    """The logo file chosen, if one was and it is a picture (else why not, in ``errors``)."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    try:
+        return logo_file(await upload.read(MAX_BYTES + 1))
+    except InputError as exc:
+        errors["logo"] = exc.message
+        return None
 
 
 def _version(raw: object) -> int:
@@ -221,6 +239,7 @@ def frames(
         "look_frames.html",
         staff=who,
         frames=_frames(look) if look else None,
+        width=_width(request.query_params),
         errors={k: sentence(v) for k, v in checked.errors.items()},
     )
 
