@@ -53,9 +53,9 @@ def look_show(
         print(f"logo_url = {look.logo.url} ({look.logo.width} x {look.logo.height} in mail)")
 
 
-def _assigned(pairs: list[str], start: dict[str, Any]) -> dict[str, Any]:
-    """``start`` with each FIELD=VALUE of ``pairs`` over it, as the page's form sends it."""
-    form = {k: ("on" if v else "") if isinstance(v, bool) else v for k, v in start.items()}
+def _assigned(pairs: list[str]) -> dict[str, Any]:
+    """Each FIELD=VALUE of ``pairs``, a switch's on or off as a bool."""
+    given: dict[str, Any] = {}
     for pair in pairs:
         name, sign, value = pair.partition("=")
         if not sign or name not in FIELDS or name == "logo":
@@ -66,9 +66,10 @@ def _assigned(pairs: list[str], start: dict[str, Any]) -> dict[str, Any]:
         if name.endswith("_shown"):
             if value.lower() not in SWITCH_WORDS:
                 raise InputError(f"{name}: on or off, not {value[:20]!r}")
-            value = "on" if SWITCH_WORDS[value.lower()] else ""
-        form[name] = value
-    return form
+            given[name] = SWITCH_WORDS[value.lower()]
+        else:
+            given[name] = value
+    return given
 
 
 @look_app.command("set")
@@ -83,29 +84,21 @@ def look_set(
     no_logo: Annotated[bool, typer.Option("--no-logo", help="No logo: the words instead.")] = False,
 ) -> None:
     """Change fields of the look, all checked before anything is saved; in the audit trail."""
+    given = _assigned(pairs or [])
+    if no_logo:
+        given["logo"] = ""
+    data = None
+    if logo is not None:
+        try:
+            data = logo.read_bytes()[: MAX_BYTES + 1]
+        except OSError as exc:
+            raise InputError(f"{logo}: {exc.strerror or exc}") from None
     with context() as (settings, engine):
         studio = load_timetable(settings.schedules).brand_studio
-        with store.reading(engine) as session:
-            look, version = read_look(session, settings, studio)
-        form = _assigned(pairs or [], dict(look.values))
-        if no_logo:
-            form["logo"] = ""
-        checked = changes.check(form)
-        if checked.errors:
-            problems = [f"{name}: {message}" for name, message in checked.errors.items()]
-            raise InputError(problems[0], details=problems[1:])
-        values = checked.values
-        if logo is not None:
-            try:
-                data = logo.read_bytes()[: MAX_BYTES + 1]
-            except OSError as exc:
-                raise InputError(f"{logo}: {exc.strerror or exc}") from None
-            kept = changes.keep_logo(engine, data, actor=actor(), now=utc_now())
-            values = {**values, "logo": kept.key}
-        new = changes.save(
-            engine, settings, studio, values, version=version, actor=actor(), now=utc_now()
+        old, new = changes.change(
+            engine, settings, studio, given, logo=data, actor=actor(), now=utc_now()
         )
-    before, after = store.changes(dict(look.values), dict(new.values))
+    before, after = store.changes(dict(old.values), dict(new.values))
     if not after:
         print("nothing changed")
     for name in after:

@@ -17,11 +17,21 @@ from publisher.content import one_line
 from publisher.errors import InputError
 from publisher.look.colours import AA_TEXT, contrast, darker_to, parse_colour
 from publisher.look.logo import logo_file
-from publisher.look.values import FIELDS, Look, defaults, look_of
+from publisher.look.values import FIELDS, Look, defaults, look_of, read_look
 from publisher.schedules import BrandStudio
 from publisher.settings import Settings
 
-__all__ = ["ACTION", "KIND", "LIMITS", "Checked", "check", "keep_logo", "reset", "save"]
+__all__ = [
+    "ACTION",
+    "KIND",
+    "LIMITS",
+    "Checked",
+    "change",
+    "check",
+    "keep_logo",
+    "reset",
+    "save",
+]
 
 KIND = "look"  # the audit trail's subject kind
 ACTION = "look.change"
@@ -176,6 +186,44 @@ def _stored(
         now=now,
     )
     return new
+
+
+def change(
+    engine: Engine,
+    settings: Settings,
+    studio: BrandStudio,
+    given: Mapping[str, Any],
+    *,
+    logo: bytes | None = None,
+    actor: str,
+    now: datetime,
+) -> tuple[Look, Look]:
+    """The look with the fields ``given`` changed (the others as they are; a switch given as
+    a bool or as the form's "on"), and ``logo`` (bytes) made its logo if given: every problem
+    in one InputError, nothing saved. The look (before, after)."""
+    with store.reading(engine) as session:
+        before, version = read_look(session, settings, studio)
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        raise InputError(f"unknown field {unknown[0]!r} (known: {', '.join(FIELDS)})")
+    form = {**before.values, **given}
+    form = {k: ("on" if v else "") if isinstance(v, bool) else v for k, v in form.items()}
+    checked = check(form)
+    problems = [f"{name}: {message}" for name, message in checked.errors.items()]
+    kept = None
+    if logo is not None:
+        try:
+            kept = logo_file(logo)
+        except InputError as exc:
+            problems.append(f"logo: {exc.message}")
+    if problems:
+        raise InputError(problems[0], details=problems[1:])
+    values = checked.values
+    if kept is not None:
+        keep_logo(engine, kept.data, actor=actor, now=now)
+        values = {**values, "logo": kept.key}
+    after = save(engine, settings, studio, values, version=version, actor=actor, now=now)
+    return before, after
 
 
 def keep_logo(engine: Engine, data: bytes, *, actor: str, now: datetime) -> store.LogoFile:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.newsroom import add_person, form_token, newsroom_client, sign_in
 from tests.pictures import png
-from tests.support import NOW
+from tests.support import NOW, make_settings
 
 
 @pytest.fixture
@@ -190,3 +191,36 @@ def test_a_change_is_previewed_saved_audited_and_reaches_the_mails(
 
     client.post("/admin/look/reset", data={"csrf": form_token(after)})
     assert 'value="#c8102e"' in client.get("/admin/look").text
+
+
+def test_the_api_reads_and_changes_the_look_as_the_page_does(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    token = "api-" + "t" * 32
+    with_token = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=settings.database_url, PUBLISHER_API_TOKEN=token
+    )
+    api = TestClient(create_app(with_token, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/look").status_code == 401
+    got = api.get("/api/look", headers=auth).json()
+    assert got["accent"] == "#c8102e" and got["version"] == 0 and got["logo_url"] == ""
+
+    bad = api.patch("/api/look", headers=auth, json={"accent": "#ffcc00", "title": ""})
+    assert bad.status_code == 400
+    said = [bad.json()["detail"], *bad.json()["problems"]]
+    assert any("contrast of 1.5:1" in line for line in said)
+    assert any("the words at the top cannot be empty" in line for line in said)
+    assert api.patch("/api/look", headers=auth, json={"colour": "red"}).status_code == 400
+    refused = api.put("/api/look/logo", headers=auth, content=b"GIF87" + b"\x00" * 10)
+    assert refused.status_code == 400 and "not a picture" in refused.json()["detail"]
+    _unchanged(engine)
+
+    done = api.patch("/api/look", headers=auth, json={"accent": "#0b5fff", "sponsor_shown": False})
+    assert done.status_code == 200 and done.json()["accent"] == "#0b5fff"
+    logo = api.put("/api/look/logo", headers=auth, content=png(64, 64))
+    assert logo.status_code == 200
+    assert logo.json()["logo_url"].startswith("https://news.example.com/look/logo/")
+    with store.reading(engine) as session:
+        entries = store.audit_entries(session, kind="look")
+    assert [e.actor for e in entries] == ["api-token", "api-token"]
