@@ -1,6 +1,7 @@
 """The digest's look, set in the newsroom (issue 27): ``look`` holds the one row of what an
 admin chose (a JSON object; a field not in it follows the settings and schedules.yaml), and
-``look_logos`` every logo uploaded, by the SHA-256 of its bytes.
+``look_logos`` every logo uploaded, by the SHA-256 of its bytes; ``editions.look`` the look an
+edition was first rendered with.
 
 Revision ID: 0026
 Revises: 0022
@@ -39,8 +40,12 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("created_by", sa.String(400), nullable=False),
     )
+    with op.batch_alter_table("editions") as batch:
+        batch.add_column(sa.Column("look", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("editions") as batch:
+        batch.drop_column("look")
     op.drop_table("look_logos")
     op.drop_table("look")

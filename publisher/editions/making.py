@@ -3,6 +3,7 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+import json
 import threading
 import unicodedata
 from collections.abc import Callable, Hashable, Sequence
@@ -24,7 +25,7 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
-from publisher.look.values import Look, read_look
+from publisher.look.values import Look, look_of, read_look
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -176,6 +177,7 @@ def render_pending(
             html=rendered.html,
             text=rendered.text,
             count=rendered.stories,
+            look=json.dumps(dict(look.values), ensure_ascii=False, sort_keys=True),
         )
         if saved and review_by is not None:
             # Held for an editor (issue 13): nothing is sent until approved, and past the
@@ -220,7 +222,9 @@ def render_variant(
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
     digest = timetable.digest(edition.digest)
-    return _render(_read_look(engine, settings, timetable), settings, env, digest, edition, views)
+    return _render(
+        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, views
+    )
 
 
 def render_as(
@@ -236,12 +240,23 @@ def render_as(
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
     digest = timetable.digest(edition.digest)
-    return _render(_read_look(engine, settings, timetable), settings, env, digest, edition, kept)
+    return _render(
+        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, kept
+    )
 
 
-def _read_look(engine: Engine, settings: Settings, timetable: Timetable) -> Look:
+def _edition_look(
+    engine: Engine, settings: Settings, timetable: Timetable, edition: Edition
+) -> Look:
+    """The look ``edition`` was first rendered with, so that its variants and renderings
+    again look the same; the look in force for one rendered before looks were kept."""
     with store.reading(engine) as session:
-        return _look(session, settings, timetable)
+        if not edition.look:
+            return _look(session, settings, timetable)
+        values = json.loads(edition.look)
+        key = values.get("logo")
+        logo = store.look_logo(session, str(key), with_data=False) if key else None
+    return look_of(settings, timetable.brand_studio, values, logo)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -417,7 +432,7 @@ def _rendered_without(
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
     return _render(
-        _read_look(engine, settings, timetable), settings, env, digest, edition, kept
+        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, kept
     ).html
 
 

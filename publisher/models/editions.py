@@ -52,6 +52,9 @@ class Edition(SQLModel, table=True):
     resumed_at: datetime | None = when(nullable=True)
     cancelled_by: str = Field(default="", max_length=400)
     cancelled_at: datetime | None = when(nullable=True)
+    # migration 0026: the look it was first rendered with (a JSON object of publisher.look's
+    # fields; empty before), so that its variants and renderings again look the same
+    look: str = Field(default="", sa_type=Text)
 
 
 class EditionArticle(SQLModel, table=True):
