@@ -92,6 +92,12 @@ def test_the_dashboard_and_the_trail_fit_a_phone(browser: Any, site: Site) -> No
     cards = page.locator("#subscribers-heading + ul.cards")
     assert cards.locator("li").count() == 5
     assert cards.bounding_box()["height"] < 160, cards.bounding_box()
+    # The last editions: a card of labelled figures each, not a table that scrolls sideways.
+    editions = page.locator("table.editions")
+    assert editions.locator("tbody tr").count() >= 2
+    assert editions.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
+    sent = editions.locator("tbody tr").first.locator("td[data-label=Sent]")
+    assert sent.evaluate("td => getComputedStyle(td, '::before').content") == '"Sent: "'
 
     page.goto(site.url + "/admin/audit")
     entry = page.locator("table.trail tbody tr", has_text="article.edit")
