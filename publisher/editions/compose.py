@@ -46,6 +46,9 @@ class Story:
     ai_assisted: bool = False
     source_name: str = ""  # where the story came from (press material, another site)
     source_url: str = ""
+    image_2x: str = ""  # the 1200 px rendition, for screens of twice the density
+    image_alt: str = ""
+    image_height: int = 0  # at the column's 544 px
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from publisher.models.editions import (
     TrackedLink,
 )
 from publisher.models.look import Look, LookLogo
+from publisher.models.media import Picture, PictureFetch, PictureFile
 from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
@@ -46,6 +47,9 @@ __all__ = [
     "Look",
     "LookLogo",
     "OutboxMessage",
+    "Picture",
+    "PictureFetch",
+    "PictureFile",
     "Report",
     "SignInAttempts",
     "Source",

@@ -37,6 +37,9 @@ class Article(SQLModel, table=True):
     created_at: datetime = when()
     updated_at: datetime = when()
     body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
+    # The site's own copy of its picture (issue 26); ``image`` is where it came from, if from
+    # an address. A picture in use cannot be deleted.
+    picture_id: int | None = Field(default=None, foreign_key="pictures.id", index=True)
 
 
 class Category(SQLModel, table=True):

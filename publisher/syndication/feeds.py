@@ -78,8 +78,13 @@ class FeedBuilder:
     def _render_item(self, view: store.ArticleView) -> FeedItem:
         a = view.article
         site = self.settings.site_url
+        picture = view.picture
+        # A 1200 px JPEG: what every reader app and social card takes (issue 26).
+        shown = picture.pick(1200) if picture is not None else None
         html = self.env.get_template("feeds/item.html").render(
             article=a,
+            picture=picture,
+            media_base=self.settings.media_base,
             corrections=view.corrections,
             report_url=f"{site}/report?article={_quote(a.slug)}",
         )
@@ -91,7 +96,11 @@ class FeedBuilder:
             content_html=html.strip(),
             author=a.author,
             categories=tuple((slugify(name), name) for name in view.categories),
-            image=a.image,
+            image=f"{self.settings.media_base}/{shown.name}" if shown else "",
+            image_type=shown.content_type if shown else "",
+            image_length=shown.length if shown else 0,
+            image_width=shown.width if shown else 0,
+            image_height=shown.height if shown else 0,
             published=a.published_at,
             updated=a.updated_at,
             sponsored=a.sponsored,
