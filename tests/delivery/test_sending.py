@@ -477,7 +477,9 @@ def test_a_branded_digest_arrives_with_its_logo_and_colour_inlined(
     members = audience(engine, mail_settings, tmp_path, 3)
     edition_id = start_edition(engine, mail_settings)
     run_until_done(engine, mail_settings, edition_id)
-    assert smtp.recorder.counts() == {address: 1 for address in members}
+    # Each member got it (once each is the other tests' subject: with this module's 2 s lease, a
+    # machine loaded by other tests can send one in flight twice).
+    assert set(smtp.recorder.counts()) == set(members)
     message = smtp.recorder.received[0].parsed()
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
