@@ -139,9 +139,11 @@ from publisher.store.editions import (
     update_edition,
 )
 from publisher.store.engine import (
+    BULK_CACHE_KIB,
     MIGRATIONS,
     STATUSES,
     articles_t,
+    bulk_writing,
     categories_t,
     corrections_t,
     deliveries_t,
@@ -242,7 +244,6 @@ from publisher.store.search import (
     plain_text,
     search_articles,
     search_terms,
-    unspaced_runs,
 )
 from publisher.store.sessions import (
     add_session,
@@ -364,6 +365,7 @@ __all__ = [
     "AUDITED",
     "BOUNCE_KINDS",
     "BUCKET_SECONDS",
+    "BULK_CACHE_KIB",
     "CANDIDATES",
     "CARRYING",
     "EVERY_CATEGORY",
@@ -435,6 +437,7 @@ __all__ = [
     "bounce_reports_t",
     "bounce_target",
     "bounced_count",
+    "bulk_writing",
     "bump",
     "cancel_owed",
     "candidate_articles",
@@ -654,7 +657,6 @@ __all__ = [
     "tracked_links_t",
     "unfetched_images",
     "unregister_worker",
-    "unspaced_runs",
     "unsubscribes_within",
     "update_edition",
     "update_item",
