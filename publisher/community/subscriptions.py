@@ -267,11 +267,13 @@ def set_preferences(
     *,
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    breaking: bool | None = None,
     now: datetime,
 ) -> SubscriberView:
-    """Choose which digests the token's subscriber receives (none unsubscribes them, some
-    brings an unsubscribed member back) and which categories' stories they contain (none:
-    every category). An unknown category is an InputError and changes nothing."""
+    """Choose which digests the token's subscriber receives (none, and no breaking news,
+    unsubscribes them; some brings an unsubscribed member back), which categories' stories
+    they contain (none: every category) and whether they get breaking news (None: as it
+    is). An unknown category is an InputError and changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
     subscriber_id = view.subscriber.id or 0
@@ -281,10 +283,13 @@ def set_preferences(
         before = store.subscriber_snapshot(session, subscriber_id)
         store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
-        if not chosen and status == "confirmed":
+        if breaking is not None:
+            store.set_breaking(session, subscriber_id, breaking, now=now)
+        wanted = bool(chosen) or bool(breaking)
+        if not wanted and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
             _left_through(session, subscriber_id, token, PREFERENCES_TTL, now=now)
-        elif chosen and status == "unsubscribed":
+        elif wanted and status == "unsubscribed":
             # The link came in their mail and saving is a deliberate POST: they are back.
             # A bounced address stays bounced: that mailbox does not exist.
             store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from publisher import store
+from publisher.content import markdown_html, one_line, plain_text
 from publisher.editions.compose import (
     EditionContext,
     RenderedEdition,
@@ -32,13 +33,17 @@ from publisher.settings import Settings
 from publisher.templating import Personaliser
 
 __all__ = [
+    "ONE_OFF_TITLES",
     "PUBLIC_STATUSES",
     "archived",
+    "current_look",
     "current_nominal",
     "describe_send",
     "edition_stories",
     "ensure_edition",
+    "limit_to_audience",
     "list_editions",
+    "one_off_context",
     "preview",
     "render_as",
     "render_pending",
@@ -47,9 +52,10 @@ __all__ = [
     "story",
 ]
 
-SAMPLE_STORIES = 3  # in the look's preview
-
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
+# What a one-off edition's footer says the reader is receiving.
+ONE_OFF_TITLES = {"story": "Breaking news", "message": "Announcements"}
+SAMPLE_STORIES = 3  # in the look's preview
 
 
 def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story:
@@ -83,6 +89,42 @@ def _look(session: Session, settings: Settings, timetable: Timetable) -> Look:
     return read_look(session, settings, timetable.brand_studio)[0]
 
 
+def current_look(engine: Engine, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force now."""
+    with store.reading(engine) as session:
+        return _look(session, settings, timetable)
+
+
+def _edition_look(
+    engine: Engine, settings: Settings, timetable: Timetable, edition: Edition
+) -> Look:
+    """The look ``edition`` was first rendered with, so that its variants and renderings
+    again look the same; the look in force for one rendered before looks were kept."""
+    with store.reading(engine) as session:
+        if not edition.look:
+            return _look(session, settings, timetable)
+        values = json.loads(edition.look)
+        key = values.get("logo")
+        logo = store.look_logo(session, str(key), with_data=False) if key else None
+    return look_of(settings, timetable.brand_studio, values, logo)
+
+
+def _framed(look: Look, settings: Settings, digest_title: str) -> dict[str, object]:
+    """What every edition's frame takes from the look."""
+    return {
+        "site_title": look.title,
+        "site_url": settings.site_url,
+        "tagline": look.tagline,
+        "language": settings.site_language,
+        "postal_address": look.postal_address,
+        "studio": look.studio,
+        "accent": look.accent,
+        "logo": look.logo,
+        "sponsor": look.sponsor,
+        "reason": look.reason_for(digest_title),
+    }
+
+
 def _context(
     look: Look,
     settings: Settings,
@@ -102,21 +144,12 @@ def _context(
     )
     local = nominal.astimezone(digest.zone)
     return EditionContext(
-        site_title=look.title,
-        site_url=settings.site_url,
-        tagline=look.tagline,
-        language=settings.site_language,
-        postal_address=look.postal_address,
+        **_framed(look, settings, digest.title),  # type: ignore[arg-type]
         digest_title=digest.title,
         subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
-        studio=look.studio,
-        accent=look.accent,
-        logo=look.logo,
-        sponsor=look.sponsor,
-        reason=look.reason_for(digest.title),
     )
 
 
@@ -140,6 +173,7 @@ def ensure_edition(
                     session, digest.name, key, nominal_at=nominal, now=now
                 )
                 if created:
+                    limit_to_audience(session, edition, digest)
                     views = store.candidate_articles(
                         session,
                         digest.name,
@@ -159,6 +193,25 @@ def ensure_edition(
     return render_pending(engine, settings, timetable, env, edition.id or 0, review_by), created
 
 
+def limit_to_audience(session: Session, edition: Edition, digest: Digest) -> None:
+    """A new edition of a digest limited to an audience (``audience:`` in schedules.yaml)
+    keeps the audience's filter, applied whenever its deliveries start. ConfigError (and
+    nothing made) when the audience does not exist."""
+    if not digest.audience:
+        return
+    try:
+        found = store.audience_by_name(session, digest.audience)
+    except NotFoundError:
+        raise ConfigError(
+            f"digest {digest.name!r} is limited to the audience {digest.audience!r}, which "
+            "does not exist: save it in the newsroom or with `publisher audiences add`"
+        ) from None
+    store.update_edition(
+        session, edition.id or 0, audience=found.name, audience_filter=found.filter
+    )
+    edition.audience, edition.audience_filter = found.name, found.filter
+
+
 def render_pending(
     engine: Engine,
     settings: Settings,
@@ -175,7 +228,7 @@ def render_pending(
         look = _look(session, settings, timetable)
     if edition.status != "pending":
         return edition
-    digest = timetable.digest(edition.digest)
+    digest = _digest_of(timetable, edition)
     rendered = _render(look, settings, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
@@ -199,11 +252,13 @@ def _render(
     look: Look,
     settings: Settings,
     env: Environment,
-    digest: Digest,
+    digest: Digest | None,
     edition: Edition,
     views: list[store.ArticleView],
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
+    if digest is None:
+        return render_edition(env, one_off_context(look, settings, edition, stories), stories)
     context = _context(
         look,
         settings,
@@ -229,9 +284,33 @@ def render_variant(
     the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    digest = timetable.digest(edition.digest)
-    return _render(
-        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, views
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, _digest_of(timetable, edition), edition, views)
+
+
+def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
+    """The edition's digest in the timetable (ConfigError if it left it); None for a
+    one-off edition."""
+    return None if edition.kind != "digest" else timetable.digest(edition.digest)
+
+
+def one_off_context(
+    look: Look, settings: Settings, edition: Edition, stories: list[Story]
+) -> EditionContext:
+    """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
+    (breaking news) or the message's Markdown body."""
+    body_html = markdown_html(edition.body) if edition.kind == "message" else ""
+    lead = stories[0].summary if stories else plain_text(body_html)
+    title = ONE_OFF_TITLES.get(edition.kind, edition.kind)
+    return EditionContext(
+        **_framed(look, settings, title),  # type: ignore[arg-type]
+        digest_title=title,
+        subject=edition.subject or (f"Breaking: {stories[0].title}" if stories else ""),
+        preheader=one_line(lead)[:150],
+        intro=edition.intro or ("Breaking news from our newsroom." if stories else ""),
+        archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
+        body_html=body_html,
+        body_text=edition.body,
     )
 
 
@@ -247,24 +326,8 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    digest = timetable.digest(edition.digest)
-    return _render(
-        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, kept
-    )
-
-
-def _edition_look(
-    engine: Engine, settings: Settings, timetable: Timetable, edition: Edition
-) -> Look:
-    """The look ``edition`` was first rendered with, so that its variants and renderings
-    again look the same; the look in force for one rendered before looks were kept."""
-    with store.reading(engine) as session:
-        if not edition.look:
-            return _look(session, settings, timetable)
-        values = json.loads(edition.look)
-        key = values.get("logo")
-        logo = store.look_logo(session, str(key), with_data=False) if key else None
-    return look_of(settings, timetable.brand_studio, values, logo)
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, _digest_of(timetable, edition), edition, kept)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -352,7 +415,7 @@ def sample(
         views = store.latest_articles(session, now=now, limit=SAMPLE_STORIES)
     names = sorted(timetable.digests)
     digest = timetable.digests[names[0]] if names else _SAMPLE_DIGEST
-    stories = [story(view, settings.site_url) for view in views]
+    stories = [story(view, settings.site_url, settings.media_base) for view in views]
     context = _context(
         look,
         settings,
@@ -386,8 +449,11 @@ def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
 
 
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    """Editions, newest first; ``public_only``: those the public archive lists (a one-off
+    edition marked to stay out of it is not)."""
     with store.reading(engine) as session:
-        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+        found = store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+    return [e for e in found if e.in_archive] if public_only else found
 
 
 def archived(
@@ -410,7 +476,7 @@ def archived(
         )
         views = store.edition_articles(session, edition_id)
         version = store.stamp(session, "articles")
-    if edition.status not in PUBLIC_STATUSES and not reached:
+    if (edition.status not in PUBLIC_STATUSES and not reached) or not edition.in_archive:
         raise NotFoundError(f"no edition {edition_id}")
     kept = [v for v in views if v.status(now) == "published"]
     html = edition.html
@@ -436,12 +502,11 @@ def _rendered_without(
     if not kept:
         raise NotFoundError(f"no edition {edition.id}")
     try:
-        digest = timetable.digest(edition.digest)
+        digest = _digest_of(timetable, edition)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
-    return _render(
-        _edition_look(engine, settings, timetable, edition), settings, env, digest, edition, kept
-    ).html
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, digest, edition, kept).html
 
 
 class _ArchiveRenders:

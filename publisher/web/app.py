@@ -25,6 +25,7 @@ from publisher.web import (
     admin,
     api,
     api_look,
+    api_sends,
     archive,
     clicks,
     crawlers,
@@ -116,6 +117,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     # its Swagger UI page only with a token.
     app.include_router(api.router)
     app.include_router(api_look.router)  # /api/look: admins and the bearer token
+    app.include_router(api_sends.router)  # one-off sends and audiences (issue 27)
     if docs:
         app.include_router(api.docs_router)
     app.include_router(admin.router)  # the newsroom (web/admin/)
