@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.look.values import read_look
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -407,7 +408,7 @@ def signup(
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, name, request_id, token, now=now
+            session, settings, signer, env, address, name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
     return True
@@ -439,6 +440,7 @@ def _add_pending(
 
 
 def _confirmation_mail(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -451,6 +453,7 @@ def _confirmation_mail(
 ) -> bytes:
     """The mail with the link that confirms sign-up request ``request_id``."""
     return _one_off(
+        session,
         settings,
         signer,
         env,
@@ -465,6 +468,7 @@ def _confirmation_mail(
 
 
 def _one_off(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -476,11 +480,13 @@ def _one_off(
     now: datetime,
     **extra: str,
 ) -> bytes:
+    look = read_look(session, settings)[0]  # the digest's look, set in the newsroom
     values = {
         "site_title": settings.site_title,
         "language": settings.site_language,
-        "postal_address": settings.postal_address,
+        "postal_address": look.postal_address,
         "subject": subject,
+        "look": look,
         **extra,
     }
     return simple_message(
@@ -561,6 +567,7 @@ def request_access(
             return False
         token = signer.make("access", request_id, row.link_key, expires=now + ACCESS_TTL)
         message = _one_off(
+            session,
             settings,
             signer,
             env,
@@ -633,7 +640,7 @@ def send_confirmation(
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, row.name, request_id, token, now=now
+            session, settings, signer, env, address, row.name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
         store.record_subscriber_change(
