@@ -4,7 +4,7 @@ admin chose (a JSON object; a field not in it follows the settings and schedules
 edition was first rendered with.
 
 Revision ID: 0026
-Revises: 0027
+Revises: 0025
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0027"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
