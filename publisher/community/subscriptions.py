@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.look.values import read_look
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -266,11 +267,13 @@ def set_preferences(
     *,
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    breaking: bool | None = None,
     now: datetime,
 ) -> SubscriberView:
-    """Choose which digests the token's subscriber receives (none unsubscribes them, some
-    brings an unsubscribed member back) and which categories' stories they contain (none:
-    every category). An unknown category is an InputError and changes nothing."""
+    """Choose which digests the token's subscriber receives (none, and no breaking news,
+    unsubscribes them; some brings an unsubscribed member back), which categories' stories
+    they contain (none: every category) and whether they get breaking news (None: as it
+    is). An unknown category is an InputError and changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
     subscriber_id = view.subscriber.id or 0
@@ -280,10 +283,13 @@ def set_preferences(
         before = store.subscriber_snapshot(session, subscriber_id)
         store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
-        if not chosen and status == "confirmed":
+        if breaking is not None:
+            store.set_breaking(session, subscriber_id, breaking, now=now)
+        wanted = bool(chosen) or bool(breaking)
+        if not wanted and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
             _left_through(session, subscriber_id, token, PREFERENCES_TTL, now=now)
-        elif chosen and status == "unsubscribed":
+        elif wanted and status == "unsubscribed":
             # The link came in their mail and saving is a deliberate POST: they are back.
             # A bounced address stays bounced: that mailbox does not exist.
             store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
@@ -402,7 +408,7 @@ def signup(
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, name, request_id, token, now=now
+            session, settings, signer, env, address, name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
     return True
@@ -434,6 +440,7 @@ def _add_pending(
 
 
 def _confirmation_mail(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -446,6 +453,7 @@ def _confirmation_mail(
 ) -> bytes:
     """The mail with the link that confirms sign-up request ``request_id``."""
     return _one_off(
+        session,
         settings,
         signer,
         env,
@@ -460,6 +468,7 @@ def _confirmation_mail(
 
 
 def _one_off(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -471,11 +480,13 @@ def _one_off(
     now: datetime,
     **extra: str,
 ) -> bytes:
+    look = read_look(session, settings)[0]  # the digest's look, set in the newsroom
     values = {
         "site_title": settings.site_title,
         "language": settings.site_language,
-        "postal_address": settings.postal_address,
+        "postal_address": look.postal_address,
         "subject": subject,
+        "look": look,
         **extra,
     }
     return simple_message(
@@ -556,6 +567,7 @@ def request_access(
             return False
         token = signer.make("access", request_id, row.link_key, expires=now + ACCESS_TTL)
         message = _one_off(
+            session,
             settings,
             signer,
             env,
@@ -628,7 +640,7 @@ def send_confirmation(
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, row.name, request_id, token, now=now
+            session, settings, signer, env, address, row.name, request_id, token, now=now
         )
         store.queue_mail(session, address, message, now=now)
         store.record_subscriber_change(

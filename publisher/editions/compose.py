@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jinja2 import Environment
+from markupsafe import Markup
 
 from publisher.content import one_line
+from publisher.look.values import DEFAULT_ACCENT, Logo, Sponsor
 from publisher.schedules import BrandStudio
 from publisher.templating import RenderSlots
 
@@ -64,7 +66,15 @@ class EditionContext:
     preheader: str
     intro: str
     archive_url: str
-    studio: BrandStudio
+    studio: BrandStudio | None  # None: the Brand Studio block is not shown
+    # The look an admin chose in the newsroom (publisher.look); left out, today's defaults.
+    accent: str = DEFAULT_ACCENT
+    logo: Logo | None = None
+    sponsor: Sponsor | None = None
+    reason: str = ""  # why the reader gets it; "" for the usual sentence
+    # A plain message's body (issue 27): sanitised HTML from its Markdown, and its text.
+    body_html: str = ""
+    body_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ def _values(
 ) -> dict[str, object]:
     return {
         **context.__dict__,
+        "body_html": Markup(context.body_html),  # sanitised by content.markdown_html
         "subject": one_line(context.subject),
         "stories": stories,
         "more_url": context.site_url + "/" if more else "",

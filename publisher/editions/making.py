@@ -3,17 +3,21 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+import json
 import threading
 import unicodedata
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from publisher import store
+from publisher.content import markdown_html, one_line, plain_text
 from publisher.editions.compose import (
     EditionContext,
     RenderedEdition,
@@ -22,27 +26,36 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
+from publisher.look.values import Look, look_of, read_look
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.templating import Personaliser
 
 __all__ = [
+    "ONE_OFF_TITLES",
     "PUBLIC_STATUSES",
     "archived",
+    "current_look",
     "current_nominal",
     "describe_send",
     "edition_stories",
     "ensure_edition",
+    "limit_to_audience",
     "list_editions",
+    "one_off_context",
     "preview",
     "render_as",
     "render_pending",
     "render_variant",
+    "sample",
     "story",
 ]
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
+# What a one-off edition's footer says the reader is receiving.
+ONE_OFF_TITLES = {"story": "Breaking news", "message": "Announcements"}
+SAMPLE_STORIES = 3  # in the look's preview
 
 
 def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story:
@@ -71,9 +84,50 @@ def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story
     )
 
 
+def _look(session: Session, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force (an admin's, over the settings and schedules.yaml)."""
+    return read_look(session, settings, timetable.brand_studio)[0]
+
+
+def current_look(engine: Engine, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force now."""
+    with store.reading(engine) as session:
+        return _look(session, settings, timetable)
+
+
+def _edition_look(
+    engine: Engine, settings: Settings, timetable: Timetable, edition: Edition
+) -> Look:
+    """The look ``edition`` was first rendered with, so that its variants and renderings
+    again look the same; the look in force for one rendered before looks were kept."""
+    with store.reading(engine) as session:
+        if not edition.look:
+            return _look(session, settings, timetable)
+        values = json.loads(edition.look)
+        key = values.get("logo")
+        logo = store.look_logo(session, str(key), with_data=False) if key else None
+    return look_of(settings, timetable.brand_studio, values, logo)
+
+
+def _framed(look: Look, settings: Settings, digest_title: str) -> dict[str, object]:
+    """What every edition's frame takes from the look."""
+    return {
+        "site_title": look.title,
+        "site_url": settings.site_url,
+        "tagline": look.tagline,
+        "language": settings.site_language,
+        "postal_address": look.postal_address,
+        "studio": look.studio,
+        "accent": look.accent,
+        "logo": look.logo,
+        "sponsor": look.sponsor,
+        "reason": look.reason_for(digest_title),
+    }
+
+
 def _context(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     digest: Digest,
     *,
     nominal: datetime,
@@ -90,17 +144,12 @@ def _context(
     )
     local = nominal.astimezone(digest.zone)
     return EditionContext(
-        site_title=settings.site_title,
-        site_url=settings.site_url,
-        tagline=settings.site_tagline,
-        language=settings.site_language,
-        postal_address=settings.postal_address,
+        **_framed(look, settings, digest.title),  # type: ignore[arg-type]
         digest_title=digest.title,
         subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
-        studio=timetable.brand_studio,
     )
 
 
@@ -124,6 +173,7 @@ def ensure_edition(
                     session, digest.name, key, nominal_at=nominal, now=now
                 )
                 if created:
+                    limit_to_audience(session, edition, digest)
                     views = store.candidate_articles(
                         session,
                         digest.name,
@@ -143,6 +193,25 @@ def ensure_edition(
     return render_pending(engine, settings, timetable, env, edition.id or 0, review_by), created
 
 
+def limit_to_audience(session: Session, edition: Edition, digest: Digest) -> None:
+    """A new edition of a digest limited to an audience (``audience:`` in schedules.yaml)
+    keeps the audience's filter, applied whenever its deliveries start. ConfigError (and
+    nothing made) when the audience does not exist."""
+    if not digest.audience:
+        return
+    try:
+        found = store.audience_by_name(session, digest.audience)
+    except NotFoundError:
+        raise ConfigError(
+            f"digest {digest.name!r} is limited to the audience {digest.audience!r}, which "
+            "does not exist: save it in the newsroom or with `publisher audiences add`"
+        ) from None
+    store.update_edition(
+        session, edition.id or 0, audience=found.name, audience_filter=found.filter
+    )
+    edition.audience, edition.audience_filter = found.name, found.filter
+
+
 def render_pending(
     engine: Engine,
     settings: Settings,
@@ -156,10 +225,11 @@ def render_pending(
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
         views = store.edition_articles(session, edition_id)
+        look = _look(session, settings, timetable)
     if edition.status != "pending":
         return edition
-    digest = timetable.digest(edition.digest)
-    rendered = _render(settings, timetable, env, digest, edition, views)
+    digest = _digest_of(timetable, edition)
+    rendered = _render(look, settings, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
             session,
@@ -168,6 +238,7 @@ def render_pending(
             html=rendered.html,
             text=rendered.text,
             count=rendered.stories,
+            look=json.dumps(dict(look.values), ensure_ascii=False, sort_keys=True),
         )
         if saved and review_by is not None:
             # Held for an editor (issue 13): nothing is sent until approved, and past the
@@ -178,17 +249,19 @@ def render_pending(
 
 
 def _render(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     env: Environment,
-    digest: Digest,
+    digest: Digest | None,
     edition: Edition,
     views: list[store.ArticleView],
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
+    if digest is None:
+        return render_edition(env, one_off_context(look, settings, edition, stories), stories)
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=edition.nominal_at,
         stories=stories,
@@ -211,7 +284,34 @@ def render_variant(
     the same recipient placeholders as the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, _digest_of(timetable, edition), edition, views)
+
+
+def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
+    """The edition's digest in the timetable (ConfigError if it left it); None for a
+    one-off edition."""
+    return None if edition.kind != "digest" else timetable.digest(edition.digest)
+
+
+def one_off_context(
+    look: Look, settings: Settings, edition: Edition, stories: list[Story]
+) -> EditionContext:
+    """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
+    (breaking news) or the message's Markdown body."""
+    body_html = markdown_html(edition.body) if edition.kind == "message" else ""
+    lead = stories[0].summary if stories else plain_text(body_html)
+    title = ONE_OFF_TITLES.get(edition.kind, edition.kind)
+    return EditionContext(
+        **_framed(look, settings, title),  # type: ignore[arg-type]
+        digest_title=title,
+        subject=edition.subject or (f"Breaking: {stories[0].title}" if stories else ""),
+        preheader=one_line(lead)[:150],
+        intro=edition.intro or ("Breaking news from our newsroom." if stories else ""),
+        archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
+        body_html=body_html,
+        body_text=edition.body,
+    )
 
 
 def render_as(
@@ -226,7 +326,8 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, _digest_of(timetable, edition), edition, kept)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -267,6 +368,7 @@ def preview(
             until=now,
         )
         known = {c.slug: c.name for c in store.category_list(session)}
+        look = _look(session, settings, timetable)
     categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     unknown = [slug for slug in categories if slug not in known]
     if unknown:
@@ -281,8 +383,8 @@ def preview(
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=nominal,
         stories=stories,
@@ -297,6 +399,48 @@ def preview(
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
 
 
+def sample(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    look: Look,
+    *,
+    now: datetime,
+) -> str:
+    """A digest under ``look`` (an admin's, maybe not saved) with the newest published
+    stories, as a reader sees it (generic links in place of a reader's): the look's preview.
+    The first digest of the timetable gives the title; none there, the usual one."""
+    with store.reading(engine) as session:
+        views = store.latest_articles(session, now=now, limit=SAMPLE_STORIES)
+    names = sorted(timetable.digests)
+    digest = timetable.digests[names[0]] if names else _SAMPLE_DIGEST
+    stories = [story(view, settings.site_url, settings.media_base) for view in views]
+    context = _context(
+        look,
+        settings,
+        digest,
+        nominal=now,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/",
+    )
+    rendered = render_edition(env, context, stories)
+    values = archive_values(settings.site_url)
+    return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+
+
+_SAMPLE_DIGEST = Digest(
+    name="digest",
+    title="Join The Community",
+    cron="0 7 * * *",
+    zone=ZoneInfo("UTC"),
+    max_articles=12,
+    categories=(),
+    catch_up=timedelta(hours=6),
+    preheader="",
+)
+
+
 def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
     """The stories an edition carries, in its order; NotFoundError if there is no such one."""
     with store.reading(engine) as session:
@@ -305,8 +449,11 @@ def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
 
 
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    """Editions, newest first; ``public_only``: those the public archive lists (a one-off
+    edition marked to stay out of it is not)."""
     with store.reading(engine) as session:
-        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+        found = store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+    return [e for e in found if e.in_archive] if public_only else found
 
 
 def archived(
@@ -329,20 +476,21 @@ def archived(
         )
         views = store.edition_articles(session, edition_id)
         version = store.stamp(session, "articles")
-    if edition.status not in PUBLIC_STATUSES and not reached:
+    if (edition.status not in PUBLIC_STATUSES and not reached) or not edition.in_archive:
         raise NotFoundError(f"no edition {edition_id}")
     kept = [v for v in views if v.status(now) == "published"]
     html = edition.html
     if len(kept) < len(views):
         html = _ARCHIVE.without_taken_down(
             (str(engine.url), edition_id, edition.created_at, version),
-            lambda: _rendered_without(settings, timetable, env, edition, kept),
+            lambda: _rendered_without(engine, settings, timetable, env, edition, kept),
         )
     filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
     return edition, filled.decode("utf-8")
 
 
 def _rendered_without(
+    engine: Engine,
     settings: Settings,
     timetable: Timetable,
     env: Environment,
@@ -354,10 +502,11 @@ def _rendered_without(
     if not kept:
         raise NotFoundError(f"no edition {edition.id}")
     try:
-        digest = timetable.digest(edition.digest)
+        digest = _digest_of(timetable, edition)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
-    return _render(settings, timetable, env, digest, edition, kept).html
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, digest, edition, kept).html
 
 
 class _ArchiveRenders:

@@ -77,9 +77,13 @@ class MessageBook:
             stories = self._topics.get(edition_id)
         if stories is None:
             with store.reading(self.engine) as session:
-                stories = store.edition_topics(session, edition_id)
+                one_off = store.edition_by_id(session, edition_id).kind != "digest"
+                # A one-off edition goes whole to its audience: the audience chose them.
+                stories = [] if one_off else store.edition_topics(session, edition_id)
             with self._lock:
                 self._topics[edition_id] = stories
+        if not stories:
+            return self.whole(edition_id)
         kept = tuple(article_id for article_id, ids in stories if ids & topics)
         if len(kept) == len(stories):
             return self.whole(edition_id)
@@ -127,7 +131,7 @@ class MessageBook:
             subject=subject,
             html=html,
             text=text,
-            list_id=f"{digest}.{self.settings.site_host}",
+            list_id=f"{digest.lstrip('@')}.{self.settings.site_host}",
             dkim_signer=self.dkim,
         )
 

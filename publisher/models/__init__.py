@@ -21,6 +21,8 @@ from publisher.models.delivery import (
     Worker,
 )
 from publisher.models.editions import (
+    ONE_OFF,
+    Audience,
     Edition,
     EditionArticle,
     EditionFigures,
@@ -28,14 +30,17 @@ from publisher.models.editions import (
     LinkReader,
     TrackedLink,
 )
+from publisher.models.look import Look, LookLogo
 from publisher.models.media import Picture, PictureFetch, PictureFile
 from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
 
 __all__ = [
+    "ONE_OFF",
     "Article",
     "ArticleCategory",
+    "Audience",
     "AuditEntry",
     "AwareDateTime",
     "BounceMailbox",
@@ -51,6 +56,8 @@ __all__ = [
     "FeedState",
     "Interest",
     "LinkReader",
+    "Look",
+    "LookLogo",
     "OutboxMessage",
     "Picture",
     "PictureFetch",

@@ -29,6 +29,9 @@ class Subscriber(SQLModel, table=True):
     link_key: str = Field(default="", max_length=64)
     # Unsubscribe links mailed before link keys existed work until then (migration 0008).
     legacy_links_until: datetime | None = when(nullable=True)
+    # migration 0025: whether they want breaking news and announcements (one-off editions);
+    # on for new sign-ups, off for members who joined before it existed (they never chose it)
+    breaking: bool = True
 
 
 class Subscription(SQLModel, table=True):

@@ -69,6 +69,7 @@ __all__ = [
     "correction_ids",
     "ensure_categories",
     "find_articles",
+    "is_public",
     "latest_articles",
     "latest_keys",
     "new_uid",
@@ -610,6 +611,12 @@ NEWEST_FIRST = (articles_t.c.published_at.desc(), articles_t.c.id.desc())
 def visible(now: datetime) -> Any:
     """The condition for an article readers may see at ``now``."""
     return and_(articles_t.c.status == "published", articles_t.c.published_at <= now)
+
+
+def is_public(view: ArticleView, now: datetime) -> bool:
+    """Whether readers may see the story at ``now`` (what ``visible`` selects), the one test
+    of it for a story in hand: only such a story may be sent as breaking news."""
+    return view.status(now) == "published"
 
 
 def _latest(

@@ -254,11 +254,13 @@ async def preferences(
     form = await request.form(**FORM_LIMITS)
     digests = [str(value) for value in form.getlist("digest")]
     topics = [str(value) for value in form.getlist("category")]
-    return await run_in_threadpool(_save_preferences, app, token, digests, topics)
+    # The checkbox sends nothing when unticked: "breaking-shown" says the form had it.
+    breaking = form.get("breaking") == "on" if form.get("breaking-shown") == "1" else None
+    return await run_in_threadpool(_save_preferences, app, token, digests, topics, breaking)
 
 
 def _save_preferences(
-    app: Application, token: str, digests: list[str], topics: list[str]
+    app: Application, token: str, digests: list[str], topics: list[str], breaking: bool | None
 ) -> HTMLResponse:
     try:
         view = subscriptions.set_preferences(
@@ -268,6 +270,7 @@ def _save_preferences(
             digests,
             known_digests=list(app.timetable.digests),
             categories=topics,
+            breaking=breaking,
             now=app.clock(),
         )
     except InputError as exc:  # a category that is not offered: nothing was changed
@@ -295,6 +298,7 @@ def _preferences_view(
         digests=list(app.timetable.digests.items()),
         topics=subscriptions.categories(app.engine, view.categories, now=app.clock()),
         chosen_topics=view.categories,
+        breaking=view.subscriber.breaking,
         saved=saved,
         error=error,
         sign_out_url=f"/preferences/{token}/sign-out",
