@@ -247,6 +247,14 @@ from publisher.store.reports import (
     reports_t,
     resolve_report,
 )
+from publisher.store.revisions import (
+    RevisionView,
+    keep_revisions,
+    revision_by_id,
+    revision_fields,
+    revision_list,
+    revisions_t,
+)
 from publisher.store.search import (
     CANDIDATES,
     MAX_QUERY_CHARS,
@@ -375,6 +383,13 @@ from publisher.store.workers import (
     unregister_worker,
     workers_t,
 )
+from publisher.store.workflow import (
+    EDITORIAL_STATUSES,
+    change_state,
+    current_state,
+    state_of,
+    withdrawn_stories,
+)
 
 __all__ = [
     "ARTICLE_STATUSES",
@@ -384,6 +399,7 @@ __all__ = [
     "BULK_CACHE_KIB",
     "CANDIDATES",
     "CARRYING",
+    "EDITORIAL_STATUSES",
     "EVERY_CATEGORY",
     "FETCH_ATTEMPTS",
     "FEW",
@@ -420,6 +436,7 @@ __all__ = [
     "PictureView",
     "Queued",
     "Received",
+    "RevisionView",
     "SearchHits",
     "SitemapEntry",
     "SubscriberFilter",
@@ -467,6 +484,7 @@ __all__ = [
     "category_ids",
     "category_is_public",
     "category_list",
+    "change_state",
     "changes",
     "claim_deliveries",
     "claim_mailbox",
@@ -480,6 +498,7 @@ __all__ = [
     "count_reader",
     "create_edition",
     "create_one_off",
+    "current_state",
     "delete_audience",
     "delete_picture",
     "delete_subscriber",
@@ -535,6 +554,7 @@ __all__ = [
     "item_for_article",
     "items_t",
     "keep_figures",
+    "keep_revisions",
     "kept_figures",
     "last_sends",
     "latest_articles",
@@ -624,6 +644,10 @@ __all__ = [
     "resolve_report",
     "resume_source",
     "reviews_due",
+    "revision_by_id",
+    "revision_fields",
+    "revision_list",
+    "revisions_t",
     "rotate_link_key",
     "save_article",
     "save_audience",
@@ -665,6 +689,7 @@ __all__ = [
     "stamp",
     "stamps_t",
     "start_deliveries",
+    "state_of",
     "status_counts",
     "story_page",
     "subscriber_by_email",
@@ -697,6 +722,7 @@ __all__ = [
     "views_by_id",
     "visible",
     "webhook_events_t",
+    "withdrawn_stories",
     "workers_t",
     "write_lock",
     "writing",
