@@ -48,7 +48,7 @@ class Article(SQLModel, table=True):
     created_at: datetime = when()
     updated_at: datetime = when()
     body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
-    # migration 0028: the editorial day
+    # migration 0024: the editorial day
     owner_id: int | None = None  # who wrote it in the newsroom (staff ids are never reused)
     published_by: str = Field(default="", max_length=320)  # the editor who published it
     review_note: str = Field(default="", sa_type=Text)  # an editor's note sending it back

@@ -3,8 +3,8 @@ who wrote it and who published it, an editor's note sending it back, a withdrawa
 and time, and a revision kept at every save. Every article that exists is published or
 unpublished already, which stay what they were.
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0028"
-down_revision: str | None = "0027"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
