@@ -1,7 +1,7 @@
 """A logo upload checked to be a picture that mail programs show: PNG, JPEG or GIF, known by
 its first bytes (never by its name or the browser's word for it), its size in pixels read
 from its header, at most MAX_BYTES. The one place a logo is checked and made a stored file,
-so that the site's picture storage can take it over."""
+read to its last pixel by the site's picture reader (``media.images``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import struct
 
 from publisher.errors import InputError
+from publisher.media import images
 from publisher.store import LogoFile
 
 __all__ = ["EXTENSIONS", "MAX_BYTES", "MAX_SIDE", "logo_file"]
@@ -46,6 +47,8 @@ def logo_file(data: bytes) -> LogoFile:
             f"the logo is {width} by {height} pixels; each side must be {MIN_SIDE} to "
             f"{MAX_SIDE} pixels"
         )
+    # Its header is right; its pixels must be too (Pillow reads it to the end).
+    images.decodes(data, images.Limits(MAX_BYTES, MAX_SIDE * MAX_SIDE))
     return LogoFile(hashlib.sha256(data).hexdigest(), kind, width, height, data)
 
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from publisher.errors import InputError
 
-__all__ = ["KINDS", "WIDTHS", "Limits", "Processed", "Rendition", "process"]
+__all__ = ["KINDS", "WIDTHS", "Limits", "Processed", "Rendition", "decodes", "process"]
 
 # Page widths (srcset: phone, tablet, desktop) and the digest's 600 px column at 1x and 2x.
 WIDTHS = (480, 600, 960, 1200, 1600)
@@ -143,6 +143,12 @@ def _encode(image: Image.Image, kind: str) -> bytes:
 def _widths(width: int) -> list[int]:
     """The rendition widths for a picture ``width`` wide: never wider than it is."""
     return [w for w in WIDTHS if w <= width] or [width]
+
+
+def decodes(data: bytes, limits: Limits) -> None:
+    """``data`` read to its last pixel, or an InputError saying why not (a file whose header
+    is right and whose pixels are cut short or damaged, a decompression bomb)."""
+    _decoded(_open(data, limits)[0])
 
 
 def process(data: bytes, limits: Limits) -> Processed:

@@ -8,7 +8,7 @@ import pytest
 
 from publisher.errors import InputError
 from publisher.look.logo import MAX_BYTES, logo_file
-from tests.pictures import GIF_HEADER, jpeg_header, png
+from tests.pictures import GIF_HEADER, jpeg_header, picture, png
 
 
 def test_png_jpeg_and_gif_are_read_with_their_size() -> None:
@@ -16,9 +16,9 @@ def test_png_jpeg_and_gif_are_read_with_their_size() -> None:
     logo = logo_file(data)
     assert (logo.content_type, logo.width, logo.height) == ("image/png", 480, 120)
     assert logo.key == hashlib.sha256(data).hexdigest() and logo.data == data
-    jpeg = logo_file(jpeg_header(600, 150))
+    jpeg = logo_file(picture(600, 150, "JPEG"))
     assert (jpeg.content_type, jpeg.width, jpeg.height) == ("image/jpeg", 600, 150)
-    gif = logo_file(GIF_HEADER)
+    gif = logo_file(picture(120, 40, "GIF"))
     assert (gif.content_type, gif.width, gif.height) == ("image/gif", 120, 40)
 
 
@@ -32,6 +32,10 @@ def test_png_jpeg_and_gif_are_read_with_their_size() -> None:
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "a WebP picture, which some mail programs"),
         (png(480, 120)[:20], "cut short or damaged"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "cut short or damaged"),
+        # Headers that are right over pixels that are not: read to the end, refused.
+        (jpeg_header(600, 150), "cut short or damaged|cannot be read"),
+        (GIF_HEADER, "cut short or damaged|cannot be read|not a JPEG, PNG"),
+        (picture(480, 120, "PNG")[:-40], "cut short or damaged|cannot be read"),
         (png(8, 8), "the logo is 8 by 8 pixels; each side must be 16 to 4000"),
         (png(1, 1)[:16] + b"\x00\x01\x00\x00\x00\x00\x00\x40" + png(1, 1)[24:], "65536 by 64"),
     ],
