@@ -23,6 +23,7 @@ from publisher.articles.cleaning import (
 )
 from publisher.articles.files import expand, read_files
 from publisher.errors import InputError, NotFoundError
+from publisher.languages import detect
 from publisher.settings import Settings
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "resolve_report",
     "save_article",
     "set_article_status",
+    "suggested_language",
 ]
 
 BATCH = 1000
@@ -89,6 +91,17 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     changes: list[tuple[str, str]] = field(default_factory=list)
+    # Stories given no language that read as another than the site's: (slug, that language).
+    suggestions: list[tuple[str, str]] = field(default_factory=list)
+
+    def suggest(self, item: ArticleInput, site_language: str) -> None:
+        """Note ``item`` when it names no language and reads as another: a suggestion for
+        the editor, never applied (the story is in the site's language until they say)."""
+        if item.language or len(self.suggestions) >= MAX_LISTED_CHANGES:
+            return
+        guessed = suggested_language(item, site_language)
+        if guessed:
+            self.suggestions.append((item.slug, guessed))
 
     def record(self, result: store.BatchResult) -> None:
         self.created += len(result.created)
@@ -150,6 +163,7 @@ def import_records(
             else:
                 seen[item.slug] = where
                 batch.append(item)
+                report.suggest(item, settings.site_language)
             if len(problems) >= MAX_PROBLEMS:
                 break
             if problems:
@@ -170,6 +184,14 @@ def import_records(
             store.upsert_articles(session, batch, now=now, host=settings.site_host, actor=actor)
         )
     return report
+
+
+def suggested_language(item: ArticleInput, site_language: str) -> str | None:
+    """The language a story given none reads as, when that is not the site's."""
+    guessed = detect(" ".join((item.title, item.summary, item.body_markdown or item.body_html)))
+    if guessed is None or guessed.split("-")[0] == site_language.split("-")[0]:
+        return None
+    return guessed
 
 
 def load_samples(
@@ -286,7 +308,7 @@ def article_any(engine: Engine, slug: str) -> store.ArticleView:
         return store.article_by_slug(session, slug)
 
 
-def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
+def article_json(view: store.ArticleView, now: datetime, site_language: str) -> dict[str, Any]:
     """An article as `articles list --json` and the admin API show it (docs/reference/http.md)."""
     a = view.article
     return {
@@ -301,6 +323,7 @@ def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
         "editor": a.editor,
         "sponsored": a.sponsored,
         "ai_assisted": a.ai_assisted,
+        "language": a.language or site_language,
         "corrections": [
             {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
         ],

@@ -48,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the "updated" of a feed with no items
 FORMATS = {
@@ -74,6 +75,7 @@ class FeedItem:
     sponsored: bool = False
     ai_assisted: bool = False
     corrections: tuple[tuple[datetime, str], ...] = ()
+    language: str = ""  # BCP 47; per item in Atom (xml:lang) and JSON Feed, not in RSS
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,11 @@ class _LinksEntry(BaseEntryExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
+        self.language = ""
 
     def extend_atom(self, entry: Any) -> Any:
+        if self.language:  # RFC 4287 2: xml:lang on any element; each entry its own
+            entry.attrib[f"{{{XML_NS}}}lang"] = self.language
         for attributes in self.links:
             # Un-namespaced like feedgen's own Atom elements: the feed's default namespace
             # (Atom) applies once the entry is in the document.
@@ -230,6 +235,7 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
             image_type = mimetypes.guess_type(item.image)[0] or ""
             links.append({"rel": "enclosure", "type": image_type, "href": item.image})
         fe.nflinks.links = links
+        fe.nflinks.language = item.language
     elif item.image:
         # Media RSS 1.5.1: media:group is only for alternatives of one object; a single image
         # is a media:content of the item itself (W3C: MediaGroupWithoutAlternatives).
@@ -291,6 +297,8 @@ def _json_item(item: FeedItem) -> dict[str, Any]:
         entry["summary"] = item.summary
     if item.image:
         entry["image"] = item.image
+    if item.language:
+        entry["language"] = item.language  # JSON Feed 1.1: an item's own language
     entry["date_published"] = _rfc3339(item.published)
     entry["date_modified"] = _rfc3339(item.updated)
     if item.author:

@@ -112,6 +112,9 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
+    # Stories sent with no language that read as another than the site's: slug -> that
+    # language (a suggestion; they were saved in the site's language).
+    suggested_languages: dict[str, str] = {}
 
 
 API_ACTOR = "api-token"
@@ -231,21 +234,31 @@ def swagger() -> FileResponse:
 
 
 def _article(app: Application, slug: str) -> dict[str, Any]:
-    return publish.article_json(publish.article_any(app.engine, slug), app.clock())
+    return publish.article_json(
+        publish.article_any(app.engine, slug), app.clock(), app.settings.site_language
+    )
 
 
 def _imported(app: Application, who: str, articles: list[dict[str, Any]]) -> ImportResult:
     report = publish.import_objects(
         app.engine, app.settings, articles, source="request", now=app.clock(), actor=who
     )
-    return ImportResult(created=report.created, updated=report.updated, unchanged=report.unchanged)
+    return ImportResult(
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        suggested_languages=dict(report.suggestions),
+    )
 
 
 @router.get("/articles")
 def list_articles(app: Application = Depends(application)) -> list[dict[str, Any]]:
     """Every article, scheduled and unpublished ones too, newest first."""
     now = app.clock()
-    return [publish.article_json(v, now) for v in publish.list_articles(app.engine)]
+    return [
+        publish.article_json(v, now, app.settings.site_language)
+        for v in publish.list_articles(app.engine)
+    ]
 
 
 @router.post("/articles")
