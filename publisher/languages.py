@@ -24,12 +24,14 @@ from babel.support import NullTranslations, Translations
 __all__ = [
     "CATALOGS",
     "LOCALES",
+    "N_",
     "catalog_for",
     "detect",
     "direction",
     "format_date",
     "format_datetime",
     "format_number",
+    "gettext",
     "language_name",
     "negotiate",
     "normalize_tag",
@@ -127,7 +129,17 @@ def negotiate(header: str, default: str, available: Sequence[str] = tuple(CATALO
     return default
 
 
+# English as the region writes it (day, month, year; a 24-hour clock), as the site did
+# before it spoke other languages; a story tagged en-US gets CLDR's en-US forms.
+_FORMS = {"en": "en_GB"}
+
+
 def _babel_locale(tag: str) -> Locale:
+    """The CLDR locale whose forms ``tag``'s dates and numbers take."""
+    return _parse(_FORMS.get(tag, tag))
+
+
+def _parse(tag: str) -> Locale:
     try:
         return Locale.parse(tag.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -138,8 +150,7 @@ def language_name(tag: str, in_language: str | None = None) -> str:
     """``tag``'s name in ``in_language`` (its own language when not given): ``ไทย``,
     ``한국어``; the tag itself when CLDR has no name for it."""
     try:
-        locale = _babel_locale(tag)
-        name = locale.get_display_name(_babel_locale(in_language or tag))
+        name = _parse(tag).get_display_name(_parse(in_language or tag))
     except (UnknownLocaleError, ValueError):
         return tag
     return name or tag
@@ -148,7 +159,7 @@ def language_name(tag: str, in_language: str | None = None) -> str:
 def direction(tag: str) -> str:
     """``rtl`` or ``ltr``, from CLDR (for a later Arabic or Hebrew catalog)."""
     try:
-        return "rtl" if _babel_locale(tag).text_direction == "rtl" else "ltr"
+        return "rtl" if _parse(tag).text_direction == "rtl" else "ltr"
     except (UnknownLocaleError, ValueError):
         return "ltr"
 
@@ -173,6 +184,19 @@ def translations(tag: str, folder: Path = LOCALES) -> NullTranslations:
     return _loaded(catalog_for(tag), folder)
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for pybabel where it is written; translated where it is shown."""
+    return message
+
+
+def gettext(tag: str, message: str, **values: object) -> str:
+    """``message`` in ``tag``'s catalog, its ``%(name)s`` placeholders filled from ``values``
+    (a message is written with ``_()`` or ``N_()`` where it is defined, so that pybabel
+    finds it)."""
+    found = translations(tag).gettext(message)
+    return found % values if values else found
+
+
 def format_datetime(value: datetime, tag: str, zone: tzinfo) -> str:
     """A date and time as ``tag``'s readers write it (``7 ธ.ค. 2026 09:05 น.``), in ``zone``,
     with the zone's abbreviation."""
@@ -180,7 +204,7 @@ def format_datetime(value: datetime, tag: str, zone: tzinfo) -> str:
     locale = _babel_locale(tag)
     day = format_skeleton("yMMMd", local, locale=locale)
     time = format_time(local, "short", tzinfo=zone, locale=locale)
-    joined = get_datetime_format("medium", locale=locale).replace("'", "")
+    joined = str(get_datetime_format("medium", locale=locale)).replace("'", "")
     return f"{joined.format(time, day)} {local.tzname()}"
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.languages import CATALOGS, N_, catalog_for, gettext, parse_tags
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -266,12 +267,17 @@ def set_preferences(
     *,
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    language: str | None = None,
+    languages: Sequence[str] | None = None,
     now: datetime,
 ) -> SubscriberView:
     """Choose which digests the token's subscriber receives (none unsubscribes them, some
     brings an unsubscribed member back) and which categories' stories they contain (none:
-    every category). An unknown category is an InputError and changes nothing."""
+    every category), their language and their stories' (None: unchanged). An unknown
+    category or language is an InputError and changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
+    chosen_language = None if language is None else reader_language(language)
+    tags = story_languages(languages)
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
     subscriber_id = view.subscriber.id or 0
     status = view.subscriber.status
@@ -280,6 +286,9 @@ def set_preferences(
         before = store.subscriber_snapshot(session, subscriber_id)
         store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
+        store.set_languages(
+            session, subscriber_id, language=chosen_language, languages=tags, now=now
+        )
         if not chosen and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
             _left_through(session, subscriber_id, token, PREFERENCES_TTL, now=now)
@@ -359,6 +368,8 @@ def signup(
     digests: Sequence[str],
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    language: str = "",
+    languages: Sequence[str] | None = None,
     now: datetime,
 ) -> bool:
     """Join The Community, double opt-in: queue a mail with a confirmation link; the person's
@@ -368,13 +379,17 @@ def signup(
     worker sends it), so the answer, its status and its time are the same for members and
     strangers; the caller shows the same page whatever happened. Returns whether a mail was
     queued: not to a bounced address, nor past CONFIRMATIONS_PER_DAY mails a day to one
-    mailbox. An unknown category or a name with links is an InputError and stores nothing."""
+    mailbox. An unknown category or a name with links is an InputError and stores nothing.
+    ``language`` is the one of their pages and mail (a catalog's tag; empty: the site's),
+    ``languages`` those of the stories they read (empty: every one; None: no change)."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
     name = clean_name(name)
+    language = reader_language(language)
+    tags = story_languages(languages)
     slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     mailbox = mailbox_of(address)
     with store.writing(engine) as session:
@@ -387,6 +402,7 @@ def signup(
         row = store.subscriber_by_email(session, address)
         if row is None:
             row = _add_pending(session, address, name, chosen, slugs, now)
+            store.set_languages(session, row.id or 0, language=language, languages=tags, now=now)
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
@@ -399,13 +415,47 @@ def signup(
             name=name,
             digests=chosen,
             categories=slugs,
+            language=language,
+            languages=tags,
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, name, request_id, token, now=now
+            settings,
+            signer,
+            env,
+            address,
+            name,
+            request_id,
+            token,
+            now=now,
+            language=language or row.language,
         )
         store.queue_mail(session, address, message, now=now)
     return True
+
+
+def reader_language(tag: str) -> str:
+    """The catalog's tag a reader chose for their pages and mail (empty: the site's);
+    InputError when no catalog speaks it."""
+    tag = tag.strip()[:35]
+    if not tag:
+        return ""
+    found = catalog_for(tag, default="")
+    if not found:
+        offered = ", ".join(CATALOGS)
+        raise InputError(f"the site does not speak {tag!r} yet (it speaks {offered})")
+    return found
+
+
+def story_languages(tags: Sequence[str] | None) -> list[str] | None:
+    """The languages of stories a reader chose, as tags (None stays None: no change);
+    InputError for one that is not a language tag."""
+    if tags is None:
+        return None
+    try:
+        return parse_tags([tag[:35] for tag in tags[:20]])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _add_pending(
@@ -443,17 +493,23 @@ def _confirmation_mail(
     token: str,
     *,
     now: datetime,
+    language: str = "",
 ) -> bytes:
-    """The mail with the link that confirms sign-up request ``request_id``."""
+    """The mail with the link that confirms sign-up request ``request_id``, in ``language``
+    (empty: the site's)."""
+    language = language or settings.site_language
     return _one_off(
         settings,
         signer,
         env,
         "confirm",
         address,
-        subject=f"Confirm your {settings.site_title} subscription",
+        subject=gettext(
+            language, N_("Confirm your %(site)s subscription"), site=settings.site_title
+        ),
         local=f"confirm-{request_id}",
         now=now,
+        language=language,
         name=name,
         confirm_url=f"{settings.site_url}/confirm/{token}",
     )
@@ -469,11 +525,13 @@ def _one_off(
     subject: str,
     local: str,
     now: datetime,
+    language: str,
     **extra: str,
 ) -> bytes:
     values = {
         "site_title": settings.site_title,
-        "language": settings.site_language,
+        "language": language,
+        "locale": language,
         "postal_address": settings.postal_address,
         "subject": subject,
         **extra,
@@ -509,6 +567,13 @@ def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> Sub
             store.set_subscriptions(session, subscriber_id, request.digests.split())
             if request.categories is not None:
                 store.set_interests(session, subscriber_id, request.categories.split())
+            store.set_languages(
+                session,
+                subscriber_id,
+                language=request.language or None,
+                languages=None if request.languages is None else request.languages.split(),
+                now=now,
+            )
             store.use_request(session, request.id or 0, now=now)
         store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
         store.record_subscriber_change(
@@ -561,9 +626,14 @@ def request_access(
             env,
             "access",
             address,
-            subject=f"Your {settings.site_title} subscription",
+            subject=gettext(
+                row.language or settings.site_language,
+                N_("Your %(site)s subscription"),
+                site=settings.site_title,
+            ),
             local=f"access-{request_id}",
             now=now,
+            language=row.language or settings.site_language,
             access_url=f"{settings.site_url}/subscription/{token}",
         )
         store.queue_mail(session, address, message, now=now)
@@ -628,7 +698,15 @@ def send_confirmation(
         )
         token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
         message = _confirmation_mail(
-            settings, signer, env, address, row.name, request_id, token, now=now
+            settings,
+            signer,
+            env,
+            address,
+            row.name,
+            request_id,
+            token,
+            now=now,
+            language=row.language,
         )
         store.queue_mail(session, address, message, now=now)
         store.record_subscriber_change(

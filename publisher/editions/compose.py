@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from jinja2 import Environment
 
 from publisher.content import one_line
+from publisher.languages import N_, gettext
 from publisher.schedules import BrandStudio
 from publisher.templating import RenderSlots
 
@@ -142,6 +143,7 @@ def _values(
 ) -> dict[str, object]:
     return {
         **context.__dict__,
+        "locale": context.language,
         "subject": one_line(context.subject),
         "stories": stories,
         "more_url": context.site_url + "/" if more else "",
@@ -151,16 +153,18 @@ def _values(
     }
 
 
-def greeting(name: str) -> str:
-    """The plain-text greeting for a recipient (escape it for HTML)."""
+def greeting(name: str, language: str = "en") -> str:
+    """The plain-text greeting for a recipient in ``language`` (escape it for HTML)."""
     name = one_line(name)
-    return f"Hi {name}," if name else "Hello,"
+    if name:
+        return gettext(language, N_("Hi %(name)s,"), name=name)
+    return gettext(language, N_("Hello,"))
 
 
-def archive_values(site_url: str) -> dict[str, str]:
+def archive_values(site_url: str, language: str = "en") -> dict[str, str]:
     """What the web archive shows instead of anyone's personal links."""
     return {
-        "greeting": "Hello,",
+        "greeting": greeting("", language),
         "unsubscribe": f"{site_url}/",
         "preferences": f"{site_url}/",
     }

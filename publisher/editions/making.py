@@ -22,6 +22,7 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
+from publisher.languages import N_, format_date, translations
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -31,6 +32,7 @@ __all__ = [
     "PUBLIC_STATUSES",
     "archived",
     "current_nominal",
+    "default_subject",
     "describe_send",
     "edition_stories",
     "ensure_edition",
@@ -73,27 +75,41 @@ def _context(
     archive_url: str,
     subject: str = "",
     intro: str = "",
+    language: str = "",
 ) -> EditionContext:
-    """The edition's frame; ``subject`` and ``intro``, when given, are an editor's."""
+    """The edition's frame in ``language`` (empty: the site's); ``subject`` and ``intro``,
+    when given, are an editor's (a subject that is the site's own default is said again in
+    ``language``)."""
     count = len(stories)
-    intro = intro or (
-        f"Here {'is the story' if count == 1 else f'are the {count} stories'} our editors "
-        "picked for you since the last edition."
-    )
-    local = nominal.astimezone(digest.zone)
+    home = settings.site_language
+    language = language or home
+    words = translations(language)
+    intro = intro or words.ngettext(
+        N_("Here is the story our editors picked for you since the last edition."),
+        N_("Here are the %(count)s stories our editors picked for you since the last edition."),
+        count,
+    ) % {"count": count}
+    if not subject or (language != home and subject == default_subject(digest, nominal, home)):
+        subject = default_subject(digest, nominal, language)
     return EditionContext(
         site_title=settings.site_title,
         site_url=settings.site_url,
         tagline=settings.site_tagline,
-        language=settings.site_language,
+        language=language,
         postal_address=settings.postal_address,
         digest_title=digest.title,
-        subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
+        subject=subject,
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
         studio=timetable.brand_studio,
     )
+
+
+def default_subject(digest: Digest, nominal: datetime, language: str) -> str:
+    """An edition's subject when no editor wrote one: the digest's title and the day, written
+    as ``language``'s readers write a date."""
+    return f"{digest.title} · {format_date(nominal, language, digest.zone)}"
 
 
 def ensure_edition(
@@ -176,6 +192,7 @@ def _render(
     digest: Digest,
     edition: Edition,
     views: list[store.ArticleView],
+    language: str = "",
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url) for view in views]
     context = _context(
@@ -187,6 +204,7 @@ def _render(
         archive_url=f"{settings.site_url}/digests/{edition.id}",
         subject=edition.subject,
         intro=edition.intro,
+        language=language,
     )
     return render_edition(env, context, stories)
 
@@ -198,12 +216,15 @@ def render_variant(
     env: Environment,
     edition: Edition,
     article_ids: Sequence[int],
+    language: str = "",
 ) -> RenderedEdition:
-    """The edition with only these of its stories (for readers who chose categories), with
-    the same recipient placeholders as the edition itself and an intro counting what is in."""
+    """The edition with only these of its stories (for readers who chose categories or
+    languages), in ``language`` (empty: the site's), with the same recipient placeholders as
+    the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, views)
+    digest = timetable.digest(edition.digest)
+    return _render(settings, timetable, env, digest, edition, views, language)
 
 
 def render_as(
@@ -283,7 +304,7 @@ def preview(
     rendered = render_edition(env, context, stories)
     if not fill:
         return rendered
-    values = archive_values(settings.site_url)
+    values = archive_values(settings.site_url, settings.site_language)
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
@@ -330,7 +351,9 @@ def archived(
             (str(engine.url), edition_id, edition.created_at, version),
             lambda: _rendered_without(settings, timetable, env, edition, kept),
         )
-    filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
+    filled = Personaliser(html, escape_html=True).fill(
+        archive_values(settings.site_url, settings.site_language)
+    )
     return edition, filled.decode("utf-8")
 
 

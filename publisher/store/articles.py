@@ -343,9 +343,11 @@ def language_is(tag: str, site_language: str) -> Any:
     return articles_t.c.language == tag
 
 
-def story_languages(session: Session, *, now: datetime, site_language: str) -> list[str]:
-    """The languages of the stories readers may see at ``now``, sorted."""
-    found = session.scalars(select(articles_t.c.language).where(visible(now)).distinct())
+def story_languages(session: Session, *, now: datetime | None, site_language: str) -> list[str]:
+    """The languages of the stories readers may see at ``now`` (None: of every story),
+    sorted."""
+    query = select(articles_t.c.language).distinct()
+    found = session.scalars(query if now is None else query.where(visible(now)))
     return sorted({tag or site_language for tag in found})
 
 

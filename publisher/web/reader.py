@@ -8,8 +8,10 @@ from fastapi.responses import HTMLResponse, Response
 from publisher import store
 from publisher.articles import publish
 from publisher.content import slugify
+from publisher.languages import catalog_for
 from publisher.web import structured
 from publisher.web.application import Application, application
+from publisher.web.feeds import discovery_links
 from publisher.web.pages import cached, is_member, join_form, render
 from publisher.web.sections import list_page, listing, page_number
 
@@ -50,11 +52,22 @@ def article(
     read; the join form only for a browser without the member cookie."""
     now = app.clock()
     view = publish.article(app.engine, slug, now=now)
+    home = app.settings.site_language
     with store.reading(app.engine) as session:
         related = store.related_stories(session, view, now=now, limit=RELATED)
+        translations = store.translations(session, view.article, now=now, site_language=home)
+    # The page speaks the story's language when a catalog does; else the reader's, with the
+    # story itself marked in its own.
+    language = view.article.language or home
+    spoken = catalog_for(language, default="")
     response = render(
         app,
         "article.html",
+        locale=spoken or None,
+        page_language=language if spoken else None,
+        story_language=language,
+        translations=[(tag, slug) for tag, slug in translations if slug != view.article.slug],
+        feed_links=discovery_links(app.settings, language),
         view=view,
         article=view.article,
         categories=[(slugify(name), name) for name in view.categories],
@@ -66,5 +79,7 @@ def article(
         json_ld=[structured.news_article(app.settings, view, app.timetable.brand_studio)],
         **({} if member else join_form(app)),
     )
-    response.headers["Vary"] = "Cookie"  # a member's page has no join form
+    # A member's page has no join form; a story in a language without a catalog speaks the
+    # reader's.
+    response.headers["Vary"] = "Cookie, Accept-Language" if not spoken else "Cookie"
     return cached(request, response)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +36,12 @@ async def report(request: Request, app: Application = Depends(application)) -> H
     form = await request.form(**FORM_LIMITS)
     slug, message, email = (str(form.get(k, "")) for k in ("article", "message", "email"))
     view = await run_in_threadpool(publish.article, app.engine, slug, now=app.clock())
-    again = {"article": view.article, "done": False, "message": message, "email": email}
+    again: dict[str, Any] = {
+        "article": view.article,
+        "done": False,
+        "message": message,
+        "email": email,
+    }
     if not app.limits.reports.allow(client_host(request), time.monotonic()):
         error = "Too many reports from here; please try again later."
         return render(app, "report.html", http_status=429, error=error, **again)

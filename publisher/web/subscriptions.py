@@ -20,6 +20,7 @@ from publisher.web.pages import (
     client_host,
     join_form,
     preferences_url,
+    reader_language,
     remember_member,
     render,
 )
@@ -60,11 +61,16 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
     form = await request.form(**FORM_LIMITS)
     email, name = str(form.get("email", "")), str(form.get("name", ""))
     topics = [str(value) for value in form.getlist("category")]
+    # The language the reader picked (the page's own when the form has no choice).
+    language = str(form.get("language", "")) or reader_language(app)
+    tags = [str(value) for value in form.getlist("story_language")]
     values: dict[str, Any] = {
         **(await run_in_threadpool(join_form, app)),
         "email": email,
         "name": name,
         "chosen_topics": topics,
+        "chosen_languages": tags,
+        "chosen_language": language,
     }
     if not app.limits.signups.allow(client_host(request), time.monotonic()):
         values["error"] = "Too many sign-ups from here; please try again later."
@@ -74,7 +80,7 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
     digests = [str(d) for d in form.getlist("digest")]
     try:
         # Queued, not sent: the answer waits on no mail server and tells nothing.
-        await run_in_threadpool(_sign_up, app, email, name, digests, topics)
+        await run_in_threadpool(_sign_up, app, email, name, digests, topics, language, tags)
     except InputError as exc:
         values["error"] = exc.message
         return render(app, "subscribe.html", http_status=400, done=False, **values)
@@ -83,7 +89,13 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
 
 
 def _sign_up(
-    app: Application, email: str, name: str, digests: list[str], topics: list[str]
+    app: Application,
+    email: str,
+    name: str,
+    digests: list[str],
+    topics: list[str],
+    language: str,
+    tags: list[str],
 ) -> None:
     subscriptions.signup(
         app.engine,
@@ -95,8 +107,15 @@ def _sign_up(
         digests=digests,
         known_digests=list(app.timetable.digests),
         categories=topics,
+        language=language,
+        languages=tags,
         now=app.clock(),
     )
+
+
+def _language_of(app: Application, view: subscriptions.SubscriberView) -> str:
+    """The language a member's pages speak: theirs, else their browser's."""
+    return view.subscriber.language or reader_language(app)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
@@ -106,6 +125,7 @@ def confirm_page(token: str, app: Application = Depends(application)) -> HTMLRes
     return render(
         app,
         "confirm.html",
+        locale=_language_of(app, view),
         done=view.used and view.subscriber.status == "confirmed",
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -119,6 +139,7 @@ def confirm(token: str, app: Application = Depends(application)) -> HTMLResponse
     answer = render(
         app,
         "confirm.html",
+        locale=_language_of(app, view),
         done=True,
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -177,7 +198,12 @@ def subscription_link(token: str, app: Application = Depends(application)) -> HT
     view = subscriptions.member(app.engine, app.signer, "access", token, now=app.clock())
     if view.used:
         raise TokenError("this link has been used already: ask for a new one at /subscription")
-    return render(app, "subscription_open.html", email=view.subscriber.email)
+    return render(
+        app,
+        "subscription_open.html",
+        locale=_language_of(app, view),
+        email=view.subscriber.email,
+    )
 
 
 @router.post("/subscription/{token}")
@@ -196,6 +222,7 @@ def _unsubscribe_view(
     response = render(
         app,
         "unsubscribe.html",
+        locale=_language_of(app, view),
         done=done,
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -254,11 +281,19 @@ async def preferences(
     form = await request.form(**FORM_LIMITS)
     digests = [str(value) for value in form.getlist("digest")]
     topics = [str(value) for value in form.getlist("category")]
-    return await run_in_threadpool(_save_preferences, app, token, digests, topics)
+    # A form without the language fields (an older page) leaves them as they are.
+    language = str(form["language"]) if "language" in form else None
+    tags = [str(v) for v in form.getlist("story_language")] if "languages" in form else None
+    return await run_in_threadpool(_save_preferences, app, token, digests, topics, language, tags)
 
 
 def _save_preferences(
-    app: Application, token: str, digests: list[str], topics: list[str]
+    app: Application,
+    token: str,
+    digests: list[str],
+    topics: list[str],
+    language: str | None = None,
+    tags: list[str] | None = None,
 ) -> HTMLResponse:
     try:
         view = subscriptions.set_preferences(
@@ -268,9 +303,11 @@ def _save_preferences(
             digests,
             known_digests=list(app.timetable.digests),
             categories=topics,
+            language=language,
+            languages=tags,
             now=app.clock(),
         )
-    except InputError as exc:  # a category that is not offered: nothing was changed
+    except InputError as exc:  # a category or language not offered: nothing was changed
         view = subscriptions.member(app.engine, app.signer, "preferences", token, now=app.clock())
         return _preferences_view(app, view, token, saved=False, error=exc.message, http_status=400)
     return _preferences_view(app, view, token, saved=True)
@@ -285,10 +322,17 @@ def _preferences_view(
     error: str = "",
     http_status: int = 200,
 ) -> HTMLResponse:
+    facts_now = join_form(app)
+    chosen_languages = view.subscriber.languages.split()
     response = render(
         app,
         "preferences.html",
+        locale=_language_of(app, view),
         http_status=http_status,
+        chosen_language=view.subscriber.language,
+        catalogs=facts_now["catalogs"],
+        story_languages=sorted({*facts_now["story_languages"], *chosen_languages}),
+        chosen_languages=chosen_languages,
         email=view.subscriber.email,
         status=view.subscriber.status,
         chosen=view.digests,
