@@ -109,6 +109,7 @@ def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environ
     # New-style gettext: ``{% trans %}`` placeholders are filled by name, and a catalog's
     # string is escaped like any value.
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's message on one line
     env.globals["language_name"] = languages.language_name
     env.globals["direction"] = languages.direction
     env.filters["date"] = _date

@@ -353,7 +353,7 @@ def clean_name(name: str) -> str:
     if len(text) > MAX_NAME:
         raise InputError(f"please keep your name under {MAX_NAME} characters")
     if _LINKISH.search(text):
-        raise InputError("please give just your name (no web or email addresses)")
+        raise InputError(N_("please give just your name (no web or email addresses)"))
     return text
 
 
@@ -650,7 +650,9 @@ def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
         row, request = _resolve(session, signer, "access", token, now=now)
         assert request is not None
         if not store.use_request(session, request.id or 0, now=now):
-            raise TokenError("this link has been used already: ask for a new one at /subscription")
+            raise TokenError(
+                N_("this link has been used already: ask for a new one at /subscription")
+            )
         return signer.make("preferences", row.id or 0, row.link_key, expires=now + ACCESS_SESSION)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "join_form",
     "preferences_url",
     "reader_language",
+    "reader_message",
     "remember_member",
     "render",
 ]
@@ -71,6 +72,19 @@ def reader_language(app: Application) -> str:
     """The catalog this request's reader asks for (Accept-Language), else the site's."""
     site = languages.catalog_for(app.settings.site_language)
     return languages.negotiate(ACCEPT_LANGUAGE.get() or "", site)
+
+
+def reader_message(app: Application, message: str, language: str | None = None) -> str:
+    """A message for a reader (an error's), in ``language`` (else the one their browser
+    asks for) when the catalogs have it (written with ``N_()`` where it is raised); a message
+    naming a bad address says so in their words; any other as it is."""
+    language = language or reader_language(app)
+    found = languages.gettext(language, message)
+    if found == message and "is not an email address" in message:
+        found = languages.gettext(language, languages.N_("Please check your email address."))
+        if languages.catalog_for(language) == "en":
+            return message
+    return found
 
 
 def render(

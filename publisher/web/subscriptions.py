@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from publisher.community import links, subscriptions
 from publisher.errors import InputError
+from publisher.languages import N_
 from publisher.tokens import TokenError
 from publisher.web.application import Application, application
 from publisher.web.pages import (
@@ -21,6 +22,7 @@ from publisher.web.pages import (
     join_form,
     preferences_url,
     reader_language,
+    reader_message,
     remember_member,
     render,
 )
@@ -73,7 +75,9 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
         "chosen_language": language,
     }
     if not app.limits.signups.allow(client_host(request), time.monotonic()):
-        values["error"] = "Too many sign-ups from here; please try again later."
+        values["error"] = reader_message(
+            app, N_("Too many sign-ups from here; please try again later."), language
+        )
         return render(app, "subscribe.html", http_status=429, done=False, **values)
     if form.get("website"):  # the honeypot: people never see it
         return render(app, "subscribe.html", done=True, **values)
@@ -82,7 +86,7 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
         # Queued, not sent: the answer waits on no mail server and tells nothing.
         await run_in_threadpool(_sign_up, app, email, name, digests, topics, language, tags)
     except InputError as exc:
-        values["error"] = exc.message
+        values["error"] = reader_message(app, exc.message, language)
         return render(app, "subscribe.html", http_status=400, done=False, **values)
     app.courier.send_soon()
     return render(app, "subscribe.html", done=True, **values)
@@ -170,7 +174,10 @@ async def subscription(request: Request, app: Application = Depends(application)
     email = str(form.get("email", ""))
     if not app.limits.access_links.allow(client_host(request), time.monotonic()):
         return _subscription_answer(
-            app, email, error="Too many requests from here; please try again later.", status=429
+            app,
+            email,
+            error=reader_message(app, N_("Too many requests from here; please try again later.")),
+            status=429,
         )
     if form.get("website"):  # the honeypot: people never see it
         return _subscription_answer(app, email, done=True)
@@ -186,7 +193,7 @@ async def subscription(request: Request, app: Application = Depends(application)
             now=app.clock(),
         )
     except InputError as exc:
-        return _subscription_answer(app, email, error=exc.message, status=400)
+        return _subscription_answer(app, email, error=reader_message(app, exc.message), status=400)
     app.courier.send_soon()
     return _subscription_answer(app, email, done=True)
 
@@ -197,7 +204,7 @@ def subscription_link(token: str, app: Application = Depends(application)) -> HT
     it up."""
     view = subscriptions.member(app.engine, app.signer, "access", token, now=app.clock())
     if view.used:
-        raise TokenError("this link has been used already: ask for a new one at /subscription")
+        raise TokenError(N_("this link has been used already: ask for a new one at /subscription"))
     return render(
         app,
         "subscription_open.html",
