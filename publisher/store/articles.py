@@ -354,18 +354,20 @@ def story_languages(session: Session, *, now: datetime | None, site_language: st
 def translations(
     session: Session, article: Article, *, now: datetime, site_language: str
 ) -> list[tuple[str, str]]:
-    """``(language, slug)`` of each visible story linked to ``article`` as a translation
-    (itself included when there is any other), by language."""
+    """``(language, slug)`` of the visible stories linked to ``article`` as translations,
+    one a language (the first), by language; empty unless there are two languages."""
     if not article.translation_key:
         return []
     rows = session.execute(
         select(articles_t.c.language, articles_t.c.slug)
         .where(articles_t.c.translation_key == article.translation_key)
         .where(visible(now))
-        .order_by(articles_t.c.language, articles_t.c.id)
+        .order_by(articles_t.c.id)
     ).all()
-    found = [(row.language or site_language, row.slug) for row in rows]
-    return found if len(found) > 1 else []
+    found: dict[str, str] = {}
+    for row in rows:  # one story per language: the first
+        found.setdefault(row.language or site_language, row.slug)
+    return sorted(found.items()) if len(found) > 1 else []
 
 
 def _article_id(session: Session, slug: str) -> int:

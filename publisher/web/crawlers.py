@@ -166,11 +166,13 @@ def sitemap_stories(
         groups = _translations(known.entries(app.engine, app.clock()), home)
         lines = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:xhtml="{XHTML_NS}">']
         for e in chunk:
-            # Google's hreflang in sitemaps: each version lists every version, itself too.
+            # Google's hreflang in sitemaps: each version lists every version, itself too
+            # (one story a language: a second story in one language lists none).
+            group = groups.get(e.translation_key, [])
             alternates = "".join(
                 f'<xhtml:link rel="alternate" hreflang="{escape(tag)}" '
                 f'href="{escape(_story_url(site, slug))}"/>'
-                for tag, slug in groups.get(e.translation_key, ())
+                for tag, slug in (group if (e.language or home, e.slug) in group else ())
             )
             lines.append(
                 _url(_story_url(site, e.slug), max(e.updated_at, e.published_at), alternates)

@@ -66,7 +66,10 @@ def article(
         locale=spoken or None,
         page_language=language if spoken else None,
         story_language=language,
-        translations=[(tag, slug) for tag, slug in translations if slug != view.article.slug],
+        translations=[(tag, slug) for tag, slug in translations if tag != language],
+        alternates=sorted({**dict(translations), language: view.article.slug}.items())
+        if translations
+        else [],
         feed_links=discovery_links(app.settings, language),
         view=view,
         article=view.article,

@@ -200,8 +200,8 @@ def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     up = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB=hub.url)
     load(engine, up, tmp_path)
     feeds.refresh(engine, feeds.FeedBuilder(up), now=NOW)
-    # The site's, 11 categories' and 6 authors' feeds, three formats each.
-    FEEDS = 3 * (1 + 11 + 6)
+    # The site's, 11 categories', 6 authors' and 3 languages' feeds, three formats each.
+    FEEDS = 3 * (1 + 11 + 6 + 3)
     hub.status = 503
     assert feeds.send_pings(engine, up, now=NOW) == (0, FEEDS)
     with store.reading(engine) as session:
