@@ -54,8 +54,14 @@ def problems(catalog: Catalog, messages: dict[Message, None]) -> list[str]:
         if entry.fuzzy or not all(strings):
             found.append(f"untranslated: {message!r}")
             continue
-        source = message if isinstance(message, str) else message[-1]
-        for string in strings:
+        # A plural's forms match the source's; a language with one form takes the plural's.
+        if isinstance(message, str):
+            sources: tuple[str, ...] = (message,)
+        elif len(strings) == len(message):
+            sources = message
+        else:
+            sources = (message[-1],) * len(strings)
+        for string, source in zip(strings, sources, strict=True):
             if marks(string) != marks(source):
                 found.append(f"placeholders or tags differ: {message!r} -> {string!r}")
     return found

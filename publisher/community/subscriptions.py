@@ -80,11 +80,14 @@ def add_subscriber(
     digests: Sequence[str],
     known_digests: Sequence[str],
     categories: Sequence[str] | None = None,
+    language: str | None = None,
+    languages: Sequence[str] | None = None,
     now: datetime,
     actor: str = UNNAMED,
 ) -> tuple[SubscriberView, bool]:
     """Add (or update) a subscriber to ``digests`` (every known digest when empty), with
-    only ``categories``' stories (category slugs; None keeps their choice, empty: all);
+    only ``categories``' stories (category slugs; None keeps their choice, empty: all), in
+    ``language`` with stories in ``languages`` (None keeps them; empty: the site's, all);
     in the audit trail as ``actor``."""
     try:
         address = normalise_email(email)
@@ -96,6 +99,8 @@ def add_subscriber(
             f"unknown digest(s) {', '.join(unknown)} (known: {', '.join(known_digests) or 'none'})"
         )
     chosen = list(digests) or list(known_digests)
+    chosen_language = None if language is None else reader_language(language)
+    tags = story_languages(languages)
     with store.writing(engine) as session:
         known = store.subscriber_by_email(session, address)
         before = store.subscriber_snapshot(session, known.id or 0) if known else {}
@@ -110,6 +115,11 @@ def add_subscriber(
         if categories is not None:
             slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
             store.set_interests(session, row.id or 0, slugs)
+        if chosen_language is not None or tags is not None:
+            store.set_languages(
+                session, row.id or 0, language=chosen_language, languages=tags, now=now
+            )
+            session.refresh(row)
         store.record_subscriber_change(
             session,
             row.id or 0,

@@ -22,7 +22,7 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
-from publisher.languages import N_, format_date, translations
+from publisher.languages import format_date, translations
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -85,8 +85,8 @@ def _context(
     language = language or home
     words = translations(language)
     intro = intro or words.ngettext(
-        N_("Here is the story our editors picked for you since the last edition."),
-        N_("Here are the %(count)s stories our editors picked for you since the last edition."),
+        "Here is the story our editors picked for you since the last edition.",
+        "Here are the %(count)s stories our editors picked for you since the last edition.",
         count,
     ) % {"count": count}
     if not subject or (language != home and subject == default_subject(digest, nominal, home)):

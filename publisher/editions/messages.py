@@ -112,8 +112,10 @@ class MessageBook:
                     kept,
                     language,
                 )
-                # The edition's own subject, even if the digest's title changed since.
-                made = self._made(edition, edition.subject, rendered.html, rendered.text)
+                # The edition's own subject, even if the digest's title changed since (in
+                # another language: the same, its date written in that language's way).
+                subject = edition.subject if language == self._home else rendered.subject
+                made = self._made(edition, subject, rendered.html, rendered.text)
             except ConfigError as exc:  # the digest left the timetable since: send it whole
                 log.warning("edition %s goes whole to readers with categories: %s", edition_id, exc)
                 made = self.whole(edition_id)

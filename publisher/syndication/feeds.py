@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import slugify
 from publisher.errors import OperationalError
-from publisher.languages import language_name
+from publisher.languages import gettext, language_name
 from publisher.settings import Settings
 from publisher.syndication import formats, hub
 from publisher.syndication.formats import FeedDocument, FeedInfo, FeedItem
@@ -101,6 +101,7 @@ class FeedBuilder:
             ai_assisted=a.ai_assisted,
             corrections=tuple((c.created_at, c.note) for c in view.corrections),
             language=language,
+            sponsored_label=gettext(language, "Sponsored"),
         )
 
     def info(self, prefix: str, title: str, language: str = "") -> FeedInfo:

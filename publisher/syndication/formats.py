@@ -76,6 +76,7 @@ class FeedItem:
     ai_assisted: bool = False
     corrections: tuple[tuple[datetime, str], ...] = ()
     language: str = ""  # BCP 47; per item in Atom (xml:lang) and JSON Feed, not in RSS
+    sponsored_label: str = "Sponsored"  # in the item's language
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class FeedDocument:
 
 
 def display_title(item: FeedItem) -> str:
-    return f"Sponsored: {item.title}" if item.sponsored else item.title
+    return f"{item.sponsored_label}: {item.title}" if item.sponsored else item.title
 
 
 # ---------------------------------------------------------------- feedgen workarounds
@@ -226,7 +227,7 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
     # No scheme (RSS domain): the site has no category pages for one to name yet.
     categories = [{"term": slug, "label": name} for slug, name in item.categories]
     if item.sponsored:
-        categories.append({"term": "sponsored", "label": "Sponsored"})
+        categories.append({"term": "sponsored", "label": item.sponsored_label})
     if categories:
         fe.category(categories)
     if for_atom:
@@ -303,7 +304,9 @@ def _json_item(item: FeedItem) -> dict[str, Any]:
     entry["date_modified"] = _rfc3339(item.updated)
     if item.author:
         entry["authors"] = [{"name": item.author}]
-    tags = [name for _, name in item.categories] + (["Sponsored"] if item.sponsored else [])
+    tags = [name for _, name in item.categories] + (
+        [item.sponsored_label] if item.sponsored else []
+    )
     if tags:
         entry["tags"] = tags
     entry["_newsflash"] = {

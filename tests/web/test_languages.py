@@ -73,8 +73,7 @@ def test_other_pages_speak_the_language_the_browser_asks_for(client: TestClient)
     plain = client.get("/subscribe")
     assert page_lang(plain.text) == "en" and "Join The Community" in plain.text
     etags = {
-        client.get("/", headers={"Accept-Language": lang}).headers["etag"]
-        for lang in ["ko", "ja"]
+        client.get("/", headers={"Accept-Language": lang}).headers["etag"] for lang in ["ko", "ja"]
     }
     assert len(etags) == 2  # a cache keeps one copy per language (Vary: Accept-Language)
     missing = client.get("/nowhere", headers={"Accept-Language": "vi"})
