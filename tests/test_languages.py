@@ -26,7 +26,7 @@ Message = str | tuple[str, ...]
 def extracted() -> dict[Message, None]:
     """Every message pybabel finds with the repository's babel.cfg (as `pybabel extract`)."""
     with (ROOT / "babel.cfg").open() as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg)
+        method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
     found: dict[Message, None] = {}
     keywords = {**DEFAULT_KEYWORDS, "N_": None}
     for _file, _line, message, _comments, _context in extract_from_dir(
@@ -50,7 +50,8 @@ def problems(catalog: Catalog, messages: dict[Message, None]) -> list[str]:
         if entry is None:
             found.append(f"missing: {message!r}")
             continue
-        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        raw = entry.string
+        strings = tuple(str(s) for s in raw) if isinstance(raw, tuple | list) else (str(raw or ""),)
         if entry.fuzzy or not all(strings):
             found.append(f"untranslated: {message!r}")
             continue

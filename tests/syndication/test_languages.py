@@ -42,7 +42,8 @@ def test_each_language_has_its_own_valid_feeds(engine: Engine, settings: Setting
     assert parsed.feed.language == "ko"  # RSS: the channel's language, one per feed
     assert parsed.feed.title == "Newsflash Asia: 한국어"
     node = parse_with_node(korean)
-    assert [item["title"] for item in node["items"]] == [KOREAN]  # type: ignore[index]
+    items = node["items"]
+    assert isinstance(items, list) and [item["title"] for item in items] == [KOREAN]
     thai_atom = documents["languages/th/atom.xml"].body
     assert validate_atom(thai_atom) == []
     assert [e.title for e in feedparser.parse(thai_atom).entries] == [THAI]
