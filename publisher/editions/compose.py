@@ -46,6 +46,7 @@ class Story:
     ai_assisted: bool = False
     source_name: str = ""  # where the story came from (press material, another site)
     source_url: str = ""
+    language: str = ""  # BCP 47; the story's words are marked with it
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def story(view: store.ArticleView, site_url: str) -> Story:
         ai_assisted=a.ai_assisted,
         source_name=a.source_name,
         source_url=a.source_url,
+        language=a.language,
     )
 
 
@@ -266,11 +267,14 @@ def preview(
     now: datetime,
     categories: Sequence[str] = (),
     fill: bool = True,
+    language: str = "",
+    languages: Sequence[str] = (),
 ) -> RenderedEdition:
     """The next edition as it would go out if sent now, not recorded, with the web archive's
     generic links and greeting in place of a recipient's (``fill=False``: with the recipient
     placeholders left in, for a test send); with ``categories`` (slugs), as a reader who
-    chose those gets it. An unknown category is an InputError."""
+    chose those gets it; in ``language`` with only stories in ``languages`` (tags), as a
+    member who reads those gets it. An unknown category is an InputError."""
     with store.reading(engine) as session:
         views = store.candidate_articles(
             session,
@@ -290,6 +294,9 @@ def preview(
     if categories:
         names = {known[slug] for slug in categories}
         views = [v for v in views if names.intersection(v.categories)]
+    if languages:
+        home = settings.site_language
+        views = [v for v in views if (v.article.language or home) in languages]
     stories = [story(view, settings.site_url) for view in views]
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
@@ -300,11 +307,12 @@ def preview(
         nominal=nominal,
         stories=stories,
         archive_url=f"{settings.site_url}/digests/",
+        language=language,
     )
     rendered = render_edition(env, context, stories)
     if not fill:
         return rendered
-    values = archive_values(settings.site_url, settings.site_language)
+    values = archive_values(settings.site_url, context.language)
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
