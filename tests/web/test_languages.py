@@ -21,7 +21,8 @@ from publisher.delivery import outbox
 from publisher.settings import Settings
 from publisher.web import create_app
 from tests.links import token
-from tests.support import EXAMPLES, NOW
+from tests.newsroom import add_person, newsroom_client, sign_in
+from tests.support import EXAMPLES, NOW, make_settings
 
 KOREAN = "/articles/busan-independent-film-section"
 THAI = "/articles/amphawa-floating-market-boat-route"
@@ -177,3 +178,64 @@ def test_translations_are_linked_in_pages_and_the_sitemap(
     with pytest.raises(Exception, match="translation_of: no story with slug 'nope'"):
         path.write_text(json.dumps({"title": "x", "translation_of": "nope"}))
         publish.import_articles(engine, settings, [path], now=NOW, actor="test")
+
+
+def test_the_newsroom_shows_and_filters_languages_and_suggests_one(
+    engine: Engine, settings: Settings
+) -> None:
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
+    add_person(engine, settings, "ed@example.com")
+    client = newsroom_client(
+        create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None), settings
+    )
+    csrf = sign_in(client, "ed@example.com")
+    listed = html.fromstring(client.get("/admin/articles?language=th").text)
+    assert listed.xpath("//table[@class='articles']//td[1]/a/text()") == [
+        "ตลาดน้ำอัมพวาเปิดเส้นทางเรือใหม่ 🚤"
+    ]
+    assert listed.xpath("//select[@name='language']/option/@value") == ["", "en", "ko", "th"]
+    assert page_lang(client.get("/admin/articles").text) == "en"  # the newsroom stays English
+    bad = client.get("/admin/articles?language=not-a-tag")
+    assert bad.status_code == 400 and "showing every language" in bad.text
+    # Left empty, the language is the site's; the form suggests the one the text reads as.
+    saved = client.post(
+        "/admin/articles/new",
+        data={"csrf": csrf, "action": "save", "title": "호찌민 지하철 1호선 개통",
+              "summary": "승객 수가 첫 주에 예상을 넘었다.", "body": "본문"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert saved.status_code == 200 and "It reads as Korean (ko)." in saved.text
+    view = publish.article_any(engine, "호찌민-지하철-1호선-개통")
+    assert view.article.language == ""
+    wrong = client.post(
+        "/admin/articles/new",
+        data={"csrf": csrf, "action": "save", "title": "T", "language": "klingon"},
+    )
+    assert wrong.status_code == 400 and "is not a language tag" in wrong.text
+
+
+def test_the_api_takes_and_gives_a_story_language(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_API_TOKEN="t" * 24
+    )
+    client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
+    auth = {"Authorization": f"Bearer {'t' * 24}"}
+    answer = client.post(
+        "/api/articles",
+        json=[
+            {"title": "Tin nóng từ Hà Nội", "language": "VI"},
+            {
+                "title": "Berita dari Jakarta hari ini",
+                "summary": "Pemerintah mengatakan bahwa jalan ini akan dibuka untuk umum",
+            },
+        ],
+        headers=auth,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["suggested_languages"] == {"berita-dari-jakarta-hari-ini": "id"}
+    listed = {a["slug"]: a["language"] for a in client.get("/api/articles", headers=auth).json()}
+    assert listed == {"tin-nóng-từ-hà-nội": "vi", "berita-dari-jakarta-hari-ini": "en"}
+    refused = client.post("/api/articles", json=[{"title": "x", "language": "xx-"}], headers=auth)
+    assert refused.status_code == 400 and "language" in refused.text
