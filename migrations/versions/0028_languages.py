@@ -19,31 +19,35 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE ADD/DROP COLUMN on both databases (SQLite has both since 3.35): a batch
+# copy of ``articles`` would drop the table under the search index's triggers (0022).
+COLUMNS = {
+    "articles": [
+        sa.Column("language", sa.String(35), nullable=False, server_default=""),
+        sa.Column("translation_key", sa.String(200), nullable=False, server_default=""),
+    ],
+    "subscribers": [
+        sa.Column("language", sa.String(35), nullable=False, server_default=""),
+        sa.Column("languages", sa.String(200), nullable=False, server_default=""),
+    ],
+    "confirmations": [
+        sa.Column("language", sa.String(35), nullable=False, server_default=""),
+        sa.Column("languages", sa.String(200), nullable=True),
+    ],
+}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("articles") as batch:
-        batch.add_column(sa.Column("language", sa.String(35), nullable=False, server_default=""))
-        batch.add_column(
-            sa.Column("translation_key", sa.String(200), nullable=False, server_default="")
-        )
+    for table, columns in COLUMNS.items():
+        for column in columns:
+            op.add_column(table, column)
     op.create_index("ix_articles_language", "articles", ["language", "published_at"])
     op.create_index("ix_articles_translation_key", "articles", ["translation_key"])
-    with op.batch_alter_table("subscribers") as batch:
-        batch.add_column(sa.Column("language", sa.String(35), nullable=False, server_default=""))
-        batch.add_column(sa.Column("languages", sa.String(200), nullable=False, server_default=""))
-    with op.batch_alter_table("confirmations") as batch:
-        batch.add_column(sa.Column("language", sa.String(35), nullable=False, server_default=""))
-        batch.add_column(sa.Column("languages", sa.String(200), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("confirmations") as batch:
-        batch.drop_column("languages")
-        batch.drop_column("language")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("languages")
-        batch.drop_column("language")
     op.drop_index("ix_articles_translation_key", table_name="articles")
     op.drop_index("ix_articles_language", table_name="articles")
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_column("translation_key")
-        batch.drop_column("language")
+    for table, columns in COLUMNS.items():
+        for column in reversed(columns):
+            op.drop_column(table, column.name)

@@ -32,7 +32,7 @@ def test_the_migration_indexes_the_stories_already_there(engine: Engine) -> None
     config.set_main_option("script_location", str(store.MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "-1")  # before the search index: its table is gone
+        command.downgrade(config, "0021")  # before the search index: its table is gone
     with store.reading(engine) as session:
         assert session.execute(select(Article.id)).scalars().all()  # type: ignore[call-overload]
     store.migrate(engine)
