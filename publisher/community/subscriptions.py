@@ -444,6 +444,9 @@ def signup(
     return True
 
 
+MAX_LANGUAGES = 200  # characters of a member's story languages, spaces included
+
+
 def reader_language(tag: str) -> str:
     """The catalog's tag a reader chose for their pages and mail (empty: the site's);
     InputError when no catalog speaks it."""
@@ -463,9 +466,12 @@ def story_languages(tags: Sequence[str] | None) -> list[str] | None:
     if tags is None:
         return None
     try:
-        return parse_tags([tag[:35] for tag in tags[:20]])
+        found = parse_tags([tag[:35] for tag in tags[:20]])
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if len(" ".join(found)) > MAX_LANGUAGES:  # the column's size
+        raise InputError("please choose fewer languages")
+    return found
 
 
 def _add_pending(
