@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=500, ge=1)
     http_backlog: int = Field(default=2048, ge=1)
     feeds_export_dir: Path | None = None
+    # Issue 26: pictures the newsroom uploads or fetches. A file over this many bytes, or a
+    # picture of more pixels than this (checked before it is decoded: a small file can
+    # unpack to gigabytes), is refused. Media are served from the site's /media/ unless
+    # PUBLISHER_MEDIA_URL names where a CDN or nginx serves them (docs/media.md).
+    picture_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    picture_max_pixels: int = Field(default=50_000_000, ge=10_000, le=500_000_000)
+    media_url: str = ""
     # The newsroom (issue 12): a session ends after this long without a request, and at the
     # latest this many hours after sign-in.
     admin_idle_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
@@ -188,6 +195,20 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as https://news.example.com")
         return value.rstrip("/")
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise ValueError("must be an absolute http(s) URL such as https://media.example.com")
+        return value.rstrip("/")
+
+    @property
+    def media_base(self) -> str:
+        """Where the pictures' renditions are served: ``PUBLISHER_MEDIA_URL``, or ``/media``
+        of the site."""
+        return self.media_url or f"{self.site_url}/media"
 
     @field_validator("feeds_export_dir", mode="before")
     @classmethod

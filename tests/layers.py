@@ -27,6 +27,8 @@ LAYERS = {
     "sources": 5,
     "community": 5,
     "editions": 6,
+    "media": 6,  # the site's pictures: fetches as sources do
+    "media.images": 2,  # Pillow, pure
     "delivery": 7,
     "newsroom": 8,
     "web": 9,

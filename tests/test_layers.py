@@ -124,6 +124,7 @@ def test_third_party_libraries_have_one_home() -> None:
         "httpx": "syndication.hub sources.fetch sources.egress delivery.webhooks",
         "httpcore": "sources.egress",
         "feedparser": "sources.parsing",
+        "PIL": "media.images",
         "lxml": "syndication.formats",
         "prometheus_client": "delivery.metrics",
         "argon2": "newsroom.passwords",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from publisher.cli import articles, daemon, digests, sources, subscribers, users
+from publisher.cli import articles, daemon, digests, media, sources, subscribers, users
 from publisher.cli.common import app, err
 from publisher.delivery.worker import failure_lines
 
@@ -20,6 +20,7 @@ app.add_typer(subscribers.reports_app, name="reports")
 app.add_typer(users.users_app, name="users")
 app.add_typer(sources.sources_app, name="sources")
 app.add_typer(sources.inbox_app, name="inbox")
+app.add_typer(media.media_app, name="media")
 __all__ = ["app", "daemon", "main"]
 
 

@@ -22,6 +22,7 @@ from publisher.articles import publish
 from publisher.daemon.scheduler import Timekeeper
 from publisher.delivery import outbox, sending, worker
 from publisher.errors import OperationalError
+from publisher.media import examples
 from publisher.newsroom import staff
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import (
@@ -180,6 +181,10 @@ class Daemon:
         )
         if report is not None:
             self.say(f"loaded {report.created} sample articles")
+            # Their pictures, the site's own (examples/pictures/), kept like uploads.
+            examples.keep_examples(
+                self.engine, self.settings, now=worker.utc_now(), actor=self.options.actor
+            )
 
     def start_timekeeper(self) -> None:
         """The digests', sources' and feeds' clock, catching up first; SIGHUP reloads it."""

@@ -20,18 +20,27 @@ from sqlalchemy import Engine
 from publisher.delivery import mailbox, sending, webhooks
 from publisher.editions import clicks, sends, stats
 from publisher.errors import PublisherError
+from publisher.media import keeper
 from publisher.schedules import Timetable, load_timetable
 from publisher.settings import Settings
 from publisher.sources import polling
 from publisher.syndication.feeds import FeedCache, send_pings
 
-__all__ = ["FEED_UPKEEP_SECONDS", "REVIEW_CHECK_SECONDS", "SOURCES_CHECK_SECONDS", "Timekeeper"]
+__all__ = [
+    "FEED_UPKEEP_SECONDS",
+    "PICTURES_CHECK_SECONDS",
+    "REVIEW_CHECK_SECONDS",
+    "SOURCES_CHECK_SECONDS",
+    "Timekeeper",
+]
 
 FEED_UPKEEP_SECONDS = 10
 REVIEW_CHECK_SECONDS = 15  # how late past its deadline an unreviewed edition is decided
 # How often the clock looks for sources that are due; each source's own interval (at least a
 # minute) and the claim in the database decide whether it is polled.
 SOURCES_CHECK_SECONDS = 15
+# How often imported stories' image addresses are looked for and fetched (a batch a time).
+PICTURES_CHECK_SECONDS = 15
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +103,13 @@ class Timekeeper:
             seconds=SOURCES_CHECK_SECONDS,
             next_run_time=self.clock(),
         )
+        self.scheduler.add_job(
+            self._pictures,
+            "interval",
+            id="pictures",
+            seconds=PICTURES_CHECK_SECONDS,
+            next_run_time=self.clock(),
+        )
         if self.settings.bounce_mailbox_url is not None:
             self.scheduler.add_job(
                 self._bounces,
@@ -128,6 +144,13 @@ class Timekeeper:
             polling.poll_due(self.engine, self.settings, timetable, now=self.clock())
         except Exception:
             log.exception("polling sources failed; trying again in %s s", SOURCES_CHECK_SECONDS)
+
+    def _pictures(self) -> None:
+        """Keep the pictures imported stories name by address (issue 26)."""
+        try:
+            keeper.keep_pending(self.engine, self.settings, now=self.clock())
+        except Exception:
+            log.exception("keeping pictures failed; trying again in %s s", PICTURES_CHECK_SECONDS)
 
     def _prune(self) -> None:
         try:

@@ -47,6 +47,9 @@ class Story:
     source_name: str = ""  # where the story came from (press material, another site)
     source_url: str = ""
     language: str = ""  # BCP 47; the story's words are marked with it
+    image_2x: str = ""  # the 1200 px rendition, for screens of twice the density
+    image_alt: str = ""
+    image_height: int = 0  # at the column's 544 px
 
 
 @dataclass(frozen=True)

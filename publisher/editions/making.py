@@ -47,14 +47,22 @@ __all__ = [
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 
 
-def story(view: store.ArticleView, site_url: str) -> Story:
+def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story:
+    """A story as the digest shows it; its picture our 600 px rendition (1200 px for 2x
+    screens), under ``media_base`` (the site's /media by default)."""
     a = view.article
     slug = quote(a.slug, safe="")
+    base = media_base or f"{site_url}/media"
+    picture = view.picture
+    one, two = (picture.pick(600), picture.pick(1200)) if picture else (None, None)
     return Story(
         title=a.title,
         url=f"{site_url}/articles/{slug}",
         summary=a.summary,
-        image=a.image,
+        image=f"{base}/{one.name}" if one else "",
+        image_2x=f"{base}/{two.name}" if two and one and two.width > one.width else "",
+        image_alt=picture.alt if picture else "",
+        image_height=round(one.height * 544 / one.width) if one else 0,
         categories=view.categories,
         editor=a.editor,
         report_url=f"{site_url}/report?article={slug}",
@@ -195,7 +203,7 @@ def _render(
     views: list[store.ArticleView],
     language: str = "",
 ) -> RenderedEdition:
-    stories = [story(view, settings.site_url) for view in views]
+    stories = [story(view, settings.site_url, settings.media_base) for view in views]
     context = _context(
         settings,
         timetable,
@@ -297,7 +305,7 @@ def preview(
     if languages:
         home = settings.site_language
         views = [v for v in views if (v.article.language or home) in languages]
-    stories = [story(view, settings.site_url) for view in views]
+    stories = [story(view, settings.site_url, settings.media_base) for view in views]
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
     context = _context(

@@ -20,6 +20,7 @@ from publisher.models.editions import (
     LinkReader,
     TrackedLink,
 )
+from publisher.models.media import Picture, PictureFetch, PictureFile
 from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
@@ -43,6 +44,9 @@ __all__ = [
     "Interest",
     "LinkReader",
     "OutboxMessage",
+    "Picture",
+    "PictureFetch",
+    "PictureFile",
     "Report",
     "SignInAttempts",
     "Source",

@@ -43,6 +43,9 @@ class Article(SQLModel, table=True):
     language: str = Field(default="", max_length=35)  # BCP 47; empty: the site's language
     # Stories with the same key are translations of each other (the first one's uid).
     translation_key: str = Field(default="", max_length=200, index=True)
+    # The site's own copy of its picture (issue 26); ``image`` is where it came from, if from
+    # an address. A picture in use cannot be deleted.
+    picture_id: int | None = Field(default=None, foreign_key="pictures.id", index=True)
 
 
 class Category(SQLModel, table=True):

@@ -37,9 +37,11 @@ from publisher.store.engine import (
     corrections_t,
     insert_ignore,
     links_t,
-    stamps_t,
 )
+from publisher.store.picture_fetches import release_stale_pictures
+from publisher.store.pictures import PictureView, picture_views
 from publisher.store.search import index_texts
+from publisher.store.stamps import bump
 
 if TYPE_CHECKING:  # the article parser (pydantic models) is not loaded by every process
     from publisher.articles.cleaning import ArticleInput
@@ -60,7 +62,6 @@ __all__ = [
     "article_count",
     "article_views",
     "authors",
-    "bump",
     "category_by_slug",
     "category_is_public",
     "category_list",
@@ -77,7 +78,6 @@ __all__ = [
     "save_article",
     "set_status",
     "snapshots",
-    "stamp",
     "story_languages",
     "translations",
     "upsert_articles",
@@ -188,6 +188,7 @@ def _update_changed(
     changed_ids = [existing[item.slug].id for item in changed]
     session.execute(delete(links_t).where(links_t.c.article_id.in_(changed_ids)))
     index_texts(session, (_text_row(existing[item.slug].id, item) for item in changed))
+    release_stale_pictures(session, changed_ids)
     return {item.slug: existing[item.slug].id for item in changed}
 
 
@@ -593,6 +594,7 @@ class ArticleView:
     article: Article
     categories: tuple[str, ...]
     corrections: tuple[CorrectionView, ...]
+    picture: PictureView | None = None  # the site's own copy of its image, once kept
 
     def status(self, now: datetime) -> str:
         if self.article.status == "published" and self.article.published_at > now:
@@ -619,8 +621,16 @@ def article_views(session: Session, articles: Sequence[Article]) -> list[Article
             .order_by(corrections_t.c.created_at, corrections_t.c.id)
         ):
             notes[row.article_id].append(CorrectionView(row.note, row.created_at))
+    pictures = picture_views(session, (a.picture_id for a in articles))
     return [
-        ArticleView(a, tuple(names[a.id]), tuple(notes[a.id])) for a in articles if a.id is not None
+        ArticleView(
+            a,
+            tuple(names[a.id]),
+            tuple(notes[a.id]),
+            pictures.get(a.picture_id) if a.picture_id is not None else None,
+        )
+        for a in articles
+        if a.id is not None
     ]
 
 
@@ -871,20 +881,3 @@ def category_is_public(now: datetime) -> Any:
         .where(links_t.c.article_id == articles_t.c.id)
         .where(visible(now))
     )
-
-
-# ---------------------------------------------------------------- change stamps
-
-
-def bump(session: Session, name: str) -> None:
-    """Move the stamp ``name`` on; call inside the transaction that changes the thing."""
-    statement = insert_ignore(session)(stamps_t).values(name=name, version=1)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"], set_={"version": stamps_t.c.version + 1}
-        )
-    )
-
-
-def stamp(session: Session, name: str) -> int:
-    return int(session.scalar(select(stamps_t.c.version).where(stamps_t.c.name == name)) or 0)

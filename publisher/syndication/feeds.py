@@ -80,9 +80,14 @@ class FeedBuilder:
         a = view.article
         site = self.settings.site_url
         language = a.language or self.settings.site_language
+        picture = view.picture
+        # A 1200 px JPEG: what every reader app and social card takes (issue 26).
+        shown = picture.pick(1200) if picture is not None else None
         html = self.env.get_template("feeds/item.html").render(
             locale=language,
             article=a,
+            picture=picture,
+            media_base=self.settings.media_base,
             corrections=view.corrections,
             report_url=f"{site}/report?article={_quote(a.slug)}",
         )
@@ -94,7 +99,11 @@ class FeedBuilder:
             content_html=html.strip(),
             author=a.author,
             categories=tuple((slugify(name), name) for name in view.categories),
-            image=a.image,
+            image=f"{self.settings.media_base}/{shown.name}" if shown else "",
+            image_type=shown.content_type if shown else "",
+            image_length=shown.length if shown else 0,
+            image_width=shown.width if shown else 0,
+            image_height=shown.height if shown else 0,
             published=a.published_at,
             updated=a.updated_at,
             sponsored=a.sponsored,

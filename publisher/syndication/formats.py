@@ -77,6 +77,11 @@ class FeedItem:
     corrections: tuple[tuple[datetime, str], ...] = ()
     language: str = ""  # BCP 47; per item in Atom (xml:lang) and JSON Feed, not in RSS
     sponsored_label: str = "Sponsored"  # in the item's language
+    # Our own copy of the picture (issue 26): its type, bytes and size, said in each format.
+    image_type: str = ""
+    image_length: int = 0
+    image_width: int = 0
+    image_height: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,17 +238,24 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
     if for_atom:
         links = [{"rel": "alternate", "type": "text/html", "href": item.url}]
         if item.image:
-            image_type = mimetypes.guess_type(item.image)[0] or ""
-            links.append({"rel": "enclosure", "type": image_type, "href": item.image})
+            image_type = item.image_type or mimetypes.guess_type(item.image)[0] or ""
+            enclosure = {"rel": "enclosure", "type": image_type, "href": item.image}
+            if item.image_length:
+                enclosure["length"] = str(item.image_length)
+            links.append(enclosure)
         fe.nflinks.links = links
         fe.nflinks.language = item.language
     elif item.image:
         # Media RSS 1.5.1: media:group is only for alternatives of one object; a single image
         # is a media:content of the item itself (W3C: MediaGroupWithoutAlternatives).
         image: dict[str, str | None] = {"url": item.image, "medium": "image", "group": None}
-        guessed = mimetypes.guess_type(item.image)[0]
+        guessed = item.image_type or mimetypes.guess_type(item.image)[0]
         if guessed and guessed.startswith("image/"):
             image["type"] = guessed
+        if item.image_length:
+            image["fileSize"] = str(item.image_length)
+        if item.image_width and item.image_height:
+            image["width"], image["height"] = str(item.image_width), str(item.image_height)
         fe.media.content(image)
 
 
@@ -298,6 +310,11 @@ def _json_item(item: FeedItem) -> dict[str, Any]:
         entry["summary"] = item.summary
     if item.image:
         entry["image"] = item.image
+        if item.image_type and item.image_length:
+            entry["attachments"] = [
+                {"url": item.image, "mime_type": item.image_type,
+                 "size_in_bytes": item.image_length}
+            ]  # fmt: skip
     if item.language:
         entry["language"] = item.language  # JSON Feed 1.1: an item's own language
     entry["date_published"] = _rfc3339(item.published)

@@ -30,6 +30,7 @@ from publisher.web import (
     errors,
     health,
     icon,
+    media,
     reader,
     reports,
     search,
@@ -108,6 +109,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(webhooks.router)  # sending services' bounces (issue 28)
     app.include_router(health.router)
     app.include_router(icon.router)  # /favicon.svg and /favicon.ico
+    app.include_router(media.router)  # /media/...: the site's pictures (issue 26)
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)
@@ -132,6 +134,9 @@ def _add_middleware(app: FastAPI, site: Application) -> None:
         larger={
             api.IMPORT_PATH: settings.max_import_bytes,
             admin.IMPORT_PATH: settings.max_import_bytes,
+            **dict.fromkeys(
+                admin.PICTURE_PATHS, settings.picture_max_bytes + settings.max_body_bytes
+            ),
         },
         idle=settings.http_body_timeout,
         signed_in=admin.signed_in(site.engine, settings, site.clock),

@@ -91,6 +91,7 @@ class Application:
         env = make_environment(zone=settings.zone)
         # Category labels and bylines link to their sections and authors' pages.
         env.filters["slug"] = lambda value: quote(slugify(str(value)), safe="")
+        env.globals["media_base"] = settings.media_base  # where pictures are served (issue 26)
         cache = feeds or FeedCache(
             engine, FeedBuilder(settings, env), clock, export_dir=settings.feeds_export_dir
         )

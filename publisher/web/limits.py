@@ -2,7 +2,8 @@
 pause while sending one (issue 16: a 72 MB body was read and parsed before the 401).
 
 Any area that takes uploads (CSV import, the admin's files) names its path and its own,
-documented limit in ``larger``; every other path gets the default. A newsroom request that
+documented limit in ``larger`` (``/{id}`` at its end stands for any number: the article
+form of each story); every other path gets the default. A newsroom request that
 changes something (a POST under /admin/) without a live session gets UNSIGNED_ADMIN_BYTES
 at most, whatever its path, decided from the cookie before a byte of the body is read
 (issue 24: a 50 MB upload was spooled, a 58 MB form parsed, before the sign-in page).
@@ -57,7 +58,10 @@ class BodyLimit:
         self.signed_in = signed_in
 
     def limit_for(self, path: str) -> int:
-        return self.larger.get(path, self.default)
+        if path in self.larger:
+            return self.larger[path]
+        head, _, last = path.rpartition("/")
+        return self.larger.get(f"{head}/{{id}}" if last.isdigit() else path, self.default)
 
     async def _limit(self, scope: Scope) -> tuple[int, bool]:
         """This request's limit, and whether it is the one of a newsroom form sent without

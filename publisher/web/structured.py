@@ -139,7 +139,7 @@ def news_article(settings: Settings, view: ArticleView, studio: BrandStudio) -> 
         ),
         "publisher": org,
         "isAccessibleForFree": True,
-        "image": [a.image] if a.image else [org["logo"]["url"]],
+        "image": [_picture(settings, view)[0]] if view.picture else [org["logo"]["url"]],
     }
     if view.categories:
         data["articleSection"] = list(view.categories)
@@ -190,29 +190,30 @@ def article_meta(settings: Settings, view: ArticleView) -> PageMeta:
     if view.categories:
         og.append(("article:section", view.categories[0]))
     og.extend(("article:tag", name) for name in view.categories)
-    image = a.image or f"{settings.site_url}{LOGO}"
+    image, width, height, alt = _picture(settings, view)
     og.append(("og:image", image))
-    width, height = _image_size(a)
-    if width and height:
-        og.extend([("og:image:width", str(width)), ("og:image:height", str(height))])
-    og.append(("og:image:alt", a.title))
+    if view.picture is not None:
+        og.append(("og:image:type", "image/jpeg"))
+    og.extend([("og:image:width", str(width)), ("og:image:height", str(height))])
+    og.append(("og:image:alt", alt))
     twitter = [
-        ("twitter:card", "summary_large_image" if a.image else "summary"),
+        ("twitter:card", "summary_large_image" if view.picture else "summary"),
         ("twitter:title", a.title),
         ("twitter:description", description),
         ("twitter:image", image),
-        ("twitter:image:alt", a.title),
+        ("twitter:image:alt", alt),
     ]
     return PageMeta(url, description, og, twitter)
 
 
-def _image_size(article: Any) -> tuple[int, int]:
-    """The story image's size as our rendition knows it; the logo's for no image."""
-    if not article.image:
-        return LOGO_SIZE, LOGO_SIZE
-    width = getattr(article, "image_width", 0) or 0
-    height = getattr(article, "image_height", 0) or 0
-    return int(width), int(height)
+def _picture(settings: Settings, view: ArticleView) -> tuple[str, int, int, str]:
+    """The story's picture for cards: our 1200 px JPEG rendition (the size Facebook and
+    others ask for), its size and alt text; the logo when it has none."""
+    if view.picture is None:
+        return f"{settings.site_url}{LOGO}", LOGO_SIZE, LOGO_SIZE, view.article.title
+    shown = view.picture.pick(1200)
+    alt = view.picture.alt or view.article.title
+    return f"{settings.media_base}/{shown.name}", shown.width, shown.height, alt
 
 
 def list_meta(

@@ -31,6 +31,8 @@ EXAMPLE_PARAMS = {
     "person_id": "1",
     "subscriber_id": "1",
     "number": "1",
+    "name": f"{'0' * 32}-480.jpg",  # /media/{name}: one that is not there (test_media.py)
+    "picture_id": "1",
 }
 # Headers that may differ between two answers to the same request.
 VOLATILE = {"date", "set-cookie", "content-length", "etag", "last-modified"}

@@ -21,6 +21,7 @@ from publisher.store import SitemapEntry
 from publisher.web import create_app
 from publisher.web.crawlers import SITEMAP_MAX, story_chunks
 from publisher.web.sections import PAGE_SIZE
+from tests.pictures import keep_addresses
 from tests.processes import cli
 from tests.support import EXAMPLES, NOW
 
@@ -230,12 +231,17 @@ def test_a_shared_story_has_its_card_tags_and_description(
         "title": "Ferry timetable changes", "slug": "ferry", "summary": "New times from Friday.",
         "image": "https://images.example.org/ferry.jpg", "categories": ["Transport", "Singapore"],
         "author": "Ana Cruz", "published_at": NOW.isoformat()}])  # fmt: skip
+    keep_addresses(engine, settings, alt="A ferry")  # the daemon's part (issue 26)
     client = TestClient(create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None))
     tree = html.fromstring(client.get("/articles/ferry").text)
+    ours = publish.article_any(engine, "ferry").picture
+    assert ours is not None
+    card = f"{SITE}/media/{ours.pick(1200).name}"
     og = {m.get("property"): m.get("content") for m in tree.xpath("//meta[@property]")}
     tags = tree.xpath('//meta[@property="article:tag"]/@content')
     assert og["og:type"] == "article" and og["og:title"] == "Ferry timetable changes"
-    assert og["og:image"] == "https://images.example.org/ferry.jpg"
+    assert og["og:image"] == card and og["og:image:alt"] == "A ferry"
+    assert (og["og:image:width"], og["og:image:height"]) == ("1200", "675")
     assert (
         og["og:description"] == "New times from Friday."
         and og["og:url"] == f"{SITE}/articles/ferry"
@@ -245,7 +251,7 @@ def test_a_shared_story_has_its_card_tags_and_description(
     assert og["article:modified_time"]
     names = {m.get("name"): m.get("content") for m in tree.xpath("//meta[@name]")}
     assert names["twitter:card"] == "summary_large_image"
-    assert names["twitter:image"] == "https://images.example.org/ferry.jpg"
+    assert names["twitter:image"] == card
     assert names["description"] == "New times from Friday."
     assert tree.xpath('//link[@rel="canonical"]/@href') == [f"{SITE}/articles/ferry"]
     assert not tree.xpath('//meta[@name="robots"]')

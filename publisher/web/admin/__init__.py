@@ -19,6 +19,7 @@ from publisher.web.admin import (
     dashboard,
     editions,
     inbox,
+    media_library,
     people,
     reports,
     session,
@@ -27,12 +28,15 @@ from publisher.web.admin import (
     subscribers,
 )
 
-__all__ = ["IMPORT_PATH", "api_session", "install", "router", "signed_in"]
+__all__ = ["IMPORT_PATH", "PICTURE_PATHS", "api_session", "install", "router", "signed_in"]
 
 api_session = session.api_caller
 signed_in = session.signed_in
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 IMPORT_PATH = subscriber_files.IMPORT_PATH
+# Forms that take a picture (issue 26): the article form (new, and each story's) and the
+# media library's upload, each up to PUBLISHER_PICTURE_MAX_BYTES besides its text.
+PICTURE_PATHS = ("/admin/articles/new", "/admin/articles/{id}", media_library.UPLOAD_PATH)
 
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -42,6 +46,7 @@ router.include_router(dashboard.router)
 router.include_router(articles.router)
 router.include_router(inbox.router)
 router.include_router(reports.router)
+router.include_router(media_library.router)  # /admin/media: the media library (issue 26)
 router.include_router(editions.router)
 router.include_router(account.router)
 router.include_router(people.router)

@@ -112,17 +112,10 @@ class Draft:
         return fields
 
     def insecure_images(self) -> dict[str, str]:
-        """Images that readers' browsers would not show, by form field: the site's pages
-        allow images over https only (their Content-Security-Policy), so an ``http://`` one
-        would be dropped without a word."""
+        """Images in the body that readers' browsers would not show: the site's pages allow
+        images over https only (their Content-Security-Policy), so an ``http://`` one would
+        be dropped without a word. (The story's picture is fetched and kept by the site.)"""
         found: dict[str, str] = {}
-        image = self.values["image"].strip()
-        if image.lower().startswith("http://"):
-            found["image"] = (
-                "Readers' browsers will not show an image from an http:// address (the site "
-                f"shows images over https only): use https://{image[7:]} if the image is "
-                "there too, or another image."
-            )
         plain = [src for src in _image_sources(self.preview()) if src.lower().startswith("http://")]
         if plain:
             found["body"] = (

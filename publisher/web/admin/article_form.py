@@ -20,6 +20,7 @@ from publisher.sources import inbox
 from publisher.web.admin import inbox as inbox_area
 from publisher.web.admin.article_draft import Draft, problems_of
 from publisher.web.admin.pages import render
+from publisher.web.admin.picture_form import PictureChoice, from_library, take
 from publisher.web.admin.session import editor
 from publisher.web.admin.trail import rows
 from publisher.web.application import Application, application
@@ -107,12 +108,15 @@ def _suggested(app: Application, draft: Draft) -> str:
 def new_article(
     request: Request,
     from_item: str = "",
+    picture: str = "",
     who: Staff = Depends(editor),
     app: Application = Depends(application),
 ) -> HTMLResponse:
-    """The empty form, or (``from_item``) one filled with an inbox item's material."""
+    """The empty form (with a library ``picture``, if given), or (``from_item``) one filled
+    with an inbox item's material."""
     if not from_item:
-        return form_page(request, app, who, Draft.empty())
+        chosen = from_library(app, picture)
+        return form_page(request, app, who, Draft.empty(), picture=chosen)
     # Opened from the inbox: the item's material, to adapt (issue 14).
     try:
         item = inbox_area.openable(app, from_item)
@@ -149,14 +153,16 @@ async def save(
         return form_page(
             request, app, who, draft, view=view, preview=draft.preview(), from_item=item
         )
-    problems = draft.insecure_images()
+    picture = await take(app, who, form, draft, view)
+    problems = {**draft.insecure_images(), **picture.problems}
     if item is not None and not draft.values["editor"].strip():
         problems["editor"] = "Give your name: it is shown to readers as the editor."
     if problems:  # nothing saved, everything typed kept
         return form_page(
-            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
-        )
-    return stored(request, app, who, draft, view, item)
+            request, app, who, draft, view=view, problems=problems, http_status=400,
+            from_item=item, picture=picture,
+        )  # fmt: skip
+    return stored(request, app, who, draft, view, item, picture)
 
 
 def stored(
@@ -166,11 +172,13 @@ def stored(
     draft: Draft,
     view: store.ArticleView | None,
     item: inbox.ItemView | None,
+    picture: PictureChoice | None = None,
 ) -> Response:
     """``draft`` saved (over ``view``, unless someone changed it meanwhile; made from
     ``item``, in the same transaction), and the article shown; or the form again, saying
     what was wrong."""
     then = None if item is None else inbox_area.linker(item, actor=who.email, now=app.clock())
+    then = then if picture is None else picture.then(app, then)
     fields = draft.article_fields()
     if (
         view is not None
@@ -192,9 +200,10 @@ def stored(
     except InputError as exc:
         problems = problems_of(exc)
         return form_page(
-            request, app, who, draft, view=view, problems=problems, http_status=400, from_item=item
-        )
-    done = "saved" if changed else "unchanged"
+            request, app, who, draft, view=view, problems=problems, http_status=400,
+            from_item=item, picture=picture,
+        )  # fmt: skip
+    done = "saved" if changed or (picture is not None and picture.changed) else "unchanged"
     return RedirectResponse(f"/admin/articles/{saved}?done={done}", status_code=303)
 
 
