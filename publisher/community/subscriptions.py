@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -389,17 +390,15 @@ def signup(
     worker sends it), so the answer, its status and its time are the same for members and
     strangers; the caller shows the same page whatever happened. Returns whether a mail was
     queued: not to a bounced address, nor past CONFIRMATIONS_PER_DAY mails a day to one
-    mailbox. An unknown category or a name with links is an InputError and stores nothing.
-    ``language`` is the one of their pages and mail (a catalog's tag; empty: the site's),
-    ``languages`` those of the stories they read (empty: every one; None: no change)."""
+    mailbox. An unknown category or language, or a name with links, is an InputError and
+    stores nothing. ``language``: of their mail (empty: the site's); ``languages``: of their
+    stories (empty: every one)."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
-    name = clean_name(name)
-    language = reader_language(language)
-    tags = story_languages(languages)
+    name, language, tags = clean_name(name), reader_language(language), story_languages(languages)
     slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     mailbox = mailbox_of(address)
     with store.writing(engine) as session:
@@ -411,36 +410,17 @@ def signup(
             return False
         row = store.subscriber_by_email(session, address)
         if row is None:
-            row = _add_pending(session, address, name, chosen, slugs, now)
-            store.set_languages(session, row.id or 0, language=language, languages=tags, now=now)
+            row = _add_pending(session, address, name, chosen, slugs, now, (language, tags))
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
+        asked: dict[str, Any] = {"name": name, "digests": chosen, "categories": slugs}
         request_id = store.record_request(
-            session,
-            row.id,
-            kind="confirm",
-            mailbox=mailbox,
-            now=now,
-            name=name,
-            digests=chosen,
-            categories=slugs,
-            language=language,
-            languages=tags,
-        )
-        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _confirmation_mail(
-            settings,
-            signer,
-            env,
-            address,
-            name,
-            request_id,
-            token,
-            now=now,
-            language=language or row.language,
-        )
-        store.queue_mail(session, address, message, now=now)
+            session, row.id, kind="confirm", mailbox=mailbox, now=now, **asked,
+            language=language, languages=tags,
+        )  # fmt: skip
+        mail = (settings, signer, env, row, address, name, request_id)
+        _queue_confirmation(session, *mail, now=now, language=language or row.language)
     return True
 
 
@@ -481,12 +461,16 @@ def _add_pending(
     digests: list[str],
     slugs: list[str],
     now: datetime,
+    languages: tuple[str, list[str] | None] = ("", None),
 ) -> Subscriber:
-    """A new address stored as pending, with its choices, and the sign-up in the audit trail."""
+    """A new address stored as pending, with its choices (``languages``: the language of its
+    mail and those of its stories), and the sign-up in the audit trail."""
     row, _ = store.upsert_subscriber(
         session, address, name=name, status="pending", digests=digests, now=now
     )
     store.set_interests(session, row.id or 0, slugs)
+    language, tags = languages
+    store.set_languages(session, row.id or 0, language=language, languages=tags, now=now)
     store.record_subscriber_change(
         session,
         row.id or 0,
@@ -497,6 +481,27 @@ def _add_pending(
         now=now,
     )
     return row
+
+
+def _queue_confirmation(
+    session: Session,
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    row: Subscriber,
+    address: str,
+    name: str,
+    request_id: int,
+    *,
+    now: datetime,
+    language: str,
+) -> None:
+    """Queue the mail whose link confirms sign-up request ``request_id``, in ``language``."""
+    token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
+    message = _confirmation_mail(
+        settings, signer, env, address, name, request_id, token, now=now, language=language
+    )
+    store.queue_mail(session, address, message, now=now)
 
 
 def _confirmation_mail(
@@ -714,19 +719,8 @@ def send_confirmation(
             digests=store.subscriptions_of(session, [subscriber_id]).get(subscriber_id, []),
             categories=store.interests_of(session, [subscriber_id]).get(subscriber_id, []),
         )
-        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _confirmation_mail(
-            settings,
-            signer,
-            env,
-            address,
-            row.name,
-            request_id,
-            token,
-            now=now,
-            language=row.language,
-        )
-        store.queue_mail(session, address, message, now=now)
+        mail = (settings, signer, env, row, address, row.name, request_id)
+        _queue_confirmation(session, *mail, now=now, language=row.language)
         store.record_subscriber_change(
             session,
             subscriber_id,
