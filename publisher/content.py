@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 
 __all__ = [
+    "UNSPACED",
     "html_text",
     "markdown_html",
     "normalise_email",
@@ -22,7 +23,9 @@ __all__ = [
     "plain_text",
     "printable",
     "sanitise_html",
+    "searchable_text",
     "slugify",
+    "unspaced_runs",
     "xml_text",
 ]
 
@@ -38,6 +41,11 @@ _SPACES = re.compile(r"\s+")
 # U+061C) stay: they only nudge neutral characters and mixed-script text needs them.
 _UNSAFE_TEXT = re.compile("[\u0080-\u009f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
+_TAG = re.compile(r"<[^>]*>")
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK.
+UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
@@ -145,3 +153,14 @@ def html_text(html: str) -> str:
     spaced = _BLOCK_ENDS.sub(" ", xml_text(html))  # "<p>a</p><p>b</p>" reads "a b"
     text: str = nh3.clean(spaced, tags=set(), attributes={})
     return one_line(_html.unescape(text))
+
+
+def searchable_text(body_html: str) -> str:
+    """A sanitised body's text as the search index holds it: tags dropped, entities decoded,
+    white space collapsed (cheap enough to run on every story of an import)."""
+    return _SPACES.sub(" ", _html.unescape(_TAG.sub(" ", body_html))).strip()
+
+
+def unspaced_runs(*texts: str) -> str:
+    """The runs of unspaced scripts in ``texts``, one space between runs ("" for English)."""
+    return " ".join(run for text in texts for run in UNSPACED.findall(text))

@@ -94,6 +94,7 @@ class _Digest(BaseModel):
     review: StrictBool = False
     review_deadline: StrictStr | StrictInt = "2h"
     unreviewed: Literal["skip", "send"] = "skip"
+    audience: StrictStr = Field(default="", max_length=100)
 
 
 class _SourceSpec(BaseModel):
@@ -139,6 +140,7 @@ class Digest:
     review: bool = False  # each edition waits for an editor's approval before it is sent
     review_deadline: timedelta = timedelta(hours=2)  # after the send time
     unreviewed: str = "skip"  # past the deadline unapproved: skip | send
+    audience: str = ""  # issue 27: only this audience's members get its editions; "": all
 
     @property
     def trigger(self) -> CronTrigger:
@@ -356,6 +358,7 @@ def _build(table: _Timetable) -> Timetable:
             review=spec.review,
             review_deadline=parse_duration(str(spec.review_deadline)),
             unreviewed=spec.unreviewed,
+            audience=spec.audience.strip(),
         )
         for name, spec in table.digests.items()
     }

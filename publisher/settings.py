@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     # Issue 28: what mail systems report back. Soft bounces suppress a member after this many
     # within this many days (a hard bounce at once; a complaint unsubscribes at once).
     bounce_soft_limit: int = Field(default=2, ge=1, le=100)
+    # Issue 27: a one-off send (breaking news, a message) to more members than this waits for
+    # an editor's approval; a send whose audience's count moved by more than this share since
+    # it was confirmed asks again.
+    review_audience_over: int = Field(default=5000, ge=0)
+    audience_drift: float = Field(default=0.1, ge=0, le=1)
     bounce_soft_days: int = Field(default=30, ge=1, le=365)
     # The bounce mailbox the daemon polls (imaps://user:pass@host/INBOX, pop3s://..., or
     # imap/pop3 with ?starttls=true); the password may come in its own variable.

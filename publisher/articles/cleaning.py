@@ -20,7 +20,9 @@ from publisher.content import (
     one_line,
     plain_text,
     sanitise_html,
+    searchable_text,
     slugify,
+    unspaced_runs,
     xml_text,
 )
 from publisher.errors import InputError
@@ -89,6 +91,10 @@ class ArticleInput:
     language: str = ""  # a BCP 47 tag; empty: the site's language
     translation_of: str = ""  # the slug of a story this one translates (or is translated by)
     content_hash: str = field(init=False)
+    # What the search index takes of the story, made here so that an import's worker
+    # processes make it (a third of the import's time in the writing process before).
+    search_body: str = field(init=False, repr=False)
+    search_unspaced: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         parts = [
@@ -102,6 +108,9 @@ class ArticleInput:
         ]  # fmt: skip
         digest = hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
         object.__setattr__(self, "content_hash", digest)
+        body = searchable_text(self.body_html)
+        object.__setattr__(self, "search_body", body)
+        object.__setattr__(self, "search_unspaced", unspaced_runs(self.title, self.summary, body))
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def import_records(
     problems: list[str] = []
     seen: dict[str, Location] = {}
     batch: list[ArticleInput] = []
-    with store.writing(engine) as session:
+    with store.bulk_writing(engine) as session:
         for where, item in records:
             if isinstance(item, Problem):
                 problems.append(str(item))

@@ -34,6 +34,7 @@ from publisher.templating import make_environment, size_text
 
 __all__ = [
     "Drop",
+    "deliver_with_progress",
     "digest_app",
     "digest_approve",
     "digest_cancel",
@@ -167,7 +168,7 @@ def digest_send(
             print(_held(edition))
             return
         print(site_url_of(settings).line())  # where its links point
-        _deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
+        deliver_with_progress(engine, settings, edition.id or 0, timetable, env)
 
 
 def _all_sent(engine: Engine, edition: Edition, plan: sending.SendPlan) -> bool:
@@ -302,9 +303,10 @@ def _owed(engine: Engine, edition_id: int) -> int:
     return sum(tally.get(s, 0) for s in ("pending", "sending", "retry"))
 
 
-def _deliver_with_progress(
+def deliver_with_progress(
     engine: Engine, settings: Settings, edition_id: int, timetable: Timetable, env: Environment
 ) -> None:
+    """Deliver what is owed of the edition in this process, with a progress bar."""
     stop = threading.Event()
     sender = sending.Sender(engine, settings, clock=utc_now, timetable=lambda: timetable, env=env)
     outcome: list[BaseException] = []

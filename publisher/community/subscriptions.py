@@ -278,14 +278,16 @@ def set_preferences(
     *,
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    breaking: bool | None = None,
     language: str | None = None,
     languages: Sequence[str] | None = None,
     now: datetime,
 ) -> SubscriberView:
-    """Choose which digests the token's subscriber receives (none unsubscribes them, some
-    brings an unsubscribed member back) and which categories' stories they contain (none:
-    every category), their language and their stories' (None: unchanged). An unknown
-    category or language is an InputError and changes nothing."""
+    """Choose which digests the token's subscriber receives (none, and no breaking news,
+    unsubscribes them; some brings an unsubscribed member back), which categories' stories
+    they contain (none: every category), whether they get breaking news, their language and
+    their stories' (None: as it is). An unknown category or language is an InputError and
+    changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
     chosen_language = None if language is None else reader_language(language)
     tags = story_languages(languages)
@@ -300,10 +302,13 @@ def set_preferences(
         store.set_languages(
             session, subscriber_id, language=chosen_language, languages=tags, now=now
         )
-        if not chosen and status == "confirmed":
+        if breaking is not None:
+            store.set_breaking(session, subscriber_id, breaking, now=now)
+        wanted = bool(chosen) or bool(breaking)
+        if not wanted and status == "confirmed":
             store.set_subscriber_status(session, subscriber_id, "unsubscribed", now=now)
             _left_through(session, subscriber_id, token, PREFERENCES_TTL, now=now)
-        elif chosen and status == "unsubscribed":
+        elif wanted and status == "unsubscribed":
             # The link came in their mail and saving is a deliberate POST: they are back.
             # A bounced address stays bounced: that mailbox does not exist.
             store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)

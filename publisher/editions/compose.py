@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jinja2 import Environment
+from markupsafe import Markup
 
 from publisher.content import one_line
 from publisher.languages import N_, gettext
@@ -67,6 +68,9 @@ class EditionContext:
     intro: str
     archive_url: str
     studio: BrandStudio
+    # A plain message's body (issue 27): sanitised HTML from its Markdown, and its text.
+    body_html: str = ""
+    body_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ def _values(
     return {
         **context.__dict__,
         "locale": context.language,
+        "body_html": Markup(context.body_html),  # sanitised by content.markdown_html
         "subject": one_line(context.subject),
         "stories": stories,
         "more_url": context.site_url + "/" if more else "",

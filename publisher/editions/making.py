@@ -12,8 +12,10 @@ from urllib.parse import quote
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from publisher import store
+from publisher.content import markdown_html, one_line, plain_text
 from publisher.editions.compose import (
     EditionContext,
     RenderedEdition,
@@ -22,13 +24,14 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
-from publisher.languages import format_date, translations
+from publisher.languages import N_, format_date, translations
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
 from publisher.templating import Personaliser
 
 __all__ = [
+    "ONE_OFF_TITLES",
     "PUBLIC_STATUSES",
     "archived",
     "current_nominal",
@@ -36,7 +39,9 @@ __all__ = [
     "describe_send",
     "edition_stories",
     "ensure_edition",
+    "limit_to_audience",
     "list_editions",
+    "one_off_context",
     "preview",
     "render_as",
     "render_pending",
@@ -45,6 +50,8 @@ __all__ = [
 ]
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
+# What a one-off edition's footer says the reader is receiving.
+ONE_OFF_TITLES = {"story": N_("Breaking news"), "message": N_("Announcements")}
 
 
 def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story:
@@ -141,6 +148,7 @@ def ensure_edition(
                     session, digest.name, key, nominal_at=nominal, now=now
                 )
                 if created:
+                    limit_to_audience(session, edition, digest)
                     views = store.candidate_articles(
                         session,
                         digest.name,
@@ -160,6 +168,25 @@ def ensure_edition(
     return render_pending(engine, settings, timetable, env, edition.id or 0, review_by), created
 
 
+def limit_to_audience(session: Session, edition: Edition, digest: Digest) -> None:
+    """A new edition of a digest limited to an audience (``audience:`` in schedules.yaml)
+    keeps the audience's filter, applied whenever its deliveries start. ConfigError (and
+    nothing made) when the audience does not exist."""
+    if not digest.audience:
+        return
+    try:
+        found = store.audience_by_name(session, digest.audience)
+    except NotFoundError:
+        raise ConfigError(
+            f"digest {digest.name!r} is limited to the audience {digest.audience!r}, which "
+            "does not exist: save it in the newsroom or with `publisher audiences add`"
+        ) from None
+    store.update_edition(
+        session, edition.id or 0, audience=found.name, audience_filter=found.filter
+    )
+    edition.audience, edition.audience_filter = found.name, found.filter
+
+
 def render_pending(
     engine: Engine,
     settings: Settings,
@@ -175,7 +202,7 @@ def render_pending(
         views = store.edition_articles(session, edition_id)
     if edition.status != "pending":
         return edition
-    digest = timetable.digest(edition.digest)
+    digest = _digest_of(timetable, edition)
     rendered = _render(settings, timetable, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
@@ -198,12 +225,15 @@ def _render(
     settings: Settings,
     timetable: Timetable,
     env: Environment,
-    digest: Digest,
+    digest: Digest | None,
     edition: Edition,
     views: list[store.ArticleView],
     language: str = "",
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
+    if digest is None:
+        context = one_off_context(settings, timetable, edition, stories, language)
+        return render_edition(env, context, stories)
     context = _context(
         settings,
         timetable,
@@ -232,8 +262,48 @@ def render_variant(
     the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
-    digest = timetable.digest(edition.digest)
+    digest = _digest_of(timetable, edition)
     return _render(settings, timetable, env, digest, edition, views, language)
+
+
+def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
+    """The edition's digest in the timetable (ConfigError if it left it); None for a
+    one-off edition."""
+    return None if edition.kind != "digest" else timetable.digest(edition.digest)
+
+
+def one_off_context(
+    settings: Settings,
+    timetable: Timetable,
+    edition: Edition,
+    stories: list[Story],
+    language: str = "",
+) -> EditionContext:
+    """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
+    (breaking news) or the message's Markdown body; its own words in ``language`` (empty:
+    the site's), what an editor wrote as written."""
+    language = language or settings.site_language
+    words = translations(language)
+    body_html = markdown_html(edition.body) if edition.kind == "message" else ""
+    lead = stories[0].summary if stories else plain_text(body_html)
+    title = ONE_OFF_TITLES.get(edition.kind)
+    breaking = words.gettext("Breaking: %(title)s") % {"title": stories[0].title} if stories else ""
+    return EditionContext(
+        site_title=settings.site_title,
+        site_url=settings.site_url,
+        tagline=settings.site_tagline,
+        language=language,
+        postal_address=settings.postal_address,
+        digest_title=words.gettext(title) if title else edition.kind,
+        subject=edition.subject or breaking,
+        preheader=one_line(lead)[:150],
+        intro=edition.intro
+        or (words.gettext("Breaking news from our newsroom.") if stories else ""),
+        archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
+        studio=timetable.brand_studio,
+        body_html=body_html,
+        body_text=edition.body,
+    )
 
 
 def render_as(
@@ -248,7 +318,7 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, timetable.digest(edition.digest), edition, kept)
+    return _render(settings, timetable, env, _digest_of(timetable, edition), edition, kept)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -334,8 +404,11 @@ def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
 
 
 def list_editions(engine: Engine, *, public_only: bool = False) -> list[Edition]:
+    """Editions, newest first; ``public_only``: those the public archive lists (a one-off
+    edition marked to stay out of it is not)."""
     with store.reading(engine) as session:
-        return store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+        found = store.edition_list(session, statuses=PUBLIC_STATUSES if public_only else ())
+    return [e for e in found if e.in_archive] if public_only else found
 
 
 def archived(
@@ -358,7 +431,7 @@ def archived(
         )
         views = store.edition_articles(session, edition_id)
         version = store.stamp(session, "articles")
-    if edition.status not in PUBLIC_STATUSES and not reached:
+    if (edition.status not in PUBLIC_STATUSES and not reached) or not edition.in_archive:
         raise NotFoundError(f"no edition {edition_id}")
     kept = [v for v in views if v.status(now) == "published"]
     html = edition.html
@@ -385,7 +458,7 @@ def _rendered_without(
     if not kept:
         raise NotFoundError(f"no edition {edition.id}")
     try:
-        digest = timetable.digest(edition.digest)
+        digest = _digest_of(timetable, edition)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
     return _render(settings, timetable, env, digest, edition, kept).html

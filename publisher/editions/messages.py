@@ -50,7 +50,7 @@ class MessageBook:
         self._env = env or make_environment(zone=settings.zone)
         self.tracker = clicks.Tracker(settings)
         self._templates: dict[int, MessageTemplate] = {}
-        self._topics: dict[int, list[tuple[int, frozenset[int], str]]] = {}
+        self._topics: dict[int, tuple[list[tuple[int, frozenset[int], str]], bool]] = {}
         self._variants: dict[tuple[int, tuple[int, ...], str], MessageTemplate] = {}
         self._home = catalog_for(settings.site_language)
         self._lock = threading.Lock()
@@ -84,7 +84,9 @@ class MessageBook:
         language = catalog_for(language) if language else self._home
         if not topics and not languages and language == self._home:
             return self.whole(edition_id)
-        stories = self._stories_of(edition_id)
+        stories, one_off = self._stories_of(edition_id)
+        if one_off:  # a one-off edition goes whole to its audience (they chose it)
+            topics, languages = frozenset(), frozenset()
         kept = tuple(
             article_id
             for article_id, ids, tag in stories
@@ -92,7 +94,7 @@ class MessageBook:
         )
         if len(kept) == len(stories) and language == self._home:
             return self.whole(edition_id)
-        if not kept:
+        if not kept and not one_off:
             return None
         key = (edition_id, kept, language)
         with self._render_lock:  # each variant rendered once per process
@@ -125,19 +127,21 @@ class MessageBook:
                 self._variants[key] = made
             return made
 
-    def _stories_of(self, edition_id: int) -> list[tuple[int, frozenset[int], str]]:
-        """Each story of the edition, in its order, with its category ids and language."""
+    def _stories_of(self, edition_id: int) -> tuple[list[tuple[int, frozenset[int], str]], bool]:
+        """Each story of the edition, in its order, with its category ids and language; and
+        whether it is a one-off edition (issue 27)."""
         with self._lock:
-            stories = self._topics.get(edition_id)
-        if stories is None:
+            found = self._topics.get(edition_id)
+        if found is None:
             with store.reading(self.engine) as session:
+                one_off = store.edition_by_id(session, edition_id).kind != "digest"
                 topics = store.edition_topics(session, edition_id)
                 tags = store.edition_languages(session, edition_id)
             home = self.settings.site_language
-            stories = [(i, ids, tags.get(i) or home) for i, ids in topics]
+            found = ([(i, ids, tags.get(i) or home) for i, ids in topics], one_off)
             with self._lock:
-                self._topics[edition_id] = stories
-        return stories
+                self._topics[edition_id] = found
+        return found
 
     def personal(self, subscriber_id: int, now: datetime) -> Mapping[str, str]:
         """The values a reader's copy needs beyond their links and greeting: the reader tag
@@ -158,7 +162,7 @@ class MessageBook:
             subject=subject,
             html=html,
             text=text,
-            list_id=f"{digest}.{self.settings.site_host}",
+            list_id=f"{digest.lstrip('@')}.{self.settings.site_host}",
             dkim_signer=self.dkim,
         )
 

@@ -55,6 +55,7 @@ __all__ = [
     "review_preview",
     "send_missed",
     "test_addresses",
+    "test_rendered",
     "test_send",
 ]
 
@@ -72,6 +73,8 @@ KIND = "edition"
 
 
 def _label(edition: Edition) -> str:
+    if edition.kind != "digest":  # a one-off edition (issue 27): its kind and number
+        return f"{edition.kind} #{edition.id}"
     return f"{edition.digest} {edition.period_key}"
 
 
@@ -348,6 +351,7 @@ def send_missed(
             before_id=edition.id,
         )
         ids = [v.article.id or 0 for v in views]
+        making.limit_to_audience(session, edition, digest)
         store.carry_articles(session, edition, ids)  # pending, or skipped with no story
         _record(
             session,
@@ -528,28 +532,58 @@ def test_send(
     most 20 addresses; how many were accepted. Nothing is recorded as a delivery and no figure
     changes; the links work but change nobody. An address the server refuses is an
     InputError naming it, after the others were sent."""
-    addresses = test_addresses(to)
+    test_addresses(to)  # a bad address is said before anything else
     edition, digest_name, rendered = _target(engine, settings, timetable, env, target, now=now)
-    subject = TEST_PREFIX + rendered.subject
     label = _label(edition) if edition else f"{digest_name} (next edition)"
-    audited: dict[str, Any] = {
-        "actor": actor,
-        "kind": KIND,
-        "subject_id": edition.id if edition else None,
-    }
+    return test_rendered(
+        engine,
+        settings,
+        timetable,
+        env,
+        rendered,
+        to,
+        digest=digest_name,
+        label=label,
+        edition_id=edition.id if edition else None,
+        actor=actor,
+        now=now,
+        transport_factory=transport_factory,
+    )
+
+
+def test_rendered(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    rendered: RenderedEdition,
+    to: Sequence[str],
+    *,
+    digest: str,
+    label: str,
+    edition_id: int | None,
+    actor: str,
+    now: datetime,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> int:
+    """Send a ``[Test]`` copy of ``rendered`` (with its placeholders) as ``test_send`` does:
+    within the hourly limit, audited, counted nowhere; how many were accepted."""
+    addresses = test_addresses(to)
+    subject = TEST_PREFIX + rendered.subject
+    audited: dict[str, Any] = {"actor": actor, "kind": KIND, "subject_id": edition_id}
     with store.writing(engine) as session:  # the addresses counted before any goes out
         _reserve(session, addresses, actor=actor, now=now)
         after = {"to": addresses, "subject": subject}
         store.record(session, action="edition.test", label=label, after=after, now=now, **audited)
     book = MessageBook(engine, settings, timetable=lambda: timetable, env=env)
     template: MessageTemplate = book.template(
-        digest_name, subject=subject, html=rendered.html, text=rendered.text
+        digest, subject=subject, html=rendered.html, text=rendered.text
     )
     signer = Signer.of(settings.secret_key)
     smtp_url = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     factory = transport_factory or (lambda: make_transport(smtp_url, settings.var_dir / "mail"))
     sender = envelope_sender(settings.mail_from)
-    tag = f"test.{edition.id if edition else digest_name}.{int(now.timestamp())}"
+    tag = f"test.{edition_id or digest.lstrip('@')}.{int(now.timestamp())}"
     refused = _send_copies(factory(), settings, signer, template, sender, addresses, tag, now)
     sent = [a for a in addresses if not any(r.startswith(a + ":") for r in refused)]
     if refused:

@@ -129,6 +129,8 @@ class EditionState:
     cancelled: int
     retrying: int
     owed: int
+    kind: str = "digest"  # digest, story (breaking news) or message (issue 27)
+    audience: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "nominal_at": self.nominal_at.isoformat()}
@@ -309,6 +311,8 @@ def overview(engine: Engine, *, limit: int = 50, digest: str | None = None) -> l
                 cancelled=tally.get("cancelled", 0),
                 retrying=tally.get("retry", 0),
                 owed=sum(tally.get(s, 0) for s in OWED),
+                kind=edition.kind,
+                audience=edition.audience,
             )
         )
     return out

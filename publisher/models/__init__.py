@@ -13,6 +13,8 @@ from publisher.models.delivery import (
     Worker,
 )
 from publisher.models.editions import (
+    ONE_OFF,
+    Audience,
     Edition,
     EditionArticle,
     EditionFigures,
@@ -26,8 +28,10 @@ from publisher.models.sources import Source, SourceItem
 from publisher.models.syndication import FeedState, WebSubPing
 
 __all__ = [
+    "ONE_OFF",
     "Article",
     "ArticleCategory",
+    "Audience",
     "AuditEntry",
     "AwareDateTime",
     "BounceMailbox",

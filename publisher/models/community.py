@@ -31,6 +31,9 @@ class Subscriber(SQLModel, table=True):
     legacy_links_until: datetime | None = when(nullable=True)
     language: str = Field(default="", max_length=35)  # of their pages and mail; empty: the site's
     languages: str = Field(default="", max_length=200)  # the stories they read; empty: all
+    # migration 0025: whether they want breaking news and announcements (one-off editions);
+    # on for new sign-ups, off for members who joined before it existed (they never chose it)
+    breaking: bool = True
 
 
 class Subscription(SQLModel, table=True):

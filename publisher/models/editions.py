@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 from publisher.models.base import when
 
 __all__ = [
+    "ONE_OFF",
+    "Audience",
     "Edition",
     "EditionArticle",
     "EditionFigures",
@@ -18,6 +20,27 @@ __all__ = [
     "LinkReader",
     "TrackedLink",
 ]
+
+
+# The ``digest`` value of one-off editions: not a valid digest name (schedules.py), so no
+# timetabled digest shares their keys. A story is carried by one breaking-news edition at
+# most (edition_articles is unique on digest and article): nobody gets the same story twice.
+ONE_OFF = {"story": "@breaking", "message": "@message"}
+
+
+class Audience(SQLModel, table=True):
+    """A saved filter over members (issue 27): ``filter`` is JSON of the newsroom's subscriber
+    filter (digest, category, status, sign-up dates, clicked in the last N editions), never
+    SQL; counted again whenever a send starts."""
+
+    __tablename__ = "audiences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    filter: str = Field(default="{}", sa_type=Text)
+    created_by: str = Field(default="", max_length=400)
+    created_at: datetime = when()
+    updated_at: datetime = when()
 
 
 class Edition(SQLModel, table=True):
@@ -52,6 +75,17 @@ class Edition(SQLModel, table=True):
     resumed_at: datetime | None = when(nullable=True)
     cancelled_by: str = Field(default="", max_length=400)
     cancelled_at: datetime | None = when(nullable=True)
+    # migration 0025 (issue 27): ``digest`` for a timetabled digest, ``story`` (breaking news:
+    # one story, sent now) or ``message`` (a written announcement); a one-off edition's
+    # ``digest`` is ONE_OFF[kind], which no digest in schedules.yaml can be named
+    kind: str = Field(default="digest", max_length=20)
+    audience: str = Field(default="", max_length=100)  # the audience's name when it was made
+    # The audience's filter (JSON) as confirmed; evaluated again whenever deliveries start,
+    # so members who joined or left since are counted at the moment of sending. Empty: the
+    # digest's whole list.
+    audience_filter: str = Field(default="", sa_type=Text)
+    body: str = Field(default="", sa_type=Text)  # a message's Markdown
+    in_archive: bool = True  # shown in the public archive once sent
 
 
 class EditionArticle(SQLModel, table=True):

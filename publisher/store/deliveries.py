@@ -33,13 +33,13 @@ from publisher.models import (
     AwareDateTime,
     Edition,
 )
+from publisher.store.audiences import edition_recipients
 from publisher.store.engine import (
     deliveries_t,
     editions_t,
     insert_ignore,
     interests_t,
     subscribers_t,
-    subscriptions_t,
     write_lock,
 )
 
@@ -97,24 +97,19 @@ class Claimed:
 
 
 def start_deliveries(session: Session, edition: Edition, *, now: datetime) -> int:
-    """One pending delivery per confirmed subscriber of the edition's digest (insert-if-absent,
-    so running it again adds only subscribers confirmed since); the edition is sending."""
-    source = (
-        select(
-            literal(edition.id),
-            subscribers_t.c.id,
-            subscribers_t.c.email,
-            literal("pending"),
-            literal(0),
-            literal(now, AwareDateTime()),
-            literal(""),
-            literal(""),
-        )
-        .join(subscriptions_t, subscriptions_t.c.subscriber_id == subscribers_t.c.id)
-        .where(
-            and_(subscriptions_t.c.digest == edition.digest, subscribers_t.c.status == "confirmed")
-        )
-    )
+    """One pending delivery per member the edition goes to, counted now (a digest's confirmed
+    subscribers, within its audience if it has one; a one-off edition's audience): insert-if-
+    absent, so running it again adds only members who qualify since; the edition is sending."""
+    source = select(
+        literal(edition.id),
+        subscribers_t.c.id,
+        subscribers_t.c.email,
+        literal("pending"),
+        literal(0),
+        literal(now, AwareDateTime()),
+        literal(""),
+        literal(""),
+    ).where(edition_recipients(edition))
     columns = [
         "edition_id",
         "subscriber_id",

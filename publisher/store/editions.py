@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from publisher.errors import NotFoundError
 from publisher.models import (
+    ONE_OFF,
     Article,
     Edition,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "candidate_articles",
     "carry_articles",
     "create_edition",
+    "create_one_off",
     "edition_articles",
     "edition_by_id",
     "edition_for",
@@ -93,6 +95,38 @@ def create_edition(
         select(Edition).where(
             and_(editions_t.c.digest == digest, editions_t.c.period_key == period_key)
         )
+    ).one()
+    return found, created
+
+
+def create_one_off(
+    session: Session, kind: str, period_key: str, *, now: datetime, **values: Any
+) -> tuple[Edition, bool]:
+    """The one-off edition of ``kind`` (story, message) under ``period_key``, and whether this
+    call created it (with ``values``); insert-if-absent, so two editors pressing send at once
+    make one edition."""
+    statement = (
+        insert_ignore(session)(editions_t)
+        .values(
+            digest=ONE_OFF[kind],
+            period_key=period_key,
+            kind=kind,
+            nominal_at=now,
+            status="pending",
+            html="",
+            text="",
+            article_count=0,
+            created_at=now,
+            **values,
+        )
+        .on_conflict_do_nothing(index_elements=["digest", "period_key"])
+        .returning(editions_t.c.id)
+    )
+    created = session.execute(statement).first() is not None
+    found = session.scalars(
+        select(Edition)
+        .where(and_(editions_t.c.digest == ONE_OFF[kind], editions_t.c.period_key == period_key))
+        .execution_options(populate_existing=True)
     ).one()
     return found, created
 

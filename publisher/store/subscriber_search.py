@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from publisher.models import Confirmation, OutboxMessage, Subscriber
 from publisher.store.audit import changes, record
+from publisher.store.clicks import link_readers_t, tracked_links_t
 from publisher.store.engine import (
     categories_t,
     deliveries_t,
@@ -40,6 +41,7 @@ __all__ = [
     "requests_of",
     "subscriber_snapshot",
     "subscriber_status_counts",
+    "subscriber_where",
     "subscribers_by_ids",
 ]
 
@@ -49,12 +51,17 @@ EVERY_CATEGORY = "*"  # the category filter for those who chose none (they get e
 @dataclass(frozen=True)
 class SubscriberFilter:
     """Which subscribers: ``text`` in the address or the name, a status, a digest they
-    receive, a category they chose (EVERY_CATEGORY: none chosen). Empty: any."""
+    receive, a category they chose (EVERY_CATEGORY: none chosen), joined on or after
+    ``joined_from`` and before ``joined_to``, followed a link in one of the last
+    ``clicked_in`` editions sent (individual click tracking keeps who). Empty: any."""
 
     text: str = ""
     status: str = ""
     digest: str = ""
     category: str = ""
+    joined_from: datetime | None = None
+    joined_to: datetime | None = None
+    clicked_in: int = 0
 
 
 def _like(text: str) -> str:
@@ -96,7 +103,36 @@ def _where(chosen: SubscriberFilter) -> ColumnElement[bool]:
                 )
             )
         )
+    if chosen.joined_from is not None:
+        conditions.append(subscribers_t.c.created_at >= chosen.joined_from)
+    if chosen.joined_to is not None:
+        conditions.append(subscribers_t.c.created_at < chosen.joined_to)
+    if chosen.clicked_in > 0:
+        conditions.append(_clicked(chosen.clicked_in))
     return and_(true(), *conditions)
+
+
+def _clicked(editions: int) -> ColumnElement[bool]:
+    """They followed a tracked link in one of the last ``editions`` editions that went out."""
+    recent = (
+        select(editions_t.c.id)
+        .where(editions_t.c.status.in_(("sending", "sent", "paused", "cancelled")))
+        .order_by(editions_t.c.nominal_at.desc(), editions_t.c.id.desc())
+        .limit(editions)
+    )
+    return exists().where(
+        and_(
+            link_readers_t.c.subscriber_id == subscribers_t.c.id,
+            link_readers_t.c.link_id == tracked_links_t.c.id,
+            tracked_links_t.c.edition_id.in_(recent.scalar_subquery()),
+        )
+    )
+
+
+def subscriber_where(chosen: SubscriberFilter) -> ColumnElement[bool]:
+    """The SQL condition on ``subscribers`` that ``chosen`` stands for (built here from the
+    filter's values, never from text anyone typed)."""
+    return _where(chosen)
 
 
 def matching_count(session: Session, chosen: SubscriberFilter) -> int:
@@ -234,7 +270,7 @@ def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
     """What the audit trail keeps of a subscriber before and after a change (empty when
     there is no such subscriber): name, status, digests and categories, as words."""
     found = session.execute(
-        select(subscribers_t.c.name, subscribers_t.c.status).where(
+        select(subscribers_t.c.name, subscribers_t.c.status, subscribers_t.c.breaking).where(
             subscribers_t.c.id == subscriber_id
         )
     ).first()
@@ -247,6 +283,7 @@ def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
         "status": str(found.status),
         "digests": " ".join(digests) or "none",
         "categories": " ".join(topics) or "all",
+        "breaking news": "yes" if found.breaking else "no",
     }
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "request_by_id",
     "requests_since",
     "rotate_link_key",
+    "set_breaking",
     "set_interests",
     "set_languages",
     "set_name",
@@ -240,6 +241,16 @@ def interests_of(session: Session, subscriber_ids: Sequence[int]) -> dict[int, l
     ):
         out[row.subscriber_id].append(row.slug)
     return out
+
+
+def set_breaking(session: Session, subscriber_id: int, wanted: bool, *, now: datetime) -> bool:
+    """Whether the subscriber gets breaking news (issue 27); False when it was already so."""
+    result = session.execute(
+        update(subscribers_t)
+        .where(and_(subscribers_t.c.id == subscriber_id, subscribers_t.c.breaking != wanted))
+        .values(breaking=wanted, updated_at=now)
+    )
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def set_subscriber_status(

@@ -50,6 +50,7 @@ __all__ = [
     "correct",
     "docs_router",
     "edition",
+    "edition_json",
     "editions",
     "editor_may",
     "export",
@@ -138,7 +139,12 @@ def bearer_ok(token: str, authorization: str | None) -> bool:
 
 # What an editor's newsroom session may use (articles, readers' reports and editions, as in
 # the newsroom); everything else (subscribers) is for admins and the bearer token.
-EDITOR_PATHS = ("/api/articles", "/api/reports", "/api/editions")  # an editor approves too
+EDITOR_PATHS = (
+    "/api/articles",
+    "/api/reports",
+    "/api/editions",
+    "/api/sends",
+)  # an editor approves too
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The newsroom session of a request, read from its cookie before any body: (the person or
 # None, whether X-CSRF-Token is the session's form token). web/admin/session.api_caller.
@@ -412,7 +418,7 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
+def edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
     """What the API says of an edition: its state and who did what to it when."""
     return {
         "id": edition.id,
@@ -431,6 +437,9 @@ def _edition_json(edition: Any, **extra: Any) -> dict[str, Any]:
         "resumed_at": _when(edition.resumed_at),
         "cancelled_by": edition.cancelled_by or None,
         "cancelled_at": _when(edition.cancelled_at),
+        "kind": edition.kind,
+        "audience": edition.audience or None,
+        "in_archive": edition.in_archive,
         **extra,
     }
 
@@ -457,7 +466,7 @@ def approve(
         intro=given.intro,
         article_ids=given.article_ids,
     )
-    return _edition_json(edition)
+    return edition_json(edition)
 
 
 @router.post("/editions/{edition_id}/pause")
@@ -465,7 +474,7 @@ def pause(
     edition_id: EditionId, app: Application = Depends(application), who: str = Depends(actor)
 ) -> dict[str, Any]:
     """Pause an edition while it sends (409 if it is not sending, or paused already)."""
-    return _edition_json(sends.pause(app.engine, edition_id, actor=who, now=app.clock()))
+    return edition_json(sends.pause(app.engine, edition_id, actor=who, now=app.clock()))
 
 
 @router.post("/editions/{edition_id}/resume")
@@ -473,7 +482,7 @@ def resume(
     edition_id: EditionId, app: Application = Depends(application), who: str = Depends(actor)
 ) -> dict[str, Any]:
     """Resume a paused edition: what is still owed, nobody twice (409 unless paused)."""
-    return _edition_json(sends.resume(app.engine, edition_id, actor=who, now=app.clock()))
+    return edition_json(sends.resume(app.engine, edition_id, actor=who, now=app.clock()))
 
 
 @router.post("/editions/{edition_id}/cancel")
@@ -482,7 +491,7 @@ def cancel(
 ) -> dict[str, Any]:
     """Cancel an edition: what is still owed is cancelled, never sent; how many."""
     count = sends.cancel(app.engine, edition_id, actor=who, now=app.clock())
-    return _edition_json(sends.find(app.engine, edition_id), cancelled=count)
+    return edition_json(sends.find(app.engine, edition_id), cancelled=count)
 
 
 @router.post("/editions/{edition_id}/test")

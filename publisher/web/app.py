@@ -24,6 +24,7 @@ from publisher.templating import TEMPLATES
 from publisher.web import (
     admin,
     api,
+    api_sends,
     archive,
     clicks,
     crawlers,
@@ -113,6 +114,7 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)
+    app.include_router(api_sends.router)  # one-off sends and audiences (issue 27)
     if docs:
         app.include_router(api.docs_router)
     app.include_router(admin.router)  # the newsroom (web/admin/)

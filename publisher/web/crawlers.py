@@ -200,7 +200,8 @@ def sitemap_pages(request: Request, app: Application = Depends(application)) -> 
 
 @router.api_route("/sitemap-news.xml", methods=["GET", "HEAD"], include_in_schema=False)
 def news_sitemap(request: Request, app: Application = Depends(application)) -> Response:
-    """The Google News sitemap: the stories published in the last 48 hours, newest first."""
+    """The Google News sitemap: the stories published in the last 48 hours, newest first (the
+    front page alone when there are none)."""
     settings = app.settings
     now = app.clock()
 
@@ -221,6 +222,10 @@ def news_sitemap(request: Request, app: Application = Depends(application)) -> R
                 f"</news:publication_date><news:title>{escape(e.title)}</news:title></news:news>"
             )
             lines.append(_url(_story_url(settings.site_url, e.slug), extra=news))
+        if not recent:
+            # A urlset needs a url (sitemaps.org's schema): with no story in 48 hours, the
+            # front page, without news tags, keeps the file valid rather than a bare urlset.
+            lines.append(_url(f"{settings.site_url}/"))
         return [*lines, "</urlset>"]
 
     return _xml(request, app, f"news:{now:%Y%m%d%H%M}", make)

@@ -10,14 +10,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 
 from publisher import store
 from publisher.errors import NotFoundError
 from publisher.web.application import Application, application
-from publisher.web.pages import render
+from publisher.web.pages import cached, render
 
 __all__ = ["PER_PAGE", "Result", "highlight", "router", "search", "snippet"]
 
@@ -26,7 +26,7 @@ router = APIRouter()
 PER_PAGE = 10
 SNIPPET_CHARS = 240
 MAX_PAGE = 1000
-CACHE = "public, max-age=30"  # short: a withdrawn story leaves the results within seconds
+MAX_AGE = 30  # short: a withdrawn story leaves the results within seconds
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,11 @@ def _problem(query: str, terms: list[str]) -> str:
 
 
 @router.get("/search", response_class=HTMLResponse)  # HEAD too (web/head.py)
-def search(q: str = "", page: str = "1", app: Application = Depends(application)) -> HTMLResponse:
-    """Search results, or a page saying why there are none."""
+def search(
+    request: Request, q: str = "", page: str = "1", app: Application = Depends(application)
+) -> Response:
+    """Search results, or a page saying why there are none; an ETag from its bytes (a 304
+    when the reader holds them)."""
     if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
         raise NotFoundError("there is no such page of results")
     number = int(page)
@@ -131,5 +134,4 @@ def search(q: str = "", page: str = "1", app: Application = Depends(application)
         page=number,
         pages=pages,
     )
-    response.headers["Cache-Control"] = CACHE
-    return response
+    return cached(request, response, max_age=MAX_AGE)

@@ -288,10 +288,13 @@ async def preferences(
     form = await request.form(**FORM_LIMITS)
     digests = [str(value) for value in form.getlist("digest")]
     topics = [str(value) for value in form.getlist("category")]
+    # The checkbox sends nothing when unticked: "breaking-shown" says the form had it.
+    breaking = form.get("breaking") == "on" if form.get("breaking-shown") == "1" else None
     # A form without the language fields (an older page) leaves them as they are.
     language = str(form["language"]) if "language" in form else None
     tags = [str(v) for v in form.getlist("story_language")] if "languages" in form else None
-    return await run_in_threadpool(_save_preferences, app, token, digests, topics, language, tags)
+    choices = (digests, topics, breaking, language, tags)
+    return await run_in_threadpool(_save_preferences, app, token, *choices)
 
 
 def _save_preferences(
@@ -299,6 +302,7 @@ def _save_preferences(
     token: str,
     digests: list[str],
     topics: list[str],
+    breaking: bool | None,
     language: str | None = None,
     tags: list[str] | None = None,
 ) -> HTMLResponse:
@@ -310,6 +314,7 @@ def _save_preferences(
             digests,
             known_digests=list(app.timetable.digests),
             categories=topics,
+            breaking=breaking,
             language=language,
             languages=tags,
             now=app.clock(),
@@ -346,6 +351,7 @@ def _preferences_view(
         digests=list(app.timetable.digests.items()),
         topics=subscriptions.categories(app.engine, view.categories, now=app.clock()),
         chosen_topics=view.categories,
+        breaking=view.subscriber.breaking,
         saved=saved,
         error=error,
         sign_out_url=f"/preferences/{token}/sign-out",

@@ -228,6 +228,10 @@ def test_results_are_noindex_briefly_cached_and_answer_head(client: TestClient) 
     head = client.head("/search?q=rail")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["cache-control"] == "public, max-age=30"
+    assert head.headers["etag"] == page.headers["etag"]
+    again = client.get("/search?q=rail", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get("/search?q=ferry").headers["etag"] != page.headers["etag"]
 
 
 def test_every_page_has_the_search_box(client: TestClient) -> None:

@@ -292,6 +292,10 @@ CACHED = (
     "/sitemap.xml",
     "/sitemap-news.xml",
     "/sitemaps/stories-1.xml",
+    "/sitemaps/pages.xml",
+    "/search?q=rail",
+    "/categories/trade/feed.xml",
+    "/authors/lim-wei-jie/atom.xml",
 )
 
 
@@ -354,6 +358,22 @@ def test_the_sitemaps_validate_and_a_withdrawn_story_leaves_them_at_once(
     assert gone not in etree.fromstring(client.get("/sitemap-news.xml").content).xpath(
         "//s:loc/text()", namespaces=ns
     )
+
+
+def test_the_news_sitemap_without_recent_stories_is_still_valid(
+    engine: Engine, settings: Settings
+) -> None:
+    """A urlset needs a url: with nothing in 48 hours the front page stands in, news tags
+    declared but unused."""
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
+    later = NOW + timedelta(days=30)
+    client = TestClient(create_app(settings, engine, clock=lambda: later, feed_upkeep_every=None))
+    answer = client.get("/sitemap-news.xml")
+    assert b'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"' in answer.content
+    news = valid(answer.content, "sitemap-with-news.xsd")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    assert news.xpath("//s:loc/text()", namespaces=ns) == [f"{SITE}/"]
+    assert client.head("/sitemap-news.xml").headers["etag"] == answer.headers["etag"]
 
 
 def test_story_sitemaps_hold_at_most_50000_urls_each() -> None:

@@ -15,6 +15,7 @@ from publisher.templating import make_environment
 from publisher.web.admin import (
     account,
     articles,
+    audiences,
     audit,
     dashboard,
     editions,
@@ -22,6 +23,7 @@ from publisher.web.admin import (
     media_library,
     people,
     reports,
+    sending_now,
     session,
     signin,
     subscriber_files,
@@ -48,6 +50,8 @@ router.include_router(inbox.router)
 router.include_router(reports.router)
 router.include_router(media_library.router)  # /admin/media: the media library (issue 26)
 router.include_router(editions.router)
+router.include_router(sending_now.router)  # breaking news and messages (issue 27)
+router.include_router(audiences.router)
 router.include_router(account.router)
 router.include_router(people.router)
 # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.

@@ -151,6 +151,7 @@ def making_missed(app: Application, who: Staff, edition_id: int, form: Mapping[s
 def approving(app: Application, who: Staff, edition_id: int, form: Mapping[str, str]) -> None:
     """Approves the edition as the review form has it, and so starts sending it."""
     draft = review_form(form, carried(app, edition_id))
+    message = sends.find(app.engine, edition_id).kind == "message"
     sends.approve(
         app.engine,
         app.settings,
@@ -161,7 +162,7 @@ def approving(app: Application, who: Staff, edition_id: int, form: Mapping[str, 
         now=app.clock(),
         subject=draft.subject,
         intro=draft.intro,
-        article_ids=draft.article_ids,
+        article_ids=None if message else draft.article_ids,  # a message carries no story
     )
 
 
@@ -270,7 +271,8 @@ async def review(
             request, app, who, number, http_status=400, error=sentence(exc.message)
         )
     confirm = form.get("do") == "approve"
-    if confirm and not draft.article_ids:
+    message = sends.find(app.engine, number).kind == "message"
+    if confirm and not draft.article_ids and not message:
         error = "Keep at least one story (to send nothing, cancel the edition)."
         return edition_screen(request, app, who, number, http_status=400, error=error, draft=draft)
     return edition_screen(request, app, who, number, draft=draft, confirm=confirm)

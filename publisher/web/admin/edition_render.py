@@ -37,6 +37,10 @@ DONE = {
     "cancelled": "Cancelled: nothing more of this edition goes out.",
     "tested": "The test is on its way.",
     "made": "Made now, by hand: review it, send yourself a test, then approve and send it.",
+    "sent": "Sending now: its progress and figures are below.",
+    "held": "Held for review (its audience is large): another look, then approve and send it.",
+    "already": "Already sent: this is the edition someone made of it before you; nothing more"
+    " was sent.",
 }
 
 

@@ -214,6 +214,8 @@ def _variants(db: Session, views: list[store.ArticleView]) -> list[Variant]:
 def fate(timetable: Timetable, edition: Edition) -> str:
     """What happens to an edition awaiting review once its deadline passes, in words."""
     digest = timetable.digests.get(edition.digest)
+    if edition.kind != "digest":
+        return "it is skipped: news a day old is no longer breaking"
     if digest is not None and digest.unreviewed == "send":
         return "it is sent as it is"
     return "it is skipped (its stories go in the next edition)"
@@ -262,7 +264,8 @@ def edition_page(
     ``confirm``: with how many readers would get it)."""
     with store.reading(app.engine) as db:
         edition = store.edition_by_id(db, edition_id)
-        readers = store.audience_size(db, edition.digest) if confirm else None
+        who = store.edition_recipients(edition)
+        readers = store.recipient_count(db, who) if confirm else None
         views = store.edition_articles(db, edition_id) if whole else []
         variants = _variants(db, views) if whole else []
         trail = (

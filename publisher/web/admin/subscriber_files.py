@@ -25,9 +25,10 @@ from publisher.community import csv_files, subscribers
 from publisher.content import one_line
 from publisher.errors import InputError
 from publisher.newsroom.staff import Staff
+from publisher.store import SubscriberFilter
 from publisher.web.admin import session
 from publisher.web.admin.pages import render
-from publisher.web.admin.subscribers import chosen_filter, query_of
+from publisher.web.admin.subscribers import chosen_filter, filter_values, query_of
 from publisher.web.application import Application, application
 
 __all__ = ["IMPORT_PATH", "router", "upload_name"]
@@ -71,8 +72,16 @@ def _import_page(
 def _bulk_page(
     request: Request, app: Application, who: Staff, http_status: int = 200, **values: Any
 ) -> HTMLResponse:
+    chosen = values.get("chosen")
+    shown = filter_values(chosen) if isinstance(chosen, SubscriberFilter) else {}
     return render(
-        request, app, "subscriber_bulk.html", staff=who, http_status=http_status, **values
+        request,
+        app,
+        "subscriber_bulk.html",
+        staff=who,
+        http_status=http_status,
+        filter_values=shown,
+        **values,
     )
 
 

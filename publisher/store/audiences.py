@@ -1,0 +1,140 @@
+"""Audiences (issue 27): saved filters over members, and who an edition goes to. A filter is
+kept as JSON of ``SubscriberFilter``'s values and turned into SQL here, never taken as SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true
+from sqlalchemy.orm import Session
+
+from publisher.errors import ConflictError, NotFoundError
+from publisher.models import Audience, Edition
+from publisher.store.engine import insert_ignore, subscribers_t, subscriptions_t
+from publisher.store.subscriber_search import SubscriberFilter, subscriber_where
+
+__all__ = [
+    "audience_by_name",
+    "audience_list",
+    "audiences_t",
+    "delete_audience",
+    "edition_recipients",
+    "filter_json",
+    "filter_of",
+    "recipient_count",
+    "recipients_where",
+    "save_audience",
+]
+
+audiences_t = Audience.__table__  # type: ignore[attr-defined]
+_DATES = ("joined_from", "joined_to")
+
+
+def filter_json(chosen: SubscriberFilter) -> str:
+    """``chosen`` as the JSON an audience keeps (only the values set, keys sorted)."""
+    values: dict[str, Any] = {}
+    for key, value in chosen.__dict__.items():
+        if isinstance(value, datetime):
+            values[key] = value.isoformat()
+        elif value:
+            values[key] = value
+    return json.dumps(values, sort_keys=True, ensure_ascii=False)
+
+
+def filter_of(raw: str) -> SubscriberFilter:
+    """The filter an audience's JSON holds (unknown keys are ignored)."""
+    loaded = json.loads(raw or "{}")
+    values: dict[str, Any] = {}
+    for key in SubscriberFilter.__dataclass_fields__:
+        if key not in loaded:
+            continue
+        value = loaded[key]
+        if key in _DATES:
+            value = datetime.fromisoformat(value)
+        elif key == "clicked_in":
+            value = int(value)
+        else:
+            value = str(value)
+        values[key] = value
+    return SubscriberFilter(**values)
+
+
+def recipients_where(kind: str, audience_filter: str, digest: str) -> ColumnElement[bool]:
+    """Who gets an edition of ``kind``, counted now: confirmed members; of ``digest`` for a
+    digest; who want breaking news for a story; within the audience's filter when it has one."""
+    conditions: list[ColumnElement[bool]] = [subscribers_t.c.status == "confirmed"]
+    if kind == "digest":
+        conditions.append(
+            exists().where(
+                and_(
+                    subscriptions_t.c.subscriber_id == subscribers_t.c.id,
+                    subscriptions_t.c.digest == digest,
+                )
+            )
+        )
+    if kind == "story":
+        conditions.append(subscribers_t.c.breaking == true())
+    if audience_filter:
+        conditions.append(subscriber_where(filter_of(audience_filter)))
+    return and_(*conditions)
+
+
+def edition_recipients(edition: Edition) -> ColumnElement[bool]:
+    """Who gets ``edition`` if its deliveries start now."""
+    return recipients_where(edition.kind, edition.audience_filter, edition.digest)
+
+
+def recipient_count(session: Session, where: ColumnElement[bool]) -> int:
+    query = select(func.count()).select_from(subscribers_t).where(where)
+    return int(session.scalar(query) or 0)
+
+
+def save_audience(
+    session: Session,
+    name: str,
+    chosen: SubscriberFilter,
+    *,
+    actor: str,
+    now: datetime,
+    replace: bool = False,
+) -> Audience:
+    """Save ``chosen`` as the audience ``name``; ConflictError when the name is taken (unless
+    ``replace``: its filter is then changed)."""
+    raw = filter_json(chosen)
+    statement = (
+        insert_ignore(session)(audiences_t)
+        .values(name=name, filter=raw, created_by=actor, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(audiences_t.c.id)
+    )
+    created = session.execute(statement).first() is not None
+    if not created:
+        if not replace:
+            raise ConflictError(f"there is already an audience named {name!r}")
+        session.execute(
+            audiences_t.update()
+            .where(audiences_t.c.name == name)
+            .values(filter=raw, updated_at=now)
+        )
+    return audience_by_name(session, name)
+
+
+def audience_by_name(session: Session, name: str) -> Audience:
+    found = session.scalars(
+        select(Audience).where(audiences_t.c.name == name).execution_options(populate_existing=True)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no audience named {name!r}")
+    return found
+
+
+def audience_list(session: Session) -> list[Audience]:
+    return list(session.scalars(select(Audience).order_by(audiences_t.c.name)).all())
+
+
+def delete_audience(session: Session, names: Sequence[str]) -> int:
+    result: Any = session.execute(delete(audiences_t).where(audiences_t.c.name.in_(list(names))))
+    return int(result.rowcount or 0)
