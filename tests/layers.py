@@ -24,6 +24,7 @@ LAYERS = {
     "articles": 4,
     "syndication": 4,
     "mail": 4,
+    "look": 4,
     "sources": 5,
     "community": 5,
     "editions": 6,

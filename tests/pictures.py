@@ -1,5 +1,7 @@
 """Pictures made with Pillow for the tests: real files of each kind, with EXIF orientation and
-GPS when asked, and hand-made headers for files that claim more pixels than they hold."""
+GPS when asked, and hand-made headers for files that claim more pixels than they hold; and
+byte-made ones for the digest's logo (a PNG of one colour, the first bytes of a JPEG and a
+GIF)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from publisher.media import library
 from publisher.settings import Settings
 from tests.support import NOW
 
-__all__ = ["huge_png", "keep_addresses", "picture"]
+__all__ = ["GIF_HEADER", "huge_png", "jpeg_header", "keep_addresses", "picture", "png"]
+
+GIF_HEADER = b"GIF89a" + struct.pack("<HH", 120, 40) + b"\x00\x00\x00"
 
 
 def picture(
@@ -73,3 +77,21 @@ def keep_addresses(engine: Engine, settings: Settings, *, alt: str = "") -> list
         with store.writing(engine) as session:
             store.attach_by_url(session, address, kept.id, now=NOW)
     return addresses
+
+
+def png(width: int, height: int, colour: tuple[int, int, int] = (200, 16, 46)) -> bytes:
+    """A PNG of ``width`` by ``height`` pixels of one colour, made byte by byte."""
+    row = b"\x00" + bytes(colour) * width  # filter byte "none", then RGB pixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(row * height))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    """The start of a baseline JPEG (SOI, an APP0 segment, a start-of-frame) of that size."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"

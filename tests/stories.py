@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from publisher.editions.compose import EditionContext, Story
+from publisher.look.values import Logo, Sponsor
 from publisher.schedules import BrandStudio
 
-__all__ = ["SITE", "STUDIO", "context", "stories"]
+__all__ = ["ACCENT", "LOGO", "SITE", "STUDIO", "branded", "context", "stories"]
 
 SITE = "https://news.example.com"
 STUDIO = BrandStudio(
@@ -30,6 +33,23 @@ def context(subject: str = "Join The Community: Today's Briefing · 30 Nov 2026"
         intro="Here are the stories.",
         archive_url=f"{SITE}/digests/7",
         studio=STUDIO,
+    )
+
+
+ACCENT = "#0b5fff"
+LOGO = Logo(f"{SITE}/look/logo/{'ab' * 32}.png", 240, 60)
+
+
+def branded(subject: str = "Join The Community: Today's Briefing · 30 Nov 2026") -> EditionContext:
+    """The sample digest with a look an admin chose: a logo, a blue accent, a sponsor, a
+    footer of their own and no tagline."""
+    return replace(
+        context(subject),
+        tagline="",
+        accent=ACCENT,
+        logo=LOGO,
+        sponsor=Sponsor("Supported by", "Harbour Bank", "Banking for the region.", SITE + "/bank"),
+        reason="You get this because you asked for the Newsflash briefing.",
     )
 
 

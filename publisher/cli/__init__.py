@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import sys
 
-from publisher.cli import articles, daemon, digests, media, one_off, sources, subscribers, users
+from publisher.cli import (
+    articles,
+    daemon,
+    digests,
+    look,
+    media,
+    one_off,
+    sources,
+    subscribers,
+    users,
+)
 from publisher.cli.common import app, err
 from publisher.delivery.worker import failure_lines
 
@@ -20,6 +30,7 @@ app.add_typer(subscribers.reports_app, name="reports")
 app.add_typer(users.users_app, name="users")
 app.add_typer(sources.sources_app, name="sources")
 app.add_typer(sources.inbox_app, name="inbox")
+app.add_typer(look.look_app, name="look")
 app.add_typer(media.media_app, name="media")
 app.add_typer(one_off.send_app, name="send")
 app.add_typer(one_off.audiences_app, name="audiences")

@@ -19,6 +19,7 @@ from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.languages import CATALOGS, N_, catalog_for, gettext, parse_tags
+from publisher.look.values import read_look
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
 from publisher.settings import Settings
@@ -503,13 +504,13 @@ def _queue_confirmation(
 ) -> None:
     """Queue the mail whose link confirms sign-up request ``request_id``, in ``language``."""
     token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-    message = _confirmation_mail(
-        settings, signer, env, address, name, request_id, token, now=now, language=language
-    )
+    mail = (session, settings, signer, env, address, name, request_id, token)
+    message = _confirmation_mail(*mail, now=now, language=language)
     store.queue_mail(session, address, message, now=now)
 
 
 def _confirmation_mail(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -525,6 +526,7 @@ def _confirmation_mail(
     (empty: the site's)."""
     language = language or settings.site_language
     return _one_off(
+        session,
         settings,
         signer,
         env,
@@ -542,6 +544,7 @@ def _confirmation_mail(
 
 
 def _one_off(
+    session: Session,
     settings: Settings,
     signer: Signer,
     env: Environment,
@@ -554,12 +557,14 @@ def _one_off(
     language: str,
     **extra: str,
 ) -> bytes:
+    look = read_look(session, settings)[0]  # the digest's look, set in the newsroom
     values = {
         "site_title": settings.site_title,
         "language": language,
         "locale": language,
-        "postal_address": settings.postal_address,
+        "postal_address": look.postal_address,
         "subject": subject,
+        "look": look,
         **extra,
     }
     return simple_message(
@@ -647,6 +652,7 @@ def request_access(
             return False
         token = signer.make("access", request_id, row.link_key, expires=now + ACCESS_TTL)
         message = _one_off(
+            session,
             settings,
             signer,
             env,

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from publisher.content import one_line
 from publisher.languages import N_, gettext
+from publisher.look.values import DEFAULT_ACCENT, Logo, Sponsor
 from publisher.schedules import BrandStudio
 from publisher.templating import RenderSlots
 
@@ -67,7 +68,12 @@ class EditionContext:
     preheader: str
     intro: str
     archive_url: str
-    studio: BrandStudio
+    studio: BrandStudio | None  # None: the Brand Studio block is not shown
+    # The look an admin chose in the newsroom (publisher.look); left out, today's defaults.
+    accent: str = DEFAULT_ACCENT
+    logo: Logo | None = None
+    sponsor: Sponsor | None = None
+    reason: str = ""  # why the reader gets it; "" for the usual sentence
     # A plain message's body (issue 27): sanitised HTML from its Markdown, and its text.
     body_html: str = ""
     body_text: str = ""

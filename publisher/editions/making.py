@@ -3,11 +3,13 @@ past editions. The edition table, not the scheduler, says what exists."""
 
 from __future__ import annotations
 
+import json
 import threading
 import unicodedata
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -24,7 +26,8 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
-from publisher.languages import N_, format_date, translations
+from publisher.languages import N_, format_date, gettext, translations
+from publisher.look.values import DEFAULT_REASON, Look, look_of, read_look
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -34,6 +37,7 @@ __all__ = [
     "ONE_OFF_TITLES",
     "PUBLIC_STATUSES",
     "archived",
+    "current_look",
     "current_nominal",
     "default_subject",
     "describe_send",
@@ -46,12 +50,14 @@ __all__ = [
     "render_as",
     "render_pending",
     "render_variant",
+    "sample",
     "story",
 ]
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 # What a one-off edition's footer says the reader is receiving.
 ONE_OFF_TITLES = {"story": N_("Breaking news"), "message": N_("Announcements")}
+SAMPLE_STORIES = 3  # in the look's preview
 
 
 def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story:
@@ -81,9 +87,62 @@ def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story
     )
 
 
+def _look(session: Session, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force (an admin's, over the settings and schedules.yaml)."""
+    return read_look(session, settings, timetable.brand_studio)[0]
+
+
+def current_look(engine: Engine, settings: Settings, timetable: Timetable) -> Look:
+    """The look in force now."""
+    with store.reading(engine) as session:
+        return _look(session, settings, timetable)
+
+
+def _edition_look(
+    engine: Engine, settings: Settings, timetable: Timetable, edition: Edition
+) -> Look:
+    """The look ``edition`` was first rendered with, so that its variants and renderings
+    again look the same; the look in force for one rendered before looks were kept."""
+    with store.reading(engine) as session:
+        if not edition.look:
+            return _look(session, settings, timetable)
+        values = json.loads(edition.look)
+        key = values.get("logo")
+        logo = store.look_logo(session, str(key), with_data=False) if key else None
+    return look_of(settings, timetable.brand_studio, values, logo)
+
+
+def _framed(
+    look: Look, settings: Settings, digest_title: str, language: str = ""
+) -> dict[str, object]:
+    """What every edition's frame takes from the look, in ``language`` (empty: the site's):
+    the footer's reason is said in it unless an admin wrote their own."""
+    language = language or settings.site_language
+    reason = look.reason_for(digest_title)
+    if look.reason == DEFAULT_REASON:
+        reason = gettext(
+            language,
+            'You are receiving "%(digest)s" because you joined the %(site)s community.',
+            digest=digest_title,
+            site=look.title,
+        )
+    return {
+        "site_title": look.title,
+        "site_url": settings.site_url,
+        "tagline": look.tagline,
+        "language": language,
+        "postal_address": look.postal_address,
+        "studio": look.studio,
+        "accent": look.accent,
+        "logo": look.logo,
+        "sponsor": look.sponsor,
+        "reason": reason,
+    }
+
+
 def _context(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     digest: Digest,
     *,
     nominal: datetime,
@@ -99,8 +158,7 @@ def _context(
     count = len(stories)
     home = settings.site_language
     language = language or home
-    words = translations(language)
-    intro = intro or words.ngettext(
+    intro = intro or translations(language).ngettext(
         "Here is the story our editors picked for you since the last edition.",
         "Here are the %(count)s stories our editors picked for you since the last edition.",
         count,
@@ -108,17 +166,12 @@ def _context(
     if not subject or (language != home and subject == default_subject(digest, nominal, home)):
         subject = default_subject(digest, nominal, language)
     return EditionContext(
-        site_title=settings.site_title,
-        site_url=settings.site_url,
-        tagline=settings.site_tagline,
-        language=language,
-        postal_address=settings.postal_address,
+        **_framed(look, settings, digest.title, language),  # type: ignore[arg-type]
         digest_title=digest.title,
         subject=subject,
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
-        studio=timetable.brand_studio,
     )
 
 
@@ -200,10 +253,11 @@ def render_pending(
     with store.reading(engine) as session:
         edition = store.edition_by_id(session, edition_id)
         views = store.edition_articles(session, edition_id)
+        look = _look(session, settings, timetable)
     if edition.status != "pending":
         return edition
     digest = _digest_of(timetable, edition)
-    rendered = _render(settings, timetable, env, digest, edition, views)
+    rendered = _render(look, settings, env, digest, edition, views)
     with store.writing(engine) as session:
         saved = store.save_rendering(
             session,
@@ -212,6 +266,7 @@ def render_pending(
             html=rendered.html,
             text=rendered.text,
             count=rendered.stories,
+            look=json.dumps(dict(look.values), ensure_ascii=False, sort_keys=True),
         )
         if saved and review_by is not None:
             # Held for an editor (issue 13): nothing is sent until approved, and past the
@@ -222,8 +277,8 @@ def render_pending(
 
 
 def _render(
+    look: Look,
     settings: Settings,
-    timetable: Timetable,
     env: Environment,
     digest: Digest | None,
     edition: Edition,
@@ -232,11 +287,11 @@ def _render(
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
     if digest is None:
-        context = one_off_context(settings, timetable, edition, stories, language)
+        context = one_off_context(look, settings, edition, stories, language)
         return render_edition(env, context, stories)
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=edition.nominal_at,
         stories=stories,
@@ -262,8 +317,9 @@ def render_variant(
     the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
+    look = _edition_look(engine, settings, timetable, edition)
     digest = _digest_of(timetable, edition)
-    return _render(settings, timetable, env, digest, edition, views, language)
+    return _render(look, settings, env, digest, edition, views, language)
 
 
 def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
@@ -273,34 +329,25 @@ def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
 
 
 def one_off_context(
-    settings: Settings,
-    timetable: Timetable,
-    edition: Edition,
-    stories: list[Story],
-    language: str = "",
+    look: Look, settings: Settings, edition: Edition, stories: list[Story], language: str = ""
 ) -> EditionContext:
     """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
     (breaking news) or the message's Markdown body; its own words in ``language`` (empty:
     the site's), what an editor wrote as written."""
-    language = language or settings.site_language
-    words = translations(language)
+    words = translations(language or settings.site_language)
     body_html = markdown_html(edition.body) if edition.kind == "message" else ""
     lead = stories[0].summary if stories else plain_text(body_html)
-    title = ONE_OFF_TITLES.get(edition.kind)
+    known = ONE_OFF_TITLES.get(edition.kind)
+    title = words.gettext(known) if known else edition.kind
     breaking = words.gettext("Breaking: %(title)s") % {"title": stories[0].title} if stories else ""
     return EditionContext(
-        site_title=settings.site_title,
-        site_url=settings.site_url,
-        tagline=settings.site_tagline,
-        language=language,
-        postal_address=settings.postal_address,
-        digest_title=words.gettext(title) if title else edition.kind,
+        **_framed(look, settings, title, language),  # type: ignore[arg-type]
+        digest_title=title,
         subject=edition.subject or breaking,
         preheader=one_line(lead)[:150],
         intro=edition.intro
         or (words.gettext("Breaking news from our newsroom.") if stories else ""),
         archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
-        studio=timetable.brand_studio,
         body_html=body_html,
         body_text=edition.body,
     )
@@ -318,7 +365,8 @@ def render_as(
     ``intro`` as set on ``edition`` (an editor's review, before it is saved)."""
     views = _stories(engine, edition)
     kept = [views[i] for i in article_ids if i in views]
-    return _render(settings, timetable, env, _digest_of(timetable, edition), edition, kept)
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, _digest_of(timetable, edition), edition, kept)
 
 
 def _stories(engine: Engine, edition: Edition) -> dict[int | None, store.ArticleView]:
@@ -362,6 +410,7 @@ def preview(
             until=now,
         )
         known = {c.slug: c.name for c in store.category_list(session)}
+        look = _look(session, settings, timetable)
     categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     unknown = [slug for slug in categories if slug not in known]
     if unknown:
@@ -379,8 +428,8 @@ def preview(
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
     context = _context(
+        look,
         settings,
-        timetable,
         digest,
         nominal=nominal,
         stories=stories,
@@ -394,6 +443,48 @@ def preview(
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
+
+
+def sample(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    look: Look,
+    *,
+    now: datetime,
+) -> str:
+    """A digest under ``look`` (an admin's, maybe not saved) with the newest published
+    stories, as a reader sees it (generic links in place of a reader's): the look's preview.
+    The first digest of the timetable gives the title; none there, the usual one."""
+    with store.reading(engine) as session:
+        views = store.latest_articles(session, now=now, limit=SAMPLE_STORIES)
+    names = sorted(timetable.digests)
+    digest = timetable.digests[names[0]] if names else _SAMPLE_DIGEST
+    stories = [story(view, settings.site_url, settings.media_base) for view in views]
+    context = _context(
+        look,
+        settings,
+        digest,
+        nominal=now,
+        stories=stories,
+        archive_url=f"{settings.site_url}/digests/",
+    )
+    rendered = render_edition(env, context, stories)
+    values = archive_values(settings.site_url, settings.site_language)
+    return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
+
+
+_SAMPLE_DIGEST = Digest(
+    name="digest",
+    title="Join The Community",
+    cron="0 7 * * *",
+    zone=ZoneInfo("UTC"),
+    max_articles=12,
+    categories=(),
+    catch_up=timedelta(hours=6),
+    preheader="",
+)
 
 
 def edition_stories(engine: Engine, edition_id: int) -> list[store.ArticleView]:
@@ -438,7 +529,7 @@ def archived(
     if len(kept) < len(views):
         html = _ARCHIVE.without_taken_down(
             (str(engine.url), edition_id, edition.created_at, version),
-            lambda: _rendered_without(settings, timetable, env, edition, kept),
+            lambda: _rendered_without(engine, settings, timetable, env, edition, kept),
         )
     filled = Personaliser(html, escape_html=True).fill(
         archive_values(settings.site_url, settings.site_language)
@@ -447,6 +538,7 @@ def archived(
 
 
 def _rendered_without(
+    engine: Engine,
     settings: Settings,
     timetable: Timetable,
     env: Environment,
@@ -461,7 +553,8 @@ def _rendered_without(
         digest = _digest_of(timetable, edition)
     except ConfigError:
         raise NotFoundError(f"no edition {edition.id}") from None
-    return _render(settings, timetable, env, digest, edition, kept).html
+    look = _edition_look(engine, settings, timetable, edition)
+    return _render(look, settings, env, digest, edition, kept).html
 
 
 class _ArchiveRenders:

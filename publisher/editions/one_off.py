@@ -156,9 +156,8 @@ def preview(
     else:
         subject, body = _message(subject, body)
     draft = _draft(kind, subject=subject, body=body, now=now)
-    rendered = render_edition(
-        env, making.one_off_context(settings, timetable, draft, stories), stories
-    )
+    look = making.current_look(engine, settings, timetable)
+    rendered = render_edition(env, making.one_off_context(look, settings, draft, stories), stories)
     if not fill:
         return rendered
     values = archive_values(settings.site_url, settings.site_language)

@@ -22,6 +22,7 @@ from publisher.models.editions import (
     LinkReader,
     TrackedLink,
 )
+from publisher.models.look import Look, LookLogo
 from publisher.models.media import Picture, PictureFetch, PictureFile
 from publisher.models.newsroom import AuditEntry, SignInAttempts, StaffSession, StaffUser
 from publisher.models.sources import Source, SourceItem
@@ -47,6 +48,8 @@ __all__ = [
     "FeedState",
     "Interest",
     "LinkReader",
+    "Look",
+    "LookLogo",
     "OutboxMessage",
     "Picture",
     "PictureFetch",

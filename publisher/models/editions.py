@@ -86,6 +86,9 @@ class Edition(SQLModel, table=True):
     audience_filter: str = Field(default="", sa_type=Text)
     body: str = Field(default="", sa_type=Text)  # a message's Markdown
     in_archive: bool = True  # shown in the public archive once sent
+    # migration 0026: the look it was first rendered with (a JSON object of publisher.look's
+    # fields; empty before), so that its variants and renderings again look the same
+    look: str = Field(default="", sa_type=Text)
 
 
 class EditionArticle(SQLModel, table=True):

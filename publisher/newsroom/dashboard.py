@@ -64,7 +64,16 @@ AUDIT_PAGE = 50
 # Subscriber entries hold personal data (addresses, names): only admins see them, and the
 # people and import entries with them. Editors see what they work on.
 EDITOR_KINDS = ("article", "report", "inbox_item", "source")
-AUDIT_KINDS = ("article", "report", "inbox_item", "source", "subscriber", "import", "staff")
+AUDIT_KINDS = (
+    "article",
+    "report",
+    "inbox_item",
+    "source",
+    "subscriber",
+    "import",
+    "staff",
+    "look",
+)
 MAX_ACTOR = 400  # the audit table's limits
 MAX_ACTION = 60
 

@@ -226,13 +226,30 @@ def edition_languages(session: Session, edition_id: int) -> dict[int, str]:
 
 
 def save_rendering(
-    session: Session, edition_id: int, *, subject: str, html: str, text: str, count: int
+    session: Session,
+    edition_id: int,
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    count: int,
+    look: str = "",
 ) -> bool:
-    """Store a pending edition's rendering and make it ready; False if another process did."""
+    """Store a pending edition's rendering (and ``look``, the look's JSON it was rendered
+    with) and make it ready; False if another process did."""
+    values: dict[str, Any] = {
+        "subject": subject,
+        "html": html,
+        "text": text,
+        "status": "ready",
+        "article_count": count,
+    }
+    if look:
+        values["look"] = look
     result = session.execute(
         update(editions_t)
         .where(and_(editions_t.c.id == edition_id, editions_t.c.status == "pending"))
-        .values(subject=subject, html=html, text=text, status="ready", article_count=count)
+        .values(**values)
     )
     return bool(cast(CursorResult[Any], result).rowcount)
 

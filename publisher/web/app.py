@@ -24,6 +24,7 @@ from publisher.templating import TEMPLATES
 from publisher.web import (
     admin,
     api,
+    api_look,
     api_sends,
     archive,
     clicks,
@@ -31,6 +32,7 @@ from publisher.web import (
     errors,
     health,
     icon,
+    logos,
     media,
     reader,
     reports,
@@ -110,10 +112,12 @@ def _include_routers(app: FastAPI, site: Application, *, docs: bool) -> None:
     app.include_router(webhooks.router)  # sending services' bounces (issue 28)
     app.include_router(health.router)
     app.include_router(icon.router)  # /favicon.svg and /favicon.ico
+    app.include_router(logos.router)  # /look/logo/...: the digest's logo, fetched by mail programs
     app.include_router(media.router)  # /media/...: the site's pictures (issue 26)
     # Always there: a newsroom session may use it with no API token (api.Gate decides);
     # its Swagger UI page only with a token.
     app.include_router(api.router)
+    app.include_router(api_look.router)  # /api/look: admins and the bearer token
     app.include_router(api_sends.router)  # one-off sends and audiences (issue 27)
     if docs:
         app.include_router(api.docs_router)

@@ -468,8 +468,13 @@ def test_500_concurrent_signups_lose_and_duplicate_nothing(
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             return list(await asyncio.gather(*(sign_up(client, n, gate) for n in range(500))))
 
+    # In a thread of its own: when this xdist worker has already started Playwright's session
+    # browser, the main thread has a running event loop and asyncio.run() refuses to start.
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        statuses = asyncio.run(main())
+        with ThreadPoolExecutor(1) as pool:
+            statuses = pool.submit(asyncio.run, main()).result()
     finally:
         server.stop()
     assert statuses == [200] * 500

@@ -448,3 +448,62 @@ def test_more_connections_than_the_database_pool_holds_by_default(
     assert out.startswith("sent 1250,")
     assert smtp.recorder.counts() == {address: 1 for address in members}
     assert sending.counts(engine, [edition_id])[edition_id] == {"sent": 1250}
+
+
+def test_a_branded_digest_arrives_with_its_logo_and_colour_inlined(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    from html.parser import HTMLParser
+
+    from fastapi.testclient import TestClient
+
+    from publisher.look import changes
+    from publisher.schedules import load_timetable
+    from publisher.web import create_app
+    from tests.pictures import png
+
+    studio = load_timetable(mail_settings.schedules).brand_studio
+    logo = changes.keep_logo(engine, png(600, 150), actor="chief@example.com", now=now())
+    typed = {
+        "accent": "#0b5fff",
+        "logo": logo.key,
+        "title": "Newsflash Asia",
+        "reason": 'You get "{digest}" because you asked for it.',
+        "postal_address": "1 Harbour Road, Singapore 000001",
+    }
+    checked = changes.check(typed)
+    assert checked.errors == {}
+    changes.save(engine, mail_settings, studio, checked.values, version=0, actor="chief", now=now())
+    members = audience(engine, mail_settings, tmp_path, 3)
+    edition_id = start_edition(engine, mail_settings)
+    run_until_done(engine, mail_settings, edition_id)
+    # Each member got it (once each is the other tests' subject: with this module's 2 s lease, a
+    # machine loaded by other tests can send one in flight twice).
+    assert set(smtp.recorder.counts()) == set(members)
+    message = smtp.recorder.received[0].parsed()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    class Images(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "img":
+                self.found.append(dict(attrs))
+
+    images = Images()
+    images.feed(html)
+    url = f"https://news.example.com/look/logo/{logo.key}.png"
+    assert [(i["src"], i["width"], i["height"]) for i in images.found] == [(url, "240", "60")]
+    assert "color:#0b5fff" in html.replace(" ", "") and "#c8102e" not in html
+    assert 'You get "Join The Community" because you asked for it.' in text  # {digest}
+    assert "1 Harbour Road, Singapore 000001" in html
+    # The logo is there at that address, for every reader's mail program.
+    client = TestClient(create_app(mail_settings, engine, feed_upkeep_every=None))
+    served = client.get(f"/look/logo/{logo.key}.png")
+    assert served.status_code == 200 and served.content == png(600, 150)
+    assert served.headers["content-type"] == "image/png"

@@ -10,12 +10,16 @@ import pytest
 from publisher.editions import compose
 from publisher.editions.compose import (
     INLINER,
+    EditionContext,
     Story,
     greeting,
     render_edition,
 )
 from publisher.templating import PLACEHOLDERS, Personaliser, make_environment
-from tests.stories import SITE, context, stories
+from tests.stories import ACCENT, LOGO, SITE, branded, context, stories
+
+# The email checks every digest passes, with the look as set up and with an admin's own.
+LOOKS = pytest.mark.parametrize("ctx", [context(), branded()], ids=["as-set-up", "branded"])
 
 
 class Links(HTMLParser):
@@ -36,9 +40,10 @@ class Links(HTMLParser):
             self.images.append(values)
 
 
-def test_one_render_one_premailer_call_and_styles_are_inline() -> None:
+@LOOKS
+def test_one_render_one_premailer_call_and_styles_are_inline(ctx: EditionContext) -> None:
     before = INLINER.calls
-    rendered = render_edition(make_environment(), context(), stories())
+    rendered = render_edition(make_environment(), ctx, stories())
     assert INLINER.calls - before == 1
     assert rendered.stories == 12
     parsed = Links()
@@ -50,8 +55,9 @@ def test_one_render_one_premailer_call_and_styles_are_inline() -> None:
     assert "!important" in rendered.html  # strip_important=False keeps the client rules
 
 
-def test_every_link_is_absolute_and_images_have_alt_and_width() -> None:
-    rendered = render_edition(make_environment(), context(), stories())
+@LOOKS
+def test_every_link_is_absolute_and_images_have_alt_and_width(ctx: EditionContext) -> None:
+    rendered = render_edition(make_environment(), ctx, stories())
     parsed = Links()
     parsed.feed(rendered.html)
     for href in parsed.hrefs:
@@ -65,8 +71,9 @@ def test_every_link_is_absolute_and_images_have_alt_and_width() -> None:
     assert f"{SITE}/digests/7" in parsed.hrefs
 
 
-def test_editorial_labels_and_the_footer() -> None:
-    rendered = render_edition(make_environment(), context(), stories())
+@LOOKS
+def test_editorial_labels_and_the_footer(ctx: EditionContext) -> None:
+    rendered = render_edition(make_environment(), ctx, stories())
     assert "Sponsored" in rendered.html and "[SPONSORED] Story 3" in rendered.text
     assert "adapted from source material with the help of AI tools" in " ".join(
         rendered.text.split()
@@ -115,6 +122,24 @@ def test_personaliser_fills_every_placeholder_and_escapes_html() -> None:
     assert f'href="{SITE}/unsubscribe/TOKEN123"' in html
     assert f"Choose your newsletters: {SITE}/preferences/TOKEN456" in text
     assert greeting("") == "Hello," and greeting("  Daniel\nTan ") == "Hi Daniel Tan,"
+
+
+def test_the_looks_logo_and_colour_are_inlined() -> None:
+    plain = render_edition(make_environment(), context(), stories(2))
+    rendered = render_edition(make_environment(), branded(), stories(2))
+    parsed = Links()
+    parsed.feed(rendered.html)
+    [logo] = [img for img in parsed.images if img.get("class") == "logo"]
+    assert logo["src"] == LOGO.url  # our own address: mail programs fetch it from us
+    assert (logo["width"], logo["height"], logo["alt"]) == ("240", "60", "Newsflash Asia")
+    # The accent is in the elements' own style attributes (premailer), not only in a <style>.
+    assert f"color:{ACCENT}" in rendered.html.replace(" ", "")
+    assert f"border-bottom:4px solid {ACCENT}" in rendered.html
+    assert "#c8102e" not in rendered.html and "#c8102e" in plain.html
+    assert 'class="brand"' not in rendered.html and 'class="tagline"' not in rendered.html
+    assert "Harbour Bank" in rendered.html and "SUPPORTED BY: Harbour Bank" in rendered.text
+    assert "You get this because you asked for the Newsflash briefing." in rendered.text
+    assert "You are receiving" not in rendered.html
 
 
 @pytest.mark.parametrize("count", [0, 1])

@@ -16,6 +16,7 @@ from publisher.articles import publish
 from publisher.editions import making
 from publisher.editions.compose import INLINER
 from publisher.errors import NotFoundError
+from publisher.look import changes
 from publisher.models import Edition
 from publisher.schedules import Timetable, parse_timetable
 from publisher.settings import Settings
@@ -212,3 +213,23 @@ def test_preview_is_not_recorded_and_archive_has_no_personal_links(
     assert "NFPH_" not in page.text and "/unsubscribe/" not in page.text
     assert "Story 1" in page.text and "Hello," in page.text
     assert client.get("/digests/999999").status_code == 404
+
+
+def test_an_edition_keeps_the_look_it_was_made_with(
+    engine: Engine, settings: Settings, tmp_path: Path, timetable: Timetable
+) -> None:
+    def accent(colour: str) -> None:
+        studio = timetable.brand_studio
+        changes.change(engine, settings, studio, {"accent": colour}, actor="chief", now=DAY1)
+
+    accent("#1a7f37")
+    add(engine, settings, tmp_path, story(1, 2, "Trade"), story(2, 3, "Culture"))
+    add(engine, settings, tmp_path, story(3, -2, "Trade"))  # for the next day's edition
+    edition, _ = make(engine, settings, timetable, "daily", DAY1)
+    assert "#1a7f37" in edition.html
+    accent("#6f42c1")  # changed while the edition goes out
+    first = [v.article.id or 0 for v in making.edition_stories(engine, edition.id or 0)][:1]
+    variant = making.render_variant(engine, settings, timetable, make_environment(), edition, first)
+    assert "#1a7f37" in variant.html and "#6f42c1" not in variant.html
+    following, _ = make(engine, settings, timetable, "daily", DAY1 + timedelta(days=1))
+    assert "#6f42c1" in following.html and "#1a7f37" not in following.html

@@ -20,6 +20,7 @@ from publisher.web.admin import (
     dashboard,
     editions,
     inbox,
+    look,
     media_library,
     people,
     reports,
@@ -54,6 +55,7 @@ router.include_router(sending_now.router)  # breaking news and messages (issue 2
 router.include_router(audiences.router)
 router.include_router(account.router)
 router.include_router(people.router)
+router.include_router(look.router)
 # subscriber_files before subscribers: its /subscribers/import is not a subscriber's id.
 router.include_router(subscriber_files.router)
 router.include_router(subscribers.router)

@@ -28,6 +28,7 @@ SUBJECT_PAGES = {
     "import": "/admin/subscribers",
     "inbox_item": "/admin/inbox/{id}",
     "source": "/admin/sources",
+    "look": "/admin/look",
 }
 
 
