@@ -28,7 +28,7 @@ __all__ = [
 
 look_t = Look.__table__  # type: ignore[attr-defined]
 look_logos_t = LookLogo.__table__  # type: ignore[attr-defined]
-ROW = 1
+_ROW = 1
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class LogoFile:
 
 def look_chosen(session: Session) -> tuple[dict[str, Any], int]:
     """What an admin chose (the fields set, by name) and the look's version (0: never set)."""
-    row = session.execute(select(look_t.c.chosen, look_t.c.version).where(look_t.c.id == ROW))
+    row = session.execute(select(look_t.c.chosen, look_t.c.version).where(look_t.c.id == _ROW))
     found = row.first()
     if found is None:
         return {}, 0
@@ -58,11 +58,11 @@ def lock_look(session: Session, *, now: datetime) -> tuple[dict[str, Any], int]:
     one_at_a_time(session, "look")
     session.execute(
         insert_ignore(session)(look_t)
-        .values(id=ROW, chosen="", version=0, changed_at=now, changed_by="")
+        .values(id=_ROW, chosen="", version=0, changed_at=now, changed_by="")
         .on_conflict_do_nothing()
     )
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(look_t.c.id).where(look_t.c.id == ROW).with_for_update())
+        session.execute(select(look_t.c.id).where(look_t.c.id == _ROW).with_for_update())
     return look_chosen(session)
 
 
@@ -72,7 +72,7 @@ def set_look(
     """Store ``chosen`` as the look at ``version`` (after :func:`lock_look`)."""
     session.execute(
         update(look_t)
-        .where(look_t.c.id == ROW)
+        .where(look_t.c.id == _ROW)
         .values(
             chosen=json.dumps(dict(chosen), ensure_ascii=False, sort_keys=True),
             version=version,
