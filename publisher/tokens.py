@@ -48,7 +48,9 @@ __all__ = [
     "new_link_key",
 ]
 
-PURPOSES = ("confirm", "unsubscribe", "preferences", "access", "message", "staff", "test")
+PURPOSES = (
+    "confirm", "unsubscribe", "preferences", "access", "message", "staff", "test", "preview",
+)  # fmt: skip
 CONFIRM_TTL = timedelta(days=3)
 PREFERENCES_TTL = timedelta(days=90)
 # An unsubscribe link must keep working for readers who open an old digest (RFC 8058 asks for

@@ -50,6 +50,7 @@ __all__ = [
     "resolve_report",
     "save_article",
     "set_article_status",
+    "story_page",
     "suggested_language",
 ]
 
@@ -113,9 +114,17 @@ class ImportReport:
 
 
 def import_articles(
-    engine: Engine, settings: Settings, paths: Iterable[Path], *, now: datetime, actor: str
+    engine: Engine,
+    settings: Settings,
+    paths: Iterable[Path],
+    *,
+    now: datetime,
+    actor: str,
+    status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Import article files and folders, all or nothing: one bad record and nothing changes.
+    New articles get ``status`` (``draft``: kept for an editor to publish).
 
     Records stream through in batches inside one write transaction, so memory stays flat.
     """
@@ -123,7 +132,16 @@ def import_articles(
     size = sum(path.stat().st_size for path in files)
     workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     records = read_files(files, settings.zone, workers=workers)
-    return import_records(engine, settings, records, files=len(files), now=now, actor=actor)
+    return import_records(
+        engine,
+        settings,
+        records,
+        files=len(files),
+        now=now,
+        actor=actor,
+        status=status,
+        owner_id=owner_id,
+    )
 
 
 def import_objects(
@@ -134,10 +152,14 @@ def import_objects(
     source: str,
     now: datetime,
     actor: str,
+    status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Import article objects (the admin API's JSON), all or nothing, like files."""
     records = parse_objects(objects, source, settings.zone)
-    return import_records(engine, settings, records, files=0, now=now, actor=actor)
+    return import_records(
+        engine, settings, records, files=0, now=now, actor=actor, status=status, owner_id=owner_id
+    )
 
 
 def import_records(
@@ -148,6 +170,8 @@ def import_records(
     files: int,
     now: datetime,
     actor: str,
+    status: str = "published",
+    owner_id: int | None = None,
 ) -> ImportReport:
     """Write parsed records in batches in one transaction; any problem writes nothing."""
     report = ImportReport(files=files)
@@ -171,7 +195,13 @@ def import_records(
             elif len(batch) >= BATCH:
                 report.record(
                     store.upsert_articles(
-                        session, batch, now=now, host=settings.site_host, actor=actor
+                        session,
+                        batch,
+                        now=now,
+                        host=settings.site_host,
+                        actor=actor,
+                        status=status,
+                        owner_id=owner_id,
                     )
                 )
                 batch.clear()
@@ -181,7 +211,15 @@ def import_records(
                 f"nothing imported: {len(problems)} problem(s){more}", details=problems
             )
         report.record(
-            store.upsert_articles(session, batch, now=now, host=settings.site_host, actor=actor)
+            store.upsert_articles(
+                session,
+                batch,
+                now=now,
+                host=settings.site_host,
+                actor=actor,
+                status=status,
+                owner_id=owner_id,
+            )
         )
     return report
 
@@ -223,6 +261,16 @@ def article(engine: Engine, slug: str, *, now: datetime) -> store.ArticleView:
     return view
 
 
+def story_page(engine: Engine, slug: str, *, now: datetime) -> store.ArticleView:
+    """The story a page shows at its address: a published one, or a withdrawn one (whose
+    page says why, so readers of an old digest are not left on a bare 404)."""
+    with store.reading(engine) as session:
+        view = store.article_by_slug(session, slug)
+    if view.status(now) not in ("published", "withdrawn"):
+        raise NotFoundError(f"no article with slug {slug!r}")
+    return view
+
+
 def correct_article(engine: Engine, slug: str, note: str, *, now: datetime, actor: str) -> int:
     """Record a correction for readers; its id."""
     with store.writing(engine) as session:
@@ -232,8 +280,22 @@ def correct_article(engine: Engine, slug: str, note: str, *, now: datetime, acto
 def set_article_status(
     engine: Engine, slug: str, status: str, *, now: datetime, actor: str
 ) -> bool:
+    """Publish (a draft, or an unpublished or withdrawn story back) or unpublish (take it
+    off everything public, as ``articles unpublish`` and the API do); False when it already
+    was. Publishing a draft puts it out now; anything else keeps its first time."""
+    if status not in ("published", "unpublished"):
+        raise InputError(f"unknown status {status!r} (one of published, unpublished)")
     with store.writing(engine) as session:
-        return store.set_status(session, slug, status, now=now, actor=actor)
+        article_id = store.article_by_slug(session, slug).article.id or 0
+        state, _ = store.current_state(session, article_id, now=now)
+        if state == status or (status == "published" and state == "scheduled"):
+            return False
+        action = "publish" if status == "published" else "unpublish"
+        published_by = actor if action == "publish" else ""
+        store.change_state(
+            session, article_id, action, now=now, actor=actor, published_by=published_by
+        )
+        return True
 
 
 def save_article(
@@ -246,12 +308,15 @@ def save_article(
     now: datetime,
     actor: str,
     then: Callable[[Session, int], None] | None = None,
+    status: str = "published",
+    owner_id: int | None = None,
 ) -> tuple[int, bool]:
     """Write or edit one article from the article file keys (the newsroom's form), with the
     same validation and sanitising as ``articles add``: ``ArticleProblems`` names each field
     at fault. Edits go by id, so a new slug keeps the article's id and ``tag:`` URI.
     ``then(session, id)`` runs in the same transaction (an inbox item linked to the article
-    made from it): if it raises, nothing is saved. ``(id, whether anything changed)``."""
+    made from it): if it raises, nothing is saved. A new article gets ``status`` and its
+    writer ``owner_id``. ``(id, whether anything changed)``."""
     item = validate_form(fields, settings.zone)
     with store.writing(engine) as session:
         saved = store.save_article(
@@ -262,6 +327,8 @@ def save_article(
             now=now,
             host=settings.site_host,
             actor=actor,
+            status=status,
+            owner_id=owner_id,
         )
         if then is not None:
             then(session, saved[0])
@@ -316,6 +383,7 @@ def article_json(view: store.ArticleView, now: datetime, site_language: str) -> 
         "slug": a.slug,
         "title": a.title,
         "status": view.status(now),
+        "withdrawn_reason": a.withdrawn_reason,
         "categories": list(view.categories),
         "published_at": a.published_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),

@@ -26,8 +26,8 @@ __all__ = [
 
 users_app = typer.Typer(help="People who sign in to the newsroom (/admin/).", no_args_is_help=True)
 ROLE_HELP = (
-    "editor (articles, reports, inbox; editions: approve, cancel, send)"
-    " or admin (also people and subscribers)."
+    "contributor (own drafts, sent for review), editor (articles, reports, inbox; editions:"
+    " approve, cancel, send) or admin (also people and subscribers)."
 )
 
 
@@ -59,8 +59,8 @@ def users_add(
         address = normalise_email(email)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if role not in ("editor", "admin"):
-        raise InputError(f"--role must be editor or admin, not {role!r}")
+    if role not in ("contributor", "editor", "admin"):
+        raise InputError(f"--role must be contributor, editor or admin, not {role!r}")
     password = _new_password(address, password_stdin)  # before anything is changed
     with context() as (settings, engine):
         signer = Signer.of(settings.secret_key)

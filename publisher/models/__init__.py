@@ -1,7 +1,15 @@
 """The SQLModel tables, one module per domain, all re-exported here. No queries and no I/O:
 those live in :mod:`publisher.store`."""
 
-from publisher.models.articles import Article, ArticleCategory, Category, Correction, Report, Stamp
+from publisher.models.articles import (
+    Article,
+    ArticleCategory,
+    Category,
+    Correction,
+    Report,
+    Revision,
+    Stamp,
+)
 from publisher.models.base import AwareDateTime
 from publisher.models.community import Confirmation, Interest, Subscriber, Subscription
 from publisher.models.delivery import (
@@ -55,6 +63,7 @@ __all__ = [
     "PictureFetch",
     "PictureFile",
     "Report",
+    "Revision",
     "SignInAttempts",
     "Source",
     "SourceItem",

@@ -1,4 +1,5 @@
-"""Articles, their categories and corrections, the change stamp, and readers' error reports."""
+"""Articles, their categories, corrections and revisions, the change stamp, and readers'
+error reports."""
 
 from __future__ import annotations
 
@@ -9,11 +10,21 @@ from sqlmodel import Field, SQLModel
 
 from publisher.models.base import when
 
-__all__ = ["Article", "ArticleCategory", "Category", "Correction", "Report", "Stamp"]
+__all__ = [
+    "Article",
+    "ArticleCategory",
+    "Category",
+    "Correction",
+    "Report",
+    "Revision",
+    "Stamp",
+]
 
 
 class Article(SQLModel, table=True):
-    """A story. ``uid`` is its immutable ``tag:`` URI; ``slug`` may be re-used to update it."""
+    """A story. ``uid`` is its immutable ``tag:`` URI; ``slug`` may be re-used to update it.
+    ``status``: draft, in_review, published (scheduled while ``published_at`` is ahead),
+    withdrawn (its page says why) or unpublished (removed before anyone saw it)."""
 
     __tablename__ = "articles"
     __table_args__ = (
@@ -43,6 +54,12 @@ class Article(SQLModel, table=True):
     language: str = Field(default="", max_length=35)  # BCP 47; empty: the site's language
     # Stories with the same key are translations of each other (the first one's uid).
     translation_key: str = Field(default="", max_length=200, index=True)
+    # migration 0024: the editorial day
+    owner_id: int | None = None  # who wrote it in the newsroom (staff ids are never reused)
+    published_by: str = Field(default="", max_length=320)  # the editor who published it
+    review_note: str = Field(default="", sa_type=Text)  # an editor's note sending it back
+    withdrawn_reason: str = Field(default="", sa_type=Text)
+    withdrawn_at: datetime | None = when(nullable=True)
     # The site's own copy of its picture (issue 26); ``image`` is where it came from, if from
     # an address. A picture in use cannot be deleted.
     picture_id: int | None = Field(default=None, foreign_key="pictures.id", index=True)
@@ -100,3 +117,20 @@ class Report(SQLModel, table=True):
     correction_id: int | None = Field(
         default=None, foreign_key="corrections.id", ondelete="SET NULL"
     )  # resolved with this correction (the newsroom's "resolve with a correction")
+
+
+class Revision(SQLModel, table=True):
+    """One saved version of an article (every save keeps one): who, when, and the article
+    file keys as they were (``fields``, JSON), so any two can be compared and one restored."""
+
+    __tablename__ = "article_revisions"
+    __table_args__ = (Index("ix_article_revisions_article", "article_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", ondelete="CASCADE")
+    actor: str = Field(max_length=400)
+    action: str = Field(max_length=30)  # create, save, restore, publish, ...
+    status: str = Field(max_length=20)  # the article's status after this save
+    content_hash: str = Field(max_length=64)
+    fields: str = Field(sa_type=Text)
+    created_at: datetime = when()

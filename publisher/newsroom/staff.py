@@ -60,6 +60,12 @@ class Staff:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_editor(self) -> bool:
+        """An editor or an admin: publishes, corrects, sees subscribers' figures and sends
+        (a contributor only writes drafts)."""
+        return self.role in ("editor", "admin")
+
 
 def as_staff(row: StaffUser) -> Staff:
     return Staff(row.id or 0, row.email, row.role, row.session_epoch, bool(row.totp_secret))

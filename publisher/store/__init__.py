@@ -252,6 +252,14 @@ from publisher.store.reports import (
     reports_t,
     resolve_report,
 )
+from publisher.store.revisions import (
+    RevisionView,
+    keep_revisions,
+    revision_by_id,
+    revision_fields,
+    revision_list,
+    revisions_t,
+)
 from publisher.store.search import (
     CANDIDATES,
     MAX_QUERY_CHARS,
@@ -381,6 +389,13 @@ from publisher.store.workers import (
     unregister_worker,
     workers_t,
 )
+from publisher.store.workflow import (
+    EDITORIAL_STATUSES,
+    change_state,
+    current_state,
+    state_of,
+    withdrawn_stories,
+)
 
 __all__ = [
     "ARTICLE_STATUSES",
@@ -390,6 +405,7 @@ __all__ = [
     "BULK_CACHE_KIB",
     "CANDIDATES",
     "CARRYING",
+    "EDITORIAL_STATUSES",
     "EVERY_CATEGORY",
     "FETCH_ATTEMPTS",
     "FEW",
@@ -426,6 +442,7 @@ __all__ = [
     "PictureView",
     "Queued",
     "Received",
+    "RevisionView",
     "SearchHits",
     "SitemapEntry",
     "SubscriberFilter",
@@ -473,6 +490,7 @@ __all__ = [
     "category_ids",
     "category_is_public",
     "category_list",
+    "change_state",
     "changes",
     "claim_deliveries",
     "claim_mailbox",
@@ -486,6 +504,7 @@ __all__ = [
     "count_reader",
     "create_edition",
     "create_one_off",
+    "current_state",
     "delete_audience",
     "delete_picture",
     "delete_subscriber",
@@ -542,6 +561,7 @@ __all__ = [
     "item_for_article",
     "items_t",
     "keep_figures",
+    "keep_revisions",
     "kept_figures",
     "language_is",
     "last_sends",
@@ -633,6 +653,10 @@ __all__ = [
     "resolve_report",
     "resume_source",
     "reviews_due",
+    "revision_by_id",
+    "revision_fields",
+    "revision_list",
+    "revisions_t",
     "rotate_link_key",
     "save_article",
     "save_audience",
@@ -675,6 +699,7 @@ __all__ = [
     "stamp",
     "stamps_t",
     "start_deliveries",
+    "state_of",
     "status_counts",
     "story_languages",
     "story_page",
@@ -709,6 +734,7 @@ __all__ = [
     "views_by_id",
     "visible",
     "webhook_events_t",
+    "withdrawn_stories",
     "workers_t",
     "write_lock",
     "writing",

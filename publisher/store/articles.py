@@ -24,7 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from publisher.content import slugify
-from publisher.errors import InputError, NotFoundError
+from publisher.errors import ConflictError, DeniedError, InputError, NotFoundError
 from publisher.models import (
     Article,
     Category,
@@ -40,6 +40,7 @@ from publisher.store.engine import (
 )
 from publisher.store.picture_fetches import release_stale_pictures
 from publisher.store.pictures import PictureView, picture_views
+from publisher.store.revisions import keep_revisions
 from publisher.store.search import index_texts
 from publisher.store.stamps import bump
 
@@ -109,12 +110,22 @@ def upsert_articles(
     now: datetime,
     host: str,
     actor: str | None = None,
+    status: str = "published",
+    owner_id: int | None = None,
 ) -> BatchResult:
     """Insert new slugs, update changed ones, leave identical ones alone. One batch. With
-    ``actor``, each created and updated article is in the audit trail (fields that changed)."""
+    ``actor``, each created and updated article is in the audit trail (fields that changed)
+    and keeps a revision. New articles get ``status`` (``draft``: nobody sees them yet);
+    updated ones keep theirs. With ``owner_id`` (a contributor's import), new articles are
+    theirs, and changing anything but their own drafts is refused (DeniedError)."""
     if not items:
         return BatchResult([], [], 0)
     existing = _current_rows(session, [item.slug for item in items])
+    if owner_id is not None:
+        for item in items:
+            row = existing.get(item.slug)
+            if row is not None and (row.owner_id != owner_id or row.status != "draft"):
+                raise DeniedError(f"{item.slug!r} is not your draft: only an editor can change it")
     fresh = [item for item in items if item.slug not in existing]
     changed = [
         item
@@ -123,7 +134,7 @@ def upsert_articles(
     ]
     # Read before the writes: the audit trail records what the changed articles were.
     before = snapshots(session, [existing[i.slug].id for i in changed]) if actor else {}
-    ids = _insert_fresh(session, fresh, now, host)
+    ids = _insert_fresh(session, fresh, now, host, status, owner_id)
     ids.update(_update_changed(session, changed, existing, now))
     touched = [item for item in items if item.slug in ids]
     _link_categories(session, touched, ids)
@@ -132,8 +143,11 @@ def upsert_articles(
     if touched:
         bump(session, "articles")
     if actor and touched:
-        entries = _batch_changes(actor, touched, ids, before, existing, now)
+        entries = _batch_changes(actor, touched, ids, before, existing, now, status)
         record_many(session, entries, now=now)
+        keep_revisions(
+            session, [ids[item.slug] for item in touched], actor=actor, action="import", now=now
+        )
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
@@ -151,18 +165,25 @@ def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:
                 articles_t.c.slug,
                 articles_t.c.content_hash,
                 articles_t.c.published_at,
+                articles_t.c.owner_id,
+                articles_t.c.status,
             ).where(articles_t.c.slug.in_(slugs))
         )
     }
 
 
 def _insert_fresh(
-    session: Session, fresh: Sequence[ArticleInput], now: datetime, host: str
+    session: Session,
+    fresh: Sequence[ArticleInput],
+    now: datetime,
+    host: str,
+    status: str,
+    owner_id: int | None,
 ) -> dict[str, int]:
     """Insert the new articles in one statement; their ids by slug."""
     if not fresh:
         return {}
-    rows = [_new_row(item, now, host) for item in fresh]
+    rows = [_new_row(item, now, host, status=status, owner_id=owner_id) for item in fresh]
     result = session.execute(insert(articles_t).returning(articles_t.c.id, articles_t.c.slug), rows)
     ids = {row.slug: row.id for row in result}
     index_texts(session, ((ids[item.slug], item) for item in fresh), fresh=True)
@@ -201,6 +222,7 @@ def _batch_changes(
     before: dict[int, dict[str, Any]],
     existing: dict[str, Any],
     now: datetime,
+    status: str,
 ) -> list[dict[str, Any]]:
     """The audit entries of a batch: one per article whose audited fields changed."""
     entries = []
@@ -208,8 +230,8 @@ def _batch_changes(
         article_id = ids[item.slug]
         old = before.get(article_id)
         when = item.published_at or (existing[item.slug].published_at if old else now)
-        status = old["status"] if old else "published"
-        entry = _change(actor, article_id, old, _item_snapshot(item, when, status))
+        now_status = old["status"] if old else status
+        entry = _change(actor, article_id, old, _item_snapshot(item, when, now_status))
         if entry is not None:
             entries.append(entry)
     return entries
@@ -231,13 +253,21 @@ _EDITABLE = (
 )
 
 
-def _new_row(item: ArticleInput, now: datetime, host: str) -> dict[str, Any]:
+def _new_row(
+    item: ArticleInput,
+    now: datetime,
+    host: str,
+    *,
+    status: str = "published",
+    owner_id: int | None = None,
+) -> dict[str, Any]:
     published = item.published_at or now
     row = {name: getattr(item, name) for name in _EDITABLE}
     row.update(
         uid=new_uid(host, now),
         slug=item.slug,
-        status="published",
+        status=status,
+        owner_id=owner_id,
         content_hash=item.content_hash,
         published_at=published,
         created_at=now,
@@ -511,6 +541,21 @@ def _record_change(
         record_many(session, [entry], now=now)
 
 
+def _create(
+    session: Session, item: ArticleInput, row: dict[str, Any], *, now: datetime, actor: str
+) -> int:
+    """Insert one new article from the newsroom, indexed, linked, audited; its id."""
+    result = session.execute(insert(articles_t).returning(articles_t.c.id), [row])
+    new_id = int(result.scalar_one())
+    index_texts(session, [(new_id, item)], fresh=True)
+    _link_categories(session, [item], {item.slug: new_id})
+    link_translations(session, [item], {item.slug: new_id})
+    bump(session, "articles")
+    _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
+    keep_revisions(session, [new_id], actor=actor, action="create", now=now)
+    return new_id
+
+
 def save_article(
     session: Session,
     item: ArticleInput,
@@ -520,26 +565,23 @@ def save_article(
     now: datetime,
     host: str,
     actor: str,
+    status: str = "published",
+    owner_id: int | None = None,
+    action: str = "save",
 ) -> tuple[int, bool]:
-    """Create an article (``article_id`` None) or change the one with this id, slug included:
-    its id and ``tag:`` URI never change. ``(id, whether anything changed)``.
+    """Create an article (``article_id`` None; with ``status`` and its writer ``owner_id``)
+    or change the one with this id, slug included: its id and ``tag:`` URI never change.
+    ``(id, whether anything changed)``. A change keeps a revision (``action``: save,
+    restore).
 
     ``base_hash`` is the content the editor started from: a save over someone else's newer
-    change is refused rather than silently undoing it."""
+    change is refused (ConflictError) rather than silently undoing it."""
     taken = session.scalar(select(articles_t.c.id).where(articles_t.c.slug == item.slug))
     if taken is not None and taken != article_id:
         raise InputError(f"slug: {item.slug!r} is another article's slug; choose another")
     if article_id is None:
-        result = session.execute(
-            insert(articles_t).returning(articles_t.c.id), [_new_row(item, now, host)]
-        )
-        new_id = int(result.scalar_one())
-        index_texts(session, [(new_id, item)], fresh=True)
-        _link_categories(session, [item], {item.slug: new_id})
-        link_translations(session, [item], {item.slug: new_id})
-        bump(session, "articles")
-        _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
-        return new_id, True
+        row = _new_row(item, now, host, status=status, owner_id=owner_id)
+        return _create(session, item, row, now=now, actor=actor), True
     current = session.execute(
         select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.published_at)
         .where(articles_t.c.id == article_id)
@@ -548,9 +590,9 @@ def save_article(
     if current is None:
         raise NotFoundError(f"no article {article_id}")
     if base_hash is not None and base_hash != current.content_hash:
-        raise InputError(
+        raise ConflictError(
             "someone else changed this article after you opened it: nothing was saved. "
-            "Open it again to see their change (copy your text first)."
+            "Their version and yours are both shown: merge them and save again."
         )
     if current.content_hash == item.content_hash:
         return article_id, False
@@ -567,6 +609,7 @@ def save_article(
     bump(session, "articles")
     after = snapshots(session, [article_id])
     _record_change(session, actor, article_id, before[article_id], after[article_id], now)
+    keep_revisions(session, [article_id], actor=actor, action=action, now=now)
     return article_id, True
 
 
@@ -589,6 +632,7 @@ class ArticleView:
     picture: PictureView | None = None  # the site's own copy of its image, once kept
 
     def status(self, now: datetime) -> str:
+        """draft, in_review, scheduled, published, withdrawn or unpublished, at ``now``."""
         if self.article.status == "published" and self.article.published_at > now:
             return "scheduled"
         return self.article.status
@@ -731,7 +775,8 @@ class ArticleFilter:
     """What the newsroom's article list asks for; empty values mean "any"."""
 
     text: str = ""  # in the title, slug or summary
-    status: str = ""  # published, scheduled, unpublished
+    status: str = ""  # one of ARTICLE_STATUSES
+    owner_id: int | None = None  # only this writer's articles (a contributor's list)
     category: str = ""  # a category's slug
     sponsored: bool | None = None
     ai_assisted: bool | None = None
@@ -781,10 +826,12 @@ def _filtered(query: Any, wanted: ArticleFilter, now: datetime, *, status: bool 
         query = query.where(articles_t.c.author == wanted.author)
     if wanted.language:
         query = query.where(language_is(wanted.language, wanted.site_language))
+    if wanted.owner_id is not None:
+        query = query.where(articles_t.c.owner_id == wanted.owner_id)
     return query
 
 
-ARTICLE_STATUSES = ("published", "scheduled", "unpublished")
+ARTICLE_STATUSES = ("draft", "in_review", "scheduled", "published", "withdrawn", "unpublished")
 
 
 def find_articles(

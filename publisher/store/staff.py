@@ -30,7 +30,7 @@ __all__ = [
 
 staff_t = StaffUser.__table__  # type: ignore[attr-defined]
 _sessions_t = StaffSession.__table__  # type: ignore[attr-defined]
-ROLES = ("editor", "admin")
+ROLES = ("contributor", "editor", "admin")
 
 
 def add_staff(session: Session, email: str, role: str, *, nonce: str, now: datetime) -> int:

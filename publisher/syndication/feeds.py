@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from publisher import store
-from publisher.content import slugify
+from publisher.content import slugify, xml_text
 from publisher.errors import OperationalError
 from publisher.languages import gettext, language_name
 from publisher.settings import Settings
@@ -113,10 +113,17 @@ class FeedBuilder:
             sponsored_label=gettext(language, "Sponsored"),
         )
 
-    def info(self, prefix: str, title: str, language: str = "") -> FeedInfo:
+    def info(
+        self,
+        prefix: str,
+        title: str,
+        deleted: tuple[formats.Tombstone, ...] = (),
+        language: str = "",
+    ) -> FeedInfo:
         site = self.settings.site_url
         base = f"{site}/{prefix}" if prefix else site
         return FeedInfo(
+            deleted=deleted,
             title=title,
             subtitle=self.settings.site_tagline,
             home_url=site,
@@ -131,16 +138,31 @@ class FeedBuilder:
         formats."""
         version = store.stamp(session, "articles")
         groups = self._groups(session, now=now)
+        deleted = self._tombstones(session)
         with self._lock:
             items = self._items_for({key for _, _, keys, _ in groups for key in keys}, session)
             documents = {}
             for prefix, title, keys, language in groups:
-                documents.update(self._documents_for(prefix, title, keys, items, language))
+                gone = deleted if not prefix else ()
+                documents.update(self._documents_for(prefix, title, keys, items, gone, language))
             self._documents = {path: self._documents[path] for path in documents}
         return FeedSet(
             {path: doc for path, doc in documents.items()},
             version,
             store.next_scheduled(session, now=now),
+        )
+
+    def _tombstones(self, session: Session) -> tuple[formats.Tombstone, ...]:
+        """The site feed's withdrawn stories, as Atom says them (RFC 6721)."""
+        site = self.settings.site_url
+        return tuple(
+            formats.Tombstone(
+                row.uid,
+                f"{site}/articles/{_quote(row.slug)}",
+                row.withdrawn_at,
+                xml_text(row.withdrawn_reason),
+            )
+            for row in store.withdrawn_stories(session, limit=self.settings.feed_items)
         )
 
     def _groups(
@@ -189,9 +211,10 @@ class FeedBuilder:
         title: str,
         keys: list[store.ArticleKey],
         items: dict[store.ArticleKey, FeedItem],
+        deleted: tuple[formats.Tombstone, ...] = (),
         language: str = "",
     ) -> dict[str, FeedDocument]:
-        recipe = (title, language, *keys)
+        recipe = (title, deleted, language, *keys)
         out = {}
         info: FeedInfo | None = None
         for kind, (name, _) in formats.FORMATS.items():
@@ -200,7 +223,7 @@ class FeedBuilder:
             if known is not None and known[0] == recipe:
                 out[path] = known[1]
                 continue
-            info = info or self.info(prefix, title, language)
+            info = info or self.info(prefix, title, deleted, language)
             document = formats.render(kind, info, [items[k] for k in keys if k in items])
             self._documents[path] = (recipe, document)
             out[path] = document

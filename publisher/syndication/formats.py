@@ -33,9 +33,11 @@ __all__ = [
     "FORMATS",
     "JSON_FEED_VERSION",
     "RENDERERS",
+    "TOMBSTONES",
     "FeedDocument",
     "FeedInfo",
     "FeedItem",
+    "Tombstone",
     "atom",
     "browser_page",
     "display_title",
@@ -85,8 +87,20 @@ class FeedItem:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """A withdrawn story, for the formats that can say an entry was deleted (Atom, RFC 6721:
+    ``at:deleted-entry``); the others just leave it out."""
+
+    uid: str
+    url: str
+    when: datetime
+    comment: str
+
+
+@dataclass(frozen=True)
 class FeedInfo:
-    """Feed-level values; ``urls`` maps a format to that feed's own absolute URL."""
+    """Feed-level values; ``urls`` maps a format to that feed's own absolute URL;
+    ``deleted``: the withdrawn stories the feed names as deleted, where its format can."""
 
     title: str
     subtitle: str
@@ -96,6 +110,7 @@ class FeedInfo:
     hub: str | None = None
     stylesheet: str | None = None
     icon: str | None = None
+    deleted: tuple[Tombstone, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,7 +288,46 @@ def rss(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
 
 
 def atom(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
-    return _xml(info, items, for_atom=True)
+    raw = _xml(info, items, for_atom=True)
+    return _tombstones(raw, info.deleted) if info.deleted else raw
+
+
+TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
+
+
+def _tombstones(raw: bytes, deleted: Sequence[Tombstone]) -> bytes:
+    """The Atom feed with an ``at:deleted-entry`` (RFC 6721) for each withdrawn story, before
+    the entries (RFC 4287's schema wants extension elements there): a reader app that kept
+    the entry learns it was withdrawn, and why."""
+    root = etree.fromstring(raw)
+    feed = etree.Element(root.tag, nsmap={**root.nsmap, "at": TOMBSTONES}, attrib=dict(root.attrib))
+    feed.text = root.text
+    children = list(root)
+    first = next(
+        (n for n, child in enumerate(children) if child.tag == f"{{{ATOM_NS}}}entry"),
+        len(children),
+    )
+    for child in children[:first]:
+        feed.append(child)
+    if len(feed):
+        feed[-1].tail = "\n  "
+    for gone in deleted:
+        entry = etree.SubElement(
+            feed, f"{{{TOMBSTONES}}}deleted-entry", ref=gone.uid, when=_rfc3339(gone.when)
+        )
+        entry.text, entry.tail = "\n    ", "\n  "
+        link = etree.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=gone.url)
+        link.tail = "\n    "
+        comment = etree.SubElement(entry, f"{{{TOMBSTONES}}}comment")
+        comment.text = "Withdrawn: " + gone.comment
+        comment.tail = "\n  "
+    for child in children[first:]:
+        feed.append(child)
+    if len(feed):
+        feed[-1].tail = "\n"
+    head = raw[: raw.index(b"<feed")] if b"<feed" in raw else b""
+    body: bytes = etree.tostring(feed, encoding="utf-8")
+    return head + body + b"\n"
 
 
 def _rfc3339(value: datetime) -> str:

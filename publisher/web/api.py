@@ -19,16 +19,17 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from publisher.articles import publish
+from publisher.articles import editorial, publish
 from publisher.community import csv_files, subscriptions
 from publisher.editions import sends, stats
-from publisher.errors import InputError
+from publisher.errors import InputError, NotFoundError
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES
 from publisher.web.application import Application, application
 
 __all__ = [
     "API_ACTOR",
+    "CONTRIBUTOR_PATHS",
     "EDITOR_PATHS",
     "IMPORT_PATH",
     "MAX_ID",
@@ -38,6 +39,7 @@ __all__ = [
     "EditionId",
     "Gate",
     "ImportResult",
+    "Note",
     "Resolution",
     "SessionCaller",
     "TestSendRequest",
@@ -47,6 +49,7 @@ __all__ = [
     "authorised",
     "bearer_ok",
     "cancel",
+    "contributor_may",
     "correct",
     "docs_router",
     "edition",
@@ -62,11 +65,15 @@ __all__ = [
     "republish",
     "resolve",
     "resume",
+    "review",
     "router",
+    "send_back",
     "subscribers",
     "swagger",
     "test",
     "unpublish",
+    "withdraw",
+    "writing",
 ]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit in both databases: larger ones are a 422, not a crash
@@ -75,6 +82,15 @@ IMPORT_PATH = "/api/subscribers/import"  # takes up to PUBLISHER_MAX_IMPORT_BYTE
 
 class Correction(BaseModel):
     note: str = Field(min_length=1, max_length=5000, description="What was corrected, for readers")
+
+
+class Note(BaseModel):
+    note: str = Field(
+        min_length=1,
+        max_length=5000,
+        description="Sending back: what the writer should change. Withdrawing: why, for "
+        "readers (it finishes “This story was withdrawn on ... because ...”)",
+    )
 
 
 class Resolution(BaseModel):
@@ -121,6 +137,15 @@ class ImportResult(BaseModel):
 API_ACTOR = "api-token"
 
 
+def writing(request: Request) -> editorial.Writer:
+    """Who an API call acts as: the newsroom person whose session made it (with their
+    role), else the bearer token, which acts as an editor."""
+    who = getattr(request.state, "staff", None)
+    if who is None:
+        return editorial.Writer(API_ACTOR, "editor")
+    return editorial.Writer(str(who.email), str(who.role), int(who.id))
+
+
 def actor(request: Request) -> str:
     """Who an API call is recorded as in the audit trail: the signed-in person whose
     newsroom session made it, else the bearer token."""
@@ -149,6 +174,26 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The newsroom session of a request, read from its cookie before any body: (the person or
 # None, whether X-CSRF-Token is the session's form token). web/admin/session.api_caller.
 SessionCaller = Callable[[Scope], Awaitable[tuple[Any, bool]]]
+
+
+# What a contributor's newsroom session may use: their own stories, listed, and sending one
+# for review; anything else (publishing above all) is a 403.
+CONTRIBUTOR_PATHS = (("GET", "/api/articles"), ("POST", "/api/articles/*/review"))
+
+
+def contributor_may(method: str, path: str) -> bool:
+    """Whether a contributor's newsroom session may make this /api request."""
+    parts = path.rstrip("/").split("/")
+    for allowed, pattern in CONTRIBUTOR_PATHS:
+        wanted = pattern.split("/")
+        methods = (allowed, "HEAD") if allowed == "GET" else (allowed,)
+        if (
+            method in methods
+            and len(parts) == len(wanted)
+            and all(w in ("*", p) for w, p in zip(wanted, parts, strict=True))
+        ):
+            return True
+    return False
 
 
 def editor_may(path: str) -> bool:
@@ -188,6 +233,8 @@ class Gate:
             refusal = ""
             if scope["method"] not in SAFE_METHODS and not token_ok:
                 refusal = "a request made with a newsroom session needs its X-CSRF-Token header"
+            elif not who.is_editor and not contributor_may(scope["method"], path):
+                refusal = editorial.ROLE_WORDS
             elif not who.is_admin and not editor_may(path):
                 refusal = "only an admin can do that"
             if not refusal:
@@ -245,9 +292,17 @@ def _article(app: Application, slug: str) -> dict[str, Any]:
     )
 
 
-def _imported(app: Application, who: str, articles: list[dict[str, Any]]) -> ImportResult:
+def _imported(
+    app: Application, who: str, articles: list[dict[str, Any]], *, draft: bool = False
+) -> ImportResult:
     report = publish.import_objects(
-        app.engine, app.settings, articles, source="request", now=app.clock(), actor=who
+        app.engine,
+        app.settings,
+        articles,
+        source="request",
+        now=app.clock(),
+        actor=who,
+        status="draft" if draft else "published",
     )
     return ImportResult(
         created=report.created,
@@ -258,23 +313,30 @@ def _imported(app: Application, who: str, articles: list[dict[str, Any]]) -> Imp
 
 
 @router.get("/articles")
-def list_articles(app: Application = Depends(application)) -> list[dict[str, Any]]:
-    """Every article, scheduled and unpublished ones too, newest first."""
+def list_articles(
+    app: Application = Depends(application), acting: editorial.Writer = Depends(writing)
+) -> list[dict[str, Any]]:
+    """Every article, drafts, stories in review, scheduled, withdrawn and unpublished ones
+    too, newest first (a contributor's session: their own only)."""
     now = app.clock()
     return [
         publish.article_json(v, now, app.settings.site_language)
         for v in publish.list_articles(app.engine)
+        if editorial.may_see(acting, v)
     ]
 
 
 @router.post("/articles")
 def add_articles(
     articles: Annotated[list[dict[str, Any]], Body(description="Article objects (file keys)")],
+    draft: Annotated[bool, Query(description="New articles are drafts, for an editor")] = False,
     app: Application = Depends(application),
     who: str = Depends(actor),
 ) -> ImportResult:
-    """Create or update articles by slug, all or nothing (the article file keys)."""
-    return _imported(app, who, articles)
+    """Create or update articles by slug, all or nothing (the article file keys); new ones
+    are published (at their ``published_at``) unless ``draft``; updated ones keep their
+    state."""
+    return _imported(app, who, articles, draft=draft)
 
 
 @router.put("/articles/{slug}")
@@ -315,9 +377,53 @@ def unpublish(
 def republish(
     slug: str, app: Application = Depends(application), who: str = Depends(actor)
 ) -> dict[str, Any]:
-    """Put an unpublished article back on the site and the feeds."""
+    """Publish a draft or a story in review (now, or at its time if that is ahead), or put
+    an unpublished or withdrawn article back on the site and the feeds."""
     publish.set_article_status(app.engine, slug, "published", now=app.clock(), actor=who)
     return _article(app, slug)
+
+
+def _changed(
+    app: Application, slug: str, action: str, acting: editorial.Writer, note: str = ""
+) -> dict[str, Any]:
+    view = publish.article_any(app.engine, slug)
+    if not editorial.may_see(acting, view):
+        raise NotFoundError(f"no article with slug {slug!r}")
+    editorial.change(app.engine, view, action, acting, now=app.clock(), note=note)
+    return _article(app, slug)
+
+
+@router.post("/articles/{slug}/review")
+def review(
+    slug: str,
+    app: Application = Depends(application),
+    acting: editorial.Writer = Depends(writing),
+) -> dict[str, Any]:
+    """Send a draft for review: it waits in the editors' queue (409 unless a draft)."""
+    return _changed(app, slug, "review", acting)
+
+
+@router.post("/articles/{slug}/send-back")
+def send_back(
+    slug: str,
+    given: Note,
+    app: Application = Depends(application),
+    acting: editorial.Writer = Depends(writing),
+) -> dict[str, Any]:
+    """Send a story in review back to its writer as a draft, with a note."""
+    return _changed(app, slug, "send-back", acting, given.note)
+
+
+@router.post("/articles/{slug}/withdraw")
+def withdraw(
+    slug: str,
+    given: Note,
+    app: Application = Depends(application),
+    acting: editorial.Writer = Depends(writing),
+) -> dict[str, Any]:
+    """Withdraw a published story: its page stays at its address with the reason and no
+    body; it leaves the feeds, search, the sitemaps and the archive."""
+    return _changed(app, slug, "withdraw", acting, given.note)
 
 
 # -------------------------------------------------------------------------- subscribers

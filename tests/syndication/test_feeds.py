@@ -20,11 +20,11 @@ from lxml import etree
 from sqlalchemy import Engine
 
 from publisher import store
-from publisher.articles import publish
+from publisher.articles import editorial, publish
 from publisher.community import subscriptions
 from publisher.errors import InputError, OperationalError
 from publisher.settings import Settings
-from publisher.syndication import feeds
+from publisher.syndication import feeds, formats
 from publisher.templating import make_environment
 from tests.pictures import keep_addresses
 from tests.support import EXAMPLES, NOW, make_settings
@@ -492,3 +492,25 @@ def test_feeds_changed_is_one_short_line_and_the_full_list_at_debug(
     [full] = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert all(path in full for path in feed_set.documents)
     assert feeds.changed_line(["rss.xml"]) == "feeds changed: 1 (rss.xml)"
+
+
+def test_a_withdrawn_story_leaves_every_feed_and_atom_says_it_was_deleted(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    load(engine, settings, tmp_path)
+    view = publish.article_any(engine, "penang-culture-forum")
+    editor = editorial.Writer("ed@example.com", "editor")
+    editorial.change(engine, view, "withdraw", editor, now=NOW, note="the forum was cancelled.")
+    feed_set = build(engine, settings)
+    for path, doc in feed_set.documents.items():
+        assert view.article.uid.encode() not in doc.body or path == "atom.xml", path
+        assert view.article.title.encode() not in doc.body, path
+    atom = feed_set.documents["atom.xml"].body
+    assert validate_atom(atom) == []
+    root = etree.fromstring(atom)
+    tombstone = root.find(f"{{{formats.TOMBSTONES}}}deleted-entry")
+    assert tombstone is not None and tombstone.get("ref") == view.article.uid  # RFC 6721
+    comment = tombstone.findtext(f"{{{formats.TOMBSTONES}}}comment")
+    assert comment == "Withdrawn: the forum was cancelled."
+    assert view.article.title not in titles(atom)
+    assert build(engine, settings).documents["atom.xml"].body == atom  # the same bytes again

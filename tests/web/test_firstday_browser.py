@@ -111,7 +111,8 @@ def _an_article(page: Any, site: str) -> None:
     page.get_by_label("Summary").fill("Stalls are back on Jalan Alor.")
     page.get_by_label("Body (Markdown)").fill("The market reopens with **120 stalls**.")
     page.get_by_label("Categories").fill("Food")
-    page.get_by_role("button", name="Save the article").click()
+    page.get_by_label("Editor").fill("Daniel Tan")
+    page.get_by_role("button", name="Publish", exact=True).click()
     page.locator("#article-status").filter(has_text="published").wait_for()
     page.goto(site + "/articles/night-market-reopens")
     assert page.locator("h1").first.inner_text() == "Night market reopens"

@@ -68,7 +68,7 @@ router = APIRouter()
 def account(
     request: Request,
     done: str = "",
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """The signed-in person's own account page."""
@@ -78,7 +78,7 @@ def account(
 @router.post("/account/password", response_class=HTMLResponse)
 async def change_password(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """A new password (given the current one): every other session ends."""
@@ -107,7 +107,7 @@ async def change_password(
 @router.post("/account/totp", response_class=HTMLResponse)
 def start_totp(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """A second factor's set-up begins: a secret to scan, waiting for its first code."""
@@ -124,7 +124,7 @@ def start_totp(
 @router.post("/account/totp/confirm", response_class=HTMLResponse)
 async def confirm_totp(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """The set-up's first code: the second factor is on, its recovery codes shown once."""
@@ -150,7 +150,7 @@ async def confirm_totp(
 @router.post("/account/totp/codes", response_class=HTMLResponse)
 async def new_codes(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """New recovery codes (given a code), shown once; the old ones no longer work."""
@@ -175,7 +175,7 @@ async def new_codes(
 @router.post("/account/totp/off", response_class=HTMLResponse)
 async def totp_off(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """The second factor off (given a code)."""

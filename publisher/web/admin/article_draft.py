@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from html.parser import HTMLParser
 
 from starlette.datastructures import FormData
@@ -42,16 +42,19 @@ class Draft:
         return cls({name: "" for name in FIELDS}, {name: False for name in FLAGS})
 
     @classmethod
-    def of(cls, view: store.ArticleView, zone: tzinfo) -> Draft:
-        """The form filled with a saved article, its time in ``zone`` (the site's)."""
+    def of(cls, view: store.ArticleView, zone: tzinfo, *, now: datetime | None = None) -> Draft:
+        """The form filled with a saved article, its time in ``zone`` (the site's). A story
+        not yet published shows a time only if it is ahead of ``now`` (a planned one): its
+        stored time means nothing to readers until it goes out."""
         a = view.article
         html = bool(a.body_html and not a.body_markdown)
+        unplanned = a.status in ("draft", "in_review") and now is not None and a.published_at <= now
         values = {
             "title": a.title,
             "slug": a.slug,
             "summary": a.summary,
             "body": a.body_html if html else a.body_markdown,
-            "published_at": a.published_at.astimezone(zone).strftime(LOCAL),
+            "published_at": "" if unplanned else a.published_at.astimezone(zone).strftime(LOCAL),
             "author": a.author,
             "editor": a.editor,
             "categories": ", ".join(view.categories),

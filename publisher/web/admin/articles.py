@@ -1,6 +1,7 @@
-"""The newsroom's articles (``/admin/articles``): the list with search and filters, newest
-first, a page at a time. The form to write or edit one is ``article_form``, whose routes this
-router carries too."""
+"""The newsroom's articles (``/admin/articles``, for editors): the list with search and
+filters, newest first, a page at a time, each story with its state. The form to write or
+edit one is ``article_form``, a story's life ``article_life`` and its revisions
+``article_revisions``, whose routes this router carries too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from publisher import store
 from publisher.articles import publish
 from publisher.languages import normalize_tag
 from publisher.newsroom.staff import Staff
-from publisher.web.admin import article_form
+from publisher.web.admin import article_form, article_life, article_preview, article_revisions
 from publisher.web.admin.pages import render
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
@@ -123,4 +124,7 @@ def article_list(
     )
 
 
+router.include_router(article_preview.router)  # before /articles/{article_id}
 router.include_router(article_form.router)
+router.include_router(article_life.router)
+router.include_router(article_revisions.router)

@@ -1,6 +1,7 @@
 """The newsroom's front page (``/admin/``): subscribers and their growth, the last editions,
-the queue and the mail server, the next sends, open reports and scheduled articles; and
-``/admin/live``, the queue and mail server figures the page polls every 10 seconds."""
+the queue and the mail server, the next sends, the stories waiting for review, open reports
+and scheduled articles (a contributor sees their own stories instead); and ``/admin/live``,
+the queue and mail server figures the page polls every 10 seconds."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from publisher import store
+from publisher.articles import publish
 from publisher.newsroom import dashboard as newsroom
 from publisher.newsroom.staff import Staff
 from publisher.web.admin.chart import growth_chart
 from publisher.web.admin.pages import render
 from publisher.web.admin.polling import STOP_POLLING, poller
-from publisher.web.admin.session import editor
+from publisher.web.admin.session import writer
 from publisher.web.application import Application, application
 
 __all__ = ["router"]
@@ -62,12 +65,22 @@ def finished_editions(request: Request) -> newsroom.Counted:
 @router.get("/", response_class=HTMLResponse)
 def dashboard(
     request: Request,
-    who: Staff = Depends(editor),
+    who: Staff = Depends(writer),
     app: Application = Depends(application),
     finished: newsroom.Counted = Depends(finished_editions),
 ) -> HTMLResponse:
-    """The newsroom's front page."""
+    """The newsroom's front page (a contributor's: their own stories and editors' notes)."""
     now = app.clock()
+    if not who.is_editor:
+        mine, counts = publish.find_articles(
+            app.engine, store.ArticleFilter(owner_id=who.id), now=now, offset=0, limit=50
+        )
+        return render(
+            request, app, "dashboard_writer.html", staff=who, views=mine, counts=counts, now=now
+        )
+    review, _ = publish.find_articles(
+        app.engine, store.ArticleFilter(status="in_review"), now=now, offset=0, limit=50
+    )
     board = newsroom.dashboard(app.engine, app.settings, app.timetable, now=now, known=finished)
     return render(
         request,
@@ -79,6 +92,7 @@ def dashboard(
         mail=mail_health(app),
         chart=growth_chart(board.growth),
         now=now,
+        review=review,
         complaints_limit=newsroom.COMPLAINTS_LIMIT,
         complaints_aim=newsroom.COMPLAINTS_AIM,
         bounces_limit=newsroom.BOUNCES_LIMIT,

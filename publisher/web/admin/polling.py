@@ -35,5 +35,7 @@ async def poller(request: Request, app: Application = Depends(application)) -> S
     )
     if who is None and not polled:
         raise session.SignInNeeded()
+    if who is not None and not who.is_editor:  # the queue and sends are not a contributor's
+        raise session.NotAllowed(session.CONTRIBUTORS)
     request.state.staff = who
     return who

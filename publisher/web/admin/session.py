@@ -36,6 +36,7 @@ from publisher.settings import Settings
 from publisher.web.application import Application, Clock, application
 
 __all__ = [
+    "CONTRIBUTORS",
     "COOKIE",
     "EXPIRED_FORM",
     "SAFE_METHODS",
@@ -52,10 +53,12 @@ __all__ = [
     "end",
     "middleware_options",
     "signed_in",
+    "writer",
 ]
 
 COOKIE = "newsroom"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CONTRIBUTORS = "A contributor writes drafts and sends them for review: only an editor can see that."
 EXPIRED_FORM = (
     "This form has expired or did not come from the newsroom: reload the page and try again."
 )
@@ -152,8 +155,9 @@ async def check_form_token(request: Request) -> None:
 async def _signed_in_as(
     request: Request, engine: Engine, settings: Settings, clock: Clock, role: str
 ) -> Staff:
-    """The signed-in person if ``role`` allows them (``editor``: anyone; ``admin``: admins
-    only), with the form token checked on anything that changes something."""
+    """The signed-in person if ``role`` allows them (``writer``: anyone; ``editor``: editors
+    and admins; ``admin``: admins only), with the form token checked on anything that
+    changes something."""
     who = await run_in_threadpool(current, request, engine, settings, now=clock())
     if who is None:
         raise SignInNeeded()
@@ -161,14 +165,24 @@ async def _signed_in_as(
         # Before the form token, which reads the body: an editor's upload to an admin's
         # page is refused without being read.
         raise NotAllowed()
+    if role == "editor" and not who.is_editor:
+        raise NotAllowed(CONTRIBUTORS)
     await check_form_token(request)
     request.state.staff = who
     return who
 
 
+async def writer(request: Request, app: Application = Depends(application)) -> Staff:
+    """The dependency of the pages a contributor uses too (their articles, the dashboard,
+    their account): anyone signed in, with the form token checked on anything that changes
+    something. What a contributor may do there is the use cases' business."""
+    return await _signed_in_as(request, app.engine, app.settings, app.clock, "writer")
+
+
 async def editor(request: Request, app: Application = Depends(application)) -> Staff:
-    """The dependency of every newsroom page: the signed-in person (an editor or an admin),
-    with the form token checked on anything that changes something."""
+    """The dependency of every other newsroom page: the signed-in person if an editor or an
+    admin (a contributor is refused), with the form token checked on anything that changes
+    something."""
     return await _signed_in_as(request, app.engine, app.settings, app.clock, "editor")
 
 

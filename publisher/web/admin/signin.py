@@ -229,7 +229,7 @@ async def code(request: Request, app: Application = Depends(application)) -> Res
 @router.post("/logout")
 def logout(
     request: Request,
-    _who: Staff = Depends(session.editor),
+    _who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """This browser's session ends (in the database: a copy of its cookie opens nothing)."""
@@ -240,7 +240,7 @@ def logout(
 @router.post("/sign-out-everywhere")
 def everywhere(
     request: Request,
-    who: Staff = Depends(session.editor),
+    who: Staff = Depends(session.writer),
     app: Application = Depends(application),
 ) -> Response:
     """Every session of this person ends, this one too."""

@@ -228,7 +228,8 @@ def test_an_edit_keeps_the_id_a_new_slug_included_and_is_in_the_trail(
     stale = client.post(
         f"/admin/articles/{article_id}", data=_form(token, **{**fields, "title": "Mine"})
     )
-    assert stale.status_code == 400 and "someone else changed" in stale.text
+    assert stale.status_code == 409 and "someone else changed" in stale.text
+    assert "Their version" in stale.text and "Mine" in stale.text  # both versions shown
     assert 'value="Mine"' in stale.text and _view(engine, "new-title").article.title == "New title"
 
 
@@ -265,30 +266,45 @@ def test_schedule_then_see_it_at_its_time_unpublish_and_publish_again(
     local = later.astimezone(settings.zone).strftime("%Y-%m-%dT%H:%M")
     saved = client.post(
         "/admin/articles/new",
-        data=_form(token, title="Embargoed results", body="Results.", published_at=local),
+        data=_form(
+            token,
+            title="Embargoed results",
+            body="Results.",
+            published_at=local,
+            editor="Ed",
+            action="publish",
+        ),
         follow_redirects=False,
     )
     path = saved.headers["location"].split("?")[0]
     page = client.get(path).text
-    assert 'id="article-status">scheduled' in page and settings.zone.key in page
+    assert 'id="article-status"><span class="badge warn">scheduled' in page
+    assert settings.zone.key in page
     assert client.get("/articles/embargoed-results").status_code == 404
     assert "Embargoed results" not in client.get("/feed.xml").text
     clock.now = later  # the app's clock, passed in: its time has come
     assert client.get("/articles/embargoed-results").status_code == 200
     assert "Embargoed results" in client.get("/feed.xml").text
+    # Readers have seen it: it is withdrawn (with a reason), not unpublished.
+    refused = client.post(path + "/status", data={"csrf": token, "status": "unpublished"})
+    assert refused.status_code == 409 and "withdraw" in refused.text
     off = client.post(
-        path + "/status", data={"csrf": token, "status": "unpublished"}, follow_redirects=False
+        path + "/withdraw",
+        data={"csrf": token, "reason": "the results were not final."},
+        follow_redirects=False,
     )
-    assert off.headers["location"].endswith("done=unpublished")
-    assert client.get("/articles/embargoed-results").status_code == 404
+    assert off.headers["location"].endswith("done=withdrawn")
+    withdrawn = client.get("/articles/embargoed-results")
+    assert withdrawn.status_code == 200 and "the results were not final." in withdrawn.text
+    assert "Results.</p>" not in withdrawn.text  # no body
     # The feed cache looks at the change stamp once a second (its default): wait for that.
     wait_for(lambda: "Embargoed results" not in client.get("/feed.xml").text, "feed without it")
     client.post(path + "/status", data={"csrf": token, "status": "published"})
-    assert client.get("/articles/embargoed-results").status_code == 200
+    assert "Results.</p>" in client.get("/articles/embargoed-results").text
     wait_for(lambda: "Embargoed results" in client.get("/feed.xml").text, "feed with it again")
     article_id = int(path.rsplit("/", 1)[1])
     actions = [e.action for e in _trail(engine, "article", article_id)]
-    assert actions == ["article.publish", "article.unpublish", "article.create"]
+    assert actions == ["article.publish", "article.withdraw", "article.publish", "article.create"]
     bad = client.post(path + "/status", data={"csrf": token, "status": "deleted"})
     assert bad.status_code == 400
 
@@ -519,8 +535,10 @@ def test_unpublish_asks_first_and_says_where_the_story_leaves(
     engine: Engine, settings: Settings
 ) -> None:
     # Issue 25: one click unpublished at once. The page now links to a question; only its
-    # answer (the same POST the form always sent) unpublishes.
-    _add(engine, settings, {"title": "Port strike"})
+    # answer (the same POST the form always sent) unpublishes. Issue 26: a story readers
+    # saw is withdrawn instead; unpublishing is for one nobody saw (here, scheduled).
+    later = (NOW + timedelta(days=1)).isoformat()
+    _add(engine, settings, {"title": "Port strike", "published_at": later})
     article_id = _view(engine, "port-strike").article.id
     client, token = _editor(engine, settings)
     page = client.get(f"/admin/articles/{article_id}").text

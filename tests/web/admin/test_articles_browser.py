@@ -80,9 +80,10 @@ def test_write_schedule_publish_and_correct_from_a_report(
         page.get_by_label("Categories").fill("Food, Kuala Lumpur")
         page.get_by_label("Author").fill("Aisha Rahman")
         _shot(page, "article-form", width)
-        page.get_by_role("button", name="Save the article").click()
+        page.get_by_label("Editor").fill("Daniel Tan")
+        page.get_by_role("button", name="Publish", exact=True).click()
         page.locator("#article-status").filter(has_text="scheduled").wait_for()
-        assert page.get_by_role("status").inner_text() == "Saved."
+        assert page.get_by_role("status").inner_text() == "Published."
         _shot(page, "article-scheduled", width)
         assert httpx.get(base + "/articles/night-market-reopens").status_code == 404
         assert "Night market reopens" not in httpx.get(base + "/feed.xml").text

@@ -132,7 +132,7 @@ def test_an_item_opens_in_the_article_form_and_becomes_an_article_linked_to_it(
 
     fields = {
         "csrf": token,
-        "action": "save",
+        "action": "publish",
         "from_item": str(item_id),
         "title": "Hallyu comes to the National Museum",
         "summary": "Korean pop culture, until March.",
@@ -166,7 +166,10 @@ def test_an_item_opens_in_the_article_form_and_becomes_an_article_linked_to_it(
         linked = store.audit_entries(db, kind="inbox_item", subject_id=item_id)
         created = store.audit_entries(db, kind="article", subject_id=article_id)
     assert [(e.action, e.actor) for e in linked] == [("inbox.publish", EDITOR)]
-    assert [(e.action, e.actor) for e in created] == [("article.create", EDITOR)]
+    assert [(e.action, e.actor) for e in created] == [
+        ("article.publish", EDITOR),
+        ("article.create", EDITOR),
+    ]
 
     # The next digest names its source and says AI helped, in both parts.
     digest = making.preview(

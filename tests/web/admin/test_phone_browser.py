@@ -6,6 +6,7 @@ icon)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -157,23 +158,46 @@ def test_recovery_codes_stay_whole_and_can_be_copied_and_downloaded(
 def test_unpublish_asks_first_and_says_what_it_does(
     browser: Any, site: Site, viewport: dict[str, int]
 ) -> None:
+    # A scheduled story nobody has seen is unpublished (asked first); a published one is
+    # withdrawn instead, with a reason its page keeps (issue 26).
+    later = (NOW + timedelta(days=1)).isoformat()
+    publish.import_objects(
+        site.engine,
+        site.settings,
+        [{"title": "Port strike ends", "published_at": later}],
+        source="test",
+        now=NOW,
+        actor="test",
+    )
+    scheduled = publish.article_any(site.engine, "port-strike-ends").article.id
     article_id = publish.article_any(site.engine, "durian-exports-rail").article.id
     page, said = watched(browser, viewport)
     sign_in_page(page, site.url)
-    page.goto(f"{site.url}/admin/articles/{article_id}")
+    page.goto(f"{site.url}/admin/articles/{scheduled}")
     page.get_by_role("link", name="Unpublish…").click()
     page.wait_for_selector("h1:text('Unpublish this story?')")
     effects = " ".join(page.locator("#unpublish-effects").inner_text().split())
-    for place in ("the site", "the feeds", "the archive"):
+    for place in ("the site", "the feeds", "the archive", "no reader has seen it"):
         assert place in effects, place
     assert widest(page) <= viewport["width"]
     if viewport is PHONE:
         keep(page, "article-unpublish-390")  # docs/newsroom.md shows it
     page.get_by_role("link", name="Keep it on the site").click()
-    assert page.locator("#article-status").inner_text() == "published"
     page.get_by_role("link", name="Unpublish…").click()
     page.get_by_role("button", name="Unpublish it").click()
-    assert page.locator("#article-status").inner_text() == "unpublished"
-    assert page.request.get(site.url + "/articles/durian-exports-rail").status == 404
+    page.locator("#article-status").filter(has_text="unpublished").wait_for()
+    page.goto(f"{site.url}/admin/articles/{article_id}")
+    assert page.get_by_role("link", name="Unpublish…").count() == 0
+    page.get_by_role("link", name="Withdraw…").click()
+    page.wait_for_selector("h1:text('Withdraw this story?')")
+    assert widest(page) <= viewport["width"]
+    page.get_by_role("link", name="Keep it as it is").click()
+    page.locator("#article-status").filter(has_text="published").wait_for()
+    page.get_by_role("link", name="Withdraw…").click()
+    page.get_by_label("Why it is withdrawn (readers see this)").fill("it misreported the route.")
+    page.get_by_role("button", name="Withdraw it").click()
+    page.locator("#article-status").filter(has_text="withdrawn").wait_for()
+    answer = page.request.get(site.url + "/articles/durian-exports-rail")
+    assert answer.status == 200 and "it misreported the route." in answer.text()
     page.close()
     assert not [line for line in said if "Content Security Policy" in line], said
