@@ -92,7 +92,7 @@ def story_values(
             if translations
             else []
         ),
-        "feed_links": discovery_links(app.settings, language),
+        **({} if preview else {"feed_links": discovery_links(app.settings, language)}),
         "view": view,
         "article": view.article,
         "categories": [(slugify(name), name) for name in view.categories],
