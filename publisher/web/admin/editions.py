@@ -7,6 +7,7 @@ and cancel) are ``edition_actions``, whose routes this router carries too."""
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -27,15 +28,22 @@ from publisher.web.admin.polling import STOP_POLLING, poller
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
 
-__all__ = ["router"]
+__all__ = ["preview_policy", "router"]
+
 
 # The email, inlined styles and all, framed on the edition's page: nothing but its own
 # styles and images, no script, no form, and a sandbox even when opened on its own. The
 # newsroom's pages keep their policy with no inline style at all.
-PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
-)
+def preview_policy(site_url: str) -> str:
+    """The framed email's policy: its inlined styles and pictures (ours, at the site's
+    address, which is http on a local install), no script, no form, a sandbox."""
+    parts = urlsplit(site_url)
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; "
+        f"img-src https: data: {parts.scheme}://{parts.netloc}; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+    )
+
 
 router = APIRouter(route_class=EditionRoute)
 
@@ -97,7 +105,7 @@ def preview(
     except PublisherError as exc:
         raise Problem.of(exc) from exc
     answer = HTMLResponse(html)
-    answer.headers["content-security-policy"] = PREVIEW_POLICY
+    answer.headers["content-security-policy"] = preview_policy(app.settings.site_url)
     answer.headers["x-frame-options"] = "SAMEORIGIN"
     return answer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,6 +26,7 @@ from publisher.look.values import FIELDS, Look, defaults, look_of, read_look
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import session, trail
 from publisher.web.admin.edition_render import sentence
+from publisher.web.admin.editions import preview_policy
 from publisher.web.admin.pages import render
 from publisher.web.application import Application, application
 
@@ -36,17 +37,6 @@ DONE = {
     "reset": "Back to the defaults.",
 }
 TEXT_AT_MOST = 1000  # any field in a preview's address
-
-
-def _policy(site_url: str) -> str:
-    """The preview's own policy: its inlined styles and pictures (the logo, at the site's
-    address), no script, no form, a sandbox even when opened on its own."""
-    parts = urlsplit(site_url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    return (
-        f"default-src 'none'; style-src 'unsafe-inline'; img-src https: data: {origin}; "
-        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
-    )
 
 
 def _width(form: Mapping[str, Any]) -> str:
@@ -268,6 +258,6 @@ def preview(
             now=app.clock(),
         )
     answer = HTMLResponse(html)
-    answer.headers["content-security-policy"] = _policy(app.settings.site_url)
+    answer.headers["content-security-policy"] = preview_policy(app.settings.site_url)
     answer.headers["x-frame-options"] = "SAMEORIGIN"
     return answer

@@ -19,7 +19,7 @@ from publisher.editions import one_off
 from publisher.errors import InputError, NotFoundError, PublisherError
 from publisher.newsroom.staff import Staff
 from publisher.web.admin.edition_render import sentence
-from publisher.web.admin.editions import PREVIEW_POLICY
+from publisher.web.admin.editions import preview_policy
 from publisher.web.admin.pages import render
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
@@ -105,9 +105,9 @@ def message_page(
     return _page(request, app, who, {"kind": "message", **request.query_params})
 
 
-def _framed(html: str) -> HTMLResponse:
+def _framed(app: Application, html: str) -> HTMLResponse:
     answer = HTMLResponse(html)
-    answer.headers["content-security-policy"] = PREVIEW_POLICY
+    answer.headers["content-security-policy"] = preview_policy(app.settings.site_url)
     answer.headers["x-frame-options"] = "SAMEORIGIN"
     return answer
 
@@ -130,7 +130,7 @@ def story_preview(
         now=app.clock(),
         slug=view.article.slug,
     )
-    return _framed(rendered.html)
+    return _framed(app, rendered.html)
 
 
 @router.post("/sends/preview", response_class=HTMLResponse)
@@ -151,8 +151,8 @@ async def message_preview(
             body=form.get("body", ""),
         )
     except InputError as exc:
-        return _framed(f"<!doctype html><title>Not yet</title><p>{sentence(exc.message)}</p>")
-    return _framed(rendered.html)
+        return _framed(app, f"<!doctype html><title>Not yet</title><p>{sentence(exc.message)}</p>")
+    return _framed(app, rendered.html)
 
 
 @router.get("/sends/count", response_class=HTMLResponse)

@@ -99,7 +99,7 @@ def test_the_page_preview_and_a_preview_link(engine: Engine, settings: Settings)
     assert [name for name, _ in frames] == ["phone", "desktop"]
     page = html.unescape(frames[0][1])
     for shown in ("<h1>Harbour reopens</h1>", "<strong>today</strong>", "Sponsored",
-                  "Selected and edited by Ed Lim", "with the help of AI tools",
+                  "published by a human editor: Ed Lim", "with the help of AI tools",
                   'content="noindex"'):  # fmt: skip
         assert shown in page, shown
     bad = ed.post("/admin/articles/preview-page", data={"csrf": token, "body": "no title"})
