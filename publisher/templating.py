@@ -9,7 +9,10 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from publisher import languages
 
 __all__ = [
     "DEFUSED_MARK",
@@ -64,11 +67,35 @@ class RenderSlots:
 
 def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environment:
     """Autoescaping environment over ``templates/``; undefined names are errors, not blanks.
-    The ``date`` filter shows times in ``zone`` (the site's time zone)."""
+    The ``date`` filter shows times in ``zone`` (the site's time zone). Reader-facing words are
+    gettext messages (``{% trans %}``, ``_()``) in the language of the render's ``locale``
+    value (a BCP 47 tag), which also formats dates and numbers; a render without one (the
+    newsroom) is in English with the newsroom's own date format."""
 
-    def _date(value: datetime, fmt: str = "%d %b %Y, %H:%M") -> str:
+    @pass_context
+    def _date(context: Context, value: datetime, fmt: str = "%d %b %Y, %H:%M") -> str:
+        locale = context.get("locale")
+        if locale:
+            return languages.format_datetime(value, locale, zone)
         local = value.astimezone(zone)
         return f"{local.strftime(fmt)} {local.tzname()}"
+
+    @pass_context
+    def _day(context: Context, value: datetime) -> str:
+        return languages.format_date(value, context.get("locale") or "en", zone)
+
+    @pass_context
+    def _number(context: Context, value: float) -> str:
+        return languages.format_number(value, context.get("locale") or "en")
+
+    @pass_context
+    def _gettext(context: Context, message: str) -> str:
+        return languages.translations(context.get("locale") or "en").gettext(message)
+
+    @pass_context
+    def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+        found = languages.translations(context.get("locale") or "en")
+        return found.ngettext(singular, plural, count)
 
     env = Environment(
         loader=FileSystemLoader(templates),
@@ -77,8 +104,17 @@ def make_environment(templates: Path = TEMPLATES, zone: tzinfo = UTC) -> Environ
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # New-style gettext: ``{% trans %}`` placeholders are filled by name, and a catalog's
+    # string is escaped like any value.
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's message on one line
+    env.globals["language_name"] = languages.language_name
+    env.globals["direction"] = languages.direction
     env.filters["date"] = _date
+    env.filters["day"] = _day
+    env.filters["number"] = _number
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
     env.filters["size"] = size_text
     return env

@@ -31,6 +31,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from publisher.errors import InputError
+from publisher.languages import N_
 
 __all__ = [
     "ACCESS_TTL",
@@ -63,7 +64,7 @@ _TOKEN = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([1-9a-f][0-9a-f]{0,15})\.([A-Za
 _LEGACY = re.compile(r"([1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{22})")
 _MESSAGE_ID = re.compile(r"([A-Za-z0-9.-]+)\.([A-Za-z0-9_-]{22})@([A-Za-z0-9.-]+)")
 BROKEN = "this link is not valid: it may have been cut short or altered"
-GONE = (
+GONE = N_(
     "this link is not valid any more: it was altered, signed out of all links, or its "
     "subscription was removed; you can ask for a new one at /subscription"
 )
@@ -174,7 +175,9 @@ class Signer:
             raise TokenError(BROKEN)
         expires = datetime.fromtimestamp(int(found[2], 16), UTC)
         if now >= expires:
-            raise TokenError("this link has expired: you can ask for a fresh one at /subscription")
+            raise TokenError(
+                N_("this link has expired: you can ask for a fresh one at /subscription")
+            )
         return Claim(int(found[1], 16), purpose, expires)
 
     def legacy_unsubscribe(self, token: str) -> int | None:

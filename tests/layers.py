@@ -10,6 +10,7 @@ __all__ = ["LAYERS"]
 LAYERS = {
     "__init__": 0,
     "errors": 0,
+    "languages": 0,  # tags, catalogs, Babel's formats: pure values
     "settings": 1,
     "content": 1,
     "tokens": 1,

@@ -85,6 +85,7 @@ def test_only_entry_points_sit_outside_a_package() -> None:
         "__main__",
         "content",
         "errors",
+        "languages",
         "schedules",
         "sealing",
         "settings",
@@ -133,6 +134,8 @@ def test_third_party_libraries_have_one_home() -> None:
         "flufl": "mail.bounces",
         "imaplib": "mail.mailbox",
         "poplib": "mail.mailbox",
+        "babel": "languages",
+        "gettext": "languages",
     }
     wrong: list[str] = []
     for me, path in module_files():

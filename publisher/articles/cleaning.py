@@ -26,6 +26,7 @@ from publisher.content import (
     xml_text,
 )
 from publisher.errors import InputError
+from publisher.languages import normalize_tag
 
 __all__ = [
     "MAX_LENGTHS",
@@ -87,6 +88,8 @@ class ArticleInput:
     # The Markdown ``body_html`` was rendered from, kept so the newsroom can edit it again;
     # not part of the hash: the same HTML is the same story to readers.
     body_markdown: str = ""
+    language: str = ""  # a BCP 47 tag; empty: the site's language
+    translation_of: str = ""  # the slug of a story this one translates (or is translated by)
     content_hash: str = field(init=False)
     # What the search index takes of the story, made here so that an import's worker
     # processes make it (a third of the import's time in the writing process before).
@@ -100,6 +103,8 @@ class ArticleInput:
             str(self.ai_assisted), str(self.sponsored),
             self.published_at.isoformat() if self.published_at else "",
             *(f"{when.isoformat()} {note}" for when, note in self.corrections),
+            *((f"lang {self.language} {self.translation_of}",) if self.language
+              or self.translation_of else ()),  # as before for stories without them
         ]  # fmt: skip
         digest = hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
         object.__setattr__(self, "content_hash", digest)
@@ -147,6 +152,8 @@ class _Fields(BaseModel):
     ai_assisted: StrictBool = False
     sponsored: StrictBool = False
     corrections: list[_Correction] = []
+    language: StrictStr = ""
+    translation_of: StrictStr = ""
 
 
 class _FieldError(ValueError):
@@ -215,7 +222,28 @@ def _clean(fields: _Fields, zone: ZoneInfo) -> ArticleInput:
             None if fields.published_at is None else parse_when(fields.published_at, zone)
         ),
         corrections=tuple(sorted(corrections)),
+        language=_language(fields.language),
+        translation_of=_translation_of(fields.translation_of, slug),
     )
+
+
+def _language(value: str) -> str:
+    """The story's BCP 47 tag in its usual case; empty stays empty (the site's language)."""
+    if not value.strip():
+        return ""
+    try:
+        return normalize_tag(value)
+    except ValueError as exc:
+        raise _FieldError("language", f"language: {exc}") from None
+
+
+def _translation_of(value: str, slug: str) -> str:
+    value = value.strip()
+    if value and slugify(value) != value:
+        raise _FieldError("translation_of", f"translation_of: {value!r} is not a story's slug")
+    if value == slug:
+        raise _FieldError("translation_of", "translation_of: a story is not its own translation")
+    return value
 
 
 def _title(fields: _Fields) -> str:

@@ -23,6 +23,7 @@ from publisher.articles.cleaning import (
 )
 from publisher.articles.files import expand, read_files
 from publisher.errors import InputError, NotFoundError
+from publisher.languages import detect
 from publisher.settings import Settings
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "save_article",
     "set_article_status",
     "story_page",
+    "suggested_language",
 ]
 
 BATCH = 1000
@@ -90,6 +92,17 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     changes: list[tuple[str, str]] = field(default_factory=list)
+    # Stories given no language that read as another than the site's: (slug, that language).
+    suggestions: list[tuple[str, str]] = field(default_factory=list)
+
+    def suggest(self, item: ArticleInput, site_language: str) -> None:
+        """Note ``item`` when it names no language and reads as another: a suggestion for
+        the editor, never applied (the story is in the site's language until they say)."""
+        if item.language or len(self.suggestions) >= MAX_LISTED_CHANGES:
+            return
+        guessed = suggested_language(item, site_language)
+        if guessed:
+            self.suggestions.append((item.slug, guessed))
 
     def record(self, result: store.BatchResult) -> None:
         self.created += len(result.created)
@@ -174,6 +187,7 @@ def import_records(
             else:
                 seen[item.slug] = where
                 batch.append(item)
+                report.suggest(item, settings.site_language)
             if len(problems) >= MAX_PROBLEMS:
                 break
             if problems:
@@ -208,6 +222,14 @@ def import_records(
             )
         )
     return report
+
+
+def suggested_language(item: ArticleInput, site_language: str) -> str | None:
+    """The language a story given none reads as, when that is not the site's."""
+    guessed = detect(" ".join((item.title, item.summary, item.body_markdown or item.body_html)))
+    if guessed is None or guessed.split("-")[0] == site_language.split("-")[0]:
+        return None
+    return guessed
 
 
 def load_samples(
@@ -353,7 +375,7 @@ def article_any(engine: Engine, slug: str) -> store.ArticleView:
         return store.article_by_slug(session, slug)
 
 
-def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
+def article_json(view: store.ArticleView, now: datetime, site_language: str) -> dict[str, Any]:
     """An article as `articles list --json` and the admin API show it (docs/reference/http.md)."""
     a = view.article
     return {
@@ -369,6 +391,7 @@ def article_json(view: store.ArticleView, now: datetime) -> dict[str, Any]:
         "editor": a.editor,
         "sponsored": a.sponsored,
         "ai_assisted": a.ai_assisted,
+        "language": a.language or site_language,
         "corrections": [
             {"note": c.note, "created_at": c.created_at.isoformat()} for c in view.corrections
         ],

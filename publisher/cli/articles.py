@@ -94,6 +94,11 @@ def articles_add(
         f"{report.files} file(s): {report.created} created, {report.updated} updated, "
         f"{report.unchanged} unchanged"
     )
+    for slug, tag in report.suggestions:
+        print(
+            f"{slug}: no language given, so it is in the site's ({settings.site_language}); "
+            f"it reads as {tag}: add 'language: {tag}' if it is"
+        )
 
 
 @articles_app.command("list")
@@ -106,7 +111,10 @@ def articles_list(
     now = utc_now()
     if as_json:
         json.dump(
-            [publish.article_json(v, now) for v in views], sys.stdout, ensure_ascii=False, indent=2
+            [publish.article_json(v, now, settings.site_language) for v in views],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
         )
         print()
         return

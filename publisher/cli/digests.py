@@ -23,6 +23,7 @@ from publisher.cli.common import (
     utc_now,
     when,
 )
+from publisher.community import subscriptions
 from publisher.delivery import sending
 from publisher.editions import making, sends, stats
 from publisher.errors import InputError, OperationalError
@@ -58,9 +59,17 @@ def digest_preview(
         list[str] | None,
         typer.Option("--category", help="As a reader of this category gets it (repeat; slug)."),
     ] = None,
+    language: Annotated[
+        str, typer.Option("--language", help="In this language (en, ko, th, ...).")
+    ] = "",
+    story_language: Annotated[
+        list[str] | None,
+        typer.Option("--story-language", help="Only stories in this language (repeat; tag)."),
+    ] = None,
 ) -> None:
     """Render the next edition of NAME as it would go out now, without recording it; with
-    --category, as a reader who chose those categories would get it."""
+    --category, as a reader who chose those categories would get it; with --language and
+    --story-language, as a member who reads those would."""
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         rendered = making.preview(
@@ -71,8 +80,10 @@ def digest_preview(
             timetable.digest(name),
             now=utc_now(),
             categories=category or [],
+            language=subscriptions.reader_language(language),
+            languages=subscriptions.story_languages(story_language) or [],
         )
-    if category and not rendered.stories:
+    if (category or story_language) and not rendered.stories:
         print("no story in those categories: a reader who chose them gets nothing this time")
         return
     if out is None:

@@ -61,6 +61,14 @@ def subscribers_add(
     every_category: Annotated[
         bool, typer.Option("--every-category", help="Every category's stories again.")
     ] = False,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="The language of their mail (en, ko, th, ...)."),
+    ] = None,
+    story_language: Annotated[
+        list[str] | None,
+        typer.Option("--story-language", help="Only stories in this language (repeat; tag)."),
+    ] = None,
 ) -> None:
     """Add a subscriber (to every digest unless --digest is given; every category's stories
     unless --category is given). Without --confirmed they are pending and get the
@@ -77,6 +85,8 @@ def subscribers_add(
             digests=digest or [],
             known_digests=list(timetable.digests),
             categories=[] if every_category else category,
+            language=language,
+            languages=story_language,
             now=utc_now(),
             actor=actor(),
         )
@@ -86,6 +96,11 @@ def subscribers_add(
             f"digests: {' '.join(view.digests)}; "
             f"categories: {' '.join(view.categories) or 'all'})"
         )
+        if language is not None or story_language is not None:
+            print(
+                f"language: {row.language or settings.site_language}; "
+                f"stories in: {row.languages or 'every language'}"
+            )
         if row.status == "pending":
             try:
                 print(_confirmation(settings, engine, row.email))

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import normalise_email, one_line, plain_text
 from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.languages import CATALOGS, N_, catalog_for, gettext, parse_tags
 from publisher.look.values import read_look
 from publisher.mail.mime import simple_message
 from publisher.models import Confirmation, Report, Subscriber
@@ -80,11 +82,14 @@ def add_subscriber(
     digests: Sequence[str],
     known_digests: Sequence[str],
     categories: Sequence[str] | None = None,
+    language: str | None = None,
+    languages: Sequence[str] | None = None,
     now: datetime,
     actor: str = UNNAMED,
 ) -> tuple[SubscriberView, bool]:
     """Add (or update) a subscriber to ``digests`` (every known digest when empty), with
-    only ``categories``' stories (category slugs; None keeps their choice, empty: all);
+    only ``categories``' stories (category slugs; None keeps their choice, empty: all), in
+    ``language`` with stories in ``languages`` (None keeps them; empty: the site's, all);
     in the audit trail as ``actor``."""
     try:
         address = normalise_email(email)
@@ -96,6 +101,8 @@ def add_subscriber(
             f"unknown digest(s) {', '.join(unknown)} (known: {', '.join(known_digests) or 'none'})"
         )
     chosen = list(digests) or list(known_digests)
+    chosen_language = None if language is None else reader_language(language)
+    tags = story_languages(languages)
     with store.writing(engine) as session:
         known = store.subscriber_by_email(session, address)
         before = store.subscriber_snapshot(session, known.id or 0) if known else {}
@@ -110,6 +117,11 @@ def add_subscriber(
         if categories is not None:
             slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
             store.set_interests(session, row.id or 0, slugs)
+        if chosen_language is not None or tags is not None:
+            store.set_languages(
+                session, row.id or 0, language=chosen_language, languages=tags, now=now
+            )
+            session.refresh(row)
         store.record_subscriber_change(
             session,
             row.id or 0,
@@ -268,13 +280,18 @@ def set_preferences(
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
     breaking: bool | None = None,
+    language: str | None = None,
+    languages: Sequence[str] | None = None,
     now: datetime,
 ) -> SubscriberView:
     """Choose which digests the token's subscriber receives (none, and no breaking news,
     unsubscribes them; some brings an unsubscribed member back), which categories' stories
-    they contain (none: every category) and whether they get breaking news (None: as it
-    is). An unknown category is an InputError and changes nothing."""
+    they contain (none: every category), whether they get breaking news, their language and
+    their stories' (None: as it is). An unknown category or language is an InputError and
+    changes nothing."""
     view = member(engine, signer, "preferences", token, now=now)
+    chosen_language = None if language is None else reader_language(language)
+    tags = story_languages(languages)
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests]
     subscriber_id = view.subscriber.id or 0
     status = view.subscriber.status
@@ -283,6 +300,9 @@ def set_preferences(
         before = store.subscriber_snapshot(session, subscriber_id)
         store.set_interests(session, subscriber_id, categories, now=now)
         store.set_subscriptions(session, subscriber_id, chosen)
+        store.set_languages(
+            session, subscriber_id, language=chosen_language, languages=tags, now=now
+        )
         if breaking is not None:
             store.set_breaking(session, subscriber_id, breaking, now=now)
         wanted = bool(chosen) or bool(breaking)
@@ -350,7 +370,7 @@ def clean_name(name: str) -> str:
     if len(text) > MAX_NAME:
         raise InputError(f"please keep your name under {MAX_NAME} characters")
     if _LINKISH.search(text):
-        raise InputError("please give just your name (no web or email addresses)")
+        raise InputError(N_("please give just your name (no web or email addresses)"))
     return text
 
 
@@ -365,6 +385,8 @@ def signup(
     digests: Sequence[str],
     known_digests: Sequence[str],
     categories: Sequence[str] = (),
+    language: str = "",
+    languages: Sequence[str] | None = None,
     now: datetime,
 ) -> bool:
     """Join The Community, double opt-in: queue a mail with a confirmation link; the person's
@@ -374,13 +396,15 @@ def signup(
     worker sends it), so the answer, its status and its time are the same for members and
     strangers; the caller shows the same page whatever happened. Returns whether a mail was
     queued: not to a bounced address, nor past CONFIRMATIONS_PER_DAY mails a day to one
-    mailbox. An unknown category or a name with links is an InputError and stores nothing."""
+    mailbox. An unknown category or language, or a name with links, is an InputError and
+    stores nothing. ``language``: of their mail (empty: the site's); ``languages``: of their
+    stories (empty: every one)."""
     try:
         address = normalise_email(email)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     chosen = [d for d in dict.fromkeys(digests) if d in known_digests] or list(known_digests)
-    name = clean_name(name)
+    name, language, tags = clean_name(name), reader_language(language), story_languages(languages)
     slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
     mailbox = mailbox_of(address)
     with store.writing(engine) as session:
@@ -392,26 +416,48 @@ def signup(
             return False
         row = store.subscriber_by_email(session, address)
         if row is None:
-            row = _add_pending(session, address, name, chosen, slugs, now)
+            row = _add_pending(session, address, name, chosen, slugs, now, (language, tags))
         if row.status == "bounced":  # stays so until an editor clears it
             store.record_request(session, None, kind="confirm", mailbox=mailbox, now=now)
             return False
+        asked: dict[str, Any] = {"name": name, "digests": chosen, "categories": slugs}
         request_id = store.record_request(
-            session,
-            row.id,
-            kind="confirm",
-            mailbox=mailbox,
-            now=now,
-            name=name,
-            digests=chosen,
-            categories=slugs,
-        )
-        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _confirmation_mail(
-            session, settings, signer, env, address, name, request_id, token, now=now
-        )
-        store.queue_mail(session, address, message, now=now)
+            session, row.id, kind="confirm", mailbox=mailbox, now=now, **asked,
+            language=language, languages=tags,
+        )  # fmt: skip
+        mail = (settings, signer, env, row, address, name, request_id)
+        _queue_confirmation(session, *mail, now=now, language=language or row.language)
     return True
+
+
+MAX_LANGUAGES = 200  # characters of a member's story languages, spaces included
+
+
+def reader_language(tag: str) -> str:
+    """The catalog's tag a reader chose for their pages and mail (empty: the site's);
+    InputError when no catalog speaks it."""
+    tag = tag.strip()[:35]
+    if not tag:
+        return ""
+    found = catalog_for(tag, default="")
+    if not found:
+        offered = ", ".join(CATALOGS)
+        raise InputError(f"the site does not speak {tag!r} yet (it speaks {offered})")
+    return found
+
+
+def story_languages(tags: Sequence[str] | None) -> list[str] | None:
+    """The languages of stories a reader chose, as tags (None stays None: no change);
+    InputError for one that is not a language tag."""
+    if tags is None:
+        return None
+    try:
+        found = parse_tags([tag[:35] for tag in tags[:20]])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if len(" ".join(found)) > MAX_LANGUAGES:  # the column's size
+        raise InputError("please choose fewer languages")
+    return found
 
 
 def _add_pending(
@@ -421,12 +467,16 @@ def _add_pending(
     digests: list[str],
     slugs: list[str],
     now: datetime,
+    languages: tuple[str, list[str] | None] = ("", None),
 ) -> Subscriber:
-    """A new address stored as pending, with its choices, and the sign-up in the audit trail."""
+    """A new address stored as pending, with its choices (``languages``: the language of its
+    mail and those of its stories), and the sign-up in the audit trail."""
     row, _ = store.upsert_subscriber(
         session, address, name=name, status="pending", digests=digests, now=now
     )
     store.set_interests(session, row.id or 0, slugs)
+    language, tags = languages
+    store.set_languages(session, row.id or 0, language=language, languages=tags, now=now)
     store.record_subscriber_change(
         session,
         row.id or 0,
@@ -437,6 +487,26 @@ def _add_pending(
         now=now,
     )
     return row
+
+
+def _queue_confirmation(
+    session: Session,
+    settings: Settings,
+    signer: Signer,
+    env: Environment,
+    row: Subscriber,
+    address: str,
+    name: str,
+    request_id: int,
+    *,
+    now: datetime,
+    language: str,
+) -> None:
+    """Queue the mail whose link confirms sign-up request ``request_id``, in ``language``."""
+    token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
+    mail = (session, settings, signer, env, address, name, request_id, token)
+    message = _confirmation_mail(*mail, now=now, language=language)
+    store.queue_mail(session, address, message, now=now)
 
 
 def _confirmation_mail(
@@ -450,8 +520,11 @@ def _confirmation_mail(
     token: str,
     *,
     now: datetime,
+    language: str = "",
 ) -> bytes:
-    """The mail with the link that confirms sign-up request ``request_id``."""
+    """The mail with the link that confirms sign-up request ``request_id``, in ``language``
+    (empty: the site's)."""
+    language = language or settings.site_language
     return _one_off(
         session,
         settings,
@@ -459,9 +532,12 @@ def _confirmation_mail(
         env,
         "confirm",
         address,
-        subject=f"Confirm your {settings.site_title} subscription",
+        subject=gettext(
+            language, N_("Confirm your %(site)s subscription"), site=settings.site_title
+        ),
         local=f"confirm-{request_id}",
         now=now,
+        language=language,
         name=name,
         confirm_url=f"{settings.site_url}/confirm/{token}",
     )
@@ -478,12 +554,14 @@ def _one_off(
     subject: str,
     local: str,
     now: datetime,
+    language: str,
     **extra: str,
 ) -> bytes:
     look = read_look(session, settings)[0]  # the digest's look, set in the newsroom
     values = {
         "site_title": settings.site_title,
-        "language": settings.site_language,
+        "language": language,
+        "locale": language,
         "postal_address": look.postal_address,
         "subject": subject,
         "look": look,
@@ -520,6 +598,13 @@ def confirm(engine: Engine, signer: Signer, token: str, *, now: datetime) -> Sub
             store.set_subscriptions(session, subscriber_id, request.digests.split())
             if request.categories is not None:
                 store.set_interests(session, subscriber_id, request.categories.split())
+            store.set_languages(
+                session,
+                subscriber_id,
+                language=request.language or None,
+                languages=None if request.languages is None else request.languages.split(),
+                now=now,
+            )
             store.use_request(session, request.id or 0, now=now)
         store.set_subscriber_status(session, subscriber_id, "confirmed", now=now)
         store.record_subscriber_change(
@@ -573,9 +658,14 @@ def request_access(
             env,
             "access",
             address,
-            subject=f"Your {settings.site_title} subscription",
+            subject=gettext(
+                row.language or settings.site_language,
+                N_("Your %(site)s subscription"),
+                site=settings.site_title,
+            ),
             local=f"access-{request_id}",
             now=now,
+            language=row.language or settings.site_language,
             access_url=f"{settings.site_url}/subscription/{token}",
         )
         store.queue_mail(session, address, message, now=now)
@@ -592,7 +682,9 @@ def open_access(engine: Engine, signer: Signer, token: str, *, now: datetime) ->
         row, request = _resolve(session, signer, "access", token, now=now)
         assert request is not None
         if not store.use_request(session, request.id or 0, now=now):
-            raise TokenError("this link has been used already: ask for a new one at /subscription")
+            raise TokenError(
+                N_("this link has been used already: ask for a new one at /subscription")
+            )
         return signer.make("preferences", row.id or 0, row.link_key, expires=now + ACCESS_SESSION)
 
 
@@ -638,11 +730,8 @@ def send_confirmation(
             digests=store.subscriptions_of(session, [subscriber_id]).get(subscriber_id, []),
             categories=store.interests_of(session, [subscriber_id]).get(subscriber_id, []),
         )
-        token = signer.make("confirm", request_id, row.link_key, expires=now + CONFIRM_TTL)
-        message = _confirmation_mail(
-            session, settings, signer, env, address, row.name, request_id, token, now=now
-        )
-        store.queue_mail(session, address, message, now=now)
+        mail = (settings, signer, env, row, address, row.name, request_id)
+        _queue_confirmation(session, *mail, now=now, language=row.language)
         store.record_subscriber_change(
             session,
             subscriber_id,

@@ -281,12 +281,16 @@ class Sender:
             if person.status != "confirmed":  # unsubscribed or bounced since the edition started
                 self._finish(delivery, "cancelled", f"subscriber is {person.status}")
                 continue
-            template = self.book.for_reader(delivery.edition_id, person.topics)
+            template = self.book.for_reader(
+                delivery.edition_id, person.topics, person.language, person.languages
+            )
             if template is None:
-                self._finish(delivery, "cancelled", "no story in the categories they chose")
+                self._finish(
+                    delivery, "cancelled", "no story in the categories and languages they chose"
+                )
                 continue
             self.rate.wait(stop)
-            message = template.render(self._recipient(delivery, person.name))
+            message = template.render(self._recipient(delivery, person.name, person.language))
             done = transport.submit(index, self.sender, delivery.email, message, ready=ready)
             settled = self._settle(batch, index, done, stop, once)
             if settled is not None:
@@ -409,7 +413,7 @@ class Sender:
         with store.writing(self.engine) as session:
             store.release_deliveries(session, ids, worker, retry_at=retry_at)
 
-    def _recipient(self, delivery: store.Claimed, name: str) -> Recipient:
+    def _recipient(self, delivery: store.Claimed, name: str, language: str = "") -> Recipient:
         site = self.settings.site_url
         sid = delivery.subscriber_id
         member = links.member_links(self.signer, site, sid, delivery.link_key, now=self.clock())
@@ -429,7 +433,7 @@ class Sender:
             ),
             date=self.clock(),
             values={
-                "greeting": greeting(name),
+                "greeting": greeting(name, language or self.settings.site_language),
                 **member,
                 **self.book.personal(sid, self.clock()),  # click tracking's reader tag
             },

@@ -14,6 +14,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from publisher.content import one_line
+from publisher.languages import N_, gettext
 from publisher.look.values import DEFAULT_ACCENT, Logo, Sponsor
 from publisher.schedules import BrandStudio
 from publisher.templating import RenderSlots
@@ -47,6 +48,7 @@ class Story:
     ai_assisted: bool = False
     source_name: str = ""  # where the story came from (press material, another site)
     source_url: str = ""
+    language: str = ""  # BCP 47; the story's words are marked with it
     image_2x: str = ""  # the 1200 px rendition, for screens of twice the density
     image_alt: str = ""
     image_height: int = 0  # at the column's 544 px
@@ -155,6 +157,7 @@ def _values(
 ) -> dict[str, object]:
     return {
         **context.__dict__,
+        "locale": context.language,
         "body_html": Markup(context.body_html),  # sanitised by content.markdown_html
         "subject": one_line(context.subject),
         "stories": stories,
@@ -165,16 +168,18 @@ def _values(
     }
 
 
-def greeting(name: str) -> str:
-    """The plain-text greeting for a recipient (escape it for HTML)."""
+def greeting(name: str, language: str = "en") -> str:
+    """The plain-text greeting for a recipient in ``language`` (escape it for HTML)."""
     name = one_line(name)
-    return f"Hi {name}," if name else "Hello,"
+    if name:
+        return gettext(language, N_("Hi %(name)s,"), name=name)
+    return gettext(language, N_("Hello,"))
 
 
-def archive_values(site_url: str) -> dict[str, str]:
+def archive_values(site_url: str, language: str = "en") -> dict[str, str]:
     """What the web archive shows instead of anyone's personal links."""
     return {
-        "greeting": "Hello,",
+        "greeting": greeting("", language),
         "unsubscribe": f"{site_url}/",
         "preferences": f"{site_url}/",
     }

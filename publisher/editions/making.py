@@ -26,7 +26,8 @@ from publisher.editions.compose import (
     render_edition,
 )
 from publisher.errors import ConfigError, InputError, NotFoundError
-from publisher.look.values import Look, look_of, read_look
+from publisher.languages import N_, format_date, gettext, translations
+from publisher.look.values import DEFAULT_REASON, Look, look_of, read_look
 from publisher.models import Edition
 from publisher.schedules import Digest, Timetable
 from publisher.settings import Settings
@@ -38,6 +39,7 @@ __all__ = [
     "archived",
     "current_look",
     "current_nominal",
+    "default_subject",
     "describe_send",
     "edition_stories",
     "ensure_edition",
@@ -54,7 +56,7 @@ __all__ = [
 
 PUBLIC_STATUSES = ("ready", "sending", "sent", "paused")
 # What a one-off edition's footer says the reader is receiving.
-ONE_OFF_TITLES = {"story": "Breaking news", "message": "Announcements"}
+ONE_OFF_TITLES = {"story": N_("Breaking news"), "message": N_("Announcements")}
 SAMPLE_STORIES = 3  # in the look's preview
 
 
@@ -81,6 +83,7 @@ def story(view: store.ArticleView, site_url: str, media_base: str = "") -> Story
         ai_assisted=a.ai_assisted,
         source_name=a.source_name,
         source_url=a.source_url,
+        language=a.language,
     )
 
 
@@ -109,19 +112,31 @@ def _edition_look(
     return look_of(settings, timetable.brand_studio, values, logo)
 
 
-def _framed(look: Look, settings: Settings, digest_title: str) -> dict[str, object]:
-    """What every edition's frame takes from the look."""
+def _framed(
+    look: Look, settings: Settings, digest_title: str, language: str = ""
+) -> dict[str, object]:
+    """What every edition's frame takes from the look, in ``language`` (empty: the site's):
+    the footer's reason is said in it unless an admin wrote their own."""
+    language = language or settings.site_language
+    reason = look.reason_for(digest_title)
+    if look.reason == DEFAULT_REASON:
+        reason = gettext(
+            language,
+            'You are receiving "%(digest)s" because you joined the %(site)s community.',
+            digest=digest_title,
+            site=look.title,
+        )
     return {
         "site_title": look.title,
         "site_url": settings.site_url,
         "tagline": look.tagline,
-        "language": settings.site_language,
+        "language": language,
         "postal_address": look.postal_address,
         "studio": look.studio,
         "accent": look.accent,
         "logo": look.logo,
         "sponsor": look.sponsor,
-        "reason": look.reason_for(digest_title),
+        "reason": reason,
     }
 
 
@@ -135,22 +150,35 @@ def _context(
     archive_url: str,
     subject: str = "",
     intro: str = "",
+    language: str = "",
 ) -> EditionContext:
-    """The edition's frame; ``subject`` and ``intro``, when given, are an editor's."""
+    """The edition's frame in ``language`` (empty: the site's); ``subject`` and ``intro``,
+    when given, are an editor's (a subject that is the site's own default is said again in
+    ``language``)."""
     count = len(stories)
-    intro = intro or (
-        f"Here {'is the story' if count == 1 else f'are the {count} stories'} our editors "
-        "picked for you since the last edition."
-    )
-    local = nominal.astimezone(digest.zone)
+    home = settings.site_language
+    language = language or home
+    intro = intro or translations(language).ngettext(
+        "Here is the story our editors picked for you since the last edition.",
+        "Here are the %(count)s stories our editors picked for you since the last edition.",
+        count,
+    ) % {"count": count}
+    if not subject or (language != home and subject == default_subject(digest, nominal, home)):
+        subject = default_subject(digest, nominal, language)
     return EditionContext(
-        **_framed(look, settings, digest.title),  # type: ignore[arg-type]
+        **_framed(look, settings, digest.title, language),  # type: ignore[arg-type]
         digest_title=digest.title,
-        subject=subject or f"{digest.title} · {local.day} {local:%b %Y}",
+        subject=subject,
         preheader=digest.preheader or " · ".join(s.title for s in stories[:2]),
         intro=intro,
         archive_url=archive_url,
     )
+
+
+def default_subject(digest: Digest, nominal: datetime, language: str) -> str:
+    """An edition's subject when no editor wrote one: the digest's title and the day, written
+    as ``language``'s readers write a date."""
+    return f"{digest.title} · {format_date(nominal, language, digest.zone)}"
 
 
 def ensure_edition(
@@ -255,10 +283,12 @@ def _render(
     digest: Digest | None,
     edition: Edition,
     views: list[store.ArticleView],
+    language: str = "",
 ) -> RenderedEdition:
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
     if digest is None:
-        return render_edition(env, one_off_context(look, settings, edition, stories), stories)
+        context = one_off_context(look, settings, edition, stories, language)
+        return render_edition(env, context, stories)
     context = _context(
         look,
         settings,
@@ -268,6 +298,7 @@ def _render(
         archive_url=f"{settings.site_url}/digests/{edition.id}",
         subject=edition.subject,
         intro=edition.intro,
+        language=language,
     )
     return render_edition(env, context, stories)
 
@@ -279,13 +310,16 @@ def render_variant(
     env: Environment,
     edition: Edition,
     article_ids: Sequence[int],
+    language: str = "",
 ) -> RenderedEdition:
-    """The edition with only these of its stories (for readers who chose categories), with
-    the same recipient placeholders as the edition itself and an intro counting what is in."""
+    """The edition with only these of its stories (for readers who chose categories or
+    languages), in ``language`` (empty: the site's), with the same recipient placeholders as
+    the edition itself and an intro counting what is in."""
     wanted = set(article_ids)
     views = [v for v in _stories(engine, edition).values() if v.article.id in wanted]
     look = _edition_look(engine, settings, timetable, edition)
-    return _render(look, settings, env, _digest_of(timetable, edition), edition, views)
+    digest = _digest_of(timetable, edition)
+    return _render(look, settings, env, digest, edition, views, language)
 
 
 def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
@@ -295,19 +329,24 @@ def _digest_of(timetable: Timetable, edition: Edition) -> Digest | None:
 
 
 def one_off_context(
-    look: Look, settings: Settings, edition: Edition, stories: list[Story]
+    look: Look, settings: Settings, edition: Edition, stories: list[Story], language: str = ""
 ) -> EditionContext:
     """The frame of a one-off edition (issue 27): the digest's layout, with the story alone
-    (breaking news) or the message's Markdown body."""
+    (breaking news) or the message's Markdown body; its own words in ``language`` (empty:
+    the site's), what an editor wrote as written."""
+    words = translations(language or settings.site_language)
     body_html = markdown_html(edition.body) if edition.kind == "message" else ""
     lead = stories[0].summary if stories else plain_text(body_html)
-    title = ONE_OFF_TITLES.get(edition.kind, edition.kind)
+    known = ONE_OFF_TITLES.get(edition.kind)
+    title = words.gettext(known) if known else edition.kind
+    breaking = words.gettext("Breaking: %(title)s") % {"title": stories[0].title} if stories else ""
     return EditionContext(
-        **_framed(look, settings, title),  # type: ignore[arg-type]
+        **_framed(look, settings, title, language),  # type: ignore[arg-type]
         digest_title=title,
-        subject=edition.subject or (f"Breaking: {stories[0].title}" if stories else ""),
+        subject=edition.subject or breaking,
         preheader=one_line(lead)[:150],
-        intro=edition.intro or ("Breaking news from our newsroom." if stories else ""),
+        intro=edition.intro
+        or (words.gettext("Breaking news from our newsroom.") if stories else ""),
         archive_url=f"{settings.site_url}/digests/{edition.id or ''}",
         body_html=body_html,
         body_text=edition.body,
@@ -354,11 +393,14 @@ def preview(
     now: datetime,
     categories: Sequence[str] = (),
     fill: bool = True,
+    language: str = "",
+    languages: Sequence[str] = (),
 ) -> RenderedEdition:
     """The next edition as it would go out if sent now, not recorded, with the web archive's
     generic links and greeting in place of a recipient's (``fill=False``: with the recipient
     placeholders left in, for a test send); with ``categories`` (slugs), as a reader who
-    chose those gets it. An unknown category is an InputError."""
+    chose those gets it; in ``language`` with only stories in ``languages`` (tags), as a
+    member who reads those gets it. An unknown category is an InputError."""
     with store.reading(engine) as session:
         views = store.candidate_articles(
             session,
@@ -379,6 +421,9 @@ def preview(
     if categories:
         names = {known[slug] for slug in categories}
         views = [v for v in views if names.intersection(v.categories)]
+    if languages:
+        home = settings.site_language
+        views = [v for v in views if (v.article.language or home) in languages]
     stories = [story(view, settings.site_url, settings.media_base) for view in views]
     upcoming = digest.next_times(now, 1)
     nominal = upcoming[0] if upcoming else now
@@ -389,11 +434,12 @@ def preview(
         nominal=nominal,
         stories=stories,
         archive_url=f"{settings.site_url}/digests/",
+        language=language,
     )
     rendered = render_edition(env, context, stories)
     if not fill:
         return rendered
-    values = archive_values(settings.site_url)
+    values = archive_values(settings.site_url, context.language)
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)
@@ -425,7 +471,7 @@ def sample(
         archive_url=f"{settings.site_url}/digests/",
     )
     rendered = render_edition(env, context, stories)
-    values = archive_values(settings.site_url)
+    values = archive_values(settings.site_url, settings.site_language)
     return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
 
 
@@ -485,7 +531,9 @@ def archived(
             (str(engine.url), edition_id, edition.created_at, version),
             lambda: _rendered_without(engine, settings, timetable, env, edition, kept),
         )
-    filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
+    filled = Personaliser(html, escape_html=True).fill(
+        archive_values(settings.site_url, settings.site_language)
+    )
     return edition, filled.decode("utf-8")
 
 

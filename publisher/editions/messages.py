@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.editions import clicks, making
 from publisher.errors import ConfigError
+from publisher.languages import catalog_for
 from publisher.mail.mime import DkimSigner, MessageTemplate, envelope_sender
 from publisher.models import Edition
 from publisher.schedules import Timetable, load_timetable
@@ -49,8 +50,9 @@ class MessageBook:
         self._env = env or make_environment(zone=settings.zone)
         self.tracker = clicks.Tracker(settings)
         self._templates: dict[int, MessageTemplate] = {}
-        self._topics: dict[int, list[tuple[int, frozenset[int]]]] = {}
-        self._variants: dict[tuple[int, tuple[int, ...]], MessageTemplate] = {}
+        self._topics: dict[int, tuple[list[tuple[int, frozenset[int], str]], bool]] = {}
+        self._variants: dict[tuple[int, tuple[int, ...], str], MessageTemplate] = {}
+        self._home = catalog_for(settings.site_language)
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
 
@@ -67,29 +69,34 @@ class MessageBook:
             self._templates[edition_id] = made
         return made
 
-    def for_reader(self, edition_id: int, topics: frozenset[int]) -> MessageTemplate | None:
-        """The edition as this reader gets it: whole when they chose no categories (or every
-        story is in theirs), else only the stories in their categories, rendered once per
-        edition and set of stories; None when no story is in their categories."""
-        if not topics:
+    def for_reader(
+        self,
+        edition_id: int,
+        topics: frozenset[int],
+        language: str = "",
+        languages: frozenset[str] = frozenset(),
+    ) -> MessageTemplate | None:
+        """The edition as this reader gets it: whole when they chose no categories and no
+        languages (or every story is in theirs) and read the site's language, else only the
+        stories in their categories and languages, in their language (``language``), rendered
+        once per edition, set of stories and language, never per reader; None when no story
+        is in their categories and languages."""
+        language = catalog_for(language) if language else self._home
+        if not topics and not languages and language == self._home:
             return self.whole(edition_id)
-        with self._lock:
-            stories = self._topics.get(edition_id)
-        if stories is None:
-            with store.reading(self.engine) as session:
-                one_off = store.edition_by_id(session, edition_id).kind != "digest"
-                # A one-off edition goes whole to its audience: the audience chose them.
-                stories = [] if one_off else store.edition_topics(session, edition_id)
-            with self._lock:
-                self._topics[edition_id] = stories
-        if not stories:
+        stories, one_off = self._stories_of(edition_id)
+        if one_off:  # a one-off edition goes whole to its audience (they chose it)
+            topics, languages = frozenset(), frozenset()
+        kept = tuple(
+            article_id
+            for article_id, ids, tag in stories
+            if (not topics or ids & topics) and (not languages or _reads(languages, tag))
+        )
+        if len(kept) == len(stories) and language == self._home:
             return self.whole(edition_id)
-        kept = tuple(article_id for article_id, ids in stories if ids & topics)
-        if len(kept) == len(stories):
-            return self.whole(edition_id)
-        if not kept:
+        if not kept and not one_off:
             return None
-        key = (edition_id, kept)
+        key = (edition_id, kept, language)
         with self._render_lock:  # each variant rendered once per process
             with self._lock:
                 found = self._variants.get(key)
@@ -99,10 +106,18 @@ class MessageBook:
                 edition = store.edition_by_id(session, edition_id)
             try:
                 rendered = making.render_variant(
-                    self.engine, self.settings, self._timetable(), self._env, edition, kept
+                    self.engine,
+                    self.settings,
+                    self._timetable(),
+                    self._env,
+                    edition,
+                    kept,
+                    language,
                 )
-                # The edition's own subject, even if the digest's title changed since.
-                made = self._made(edition, edition.subject, rendered.html, rendered.text)
+                # The edition's own subject, even if the digest's title changed since (in
+                # another language: the same, its date written in that language's way).
+                subject = edition.subject if language == self._home else rendered.subject
+                made = self._made(edition, subject, rendered.html, rendered.text)
             except ConfigError as exc:  # the digest left the timetable since: send it whole
                 log.warning("edition %s goes whole to readers with categories: %s", edition_id, exc)
                 made = self.whole(edition_id)
@@ -111,6 +126,22 @@ class MessageBook:
                     self._variants.pop(next(iter(self._variants)))
                 self._variants[key] = made
             return made
+
+    def _stories_of(self, edition_id: int) -> tuple[list[tuple[int, frozenset[int], str]], bool]:
+        """Each story of the edition, in its order, with its category ids and language; and
+        whether it is a one-off edition (issue 27)."""
+        with self._lock:
+            found = self._topics.get(edition_id)
+        if found is None:
+            with store.reading(self.engine) as session:
+                one_off = store.edition_by_id(session, edition_id).kind != "digest"
+                topics = store.edition_topics(session, edition_id)
+                tags = store.edition_languages(session, edition_id)
+            home = self.settings.site_language
+            found = ([(i, ids, tags.get(i) or home) for i, ids in topics], one_off)
+            with self._lock:
+                self._topics[edition_id] = found
+        return found
 
     def personal(self, subscriber_id: int, now: datetime) -> Mapping[str, str]:
         """The values a reader's copy needs beyond their links and greeting: the reader tag
@@ -134,6 +165,11 @@ class MessageBook:
             list_id=f"{digest.lstrip('@')}.{self.settings.site_host}",
             dkim_signer=self.dkim,
         )
+
+
+def _reads(languages: frozenset[str], tag: str) -> bool:
+    """Whether a reader of ``languages`` reads a story in ``tag`` (``en`` reads ``en-GB``)."""
+    return tag in languages or tag.split("-", 1)[0] in languages
 
 
 def _loader(settings: Settings) -> Callable[[], Timetable]:

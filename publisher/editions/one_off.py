@@ -160,7 +160,7 @@ def preview(
     rendered = render_edition(env, making.one_off_context(look, settings, draft, stories), stories)
     if not fill:
         return rendered
-    values = archive_values(settings.site_url)
+    values = archive_values(settings.site_url, settings.site_language)
     html = Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
     text = Personaliser(rendered.text, escape_html=False).fill(values).decode("utf-8")
     return RenderedEdition(rendered.subject, html, text, rendered.stories)

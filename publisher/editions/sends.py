@@ -150,7 +150,9 @@ def review_preview(
             return ""
         if len(kept) < len(topics):
             html = making.render_variant(engine, settings, timetable, env, edition, kept).html
-    filled = Personaliser(html, escape_html=True).fill(archive_values(settings.site_url))
+    filled = Personaliser(html, escape_html=True).fill(
+        archive_values(settings.site_url, settings.site_language)
+    )
     return filled.decode("utf-8")
 
 

@@ -27,7 +27,10 @@ class Article(SQLModel, table=True):
     withdrawn (its page says why) or unpublished (removed before anyone saw it)."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_status_published", "status", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_articles_status_published", "status", "published_at", "id"),
+        Index("ix_articles_language", "language", "published_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True, max_length=200)
@@ -48,6 +51,9 @@ class Article(SQLModel, table=True):
     created_at: datetime = when()
     updated_at: datetime = when()
     body_markdown: str = Field(default="", sa_type=Text)  # as written; the newsroom edits it
+    language: str = Field(default="", max_length=35)  # BCP 47; empty: the site's language
+    # Stories with the same key are translations of each other (the first one's uid).
+    translation_key: str = Field(default="", max_length=200, index=True)
     # migration 0024: the editorial day
     owner_id: int | None = None  # who wrote it in the newsroom (staff ids are never reused)
     published_by: str = Field(default="", max_length=320)  # the editor who published it

@@ -29,6 +29,8 @@ class Subscriber(SQLModel, table=True):
     link_key: str = Field(default="", max_length=64)
     # Unsubscribe links mailed before link keys existed work until then (migration 0008).
     legacy_links_until: datetime | None = when(nullable=True)
+    language: str = Field(default="", max_length=35)  # of their pages and mail; empty: the site's
+    languages: str = Field(default="", max_length=200)  # the stories they read; empty: all
     # migration 0025: whether they want breaking news and announcements (one-off editions);
     # on for new sign-ups, off for members who joined before it existed (they never chose it)
     breaking: bool = True
@@ -76,3 +78,5 @@ class Confirmation(SQLModel, table=True):
     digests: str = Field(default="", sa_type=Text)  # space-separated
     categories: str | None = Field(default=None, sa_type=Text)  # space-separated slugs
     used_at: datetime | None = when(nullable=True)
+    language: str = Field(default="", max_length=35)
+    languages: str | None = Field(default=None, max_length=200)  # None: no change

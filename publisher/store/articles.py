@@ -70,14 +70,18 @@ __all__ = [
     "ensure_categories",
     "find_articles",
     "is_public",
+    "language_is",
     "latest_articles",
     "latest_keys",
+    "link_translations",
     "new_uid",
     "next_scheduled",
     "public_categories",
     "save_article",
     "set_status",
     "snapshots",
+    "story_languages",
+    "translations",
     "upsert_articles",
     "views_by_id",
     "visible",
@@ -135,6 +139,7 @@ def upsert_articles(
     touched = [item for item in items if item.slug in ids]
     _link_categories(session, touched, ids)
     _add_corrections(session, touched, ids)
+    link_translations(session, touched, ids)
     if touched:
         bump(session, "articles")
     if actor and touched:
@@ -244,6 +249,7 @@ _EDITABLE = (
     "source_url",
     "ai_assisted",
     "sponsored",
+    "language",
 )
 
 
@@ -329,6 +335,64 @@ def _add_corrections(session: Session, items: Sequence[ArticleInput], ids: dict[
         session.execute(insert(corrections_t), rows)
 
 
+def link_translations(session: Session, items: Sequence[ArticleInput], ids: dict[str, int]) -> None:
+    """Make each item that names ``translation_of`` a translation of that story: both get
+    the story's translation key (the first story's uid), so a group grows one link at a time.
+    An unknown slug is an InputError (the caller's transaction is rolled back)."""
+    for item in items:
+        if not item.translation_of:
+            continue
+        target = session.execute(
+            select(articles_t.c.id, articles_t.c.uid, articles_t.c.translation_key).where(
+                articles_t.c.slug == item.translation_of
+            )
+        ).first()
+        if target is None:
+            raise InputError(
+                f"{item.slug}: translation_of: no story with slug {item.translation_of!r}"
+            )
+        key = target.translation_key or target.uid
+        session.execute(
+            update(articles_t)
+            .where(articles_t.c.id.in_([target.id, ids[item.slug]]))
+            .values(translation_key=key)
+        )
+
+
+def language_is(tag: str, site_language: str) -> Any:
+    """The condition for a story in ``tag`` (a story with no language is in the site's)."""
+    if tag == site_language:
+        return articles_t.c.language.in_([tag, ""])
+    return articles_t.c.language == tag
+
+
+def story_languages(session: Session, *, now: datetime | None, site_language: str) -> list[str]:
+    """The languages of the stories readers may see at ``now`` (None: of every story),
+    sorted."""
+    query = select(articles_t.c.language).distinct()
+    found = session.scalars(query if now is None else query.where(visible(now)))
+    return sorted({tag or site_language for tag in found})
+
+
+def translations(
+    session: Session, article: Article, *, now: datetime, site_language: str
+) -> list[tuple[str, str]]:
+    """``(language, slug)`` of the visible stories linked to ``article`` as translations,
+    one a language (the first), by language; empty unless there are two languages."""
+    if not article.translation_key:
+        return []
+    rows = session.execute(
+        select(articles_t.c.language, articles_t.c.slug)
+        .where(articles_t.c.translation_key == article.translation_key)
+        .where(visible(now))
+        .order_by(articles_t.c.id)
+    ).all()
+    found: dict[str, str] = {}
+    for row in rows:  # one story per language: the first
+        found.setdefault(row.language or site_language, row.slug)
+    return sorted(found.items()) if len(found) > 1 else []
+
+
 def _article_id(session: Session, slug: str) -> int:
     found = session.scalar(select(articles_t.c.id).where(articles_t.c.slug == slug))
     if found is None:
@@ -403,7 +467,7 @@ def set_status(
 AUDITED = (
     "title", "slug", "summary", "body_markdown", "body_html", "author", "editor",
     "categories", "image", "source_name", "source_url", "ai_assisted", "sponsored",
-    "published_at", "status",
+    "published_at", "status", "language",
 )  # fmt: skip
 _NOT_ON_CREATION = ("body_markdown", "body_html")  # a new story's text is the story itself
 
@@ -485,6 +549,7 @@ def _create(
     new_id = int(result.scalar_one())
     index_texts(session, [(new_id, item)], fresh=True)
     _link_categories(session, [item], {item.slug: new_id})
+    link_translations(session, [item], {item.slug: new_id})
     bump(session, "articles")
     _record_change(session, actor, new_id, None, snapshots(session, [new_id])[new_id], now)
     keep_revisions(session, [new_id], actor=actor, action="create", now=now)
@@ -540,6 +605,7 @@ def save_article(
     session.execute(delete(links_t).where(links_t.c.article_id == article_id))
     index_texts(session, [(article_id, item)])
     _link_categories(session, [item], {item.slug: article_id})
+    link_translations(session, [item], {item.slug: article_id})
     bump(session, "articles")
     after = snapshots(session, [article_id])
     _record_change(session, actor, article_id, before[article_id], after[article_id], now)
@@ -620,9 +686,17 @@ def is_public(view: ArticleView, now: datetime) -> bool:
 
 
 def _latest(
-    query: Any, *, now: datetime, limit: int, category_id: int | None, authors: Sequence[str] = ()
+    query: Any,
+    *,
+    now: datetime,
+    limit: int,
+    category_id: int | None,
+    authors: Sequence[str] = (),
+    language: tuple[str, str] | None = None,
 ) -> Any:
     query = query.where(visible(now))
+    if language is not None:
+        query = query.where(language_is(*language))
     if authors:
         query = query.where(articles_t.c.author.in_(list(authors)))
     if category_id is not None:
@@ -635,13 +709,21 @@ def _latest(
 
 
 def latest_articles(
-    session: Session, *, now: datetime, limit: int, category_slug: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    category_slug: str | None = None,
+    language: tuple[str, str] | None = None,
 ) -> list[ArticleView]:
-    """The newest visible articles, newest first (by publication time, then id)."""
+    """The newest visible articles, newest first (by publication time, then id); with
+    ``language`` (a tag and the site's language), only the stories in it."""
     category_id = None
     if category_slug is not None:
         category_id = category_by_slug(session, category_slug).id
-    query = _latest(select(Article), now=now, limit=limit, category_id=category_id)
+    query = _latest(
+        select(Article), now=now, limit=limit, category_id=category_id, language=language
+    )
     return article_views(session, session.scalars(query).all())
 
 
@@ -661,11 +743,14 @@ def latest_keys(
     limit: int,
     category_id: int | None = None,
     authors: Sequence[str] = (),
+    language: tuple[str, str] | None = None,
 ) -> list[ArticleKey]:
     """``latest_articles`` as keys only: cheap enough to ask for every feed on every check.
-    With ``authors``, only the stories with one of these bylines."""
+    With ``authors``, only the stories with one of these bylines; with ``language``, in it."""
     columns = select(articles_t.c.id, articles_t.c.content_hash, articles_t.c.updated_at)
-    query = _latest(columns, now=now, limit=limit, category_id=category_id, authors=authors)
+    query = _latest(
+        columns, now=now, limit=limit, category_id=category_id, authors=authors, language=language
+    )
     return [ArticleKey(row.id, row.content_hash, row.updated_at) for row in session.execute(query)]
 
 
@@ -696,6 +781,8 @@ class ArticleFilter:
     sponsored: bool | None = None
     ai_assisted: bool | None = None
     author: str = ""
+    language: str = ""  # a BCP 47 tag
+    site_language: str = "en"  # stories with no language are in it
 
 
 def _escape_like(text: str) -> str:
@@ -737,6 +824,8 @@ def _filtered(query: Any, wanted: ArticleFilter, now: datetime, *, status: bool 
         query = query.where(articles_t.c.ai_assisted == wanted.ai_assisted)
     if wanted.author:
         query = query.where(articles_t.c.author == wanted.author)
+    if wanted.language:
+        query = query.where(language_is(wanted.language, wanted.site_language))
     if wanted.owner_id is not None:
         query = query.where(articles_t.c.owner_id == wanted.owner_id)
     return query

@@ -78,6 +78,8 @@ class Addressee:
     name: str
     status: str
     topics: frozenset[int]  # category ids they chose; empty: every category
+    language: str = ""  # of their mail (a catalog's tag); empty: the site's
+    languages: frozenset[str] = frozenset()  # of the stories they read; empty: every one
 
 
 GONE = Addressee("", "gone", frozenset())
@@ -198,12 +200,20 @@ def _readers(session: Session, subscriber_ids: list[int]) -> dict[int, tuple[str
             subscribers_t.c.link_key,
             subscribers_t.c.name,
             subscribers_t.c.status,
+            subscribers_t.c.language,
+            subscribers_t.c.languages,
         ).where(_among(session, subscribers_t.c.id, subscriber_ids))
     )
     return {
         row.id: (
             str(row.link_key or ""),
-            Addressee(row.name, row.status, frozenset(topics.get(row.id, ()))),
+            Addressee(
+                row.name,
+                row.status,
+                frozenset(topics.get(row.id, ())),
+                str(row.language or ""),
+                frozenset(str(row.languages or "").split()),
+            ),
         )
         for row in rows
     }

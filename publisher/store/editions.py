@@ -49,6 +49,7 @@ __all__ = [
     "edition_articles",
     "edition_by_id",
     "edition_for",
+    "edition_languages",
     "edition_list",
     "edition_topics",
     "hold_for_review",
@@ -210,6 +211,18 @@ def edition_topics(session: Session, edition_id: int) -> list[tuple[int, frozens
     ):
         found[article_id].add(category_id)
     return [(article_id, frozenset(found[article_id])) for article_id in order]
+
+
+def edition_languages(session: Session, edition_id: int) -> dict[int, str]:
+    """The language of each article an edition carries ("" for the site's), by article id."""
+    return {
+        row.id: str(row.language or "")
+        for row in session.execute(
+            select(articles_t.c.id, articles_t.c.language)
+            .join(edition_articles_t, edition_articles_t.c.article_id == articles_t.c.id)
+            .where(edition_articles_t.c.edition_id == edition_id)
+        )
+    }
 
 
 def save_rendering(

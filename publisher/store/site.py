@@ -118,6 +118,8 @@ class SitemapEntry:
     title: str
     published_at: datetime
     updated_at: datetime
+    language: str = ""  # "" for the site's
+    translation_key: str = ""  # stories sharing one are translations of each other
 
 
 def sitemap_entries(
@@ -126,11 +128,17 @@ def sitemap_entries(
     """Every story readers may see at ``now`` (published after ``since`` if given), in id
     order: a story keeps its place in the numbered sitemaps as others are added."""
     query = select(
-        articles_t.c.slug, articles_t.c.title, articles_t.c.published_at, articles_t.c.updated_at
+        articles_t.c.slug,
+        articles_t.c.title,
+        articles_t.c.published_at,
+        articles_t.c.updated_at,
+        articles_t.c.language,
+        articles_t.c.translation_key,
     ).where(visible(now))
     if since is not None:
         query = query.where(articles_t.c.published_at > since)
     query = query.order_by(articles_t.c.id)
     return [
-        SitemapEntry(r.slug, r.title, r.published_at, r.updated_at) for r in session.execute(query)
+        SitemapEntry(r.slug, r.title, r.published_at, r.updated_at, r.language, r.translation_key)
+        for r in session.execute(query)
     ]

@@ -47,6 +47,7 @@ __all__ = [
     "rotate_link_key",
     "set_breaking",
     "set_interests",
+    "set_languages",
     "set_name",
     "set_subscriber_status",
     "set_subscriptions",
@@ -134,6 +135,29 @@ def set_name(session: Session, subscriber_id: int, name: str, *, now: datetime) 
         .where(subscribers_t.c.id == subscriber_id)
         .values(name=name, updated_at=now)
     )
+
+
+def set_languages(
+    session: Session,
+    subscriber_id: int,
+    *,
+    language: str | None,
+    languages: Sequence[str] | None,
+    now: datetime,
+) -> None:
+    """A member's language (of pages and mail) and the languages of the stories they read
+    (empty: every language); None leaves either as it is."""
+    values: dict[str, Any] = {}
+    if language is not None:
+        values["language"] = language
+    if languages is not None:
+        values["languages"] = " ".join(languages)
+    if values:
+        session.execute(
+            update(subscribers_t)
+            .where(subscribers_t.c.id == subscriber_id)
+            .values(updated_at=now, **values)
+        )
 
 
 def lock_subscriber(session: Session, subscriber_id: int) -> None:
@@ -306,8 +330,11 @@ def record_request(
     name: str = "",
     digests: Sequence[str] = (),
     categories: Sequence[str] | None = None,
+    language: str = "",
+    languages: Sequence[str] | None = None,
 ) -> int:
-    """Record a link request (with the changes a sign-up asks for); its id."""
+    """Record a link request (with the changes a sign-up asks for: ``language`` empty and
+    ``languages`` None change nothing); its id."""
     result = session.execute(
         insert(confirmations_t).values(
             subscriber_id=subscriber_id,
@@ -317,6 +344,8 @@ def record_request(
             name=name,
             digests=" ".join(digests),
             categories=None if categories is None else " ".join(categories),
+            language=language,
+            languages=None if languages is None else " ".join(languages),
         )
     )
     key = cast(CursorResult[Any], result).inserted_primary_key

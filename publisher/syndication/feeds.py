@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.content import slugify, xml_text
 from publisher.errors import OperationalError
+from publisher.languages import gettext, language_name
 from publisher.settings import Settings
 from publisher.syndication import formats, hub
 from publisher.syndication.formats import FeedDocument, FeedInfo, FeedItem
@@ -78,10 +79,12 @@ class FeedBuilder:
     def _render_item(self, view: store.ArticleView) -> FeedItem:
         a = view.article
         site = self.settings.site_url
+        language = a.language or self.settings.site_language
         picture = view.picture
         # A 1200 px JPEG: what every reader app and social card takes (issue 26).
         shown = picture.pick(1200) if picture is not None else None
         html = self.env.get_template("feeds/item.html").render(
+            locale=language,
             article=a,
             picture=picture,
             media_base=self.settings.media_base,
@@ -106,10 +109,16 @@ class FeedBuilder:
             sponsored=a.sponsored,
             ai_assisted=a.ai_assisted,
             corrections=tuple((c.created_at, c.note) for c in view.corrections),
+            language=language,
+            sponsored_label=gettext(language, "Sponsored"),
         )
 
     def info(
-        self, prefix: str, title: str, deleted: tuple[formats.Tombstone, ...] = ()
+        self,
+        prefix: str,
+        title: str,
+        deleted: tuple[formats.Tombstone, ...] = (),
+        language: str = "",
     ) -> FeedInfo:
         site = self.settings.site_url
         base = f"{site}/{prefix}" if prefix else site
@@ -119,7 +128,7 @@ class FeedBuilder:
             subtitle=self.settings.site_tagline,
             home_url=site,
             urls={kind: f"{base}/{name}" for kind, (name, _) in formats.FORMATS.items()},
-            language=self.settings.site_language,
+            language=language or self.settings.site_language,
             hub=self.settings.websub_hub,
             stylesheet=STYLESHEET,
         )
@@ -131,11 +140,11 @@ class FeedBuilder:
         groups = self._groups(session, now=now)
         deleted = self._tombstones(session)
         with self._lock:
-            items = self._items_for({key for _, _, keys in groups for key in keys}, session)
+            items = self._items_for({key for _, _, keys, _ in groups for key in keys}, session)
             documents = {}
-            for prefix, title, keys in groups:
+            for prefix, title, keys, language in groups:
                 gone = deleted if not prefix else ()
-                documents.update(self._documents_for(prefix, title, keys, items, gone))
+                documents.update(self._documents_for(prefix, title, keys, items, gone, language))
             self._documents = {path: self._documents[path] for path in documents}
         return FeedSet(
             {path: doc for path, doc in documents.items()},
@@ -158,21 +167,26 @@ class FeedBuilder:
 
     def _groups(
         self, session: Session, *, now: datetime
-    ) -> list[tuple[str, str, list[store.ArticleKey]]]:
-        """Each feed's path prefix, title and stories' keys."""
+    ) -> list[tuple[str, str, list[store.ArticleKey], str]]:
+        """Each feed's path prefix, title, stories' keys and language (empty: the site's)."""
         limit = self.settings.feed_items
         site = self.settings.site_title
-        groups = [("", site, store.latest_keys(session, now=now, limit=limit))]
+        groups = [("", site, store.latest_keys(session, now=now, limit=limit), "")]
         for category in store.public_categories(session, now=now):
             keys = store.latest_keys(session, now=now, limit=limit, category_id=category.id)
-            groups.append((f"categories/{category.slug}", f"{site}: {category.name}", keys))
+            groups.append((f"categories/{category.slug}", f"{site}: {category.name}", keys, ""))
+        home = self.settings.site_language
+        for tag in store.story_languages(session, now=now, site_language=home):
+            keys = store.latest_keys(session, now=now, limit=limit, language=(tag, home))
+            title = f"{site}: {language_name(tag)}"
+            groups.append((f"languages/{tag}", title, keys, tag))
         bylines: dict[str, list[str]] = {}
         for name in store.public_authors(session, now=now):
             bylines.setdefault(slugify(name), []).append(name)
         for slug, names in bylines.items():
             if slug:
                 keys = store.latest_keys(session, now=now, limit=limit, authors=names)
-                groups.append((f"authors/{slug}", f"{site}: {names[0]}", keys))
+                groups.append((f"authors/{slug}", f"{site}: {names[0]}", keys, ""))
         return groups
 
     def _items_for(
@@ -198,8 +212,9 @@ class FeedBuilder:
         keys: list[store.ArticleKey],
         items: dict[store.ArticleKey, FeedItem],
         deleted: tuple[formats.Tombstone, ...] = (),
+        language: str = "",
     ) -> dict[str, FeedDocument]:
-        recipe = (title, deleted, *keys)
+        recipe = (title, deleted, language, *keys)
         out = {}
         info: FeedInfo | None = None
         for kind, (name, _) in formats.FORMATS.items():
@@ -208,7 +223,7 @@ class FeedBuilder:
             if known is not None and known[0] == recipe:
                 out[path] = known[1]
                 continue
-            info = info or self.info(prefix, title, deleted)
+            info = info or self.info(prefix, title, deleted, language)
             document = formats.render(kind, info, [items[k] for k in keys if k in items])
             self._documents[path] = (recipe, document)
             out[path] = document

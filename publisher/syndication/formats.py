@@ -50,6 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the "updated" of a feed with no items
 FORMATS = {
@@ -76,6 +77,8 @@ class FeedItem:
     sponsored: bool = False
     ai_assisted: bool = False
     corrections: tuple[tuple[datetime, str], ...] = ()
+    language: str = ""  # BCP 47; per item in Atom (xml:lang) and JSON Feed, not in RSS
+    sponsored_label: str = "Sponsored"  # in the item's language
     # Our own copy of the picture (issue 26): its type, bytes and size, said in each format.
     image_type: str = ""
     image_length: int = 0
@@ -133,7 +136,7 @@ class FeedDocument:
 
 
 def display_title(item: FeedItem) -> str:
-    return f"Sponsored: {item.title}" if item.sponsored else item.title
+    return f"{item.sponsored_label}: {item.title}" if item.sponsored else item.title
 
 
 # ---------------------------------------------------------------- feedgen workarounds
@@ -159,8 +162,11 @@ class _LinksEntry(BaseEntryExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
+        self.language = ""
 
     def extend_atom(self, entry: Any) -> Any:
+        if self.language:  # RFC 4287 2: xml:lang on any element; each entry its own
+            entry.attrib[f"{{{XML_NS}}}lang"] = self.language
         for attributes in self.links:
             # Un-namespaced like feedgen's own Atom elements: the feed's default namespace
             # (Atom) applies once the entry is in the document.
@@ -241,7 +247,7 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
     # No scheme (RSS domain): the site has no category pages for one to name yet.
     categories = [{"term": slug, "label": name} for slug, name in item.categories]
     if item.sponsored:
-        categories.append({"term": "sponsored", "label": "Sponsored"})
+        categories.append({"term": "sponsored", "label": item.sponsored_label})
     if categories:
         fe.category(categories)
     if for_atom:
@@ -253,6 +259,7 @@ def _entry(fg: FeedGenerator, info: FeedInfo, item: FeedItem, *, for_atom: bool)
                 enclosure["length"] = str(item.image_length)
             links.append(enclosure)
         fe.nflinks.links = links
+        fe.nflinks.language = item.language
     elif item.image:
         # Media RSS 1.5.1: media:group is only for alternatives of one object; a single image
         # is a media:content of the item itself (W3C: MediaGroupWithoutAlternatives).
@@ -362,11 +369,15 @@ def _json_item(item: FeedItem) -> dict[str, Any]:
                 {"url": item.image, "mime_type": item.image_type,
                  "size_in_bytes": item.image_length}
             ]  # fmt: skip
+    if item.language:
+        entry["language"] = item.language  # JSON Feed 1.1: an item's own language
     entry["date_published"] = _rfc3339(item.published)
     entry["date_modified"] = _rfc3339(item.updated)
     if item.author:
         entry["authors"] = [{"name": item.author}]
-    tags = [name for _, name in item.categories] + (["Sponsored"] if item.sponsored else [])
+    tags = [name for _, name in item.categories] + (
+        [item.sponsored_label] if item.sponsored else []
+    )
     if tags:
         entry["tags"] = tags
     entry["_newsflash"] = {

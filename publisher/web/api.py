@@ -129,6 +129,9 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
+    # Stories sent with no language that read as another than the site's: slug -> that
+    # language (a suggestion; they were saved in the site's language).
+    suggested_languages: dict[str, str] = {}
 
 
 API_ACTOR = "api-token"
@@ -284,7 +287,9 @@ def swagger() -> FileResponse:
 
 
 def _article(app: Application, slug: str) -> dict[str, Any]:
-    return publish.article_json(publish.article_any(app.engine, slug), app.clock())
+    return publish.article_json(
+        publish.article_any(app.engine, slug), app.clock(), app.settings.site_language
+    )
 
 
 def _imported(
@@ -299,7 +304,12 @@ def _imported(
         actor=who,
         status="draft" if draft else "published",
     )
-    return ImportResult(created=report.created, updated=report.updated, unchanged=report.unchanged)
+    return ImportResult(
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        suggested_languages=dict(report.suggestions),
+    )
 
 
 @router.get("/articles")
@@ -310,7 +320,7 @@ def list_articles(
     too, newest first (a contributor's session: their own only)."""
     now = app.clock()
     return [
-        publish.article_json(v, now)
+        publish.article_json(v, now, app.settings.site_language)
         for v in publish.list_articles(app.engine)
         if editorial.may_see(acting, v)
     ]

@@ -48,6 +48,7 @@ from publisher.web.feeds import FeedRoutes
 from publisher.web.guards import CrossSiteGuard, SecurityHeaders, SiteHost, proxy_hosts
 from publisher.web.head import HeadAsGet
 from publisher.web.limits import BodyLimit
+from publisher.web.pages import ReaderLanguage
 
 __all__ = ["create_app", "upkeep"]
 
@@ -130,6 +131,7 @@ def _add_middleware(app: FastAPI, site: Application) -> None:
     # body's size before anything reads a body; then the cross-site guard, the feeds, and
     # HEAD answered by every GET route.
     app.add_middleware(HeadAsGet, routes=app.router.routes)
+    app.add_middleware(ReaderLanguage)
     app.add_middleware(FeedRoutes, cache=site.feeds, settings=settings)
     app.add_middleware(CrossSiteGuard, settings=settings)
     app.add_middleware(

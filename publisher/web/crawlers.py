@@ -39,6 +39,7 @@ __all__ = [
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
 SITEMAP_MAX = 50_000  # URLs in one sitemap file (sitemaps.org)
 NEWS_MAX = 1_000  # URLs in a news sitemap (Google News)
 NEWS_WINDOW = timedelta(hours=48)
@@ -92,6 +93,23 @@ def _url(loc: str, lastmod: datetime | None = None, extra: str = "") -> str:
     return f"<url><loc>{escape(loc)}</loc>{when}{extra}</url>"
 
 
+def _translations(entries: list[store.SitemapEntry], home: str) -> dict[str, list[tuple[str, str]]]:
+    """The visible stories of each translation key that has more than one: (language, slug),
+    one per language."""
+    groups: dict[str, dict[str, str]] = {}
+    for e in entries:
+        if e.translation_key:
+            groups.setdefault(e.translation_key, {}).setdefault(e.language or home, e.slug)
+    return {key: sorted(found.items()) for key, found in groups.items() if len(found) > 1}
+
+
+def _news_language(tag: str) -> str:
+    """A story's language as Google News names it: ISO 639, zh-cn and zh-tw for Chinese."""
+    if tag.startswith("zh"):
+        return "zh-tw" if ("Hant" in tag or tag.endswith(("TW", "HK"))) else "zh-cn"
+    return tag.split("-", 1)[0]
+
+
 def _story_url(site: str, slug: str) -> str:
     return f"{site}/articles/{quote(slug, safe='')}"
 
@@ -142,11 +160,23 @@ def sitemap_stories(
     if number > len(chunks):
         raise NotFoundError(f"there is no sitemap {number}")
     chunk = chunks[number - 1]
+    home = app.settings.site_language
 
-    def make(_known: Facts) -> list[str]:
-        lines = [f'<urlset xmlns="{SITEMAP_NS}">']
+    def make(known: Facts) -> list[str]:
+        groups = _translations(known.entries(app.engine, app.clock()), home)
+        lines = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:xhtml="{XHTML_NS}">']
         for e in chunk:
-            lines.append(_url(_story_url(site, e.slug), max(e.updated_at, e.published_at)))
+            # Google's hreflang in sitemaps: each version lists every version, itself too
+            # (one story a language: a second story in one language lists none).
+            group = groups.get(e.translation_key, [])
+            alternates = "".join(
+                f'<xhtml:link rel="alternate" hreflang="{escape(tag)}" '
+                f'href="{escape(_story_url(site, slug))}"/>'
+                for tag, slug in (group if (e.language or home, e.slug) in group else ())
+            )
+            lines.append(
+                _url(_story_url(site, e.slug), max(e.updated_at, e.published_at), alternates)
+            )
         return [*lines, "</urlset>"]
 
     return _xml(request, app, f"stories-{number}", make)
@@ -174,10 +204,12 @@ def news_sitemap(request: Request, app: Application = Depends(application)) -> R
     front page alone when there are none)."""
     settings = app.settings
     now = app.clock()
-    publication = (
-        f"<news:publication><news:name>{escape(settings.site_title)}</news:name>"
-        f"<news:language>{escape(settings.site_language)}</news:language></news:publication>"
-    )
+
+    def publication(tag: str) -> str:
+        return (
+            f"<news:publication><news:name>{escape(settings.site_title)}</news:name>"
+            f"<news:language>{escape(_news_language(tag))}</news:language></news:publication>"
+        )
 
     def make(known: Facts) -> list[str]:
         recent = [e for e in known.entries(app.engine, now) if e.published_at > now - NEWS_WINDOW]
@@ -185,7 +217,8 @@ def news_sitemap(request: Request, app: Application = Depends(application)) -> R
         lines = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}">']
         for e in recent[:NEWS_MAX]:
             news = (
-                f"<news:news>{publication}<news:publication_date>{_when(e.published_at)}"
+                f"<news:news>{publication(e.language or settings.site_language)}"
+                f"<news:publication_date>{_when(e.published_at)}"
                 f"</news:publication_date><news:title>{escape(e.title)}</news:title></news:news>"
             )
             lines.append(_url(_story_url(settings.site_url, e.slug), extra=news))

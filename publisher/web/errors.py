@@ -16,9 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from publisher.errors import PublisherError
+from publisher.languages import N_
 from publisher.web.application import application
 from publisher.web.limits import BodyRefused
-from publisher.web.pages import render
+from publisher.web.pages import reader_message, render
 
 __all__ = [
     "NOWHERE",
@@ -33,8 +34,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = "We could not do that just now; please try again in a few minutes."
-NOWHERE = "There is no page at this address."
+UNAVAILABLE = N_("We could not do that just now; please try again in a few minutes.")
+NOWHERE = N_("There is no page at this address.")
 Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
@@ -51,7 +52,7 @@ def _page(request: Request, status: int, message: str) -> Response:
             http_status=status,
         )
         return HTMLResponse(html, status_code=status)
-    return render(app, "error.html", http_status=status, message=message)
+    return render(app, "error.html", http_status=status, message=reader_message(app, message))
 
 
 async def gone(request: Request, exc: ClientDisconnect) -> Response:

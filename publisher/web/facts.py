@@ -28,6 +28,7 @@ class Facts:
     categories: list[tuple[int, str, str]]  # (id, slug, name), by slug
     sizes: dict[int, int]  # visible stories by category id
     authors: dict[str, list[str]]  # slug: bylines
+    languages: list[str]  # of the visible stories ("" for those in the site's)
     rendered: dict[str, bytes] = field(default_factory=dict)  # the sitemaps, by path
     _entries: list[store.SitemapEntry] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,6 +72,7 @@ def facts(engine: Engine, now: datetime) -> Facts:
             [(category_id or 0, slug, name) for category_id, slug, name in categories],
             sizes,
             authors,
+            store.story_languages(session, now=now, site_language=""),
         )
     with _lock:
         _known[engine] = known

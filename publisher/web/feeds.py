@@ -5,12 +5,14 @@ the autodiscovery links the pages carry, and the feeds' stylesheet route."""
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from publisher.languages import language_name
 from publisher.settings import Settings
 from publisher.syndication import feeds
 from publisher.syndication.formats import FeedDocument, browser_page, http_date
@@ -31,14 +33,25 @@ FEED_MAX_AGE = 300
 MAX_PAGES = 1000  # feeds' pages kept in memory
 
 
-def discovery_links(settings: Settings) -> list[tuple[str, str, str]]:
-    """The feeds' (type, title, address), for the pages' autodiscovery links."""
+def discovery_links(settings: Settings, language: str = "") -> list[tuple[str, str, str]]:
+    """The feeds' (type, title, address), for the pages' autodiscovery links; with
+    ``language`` (a page in it, such as a story's), that language's feeds too."""
     site = settings.site_url
-    return [
-        ("application/rss+xml", f"{settings.site_title} (RSS)", f"{site}/feed.xml"),
-        ("application/atom+xml", f"{settings.site_title} (Atom)", f"{site}/atom.xml"),
-        ("application/feed+json", f"{settings.site_title} (JSON Feed)", f"{site}/feed.json"),
+    title = settings.site_title
+    found = [
+        ("application/rss+xml", f"{title} (RSS)", f"{site}/feed.xml"),
+        ("application/atom+xml", f"{title} (Atom)", f"{site}/atom.xml"),
+        ("application/feed+json", f"{title} (JSON Feed)", f"{site}/feed.json"),
     ]
+    if language:
+        name = f"{title}: {language_name(language)}"
+        base = f"{site}/languages/{quote(language, safe='-')}"
+        found += [
+            ("application/rss+xml", f"{name} (RSS)", f"{base}/feed.xml"),
+            ("application/atom+xml", f"{name} (Atom)", f"{base}/atom.xml"),
+            ("application/feed+json", f"{name} (JSON Feed)", f"{base}/feed.json"),
+        ]
+    return found
 
 
 router = APIRouter()

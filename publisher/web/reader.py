@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from publisher import store
 from publisher.articles import editorial, publish
 from publisher.content import slugify
+from publisher.languages import catalog_for
 from publisher.web import structured
 from publisher.web.application import Application, application
+from publisher.web.feeds import discovery_links
 from publisher.web.pages import cached, is_member, join_form, render
 from publisher.web.sections import list_page, listing, page_number
 
@@ -53,8 +55,11 @@ def article(
     read; the join form only for a browser without the member cookie."""
     now = app.clock()
     view = publish.story_page(app.engine, slug, now=now)
-    response = render(app, "article.html", **story_values(app, view, member=member, now=now))
-    response.headers["Vary"] = "Cookie"  # a member's page has no join form
+    values = story_values(app, view, member=member, now=now)
+    response = render(app, "article.html", **values)
+    # A member's page has no join form; a story in a language without a catalog speaks the
+    # reader's.
+    response.headers["Vary"] = "Cookie" if values["locale"] else "Cookie, Accept-Language"
     return cached(request, response)
 
 
@@ -65,12 +70,29 @@ def story_values(
     page (headline, date, the reason, no body), or a preview of an unsaved or unpublished
     one (``preview``: marked noindex, nothing for machines, no related stories)."""
     withdrawn = view.article.status == "withdrawn"
-    related = []
+    related: list[store.ArticleView] = []
+    translations: list[tuple[str, str]] = []
+    home = app.settings.site_language
     if not (withdrawn or preview):
         with store.reading(app.engine) as session:
             related = store.related_stories(session, view, now=now, limit=RELATED)
+            translations = store.translations(session, view.article, now=now, site_language=home)
     machines = not (withdrawn or preview)
+    # The page speaks the story's language when a catalog does; else the reader's, with the
+    # story itself marked in its own.
+    language = view.article.language or home
+    spoken = catalog_for(language, default="")
     return {
+        "locale": spoken or None,
+        "page_language": language if spoken else None,
+        "story_language": language,
+        "translations": [(tag, slug) for tag, slug in translations if tag != language],
+        "alternates": (
+            sorted({**dict(translations), language: view.article.slug}.items())
+            if translations
+            else []
+        ),
+        **({} if preview else {"feed_links": discovery_links(app.settings, language)}),
         "view": view,
         "article": view.article,
         "categories": [(slugify(name), name) for name in view.categories],

@@ -131,7 +131,7 @@ def news_article(settings: Settings, view: ArticleView, studio: BrandStudio) -> 
         "description": _description(view),
         "datePublished": a.published_at.isoformat(),
         "dateModified": max(a.updated_at, a.published_at).isoformat(),
-        "inLanguage": settings.site_language,
+        "inLanguage": a.language or settings.site_language,
         "author": (
             [{"@type": "Person", "name": a.author, "url": author_url(settings, a.author)}]
             if a.author
@@ -180,7 +180,8 @@ def article_meta(settings: Settings, view: ArticleView) -> PageMeta:
         ("og:title", a.title),
         ("og:description", description),
         ("og:url", url),
-        ("og:locale", settings.site_language),
+        # OpenGraph writes a locale with an underscore (th_TH); a language alone is accepted.
+        ("og:locale", (a.language or settings.site_language).replace("-", "_")),
         ("article:published_time", a.published_at.isoformat()),
         ("article:modified_time", max(a.updated_at, a.published_at).isoformat()),
     ]

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from publisher.community import links, subscriptions
 from publisher.errors import InputError
+from publisher.languages import N_
 from publisher.tokens import TokenError
 from publisher.web.application import Application, application
 from publisher.web.pages import (
@@ -20,6 +21,8 @@ from publisher.web.pages import (
     client_host,
     join_form,
     preferences_url,
+    reader_language,
+    reader_message,
     remember_member,
     render,
 )
@@ -60,30 +63,43 @@ async def subscribe(request: Request, app: Application = Depends(application)) -
     form = await request.form(**FORM_LIMITS)
     email, name = str(form.get("email", "")), str(form.get("name", ""))
     topics = [str(value) for value in form.getlist("category")]
+    # The language the reader picked (the page's own when the form has no choice).
+    language = str(form.get("language", "")) or reader_language(app)
+    tags = [str(value) for value in form.getlist("story_language")]
     values: dict[str, Any] = {
         **(await run_in_threadpool(join_form, app)),
         "email": email,
         "name": name,
         "chosen_topics": topics,
+        "chosen_languages": tags,
+        "chosen_language": language,
     }
     if not app.limits.signups.allow(client_host(request), time.monotonic()):
-        values["error"] = "Too many sign-ups from here; please try again later."
+        values["error"] = reader_message(
+            app, N_("Too many sign-ups from here; please try again later."), language
+        )
         return render(app, "subscribe.html", http_status=429, done=False, **values)
     if form.get("website"):  # the honeypot: people never see it
         return render(app, "subscribe.html", done=True, **values)
     digests = [str(d) for d in form.getlist("digest")]
     try:
         # Queued, not sent: the answer waits on no mail server and tells nothing.
-        await run_in_threadpool(_sign_up, app, email, name, digests, topics)
+        await run_in_threadpool(_sign_up, app, email, name, digests, topics, language, tags)
     except InputError as exc:
-        values["error"] = exc.message
+        values["error"] = reader_message(app, exc.message, language)
         return render(app, "subscribe.html", http_status=400, done=False, **values)
     app.courier.send_soon()
     return render(app, "subscribe.html", done=True, **values)
 
 
 def _sign_up(
-    app: Application, email: str, name: str, digests: list[str], topics: list[str]
+    app: Application,
+    email: str,
+    name: str,
+    digests: list[str],
+    topics: list[str],
+    language: str,
+    tags: list[str],
 ) -> None:
     subscriptions.signup(
         app.engine,
@@ -95,8 +111,15 @@ def _sign_up(
         digests=digests,
         known_digests=list(app.timetable.digests),
         categories=topics,
+        language=language,
+        languages=tags,
         now=app.clock(),
     )
+
+
+def _language_of(app: Application, view: subscriptions.SubscriberView) -> str:
+    """The language a member's pages speak: theirs, else their browser's."""
+    return view.subscriber.language or reader_language(app)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
@@ -106,6 +129,7 @@ def confirm_page(token: str, app: Application = Depends(application)) -> HTMLRes
     return render(
         app,
         "confirm.html",
+        locale=_language_of(app, view),
         done=view.used and view.subscriber.status == "confirmed",
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -119,6 +143,7 @@ def confirm(token: str, app: Application = Depends(application)) -> HTMLResponse
     answer = render(
         app,
         "confirm.html",
+        locale=_language_of(app, view),
         done=True,
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -149,7 +174,10 @@ async def subscription(request: Request, app: Application = Depends(application)
     email = str(form.get("email", ""))
     if not app.limits.access_links.allow(client_host(request), time.monotonic()):
         return _subscription_answer(
-            app, email, error="Too many requests from here; please try again later.", status=429
+            app,
+            email,
+            error=reader_message(app, N_("Too many requests from here; please try again later.")),
+            status=429,
         )
     if form.get("website"):  # the honeypot: people never see it
         return _subscription_answer(app, email, done=True)
@@ -165,7 +193,7 @@ async def subscription(request: Request, app: Application = Depends(application)
             now=app.clock(),
         )
     except InputError as exc:
-        return _subscription_answer(app, email, error=exc.message, status=400)
+        return _subscription_answer(app, email, error=reader_message(app, exc.message), status=400)
     app.courier.send_soon()
     return _subscription_answer(app, email, done=True)
 
@@ -176,8 +204,13 @@ def subscription_link(token: str, app: Application = Depends(application)) -> HT
     it up."""
     view = subscriptions.member(app.engine, app.signer, "access", token, now=app.clock())
     if view.used:
-        raise TokenError("this link has been used already: ask for a new one at /subscription")
-    return render(app, "subscription_open.html", email=view.subscriber.email)
+        raise TokenError(N_("this link has been used already: ask for a new one at /subscription"))
+    return render(
+        app,
+        "subscription_open.html",
+        locale=_language_of(app, view),
+        email=view.subscriber.email,
+    )
 
 
 @router.post("/subscription/{token}")
@@ -196,6 +229,7 @@ def _unsubscribe_view(
     response = render(
         app,
         "unsubscribe.html",
+        locale=_language_of(app, view),
         done=done,
         email=view.subscriber.email,
         preferences_url=preferences_url(app, view),
@@ -256,11 +290,21 @@ async def preferences(
     topics = [str(value) for value in form.getlist("category")]
     # The checkbox sends nothing when unticked: "breaking-shown" says the form had it.
     breaking = form.get("breaking") == "on" if form.get("breaking-shown") == "1" else None
-    return await run_in_threadpool(_save_preferences, app, token, digests, topics, breaking)
+    # A form without the language fields (an older page) leaves them as they are.
+    language = str(form["language"]) if "language" in form else None
+    tags = [str(v) for v in form.getlist("story_language")] if "languages" in form else None
+    choices = (digests, topics, breaking, language, tags)
+    return await run_in_threadpool(_save_preferences, app, token, *choices)
 
 
 def _save_preferences(
-    app: Application, token: str, digests: list[str], topics: list[str], breaking: bool | None
+    app: Application,
+    token: str,
+    digests: list[str],
+    topics: list[str],
+    breaking: bool | None,
+    language: str | None = None,
+    tags: list[str] | None = None,
 ) -> HTMLResponse:
     try:
         view = subscriptions.set_preferences(
@@ -271,9 +315,11 @@ def _save_preferences(
             known_digests=list(app.timetable.digests),
             categories=topics,
             breaking=breaking,
+            language=language,
+            languages=tags,
             now=app.clock(),
         )
-    except InputError as exc:  # a category that is not offered: nothing was changed
+    except InputError as exc:  # a category or language not offered: nothing was changed
         view = subscriptions.member(app.engine, app.signer, "preferences", token, now=app.clock())
         return _preferences_view(app, view, token, saved=False, error=exc.message, http_status=400)
     return _preferences_view(app, view, token, saved=True)
@@ -288,10 +334,17 @@ def _preferences_view(
     error: str = "",
     http_status: int = 200,
 ) -> HTMLResponse:
+    facts_now = join_form(app)
+    chosen_languages = view.subscriber.languages.split()
     response = render(
         app,
         "preferences.html",
+        locale=_language_of(app, view),
         http_status=http_status,
+        chosen_language=view.subscriber.language,
+        catalogs=facts_now["catalogs"],
+        story_languages=sorted({*facts_now["story_languages"], *chosen_languages}),
+        chosen_languages=chosen_languages,
         email=view.subscriber.email,
         status=view.subscriber.status,
         chosen=view.digests,

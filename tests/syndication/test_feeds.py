@@ -89,10 +89,11 @@ def test_editorial_facts_travel_with_each_item(
         or "11 pm" in corrected.content[0].value
     )
     assert corrected.updated > corrected.published
+    # In each story's language (issue 29): the Thai and Korean samples say it in theirs.
+    report = {"th": "พบข้อผิดพลาด? แจ้งเราที่นี่", "ko": "오류를 발견하셨나요? 여기로 알려 주세요"}
     for entry in entries.values():
-        assert entry.content[0].value.rstrip().endswith("Spot an error? Report it here</a></p>"), (
-            entry.link
-        )
+        words = report.get(entry.content[0].language, "Spot an error? Report it here")
+        assert entry.content[0].value.rstrip().endswith(f"{words}</a></p>"), entry.link
         assert f'href="{site}/report?article=' in entry.content[0].value
 
 
@@ -201,8 +202,8 @@ def test_changed_feeds_ping_the_hub_and_a_down_hub_is_retried(
     up = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url, PUBLISHER_WEBSUB_HUB=hub.url)
     load(engine, up, tmp_path)
     feeds.refresh(engine, feeds.FeedBuilder(up), now=NOW)
-    # The site's, 11 categories' and 6 authors' feeds, three formats each.
-    FEEDS = 3 * (1 + 11 + 6)
+    # The site's, 11 categories', 6 authors' and 3 languages' feeds, three formats each.
+    FEEDS = 3 * (1 + 11 + 6 + 3)
     hub.status = 503
     assert feeds.send_pings(engine, up, now=NOW) == (0, FEEDS)
     with store.reading(engine) as session:

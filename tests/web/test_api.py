@@ -53,7 +53,12 @@ def test_articles_through_the_api(client: TestClient) -> None:
         ],
     )
     assert created.status_code == 200, created.text
-    assert created.json() == {"created": 1, "updated": 0, "unchanged": 0}
+    assert created.json() == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "suggested_languages": {},
+    }
     bad = client.post("/api/articles", headers=AUTH, json=[{"title": "ok"}, {"headline": "x"}])
     assert bad.status_code == 400
     assert (

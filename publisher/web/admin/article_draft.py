@@ -19,7 +19,7 @@ __all__ = ["FIELDS", "FLAGS", "Draft", "problems_of"]
 
 FIELDS = (
     "title", "slug", "summary", "body", "published_at", "author", "editor", "categories",
-    "image", "source_name", "source_url",
+    "image", "source_name", "source_url", "language", "translation_of",
 )  # fmt: skip
 FLAGS = ("ai_assisted", "sponsored")
 # The validator's keys (the article file keys) and the form field each problem is shown by.
@@ -61,6 +61,8 @@ class Draft:
             "image": a.image,
             "source_name": a.source_name,
             "source_url": a.source_url,
+            "language": a.language,
+            "translation_of": "",  # linking is one way: a saved link is not undone here
         }
         flags = {"ai_assisted": a.ai_assisted, "sponsored": a.sponsored}
         return cls(values, flags, "html" if html else "markdown", a.content_hash)
@@ -102,6 +104,10 @@ class Draft:
         }
         if v["slug"].strip():
             fields["slug"] = v["slug"]
+        if v["language"].strip():
+            fields["language"] = v["language"]
+        if v["translation_of"].strip():
+            fields["translation_of"] = v["translation_of"]
         if v["published_at"].strip():
             fields["published_at"] = v["published_at"]
         if v["source_name"].strip() or v["source_url"].strip():

@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from publisher import store
 from publisher.articles import editorial, publish
+from publisher.articles.cleaning import ArticleInput
 from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.languages import CATALOGS
 from publisher.newsroom.staff import Staff
 from publisher.sources import inbox
 from publisher.web.admin import inbox as inbox_area
@@ -116,8 +118,23 @@ def form_page(
         may_edit=view is None or editorial.may_edit(writing, view),
         may_publish=writing.is_editor,
         word_count=words(draft.values["body"]),
+        site_language=app.settings.site_language,
+        languages=list(CATALOGS),
+        suggested_language=_suggested(app, draft),
         **values,
     )
+
+
+def _suggested(app: Application, draft: Draft) -> str:
+    """The language an article left without one reads as, when not the site's: shown as a
+    hint beside the field, never filled in."""
+    if draft.values["language"].strip() or not draft.values["title"].strip():
+        return ""
+    item = ArticleInput(
+        slug="-", title=draft.values["title"], summary=draft.values["summary"],
+        body_markdown=draft.values["body"],
+    )  # fmt: skip
+    return publish.suggested_language(item, app.settings.site_language) or ""
 
 
 @router.get("/articles/new", response_class=HTMLResponse)

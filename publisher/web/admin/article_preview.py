@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from publisher import store
 from publisher.articles.cleaning import ArticleInput, ArticleProblems, validate_form
+from publisher.languages import catalog_for
 from publisher.models import Article
 from publisher.newsroom.staff import Staff
 from publisher.web.admin.article_draft import Draft, problems_of
@@ -52,6 +53,10 @@ async def preview_page(
     now = app.clock()
     shown = _unsaved(item, view, now)
     values = story_values(app, shown, member=True, now=now, preview=True)
+    # Rendered here, not by the reader side's render(): a story in a language without a
+    # catalog is framed in the site's.
+    values["locale"] = values["locale"] or catalog_for(app.settings.site_language)
+    values["page_language"] = values["page_language"] or values["locale"]
     page = app.env.get_template("pages/article.html").render(
         settings=app.settings, feed_links=[], **values
     )

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from publisher import store
 from publisher.articles import publish
+from publisher.languages import normalize_tag
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import article_form, article_life, article_preview, article_revisions
 from publisher.web.admin.pages import render
@@ -26,7 +27,7 @@ YES_NO = {"": None, "yes": True, "no": False}
 router = APIRouter()
 
 
-def _filter(request: Request) -> tuple[store.ArticleFilter, int, str]:
+def _filter(request: Request, site_language: str) -> tuple[store.ArticleFilter, int, str]:
     """The list's filters from the query string, the page number, and what was wrong."""
     q = request.query_params
     problem = ""
@@ -39,6 +40,12 @@ def _filter(request: Request) -> tuple[store.ArticleFilter, int, str]:
         if given not in YES_NO:
             given, problem = "", f"{name} is yes, no or empty: showing both."
         flags[name] = YES_NO[given]
+    language = q.get("language", "").strip()
+    if language:
+        try:
+            language = normalize_tag(language[:35])
+        except ValueError as exc:
+            language, problem = "", f"{exc}: showing every language."
     page = q.get("page", "1")
     number = int(page) if page.isdigit() and 0 < len(page) < 7 and int(page) > 0 else 0
     if not number:
@@ -50,6 +57,8 @@ def _filter(request: Request) -> tuple[store.ArticleFilter, int, str]:
         sponsored=flags["sponsored"],
         ai_assisted=flags["ai_assisted"],
         author=q.get("author", "")[:200],
+        language=language,
+        site_language=site_language,
     )
     return wanted, number, problem
 
@@ -62,6 +71,7 @@ def _query(wanted: store.ArticleFilter, page: int) -> str:
         "sponsored": {None: "", True: "yes", False: "no"}[wanted.sponsored],
         "ai_assisted": {None: "", True: "yes", False: "no"}[wanted.ai_assisted],
         "author": wanted.author,
+        "language": wanted.language,
         "page": str(page) if page > 1 else "",
     }
     return urlencode({k: v for k, v in values.items() if v})
@@ -76,7 +86,7 @@ def article_list(
     request: Request, who: Staff = Depends(editor), app: Application = Depends(application)
 ) -> HTMLResponse:
     """The articles, filtered, newest first, a page at a time, with a count per status."""
-    wanted, page, problem = _filter(request)
+    wanted, page, problem = _filter(request, app.settings.site_language)
     now = app.clock()
     views, counts = publish.find_articles(
         app.engine, wanted, now=now, offset=(page - 1) * PAGE, limit=PAGE
@@ -88,6 +98,7 @@ def article_list(
     }
     with store.reading(app.engine) as db:
         categories, authors = store.category_list(db), store.authors(db)
+        languages = store.story_languages(db, now=None, site_language=app.settings.site_language)
     return render(
         request,
         app,
@@ -108,6 +119,8 @@ def article_list(
         problem=problem,
         categories=categories,
         authors=authors,
+        languages=languages,
+        site_language=app.settings.site_language,
     )
 
 

@@ -323,5 +323,5 @@ def preview_html(
     rendered = making.render_as(
         app.engine, app.settings, app.timetable, app.env, edition, draft.article_ids
     )
-    values = archive_values(app.settings.site_url)
+    values = archive_values(app.settings.site_url, app.settings.site_language)
     return Personaliser(rendered.html, escape_html=True).fill(values).decode("utf-8")
