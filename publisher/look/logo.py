@@ -9,7 +9,6 @@ import hashlib
 import struct
 
 from publisher.errors import InputError
-from publisher.media import images
 from publisher.store import LogoFile
 
 __all__ = ["EXTENSIONS", "MAX_BYTES", "MAX_SIDE", "logo_file"]
@@ -47,7 +46,10 @@ def logo_file(data: bytes) -> LogoFile:
             f"the logo is {width} by {height} pixels; each side must be {MIN_SIDE} to "
             f"{MAX_SIDE} pixels"
         )
-    # Its header is right; its pixels must be too (Pillow reads it to the end).
+    # Its header is right; its pixels must be too (Pillow reads it to the end). Imported
+    # here: the package's library fetches (httpx), which the sending path must not load.
+    from publisher.media import images
+
     images.decodes(data, images.Limits(MAX_BYTES, MAX_SIDE * MAX_SIDE))
     return LogoFile(hashlib.sha256(data).hexdigest(), kind, width, height, data)
 

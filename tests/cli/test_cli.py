@@ -67,7 +67,7 @@ def test_bad_file_exits_2_with_file_and_line(tmp_path: Path, database_url: str) 
         "Error: nothing imported: 1 problem(s)",
         f"{bad}:3: when: unknown key (allowed: title, slug, summary, body, body_html, "
         "published_at, author, editor, categories, image, source, ai_assisted, sponsored, "
-        "corrections)",
+        "corrections, language, translation_of)",
     ]
     assert "Traceback" not in result.stderr
 
