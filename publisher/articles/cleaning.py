@@ -26,7 +26,7 @@ from publisher.content import (
     xml_text,
 )
 from publisher.errors import InputError
-from publisher.languages import normalize_tag
+from publisher.languages import detect, normalize_tag
 
 __all__ = [
     "MAX_LENGTHS",
@@ -95,6 +95,9 @@ class ArticleInput:
     # processes make it (a third of the import's time in the writing process before).
     search_body: str = field(init=False, repr=False)
     search_unspaced: str = field(init=False, repr=False)
+    # The language the story reads as, when it names none ("" when it does or none shows):
+    # a suggestion for the editor, guessed here for the same reason.
+    guessed_language: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         parts = [
@@ -111,6 +114,12 @@ class ArticleInput:
         body = searchable_text(self.body_html)
         object.__setattr__(self, "search_body", body)
         object.__setattr__(self, "search_unspaced", unspaced_runs(self.title, self.summary, body))
+        guessed = (
+            ""
+            if self.language
+            else detect(" ".join((self.title, self.summary, self.body_markdown or self.body_html)))
+        )
+        object.__setattr__(self, "guessed_language", guessed or "")
 
 
 @dataclass(frozen=True)

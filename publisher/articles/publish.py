@@ -23,7 +23,6 @@ from publisher.articles.cleaning import (
 )
 from publisher.articles.files import expand, read_files
 from publisher.errors import InputError, NotFoundError
-from publisher.languages import detect
 from publisher.settings import Settings
 
 __all__ = [
@@ -226,8 +225,8 @@ def import_records(
 
 def suggested_language(item: ArticleInput, site_language: str) -> str | None:
     """The language a story given none reads as, when that is not the site's."""
-    guessed = detect(" ".join((item.title, item.summary, item.body_markdown or item.body_html)))
-    if guessed is None or guessed.split("-")[0] == site_language.split("-")[0]:
+    guessed = item.guessed_language
+    if not guessed or guessed.split("-")[0] == site_language.split("-")[0]:
         return None
     return guessed
 

@@ -254,6 +254,7 @@ from publisher.store.reports import (
 )
 from publisher.store.revisions import (
     RevisionView,
+    keep_input_revisions,
     keep_revisions,
     revision_by_id,
     revision_fields,
@@ -561,6 +562,7 @@ __all__ = [
     "item_for_article",
     "items_t",
     "keep_figures",
+    "keep_input_revisions",
     "keep_revisions",
     "kept_figures",
     "language_is",

@@ -40,7 +40,7 @@ from publisher.store.engine import (
 )
 from publisher.store.picture_fetches import release_stale_pictures
 from publisher.store.pictures import PictureView, picture_views
-from publisher.store.revisions import keep_revisions
+from publisher.store.revisions import keep_input_revisions, keep_revisions
 from publisher.store.search import index_texts
 from publisher.store.stamps import bump
 
@@ -145,8 +145,22 @@ def upsert_articles(
     if actor and touched:
         entries = _batch_changes(actor, touched, ids, before, existing, now, status)
         record_many(session, entries, now=now)
-        keep_revisions(
-            session, [ids[item.slug] for item in touched], actor=actor, action="import", now=now
+        keep_input_revisions(
+            session,
+            [
+                (ids[item.slug], item, status, item.published_at or now)
+                if item.slug not in existing
+                else (
+                    ids[item.slug],
+                    item,
+                    existing[item.slug].status,
+                    item.published_at or existing[item.slug].published_at,
+                )
+                for item in touched
+            ],
+            actor=actor,
+            action="import",
+            now=now,
         )
     return BatchResult(
         [item.slug for item in fresh],

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -16,8 +16,12 @@ from publisher.errors import NotFoundError
 from publisher.models import Article, Revision
 from publisher.store.engine import articles_t, categories_t, links_t
 
+if TYPE_CHECKING:
+    from publisher.articles.cleaning import ArticleInput
+
 __all__ = [
     "RevisionView",
+    "keep_input_revisions",
     "keep_revisions",
     "revision_by_id",
     "revision_fields",
@@ -41,9 +45,11 @@ class RevisionView:
     fields: dict[str, Any]
 
 
-def revision_fields(article: Article, categories: Sequence[str]) -> dict[str, Any]:
-    """An article as the article file keys (docs/reference/article-files.md): what a revision
-    keeps and what a restore saves again."""
+def revision_fields(
+    article: Article | ArticleInput, categories: Sequence[str], published_at: datetime
+) -> dict[str, Any]:
+    """An article (stored, or about to be) as the article file keys
+    (docs/reference/article-files.md): what a revision keeps and what a restore saves again."""
     fields: dict[str, Any] = {
         "title": article.title,
         "slug": article.slug,
@@ -54,7 +60,7 @@ def revision_fields(article: Article, categories: Sequence[str]) -> dict[str, An
         "image": article.image,
         "ai_assisted": article.ai_assisted,
         "sponsored": article.sponsored,
-        "published_at": article.published_at.isoformat(),
+        "published_at": published_at.astimezone(UTC).isoformat(),
     }
     if article.body_markdown or not article.body_html:
         fields["body"] = article.body_markdown
@@ -62,7 +68,40 @@ def revision_fields(article: Article, categories: Sequence[str]) -> dict[str, An
         fields["body_html"] = article.body_html
     if article.source_name or article.source_url:
         fields["source"] = {"name": article.source_name, "url": article.source_url}
+    if article.language:
+        fields["language"] = article.language
     return fields
+
+
+def keep_input_revisions(
+    session: Session,
+    written: Sequence[tuple[int, ArticleInput, str, datetime]],
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+) -> None:
+    """A revision of each article an import just wrote, made from what it wrote (article id,
+    input, status, publication time) instead of reading a hundred thousand rows back."""
+    if not written:
+        return
+    session.execute(
+        insert(revisions_t),
+        [
+            {
+                "article_id": article_id,
+                "actor": actor[:400],
+                "action": action,
+                "status": status,
+                "content_hash": item.content_hash,
+                "fields": json.dumps(
+                    revision_fields(item, item.categories, published_at), ensure_ascii=False
+                ),
+                "created_at": now,
+            }
+            for article_id, item, status, published_at in written
+        ],
+    )
 
 
 def keep_revisions(
@@ -89,7 +128,9 @@ def keep_revisions(
                 "action": action,
                 "status": a.status,
                 "content_hash": a.content_hash,
-                "fields": json.dumps(revision_fields(a, names[a.id or 0]), ensure_ascii=False),
+                "fields": json.dumps(
+                    revision_fields(a, names[a.id or 0], a.published_at), ensure_ascii=False
+                ),
                 "created_at": now,
             }
             for a in rows
