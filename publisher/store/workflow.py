@@ -126,12 +126,13 @@ def _values(
 
 
 def withdrawn_stories(session: Session, *, limit: int) -> list[Any]:
-    """The newest withdrawn stories (uid, slug, withdrawn_at, withdrawn_reason), for the
+    """The newest withdrawn stories (id, uid, slug, withdrawn_at, withdrawn_reason), for the
     feeds that can say an entry was deleted; by count, not age, so feeds stay the same bytes
     for the same data."""
     return list(
         session.execute(
             select(
+                articles_t.c.id,
                 articles_t.c.uid,
                 articles_t.c.slug,
                 articles_t.c.withdrawn_at,

@@ -143,7 +143,7 @@ class FeedBuilder:
             items = self._items_for({key for _, _, keys, _ in groups for key in keys}, session)
             documents = {}
             for prefix, title, keys, language in groups:
-                gone = deleted if not prefix else ()
+                gone = tuple(tombstone for tombstone, feeds in deleted if prefix in feeds)
                 documents.update(self._documents_for(prefix, title, keys, items, gone, language))
             self._documents = {path: self._documents[path] for path in documents}
         return FeedSet(
@@ -152,18 +152,30 @@ class FeedBuilder:
             store.next_scheduled(session, now=now),
         )
 
-    def _tombstones(self, session: Session) -> tuple[formats.Tombstone, ...]:
-        """The site feed's withdrawn stories, as Atom says them (RFC 6721)."""
+    def _tombstones(self, session: Session) -> list[tuple[formats.Tombstone, frozenset[str]]]:
+        """The withdrawn stories, as Atom says them (RFC 6721), each with the path prefixes
+        of the feeds it was in: the site's (""), its sections', its author's, its
+        language's."""
         site = self.settings.site_url
-        return tuple(
-            formats.Tombstone(
+        rows = store.withdrawn_stories(session, limit=self.settings.feed_items)
+        views = store.views_by_id(session, (row.id for row in rows))
+        found = []
+        for row in rows:
+            view = views[row.id]
+            feeds = {
+                "",
+                f"authors/{slugify(view.article.author)}",
+                f"languages/{view.article.language or self.settings.site_language}",
+                *(f"categories/{slugify(name)}" for name in view.categories),
+            }
+            tombstone = formats.Tombstone(
                 row.uid,
                 f"{site}/articles/{_quote(row.slug)}",
                 row.withdrawn_at,
                 xml_text(row.withdrawn_reason),
             )
-            for row in store.withdrawn_stories(session, limit=self.settings.feed_items)
-        )
+            found.append((tombstone, frozenset(feeds)))
+        return found
 
     def _groups(
         self, session: Session, *, now: datetime

@@ -494,7 +494,7 @@ def test_feeds_changed_is_one_short_line_and_the_full_list_at_debug(
     assert feeds.changed_line(["rss.xml"]) == "feeds changed: 1 (rss.xml)"
 
 
-def test_a_withdrawn_story_leaves_every_feed_and_atom_says_it_was_deleted(
+def test_a_withdrawn_story_leaves_every_feed_and_its_atom_feeds_say_it_was_deleted(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     load(engine, settings, tmp_path)
@@ -502,9 +502,16 @@ def test_a_withdrawn_story_leaves_every_feed_and_atom_says_it_was_deleted(
     editor = editorial.Writer("ed@example.com", "editor")
     editorial.change(engine, view, "withdraw", editor, now=NOW, note="the forum was cancelled.")
     feed_set = build(engine, settings)
+    # Its tombstone is in the Atom feeds it was in: the site's, its sections', its author's,
+    # its language's (Penang's and its author's feeds went with their only public story).
+    its_feeds = {"atom.xml", "languages/en/atom.xml", "categories/culture/atom.xml"}
+    assert "categories/penang/atom.xml" not in feed_set.documents
+    assert "authors/nur-aisyah-rahman/atom.xml" not in feed_set.documents
     for path, doc in feed_set.documents.items():
-        assert view.article.uid.encode() not in doc.body or path == "atom.xml", path
+        assert (view.article.uid.encode() in doc.body) == (path in its_feeds), path
         assert view.article.title.encode() not in doc.body, path
+    for path in its_feeds - {"atom.xml"}:
+        assert validate_atom(feed_set.documents[path].body) == [], path
     atom = feed_set.documents["atom.xml"].body
     assert validate_atom(atom) == []
     root = etree.fromstring(atom)
