@@ -108,6 +108,11 @@ def _import_row(
     )
     if row.categories is not None:  # a file without the column keeps their choice
         store.set_interests(session, found.id or 0, row.categories)
+    store.set_languages(
+        session, found.id or 0, language=row.language, languages=row.story_languages, now=now
+    )
+    if row.breaking is not None:
+        store.set_breaking(session, found.id or 0, row.breaking, now=now)
     changed = store.record_subscriber_change(
         session,
         found.id or 0,
@@ -142,6 +147,9 @@ def export_subscribers(engine: Engine, out: TextIO, chosen: SubscriberFilter | N
                         row.created_at.isoformat(),
                         row.confirmed_at.isoformat() if row.confirmed_at else "",
                         " ".join(topics[row.id or 0]),
+                        row.language,
+                        row.languages,
+                        "yes" if row.breaking else "no",
                     )
 
     return csv_rows.write_rows(out, rows())

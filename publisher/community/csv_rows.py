@@ -1,7 +1,6 @@
 """Subscriber lists as CSV: the columns of docs/reference/subscribers-csv.md (email, name, status,
-digests,
-created_at, confirmed_at) and categories, read with a line number for every problem. Pure
-apart from the files it is given."""
+digests, created_at, confirmed_at, categories, language, story_languages, breaking), read with
+a line number for every problem. Pure apart from the files it is given."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.content import normalise_email, one_line
 from publisher.errors import InputError
+from publisher.languages import CATALOGS, catalog_for, parse_tags
 
 __all__ = [
     "COLUMNS",
@@ -50,8 +50,13 @@ def unguard_cell(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and _formula_like(cell[1:]) else cell
 
 
-COLUMNS = ("email", "name", "status", "digests", "created_at", "confirmed_at", "categories")
-MERGED = ("name", "status", "digests", "created_at", "confirmed_at", "categories")
+COLUMNS = (
+    "email", "name", "status", "digests", "created_at", "confirmed_at", "categories",
+    "language", "story_languages", "breaking",
+)  # fmt: skip
+MERGED = COLUMNS[1:]
+_YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+MAX_STORY_LANGUAGES = 200  # characters: the column's size
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
 
 
@@ -65,6 +70,12 @@ class Row:
     created_at: datetime | None
     confirmed_at: datetime | None
     categories: tuple[str, ...] | None = None  # slugs; empty: every one; None: no such column
+    # The language of their pages and mail ("": the site's), the languages of the stories they
+    # read (empty: all) and whether they get breaking news; None: no such column (or, for
+    # breaking, an empty cell): left as it is.
+    language: str | None = None
+    story_languages: tuple[str, ...] | None = None
+    breaking: bool | None = None
     given: frozenset[str] = frozenset()  # the columns this row had a value in
 
     def merged(self, later: Row) -> Row:
@@ -160,8 +171,42 @@ def _row(
         _when(get("created_at"), zone, "created_at"),
         _when(get("confirmed_at"), zone, "confirmed_at"),
         categories,
+        _language(get("language")) if "language" in record else None,
+        _story_languages(get("story_languages")) if "story_languages" in record else None,
+        _breaking(get("breaking")),
         frozenset(c for c in MERGED if get(c)),
     )
+
+
+def _language(cell: str) -> str:
+    """The catalog's tag for a member's pages and mail ("": the site's)."""
+    if not cell:
+        return ""
+    found = catalog_for(cell[:35], default="")
+    if not found:
+        raise ValueError(
+            f"language: the site does not speak {cell!r} (it speaks {', '.join(CATALOGS)})"
+        )
+    return found
+
+
+def _story_languages(cell: str) -> tuple[str, ...]:
+    try:
+        found = tuple(parse_tags(cell.split()))
+    except ValueError as exc:
+        raise ValueError(f"story_languages: {exc}") from None
+    if len(" ".join(found)) > MAX_STORY_LANGUAGES:
+        raise ValueError("story_languages: too many languages")
+    return found
+
+
+def _breaking(cell: str) -> bool | None:
+    if not cell:
+        return None
+    try:
+        return _YES[cell.lower()]
+    except KeyError:
+        raise ValueError(f"breaking: {cell!r} is not yes or no") from None
 
 
 def write_rows(out: TextIO, rows: Iterable[tuple[object, ...]]) -> int:

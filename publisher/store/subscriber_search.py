@@ -268,11 +268,16 @@ SUBSCRIBER = "subscriber"  # the audit trail's kind for subscribers
 
 def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
     """What the audit trail keeps of a subscriber before and after a change (empty when
-    there is no such subscriber): name, status, digests and categories, as words."""
+    there is no such subscriber): name, status, digests, categories, breaking news and
+    languages, as words."""
     found = session.execute(
-        select(subscribers_t.c.name, subscribers_t.c.status, subscribers_t.c.breaking).where(
-            subscribers_t.c.id == subscriber_id
-        )
+        select(
+            subscribers_t.c.name,
+            subscribers_t.c.status,
+            subscribers_t.c.breaking,
+            subscribers_t.c.language,
+            subscribers_t.c.languages,
+        ).where(subscribers_t.c.id == subscriber_id)
     ).first()
     if found is None:
         return {}
@@ -284,6 +289,8 @@ def subscriber_snapshot(session: Session, subscriber_id: int) -> dict[str, str]:
         "digests": " ".join(digests) or "none",
         "categories": " ".join(topics) or "all",
         "breaking news": "yes" if found.breaking else "no",
+        "language": str(found.language) or "the site's",
+        "story languages": str(found.languages) or "all",
     }
 
 

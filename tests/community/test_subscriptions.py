@@ -335,7 +335,8 @@ def test_csv_import_export_round_trip_and_bad_rows(
     assert csv_files.export_subscribers(engine, out) == 3
     exported = out.getvalue()
     assert exported.splitlines()[0] == (
-        "email,name,status,digests,created_at,confirmed_at,categories"
+        "email,name,status,digests,created_at,confirmed_at,categories,language,story_languages,"
+        "breaking"
     )
     assert "wei@example.com,Wei Jie,confirmed,daily," in exported
     # Round trip: export, import into an empty list, export again: the same file.
@@ -366,6 +367,88 @@ def test_csv_import_export_round_trip_and_bad_rows(
     assert "digests: unknown weekly" in details[2]
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "ok@example.com") is None  # nothing imported
+
+
+def test_csv_carries_languages_and_breaking_news_and_refuses_bad_ones(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """A member's language, their stories' languages and breaking news go out and come back
+    in the CSV; a file without those columns leaves them as they were; a bad value names its
+    line and column and nothing is written."""
+    import io
+
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        "email,language,story_languages,breaking\n"
+        "som@example.com,th,th EN,yes\n"
+        "min@example.com,KO,,no\n"
+        "plain@example.com,,,\n"
+    )
+    csv_files.import_subscribers(
+        engine, listing, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+    )
+    with store.reading(engine) as session:
+        som = store.subscriber_by_email(session, "som@example.com")
+        min_ = store.subscriber_by_email(session, "min@example.com")
+        plain = store.subscriber_by_email(session, "plain@example.com")
+    assert som and (som.language, som.languages, som.breaking) == ("th", "th en", True)
+    assert min_ and (min_.language, min_.languages, min_.breaking) == ("ko", "", False)
+    assert plain and plain.language == ""
+    trail = {e.subject_label: e.after for e in store_entries(engine, "subscriber.import")}
+    assert "language" in trail["som@example.com"]
+
+    # A file without the columns keeps everyone's choice.
+    bare = tmp_path / "bare.csv"
+    bare.write_text("email,name\nsom@example.com,Som\n")
+    csv_files.import_subscribers(
+        engine, bare, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+    )
+    with store.reading(engine) as session:
+        som = store.subscriber_by_email(session, "som@example.com")
+    assert som and (som.name, som.language, som.languages, som.breaking) == (
+        "Som",
+        "th",
+        "th en",
+        True,
+    )
+
+    out = io.StringIO()
+    csv_files.export_subscribers(engine, out)
+    assert ",th,th en,yes\n" in out.getvalue() and ",ko,,no\n" in out.getvalue()
+    copy = tmp_path / "export.csv"
+    copy.write_text(out.getvalue())
+    for view in subscriptions.list_subscribers(engine):
+        subscribers.remove_subscriber(engine, view.subscriber.email, actor="test", now=NOW)
+    csv_files.import_subscribers(
+        engine, copy, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+    )
+    again = io.StringIO()
+    csv_files.export_subscribers(engine, again)
+    assert again.getvalue() == out.getvalue()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "email,language,story_languages,breaking\n"
+        "new@example.com,,,\n"
+        "a@example.com,klingon,,\n"
+        "b@example.com,,not_a_tag!,\n"
+        "c@example.com,,,maybe\n"
+    )
+    with pytest.raises(Exception) as caught:
+        csv_files.import_subscribers(
+            engine, bad, known_digests=["daily"], zone=settings.zone, actor="test", now=NOW
+        )
+    details = caught.value.details  # type: ignore[attr-defined]
+    assert [d.split(": ", 1)[0] for d in details] == [f"{bad}:{n}" for n in (3, 4, 5)]
+    assert "language: the site does not speak 'klingon'" in details[0]
+    assert "story_languages:" in details[1] and "breaking: 'maybe' is not yes or no" in details[2]
+    with store.reading(engine) as session:
+        assert store.subscriber_by_email(session, "new@example.com") is None
+
+
+def store_entries(engine: Engine, action: str) -> list[store.AuditEntry]:
+    with store.reading(engine) as session:
+        return [e for e in store.audit_entries(session, limit=500) if e.action == action]
 
 
 def test_csv_rows_of_one_address_in_any_case_merge_the_later_values_winning(

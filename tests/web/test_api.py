@@ -98,7 +98,10 @@ def test_subscribers_and_reports_through_the_api(client: TestClient) -> None:
     ]
     export = client.get("/api/subscribers/export", headers=AUTH)
     assert export.headers["content-type"].startswith("text/csv")
-    assert export.text.startswith("email,name,status,digests,created_at,confirmed_at,categories\n")
+    assert export.text.startswith(
+        "email,name,status,digests,created_at,confirmed_at,categories,language,story_languages,"
+        "breaking\n"
+    )
     assert client.get("/api/reports", headers=AUTH).json() == []
     assert client.post("/api/reports/9/resolve", headers=AUTH).status_code == 404
 
