@@ -45,6 +45,7 @@ from publisher.store.articles import (
     visible,
 )
 from publisher.store.audiences import (
+    BREAKING_NEWS,
     audience_by_name,
     audience_list,
     audiences_t,
@@ -52,6 +53,7 @@ from publisher.store.audiences import (
     edition_recipients,
     filter_json,
     filter_of,
+    is_built_in,
     recipient_count,
     recipients_where,
     save_audience,
@@ -402,6 +404,7 @@ __all__ = [
     "ARTICLE_STATUSES",
     "AUDITED",
     "BOUNCE_KINDS",
+    "BREAKING_NEWS",
     "BUCKET_SECONDS",
     "BULK_CACHE_KIB",
     "CANDIDATES",
@@ -556,6 +559,7 @@ __all__ = [
     "insert_item",
     "interests_of",
     "interests_t",
+    "is_built_in",
     "is_public",
     "item_by_id",
     "item_counts",

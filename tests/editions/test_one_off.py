@@ -333,3 +333,59 @@ def test_a_digest_limited_to_an_audience_goes_to_its_members_only(
     with pytest.raises(ConfigError, match="does not exist"), store.writing(engine) as session:
         other, _ = store.create_edition(session, "daily", "j", nominal_at=now(), now=now())
         making.limit_to_audience(session, other, missing.digest("daily"))
+
+
+def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day_one(
+    engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_REVIEW_AUDIENCE_OVER="5",
+    )
+    wanted = newsroom(engine, settings, tmp_path, 3)
+    # A member of no digest who wants breaking news is in it too; quiet@ and pending@ not.
+    with store.writing(engine) as session:
+        store.upsert_subscriber(
+            session, "nodigest@example.com", name="", status="confirmed", digests=[], now=now()
+        )
+    everyone = [*wanted, "sport@example.com", "nodigest@example.com"]
+    with store.reading(engine) as session:
+        assert store.audience_list(session)[0].name == store.BREAKING_NEWS  # always, first
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "story") == 5
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "message") == 5
+    with pytest.raises(one_off.CountMoved):  # the drift check holds for it too
+        send(engine, settings, audience=store.BREAKING_NEWS, expected=9)
+    sent = send(engine, settings, audience=store.BREAKING_NEWS, expected=5)
+    assert sent.started == 5 and sent.edition.audience == store.BREAKING_NEWS
+    run_until_done(engine, settings, sent.edition.id or 0)
+    assert smtp.recorder.counts() == {address: 1 for address in everyone}
+    # One more member: over the review threshold (5), the message waits for an editor.
+    subscriptions.add_subscriber(
+        engine, "late@example.com", confirmed=True, digests=["daily"], known_digests=["daily"],
+        now=now(),
+    )  # fmt: skip
+    held = send(
+        engine,
+        settings,
+        kind="message",
+        slug="",
+        audience=store.BREAKING_NEWS,
+        subject="Down tonight",
+        body="From 22:00.",
+        expected=6,
+    )
+    assert held.edition.status == "awaiting_review" and held.started == 0
+    # It cannot be saved over, renamed or removed.
+    for attempt in (
+        lambda s: store.save_audience(s, store.BREAKING_NEWS, SubscriberFilter(), actor="t",
+                                      now=now(), replace=True),
+        lambda s: store.save_audience(s, "EVERYONE who wants breaking news", SubscriberFilter(),
+                                      actor="t", now=now()),
+        lambda s: store.delete_audience(s, [store.BREAKING_NEWS]),
+    ):  # fmt: skip
+        with pytest.raises(ConflictError, match="is built in"), store.writing(engine) as s:
+            attempt(s)
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "story") == 6
