@@ -395,7 +395,6 @@ def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day
 def test_a_story_sent_as_breaking_news_is_left_out_of_the_next_digest_and_its_page_says_so(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:
-    from fastapi.testclient import TestClient
 
     from publisher.web import create_app
     from tests.newsroom import add_person, newsroom_client, sign_in
