@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.articles import publish
 from publisher.articles.cleaning import validate_form
-from publisher.errors import DeniedError, InputError, NotFoundError
+from publisher.errors import ConflictError, DeniedError, InputError, NotFoundError
 from publisher.settings import Settings
 from publisher.tokens import Signer, TokenError
 
@@ -26,6 +26,8 @@ __all__ = [
     "EDITOR_ROLES",
     "PREVIEW_DAYS",
     "ROLE_WORDS",
+    "SEEN",
+    "ReadersSawIt",
     "Writer",
     "change",
     "compare",
@@ -37,12 +39,35 @@ __all__ = [
     "restore",
     "revisions",
     "save",
+    "unpublish",
     "writer_by_email",
 ]
 
 EDITOR_ROLES = ("editor", "admin")
 PREVIEW_DAYS = 7  # a preview link lasts a week
 ROLE_WORDS = "only an editor can do that: a contributor writes drafts and sends them for review"
+SEEN = ("published", "withdrawn")  # states in which readers have seen a story
+
+
+class ReadersSawIt(ConflictError):
+    """Unpublishing a story readers have seen (published or withdrawn) is refused: its page
+    would vanish from under them. A published one is withdrawn instead, with a reason its
+    page keeps; ``state`` says which it is (each entry point names its own withdraw)."""
+
+    def __init__(self, slug: str, state: str) -> None:
+        if state == "withdrawn":
+            said = (
+                f"{slug!r} is withdrawn: readers saw it, so its page stays saying why; "
+                "it cannot be unpublished"
+            )
+        else:
+            said = (
+                f"readers have seen {slug!r} (it is published): it cannot be unpublished, "
+                "only withdrawn, with a reason its page keeps"
+            )
+        super().__init__(said)
+        self.slug = slug
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -157,12 +182,15 @@ def change(
 ) -> str:
     """One step of the story's life (review, send-back, publish, withdraw, unpublish) by
     ``who``; the state it is in afterwards. Contributors only send their own drafts for
-    review. A story readers have seen is withdrawn, with a reason, not unpublished here."""
+    review. A story readers have seen is withdrawn, with a reason, never unpublished
+    (ReadersSawIt)."""
     if action in _EDITORS_ONLY and not who.is_editor:
         raise DeniedError(ROLE_WORDS)
     if action == "review":
         _must_edit(who, view)
     with store.writing(engine) as session:
+        if action == "unpublish":
+            _never_seen(session, view, now)
         return store.change_state(
             session,
             view.article.id or 0,
@@ -173,6 +201,23 @@ def change(
             published_at=published_at,
             published_by=who.actor if action == "publish" else "",
         )
+
+
+def _never_seen(session: Session, view: store.ArticleView, now: datetime) -> None:
+    """ReadersSawIt unless the story is one nobody has seen (read under the change's lock)."""
+    state, _ = store.current_state(session, view.article.id or 0, now=now)
+    if state in SEEN:
+        raise ReadersSawIt(view.article.slug, state)
+
+
+def unpublish(engine: Engine, view: store.ArticleView, who: Writer, *, now: datetime) -> bool:
+    """Take a story nobody has seen (a draft, in review, scheduled) off everything, no page
+    left; False when it already was. ReadersSawIt for one readers saw: withdraw it instead,
+    as the newsroom does."""
+    if view.status(now) == "unpublished":
+        return False
+    change(engine, view, "unpublish", who, now=now)
+    return True
 
 
 def editions_carrying(engine: Engine, article_id: int) -> int:

@@ -18,7 +18,7 @@ from publisher.cli.common import (
     when,
     zone_note,
 )
-from publisher.errors import DeniedError, NotFoundError
+from publisher.errors import ConflictError, DeniedError, NotFoundError
 from publisher.syndication import feeds
 
 __all__ = [
@@ -139,11 +139,21 @@ def articles_correct(
 
 @articles_app.command("unpublish")
 def articles_unpublish(slug: str, as_who: Annotated[str | None, AS_WHO] = None) -> None:
-    """Take an article off the site, the feeds and future digests (a takedown: no page is
-    left; a story readers saw is better withdrawn, with a reason)."""
+    """Take a story nobody has seen (a draft, in review or scheduled) off everything, with no
+    page left. A story readers saw is refused: withdraw it instead (`articles withdraw`)."""
     with context() as (_settings, engine):
-        who = _editor_only(engine, as_who)
-        changed = publish.set_article_status(engine, slug, "unpublished", now=utc_now(), actor=who)
+        who = _acting(engine, as_who)
+        view = publish.article_any(engine, slug)
+        if not editorial.may_see(who, view):
+            raise NotFoundError(f"no article with slug {slug!r}")
+        try:
+            changed = editorial.unpublish(engine, view, who, now=utc_now())
+        except editorial.ReadersSawIt as exc:
+            if exc.state != "published":
+                raise
+            raise ConflictError(
+                f"{exc.message}: publisher articles withdraw {slug} --reason TEXT"
+            ) from None
     print(f"unpublished {slug}" if changed else f"{slug} was already unpublished")
 
 
@@ -171,7 +181,10 @@ def articles_withdraw(
         view = publish.article_any(engine, slug)
         editorial.change(engine, view, "withdraw", who, now=utc_now(), note=reason)
         editions = editorial.editions_carrying(engine, view.article.id or 0)
-    print(f"withdrew {slug} (it went out in {editions} edition(s))")
+    print(
+        f"withdrew {slug} (it went out in {editions} edition(s)): its page stays at "
+        f"/articles/{slug}, saying why; it left the feeds, search, the sitemaps and the archive"
+    )
 
 
 @articles_app.command("review")

@@ -175,7 +175,10 @@ def send_message(
 
 
 def _line(counted: audiences.Counted) -> str:
-    return f"{counted.audience.name}  {counted.members} member(s)  {counted.audience.filter}"
+    built_in = "  (built in)" if counted.built_in else ""
+    return (
+        f"{counted.audience.name}  {counted.members} member(s)  {counted.audience.filter}{built_in}"
+    )
 
 
 @audiences_app.command("list")

@@ -33,6 +33,7 @@ __all__ = [
 KIND = "audience"  # the audit trail's kind
 MAX_NAME = 100
 MAX_CLICKED_IN = 100
+_YES_NO = {"": False, "no": False, "yes": True, "on": True, "true": True}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Counted:
     audience: Audience
     chosen: SubscriberFilter
     members: int
+
+    @property
+    def built_in(self) -> bool:
+        """Whether it is the built-in audience (always there, never changed or removed)."""
+        return self.audience.name == store.BREAKING_NEWS
 
 
 def _day(raw: str, what: str, zone: tzinfo) -> datetime | None:
@@ -64,8 +70,8 @@ def parse_filter(
 ) -> SubscriberFilter:
     """The filter that ``values`` (``q``, ``status``, ``digest``, ``category``,
     ``joined_from`` and ``joined_to`` as YYYY-MM-DD in the site's zone, ``joined_to``
-    included, ``clicked_in``) say; InputError for a value that names nothing, so that a
-    mistyped filter never widens a send to everyone."""
+    included, ``clicked_in``, ``breaking`` as yes or no) say; InputError for a value that
+    names nothing, so that a mistyped filter never widens a send to everyone."""
     text = one_line(values.get("q", ""))
     status, digest, category = (
         one_line(values.get(k, "")) for k in ("status", "digest", "category")
@@ -87,8 +93,18 @@ def parse_filter(
     raw = values.get("clicked_in", "").strip()
     if raw and not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_CLICKED_IN):
         raise InputError(f"clicked in the last N editions: N is 1 to {MAX_CLICKED_IN}")
+    breaking = one_line(values.get("breaking", "")).lower()
+    if breaking not in _YES_NO:
+        raise InputError(f"wants breaking news: yes or no, not {breaking[:40]!r}")
     return SubscriberFilter(
-        text, status, digest, category, joined_from, joined_to, int(raw) if raw else 0
+        text,
+        status,
+        digest,
+        category,
+        joined_from,
+        joined_to,
+        int(raw) if raw else 0,
+        breaking=_YES_NO[breaking],
     )
 
 
@@ -164,7 +180,7 @@ def listing(engine: Engine) -> list[Counted]:
 
 def remove(engine: Engine, name: str, *, actor: str, now: datetime) -> None:
     """Remove the audience (editions sent to it keep its name and filter); NotFoundError if
-    there is none."""
+    there is none, ConflictError for the built-in one."""
     with store.writing(engine) as session:
         found = store.audience_by_name(session, one_line(name))
         store.delete_audience(session, [found.name])

@@ -208,6 +208,7 @@ def ensure_edition(
                         categories=digest.categories,
                         limit=digest.max_articles,
                         until=nominal,
+                        made_at=now,
                         before_id=edition.id,
                     )
                     store.carry_articles(session, edition, [v.article.id or 0 for v in views])
@@ -408,6 +409,7 @@ def preview(
             categories=digest.categories,
             limit=digest.max_articles,
             until=now,
+            made_at=now,
         )
         known = {c.slug: c.name for c in store.category_list(session)}
         look = _look(session, settings, timetable)
@@ -604,6 +606,7 @@ def describe_send(engine: Engine, settings: Settings, digest: Digest, *, now: da
             categories=digest.categories,
             limit=digest.max_articles,
             until=nominal,
+            made_at=now,
         )
     if not views:
         return f"no edition for {key} yet; nothing new, so it would be recorded as skipped"

@@ -348,6 +348,7 @@ def send_missed(
             categories=digest.categories,
             limit=digest.max_articles,
             until=now,
+            made_at=now,
             before_id=edition.id,
         )
         ids = [v.article.id or 0 for v in views]

@@ -1,11 +1,16 @@
 """Audiences (issue 27): saved filters over members, and who an edition goes to. A filter is
-kept as JSON of ``SubscriberFilter``'s values and turned into SQL here, never taken as SQL."""
+kept as JSON of ``SubscriberFilter``'s values and turned into SQL here, never taken as SQL.
+
+One audience is built in, in code rather than a row, so that a new install has someone to
+send breaking news to on its first day: ``BREAKING_NEWS``, every confirmed member who wants
+breaking news whatever their digests. It is always listed first, and cannot be saved over or
+removed (ConflictError)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select, true
@@ -17,6 +22,7 @@ from publisher.store.engine import insert_ignore, subscribers_t, subscriptions_t
 from publisher.store.subscriber_search import SubscriberFilter, subscriber_where
 
 __all__ = [
+    "BREAKING_NEWS",
     "audience_by_name",
     "audience_list",
     "audiences_t",
@@ -24,6 +30,7 @@ __all__ = [
     "edition_recipients",
     "filter_json",
     "filter_of",
+    "is_built_in",
     "recipient_count",
     "recipients_where",
     "save_audience",
@@ -31,6 +38,8 @@ __all__ = [
 
 audiences_t = Audience.__table__  # type: ignore[attr-defined]
 _DATES = ("joined_from", "joined_to")
+BREAKING_NEWS = "Everyone who wants breaking news"  # the built-in audience's name
+_BUILT_IN_SINCE = datetime(2026, 1, 1, tzinfo=UTC)  # when it came to be (a row needs a time)
 
 
 def filter_json(chosen: SubscriberFilter) -> str:
@@ -56,6 +65,8 @@ def filter_of(raw: str) -> SubscriberFilter:
             value = datetime.fromisoformat(value)
         elif key == "clicked_in":
             value = int(value)
+        elif key == "breaking":
+            value = value is True
         else:
             value = str(value)
         values[key] = value
@@ -92,6 +103,30 @@ def recipient_count(session: Session, where: ColumnElement[bool]) -> int:
     return int(session.scalar(query) or 0)
 
 
+def is_built_in(name: str) -> bool:
+    """Whether ``name`` is the built-in audience's (in any case: no lookalike may be saved)."""
+    return name.strip().casefold() == BREAKING_NEWS.casefold()
+
+
+def _built_in() -> Audience:
+    filter_ = filter_json(SubscriberFilter(breaking=True))
+    return Audience(
+        name=BREAKING_NEWS,
+        filter=filter_,
+        created_by="",
+        created_at=_BUILT_IN_SINCE,
+        updated_at=_BUILT_IN_SINCE,
+    )
+
+
+def _refuse_built_in(name: str, what: str) -> None:
+    if is_built_in(name):
+        raise ConflictError(
+            f"the audience {BREAKING_NEWS!r} is built in: it is always there and cannot be "
+            f"{what}; save a filter of your own under another name"
+        )
+
+
 def save_audience(
     session: Session,
     name: str,
@@ -102,7 +137,8 @@ def save_audience(
     replace: bool = False,
 ) -> Audience:
     """Save ``chosen`` as the audience ``name``; ConflictError when the name is taken (unless
-    ``replace``: its filter is then changed)."""
+    ``replace``: its filter is then changed) or is the built-in audience's."""
+    _refuse_built_in(name, "changed, renamed or saved over")
     raw = filter_json(chosen)
     statement = (
         insert_ignore(session)(audiences_t)
@@ -123,6 +159,9 @@ def save_audience(
 
 
 def audience_by_name(session: Session, name: str) -> Audience:
+    """The audience ``name`` (the built-in one too); NotFoundError if there is none."""
+    if name == BREAKING_NEWS:
+        return _built_in()
     found = session.scalars(
         select(Audience).where(audiences_t.c.name == name).execution_options(populate_existing=True)
     ).first()
@@ -132,9 +171,16 @@ def audience_by_name(session: Session, name: str) -> Audience:
 
 
 def audience_list(session: Session) -> list[Audience]:
-    return list(session.scalars(select(Audience).order_by(audiences_t.c.name)).all())
+    """The built-in audience first, then the saved ones by name."""
+    saved = session.scalars(
+        select(Audience).where(audiences_t.c.name != BREAKING_NEWS).order_by(audiences_t.c.name)
+    )
+    return [_built_in(), *saved.all()]
 
 
 def delete_audience(session: Session, names: Sequence[str]) -> int:
+    """Remove the saved audiences ``names``; ConflictError for the built-in one."""
+    for name in names:
+        _refuse_built_in(name, "removed")
     result: Any = session.execute(delete(audiences_t).where(audiences_t.c.name.in_(list(names))))
     return int(result.rowcount or 0)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     and_,
     exists,
     func,
@@ -42,6 +44,7 @@ __all__ = [
     "CARRYING",
     "FIRST_EDITION_LOOKBACK",
     "REVIEWABLE",
+    "LeftOut",
     "candidate_articles",
     "carry_articles",
     "create_edition",
@@ -53,6 +56,7 @@ __all__ = [
     "edition_list",
     "edition_topics",
     "hold_for_review",
+    "left_out_as_breaking",
     "lock_edition",
     "release_articles",
     "reorder_articles",
@@ -131,6 +135,54 @@ def create_one_off(
     return found, created
 
 
+def _fresh(
+    session: Session,
+    digest: str,
+    *,
+    categories: Sequence[str],
+    until: datetime,
+    before_id: int | None,
+    before_nominal: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """Visible articles that no edition of ``digest`` carried, newer than the last edition
+    that carried any (other than ``before_id``, and before ``before_nominal`` when given; a
+    week back for a first edition), in the digest's categories."""
+    last = select(func.max(editions_t.c.nominal_at)).where(
+        and_(editions_t.c.digest == digest, editions_t.c.status.in_(CARRYING))
+    )
+    if before_id is not None:
+        last = last.where(editions_t.c.id != before_id)
+    if before_nominal is not None:
+        last = last.where(editions_t.c.nominal_at < before_nominal)
+    since = session.scalar(last) or until - FIRST_EDITION_LOOKBACK
+    conditions = [
+        visible(until),
+        articles_t.c.published_at > since,
+        ~exists()
+        .where(edition_articles_t.c.article_id == articles_t.c.id)
+        .where(edition_articles_t.c.digest == digest)
+        .correlate(articles_t),  # never the breaking edition a caller joins
+    ]
+    if categories:
+        conditions.append(
+            exists()
+            .where(links_t.c.article_id == articles_t.c.id)
+            .where(links_t.c.category_id == categories_t.c.id)
+            .where(categories_t.c.slug.in_(list(categories)))
+        )
+    return conditions
+
+
+def _breaking_before(made_at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """One-off story editions (breaking news) confirmed at or before ``made_at`` that count
+    as gone out (any status that carries its stories: held, sending, sent, paused...)."""
+    return (
+        editions_t.c.digest == ONE_OFF["story"],
+        editions_t.c.status.in_(CARRYING),
+        editions_t.c.created_at <= made_at,
+    )
+
+
 def candidate_articles(
     session: Session,
     digest: str,
@@ -138,31 +190,58 @@ def candidate_articles(
     categories: Sequence[str],
     limit: int,
     until: datetime,
+    made_at: datetime,
     before_id: int | None = None,
 ) -> list[ArticleView]:
     """Visible articles that no edition of ``digest`` carried, newer than the last edition
-    that carried any (a week back for a first edition), newest first."""
-    last = select(func.max(editions_t.c.nominal_at)).where(
-        and_(editions_t.c.digest == digest, editions_t.c.status.in_(CARRYING))
+    that carried any (a week back for a first edition), newest first. A story that went out
+    as breaking news confirmed by ``made_at`` (when the digest is made) is left out: its
+    readers had it already."""
+    sent_as_breaking = exists().where(
+        edition_articles_t.c.article_id == articles_t.c.id,
+        edition_articles_t.c.edition_id == editions_t.c.id,
+        *_breaking_before(made_at),
     )
-    if before_id is not None:
-        last = last.where(editions_t.c.id != before_id)
-    since = session.scalar(last) or until - FIRST_EDITION_LOOKBACK
-    query = select(Article).where(
-        and_(visible(until), articles_t.c.published_at > since),
-        ~exists()
-        .where(edition_articles_t.c.article_id == articles_t.c.id)
-        .where(edition_articles_t.c.digest == digest),
-    )
-    if categories:
-        query = query.where(
-            exists()
-            .where(links_t.c.article_id == articles_t.c.id)
-            .where(links_t.c.category_id == categories_t.c.id)
-            .where(categories_t.c.slug.in_(list(categories)))
-        )
+    fresh = _fresh(session, digest, categories=categories, until=until, before_id=before_id)
+    query = select(Article).where(*fresh, ~sent_as_breaking)
     query = query.order_by(*NEWEST_FIRST).limit(limit)
     return article_views(session, session.scalars(query).all())
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A story a digest edition left out because it went out as breaking news: when that
+    one-off was confirmed, and its edition."""
+
+    view: ArticleView
+    sent_at: datetime
+    edition_id: int
+
+
+def left_out_as_breaking(
+    session: Session, edition: Edition, *, categories: Sequence[str], limit: int = 50
+) -> list[LeftOut]:
+    """The stories a digest ``edition`` would have carried but left out because breaking
+    news confirmed before it was made had carried them (what its review page says)."""
+    fresh = _fresh(
+        session,
+        edition.digest,
+        categories=categories,
+        until=edition.nominal_at,
+        before_id=edition.id,
+        before_nominal=edition.nominal_at,
+    )
+    query = (
+        select(Article, editions_t.c.created_at, editions_t.c.id)
+        .join(edition_articles_t, edition_articles_t.c.article_id == articles_t.c.id)
+        .join(editions_t, editions_t.c.id == edition_articles_t.c.edition_id)
+        .where(*fresh, *_breaking_before(edition.created_at))
+        .order_by(*NEWEST_FIRST)
+        .limit(limit)
+    )
+    rows = session.execute(query).all()
+    views = article_views(session, [row[0] for row in rows])
+    return [LeftOut(v, row[1], int(row[2])) for v, row in zip(views, rows, strict=True)]
 
 
 def carry_articles(session: Session, edition: Edition, article_ids: Sequence[int]) -> None:

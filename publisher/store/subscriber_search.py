@@ -53,7 +53,8 @@ class SubscriberFilter:
     """Which subscribers: ``text`` in the address or the name, a status, a digest they
     receive, a category they chose (EVERY_CATEGORY: none chosen), joined on or after
     ``joined_from`` and before ``joined_to``, followed a link in one of the last
-    ``clicked_in`` editions sent (individual click tracking keeps who). Empty: any."""
+    ``clicked_in`` editions sent (individual click tracking keeps who), wanting breaking
+    news (``breaking``). Empty: any."""
 
     text: str = ""
     status: str = ""
@@ -62,6 +63,7 @@ class SubscriberFilter:
     joined_from: datetime | None = None
     joined_to: datetime | None = None
     clicked_in: int = 0
+    breaking: bool = False
 
 
 def _like(text: str) -> str:
@@ -109,6 +111,8 @@ def _where(chosen: SubscriberFilter) -> ColumnElement[bool]:
         conditions.append(subscribers_t.c.created_at < chosen.joined_to)
     if chosen.clicked_in > 0:
         conditions.append(_clicked(chosen.clicked_in))
+    if chosen.breaking:
+        conditions.append(subscribers_t.c.breaking == true())
     return and_(true(), *conditions)
 
 

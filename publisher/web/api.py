@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from publisher.articles import editorial, publish
 from publisher.community import csv_files, subscriptions
 from publisher.editions import sends, stats
-from publisher.errors import InputError, NotFoundError
+from publisher.errors import ConflictError, InputError, NotFoundError
 from publisher.settings import Settings
 from publisher.templating import TEMPLATES
 from publisher.web.application import Application, application
@@ -366,10 +366,22 @@ def correct(
 
 @router.post("/articles/{slug}/unpublish")
 def unpublish(
-    slug: str, app: Application = Depends(application), who: str = Depends(actor)
+    slug: str, app: Application = Depends(application), acting: editorial.Writer = Depends(writing)
 ) -> dict[str, Any]:
-    """Take an article off the site and the feeds."""
-    publish.set_article_status(app.engine, slug, "unpublished", now=app.clock(), actor=who)
+    """Take a story nobody has seen (a draft, in review or scheduled) off everything, with no
+    page left; 409 for one readers saw: withdraw it instead
+    (``POST /api/articles/{slug}/withdraw``)."""
+    view = publish.article_any(app.engine, slug)
+    if not editorial.may_see(acting, view):
+        raise NotFoundError(f"no article with slug {slug!r}")
+    try:
+        editorial.unpublish(app.engine, view, acting, now=app.clock())
+    except editorial.ReadersSawIt as exc:
+        if exc.state != "published":
+            raise
+        raise ConflictError(
+            f'{exc.message}: POST /api/articles/{slug}/withdraw with {{"note": "why"}}'
+        ) from None
     return _article(app, slug)
 
 
@@ -422,8 +434,11 @@ def withdraw(
     acting: editorial.Writer = Depends(writing),
 ) -> dict[str, Any]:
     """Withdraw a published story: its page stays at its address with the reason and no
-    body; it leaves the feeds, search, the sitemaps and the archive."""
-    return _changed(app, slug, "withdraw", acting, given.note)
+    body; it leaves the feeds, search, the sitemaps and the archive. The article, with
+    ``editions``: how many editions carried it (their mail is not taken back)."""
+    done = _changed(app, slug, "withdraw", acting, given.note)
+    view = publish.article_any(app.engine, slug)
+    return {**done, "editions": editorial.editions_carrying(app.engine, view.article.id or 0)}
 
 
 # -------------------------------------------------------------------------- subscribers

@@ -78,7 +78,7 @@ class AudienceRequest(BaseModel):
     filter: dict[str, str] = Field(
         default_factory=dict,
         description="q, status, digest, category, joined_from, joined_to (YYYY-MM-DD), "
-        "clicked_in: the subscribers page's filter; never SQL",
+        "clicked_in, breaking (yes or no): the subscribers page's filter; never SQL",
     )
     replace: bool = False
 
@@ -163,8 +163,9 @@ def _audience_json(app: Application, counted: audiences.Counted) -> dict[str, An
         "filter": json.loads(counted.audience.filter),
         "members": counted.members,
         "breaking": one_off.audience_count(app.engine, name, "story"),
+        "built_in": counted.built_in,
         "created_by": counted.audience.created_by,
-        "created_at": counted.audience.created_at.isoformat(),
+        "created_at": None if counted.built_in else counted.audience.created_at.isoformat(),
     }
 
 

@@ -32,19 +32,45 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
         "The train carried 42 containers, not 24.",
     )
     assert corrected.returncode == 0, corrected.stderr
-    assert (
-        cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum").returncode == 0
+    # Readers saw it: unpublishing (no page left) is refused, naming the withdraw command.
+    refused = cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum")
+    assert refused.returncode == 2, refused.stderr
+    assert "readers have seen 'penang-culture-forum'" in refused.stderr
+    assert "publisher articles withdraw penang-culture-forum --reason TEXT" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    withdrawn = cli(
+        tmp_path,
+        database_url,
+        "articles",
+        "withdraw",
+        "penang-culture-forum",
+        "--reason",
+        "the forum was called off",
     )
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    assert "withdrew penang-culture-forum (it went out in 0 edition(s))" in withdrawn.stdout
+    assert "its page stays at /articles/penang-culture-forum" in withdrawn.stdout
+    again = cli(tmp_path, database_url, "articles", "unpublish", "penang-culture-forum")
+    assert again.returncode == 2 and "is withdrawn" in again.stderr
+    # A draft nobody saw is unpublished, once.
+    (tmp_path / "spiked.md").write_text("---\ntitle: Spiked\n---\nNever out.\n")
+    assert cli(tmp_path, database_url, "articles", "add", "--draft", "spiked.md").returncode == 0
+    gone = cli(tmp_path, database_url, "articles", "unpublish", "spiked")
+    assert gone.returncode == 0 and "unpublished spiked" in gone.stdout, gone.stderr
+    twice = cli(tmp_path, database_url, "articles", "unpublish", "spiked")
+    assert twice.returncode == 0 and "spiked was already unpublished" in twice.stdout
 
     listed = cli(tmp_path, database_url, "articles", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {row["slug"]: row for row in json.loads(listed.stdout)}
-    assert len(rows) == 6
+    assert len(rows) == 7
     for row in rows.values():
         assert row["id"].startswith("tag:")
         assert {"title", "status", "categories", "published_at", "updated_at"} <= set(row)
         assert row["published_at"].endswith("+00:00")
-    assert rows["penang-culture-forum"]["status"] == "unpublished"
+    assert rows["penang-culture-forum"]["status"] == "withdrawn"
+    assert rows["penang-culture-forum"]["withdrawn_reason"] == "the forum was called off"
+    assert rows["spiked"]["status"] == "unpublished"
     assert rows["durian-exports-rail"]["corrections"][0]["note"].startswith("The train")
     assert (
         rows["busan-independent-film-section"]["title"]
@@ -52,7 +78,8 @@ def test_add_list_correct_unpublish(tmp_path: Path, database_url: str) -> None:
     )
 
     text = cli(tmp_path, database_url, "articles", "list")
-    assert "unpublished  penang-culture-forum" in text.stdout
+    assert "withdrawn    penang-culture-forum" in text.stdout
+    assert "unpublished  spiked" in text.stdout
     # Times in the site's zone, saying so (issue 25: UTC without a word).
     assert text.stdout.rstrip().endswith("times in Asia/Singapore (PUBLISHER_TIMEZONE)")
     assert all(" +08  " in line for line in text.stdout.splitlines()[:-1])

@@ -69,6 +69,9 @@ def test_audiences_and_sends_from_the_command_line(
     missing = run("send", "story", "nope", "--audience", "everyone", "--yes")
     assert missing.returncode == 1 and "no story 'nope'" in missing.stderr
     assert run("audiences", "remove", "everyone").returncode == 0
+    kept = run("audiences", "remove", "Everyone who wants breaking news")
+    assert kept.returncode == 2 and "is built in" in kept.stderr
+    assert "Everyone who wants breaking news  2 member(s)" in run("audiences", "list").stdout
     gone = run("send", "message", "down.md", "--audience", "everyone", "--subject", "X", "--yes")
     assert gone.returncode == 1 and "no audience named 'everyone'" in gone.stderr
 
@@ -95,6 +98,18 @@ def test_sends_and_audiences_through_the_api(
         "/api/audiences", json={"name": "x", "filter": {"status": "sure"}}, headers=AUTH
     )
     assert bad.status_code == 400 and "unknown status" in bad.json()["detail"]
+    # The built-in audience is there from the start, first, and stays as it is.
+    built_in = client.get("/api/audiences", headers=AUTH).json()[0]
+    assert built_in["name"] == "Everyone who wants breaking news" and built_in["built_in"]
+    assert built_in["filter"] == {"breaking": True} and built_in["members"] == 2
+    gone = client.delete("/api/audiences/Everyone who wants breaking news", headers=AUTH)
+    assert gone.status_code == 409 and "is built in" in gone.json()["detail"]
+    over = client.post(
+        "/api/audiences",
+        json={"name": "Everyone who wants breaking news", "filter": {}, "replace": True},
+        headers=AUTH,
+    )
+    assert over.status_code == 409 and "is built in" in over.json()["detail"]
     saved = client.post("/api/audiences", json={"name": "all", "filter": {}}, headers=AUTH)
     assert saved.status_code == 201 and saved.json()["members"] == 2
     assert client.get("/api/audiences/all", headers=AUTH).json()["breaking"] == 2

@@ -538,7 +538,7 @@ def test_a_running_daemon_serves_changes_made_from_outside(
     engine: Engine, tmp_path: Path, database_url: str
 ) -> None:
     """Issue 11, with `publisher run` at its default settings: a correction from the CLI, one
-    through the admin API and an unpublished story each reach the feeds, the hub and the
+    through the admin API and a withdrawn story each reach the feeds, the hub and the
     export folder."""
     settings = make_settings(tmp_path, PUBLISHER_DATABASE_URL=database_url,
                              PUBLISHER_SITE_URL="https://news.example.com")  # fmt: skip
@@ -581,15 +581,15 @@ def test_a_running_daemon_serves_changes_made_from_outside(
         )
         assert "categories/transport/atom.xml" in changed
 
-        def unpublish() -> None:
+        def withdraw() -> None:
             subprocess.run(
-                [sys.executable, "-m", "publisher", "articles", "unpublish",
-                 "penang-culture-forum"],
+                [sys.executable, "-m", "publisher", "articles", "withdraw",
+                 "penang-culture-forum", "--reason", "it was called off"],
                 env=env, cwd=tmp_path, check=True, capture_output=True,
             )  # fmt: skip
 
         changed = change_and_check(
-            [site], hub, unpublish, lambda body: b"Penang culture forum" not in body
+            [site], hub, withdraw, lambda body: b"Penang culture forum" not in body
         )
         assert "categories/culture/feed.json" in changed
         # Penang had only that story: its feed is gone, from the site and the folder.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -333,3 +334,114 @@ def test_a_digest_limited_to_an_audience_goes_to_its_members_only(
     with pytest.raises(ConfigError, match="does not exist"), store.writing(engine) as session:
         other, _ = store.create_edition(session, "daily", "j", nominal_at=now(), now=now())
         making.limit_to_audience(session, other, missing.digest("daily"))
+
+
+def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day_one(
+    engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
+) -> None:
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    settings = make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_REVIEW_AUDIENCE_OVER="5",
+    )
+    wanted = newsroom(engine, settings, tmp_path, 3)
+    # A member of no digest who wants breaking news is in it too; quiet@ and pending@ not.
+    with store.writing(engine) as session:
+        store.upsert_subscriber(
+            session, "nodigest@example.com", name="", status="confirmed", digests=[], now=now()
+        )
+    everyone = [*wanted, "sport@example.com", "nodigest@example.com"]
+    with store.reading(engine) as session:
+        assert store.audience_list(session)[0].name == store.BREAKING_NEWS  # always, first
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "story") == 5
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "message") == 5
+    with pytest.raises(one_off.CountMoved):  # the drift check holds for it too
+        send(engine, settings, audience=store.BREAKING_NEWS, expected=9)
+    sent = send(engine, settings, audience=store.BREAKING_NEWS, expected=5)
+    assert sent.started == 5 and sent.edition.audience == store.BREAKING_NEWS
+    run_until_done(engine, settings, sent.edition.id or 0)
+    assert smtp.recorder.counts() == {address: 1 for address in everyone}
+    # One more member: over the review threshold (5), the message waits for an editor.
+    subscriptions.add_subscriber(
+        engine, "late@example.com", confirmed=True, digests=["daily"], known_digests=["daily"],
+        now=now(),
+    )  # fmt: skip
+    held = send(
+        engine,
+        settings,
+        kind="message",
+        slug="",
+        audience=store.BREAKING_NEWS,
+        subject="Down tonight",
+        body="From 22:00.",
+        expected=6,
+    )
+    assert held.edition.status == "awaiting_review" and held.started == 0
+    # It cannot be saved over, renamed or removed.
+    for attempt in (
+        lambda s: store.save_audience(s, store.BREAKING_NEWS, SubscriberFilter(), actor="t",
+                                      now=now(), replace=True),
+        lambda s: store.save_audience(s, "EVERYONE who wants breaking news", SubscriberFilter(),
+                                      actor="t", now=now()),
+        lambda s: store.delete_audience(s, [store.BREAKING_NEWS]),
+    ):  # fmt: skip
+        with pytest.raises(ConflictError, match="is built in"), store.writing(engine) as s:
+            attempt(s)
+    assert one_off.audience_count(engine, store.BREAKING_NEWS, "story") == 6
+
+
+def test_a_story_sent_as_breaking_news_is_left_out_of_the_next_digest_and_its_page_says_so(
+    engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
+) -> None:
+
+    from publisher.web import create_app
+    from tests.newsroom import add_person, newsroom_client, sign_in
+
+    wanted = newsroom(engine, mail_settings, tmp_path, 2)
+    calm = tmp_path / "calm.md"
+    calm.write_text("---\ntitle: A calm day\ncategories: [Culture]\n---\nNothing burns.\n")
+    publish.import_articles(engine, mail_settings, [calm], now=now(), actor="test")
+    sent = send(engine, mail_settings, expected=2)
+    run_until_done(engine, mail_settings, sent.edition.id or 0)
+    assert smtp.recorder.counts() == {address: 1 for address in wanted}
+    # The next digest, made after the breaking news was confirmed: a real run.
+    timetable = load_timetable(mail_settings.schedules)
+    nominal = now() + timedelta(minutes=1)
+    digest, created = making.ensure_edition(
+        engine,
+        mail_settings,
+        timetable,
+        make_environment(),
+        timetable.digest("daily"),
+        nominal=nominal,
+        now=nominal,
+    )
+    assert created and digest.kind == "digest"
+    with store.reading(engine) as session:
+        carried = [v.article.slug for v in store.edition_articles(session, digest.id or 0)]
+        left = store.left_out_as_breaking(session, digest, categories=[])
+    assert carried == ["a-calm-day"]
+    assert [(g.view.article.slug, g.edition_id) for g in left] == [("fire", sent.edition.id)]
+    assert "Fire at the market" not in digest.html and "A calm day" in digest.html
+    # Its page in the newsroom says why the story is not in it.
+    add_person(engine, mail_settings, "ed@example.com")
+    client = newsroom_client(
+        create_app(mail_settings, engine, feed_upkeep_every=None), mail_settings
+    )
+    sign_in(client, "ed@example.com")
+    page = client.get(f"/admin/editions/{digest.id}").text
+    assert "“Fire at the market”: left out: sent as breaking news on" in page
+    assert f'href="/admin/editions/{sent.edition.id}"' in page
+    # A digest made before the breaking news was confirmed keeps the story (nobody had it).
+    with store.reading(engine) as session:
+        before = store.candidate_articles(
+            session,
+            "weekly",
+            categories=[],
+            limit=10,
+            until=nominal,
+            made_at=sent.edition.created_at - timedelta(seconds=1),
+        )
+    assert "fire" in [v.article.slug for v in before]

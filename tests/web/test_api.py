@@ -76,11 +76,37 @@ def test_articles_through_the_api(client: TestClient) -> None:
     )
     assert corrected.status_code == 200
     assert corrected.json()["corrections"][0]["note"] == "The line opens at 9, not 8."
-    gone = client.post("/api/articles/rail-freight-opens/unpublish", headers=AUTH)
-    assert gone.json()["status"] == "unpublished"
+    # Readers saw it: unpublishing (no page left) is refused, naming the withdraw endpoint.
+    refused = client.post("/api/articles/rail-freight-opens/unpublish", headers=AUTH)
+    assert refused.status_code == 409, refused.text
+    assert "readers have seen 'rail-freight-opens'" in refused.text
+    assert "POST /api/articles/rail-freight-opens/withdraw" in refused.text
+    assert client.get("/articles/rail-freight-opens").status_code == 200
     assert client.post("/api/articles/nope/unpublish", headers=AUTH).status_code == 404
     [listed] = client.get("/api/articles", headers=AUTH).json()
     assert listed["id"].startswith("tag:") and listed["title"] == "Rail freight opens today"
+    assert listed["status"] == "published"
+    withdrawn = client.post(
+        "/api/articles/rail-freight-opens/withdraw",
+        headers=AUTH,
+        json={"note": "the opening was postponed"},
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn" and withdrawn.json()["editions"] == 0
+    assert withdrawn.json()["withdrawn_reason"] == "the opening was postponed"
+    page = client.get("/articles/rail-freight-opens")
+    assert page.status_code == 200 and "the opening was postponed" in page.text
+    again = client.post("/api/articles/rail-freight-opens/unpublish", headers=AUTH)
+    assert again.status_code == 409 and "is withdrawn" in again.text
+    # A story nobody saw (scheduled) is unpublished; asking twice changes nothing.
+    client.post(
+        "/api/articles",
+        headers=AUTH,
+        json=[{"title": "Later", "slug": "later", "published_at": "2026-12-30T08:00:00+08:00"}],
+    )
+    for _ in range(2):
+        gone = client.post("/api/articles/later/unpublish", headers=AUTH)
+        assert gone.status_code == 200 and gone.json()["status"] == "unpublished"
 
 
 def test_subscribers_and_reports_through_the_api(client: TestClient) -> None:

@@ -30,6 +30,7 @@ class Row:
 
     def __init__(self, app: Application, counted: audiences.Counted) -> None:
         self.name = counted.audience.name
+        self.built_in = counted.built_in
         self.members = counted.members
         self.breaking = one_off.audience_count(app.engine, self.name, "story")
         self.description = describe(counted.chosen)
@@ -49,10 +50,11 @@ def describe(chosen: SubscriberFilter) -> str:
         "joined_from": "joined from {}",
         "joined_to": "joined until {}",
         "clicked_in": "clicked in the last {} editions",
+        "breaking": "wants breaking news",
     }
     for key, value in values.items():
         shown = "none (every category)" if key == "category" and value == "*" else value
-        said.append(names[key].format(shown))
+        said.append(names[key].format(shown) if key != "breaking" else names[key])
     return "; ".join(said) or "every member"
 
 

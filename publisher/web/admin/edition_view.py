@@ -149,6 +149,8 @@ class EditionPage:
     draft: Draft | None = None  # the review being previewed, not saved yet
     rate_every: str = "minute"
     readers: int | None = None  # asking to confirm the draft: the readers who would get it
+    # a digest's stories left out because they went out as breaking news before it was made
+    left_out: list[store.LeftOut] = field(default_factory=list)
 
     @property
     def reviewing(self) -> bool:
@@ -271,6 +273,7 @@ def edition_page(
         trail = (
             rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
         )
+        left_out = _left_out(db, app.timetable, edition) if whole else []
     series = stats.rate_series(app.engine, edition_id)
     every = _every(series)
     local = [(at.astimezone(app.settings.zone), count) for at, count in series]
@@ -296,7 +299,17 @@ def edition_page(
         draft=draft,
         rate_every=every,
         readers=readers,
+        left_out=left_out,
     )
+
+
+def _left_out(db: Session, timetable: Timetable, edition: Edition) -> list[store.LeftOut]:
+    """A digest edition's stories left out as sent as breaking news (none for a one-off)."""
+    if edition.kind != "digest":
+        return []
+    digest = timetable.digests.get(edition.digest)
+    categories = digest.categories if digest is not None else ()
+    return store.left_out_as_breaking(db, edition, categories=categories)
 
 
 def preview_html(

@@ -69,6 +69,7 @@ def filter_values(chosen: SubscriberFilter) -> dict[str, str]:
         "joined_from": chosen.joined_from.date().isoformat() if chosen.joined_from else "",
         "joined_to": last.date().isoformat() if last else "",
         "clicked_in": str(chosen.clicked_in) if chosen.clicked_in else "",
+        "breaking": "yes" if chosen.breaking else "",
     }
     return {k: v for k, v in values.items() if v}
 

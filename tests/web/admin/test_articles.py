@@ -417,7 +417,10 @@ def test_the_cli_and_the_api_are_in_the_trail(
     assert cli(tmp_path, database_url, "articles", "add", str(story)).returncode == 0
     fixed = cli(tmp_path, database_url, "articles", "correct", "port-strike", "--note", "Fixed.")
     assert fixed.returncode == 0, fixed.stderr
-    assert cli(tmp_path, database_url, "articles", "unpublish", "port-strike").returncode == 0
+    withdrew = cli(
+        tmp_path, database_url, "articles", "withdraw", "port-strike", "--reason", "Wrong port."
+    )
+    assert withdrew.returncode == 0, withdrew.stderr
     assert cli(tmp_path, database_url, "articles", "publish", "port-strike").returncode == 0
     report_id = subscriptions.report_error(engine, "port-strike", "Wrong port.", "", now=NOW)
     resolved = cli(
@@ -428,7 +431,7 @@ def test_the_cli_and_the_api_are_in_the_trail(
     entries = _trail(engine, "article", article_id)
     me = f"cli:{getpass.getuser()}"
     assert [(e.actor, e.action) for e in entries] == [
-        (me, "article.correct"), (me, "article.publish"), (me, "article.unpublish"),
+        (me, "article.correct"), (me, "article.publish"), (me, "article.withdraw"),
         (me, "article.correct"), (me, "article.edit"), (me, "article.create"),
     ]  # fmt: skip
     assert (json.loads(entries[4].before), json.loads(entries[4].after)) == (
@@ -456,6 +459,7 @@ def test_the_cli_and_the_api_are_in_the_trail(
         ).status_code
         == 200
     )
+    # At the API's clock (NOW, before the CLI put it out) nobody has seen it yet.
     assert api.post("/api/articles/port-strike/unpublish", headers=auth).status_code == 200
     second = subscriptions.report_error(engine, "port-strike", "Again.", "", now=NOW)
     answer = api.post(f"/api/reports/{second}/resolve", json={"correction": "Noted."}, headers=auth)

@@ -117,7 +117,9 @@ def test_an_editor_sends_a_story_now_to_an_audience_saved_from_the_subscribers_f
         story = _article_id(engine, "fire")
         assert f'href="/admin/articles/{story}/send"' in editor.get(f"/admin/articles/{story}").text
         send_page = editor.get(f"/admin/articles/{story}/send")
-        assert "Send now to 2 members" in send_page.text
+        assert "Send now to 3 members" in send_page.text  # the built-in audience, first
+        chosen = editor.get(f"/admin/articles/{story}/send?audience=Culture+readers")
+        assert "Send now to 2 members" in chosen.text
         preview = editor.get(f"/admin/articles/{story}/send/preview")
         assert "Fire at the market" in preview.text
         assert "sandbox" in preview.headers["content-security-policy"]
@@ -239,3 +241,34 @@ def test_a_held_message_is_approved_from_its_page(tmp_path: Path, database_url: 
             assert store.edition_by_id(session, int(number)).status == "sending"
     finally:
         engine.dispose()
+
+
+def test_a_fresh_install_sends_breaking_news_to_the_built_in_audience(
+    engine: Engine, settings: Settings
+) -> None:
+    _site(engine, settings)  # no audience saved
+    app = create_app(settings, engine, clock=lambda: NOW, feed_upkeep_every=None)
+    chief = newsroom_client(app, settings)
+    token = sign_in(chief, ADMIN)
+    story = _article_id(engine, "fire")
+    page = chief.get(f"/admin/articles/{story}/send").text
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', page)
+    assert options == [("Everyone who wants breaking news", " selected")]
+    assert "Send now to 3 members" in page
+    listed = chief.get("/admin/audiences").text
+    assert "Everyone who wants breaking news" in listed and "Built in: always there" in listed
+    assert 'value="Everyone who wants breaking news"' not in listed  # no remove form
+    removed = chief.post(
+        "/admin/audiences/remove", data={"csrf": token, "name": "Everyone who wants breaking news"}
+    )
+    assert removed.status_code == 409 and "is built in" in removed.text
+    saved = chief.post(
+        "/admin/audiences",
+        data={"csrf": token, "name": "Everyone who wants breaking news", "category": "culture"},
+    )
+    assert saved.status_code == 409 and "cannot be changed, renamed or saved over" in saved.text
+    form = {"csrf": token, "kind": "story", "article": str(story), "do": "send"}
+    form |= {"audience": "Everyone who wants breaking news", "expected": "3"}
+    sent = chief.post("/admin/sends", data=form, follow_redirects=False)
+    assert sent.status_code == 303 and "done=sent" in sent.headers["location"]
+    assert "Everyone who wants breaking news" in chief.get(sent.headers["location"]).text
