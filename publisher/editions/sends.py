@@ -13,6 +13,7 @@ marks what is owed cancelled. Every action is audited in its own transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from publisher import store
-from publisher.community import links
+from publisher.community import links, subscriptions
 from publisher.content import normalise_email, one_line
 from publisher.editions import making
 from publisher.editions.compose import RenderedEdition, archive_values, greeting
-from publisher.editions.messages import MessageBook
-from publisher.errors import ConflictError, InputError, NotFoundError
+from publisher.editions.messages import Cut, MessageBook, cut, render_cut, story_facts
+from publisher.errors import ConfigError, ConflictError, InputError, NotFoundError
+from publisher.languages import catalog_for
 from publisher.mail.mime import MessageTemplate, Recipient, envelope_sender
 from publisher.mail.transports import DeliveryError, Transport, make_transport
 from publisher.models import Edition
@@ -44,8 +46,10 @@ __all__ = [
     "SYSTEM_ACTOR",
     "TEST_ADDRESSES_PER_HOUR",
     "TEST_PREFIX",
+    "AsReader",
     "OverTestLimit",
     "approve",
+    "as_reader",
     "cancel",
     "expire_reviews",
     "find",
@@ -101,6 +105,20 @@ def _record(
     )
 
 
+@dataclass(frozen=True)
+class AsReader:
+    """A member's choices, as far as what they get of an edition goes: categories (slugs),
+    the language of their mail (empty: the site's) and the languages of their stories
+    (none: every language)."""
+
+    categories: tuple[str, ...] = ()
+    language: str = ""
+    languages: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.categories or self.language or self.languages)
+
+
 def _fresh(engine: Engine, edition_id: int) -> Edition:
     with store.reading(engine) as session:
         return store.edition_by_id(session, edition_id)
@@ -125,35 +143,82 @@ def review_preview(
     edition_id: int,
     *,
     variant: str | Sequence[str] | None = None,
+    reader: AsReader = AsReader(),
 ) -> str:
-    """The edition's HTML as a reader sees it (generic links in place of a reader's): whole,
-    or with ``variant`` (a category slug, or several) as a reader who chose those gets it.
-    An unknown category is an InputError; a variant with no story in it is empty HTML."""
-    edition = _fresh(engine, edition_id)
-    html = edition.html
+    """The edition's HTML as a reader sees it (generic links and greeting in place of a
+    reader's): whole, or as a member with ``reader``'s choices gets it (``variant``: a
+    category slug, or several, added to them), rendered as the sending processes render it.
+    An unknown category or a language the site does not speak is an InputError; a member
+    who gets no story is empty HTML."""
     if isinstance(variant, str):
         variant = [variant]
-    if variant:
-        with store.reading(engine) as session:
-            known = {c.slug: c.id or 0 for c in store.category_list(session)}
-            topics = store.edition_topics(session, edition_id)
-        slugs = [one_line(v).lower() for v in variant]
-        unknown = [v for v in slugs if v not in known]
-        if unknown:
-            raise InputError(
-                f"unknown category {', '.join(map(repr, unknown))} "
-                f"(known: {', '.join(sorted(known)) or 'none yet'})"
-            )
-        wanted = {known[v] for v in slugs}
-        kept = [article_id for article_id, ids in topics if ids & wanted]
-        if not kept:
-            return ""
-        if len(kept) < len(topics):
-            html = making.render_variant(engine, settings, timetable, env, edition, kept).html
-    filled = Personaliser(html, escape_html=True).fill(
-        archive_values(settings.site_url, settings.site_language)
+    chosen = AsReader((*reader.categories, *(variant or ())), reader.language, reader.languages)
+    edition = _fresh(engine, edition_id)
+    found = as_reader(engine, settings, timetable, env, edition, chosen)
+    if found is None:
+        return ""
+    rendered, language = found
+    filled = Personaliser(rendered.html, escape_html=True).fill(
+        archive_values(settings.site_url, language)
     )
     return filled.decode("utf-8")
+
+
+def as_reader(
+    engine: Engine,
+    settings: Settings,
+    timetable: Timetable,
+    env: Environment,
+    edition: Edition,
+    reader: AsReader,
+) -> tuple[RenderedEdition, str] | None:
+    """The edition, with its recipient placeholders, as a member with ``reader``'s choices
+    gets it, and the language it is in: chosen and rendered by the sending processes' own
+    ``messages.cut`` and ``messages.render_cut`` (so the preview and a test are what such a
+    member gets); None when no story of it is theirs. InputError for an unknown category,
+    a language the site does not speak or a story language that is not a tag."""
+    home = catalog_for(settings.site_language)
+    found = _cut_for(engine, settings, edition, reader, home)
+    if found is None:
+        return None
+    try:
+        return render_cut(engine, settings, timetable, env, edition, found), found.language
+    except ConfigError:  # the digest left the timetable since: its readers get it whole
+        return render_cut(engine, settings, timetable, env, edition, Cut((), home, True)), home
+
+
+def _cut_for(
+    engine: Engine, settings: Settings, edition: Edition, reader: AsReader, home: str
+) -> Cut | None:
+    """What of ``edition`` a member with ``reader``'s choices gets (see ``as_reader``)."""
+    language = subscriptions.reader_language(reader.language)
+    languages = frozenset(subscriptions.story_languages(reader.languages) or ())
+    with store.reading(engine) as session:
+        topics = _topics(session, reader.categories)
+        stories, one_off = story_facts(session, edition.id or 0, settings.site_language)
+    return cut(
+        stories,
+        one_off=one_off,
+        home=home,
+        topics=topics,
+        language=language,
+        languages=languages,
+    )
+
+
+def _topics(session: Session, slugs: Sequence[str]) -> frozenset[int]:
+    """The ids of the categories ``slugs`` name; InputError naming an unknown one."""
+    if not slugs:
+        return frozenset()
+    known = {c.slug: c.id or 0 for c in store.category_list(session)}
+    wanted = [one_line(v).lower() for v in slugs]
+    unknown = [v for v in wanted if v not in known]
+    if unknown:
+        raise InputError(
+            f"unknown category {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(sorted(known)) or 'none yet'})"
+        )
+    return frozenset(known[v] for v in wanted)
 
 
 def _checked_subject(subject: str | None) -> str | None:
@@ -494,26 +559,43 @@ def _target(
     target: str,
     *,
     now: datetime,
-) -> tuple[Edition | None, str, RenderedEdition]:
-    """(the edition or None, its digest, its rendering with placeholders) for a test."""
+    reader: AsReader = AsReader(),
+) -> tuple[Edition | None, str, RenderedEdition, str]:
+    """(the edition or None, its digest, its rendering with placeholders as a member with
+    ``reader``'s choices gets it, the language it is in) for a test."""
     value = target.strip()
     if value.isdigit():
         edition = _fresh(engine, int(value))
         if not edition.html:
             raise ConflictError(f"edition {edition.id} is {edition.status}: it has no message")
-        rendered = RenderedEdition(
-            edition.subject, edition.html, edition.text, edition.article_count
-        )
-        return edition, edition.digest, rendered
+        found = as_reader(engine, settings, timetable, env, edition, reader)
+        if found is None:
+            raise InputError(
+                f"no story of edition {edition.id} is in those categories and languages: "
+                "such a member gets no message this time"
+            )
+        return edition, edition.digest, *found
     digest = timetable.digest(value)
     with store.reading(engine) as session:
         waiting = store.edition_list(session, digest=digest.name, statuses=("awaiting_review",))
     if waiting:
-        return _target(engine, settings, timetable, env, str(waiting[0].id), now=now)
-    rendered = making.preview(engine, settings, timetable, env, digest, now=now, fill=False)
+        return _target(engine, settings, timetable, env, str(waiting[0].id), now=now, reader=reader)
+    language = subscriptions.reader_language(reader.language)
+    rendered = making.preview(
+        engine,
+        settings,
+        timetable,
+        env,
+        digest,
+        now=now,
+        fill=False,
+        categories=reader.categories,
+        language=language,
+        languages=subscriptions.story_languages(reader.languages) or (),
+    )
     if not rendered.stories:
         raise InputError(f"digest {digest.name!r} has no new story: its next edition is empty")
-    return None, digest.name, rendered
+    return None, digest.name, rendered, language or settings.site_language
 
 
 def test_send(
@@ -527,14 +609,18 @@ def test_send(
     actor: str,
     now: datetime,
     transport_factory: Callable[[], Transport] | None = None,
+    reader: AsReader = AsReader(),
 ) -> int:
     """Send a ``[Test]`` copy of an edition (``target``: its id) or of a digest's next one
     (``target``: its name; the one awaiting review if there is one, else a preview) to at
-    most 20 addresses; how many were accepted. Nothing is recorded as a delivery and no figure
-    changes; the links work but change nobody. An address the server refuses is an
-    InputError naming it, after the others were sent."""
+    most 20 addresses, as a member with ``reader``'s choices gets it (by default, whole);
+    how many were accepted. Nothing is recorded as a delivery and no figure changes; the
+    links work but change nobody. An address the server refuses is an InputError naming
+    it, after the others were sent."""
     test_addresses(to)  # a bad address is said before anything else
-    edition, digest_name, rendered = _target(engine, settings, timetable, env, target, now=now)
+    edition, digest_name, rendered, language = _target(
+        engine, settings, timetable, env, target, now=now, reader=reader
+    )
     label = _label(edition) if edition else f"{digest_name} (next edition)"
     return test_rendered(
         engine,
@@ -549,6 +635,7 @@ def test_send(
         actor=actor,
         now=now,
         transport_factory=transport_factory,
+        language=language,
     )
 
 
@@ -566,15 +653,19 @@ def test_rendered(
     actor: str,
     now: datetime,
     transport_factory: Callable[[], Transport] | None = None,
+    language: str = "",
 ) -> int:
     """Send a ``[Test]`` copy of ``rendered`` (with its placeholders) as ``test_send`` does:
-    within the hourly limit, audited, counted nowhere; how many were accepted."""
+    within the hourly limit, audited, counted nowhere, greeting in ``language`` (empty: the
+    site's); how many were accepted."""
     addresses = test_addresses(to)
     subject = TEST_PREFIX + rendered.subject
     audited: dict[str, Any] = {"actor": actor, "kind": KIND, "subject_id": edition_id}
     with store.writing(engine) as session:  # the addresses counted before any goes out
         _reserve(session, addresses, actor=actor, now=now)
         after = {"to": addresses, "subject": subject}
+        if language and language != settings.site_language:
+            after["language"] = language
         store.record(session, action="edition.test", label=label, after=after, now=now, **audited)
     book = MessageBook(engine, settings, timetable=lambda: timetable, env=env)
     template: MessageTemplate = book.template(
@@ -585,7 +676,10 @@ def test_rendered(
     factory = transport_factory or (lambda: make_transport(smtp_url, settings.var_dir / "mail"))
     sender = envelope_sender(settings.mail_from)
     tag = f"test.{edition_id or digest.lstrip('@')}.{int(now.timestamp())}"
-    refused = _send_copies(factory(), settings, signer, template, sender, addresses, tag, now)
+    hello = greeting("", language or settings.site_language)
+    refused = _send_copies(
+        factory(), settings, signer, template, sender, addresses, tag, now, hello
+    )
     sent = [a for a in addresses if not any(r.startswith(a + ":") for r in refused)]
     if refused:
         with store.writing(engine) as session:
@@ -639,9 +733,11 @@ def _send_copies(
     addresses: Sequence[str],
     tag: str,
     now: datetime,
+    hello: str,
 ) -> list[str]:
-    """Send the test copy to each address over ``transport`` (closed after); the refusals,
-    each as ``address: reply``. ``tag`` starts each copy's Message-ID."""
+    """Send the test copy to each address over ``transport`` (closed after), greeted with
+    ``hello``; the refusals, each as ``address: reply``. ``tag`` starts each copy's
+    Message-ID."""
     refused: list[str] = []
     try:
         for n, address in enumerate(addresses):
@@ -650,7 +746,7 @@ def _send_copies(
                 message_id=signer.message_id(f"{tag}.{n}", address, settings.site_host),
                 date=now,
                 values={
-                    "greeting": greeting(""),
+                    "greeting": hello,
                     **links.test_links(signer, settings.site_url, now=now),
                 },
             )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from publisher.errors import ConflictError, NotFoundError
 from publisher.models import Audience, Edition
-from publisher.store.engine import insert_ignore, subscribers_t, subscriptions_t
+from publisher.store.engine import deliveries_t, insert_ignore, subscribers_t, subscriptions_t
 from publisher.store.subscriber_search import SubscriberFilter, subscriber_where
 
 __all__ = [
@@ -27,11 +27,13 @@ __all__ = [
     "audience_list",
     "audiences_t",
     "delete_audience",
+    "delivered_to",
     "edition_recipients",
     "filter_json",
     "filter_of",
     "is_built_in",
     "recipient_count",
+    "recipient_languages",
     "recipients_where",
     "save_audience",
 ]
@@ -101,6 +103,30 @@ def edition_recipients(edition: Edition) -> ColumnElement[bool]:
 def recipient_count(session: Session, where: ColumnElement[bool]) -> int:
     query = select(func.count()).select_from(subscribers_t).where(where)
     return int(session.scalar(query) or 0)
+
+
+def delivered_to(edition_id: int) -> ColumnElement[bool]:
+    """The members an edition's deliveries are for, once they have started."""
+    return exists().where(
+        and_(
+            deliveries_t.c.subscriber_id == subscribers_t.c.id,
+            deliveries_t.c.edition_id == edition_id,
+        )
+    )
+
+
+def recipient_languages(session: Session, where: ColumnElement[bool]) -> list[tuple[str, str, int]]:
+    """How many of the members ``where`` holds read each language and chose each set of
+    story languages, as they are stored (``""``: the site's; every language), in one
+    grouped query."""
+    language, languages = subscribers_t.c.language, subscribers_t.c.languages
+    query = (
+        select(language, languages, func.count())
+        .select_from(subscribers_t)
+        .where(where)
+        .group_by(language, languages)
+    )
+    return [(str(tag or ""), str(tags or ""), int(n)) for tag, tags, n in session.execute(query)]
 
 
 def is_built_in(name: str) -> bool:

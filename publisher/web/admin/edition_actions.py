@@ -1,10 +1,10 @@
 """The editions area's routes that act: what an editor does to an edition from its page
 (review it: take stories out, reorder them, change the subject and intro line; preview that,
 then approve, confirming how many readers get it; make a missed edition now; send a test,
-pause, resume and cancel) and a test of a digest's next edition
-from the list. Each a POST with the form token, through ``sends`` (which audits it); one
-that cannot be done now (a page left open while someone else acted) shows the edition as it
-is now and says why."""
+pause, resume and cancel; a test as the reader the page previews gets it) and a test of a
+digest's next edition from the list. Each a POST with the form token, through ``sends``
+(which audits it); one that cannot be done now (a page left open while someone else acted)
+shows the edition as it is now and says why."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ __all__ = ["review_form", "router"]
 
 MAX_TO = 8000  # the test form's addresses: 20 of the longest, and room to spare
 MAX_POSITION = 5  # digits of a story's position
+MAX_CHOICE = 400  # a category's slug, a language, story languages: the preview's choice
 
 # What a button does to an edition, given the form it came with; a count it returns (of
 # messages) is said on the page.
@@ -119,8 +120,20 @@ def cancelling(app: Application, who: Staff, edition_id: int, form: Mapping[str,
     return sends.cancel(app.engine, edition_id, actor=who.email, now=app.clock())
 
 
+def as_shown(form: Mapping[str, str]) -> sends.AsReader:
+    """The reader the page previewed, as the test form carries it (category, language and
+    story languages; none: the edition whole)."""
+    variant = form.get("variant", "")[:MAX_CHOICE]
+    return sends.AsReader(
+        categories=(variant,) if variant else (),
+        language=form.get("language", "")[:MAX_CHOICE],
+        languages=tuple(form.get("stories_in", "")[:MAX_CHOICE].split()),
+    )
+
+
 def testing(app: Application, who: Staff, edition_id: int, form: Mapping[str, str]) -> int:
-    """Sends a test of the edition to the form's addresses; how many messages went."""
+    """Sends a test of the edition to the form's addresses, as the reader the page
+    previewed gets it; how many messages went."""
     addresses = form.get("to", "")[:MAX_TO].replace(";", ",").split()
     return sends.test_send(
         app.engine,
@@ -131,6 +144,7 @@ def testing(app: Application, who: Staff, edition_id: int, form: Mapping[str, st
         addresses,
         actor=who.email,
         now=app.clock(),
+        reader=as_shown(form),
     )
 
 

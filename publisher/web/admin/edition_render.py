@@ -101,7 +101,8 @@ def edition_screen(
     to: str = "",
     confirm: bool = False,
 ) -> HTMLResponse:
-    """The edition's page, as the address asks (variant, width, what was done); Problem when
+    """The edition's page, as the address asks (the reader previewed: category, language and
+    story languages; width; what was done); Problem when
     the edition is not there. ``confirm``: asking to confirm sending ``draft``, saying to
     how many readers."""
     params = request.query_params
@@ -111,6 +112,8 @@ def edition_screen(
             edition_id,
             variant=params.get("variant", ""),
             width=params.get("width", ""),
+            language=params.get("language", ""),
+            stories=params.get("stories_in", ""),
             now=app.clock(),
             draft=draft,
             confirm=confirm,

@@ -1,6 +1,7 @@
 """What an edition's page shows, gathered from the use cases: the edition with its stories,
-category variants, progress, send-rate chart, figures and trail; the preview framed in it,
-whole, per category or with an editor's review not saved yet."""
+category variants, the languages its readers get it in, progress, send-rate chart, figures
+and trail; the preview framed in it, whole, as the readers of a category, a language and a
+choice of story languages get it, or with an editor's review not saved yet."""
 
 from __future__ import annotations
 
@@ -14,10 +15,17 @@ from sqlalchemy.orm import Session
 from publisher import store
 from publisher.editions import making, sends, stats
 from publisher.editions.compose import archive_values
+from publisher.editions.sends import AsReader
 from publisher.models import Edition
 from publisher.schedules import Timetable
 from publisher.templating import Personaliser
 from publisher.web.admin.chart import RateChart, rate_chart
+from publisher.web.admin.edition_languages import (
+    ReaderChoice,
+    Readership,
+    reader_choice,
+    readership,
+)
 from publisher.web.admin.trail import TrailRow, rows
 from publisher.web.application import Application
 
@@ -43,8 +51,8 @@ CANCELLABLE = ("awaiting_review", "ready", "sending", "paused")
 WIDTHS = ("desktop", "phone")
 MAX_TEXT = 1000  # a subject or intro line in a preview's address
 EMPTY_VARIANT = (
-    "<!doctype html><title>No story</title><p>No story of this edition is in this category: "
-    "its readers get no message this time.</p>"
+    "<!doctype html><title>No story</title><p>No story of this edition is in these categories "
+    "and languages: such a reader gets no message this time.</p>"
 )
 
 
@@ -151,6 +159,9 @@ class EditionPage:
     readers: int | None = None  # asking to confirm the draft: the readers who would get it
     # a digest's stories left out because they went out as breaking news before it was made
     left_out: list[store.LeftOut] = field(default_factory=list)
+    language: str = ""  # the language previewed (a catalog's tag), or "" for the site's
+    stories_in: str = ""  # the story languages previewed (space-separated), or "" for all
+    readership: Readership = field(default_factory=lambda: Readership([], []))
 
     @property
     def reviewing(self) -> bool:
@@ -195,13 +206,43 @@ class EditionPage:
         return [(label, who, at) for label, who, at in found if who and at is not None]
 
     @property
+    def choice(self) -> dict[str, str]:
+        """The reader previewed, as an address's values (only those chosen)."""
+        found = {"variant": self.variant, "language": self.language, "stories_in": self.stories_in}
+        return {k: v for k, v in found.items() if v}
+
+    def link(self, **changes: str) -> str:
+        """The page's address with the preview's choices and width, ``changes`` made."""
+        values = {**self.choice, **changes}
+        order = ("variant", "language", "stories_in")
+        found = [(k, values.get(k, "")) for k in order] + [
+            ("width", changes.get("width", self.width))
+        ]
+        return "?" + urlencode([(k, v) for k, v in found if v])
+
+    @property
     def preview_src(self) -> str:
         """The address of the preview framed in the page."""
         if self.draft is not None:
             query = "?" + self.draft.query
         else:
-            query = f"?{urlencode({'variant': self.variant})}" if self.variant else ""
+            query = f"?{urlencode(self.choice)}" if self.choice else ""
         return f"/admin/editions/{self.edition.id}/preview{query}"
+
+    @property
+    def reader(self) -> str:
+        """Who the preview shows it as, in words ("" for the whole edition)."""
+        said = []
+        names = {c.tag: c.name for c in (*self.readership.languages, *self.readership.stories)}
+        if self.language:
+            said.append(f"a {names.get(self.language, self.language)} reader")
+        if self.variant:
+            said.append(f"of {next((v.name for v in self.variants if v.slug == self.variant), '')}")
+        if self.stories_in:
+            said.append(f"who reads stories in {names.get(self.stories_in, self.stories_in)}")
+        if said and not self.language:
+            said.insert(0, "a reader")
+        return " ".join(said)
 
 
 def _variants(db: Session, views: list[store.ArticleView]) -> list[Variant]:
@@ -260,10 +301,15 @@ def edition_page(
     whole: bool = True,
     draft: Draft | None = None,
     confirm: bool = False,
+    language: str = "",
+    stories: str = "",
 ) -> EditionPage:
     """Everything the edition's page shows (``whole=False``: only what its progress poll
     and the cancel question need; ``draft``: an editor's review shown before approval;
-    ``confirm``: with how many readers would get it)."""
+    ``confirm``: with how many readers would get it; ``variant``, ``language`` and
+    ``stories``: the reader previewed, whose category, language and story languages)."""
+    sent = progress(app, edition_id, now=now)
+    home = app.settings.site_language
     with store.reading(app.engine) as db:
         edition = store.edition_by_id(db, edition_id)
         who = store.edition_recipients(edition)
@@ -274,6 +320,11 @@ def edition_page(
             rows(store.audit_entries(db, kind="edition", subject_id=edition_id)) if whole else []
         )
         left_out = _left_out(db, app.timetable, edition) if whole else []
+        readers_by = (
+            readership(db, edition, started=sent.total > 0, home=home)
+            if whole
+            else Readership([], [])
+        )
     series = stats.rate_series(app.engine, edition_id)
     every = _every(series)
     local = [(at.astimezone(app.settings.zone), count) for at, count in series]
@@ -281,16 +332,20 @@ def edition_page(
     if edition.status in FINISHED and whole:
         figures = stats.figures(app.engine, app.settings, edition_id, now=now)
     notes = []
+    chosen = reader_choice(language, stories, home=home)
     if variant and variant not in {v.slug for v in variants}:
         notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
-        variant = ""
+    if chosen.note:
+        notes.append(chosen.note)
+    if notes:  # any choice wrong: the edition whole, as the note says
+        variant, chosen = "", ReaderChoice()
     return EditionPage(
         edition,
         views,
         variants,
         "" if draft else variant,
         width if width in WIDTHS else WIDTHS[0],
-        progress(app, edition_id, now=now),
+        sent,
         rate_chart(local, every=every),
         trail,
         notes,
@@ -300,6 +355,9 @@ def edition_page(
         rate_every=every,
         readers=readers,
         left_out=left_out,
+        language="" if draft else chosen.language,
+        stories_in="" if draft else chosen.stories,
+        readership=readers_by,
     )
 
 
@@ -313,10 +371,16 @@ def _left_out(db: Session, timetable: Timetable, edition: Edition) -> list[store
 
 
 def preview_html(
-    app: Application, edition_id: int, *, variant: str = "", draft: Draft | None = None
+    app: Application,
+    edition_id: int,
+    *,
+    variant: str = "",
+    draft: Draft | None = None,
+    reader: AsReader = AsReader(),
 ) -> str:
     """The edition as a reader sees it, whole or as a reader of ``variant`` (a category
-    slug) gets it, or with an editor's unsaved ``draft``; generic links in place of a
+    slug) with ``reader``'s language and story languages gets it (as the sending processes
+    render it), or with an editor's unsaved ``draft``; generic links in place of a
     recipient's."""
     if draft is None:
         html = sends.review_preview(
@@ -326,6 +390,7 @@ def preview_html(
             app.env,
             edition_id,
             variant=[variant] if variant else None,
+            reader=reader,
         )
         return html or EMPTY_VARIANT
     with store.reading(app.engine) as db:

@@ -1,8 +1,9 @@
 """The newsroom's editions (``/admin/editions``), the routes that show: every edition's
-state at a glance, those awaiting review on top; one edition as a reader sees it (whole or
-per category, phone or desktop width), its live progress and, once done, its figures; the
-cancel button's question. The routes that act (the review form, test sends, pause, resume
-and cancel) are ``edition_actions``, whose routes this router carries too."""
+state at a glance, those awaiting review on top; one edition as a reader sees it (whole, or
+per category, language and story languages; phone or desktop width), its live progress
+and, once done, its figures; the cancel button's question. The routes that act (the review
+form, test sends, pause, resume and cancel) are ``edition_actions``, whose routes this
+router carries too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from publisher.editions.sends import AsReader
 from publisher.errors import PublisherError
 from publisher.newsroom.staff import Staff
 from publisher.web.admin import edition_actions
@@ -101,6 +103,10 @@ def preview(
             edition_id(raw_id),
             variant=params.get("variant", ""),
             draft=Draft.of_query(params),
+            reader=AsReader(
+                language=params.get("language", ""),
+                languages=tuple(params.get("stories_in", "").replace(",", " ").split()),
+            ),
         )
     except PublisherError as exc:
         raise Problem.of(exc) from exc
