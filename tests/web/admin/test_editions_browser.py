@@ -1,7 +1,7 @@
 """The editions pages in Chromium on a phone and a desktop, under the admin's Content
-Security Policy: an edition held for review is reviewed and approved from the admin, and its
-progress moves while a real sender delivers it to aiosmtpd; pause and resume; every reader
-gets the approved edition once."""
+Security Policy: an edition held for review is previewed as its Thai reader gets it,
+reviewed and approved from the admin, and its progress moves while a real sender delivers
+it to aiosmtpd; pause and resume; every reader gets the approved edition once."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def _now() -> datetime:
 @pytest.fixture
 def room(tmp_path: Path, smtp: SmtpServer) -> Iterator[Room]:
     """A newsroom on SQLite with today's edition held for review: three stories, READERS
-    readers, a real SMTP server; served at its own address (see the dashboard's test)."""
+    readers (one of them reads Thai), a real SMTP server; served at its own address (see
+    the dashboard's test)."""
     outer = FastAPI()
     server = LiveServer(outer)
     (tmp_path / "schedules.yaml").write_text(TIMETABLE)
@@ -104,7 +105,7 @@ def room(tmp_path: Path, smtp: SmtpServer) -> Iterator[Room]:
     )
     with store.writing(engine) as session:
         for n in range(READERS):
-            store.upsert_subscriber(
+            row, _ = store.upsert_subscriber(
                 session,
                 f"reader{n}@example.com",
                 name="",
@@ -112,6 +113,7 @@ def room(tmp_path: Path, smtp: SmtpServer) -> Iterator[Room]:
                 digests=["daily"],
                 now=now,
             )
+        store.set_languages(session, row.id or 0, language="th", languages=None, now=now)
     timetable = load_timetable(settings.schedules)
     edition, _ = making.ensure_edition(
         engine,
@@ -171,6 +173,21 @@ def test_review_on_a_phone(browser: Any, room: Room) -> None:
     inner = page.frame_locator(".preview-frame iframe")
     expect(inner.get_by_role("link", name="Night trains return to the coast line")).to_be_visible()
     assert widest(page) <= PHONE["width"]
+    # As the Thai reader gets it: the digest's own words in Thai, the same stories.
+    languages = page.locator("#preview-languages")
+    expect(languages.get_by_role("link", name="Thai 1")).to_be_visible()
+    languages.get_by_role("link", name="Thai 1").click()
+    page.wait_for_url("**language=th**")
+    assert "width=phone" in page.url
+    thai = page.frame_locator(".preview-frame iframe")
+    expect(thai.get_by_role("link", name="อ่านข่าว").first).to_be_visible()  # Read the story
+    expect(thai.get_by_role("link", name="Night trains return to the coast line")).to_be_visible()
+    assert languages.locator("[aria-current]").inner_text().startswith("Thai")
+    assert page.locator("#preview-reader").inner_text() == "As a Thai reader gets it."
+    box = frame.bounding_box()
+    assert box is not None and box["width"] <= PHONE["width"]
+    assert widest(page) <= PHONE["width"]
+    _keep(page, "editions-thai-390")
     page.get_by_label("Position of Council votes on the harbour budget").fill("1")
     page.get_by_role("button", name="Preview these changes").click()
     page.wait_for_selector("text=nothing is saved until you approve")
