@@ -92,6 +92,12 @@ class Look:
     sponsor: Sponsor | None  # None: not shown
     values: Mapping[str, Any]  # every field by name, as the form shows it
 
+    @property
+    def studio_words(self) -> BrandStudio:
+        """The Brand Studio's words as chosen, shown or not (a sponsored story names it)."""
+        words = (self.values[f"studio_{part}"] for part in ("label", "heading", "text", "url"))
+        return BrandStudio(*words)
+
     def reason_for(self, digest_title: str) -> str:
         """The footer's reason for readers of ``digest_title``."""
         return self.reason.replace("{digest}", digest_title).replace("{site}", self.title)

@@ -12,6 +12,7 @@ from publisher import store
 from publisher.articles import editorial, publish
 from publisher.content import slugify
 from publisher.languages import catalog_for
+from publisher.look.values import read_look
 from publisher.web import structured
 from publisher.web.application import Application, application
 from publisher.web.feeds import discovery_links
@@ -73,8 +74,10 @@ def story_values(
     related: list[store.ArticleView] = []
     translations: list[tuple[str, str]] = []
     home = app.settings.site_language
-    if not (withdrawn or preview):
-        with store.reading(app.engine) as session:
+    with store.reading(app.engine) as session:
+        # The Brand Studio block as the newsroom's Look page sets it, as in the digest.
+        look = read_look(session, app.settings, app.timetable.brand_studio)[0]
+        if not (withdrawn or preview):
             related = store.related_stories(session, view, now=now, limit=RELATED)
             translations = store.translations(session, view.article, now=now, site_language=home)
     machines = not (withdrawn or preview)
@@ -98,15 +101,13 @@ def story_values(
         "categories": [(slugify(name), name) for name in view.categories],
         "author_slug": slugify(view.article.author),
         "related": related,
-        "studio": app.timetable.brand_studio,
+        "studio": look.studio,
         "member": member,
         "withdrawn": withdrawn,
         "preview": preview,
         "meta": structured.article_meta(app.settings, view) if machines else None,
         "json_ld": (
-            [structured.news_article(app.settings, view, app.timetable.brand_studio)]
-            if machines
-            else []
+            [structured.news_article(app.settings, view, look.studio_words)] if machines else []
         ),
         **({} if member or withdrawn or preview else join_form(app)),
     }

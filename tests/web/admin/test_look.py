@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from publisher import store
+from publisher.articles import publish
 from publisher.community import subscriptions
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -23,7 +24,7 @@ from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.newsroom import add_person, form_token, newsroom_client, sign_in
 from tests.pictures import png
-from tests.support import NOW, make_settings
+from tests.support import EXAMPLES, NOW, make_settings
 
 
 @pytest.fixture
@@ -224,3 +225,35 @@ def test_the_api_reads_and_changes_the_look_as_the_page_does(
     with store.reading(engine) as session:
         entries = store.audit_entries(session, kind="look")
     assert [e.actor for e in entries] == ["api-token", "api-token"]
+
+
+def test_story_pages_show_the_brand_studio_block_as_the_look_sets_it(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """The Look page's Brand Studio words reach the story pages as they reach the digest
+    (they showed schedules.yaml's), and hiding the block hides it there too; a sponsored
+    story's structured data names the studio by the chosen label."""
+    publish.import_articles(engine, settings, [EXAMPLES], now=NOW, actor="test")
+    story = "/articles/brand-studio-sabah-coffee"
+    assert 'class="brand-studio"' in client.get(story).text
+    sign_in(client, "chief@example.com")
+    page = client.get("/admin/look").text
+    saved = client.post(
+        "/admin/look",
+        data={
+            **_form(page, studio_label="Harbour Studio", studio_heading="Stories for your brand"),
+            "do": "save",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    shown = client.get(story).text
+    assert "Stories for your brand" in shown and "Harbour Studio" in shown
+    assert "made by Harbour Studio" in shown  # the NewsArticle's backstory
+
+    page = client.get("/admin/look").text
+    hidden = {k: v for k, v in _form(page).items() if k != "studio_shown"}
+    saved = client.post("/admin/look", data={**hidden, "do": "save"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    shown = client.get(story).text
+    assert 'class="brand-studio"' not in shown and "made by Harbour Studio" in shown
