@@ -317,13 +317,7 @@ def test_a_digest_limited_to_an_audience_goes_to_its_members_only(
 def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day_one(
     engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    settings = make_settings(
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_REVIEW_AUDIENCE_OVER="5",
-    )
+    settings = mail_site(tmp_path, database_url, smtp, PUBLISHER_REVIEW_AUDIENCE_OVER="5")
     wanted = newsroom(engine, settings, tmp_path, 3)
     # A member of no digest who wants breaking news is in it too; quiet@ and pending@ not.
     with store.writing(engine) as session:
@@ -342,10 +336,7 @@ def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day
     run_until_done(engine, settings, sent.edition.id or 0)
     assert smtp.recorder.counts() == {address: 1 for address in everyone}
     # One more member: over the review threshold (5), the message waits for an editor.
-    subscriptions.add_subscriber(
-        engine, "late@example.com", confirmed=True, digests=["daily"], known_digests=["daily"],
-        now=now(),
-    )  # fmt: skip
+    member(engine, "late@example.com")
     held = send(
         engine,
         settings,
