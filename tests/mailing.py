@@ -1,5 +1,5 @@
-"""An edition of the daily digest for the delivery tests: its timetable, stories and
-audience, started and sent to the end by senders in this process, on the real clock."""
+"""An edition of the daily digest for the delivery tests: its timetable, settings, stories
+and audience, started and sent to the end by senders in this process, on the real clock."""
 
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ from publisher.delivery.sending import Sender
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
+from tests.smtp import SmtpServer
+from tests.support import make_settings
 
 __all__ = [
     "TIMETABLE",
     "audience",
     "lease_holders",
+    "mail_site",
+    "member",
     "now",
     "ran_before",
     "run_until_done",
@@ -36,6 +40,36 @@ TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"
 def now() -> datetime:
     """The real clock (these tests send editions as of now)."""
     return datetime.now(UTC)
+
+
+def mail_site(tmp_path: Path, database_url: str, smtp: SmtpServer, **more: str) -> Settings:
+    """Settings for a site in ``tmp_path`` on ``database_url`` with TIMETABLE, mailing
+    through ``smtp`` from Newsflash Asia; ``more`` added."""
+    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
+    return make_settings(
+        tmp_path,
+        PUBLISHER_DATABASE_URL=database_url,
+        PUBLISHER_SMTP_URL=smtp.url,
+        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+        **more,
+    )
+
+
+def member(
+    engine: Engine, address: str, categories: list[str] | None = None, *, confirmed: bool = True
+) -> int:
+    """A new member of the daily digest, wanting ``categories``' stories (empty or None:
+    every category); their id."""
+    view, _ = subscriptions.add_subscriber(
+        engine,
+        address,
+        confirmed=confirmed,
+        digests=["daily"],
+        known_digests=["daily"],
+        categories=categories,
+        now=now(),
+    )
+    return view.subscriber.id or 0
 
 
 def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int) -> list[str]:

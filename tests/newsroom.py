@@ -65,13 +65,16 @@ def newsroom_client(app: object, settings: Settings) -> TestClient:
     return TestClient(app, base_url=settings.site_url)  # type: ignore[arg-type]
 
 
-def sign_in_page(page: Any, url: str) -> None:
-    """Sign a browser page in at ``url``'s newsroom as chief@example.com, to the dashboard."""
-    page.goto(url + "/admin/")
-    page.get_by_label("Email address").fill("chief@example.com")
+def sign_in_page(
+    page: Any, url: str, email: str = "chief@example.com", path: str = "/admin/"
+) -> None:
+    """Sign a browser page in at ``url``'s newsroom as ``email``: it asks for ``path`` (the
+    dashboard unless given), signs in on the form it is sent to, and is taken back there."""
+    page.goto(url + path)
+    page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_selector("h1:text('Dashboard')")
+    page.wait_for_url(url + path)
 
 
 def _subscriber(engine: Engine, email: str, status: str, created: datetime) -> int:

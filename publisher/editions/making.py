@@ -384,6 +384,24 @@ def current_nominal(digest: Digest, now: datetime) -> datetime:
     return nominal
 
 
+def _in_categories(
+    views: list[store.ArticleView], categories: Sequence[str], known: dict[str, str]
+) -> list[store.ArticleView]:
+    """The stories a reader of ``categories`` (slugs; none: all) gets; an unknown category
+    is an InputError."""
+    slugs = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        raise InputError(
+            f"unknown category {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(sorted(known)) or 'none yet'})"
+        )
+    if not slugs:
+        return views
+    names = {known[slug] for slug in slugs}
+    return [v for v in views if names.intersection(v.categories)]
+
+
 def preview(
     engine: Engine,
     settings: Settings,
@@ -413,16 +431,7 @@ def preview(
         )
         known = {c.slug: c.name for c in store.category_list(session)}
         look = _look(session, settings, timetable)
-    categories = [unicodedata.normalize("NFC", c.strip().lower()) for c in categories]
-    unknown = [slug for slug in categories if slug not in known]
-    if unknown:
-        raise InputError(
-            f"unknown category {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(sorted(known)) or 'none yet'})"
-        )
-    if categories:
-        names = {known[slug] for slug in categories}
-        views = [v for v in views if names.intersection(v.categories)]
+    views = _in_categories(views, categories, known)
     if languages:
         home = settings.site_language
         views = [v for v in views if (v.article.language or home) in languages]

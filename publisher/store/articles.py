@@ -145,28 +145,24 @@ def upsert_articles(
     if actor and touched:
         entries = _batch_changes(actor, touched, ids, before, existing, now, status)
         record_many(session, entries, now=now)
-        keep_input_revisions(
-            session,
-            [
-                (ids[item.slug], item, status, item.published_at or now)
-                if item.slug not in existing
-                else (
-                    ids[item.slug],
-                    item,
-                    existing[item.slug].status,
-                    item.published_at or existing[item.slug].published_at,
-                )
-                for item in touched
-            ],
-            actor=actor,
-            action="import",
-            now=now,
-        )
+        written = [_as_written(item, ids, existing, status, now) for item in touched]
+        keep_input_revisions(session, written, actor=actor, action="import", now=now)
     return BatchResult(
         [item.slug for item in fresh],
         [item.slug for item in changed],
         len(items) - len(fresh) - len(changed),
     )
+
+
+def _as_written(
+    item: ArticleInput, ids: dict[str, int], existing: dict[str, Any], status: str, now: datetime
+) -> tuple[int, ArticleInput, str, datetime]:
+    """An article an import wrote, as its revision records it: id, input, status (a new one's
+    is the import's, a changed one keeps its own) and publication time."""
+    if item.slug not in existing:
+        return ids[item.slug], item, status, item.published_at or now
+    current = existing[item.slug]
+    return ids[item.slug], item, current.status, item.published_at or current.published_at
 
 
 def _current_rows(session: Session, slugs: list[str]) -> dict[str, Any]:

@@ -83,7 +83,22 @@ class AudienceRequest(BaseModel):
     replace: bool = False
 
 
-def _sent(sent: one_off.Sent) -> JSONResponse:
+def _send(
+    kind: str, request: StoryRequest | MessageRequest, app: Application, who: str
+) -> JSONResponse:
+    """The one-off edition of ``kind`` (story or message) that ``request`` asks for, sent
+    now: 201 when it is made, 200 with the edition made before for the same send. Each
+    request's fields are the use case's own keywords."""
+    sent = one_off.send(
+        app.engine,
+        app.settings,
+        app.timetable,
+        app.env,
+        kind,
+        actor=who,
+        now=app.clock(),
+        **request.model_dump(),
+    )
     body = edition_json(sent.edition, created=sent.created, started=sent.started)
     return JSONResponse(body, status_code=201 if sent.created else 200)
 
@@ -95,21 +110,7 @@ def send_story(
     """Send a published story now as breaking news to an audience's members who want it
     (201; 200 with the existing edition when it was sent already). Held for review above
     PUBLISHER_REVIEW_AUDIENCE_OVER members."""
-    sent = one_off.send(
-        app.engine,
-        app.settings,
-        app.timetable,
-        app.env,
-        "story",
-        audience=request.audience,
-        actor=who,
-        now=app.clock(),
-        expected=request.expected,
-        slug=request.slug,
-        subject=request.subject,
-        in_archive=request.in_archive,
-    )
-    return _sent(sent)
+    return _send("story", request, app, who)
 
 
 @router.post("/sends/message")
@@ -118,21 +119,7 @@ def send_message(
 ) -> JSONResponse:
     """Send a written message (Markdown, the digest's layout) now to an audience's confirmed
     members (201; 200 with the existing edition for the same message to the same audience)."""
-    sent = one_off.send(
-        app.engine,
-        app.settings,
-        app.timetable,
-        app.env,
-        "message",
-        audience=request.audience,
-        actor=who,
-        now=app.clock(),
-        expected=request.expected,
-        subject=request.subject,
-        body=request.body,
-        in_archive=request.in_archive,
-    )
-    return _sent(sent)
+    return _send("message", request, app, who)
 
 
 @router.post("/sends/test")

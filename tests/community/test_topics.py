@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,11 +26,11 @@ from publisher.templating import make_environment
 from publisher.tokens import Signer
 from publisher.web import create_app
 from tests.links import token
+from tests.mailing import TIMETABLE, mail_site, member, now
 from tests.smtp import SmtpServer
-from tests.support import SECRET, make_settings
+from tests.support import SECRET
 
 SIGNER = Signer(SECRET)
-TIMETABLE = 'timezone: Asia/Singapore\ndigests:\n  daily:\n    cron: "0 7 * * *"\n'
 # Story title -> its categories. "Markets" has a story, but not in this period's edition.
 STORIES = {
     "Rice prices fall": ["Economy"],
@@ -40,19 +40,9 @@ STORIES = {
 }
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
-    )
+    return mail_site(tmp_path, database_url, smtp)
 
 
 def load_stories(engine: Engine, settings: Settings, tmp_path: Path) -> None:
@@ -87,19 +77,6 @@ def load_stories(engine: Engine, settings: Settings, tmp_path: Path) -> None:
         store.set_edition_status(session, edition.id or 0, "sent")
 
 
-def join(engine: Engine, address: str, categories: list[str] | None) -> int:
-    view, _ = subscriptions.add_subscriber(
-        engine,
-        address,
-        confirmed=True,
-        digests=["daily"],
-        known_digests=["daily"],
-        categories=categories,
-        now=now(),
-    )
-    return view.subscriber.id or 0
-
-
 def titles(received_text: str) -> set[str]:
     return {title for title in STORIES if title in received_text}
 
@@ -108,13 +85,13 @@ def test_each_reader_gets_the_stories_in_their_categories(
     engine: Engine, mail_settings: Settings, tmp_path: Path, smtp: SmtpServer
 ) -> None:
     load_stories(engine, mail_settings, tmp_path)
-    join(engine, "everything@example.com", None)
+    member(engine, "everything@example.com", None)
     economy = [f"economy{n}@example.com" for n in range(6)]
     for address in economy:
-        join(engine, address, ["economy"])
-    join(engine, "weather@example.com", ["weather"])
-    join(engine, "all-four@example.com", ["economy", "transport", "weather"])
-    join(engine, "markets@example.com", ["markets"])
+        member(engine, address, ["economy"])
+    member(engine, "weather@example.com", ["weather"])
+    member(engine, "all-four@example.com", ["economy", "transport", "weather"])
+    member(engine, "markets@example.com", ["markets"])
 
     timetable = load_timetable(mail_settings.schedules)
     before = compose.INLINER.calls
@@ -158,8 +135,8 @@ def test_preferences_choose_categories(
     client: TestClient, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     load_stories(engine, settings, tmp_path)
-    member = join(engine, "aisyah@example.com", None)
-    url = f"/preferences/{token(engine, 'preferences', member)}"
+    reader = member(engine, "aisyah@example.com", None)
+    url = f"/preferences/{token(engine, 'preferences', reader)}"
     page = client.get(url)
     assert page.status_code == 200
     for slug in ("economy", "markets", "transport", "weather"):
@@ -170,7 +147,7 @@ def test_preferences_choose_categories(
     assert 'value="transport" >' in saved.text
     assert subscriptions.member(engine, SIGNER, "preferences", url.rsplit("/", 1)[1], now=now())
     with store.reading(engine) as session:
-        assert store.interests_of(session, [member])[member] == ["economy", "weather"]
+        assert store.interests_of(session, [reader])[reader] == ["economy", "weather"]
 
     # A category that is not offered: a clear page, and nothing at all changes.
     forged = client.post(url, data={"category": ["economy", "<script>"]})
@@ -180,19 +157,19 @@ def test_preferences_choose_categories(
         and "Nothing was changed" in forged.text
     )
     with store.reading(engine) as session:
-        assert store.interests_of(session, [member])[member] == ["economy", "weather"]
-        assert store.subscriptions_of(session, [member])[member] == ["daily"]
-        assert store.subscriber_by_id(session, member).status == "confirmed"
+        assert store.interests_of(session, [reader])[reader] == ["economy", "weather"]
+        assert store.subscriptions_of(session, [reader])[reader] == ["daily"]
+        assert store.subscriber_by_id(session, reader).status == "confirmed"
 
     # Untick them all: every story again.
     client.post(url, data={"digest": "daily"})
     with store.reading(engine) as session:
-        assert store.interests_of(session, [member])[member] == []
+        assert store.interests_of(session, [reader])[reader] == []
 
 
 def test_csv_carries_categories(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     load_stories(engine, settings, tmp_path)
-    join(engine, "kept@example.com", ["weather"])
+    member(engine, "kept@example.com", ["weather"])
     listing = tmp_path / "list.csv"
     listing.write_text(
         "email,digests,categories\n"
@@ -250,7 +227,7 @@ def test_add_with_an_unknown_category_changes_nothing(
 ) -> None:
     load_stories(engine, settings, tmp_path)
     with pytest.raises(InputError, match="unknown category 'sport' \\(known: economy, markets"):
-        join(engine, "new@example.com", ["sport"])
+        member(engine, "new@example.com", ["sport"])
     with store.reading(engine) as session:
         assert store.subscriber_by_email(session, "new@example.com") is None
 
@@ -261,14 +238,14 @@ def test_a_choice_stays_visible_after_its_last_story_moved(
     load_stories(engine, settings, tmp_path)
     with store.writing(engine) as session:
         store.ensure_categories(session, ["Sport"])  # no story is in Sport (any more)
-    member = join(engine, "fan@example.com", ["sport"])
-    url = f"/preferences/{token(engine, 'preferences', member)}"
+    reader = member(engine, "fan@example.com", ["sport"])
+    url = f"/preferences/{token(engine, 'preferences', reader)}"
     page = client.get(url)
     assert 'value="sport" checked' in page.text  # shown, so saving does not drop it silently
     client.post(url, data={"digest": "daily", "category": ["sport", "weather"]})
     with store.reading(engine) as session:
-        assert store.interests_of(session, [member])[member] == ["sport", "weather"]
-    stranger = join(engine, "new@example.com", None)
+        assert store.interests_of(session, [reader])[reader] == ["sport", "weather"]
+    stranger = member(engine, "new@example.com", None)
     other = client.get(f"/preferences/{token(engine, 'preferences', stranger)}")
     assert 'value="sport"' not in other.text and 'value="weather" >' in other.text
 
@@ -296,12 +273,12 @@ def test_sign_up_with_topics(
 
     # Someone else signing up a member's address changes nothing of theirs, and a forged
     # category gets the same 400 as for anyone: the answer does not tell who is a member.
-    member = join(engine, "cara@example.com", ["economy"])
+    reader = member(engine, "cara@example.com", ["economy"])
     probe = client.post("/subscribe", data={"email": "cara@example.com", "category": "sport"})
     assert probe.status_code == 400 and "unknown category" in probe.text
     client.post("/subscribe", data={"email": "cara@example.com", "category": "weather"})
     with store.reading(engine) as session:
-        assert store.interests_of(session, [member])[member] == ["economy"]
+        assert store.interests_of(session, [reader])[reader] == ["economy"]
 
 
 def test_editors_preview_what_a_reader_of_a_category_gets(

@@ -20,21 +20,14 @@ from publisher.mail.bounces import Finding
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from tests import bouncing
-from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import audience, mail_site, now, run_until_done, start_edition
 from tests.processes import cli
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
-    )
+    return mail_site(tmp_path, database_url, smtp)
 
 
 @pytest.fixture

@@ -21,11 +21,10 @@ from publisher import store
 from publisher.delivery import sending
 from publisher.delivery.heartbeat import MISSED_BEATS, Heartbeat, process_alive, process_start
 from publisher.settings import Settings
-from tests.mailing import TIMETABLE, audience, lease_holders, start_edition
+from tests.mailing import audience, lease_holders, mail_site, start_edition
 from tests.processes import cli_env
 from tests.processes import deliver_process as deliver
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 DEFAULT_HEARTBEAT = Settings.model_fields["send_heartbeat"].default
 DEFAULT_LEASE = Settings.model_fields["send_lease"].default
@@ -38,15 +37,13 @@ def now() -> datetime:
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
     """Default lease and heartbeat."""
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
+        database_url,
+        smtp,
         # Shortened so a dropped connection's retry comes within the test, not a minute later;
         # the outbox back-off runs at its default in test_membership (the delivery one: not yet).
         PUBLISHER_SEND_RETRY_BASE="0.2",
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
     )
 
 

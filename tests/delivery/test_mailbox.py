@@ -26,9 +26,9 @@ from publisher.templating import make_environment
 from publisher.web import create_app
 from tests import bouncing
 from tests.dovecot import USER, Dovecot
-from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import audience, mail_site, now, run_until_done, start_edition
 from tests.smtp import SmtpServer
-from tests.support import make_settings, wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,10 @@ def dovecot(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def settings_for(tmp_path: Path, database_url: str, smtp: SmtpServer, url: str) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+        database_url,
+        smtp,
         PUBLISHER_BOUNCE_MAILBOX_URL=url,
     )
 

@@ -22,9 +22,8 @@ from publisher.editions import sends
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
-from tests.mailing import TIMETABLE, now, run_until_done, start_edition
+from tests.mailing import mail_site, now, run_until_done, start_edition
 from tests.smtp import Received, SmtpServer
-from tests.support import make_settings
 
 SITE = "https://news.example.com"
 # The placeholders as they have always been named, the one click tracking adds, and what
@@ -53,12 +52,10 @@ LINKS = re.compile(r"""(?:href|src)="([^"]*)"|(https?://[^\s<>"']+)""")
 
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+        database_url,
+        smtp,
         PUBLISHER_TRACK_CLICKS="aggregate",  # the reader slot is filled too
     )
 

@@ -19,22 +19,19 @@ from publisher import store
 from publisher.delivery import sending
 from publisher.delivery.sending import Sender
 from publisher.settings import Settings
-from tests.mailing import TIMETABLE, audience, lease_holders, now, run_until_done, start_edition
+from tests.mailing import audience, lease_holders, mail_site, now, run_until_done, start_edition
 from tests.processes import cli_env, deliver_process
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
+        database_url,
+        smtp,
         PUBLISHER_SEND_RETRY_BASE="0.2",
         PUBLISHER_SEND_LEASE="2",
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
     )
 
 
@@ -117,11 +114,10 @@ def test_a_long_outage_fails_nobody(
 ) -> None:
     """The server is away for more tries than send_max_attempts: those tries are not the
     readers' fault, so nobody is marked failed and everyone gets it once it is back."""
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    settings = make_settings(
+    settings = mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
+        database_url,
+        smtp,
         PUBLISHER_SEND_RETRY_BASE="0.05",
         PUBLISHER_SEND_MAX_ATTEMPTS="2",
         PUBLISHER_SEND_CONCURRENCY="2",
@@ -333,13 +329,8 @@ def test_a_connection_dropped_after_a_message_loses_nobody_and_sends_it_twice_at
 def test_a_retry_waits_out_its_back_off_at_the_default_setting(
     engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    settings = make_settings(  # PUBLISHER_SEND_RETRY_BASE left at its default, 60 s
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
-    )
+    # PUBLISHER_SEND_RETRY_BASE left at its default, 60 s
+    settings = mail_site(tmp_path, database_url, smtp)
     assert settings.send_retry_base == 60
     members = audience(engine, settings, tmp_path, 5)
     smtp.recorder.plans["member1@example.com"] = ["451 4.3.0 greylisted"]

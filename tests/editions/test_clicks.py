@@ -20,21 +20,18 @@ from publisher.editions import clicks, stats
 from publisher.models import Edition, LinkReader, Subscriber, TrackedLink
 from publisher.settings import Settings
 from publisher.web import create_app
-from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import audience, mail_site, now, run_until_done, start_edition
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 SAFE_LINKS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Microsoft Office/16.0 (Safe Links)"
 
 
 def tracked_settings(tmp_path: Path, database_url: str, smtp: SmtpServer, mode: str) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
+        database_url,
+        smtp,
         PUBLISHER_TRACK_CLICKS=mode,
     )
 

@@ -20,7 +20,6 @@ from sqlalchemy import Engine, func, select
 
 from publisher import store
 from publisher.articles import publish
-from publisher.community import subscriptions
 from publisher.delivery import sending
 from publisher.editions import making, one_off, sends
 from publisher.errors import ConfigError, ConflictError, InputError, NotFoundError
@@ -28,22 +27,19 @@ from publisher.schedules import load_timetable, parse_timetable
 from publisher.settings import Settings
 from publisher.store import SubscriberFilter
 from publisher.templating import make_environment
-from tests.mailing import TIMETABLE, now, run_until_done
+from tests.mailing import TIMETABLE, mail_site, member, now, run_until_done
 from tests.processes import cli_env
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
+        database_url,
+        smtp,
         PUBLISHER_SEND_RETRY_BASE="0.2",
         PUBLISHER_SEND_LEASE="2",  # a killed sender's claims come back within the test
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
     )
 
 
@@ -61,25 +57,13 @@ def newsroom(engine: Engine, settings: Settings, tmp_path: Path, culture: int) -
     publish.import_articles(engine, settings, [path], now=now(), actor="test")
     wanted = [f"culture{n}@example.com" for n in range(culture)]
 
-    def member(address: str, categories: list[str], confirmed: bool = True) -> int:
-        view, _ = subscriptions.add_subscriber(
-            engine,
-            address,
-            confirmed=confirmed,
-            digests=["daily"],
-            known_digests=["daily"],
-            categories=categories,
-            now=now(),
-        )
-        return view.subscriber.id or 0
-
     for address in wanted:
-        member(address, ["culture"])
-    quiet = member("quiet@example.com", ["culture"])  # does not want breaking news
+        member(engine, address, ["culture"])
+    quiet = member(engine, "quiet@example.com", ["culture"])  # does not want breaking news
     with store.writing(engine) as session:
         store.set_breaking(session, quiet, False, now=now())
-    member("sport@example.com", [])  # every category: not in the culture audience
-    member("pending@example.com", ["culture"], confirmed=False)
+    member(engine, "sport@example.com", [])  # every category: not in the culture audience
+    member(engine, "pending@example.com", ["culture"], confirmed=False)
     with store.writing(engine) as session:
         store.save_audience(
             session, "culture", SubscriberFilter(category="culture"), actor="test", now=now()
@@ -210,13 +194,7 @@ def test_a_plain_message_goes_in_the_digests_layout(
 def test_a_large_audience_waits_for_review_and_approving_sends_it(
     engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    settings = make_settings(
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_REVIEW_AUDIENCE_OVER="2",
-    )
+    settings = mail_site(tmp_path, database_url, smtp, PUBLISHER_REVIEW_AUDIENCE_OVER="2")
     wanted = newsroom(engine, settings, tmp_path, 3)
     sent = send(engine, settings, expected=3)
     assert sent.edition.status == "awaiting_review" and sent.started == 0
@@ -339,13 +317,7 @@ def test_a_digest_limited_to_an_audience_goes_to_its_members_only(
 def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day_one(
     engine: Engine, tmp_path: Path, smtp: SmtpServer, database_url: str
 ) -> None:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    settings = make_settings(
-        tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
-        PUBLISHER_REVIEW_AUDIENCE_OVER="5",
-    )
+    settings = mail_site(tmp_path, database_url, smtp, PUBLISHER_REVIEW_AUDIENCE_OVER="5")
     wanted = newsroom(engine, settings, tmp_path, 3)
     # A member of no digest who wants breaking news is in it too; quiet@ and pending@ not.
     with store.writing(engine) as session:
@@ -364,10 +336,7 @@ def test_the_built_in_audience_reaches_everyone_who_wants_breaking_news_from_day
     run_until_done(engine, settings, sent.edition.id or 0)
     assert smtp.recorder.counts() == {address: 1 for address in everyone}
     # One more member: over the review threshold (5), the message waits for an editor.
-    subscriptions.add_subscriber(
-        engine, "late@example.com", confirmed=True, digests=["daily"], known_digests=["daily"],
-        now=now(),
-    )  # fmt: skip
+    member(engine, "late@example.com")
     held = send(
         engine,
         settings,

@@ -24,24 +24,21 @@ from publisher.errors import NotFoundError
 from publisher.settings import Settings
 from publisher.tokens import Signer
 from publisher.web import create_app
-from tests.mailing import TIMETABLE, audience, now, run_until_done, start_edition
+from tests.mailing import audience, mail_site, now, run_until_done, start_edition
 from tests.processes import cli
 from tests.smtp import SmtpServer
-from tests.support import make_settings
 
 API_TOKEN = "api-token-0123456789abcdef"
 
 
 @pytest.fixture
 def mail_settings(tmp_path: Path, database_url: str, smtp: SmtpServer) -> Settings:
-    (tmp_path / "schedules.yaml").write_text(TIMETABLE)
-    return make_settings(
+    return mail_site(
         tmp_path,
-        PUBLISHER_DATABASE_URL=database_url,
-        PUBLISHER_SMTP_URL=smtp.url,
+        database_url,
+        smtp,
         PUBLISHER_SEND_RETRY_BASE="0.2",  # retries come back within the test, not in a minute
         PUBLISHER_SEND_CONCURRENCY="2",
-        PUBLISHER_MAIL_FROM="Newsflash Asia <newsletter@news.example.com>",
         PUBLISHER_API_TOKEN=API_TOKEN,
     )
 

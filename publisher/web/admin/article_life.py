@@ -6,16 +6,15 @@ contributor is refused all of it (403); the use cases say so for the API and the
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from publisher import store
 from publisher.articles import editorial, publish
 from publisher.errors import ConflictError, InputError
 from publisher.newsroom.staff import Staff
-from publisher.web.admin.article_draft import Draft
-from publisher.web.admin.article_form import acting, form_page, load
+from publisher.web.admin.article_act import act, back, form_again, step
+from publisher.web.admin.article_form import acting, load
 from publisher.web.admin.pages import render
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
@@ -23,19 +22,6 @@ from publisher.web.application import Application, application
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _back(article_id: int, done: str) -> RedirectResponse:
-    return RedirectResponse(f"/admin/articles/{article_id}?done={done}", status_code=303)
-
-
-def _again(
-    request: Request, app: Application, who: Staff, article_id: int, **more: Any
-) -> HTMLResponse:
-    """The article's page again with a problem beside the form it came from."""
-    view = load(app, article_id, who)
-    draft = Draft.of(view, app.settings.zone, now=app.clock())
-    return form_page(request, app, who, draft, view=view, http_status=400, **more)
 
 
 @router.post("/articles/{article_id}/send-back", response_class=HTMLResponse)
@@ -46,13 +32,8 @@ async def send_back(
     app: Application = Depends(application),
 ) -> Response:
     """The story in review goes back to its writer as a draft, with the editor's note."""
-    view = load(app, article_id, who)
-    note = str((await request.form()).get("note", ""))
-    try:
-        editorial.change(app.engine, view, "send-back", acting(who), now=app.clock(), note=note)
-    except InputError as exc:
-        return _again(request, app, who, article_id, review_note=note, review_error=exc.message)
-    return _back(article_id, "sent-back")
+    again = form_again(request, app, who, article_id, "review_note", "review_error")
+    return await act(request, app, who, article_id, step(app, who, "send-back", "sent-back"), again)
 
 
 @router.get("/articles/{article_id}/unpublish", response_class=HTMLResponse)
@@ -92,8 +73,8 @@ async def set_status(
     try:
         editorial.change(app.engine, view, action, acting(who), now=now)
     except ConflictError:
-        return _back(article_id, "unchanged")
-    return _back(article_id, wanted)
+        return back(article_id, "unchanged")
+    return back(article_id, wanted)
 
 
 @router.get("/articles/{article_id}/withdraw", response_class=HTMLResponse)
@@ -142,13 +123,12 @@ async def withdraw(
 ) -> Response:
     """The story is withdrawn: its page keeps its address and says why; it leaves the
     feeds, the index, search, the sitemaps and the digest archive."""
-    view = load(app, article_id, who)
-    reason = str((await request.form()).get("reason", ""))[:2000]
-    try:
-        editorial.change(app.engine, view, "withdraw", acting(who), now=app.clock(), note=reason)
-    except InputError as exc:
-        return _withdraw_page(request, app, who, article_id, reason=reason, error=exc.message)
-    return _back(article_id, "withdrawn")
+
+    def again(reason: str, error: str) -> HTMLResponse:
+        return _withdraw_page(request, app, who, article_id, reason=reason, error=error)
+
+    withdrawn = step(app, who, "withdraw", "withdrawn")
+    return await act(request, app, who, article_id, withdrawn, again, field="reason", most=2000)
 
 
 @router.post("/articles/{article_id}/corrections", response_class=HTMLResponse)
@@ -159,12 +139,12 @@ async def correct(
     app: Application = Depends(application),
 ) -> Response:
     """Adds a correction to the article (readers see it under the story and in feeds)."""
-    view = load(app, article_id, who)
-    note = str((await request.form()).get("note", ""))
-    try:
+
+    def change(view: store.ArticleView, note: str) -> str:
         publish.correct_article(
             app.engine, view.article.slug, note, now=app.clock(), actor=who.email
         )
-    except InputError as exc:
-        return _again(request, app, who, article_id, note=note, note_error=exc.message)
-    return _back(article_id, "corrected")
+        return "corrected"
+
+    again = form_again(request, app, who, article_id, "note", "note_error")
+    return await act(request, app, who, article_id, change, again)

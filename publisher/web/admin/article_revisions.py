@@ -6,11 +6,13 @@ link to the story as readers would see it, for a colleague without an account.""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from publisher import store
 from publisher.articles import editorial
 from publisher.errors import InputError
 from publisher.newsroom.staff import Staff
+from publisher.web.admin.article_act import act, form_again
 from publisher.web.admin.article_draft import Draft
 from publisher.web.admin.article_form import MAX_ID, acting, form_page, load
 from publisher.web.admin.pages import render
@@ -64,33 +66,18 @@ async def restore(
 ) -> Response:
     """The revision's text saved again as a new revision; with a correction note when
     readers saw the story."""
-    view = load(app, article_id, who)
-    note = str((await request.form()).get("note", ""))[:5000]
-    try:
+
+    def change(view: store.ArticleView, note: str) -> str:
+        revision = _revision_id(str(revision_id))
         changed = editorial.restore(
-            app.engine,
-            app.settings,
-            view,
-            _revision_id(str(revision_id)),
-            acting(who),
-            now=app.clock(),
-            note=note,
+            app.engine, app.settings, view, revision, acting(who), now=app.clock(), note=note
         )
-    except InputError as exc:
-        draft = Draft.of(view, app.settings.zone, now=app.clock())
-        return form_page(
-            request,
-            app,
-            who,
-            draft,
-            view=view,
-            http_status=400,
-            restore_id=revision_id,
-            restore_note=note,
-            restore_error=exc.message,
-        )
-    done = "restored" if changed else "unchanged"
-    return RedirectResponse(f"/admin/articles/{article_id}?done={done}", status_code=303)
+        return "restored" if changed else "unchanged"
+
+    again = form_again(
+        request, app, who, article_id, "restore_note", "restore_error", restore_id=revision_id
+    )
+    return await act(request, app, who, article_id, change, again, most=5000)
 
 
 @router.post("/articles/{article_id}/preview-link", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from publisher.errors import InputError, NotFoundError
 from publisher.media import library
 from publisher.newsroom.staff import Staff
 from publisher.web.admin.pages import render
+from publisher.web.admin.paging import Page
 from publisher.web.admin.session import editor
 from publisher.web.application import Application, application
 
@@ -31,10 +32,6 @@ def _words(form: FormData) -> library.Words:
     return library.Words(*(str(form.get(f"picture_{k}", "")) for k in ("alt", "caption", "credit")))
 
 
-def _number(text: str) -> int:
-    return int(text) if text.isdigit() and 0 < int(text) < 10_000 else 1
-
-
 def _list(
     request: Request,
     app: Application,
@@ -46,8 +43,8 @@ def _list(
     words: library.Words | None = None,
     http_status: int = 200,
 ) -> HTMLResponse:
-    number = _number(page)
-    found, total = library.find(app.engine, q, offset=(number - 1) * PAGE, limit=PAGE)
+    shown = Page.read(page, PAGE, most=9_999) or Page(1, PAGE)
+    found, total = library.find(app.engine, q, offset=shown.offset, limit=PAGE)
 
     def link(n: int) -> str:
         return "/admin/media?" + urlencode({k: v for k, v in (("q", q), ("page", n)) if v})
@@ -55,8 +52,7 @@ def _list(
     return render(
         request, app, "media.html", staff=who, http_status=http_status, found=found,
         total=total, q=q, problems=problems or {}, words=words or library.Words(""),
-        newer=link(number - 1) if number > 1 else "",
-        older=link(number + 1) if number * PAGE < total else "",
+        **shown.links(total, link),
     )  # fmt: skip
 
 
@@ -78,9 +74,7 @@ async def media_upload(
 ) -> Response:
     """A picture added to the library; the list again with what was wrong, if anything."""
     form = await request.form()
-    words = library.Words(
-        *(str(form.get(f"picture_{k}", "")) for k in ("alt", "caption", "credit"))
-    )
+    words = _words(form)
     upload = form.get("picture_file")
     data = await upload.read() if isinstance(upload, UploadFile) and upload.filename else b""
     problems = {f"picture_{k}": v for k, v in words.problems().items()}
@@ -131,9 +125,7 @@ async def media_words(
 ) -> Response:
     """The picture's alt text, caption and credit changed (in every story that uses it)."""
     form = await request.form()
-    words = library.Words(
-        *(str(form.get(f"picture_{k}", "")) for k in ("alt", "caption", "credit"))
-    )
+    words = _words(form)
     try:
         library.set_words(app.engine, picture_id, words, actor=who.email, now=app.clock())
     except InputError as exc:

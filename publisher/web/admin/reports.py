@@ -14,6 +14,7 @@ from publisher.articles import publish
 from publisher.errors import InputError, NotFoundError
 from publisher.newsroom.staff import Staff
 from publisher.web.admin.pages import render
+from publisher.web.admin.paging import Page
 from publisher.web.admin.session import editor
 from publisher.web.admin.trail import rows
 from publisher.web.application import Application, application
@@ -44,12 +45,12 @@ def queue(
     problem = ""
     if status not in SHOWN:
         status, problem = "all", f"There is no status {status[:50]!r}: showing every report."
-    number = int(page) if page.isdigit() and len(page) < 7 and int(page) > 0 else 0
-    if not number:
-        number, problem = 1, f"There is no page {page[:20]!r}: showing the first."
+    shown = Page.read(page, PAGE, most=999_999)
+    if shown is None:
+        shown, problem = Page(1, PAGE), f"There is no page {page[:20]!r}: showing the first."
     with store.reading(app.engine) as db:
         found, counts = store.report_queue(
-            db, status=SHOWN[status], offset=(number - 1) * PAGE, limit=PAGE
+            db, status=SHOWN[status], offset=shown.offset, limit=PAGE
         )
     total = counts.get(SHOWN[status], 0) if SHOWN[status] else sum(counts.values())
     return render(
@@ -61,10 +62,9 @@ def queue(
         found=found,
         counts=counts,
         status=status,
-        first=(number - 1) * PAGE + 1,
+        first=shown.offset + 1,
         total=total,
-        newer=page_link(status, number - 1) if number > 1 else "",
-        older=page_link(status, number + 1) if number * PAGE < total else "",
+        **shown.links(total, lambda n: page_link(status, n)),
         position="",
         problem=problem,
     )

@@ -17,21 +17,13 @@ from publisher import store
 from publisher.articles import publish
 from publisher.web import create_app
 from tests.browser import DESKTOP, PHONE, LiveServer, free_port, keep, widest
-from tests.newsroom import PASSWORD, add_person
+from tests.newsroom import add_person, sign_in_page
 from tests.support import EXAMPLES, NOW, Clock, make_settings, wait_for
 
 CONTRIBUTOR = "mina@example.com"
 EDITOR = "desk@example.com"
 TITLE = "Ferry line to Pulau Ubin resumes"
 FEEDS = ("/feed.xml", "/atom.xml", "/feed.json")
-
-
-def _sign_in(page: Any, base: str, email: str) -> None:
-    page.goto(base + "/admin/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/admin/")
 
 
 def _shot(page: Any, name: str, width: int) -> None:
@@ -66,7 +58,7 @@ def test_from_a_contributors_draft_to_publication_restore_and_withdrawal(
     try:
         # The contributor writes; what they type is kept in the browser as they type.
         page = writer.new_page()
-        _sign_in(page, base, CONTRIBUTOR)
+        sign_in_page(page, base, CONTRIBUTOR)
         assert page.get_by_role("heading", name="Your stories").is_visible()
         page.get_by_role("link", name="Write an article").first.click()
         page.get_by_label("Title").fill(TITLE)
@@ -89,7 +81,7 @@ def test_from_a_contributors_draft_to_publication_restore_and_withdrawal(
 
         # The editor finds it in the queue, previews the page, and sends it back.
         ed = desk.new_page()
-        _sign_in(ed, base, EDITOR)
+        sign_in_page(ed, base, EDITOR)
         ed.locator("#review-heading").wait_for()
         ed.get_by_role("link", name=TITLE).click()
         with ed.expect_popup() as opened:

@@ -14,7 +14,7 @@ from publisher import store
 from publisher.articles import publish
 from publisher.web import create_app
 from tests.browser import DESKTOP, PHONE, SCREENSHOTS, LiveServer, free_port, screenshot, widest
-from tests.newsroom import PASSWORD, add_person
+from tests.newsroom import add_person, sign_in_page
 from tests.pictures import picture
 from tests.support import EXAMPLES, NOW, make_settings
 
@@ -42,11 +42,7 @@ def test_upload_a_picture_with_its_words_and_read_it_on_the_story_page(
     page = browser.new_page(viewport=viewport)
     width = viewport["width"]
     try:
-        page.goto(base + "/admin/articles/new")
-        page.get_by_label("Email address").fill(EDITOR)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/admin/articles/new")
+        sign_in_page(page, base, EDITOR, "/admin/articles/new")
         page.get_by_label("Title").fill("Long-tail boats return to Amphawa")
         page.get_by_label("Body (Markdown)").fill("The boats are back on the canal.")
         page.get_by_label("Upload a picture").set_input_files(str(photo))
