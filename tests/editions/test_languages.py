@@ -1,6 +1,7 @@
 """A digest in each member's language (issue 29), through a real SMTP server, on SQLite and
 PostgreSQL: a member who reads Korean gets the chrome in Korean and, when they asked for it,
-only the Korean stories; each language and story set is rendered once, never per reader."""
+only the Korean stories; each language and story set is rendered once, never per reader;
+what of an edition each reader gets (``messages.cut``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from publisher.community import subscriptions
 from publisher.delivery import sending
 from publisher.delivery.sending import Sender
 from publisher.editions.compose import INLINER
+from publisher.editions.messages import Cut, cut
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -124,3 +126,24 @@ def test_each_member_gets_the_digest_in_their_language_rendered_once_per_variant
     assert english_subject.endswith(
         nominal.astimezone(timetable.digest("daily").zone).strftime("%b %Y")
     )
+
+
+def test_what_of_an_edition_each_reader_gets() -> None:
+    """``messages.cut``, the one decision the sending processes and the newsroom's preview
+    and test sends share: whole, a variant in a language, or nothing."""
+    stories = [(1, frozenset({10}), "en"), (2, frozenset({20}), "th"), (3, frozenset(), "en-GB")]
+    whole = cut(stories, one_off=False, home="en")
+    assert whole == Cut((1, 2, 3), "en", whole=True)
+    assert cut(stories, one_off=False, home="en", language="th-TH") == Cut((1, 2, 3), "th")
+    thai = cut(stories, one_off=False, home="en", language="th", languages=frozenset({"th"}))
+    assert thai == Cut((2,), "th")
+    # "en" reads en-GB; a category keeps only its stories; a one-off goes whole.
+    english = cut(stories, one_off=False, home="en", languages=frozenset({"en"}))
+    assert english == Cut((1, 3), "en")
+    assert cut(stories, one_off=False, home="en", topics=frozenset({20})) == Cut((2,), "en")
+    nothing = cut(
+        stories, one_off=False, home="en", topics=frozenset({10}), languages=frozenset({"th"})
+    )
+    assert nothing is None
+    breaking = cut(stories[:1], one_off=True, home="en", language="ko", languages=frozenset({"th"}))
+    assert breaking == Cut((1,), "ko")

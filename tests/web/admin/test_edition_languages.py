@@ -7,8 +7,8 @@ test sent as a Thai reader."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 from fastapi.testclient import TestClient
