@@ -16,6 +16,7 @@ from publisher import store
 from publisher.editions import making, sends, stats
 from publisher.editions.compose import archive_values
 from publisher.editions.sends import AsReader
+from publisher.languages import language_name
 from publisher.models import Edition
 from publisher.schedules import Timetable
 from publisher.templating import Personaliser
@@ -233,13 +234,13 @@ class EditionPage:
     def reader(self) -> str:
         """Who the preview shows it as, in words ("" for the whole edition)."""
         said = []
-        names = {c.tag: c.name for c in (*self.readership.languages, *self.readership.stories)}
         if self.language:
-            said.append(f"a {names.get(self.language, self.language)} reader")
+            said.append(f"a {language_name(self.language, 'en')} reader")
         if self.variant:
             said.append(f"of {next((v.name for v in self.variants if v.slug == self.variant), '')}")
         if self.stories_in:
-            said.append(f"who reads stories in {names.get(self.stories_in, self.stories_in)}")
+            tags = self.stories_in.split()
+            said.append(f"who reads stories in {', '.join(language_name(t, 'en') for t in tags)}")
         if said and not self.language:
             said.insert(0, "a reader")
         return " ".join(said)
