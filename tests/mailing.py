@@ -16,6 +16,8 @@ from publisher.articles import publish
 from publisher.community import subscriptions
 from publisher.delivery import sending
 from publisher.delivery.sending import Sender
+from publisher.editions import making
+from publisher.models import Edition
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
 from publisher.templating import make_environment
@@ -121,6 +123,21 @@ def audience(engine: Engine, settings: Settings, tmp_path: Path, confirmed: int)
     with store.writing(engine) as session:
         store.set_subscriber_status(session, left.subscriber.id or 0, "unsubscribed", now=now())
     return addresses
+
+
+def daily_edition(engine: Engine, settings: Settings, nominal: datetime) -> Edition:
+    """The daily digest's edition for ``nominal``, made as the daemon makes it."""
+    timetable = load_timetable(settings.schedules)
+    edition, _ = making.ensure_edition(
+        engine,
+        settings,
+        timetable,
+        make_environment(zone=settings.zone),
+        timetable.digest("daily"),
+        nominal=nominal,
+        now=nominal,
+    )
+    return edition
 
 
 def start_edition(engine: Engine, settings: Settings) -> int:

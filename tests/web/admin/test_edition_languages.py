@@ -17,13 +17,12 @@ from sqlalchemy import Engine
 from publisher import store
 from publisher.articles import publish
 from publisher.community import subscriptions
-from publisher.editions import making
 from publisher.languages import format_date
 from publisher.models import Edition
 from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
 from publisher.web import create_app
+from tests.mailing import daily_edition
 from tests.newsroom import add_person, newsroom_client, sign_in
 from tests.smtp import SmtpServer
 from tests.support import NOW, make_settings
@@ -73,17 +72,7 @@ def _digest(engine: Engine, settings: Settings) -> Edition:
             languages=tags,
             now=NOW,
         )
-    timetable = load_timetable(settings.schedules)
-    edition, _ = making.ensure_edition(
-        engine,
-        settings,
-        timetable,
-        make_environment(zone=settings.zone),
-        timetable.digest("daily"),
-        nominal=NOW,
-        now=NOW,
-    )
-    return edition
+    return daily_edition(engine, settings, NOW)
 
 
 def _editor(engine: Engine, settings: Settings) -> tuple[TestClient, str]:

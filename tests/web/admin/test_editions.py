@@ -16,16 +16,14 @@ from sqlalchemy import Engine, update
 
 from publisher import store
 from publisher.articles import publish
-from publisher.editions import making
 from publisher.models import Edition
-from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
 from publisher.web import create_app
 from publisher.web.admin.chart import rate_chart
 from publisher.web.admin.edition_actions import review_form
 from publisher.web.admin.edition_view import duration
 from publisher.web.admin.session import EXPIRED_FORM
+from tests.mailing import daily_edition
 from tests.newsroom import add_person, newsroom_client, sign_in
 from tests.smtp import SmtpServer
 from tests.support import NOW, make_settings
@@ -90,17 +88,7 @@ def _readers(engine: Engine, count: int) -> None:
 
 def _edition(engine: Engine, settings: Settings, *, nominal: datetime = NOW) -> Edition:
     """Today's daily edition, made as the daemon makes it."""
-    timetable = load_timetable(settings.schedules)
-    edition, _ = making.ensure_edition(
-        engine,
-        settings,
-        timetable,
-        make_environment(zone=settings.zone),
-        timetable.digest("daily"),
-        nominal=nominal,
-        now=nominal,
-    )
-    return edition
+    return daily_edition(engine, settings, nominal)
 
 
 def _sending(engine: Engine, edition: Edition) -> None:

@@ -23,12 +23,10 @@ from starlette.routing import Mount
 from publisher import store
 from publisher.articles import publish
 from publisher.delivery.sending import Sender
-from publisher.editions import making
-from publisher.schedules import load_timetable
 from publisher.settings import Settings
-from publisher.templating import make_environment
 from publisher.web import create_app
 from tests.browser import DESKTOP, PHONE, LiveServer, keep, watched, widest
+from tests.mailing import daily_edition
 from tests.newsroom import add_person, sign_in_page
 from tests.smtp import SmtpServer
 from tests.support import make_settings
@@ -114,16 +112,7 @@ def room(tmp_path: Path, smtp: SmtpServer) -> Iterator[Room]:
                 now=now,
             )
         store.set_languages(session, row.id or 0, language="th", languages=None, now=now)
-    timetable = load_timetable(settings.schedules)
-    edition, _ = making.ensure_edition(
-        engine,
-        settings,
-        timetable,
-        make_environment(zone=settings.zone),
-        timetable.digest("daily"),
-        nominal=now,
-        now=now,
-    )
+    edition = daily_edition(engine, settings, now)
     assert edition.status == "awaiting_review"
     add_person(engine, settings, "chief@example.com", "admin")
     app = create_app(settings, engine, clock=_now, feed_upkeep_every=None)
