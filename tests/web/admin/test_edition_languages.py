@@ -213,7 +213,9 @@ def test_a_test_sent_as_a_thai_reader(tmp_path: Path, database_url: str, smtp: S
         zone = load_timetable(settings.schedules).digest("daily").zone
         assert message["Subject"].startswith("[Test] ")
         assert format_date(NOW, "th", zone) in message["Subject"]
-        text = message.get_body(("plain",)).get_content()
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
         assert THAI in text and ENGLISH not in text and "สวัสดี" in text and "อ่านข่าว" in text
         wrong = client.post(
             f"/admin/editions/{edition.id}/test",
