@@ -9,6 +9,7 @@ shows the edition as it is now and says why."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -101,8 +102,12 @@ async def act(
             draft=draft_of(app, number, form),
             to="" if form.get("mine") == "1" else form.get("to", "")[:MAX_TO],
         )
-    counted = f"&n={count}" if count is not None else ""
-    return RedirectResponse(f"/admin/editions/{number}?done={done}{counted}", status_code=303)
+    shown = {"done": done, **({"n": str(count)} if count is not None else {})}
+    # Back to the preview the editor was looking at (a test sent as a Thai reader of Culture).
+    shown.update(
+        {k: form[k][:MAX_CHOICE] for k in ("variant", "language", "stories_in") if form.get(k)}
+    )
+    return RedirectResponse(f"/admin/editions/{number}?{urlencode(shown)}", status_code=303)
 
 
 def pausing(app: Application, who: Staff, edition_id: int, form: Mapping[str, str]) -> None:

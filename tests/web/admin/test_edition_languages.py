@@ -207,7 +207,10 @@ def test_a_test_sent_as_a_thai_reader(tmp_path: Path, database_url: str, smtp: S
             data={"csrf": token, "to": EDITOR, "mine": "1", "language": "th", "stories_in": "th"},
             follow_redirects=False,
         )
-        assert sent.status_code == 303
+        assert sent.status_code == 303  # back to the Thai preview it was sent from
+        assert sent.headers["location"] == (
+            f"/admin/editions/{edition.id}?done=tested&n=1&language=th&stories_in=th"
+        )
         [received] = smtp.recorder.wait_for(1)
         message = received.parsed()
         zone = load_timetable(settings.schedules).digest("daily").zone
