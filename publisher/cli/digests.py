@@ -280,9 +280,24 @@ def digest_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 def digest_test(
     target: Annotated[str, typer.Argument(metavar="NAME|ID")],
     to: Annotated[list[str], typer.Option("--to", help="An address (repeat; at most 20).")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="As a reader of this category gets it (repeat)."),
+    ] = None,
+    language: Annotated[
+        str, typer.Option("--language", help="As a reader in this language gets it (th, ko...).")
+    ] = "",
+    stories_in: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stories-in", help="Only stories in this language, as such a reader (repeat)."
+        ),
+    ] = None,
 ) -> None:
     """Send a [Test] copy of edition ID, or of digest NAME's next edition (the one awaiting
-    review if there is one), to a few addresses; counted nowhere, its links change nobody."""
+    review if there is one), to a few addresses; counted nowhere, its links change nobody.
+    With --category, --language or --stories-in, as a member with those choices gets it."""
+    reader = sends.AsReader(tuple(category or ()), language, tuple(stories_in or ()))
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         count = sends.test_send(
@@ -294,6 +309,7 @@ def digest_test(
             to,
             actor=actor(),
             now=utc_now(),
+            reader=reader,
         )
     print(f"test sent to {count} address(es)")
 

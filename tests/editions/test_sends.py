@@ -960,6 +960,13 @@ def test_review_from_the_command_line(
     assert "awaiting_review" in listing.stdout and "(review by " in listing.stdout
     tested = cli(env, tmp_path, "digest", "test", str(edition_id), "--to", "chief@news.example.com")
     assert tested.returncode == 0 and "test sent to 1" in tested.stdout
+    as_thai = ("digest", "test", str(edition_id), "--to", "chief@news.example.com")
+    thai = cli(env, tmp_path, *as_thai, "--language", "th")
+    assert thai.returncode == 0, thai.stderr
+    thai_mail = smtp.recorder.wait_for(2)[-1].parsed().get_body(("plain",))
+    assert thai_mail is not None and "สวัสดี" in thai_mail.get_content()  # the Thai greeting
+    klingon = cli(env, tmp_path, *as_thai, "--language", "tlh")
+    assert klingon.returncode == 2 and "does not speak 'tlh'" in klingon.stderr
     bad = cli(
         env, tmp_path, "digest", "test", "daily", "--to", "chief@", "--to", "x@news.example.com"
     )
