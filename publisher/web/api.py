@@ -123,6 +123,15 @@ class TestSendRequest(BaseModel):
     to: list[Annotated[str, Field(max_length=320)]] = Field(
         min_length=1, max_length=sends.MAX_TEST_RECIPIENTS, description="At most 20 addresses"
     )
+    categories: list[Annotated[str, Field(max_length=200)]] = Field(
+        default=[], max_length=20, description="As a reader of these categories (slugs) gets it"
+    )
+    language: str = Field(
+        default="", max_length=35, description="As a reader in this language gets it (th, ko...)"
+    )
+    stories_in: list[Annotated[str, Field(max_length=35)]] = Field(
+        default=[], max_length=20, description="Only stories in these languages, as such a reader"
+    )
 
 
 class ImportResult(BaseModel):
@@ -632,6 +641,7 @@ def test(
         body.to,
         actor=who,
         now=app.clock(),
+        reader=sends.AsReader(tuple(body.categories), body.language, tuple(body.stories_in)),
     )
     return {"sent": count, "to": len(body.to)}
 

@@ -782,6 +782,12 @@ def test_the_api_approves_pauses_resumes_cancels_and_tests(
     assert tested.status_code == 200 and tested.json()["sent"] == 1
     malformed = client.post(f"{base}/test", headers=AUTH, json={"to": ["nope"]})
     assert malformed.status_code == 400 and "not an email address" in malformed.json()["detail"]
+    as_thai = {"to": ["chief@news.example.com"], "language": "th"}
+    assert client.post(f"{base}/test", headers=AUTH, json=as_thai).json()["sent"] == 1
+    thai = slow_smtp.recorder.wait_for(2)[-1].parsed().get_body(("plain",))
+    assert thai is not None and "สวัสดี" in thai.get_content()  # as a Thai reader gets it
+    klingon = client.post(f"{base}/test", headers=AUTH, json={**as_thai, "language": "tlh"})
+    assert klingon.status_code == 400 and "does not speak 'tlh'" in klingon.json()["detail"]
     many = [f"t{n}@news.example.com" for n in range(21)]
     assert client.post(f"{base}/test", headers=AUTH, json={"to": many}).status_code == 422
 
@@ -809,6 +815,7 @@ def test_the_api_approves_pauses_resumes_cancels_and_tests(
     assert tally(engine, edition_id) == {"cancelled": 40}
     assert [a for a, _ in trail(engine, edition_id)] == [
         "edition.test",
+        "edition.test",  # as a Thai reader
         "edition.approve",
         "edition.pause",
         "edition.resume",
