@@ -326,20 +326,11 @@ def edition_page(
             if whole
             else Readership([], [])
         )
-    series = stats.rate_series(app.engine, edition_id)
-    every = _every(series)
-    local = [(at.astimezone(app.settings.zone), count) for at, count in series]
+    chart, every = _rate(app, edition_id)
     figures = None
     if edition.status in FINISHED and whole:
         figures = stats.figures(app.engine, app.settings, edition_id, now=now)
-    notes = []
-    chosen = reader_choice(language, stories, home=home)
-    if variant and variant not in {v.slug for v in variants}:
-        notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
-    if chosen.note:
-        notes.append(chosen.note)
-    if notes:  # any choice wrong: the edition whole, as the note says
-        variant, chosen = "", ReaderChoice()
+    variant, chosen, notes = _reader_shown(variant, variants, language, stories, home)
     return EditionPage(
         edition,
         views,
@@ -347,7 +338,7 @@ def edition_page(
         "" if draft else variant,
         width if width in WIDTHS else WIDTHS[0],
         sent,
-        rate_chart(local, every=every),
+        chart,
         trail,
         notes,
         fate=fate(app.timetable, edition),
@@ -360,6 +351,30 @@ def edition_page(
         stories_in="" if draft else chosen.stories,
         readership=readers_by,
     )
+
+
+def _rate(app: Application, edition_id: int) -> tuple[RateChart, str]:
+    """The edition's send-rate chart (in the site's zone) and its buckets' size in words."""
+    series = stats.rate_series(app.engine, edition_id)
+    every = _every(series)
+    local = [(at.astimezone(app.settings.zone), count) for at, count in series]
+    return rate_chart(local, every=every), every
+
+
+def _reader_shown(
+    variant: str, variants: list[Variant], language: str, stories: str, home: str
+) -> tuple[str, ReaderChoice, list[str]]:
+    """The reader previewed (category slug, language choice) and the notes saying which
+    choice was wrong: then the edition whole."""
+    notes = []
+    chosen = reader_choice(language, stories, home=home)
+    if variant and variant not in {v.slug for v in variants}:
+        notes.append(f"No story of this edition is in {variant[:50]!r}: showing it whole.")
+    if chosen.note:
+        notes.append(chosen.note)
+    if notes:
+        return "", ReaderChoice(), notes
+    return variant, chosen, notes
 
 
 def _left_out(db: Session, timetable: Timetable, edition: Edition) -> list[store.LeftOut]:
