@@ -10,7 +10,6 @@ import typer
 from publisher import store
 from publisher.articles import publish
 from publisher.cli.common import actor, app, configure_logging, context, utc_now
-from publisher.daemon import process
 from publisher.delivery import worker
 from publisher.schedules import format_duration, load_timetable
 from publisher.settings import load_settings, site_url_of, with_secret_key
@@ -44,6 +43,10 @@ def run(
     SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP re-reads schedules.yaml."""
     settings = with_secret_key(load_settings())
     configure_logging(settings)
+    # The web app, the newsroom and the scheduler load here, not for every other command
+    # (half a second of each `publisher ...` command's start).
+    from publisher.daemon import process
+
     options = process.Options(
         actor=actor(),
         host=host,
