@@ -177,6 +177,21 @@ def import_records(
     problems: list[str] = []
     seen: dict[str, Location] = {}
     batch: list[ArticleInput] = []
+
+    def write(session: Session) -> None:
+        report.record(
+            store.upsert_articles(
+                session,
+                batch,
+                now=now,
+                host=settings.site_host,
+                actor=actor,
+                status=status,
+                owner_id=owner_id,
+            )
+        )
+        batch.clear()
+
     with store.bulk_writing(engine) as session:
         for where, item in records:
             if isinstance(item, Problem):
@@ -192,34 +207,13 @@ def import_records(
             if problems:
                 batch.clear()  # keep reading to report every problem, but write nothing more
             elif len(batch) >= BATCH:
-                report.record(
-                    store.upsert_articles(
-                        session,
-                        batch,
-                        now=now,
-                        host=settings.site_host,
-                        actor=actor,
-                        status=status,
-                        owner_id=owner_id,
-                    )
-                )
-                batch.clear()
+                write(session)
         if problems:  # raising inside the transaction rolls back every batch already written
             more = " (stopped at the first 50)" if len(problems) >= MAX_PROBLEMS else ""
             raise InputError(
                 f"nothing imported: {len(problems)} problem(s){more}", details=problems
             )
-        report.record(
-            store.upsert_articles(
-                session,
-                batch,
-                now=now,
-                host=settings.site_host,
-                actor=actor,
-                status=status,
-                owner_id=owner_id,
-            )
-        )
+        write(session)
     return report
 
 

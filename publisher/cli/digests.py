@@ -48,6 +48,19 @@ __all__ = [
     "stats_lines",
 ]
 
+# A reader's choices, as `digest preview` and `digest test` take them.
+READER_CATEGORY = Annotated[
+    list[str] | None,
+    typer.Option("--category", help="As a reader of this category gets it (repeat; slug)."),
+]
+READER_LANGUAGE = Annotated[
+    str, typer.Option("--language", help="In this language (en, ko, th...).")
+]
+STORY_LANGUAGE = Annotated[
+    list[str] | None,
+    typer.Option("--story-language", help="Only stories in this language (repeat; tag)."),
+]
+
 digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=True)
 
 
@@ -55,17 +68,9 @@ digest_app = typer.Typer(help="The Join The Community digest.", no_args_is_help=
 def digest_preview(
     name: str,
     out: Annotated[Path | None, typer.Option("--out", help="Write the HTML here.")] = None,
-    category: Annotated[
-        list[str] | None,
-        typer.Option("--category", help="As a reader of this category gets it (repeat; slug)."),
-    ] = None,
-    language: Annotated[
-        str, typer.Option("--language", help="In this language (en, ko, th, ...).")
-    ] = "",
-    story_language: Annotated[
-        list[str] | None,
-        typer.Option("--story-language", help="Only stories in this language (repeat; tag)."),
-    ] = None,
+    category: READER_CATEGORY = None,
+    language: READER_LANGUAGE = "",
+    story_language: STORY_LANGUAGE = None,
 ) -> None:
     """Render the next edition of NAME as it would go out now, without recording it; with
     --category, as a reader who chose those categories would get it; with --language and
@@ -280,24 +285,15 @@ def digest_cancel(edition_id: Annotated[int, typer.Argument(metavar="ID")]) -> N
 def digest_test(
     target: Annotated[str, typer.Argument(metavar="NAME|ID")],
     to: Annotated[list[str], typer.Option("--to", help="An address (repeat; at most 20).")],
-    category: Annotated[
-        list[str] | None,
-        typer.Option("--category", help="As a reader of this category gets it (repeat)."),
-    ] = None,
-    language: Annotated[
-        str, typer.Option("--language", help="As a reader in this language gets it (th, ko...).")
-    ] = "",
-    stories_in: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--stories-in", help="Only stories in this language, as such a reader (repeat)."
-        ),
-    ] = None,
+    category: READER_CATEGORY = None,
+    language: READER_LANGUAGE = "",
+    story_language: STORY_LANGUAGE = None,
 ) -> None:
     """Send a [Test] copy of edition ID, or of digest NAME's next edition (the one awaiting
     review if there is one), to a few addresses; counted nowhere, its links change nobody.
-    With --category, --language or --stories-in, as a member with those choices gets it."""
-    reader = sends.AsReader(tuple(category or ()), language, tuple(stories_in or ()))
+    With --category, --language or --story-language, as a member with those choices gets
+    it."""
+    reader = sends.AsReader(tuple(category or ()), language, tuple(story_language or ()))
     with context() as (settings, engine):
         timetable = load_timetable(settings.schedules)
         count = sends.test_send(
